@@ -1,0 +1,73 @@
+// backend: the interface every device implements. A backend owns raw storage (a GPU buffer, or
+// a Float64Array for the CPU reference) and runs the primitive kernels on strided views of it.
+// It knows nothing of autograd or shapes beyond what a kernel needs. Two exist: `webgpu` (f32,
+// deferred: records dispatches and submits at sync points) and `cpu` (f64, immediate), which
+// runs the same op table as the reference for tests, jax-js style.
+import type { ElementwiseOp, ReduceOp } from '../../kernels/index.ts';
+
+export type DType = 'f32' | 'i32';
+
+/** A reference-counted allocation. `refs` counts the tensors (views included) that use it. */
+export interface Storage {
+  readonly id: number;
+  readonly numel: number;
+  readonly dtype: DType;
+  refs: number;
+}
+
+/** A strided window onto a storage: what kernels read and write. */
+export interface View {
+  readonly storage: Storage;
+  readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+export interface MemoryStats {
+  /** Storages in use by tensors. */
+  liveStorages: number;
+  liveBytes: number;
+  /** Bytes held by the pool for reuse (allocated on the device, not in use). */
+  pooledBytes: number;
+  /** Dispatches and submits since the backend was created. */
+  dispatches: number;
+  submits: number;
+}
+
+export interface MatmulArgs {
+  batch: number; M: number; N: number; K: number;
+  transA: boolean; transB: boolean;
+  strideA: number; strideB: number;   // elements between batch items; 0 broadcasts
+}
+
+export interface Backend {
+  readonly name: 'webgpu' | 'cpu';
+  /** Largest element count one storage may hold on this device. */
+  readonly maxElements: number;
+  alloc(numel: number, dtype: DType): Storage;
+  /** Return storage to the pool; called when its last tensor is disposed. */
+  release(s: Storage): void;
+  upload(s: Storage, data: ArrayLike<number>): void;
+  /** Read `numel` elements starting at `offset`; never blocks work recorded after the call. */
+  read(s: Storage, offset: number, numel: number): Promise<Float32Array | Float64Array | Int32Array>;
+
+  elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void;
+  /** Reduce each row of a contiguous [rows, cols] window starting at `offset` into out[rows]. */
+  reduce(op: ReduceOp, x: Storage, offset: number, rows: number, cols: number, out: Storage): void;
+  /** c[batch, M, N] = op(a) · op(b); a, b contiguous windows at their offsets. */
+  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs): void;
+  softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void;
+  gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void;
+  scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void;
+  fill(out: Storage, numel: number, value: number, step: number): void;
+
+  /** Submit recorded work now. */
+  flush(): void;
+  /** Resolves when every submitted piece of work has finished. */
+  sync(): Promise<void>;
+  memory(): MemoryStats;
+  /** Label for errors: the op being recorded. */
+  setLabel(label: string): void;
+  /** Free pooled allocations (not live ones). */
+  trim(): void;
+}

@@ -1,0 +1,182 @@
+// cpu backend: the float64 reference device. It runs the same op table as the GPU, with plain
+// loops in double precision and no pooling or deferral, so tests can check (1) the GPU kernels
+// against it and (2) the backward rules against finite differences on it, separately.
+// It is for correctness, not speed: nothing here is optimised.
+import { ELEMENTWISE_OPS, type ElementwiseOp, type ReduceOp } from '../../kernels/index.ts';
+import { erf, geluExact } from '../math.ts';
+import type { Backend, DType, MatmulArgs, MemoryStats, Storage, View } from './backend.ts';
+
+interface CpuStorage extends Storage { data: Float64Array }
+
+const UNARY: Partial<Record<ElementwiseOp, (x: number) => number>> = {
+  neg: (x) => -x, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (x) => 1 / Math.sqrt(x),
+  abs: Math.abs, erf, gelu: geluExact, sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
+};
+const BINARY: Partial<Record<ElementwiseOp, (x: number, y: number) => number>> = {
+  add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / y,
+  pow: (x, y) => x ** y, maximum: Math.max, minimum: Math.min,
+  lt: (x, y) => +(x < y), le: (x, y) => +(x <= y), gt: (x, y) => +(x > y), ge: (x, y) => +(x >= y),
+  eq: (x, y) => +(x === y), ne: (x, y) => +(x !== y),
+};
+
+let nextId = 1;
+
+/** Visit every coordinate of `shape` in row-major order, with the strided offset of each view. */
+function forEachOffset(shape: readonly number[], views: readonly { strides: readonly number[]; offset: number }[], f: (offsets: number[]) => void): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const rank = shape.length;
+  const coord = new Array<number>(rank).fill(0);
+  const offs = views.map((v) => v.offset);
+  for (let i = 0; i < n; i++) {
+    f(offs);
+    for (let d = rank - 1; d >= 0; d--) {
+      coord[d]!++;
+      for (let k = 0; k < views.length; k++) offs[k]! += views[k]!.strides[d]!;
+      if (coord[d]! < shape[d]!) break;
+      for (let k = 0; k < views.length; k++) offs[k]! -= views[k]!.strides[d]! * shape[d]!;
+      coord[d] = 0;
+    }
+  }
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+  readonly maxElements = 2 ** 31 - 1;
+  private stats = { liveStorages: 0, liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0 };
+
+  alloc(numel: number, dtype: DType): CpuStorage {
+    this.stats.liveStorages++;
+    this.stats.liveBytes += numel * 8;
+    return { id: nextId++, numel, dtype, refs: 0, data: new Float64Array(numel) };
+  }
+  release(s: Storage): void { this.stats.liveStorages--; this.stats.liveBytes -= s.numel * 8; }
+  upload(s: Storage, data: ArrayLike<number>): void { (s as CpuStorage).data.set(data); }
+  read(s: Storage, offset: number, numel: number): Promise<Float64Array> {
+    return Promise.resolve((s as CpuStorage).data.slice(offset, offset + numel));
+  }
+  private d(s: Storage): Float64Array { return (s as CpuStorage).data; }
+
+  elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
+    this.stats.dispatches++;
+    const o = this.d(out.storage), x = this.d(a.storage);
+    if (op === 'copy') {
+      forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = x[ia!]!; });
+    } else if (op === 'where') {
+      const y = this.d((b as View).storage), z = this.d(c!.storage);
+      forEachOffset(out.shape, [out, a, b as View, c!], ([io, ia, ib, ic]) => { o[io!] = x[ia!] !== 0 ? y[ib!]! : z[ic!]!; });
+    } else if (UNARY[op]) {
+      const f = UNARY[op]!;
+      forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = f(x[ia!]!); });
+    } else {
+      const f = BINARY[op];
+      if (!f || !(op in ELEMENTWISE_OPS)) throw new Error(`cpu: no elementwise op ${op}`);
+      if (typeof b === 'number') forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = f(x[ia!]!, b); });
+      else {
+        const y = this.d(b!.storage);
+        forEachOffset(out.shape, [out, a, b!], ([io, ia, ib]) => { o[io!] = f(x[ia!]!, y[ib!]!); });
+      }
+    }
+  }
+
+  reduce(op: ReduceOp, x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
+    this.stats.dispatches++;
+    const a = this.d(x), o = this.d(out);
+    for (let r = 0; r < rows; r++) {
+      let acc = op === 'sum' ? 0 : -Infinity;
+      for (let k = 0; k < cols; k++) {
+        const v = a[offset + r * cols + k]!;
+        acc = op === 'sum' ? acc + v : Math.max(acc, v);
+      }
+      o[r] = acc;
+    }
+  }
+
+  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, p: MatmulArgs): void {
+    this.stats.dispatches++;
+    const A = this.d(a), B = this.d(b), C = this.d(out);
+    for (let z = 0; z < p.batch; z++) {
+      const ba = offA + z * p.strideA, bb = offB + z * p.strideB, bc = z * p.M * p.N;
+      for (let m = 0; m < p.M; m++) {
+        for (let n = 0; n < p.N; n++) {
+          let s = 0;
+          for (let k = 0; k < p.K; k++) {
+            const av = p.transA ? A[ba + k * p.M + m]! : A[ba + m * p.K + k]!;
+            const bv = p.transB ? B[bb + n * p.K + k]! : B[bb + k * p.N + n]!;
+            s += av * bv;
+          }
+          C[bc + m * p.N + n] = s;
+        }
+      }
+    }
+  }
+
+  softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
+    this.stats.dispatches++;
+    const a = this.d(x), o = this.d(out);
+    for (let r = 0; r < rows; r++) {
+      let m = -Infinity;
+      for (let k = 0; k < cols; k++) m = Math.max(m, a[offset + r * cols + k]!);
+      let s = 0;
+      for (let k = 0; k < cols; k++) { const e = Math.exp(a[offset + r * cols + k]! - m); o[r * cols + k] = e; s += e; }
+      for (let k = 0; k < cols; k++) o[r * cols + k]! /= s;
+    }
+  }
+
+  gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void {
+    this.stats.dispatches++;
+    const a = this.d(x), idx = this.d(index), o = this.d(out);
+    const xs = contiguousStrides(xShape);
+    let i = 0;
+    forEachIndex(indexShape, (coord) => {
+      const j = idx[i]!;
+      if (j < 0 || j >= xShape[dim]!) { o[i++] = NaN; return; }
+      let off = 0;
+      for (let d = 0; d < coord.length; d++) off += (d === dim ? j : coord[d]!) * xs[d]!;
+      o[i++] = a[off]!;
+    });
+  }
+
+  scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void {
+    this.stats.dispatches++;
+    const s = this.d(src), idx = this.d(index), o = this.d(out);
+    o.fill(0);
+    const os = contiguousStrides(outShape);
+    let i = 0;
+    forEachIndex(indexShape, (coord) => {
+      let off = 0;
+      for (let d = 0; d < coord.length; d++) off += (d === dim ? idx[i]! : coord[d]!) * os[d]!;
+      o[off]! += s[i++]!;
+    });
+  }
+
+  fill(out: Storage, numel: number, value: number, step: number): void {
+    this.stats.dispatches++;
+    const o = this.d(out);
+    for (let i = 0; i < numel; i++) o[i] = out.dtype === 'i32' ? Math.trunc(value + i * step) : value + i * step;
+  }
+
+  flush(): void {}
+  sync(): Promise<void> { return Promise.resolve(); }
+  memory(): MemoryStats { return { ...this.stats }; }
+  setLabel(): void {}
+  trim(): void {}
+}
+
+function contiguousStrides(shape: readonly number[]): number[] {
+  const s: number[] = [];
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]!; }
+  return s;
+}
+
+function forEachIndex(shape: readonly number[], f: (coord: number[]) => void): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const coord = new Array<number>(shape.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    f(coord);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++coord[d]! < shape[d]!) break;
+      coord[d] = 0;
+    }
+  }
+}

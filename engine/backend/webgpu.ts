@@ -1,0 +1,276 @@
+// webgpu backend: f32/i32 storage in GPU buffers, kernels from kernels/, deferred execution.
+//
+// Execution model: every op records a dispatch into one open compute pass; work is submitted
+// at sync points (a readback, an upload into reused memory, `flush`, or every
+// MAX_PENDING dispatches). Nothing here awaits the GPU except `read` and `sync`.
+// Invariants:
+//  - Buffers come from a size-bucketed pool. A buffer released while recorded work still uses
+//    it may be handed to a later op at once: the queue runs commands in order, so later GPU
+//    writes cannot overtake earlier reads. Host uploads (queue.writeBuffer) are queue
+//    operations that would overtake unsubmitted commands, so an upload first submits them.
+//  - Uniforms of one submit live in 64 KiB arena chunks written with one writeBuffer each
+//    just before the submit; chunks are reused only by later submits (queue order again).
+//  - Pipelines are created once per (kernel, overrides) per device.
+//  - Validation errors and device loss are thrown at the next sync point, naming the op that
+//    was being recorded.
+// Only `navigator.gpu` types are used: this file runs in a browser as it is.
+import {
+  elementwise, fill, gather, matmul, reduceRows, scatterAdd, softmaxRows,
+  type ElementwiseOp, type KernelSource, type ReduceOp,
+} from '../../kernels/index.ts';
+import { DeviceError } from '../errors.ts';
+import type { Backend, DType, MatmulArgs, MemoryStats, Storage, View } from './backend.ts';
+
+interface GpuStorage extends Storage { buffer: GPUBuffer; bucket: number }
+
+const MAX_PENDING = 1024;
+const ARENA_BYTES = 64 * 1024;
+interface ArenaChunk { gpu: GPUBuffer; cpu: Uint8Array; used: number }
+
+let nextStorageId = 1;
+
+export class WebGPUBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  readonly maxElements: number;
+  private readonly pool = new Map<number, GPUBuffer[]>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pending = 0;
+  private readonly uniformAlign: number;
+  private arenaFree: ArenaChunk[] = [];
+  private arenaUsed: ArenaChunk[] = [];
+  private readonly dummy: GPUBuffer;
+  private label = '(no op yet)';
+  private error: DeviceError | null = null;
+  private stats = { liveStorages: 0, liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0 };
+
+  constructor(readonly device: GPUDevice) {
+    this.maxElements = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4);
+    this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+    this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+    device.addEventListener('uncapturederror', (e) => {
+      const err = (e as GPUUncapturedErrorEvent).error;
+      this.error ??= new DeviceError(this.label, `WebGPU error while recording: ${err.message}`);
+    });
+    void device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.error ??= new DeviceError(this.label, `device lost (${info.reason}): ${info.message}`);
+    });
+  }
+
+  setLabel(label: string): void { this.label = label; }
+
+  // ---- memory -------------------------------------------------------------------------------
+
+  /** Pool bucket: sizes round up to 1/8 steps of their power of two (≤ 12.5 % slack). */
+  private bucketOf(bytes: number): number {
+    const b = Math.max(256, bytes);
+    const pow = 2 ** Math.ceil(Math.log2(b));
+    const step = Math.max(256, pow / 8);
+    const cap = this.maxElements * 4;
+    return Math.min(Math.ceil(b / step) * step, Math.max(cap, b));
+  }
+
+  alloc(numel: number, dtype: DType): GpuStorage {
+    if (numel > this.maxElements) {
+      throw new DeviceError(this.label, `a tensor of ${numel} elements (${(numel * 4 / 2 ** 20).toFixed(1)} MiB) exceeds this device's largest storage binding (${this.maxElements} elements); split it`);
+    }
+    const bucket = this.bucketOf(numel * 4);
+    const free = this.pool.get(bucket);
+    let buffer = free?.pop();
+    if (buffer) this.stats.pooledBytes -= bucket;
+    else buffer = this.device.createBuffer({ size: bucket, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    this.stats.liveStorages++;
+    this.stats.liveBytes += bucket;
+    return { id: nextStorageId++, numel, dtype, refs: 0, buffer, bucket };
+  }
+
+  release(s: Storage): void {
+    const g = s as GpuStorage;
+    this.stats.liveStorages--;
+    this.stats.liveBytes -= g.bucket;
+    this.stats.pooledBytes += g.bucket;
+    let list = this.pool.get(g.bucket);
+    if (!list) { list = []; this.pool.set(g.bucket, list); }
+    list.push(g.buffer);
+  }
+
+  trim(): void {
+    this.flush();
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    this.pool.clear();
+    this.stats.pooledBytes = 0;
+  }
+
+  memory(): MemoryStats { return { ...this.stats }; }
+
+  upload(s: Storage, data: ArrayLike<number>): void {
+    if (this.pending > 0) this.flush();   // see the invariants above
+    const typed = s.dtype === 'i32' ? Int32Array.from(data) : Float32Array.from(data);
+    this.device.queue.writeBuffer((s as GpuStorage).buffer, 0, typed.buffer, typed.byteOffset, typed.byteLength);
+  }
+
+  async read(s: Storage, offset: number, numel: number): Promise<Float32Array | Int32Array> {
+    const bytes = Math.max(4, numel * 4);
+    const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    if (numel > 0) this.encoder.copyBufferToBuffer((s as GpuStorage).buffer, offset * 4, staging, 0, numel * 4);
+    const label = this.label;
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      this.throwIfError();
+      throw new DeviceError(label, `readback failed: ${(e as Error).message}`);
+    }
+    this.throwIfError();
+    const copy = s.dtype === 'i32'
+      ? new Int32Array(staging.getMappedRange().slice(0, numel * 4))
+      : new Float32Array(staging.getMappedRange().slice(0, numel * 4));
+    staging.unmap();
+    staging.destroy();
+    return copy;
+  }
+
+  // ---- recording ----------------------------------------------------------------------------
+
+  private pipeline(src: KernelSource): GPUComputePipeline {
+    const key = `${src.name}|${JSON.stringify(src.overrides)}|${src.wgsl.length}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    const module = this.device.createShaderModule({ code: src.wgsl, label: src.name });
+    this.device.pushErrorScope('validation');
+    p = this.device.createComputePipeline({
+      label: src.name,
+      layout: 'auto',
+      compute: { module, entryPoint: 'main', constants: { ...src.overrides } },
+    });
+    void this.device.popErrorScope().then(async (err) => {
+      if (!err) return;
+      const info = await module.getCompilationInfo();
+      const lines = src.wgsl.split('\n');
+      const where = info.messages.map((m) =>
+        `  ${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}\n    ${m.lineNum}| ${lines[m.lineNum - 1] ?? ''}`).join('\n');
+      this.error ??= new DeviceError(this.label, `kernel ${src.name} failed to compile: ${err.message}\n${where}`);
+    });
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  private uniformSlot(data: ArrayBuffer): { buffer: GPUBuffer; offset: number; size: number } {
+    const size = Math.ceil(data.byteLength / 16) * 16;
+    let chunk = this.arenaUsed[this.arenaUsed.length - 1];
+    if (!chunk || chunk.used + size > ARENA_BYTES) {
+      chunk = this.arenaFree.pop() ?? {
+        gpu: this.device.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
+        cpu: new Uint8Array(ARENA_BYTES),
+        used: 0,
+      };
+      chunk.used = 0;
+      this.arenaUsed.push(chunk);
+    }
+    const offset = chunk.used;
+    chunk.cpu.set(new Uint8Array(data), offset);
+    chunk.used = Math.ceil((offset + size) / this.uniformAlign) * this.uniformAlign;
+    return { buffer: chunk.gpu, offset, size };
+  }
+
+  private dispatch(src: KernelSource, uniforms: ArrayBuffer, buffers: GPUBuffer[], workgroups: [number, number, number]): void {
+    if (this.error) this.throwIfError();
+    const pipeline = this.pipeline(src);
+    const u = this.uniformSlot(uniforms);
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: u.buffer, offset: u.offset, size: u.size } }];
+    buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (!this.pass) {
+      this.encoder ??= this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(...workgroups);
+    this.stats.dispatches++;
+    if (++this.pending >= MAX_PENDING) this.flush();
+  }
+
+  private endPass(): void {
+    if (this.pass) { this.pass.end(); this.pass = null; }
+  }
+
+  flush(): void {
+    this.endPass();
+    if (!this.encoder) return;
+    for (const c of this.arenaUsed) this.device.queue.writeBuffer(c.gpu, 0, c.cpu.buffer, 0, c.used);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.stats.submits++;
+    this.encoder = null;
+    this.pending = 0;
+    this.arenaFree.push(...this.arenaUsed);
+    this.arenaUsed = [];
+  }
+
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfError();
+  }
+
+  private throwIfError(): void {
+    if (this.error) { const e = this.error; this.error = null; throw e; }
+  }
+
+  private buf(s: Storage): GPUBuffer { return (s as GpuStorage).buffer; }
+
+  // ---- kernels ------------------------------------------------------------------------------
+
+  elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
+    const operand = (v: View) => ({ offset: v.offset, strides: v.strides });
+    const l = elementwise({
+      op, shape: out.shape, out: operand(out), a: operand(a),
+      b: b === undefined ? undefined : typeof b === 'number' ? b : operand(b),
+      c: c ? operand(c) : undefined,
+    });
+    const bb = typeof b === 'object' ? this.buf(b.storage) : this.dummy;
+    this.dispatch(l.source, l.uniforms, [this.buf(a.storage), bb, c ? this.buf(c.storage) : this.dummy, this.buf(out.storage)], l.workgroups);
+  }
+
+  reduce(op: ReduceOp, x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
+    const first = reduceRows({ op, rows, cols, offset });
+    if (first.parts === 1) {
+      this.dispatch(first.source, first.uniforms, [this.buf(x), this.buf(out)], first.workgroups);
+      return;
+    }
+    const partial = this.alloc(rows * first.parts, 'f32');
+    this.dispatch(first.source, first.uniforms, [this.buf(x), this.buf(partial)], first.workgroups);
+    const second = reduceRows({ op, rows, cols: first.parts, offset: 0, minChunk: Number.MAX_SAFE_INTEGER });
+    this.dispatch(second.source, second.uniforms, [this.buf(partial), this.buf(out)], second.workgroups);
+    this.release(partial);
+  }
+
+  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs): void {
+    const l = matmul({ ...args, offA, offB, offC: 0 });
+    this.dispatch(l.source, l.uniforms, [this.buf(a), this.buf(b), this.buf(out)], l.workgroups);
+  }
+
+  softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
+    const l = softmaxRows({ rows, cols, offset });
+    this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(out)], l.workgroups);
+  }
+
+  gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void {
+    const l = gather({ xShape, indexShape, dim });
+    this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(index), this.buf(out)], l.workgroups);
+  }
+
+  scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void {
+    const l = scatterAdd({ outShape, indexShape, dim });
+    this.dispatch(l.source, l.uniforms, [this.buf(src), this.buf(index), this.buf(out)], l.workgroups);
+  }
+
+  fill(out: Storage, numel: number, value: number, step: number): void {
+    if (numel === 0) return;
+    const l = fill({ n: numel, value, step, isInt: out.dtype === 'i32' });
+    this.dispatch(l.source, l.uniforms, [this.buf(out)], l.workgroups);
+  }
+}

@@ -1,0 +1,28 @@
+// engine: the public API. An embedding program imports only from here (plus `engine/node` to
+// create a device under Node).
+//
+// Memory contract: tensors hold device memory until disposed. Wrap each step in `tidy(fn)`
+// (fn may be async): every tensor created inside and not returned is disposed when it ends.
+// Parameters, optimizer state and gradients are kept outside scopes and freed by their owners
+// (`Module.dispose`, `optimizer.dispose`, `zeroGrad`). `memory()` reports what is live.
+export { Tensor } from './tensor.ts';
+export type { Backend, DType, MemoryStats } from './backend/backend.ts';
+export { CpuBackend } from './backend/cpu.ts';
+export { WebGPUBackend } from './backend/webgpu.ts';
+export { ShapeError, DeviceError } from './errors.ts';
+export { setBackend, getBackend, noGrad, tidy, keep, tensorCount } from './runtime.ts';
+export { memory } from './memory.ts';
+export { Generator } from './random.ts';
+export { zeros, ones, full, zerosLike, arange, fromArray, randn, rand, truncNormal } from './creation.ts';
+export type { CreateOptions } from './creation.ts';
+export {
+  neg, exp, log, sqrt, rsqrt, abs, erf, gelu, sign,
+  add, sub, mul, div, pow, maximum, minimum, lt, le, gt, ge, eq, ne, where,
+  copy, contiguous, detach, reshape, permute, expand, slice, concat,
+  sum, max, matmul, softmax, gather, scatterAdd,
+} from './ops/table.ts';
+export {
+  mean, variance, transpose, unsqueeze, squeeze, flatten, stack,
+  layerNorm, linear, scaledDotProductAttention, smoothL1,
+} from './ops/composite.ts';
+export { sumToShape } from './autograd.ts';

@@ -1,0 +1,512 @@
+// table: every primitive op, declared once: shape rule, forward kernel, backward in other ops.
+// Composites (mean, layerNorm, attention, ...) live in composite.ts and need no backward code.
+// Backward rules never mutate inputs and never read data back to the host.
+import type { ElementwiseOp, ReduceOp } from '../../kernels/index.ts';
+import type { DType, View } from '../backend/backend.ts';
+import { fmt, ShapeError } from '../errors.ts';
+import { getBackend, noGrad } from '../runtime.ts';
+import { broadcastShapes, broadcastStrides, checkShape, contiguousStrides, normDim, numel, sameShape, type Shape } from '../shape.ts';
+import type { Tensor } from '../tensor.ts';
+import { apply, needFloat, type OpDef } from './op.ts';
+import { hostIndexOf } from './host-index.ts';
+
+const view = (t: Tensor, shape: Shape = t.shape, strides: Shape = t.strides, offset = t.offset): View =>
+  ({ storage: t.storage, shape, strides, offset });
+
+/** Run a temporary computation inside a forward without taping it; the caller disposes it. */
+const untaped = <T>(f: () => T): T => noGrad(f);
+
+/** A contiguous, offset-0 version of t: t itself, or a temporary copy (then `owned` is true). */
+function dense(t: Tensor): { t: Tensor; owned: boolean } {
+  if (t.isContiguous) return { t, owned: false };
+  return { t: untaped(() => copy(t)), owned: true };
+}
+
+// ---- elementwise ------------------------------------------------------------------------------
+
+type Operand = Tensor | number;
+interface Ew { op: ElementwiseOp; scalar?: number }
+
+function elementwiseDef(name: string, backward?: OpDef<Ew>['backward'], dtype?: DType): OpDef<Ew> {
+  return {
+    name,
+    infer(inputs) {
+      needFloat(name, inputs);
+      return { shape: broadcastShapes(name, inputs.map((t) => t.shape)), dtype: dtype ?? 'f32' };
+    },
+    forward(out, inputs, { op, scalar }) {
+      const o = view(out);
+      const bc = (t: Tensor) => view(t, out.shape, broadcastStrides(t.shape, t.strides, out.shape));
+      const [a, b, c] = inputs;
+      out.backend.elementwise(op, o, bc(a!), b ? bc(b) : scalar, c ? bc(c) : undefined);
+    },
+    backward,
+  };
+}
+
+type UnaryName = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'erf' | 'gelu' | 'sign';
+const unaryDefs: Record<UnaryName, OpDef<Ew>> = {
+  // d(-x) = -dx
+  neg: elementwiseDef('neg', (g) => [neg(g)]),
+  // d exp(x) = exp(x) dx: reuse the output
+  exp: elementwiseDef('exp', (g, _x, y) => [mul(g, y)]),
+  // d log(x) = dx / x
+  log: elementwiseDef('log', (g, [x]) => [div(g, x!)]),
+  // d sqrt(x) = dx / (2 sqrt(x))
+  sqrt: elementwiseDef('sqrt', (g, _x, y) => [div(g, mul(y, 2))]),
+  // d x^(-1/2) = -1/2 x^(-3/2) dx = -1/2 y³ dx
+  rsqrt: elementwiseDef('rsqrt', (g, _x, y) => [mul(g, mul(pow(y, 3), -0.5))]),
+  // d|x| = sign(x) dx (0 at 0, as torch)
+  abs: elementwiseDef('abs', (g, [x]) => [mul(g, sign(x!))]),
+  // d erf(x) = 2/√π · exp(-x²) dx
+  erf: elementwiseDef('erf', (g, [x]) => [mul(g, mul(exp(neg(mul(x!, x!))), 2 / Math.sqrt(Math.PI)))]),
+  // d gelu(x) = Φ(x) + x·φ(x), with Φ(x) = (1 + erf(x/√2))/2 and φ(x) = exp(-x²/2)/√(2π)
+  gelu: elementwiseDef('gelu', (g, [x]) => {
+    const cdf = mul(add(erf(mul(x!, Math.SQRT1_2)), 1), 0.5);
+    const pdf = mul(exp(mul(mul(x!, x!), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+    return [mul(g, add(cdf, mul(x!, pdf)))];
+  }),
+  // piecewise constant: no gradient
+  sign: elementwiseDef('sign'),
+};
+
+function unary(k: UnaryName): (x: Tensor) => Tensor {
+  return (x) => apply(unaryDefs[k], [x], { op: k });
+}
+export const neg = unary('neg');
+export const exp = unary('exp');
+export const log = unary('log');
+export const sqrt = unary('sqrt');
+export const rsqrt = unary('rsqrt');
+export const abs = unary('abs');
+export const erf = unary('erf');
+/** GELU with the exact Gaussian CDF, x·Φ(x) (Hendrycks & Gimpel 2016), as nn.GELU(). */
+export const gelu = unary('gelu');
+export const sign = unary('sign');
+
+/** The other operand of a binary op: a tensor input, or the scalar held in attrs. */
+const other = (inputs: readonly Tensor[], attrs: Ew): Operand => inputs[1] ?? attrs.scalar!;
+
+type BinaryName = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
+const binaryDefs: Record<BinaryName, OpDef<Ew>> = {
+  add: elementwiseDef('add', (g, inputs) => [g, inputs[1] ? g : null]),
+  sub: elementwiseDef('sub', (g, inputs, _y, _a, needs) => [g, inputs[1] && needs[1] ? neg(g) : null]),
+  mul: elementwiseDef('mul', (g, inputs, _y, attrs, needs) => [
+    needs[0] ? mul(g, other(inputs, attrs)) : null,
+    inputs[1] && needs[1] ? mul(g, inputs[0]!) : null,
+  ]),
+  // d(a/b) = da/b - a/b² db = da/b - (y/b) db
+  div: elementwiseDef('div', (g, inputs, y, attrs, needs) => [
+    needs[0] ? div(g, other(inputs, attrs)) : null,
+    inputs[1] && needs[1] ? neg(div(mul(g, y), inputs[1])) : null,
+  ]),
+  // d a^b = b a^(b-1) da + a^b log(a) db
+  pow: elementwiseDef('pow', (g, inputs, y, attrs, needs) => {
+    const [a, b] = inputs;
+    const e = other(inputs, attrs);
+    const da = needs[0] ? mul(g, typeof e === 'number' ? mul(pow(a!, e - 1), e) : mul(pow(a!, sub(e, 1)), e)) : null;
+    return [da, b && needs[1] ? mul(g, mul(y, log(a!))) : null];
+  }),
+  // ties split the gradient evenly, as torch.maximum
+  maximum: elementwiseDef('maximum', (g, inputs, _y, attrs) => minmaxGrad(g, inputs, attrs, gt)),
+  minimum: elementwiseDef('minimum', (g, inputs, _y, attrs) => minmaxGrad(g, inputs, attrs, lt)),
+  lt: elementwiseDef('lt'), le: elementwiseDef('le'), gt: elementwiseDef('gt'),
+  ge: elementwiseDef('ge'), eq: elementwiseDef('eq'), ne: elementwiseDef('ne'),
+};
+
+function minmaxGrad(g: Tensor, inputs: readonly Tensor[], attrs: Ew, wins: (a: Tensor, b: Operand) => Tensor) {
+  const a = inputs[0]!, b = other(inputs, attrs);
+  const share = add(wins(a, b), mul(eq(a, b), 0.5));   // 1 where a wins, ½ on ties, 0 where b wins
+  return [mul(g, share), inputs[1] ? mul(g, sub(1, share)) : null];
+}
+
+function binary(k: BinaryName): (a: Operand, b: Operand) => Tensor {
+  return (a, b) => {
+    if (typeof a === 'number') {
+      if (typeof b === 'number') throw new TypeError(`${k}: at least one operand must be a Tensor`);
+      // scalar on the left: commute where the op allows, else materialise the scalar
+      if (k === 'add' || k === 'mul' || k === 'maximum' || k === 'minimum' || k === 'eq' || k === 'ne') return binary(k)(b, a);
+      return apply(binaryDefs[k], [full(b.shape, a, b.backend), b], { op: k });
+    }
+    return typeof b === 'number' ? apply(binaryDefs[k], [a], { op: k, scalar: b }) : apply(binaryDefs[k], [a, b], { op: k });
+  };
+}
+export const add = binary('add');
+export const sub = binary('sub');
+export const mul = binary('mul');
+export const div = binary('div');
+export const pow = binary('pow');
+export const maximum = binary('maximum');
+export const minimum = binary('minimum');
+export const lt = binary('lt');
+export const le = binary('le');
+export const gt = binary('gt');
+export const ge = binary('ge');
+export const eq = binary('eq');
+export const ne = binary('ne');
+
+const whereDef = elementwiseDef('where', (g, [c], _y, _a, needs) => [
+  null,
+  needs[1] ? mul(g, c!) : null,
+  needs[2] ? mul(g, sub(1, c!)) : null,
+]);
+/** cond ? a : b elementwise, with broadcasting; cond is 0/1 (any nonzero counts as true). */
+export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+  return apply(whereDef, [cond, a, b], { op: 'where' });
+}
+
+// ---- copies and views -------------------------------------------------------------------------
+
+const copyDef: OpDef<null> = {
+  name: 'copy',
+  infer: ([x]) => ({ shape: [...x!.shape], dtype: x!.dtype }),
+  forward: (out, [x]) => out.backend.elementwise('copy', view(out), view(x!)),
+  backward: (g) => [g],
+};
+/** A fresh contiguous copy (works for i32 too). */
+export const copy = (x: Tensor) => apply(copyDef, [x], null);
+/** x itself when already contiguous, else a contiguous copy. */
+export const contiguous = (x: Tensor) => (x.isContiguous ? x : copy(x));
+
+const detachDef: OpDef<null> = {
+  name: 'detach',
+  infer: ([x]) => ({ shape: [...x!.shape], dtype: x!.dtype }),
+  view: (x) => ({ strides: [...x.strides], offset: x.offset }),
+};
+export const detach = (x: Tensor) => apply(detachDef, [x], null);
+
+const reshapeDef: OpDef<{ shape: number[] }> = {
+  name: 'reshape',
+  infer: ([x], { shape }) => ({ shape, dtype: x!.dtype }),
+  view: (x, { shape }) => ({ strides: contiguousStrides(shape), offset: x.offset }),
+  backward: (g, [x]) => [reshape(g, x!.shape)],
+};
+/** Same elements in a new shape; one dim may be -1. A view when x is contiguous, else a copy. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const s = [...shape];
+  const free = s.indexOf(-1);
+  if (free >= 0) {
+    const known = s.reduce((a, v, i) => (i === free ? a : a * v), 1);
+    s[free] = known === 0 ? 0 : x.size / known;
+  }
+  checkShape('reshape', s);
+  if (numel(s) !== x.size) throw new ShapeError('reshape', 'shape', [x.shape, shape], `cannot view x ${fmt(x.shape)} (${x.size} elements) as ${fmt(shape)}`);
+  return apply(reshapeDef, [contiguous(x)], { shape: s });
+}
+
+const permuteDef: OpDef<{ dims: number[] }> = {
+  name: 'permute',
+  infer: ([x], { dims }) => ({ shape: dims.map((d) => x!.shape[d]!), dtype: x!.dtype }),
+  view: (x, { dims }) => ({ strides: dims.map((d) => x.strides[d]!), offset: x.offset }),
+  backward: (g, _x, _y, { dims }) => {
+    const inverse = new Array<number>(dims.length);
+    dims.forEach((d, i) => { inverse[d] = i; });
+    return [permute(g, inverse)];
+  },
+};
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  const nd = dims.map((d) => normDim('permute', d, x.rank, x.shape));
+  if (nd.length !== x.rank || new Set(nd).size !== x.rank) {
+    throw new ShapeError('permute', 'dims', [x.shape], `dims [${dims.join(', ')}] are not a permutation of the ${x.rank} dims of x ${fmt(x.shape)}`);
+  }
+  return apply(permuteDef, [x], { dims: nd });
+}
+
+const expandDef: OpDef<{ shape: number[] }> = {
+  name: 'expand',
+  infer: ([x], { shape }) => ({ shape, dtype: x!.dtype }),
+  view: (x, { shape }) => ({ strides: broadcastStrides(x.shape, x.strides, shape), offset: x.offset }),
+  backward: (g) => [g],   // the tape sums g back to x's shape
+};
+/** Broadcast x to `shape` without copying (stride 0 along expanded dims); -1 keeps a size. */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  const off = shape.length - x.rank;
+  const s = shape.map((v, d) => (v === -1 ? x.shape[d - off]! : v));
+  const ok = off >= 0 && x.shape.every((v, i) => v === s[i + off] || v === 1);
+  if (!ok) throw new ShapeError('expand', 'shape', [x.shape, shape], `cannot expand x ${fmt(x.shape)} to ${fmt(shape)}: sizes must match or be 1`);
+  return apply(expandDef, [x], { shape: s });
+}
+
+interface SliceAttrs { dim: number; start: number; end: number }
+const sliceDef: OpDef<SliceAttrs> = {
+  name: 'slice',
+  infer: ([x], { dim, start, end }) => {
+    const shape = [...x!.shape];
+    shape[dim] = end - start;
+    return { shape, dtype: x!.dtype };
+  },
+  view: (x, { dim, start }) => ({ strides: [...x.strides], offset: x.offset + start * x.strides[dim]! }),
+  backward: (g, [x], _y, { dim, start }) => [padSlice(g, x!.shape, dim, start)],
+};
+/** Elements start..end-1 along dim (a view). Negative start/end count from the end. */
+export function slice(x: Tensor, dim: number, start: number, end?: number): Tensor {
+  const d = normDim('slice', dim, x.rank, x.shape);
+  const n = x.shape[d]!;
+  const s = start < 0 ? start + n : start;
+  const e = end === undefined ? n : end < 0 ? end + n : end;
+  if (!(0 <= s && s <= e && e <= n)) throw new ShapeError('slice', 'range', [x.shape], `range ${start}:${end ?? ''} is outside dim ${d} of x ${fmt(x.shape)} (size ${n})`);
+  return apply(sliceDef, [x], { dim: d, start: s, end: e });
+}
+
+interface PadAttrs { shape: Shape; dim: number; start: number }
+const padSliceDef: OpDef<PadAttrs> = {
+  name: 'padSlice',
+  infer: ([g], { shape }) => ({ shape: [...shape], dtype: g!.dtype }),
+  forward: (out, [g], { dim, start }) => {
+    out.backend.fill(out.storage, out.size, 0, 0);
+    out.backend.elementwise('copy', view(out, g!.shape, out.strides, start * out.strides[dim]!), view(g!));
+  },
+  backward: (gg, [g], _y, { dim, start }) => [slice(gg, dim, start, start + g!.shape[dim]!)],
+};
+/** The adjoint of slice: g placed at start along dim of zeros(shape). */
+export function padSlice(g: Tensor, shape: Shape, dim: number, start: number): Tensor {
+  return apply(padSliceDef, [g], { shape, dim, start });
+}
+
+const concatDef: OpDef<{ dim: number }> = {
+  name: 'concat',
+  infer: (xs, { dim }) => {
+    const first = xs[0]!;
+    const shape = [...first.shape];
+    shape[dim] = 0;
+    for (const [i, t] of xs.entries()) {
+      const bad = t.rank !== first.rank || t.dtype !== first.dtype || t.shape.some((v, d) => d !== dim && v !== first.shape[d]);
+      if (bad) throw new ShapeError('concat', `tensors[${i}]`, xs.map((x) => x.shape), `tensors[${i}] ${fmt(t.shape)} ${t.dtype} does not match tensors[0] ${fmt(first.shape)} ${first.dtype} outside dim ${dim}`);
+      shape[dim]! += t.shape[dim]!;
+    }
+    return { shape, dtype: first.dtype };
+  },
+  forward: (out, xs, { dim }) => {
+    let start = 0;
+    for (const t of xs) {
+      out.backend.elementwise('copy', view(out, t.shape, out.strides, start * out.strides[dim]!), view(t));
+      start += t.shape[dim]!;
+    }
+  },
+  backward: (g, xs, _y, { dim }, needs) => {
+    let start = 0;
+    return xs.map((t, i) => {
+      const s = start;
+      start += t.shape[dim]!;
+      return needs[i] ? slice(g, dim, s, start) : null;
+    });
+  },
+};
+/** Join tensors along an existing dim. */
+export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
+  const first = tensors[0];
+  if (!first) throw new ShapeError('concat', 'tensors', [], 'needs at least one tensor');
+  return apply(concatDef, tensors, { dim: normDim('concat', dim, first.rank, first.shape) });
+}
+
+// ---- reductions -------------------------------------------------------------------------------
+
+interface ReduceAttrs { op: ReduceOp; axes: number[]; keepdim: boolean }
+
+function reduceDef(name: ReduceOp, backward: OpDef<ReduceAttrs>['backward']): OpDef<ReduceAttrs> {
+  return {
+    name,
+    infer([x], { axes, keepdim }) {
+      needFloat(name, [x!]);
+      const shape = keepdim ? x!.shape.map((v, d) => (axes.includes(d) ? 1 : v)) : x!.shape.filter((_, d) => !axes.includes(d));
+      return { shape, dtype: 'f32' };
+    },
+    forward(out, [x], { op, axes }) {
+      const kept = x!.shape.map((_, d) => d).filter((d) => !axes.includes(d));
+      const order = [...kept, ...axes];
+      const inOrder = order.every((d, i) => d === i);
+      const src = inOrder ? dense(x!) : { t: untaped(() => copy(permute(x!, order))), owned: true };
+      const cols = axes.reduce((a, d) => a * x!.shape[d]!, 1);
+      const rows = out.size;
+      if (cols === 0) out.backend.fill(out.storage, rows, op === 'sum' ? 0 : -Infinity, 0);
+      else out.backend.reduce(op, src.t.storage, src.t.offset, rows, cols, out.storage);
+      if (src.owned) src.t.dispose();
+    },
+    backward,
+  };
+}
+
+/** g reshaped to keep the reduced dims as size 1, so it broadcasts against x. */
+function keepShape(g: Tensor, x: Tensor, { axes, keepdim }: ReduceAttrs): Tensor {
+  return keepdim ? g : reshape(g, x.shape.map((v, d) => (axes.includes(d) ? 1 : v)));
+}
+
+const sumDef = reduceDef('sum', (g, [x], _y, attrs) => [expand(keepShape(g, x!, attrs), x!.shape)]);
+// the gradient goes to every maximal element, split evenly between ties (as torch.amax)
+const maxDef = reduceDef('max', (g, [x], y, attrs) => {
+  const isMax = eq(x!, keepShape(y, x!, attrs));
+  const ties = sum(isMax, attrs.axes, true);
+  return [mul(isMax, div(keepShape(g, x!, attrs), ties))];
+});
+
+function normAxes(op: string, x: Tensor, axes?: number | readonly number[]): number[] {
+  if (axes === undefined) return x.shape.map((_, d) => d);
+  const list = typeof axes === 'number' ? [axes] : axes;
+  const norm = list.map((d) => normDim(op, d, x.rank, x.shape));
+  if (new Set(norm).size !== norm.length) throw new ShapeError(op, 'axes', [x.shape], `axes [${list.join(', ')}] repeat a dim of x ${fmt(x.shape)}`);
+  return norm.sort((a, b) => a - b);
+}
+/** Sum over `axes` (all when omitted). */
+export const sum = (x: Tensor, axes?: number | readonly number[], keepdim = false) =>
+  apply(sumDef, [x], { op: 'sum', axes: normAxes('sum', x, axes), keepdim });
+/** Maximum over `axes` (all when omitted). */
+export const max = (x: Tensor, axes?: number | readonly number[], keepdim = false) =>
+  apply(maxDef, [x], { op: 'max', axes: normAxes('max', x, axes), keepdim });
+
+// ---- matmul -----------------------------------------------------------------------------------
+
+interface MatmulAttrs { transA: boolean; transB: boolean }
+const matmulDef: OpDef<MatmulAttrs> = {
+  name: 'matmul',
+  infer([a, b], { transA, transB }) {
+    needFloat('matmul', [a!, b!]);
+    if (a!.rank < 2 || b!.rank < 2) throw new ShapeError('matmul', 'a, b', [a!.shape, b!.shape], `a ${fmt(a!.shape)} and b ${fmt(b!.shape)} must both have at least 2 dims`);
+    const [M, Ka] = transA ? [a!.shape.at(-1)!, a!.shape.at(-2)!] : [a!.shape.at(-2)!, a!.shape.at(-1)!];
+    const [Kb, N] = transB ? [b!.shape.at(-1)!, b!.shape.at(-2)!] : [b!.shape.at(-2)!, b!.shape.at(-1)!];
+    if (Ka !== Kb) {
+      throw new ShapeError('matmul', 'a, b', [a!.shape, b!.shape],
+        `a ${fmt(a!.shape)}${transA ? 'ᵀ' : ''} and b ${fmt(b!.shape)}${transB ? 'ᵀ' : ''} disagree on the inner dim (${Ka} vs ${Kb})${!transB && b!.shape.at(-1) === Ka ? '; did you mean transB?' : ''}`);
+    }
+    const batch = broadcastShapes('matmul', [a!.shape.slice(0, -2), b!.shape.slice(0, -2)]);
+    return { shape: [...batch, M, N], dtype: 'f32' };
+  },
+  forward(out, [a, b], { transA, transB }) {
+    const batchShape = out.shape.slice(0, -2);
+    const batch = numel(batchShape);
+    const M = out.shape.at(-2)!, N = out.shape.at(-1)!;
+    const K = transA ? a!.shape.at(-2)! : a!.shape.at(-1)!;
+    // an operand whose batch is 1 is shared by every batch item (stride 0); one with a partial
+    // broadcast is expanded to the full batch first
+    const prep = (t: Tensor, rows: number, cols: number) => {
+      const tb = numel(t.shape.slice(0, -2));
+      if (tb === 1 || tb === batch && sameShape(t.shape.slice(0, -2), batchShape)) {
+        const d = dense(t);
+        return { ...d, stride: tb === 1 ? 0 : rows * cols };
+      }
+      const full = untaped(() => copy(expand(t, [...batchShape, rows, cols])));
+      return { t: full, owned: true, stride: rows * cols };
+    };
+    const A = prep(a!, a!.shape.at(-2)!, a!.shape.at(-1)!);
+    const B = prep(b!, b!.shape.at(-2)!, b!.shape.at(-1)!);
+    out.backend.matmul(A.t.storage, A.t.offset, B.t.storage, B.t.offset, out.storage,
+      { batch, M, N, K, transA, transB, strideA: A.stride, strideB: B.stride });
+    if (A.owned) A.t.dispose();
+    if (B.owned) B.t.dispose();
+  },
+  // C = op(A)·op(B): dA = g·op(B)ᵀ (or its transpose), dB = op(A)ᵀ·g (or its transpose),
+  // each a single matmul with transpose flags, never an explicit transpose
+  backward(g, [a, b], _y, { transA, transB }, needs) {
+    const da = !needs[0] ? null : transA ? matmul(b!, g, { transA: transB, transB: true }) : matmul(g, b!, { transB: !transB });
+    const db = !needs[1] ? null : transB ? matmul(g, a!, { transA: true, transB: transA }) : matmul(a!, g, { transA: !transA });
+    return [da, db];
+  },
+};
+/** Batched matrix product with broadcast batch dims; transA/transB read an operand transposed. */
+export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
+  return apply(matmulDef, [a, b], { transA: opts.transA ?? false, transB: opts.transB ?? false });
+}
+
+// ---- softmax ----------------------------------------------------------------------------------
+
+const softmaxDef: OpDef<null> = {
+  name: 'softmax',
+  infer([x]) {
+    needFloat('softmax', [x!]);
+    if (x!.rank === 0) throw new ShapeError('softmax', 'x', [x!.shape], 'x must have at least one dim');
+    return { shape: [...x!.shape], dtype: 'f32' };
+  },
+  forward(out, [x]) {
+    const cols = x!.shape.at(-1)!;
+    const src = dense(x!);
+    if (out.size > 0) out.backend.softmax(src.t.storage, src.t.offset, out.size / cols, cols, out.storage);
+    if (src.owned) src.t.dispose();
+  },
+  // dx = y ⊙ (g − Σ_j g_j y_j)
+  backward: (g, _x, y) => [mul(y, sub(g, sum(mul(g, y), -1, true)))],
+};
+/** softmax over `dim` (default last), max-subtracted. */
+export function softmax(x: Tensor, dim = -1): Tensor {
+  const d = normDim('softmax', dim, x.rank, x.shape);
+  if (d === x.rank - 1) return apply(softmaxDef, [x], null);
+  const order = x.shape.map((_, i) => i);
+  order[d] = x.rank - 1;
+  order[x.rank - 1] = d;
+  return permute(apply(softmaxDef, [permute(x, order)], null), order);
+}
+
+// ---- gather / scatter -------------------------------------------------------------------------
+
+function checkIndex(op: string, x: Shape, dim: number, index: Tensor, sizeAlongDim: number, xName: string): void {
+  if (index.dtype !== 'i32') throw new ShapeError(op, 'index', [index.shape], `index must be i32, got ${index.dtype}`);
+  if (index.rank !== x.length) throw new ShapeError(op, 'index', [x, index.shape], `index ${fmt(index.shape)} must have the rank of ${xName} ${fmt(x)}`);
+  for (let d = 0; d < x.length; d++) {
+    if (d !== dim && index.shape[d]! > x[d]!) throw new ShapeError(op, 'index', [x, index.shape], `index ${fmt(index.shape)} is larger than ${xName} ${fmt(x)} along dim ${d}`);
+  }
+  const host = hostIndexOf(index);
+  if (!host) return;
+  for (let i = 0; i < host.values.length; i++) {
+    const v = host.values[i]!;
+    if (v < 0 || v >= sizeAlongDim) {
+      const coord = index.shape.map((_, d) => Math.floor(i / numel(index.shape.slice(d + 1))) % index.shape[d]!);
+      throw new ShapeError(op, 'index', [index.shape, x], `index ${fmt(index.shape)} holds ${v} at (${coord.join(', ')}), but ${xName} ${fmt(x)} has ${sizeAlongDim} entries along dim ${dim}`);
+    }
+  }
+}
+
+const gatherDef: OpDef<{ dim: number }> = {
+  name: 'gather',
+  infer([x, index], { dim }) {
+    needFloat('gather', [x!]);
+    checkIndex('gather', x!.shape, dim, index!, x!.shape[dim]!, 'x');
+    return { shape: [...index!.shape], dtype: 'f32' };
+  },
+  forward(out, [x, index], { dim }) {
+    const X = dense(x!), I = dense(index!);
+    if (X.t.offset !== 0 || I.t.offset !== 0) throw new Error('gather: internal: offset views must be copied');
+    out.backend.gather(X.t.storage, x!.shape, I.t.storage, index!.shape, dim, out.storage);
+    if (X.owned) X.t.dispose();
+    if (I.owned) I.t.dispose();
+  },
+  backward: (g, [x, index], _y, { dim }) => [scatterAdd(x!.shape, dim, index!, g), null],
+};
+/** torch.gather: out[i][j][k] = x[i][index[i][j][k]][k] for dim = 1; index is i32. */
+export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+  return apply(gatherDef, [x, index], { dim: normDim('gather', dim, x.rank, x.shape) });
+}
+
+const scatterDef: OpDef<{ shape: Shape; dim: number }> = {
+  name: 'scatterAdd',
+  infer([index, src], { shape, dim }) {
+    needFloat('scatterAdd', [src!]);
+    if (!sameShape(index!.shape, src!.shape)) throw new ShapeError('scatterAdd', 'src', [index!.shape, src!.shape], `src ${fmt(src!.shape)} must have index's shape ${fmt(index!.shape)}`);
+    checkIndex('scatterAdd', shape, dim, index!, shape[dim]!, 'out');
+    return { shape: [...shape], dtype: 'f32' };
+  },
+  forward(out, [index, src], { dim }) {
+    const I = dense(index!), S = dense(src!);
+    out.backend.scatterAdd(S.t.storage, I.t.storage, index!.shape, dim, out.shape, out.storage);
+    if (I.owned) I.t.dispose();
+    if (S.owned) S.t.dispose();
+  },
+  backward: (g, [index], _y, { dim }) => [null, gather(g, dim, index!)],
+};
+/** The adjoint of gather: zeros(shape) with src added at index along dim (repeats accumulate). */
+export function scatterAdd(shape: Shape, dim: number, index: Tensor, src: Tensor): Tensor {
+  return apply(scatterDef, [index, src], { shape: [...shape], dim: normDim('scatterAdd', dim, shape.length, shape) });
+}
+
+// ---- creation ---------------------------------------------------------------------------------
+
+interface FillAttrs { shape: number[]; dtype: DType; value: number; step: number }
+const fillDef: OpDef<FillAttrs> = {
+  name: 'fill',
+  infer: (_inputs, { shape, dtype }) => { checkShape('fill', shape); return { shape, dtype }; },
+  forward: (out, _inputs, { value, step }) => out.backend.fill(out.storage, out.size, value, step),
+};
+/** A tensor of `shape` filled with `value`, written on the device (no upload). */
+export function full(shape: Shape, value: number, backend = getBackend(), dtype: DType = 'f32'): Tensor {
+  return apply(fillDef, [], { shape: [...shape], dtype, value, step: 0 }, backend);
+}
+/** [start, start + step, ...] of length n, written on the device. */
+export const fillRange = (n: number, start: number, step: number, dtype: DType, backend = getBackend()) =>
+  apply(fillDef, [], { shape: [n], dtype, value: start, step }, backend);

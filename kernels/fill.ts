@@ -1,0 +1,14 @@
+// fill launcher (constants and arange).
+import { FILL_WGSL } from './fill.wgsl.ts';
+import { grid, type KernelSource } from './kernel-source.ts';
+
+const WG = 64;
+const SOURCE: KernelSource = { name: 'fill', wgsl: FILL_WGSL, overrides: { WG } };
+
+export function fill(p: { n: number; value: number; step: number; isInt: boolean }) {
+  const buf = new ArrayBuffer(16);
+  const u = new Uint32Array(buf), f = new Float32Array(buf);
+  u[0] = p.n; u[1] = p.isInt ? 1 : 0; f[2] = p.value; f[3] = p.step;
+  const [x, y] = grid(p.n, WG);
+  return { source: SOURCE, uniforms: buf, workgroups: [x, y, 1] as [number, number, number] };
+}

@@ -1,0 +1,39 @@
+// gather / scatter-add launchers (torch.gather index semantics; see gather.wgsl.ts).
+import { GATHER_WGSL, SCATTER_ADD_WGSL } from './gather.wgsl.ts';
+import { grid, MAX_RANK, need, type KernelSource } from './kernel-source.ts';
+
+const WG = 64;
+const GATHER: KernelSource = { name: 'gather', wgsl: GATHER_WGSL, overrides: { WG } };
+const SCATTER: KernelSource = { name: 'scatter_add', wgsl: SCATTER_ADD_WGSL, overrides: { WG } };
+
+function strides(shape: readonly number[]): number[] {
+  const s: number[] = [];
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]!; }
+  return s;
+}
+
+function uniforms(n: number, dim: number, dimSize: number, out: readonly number[], index: readonly number[], xStrides: number[]) {
+  const u = new Uint32Array(28);
+  u[0] = n; u[1] = out.length; u[2] = dim; u[3] = dimSize;
+  out.forEach((v, d) => { u[4 + d] = v; });
+  index.forEach((v, d) => { u[12 + d] = v; });
+  xStrides.forEach((v, d) => { u[20 + d] = v; });
+  return u.buffer;
+}
+
+/** out = gather(x, dim, index): x, index contiguous; out has index's shape. */
+export function gather(p: { xShape: readonly number[]; indexShape: readonly number[]; dim: number }) {
+  need('gather', p.xShape.length <= MAX_RANK, `rank ${p.xShape.length} exceeds ${MAX_RANK}`);
+  const n = p.indexShape.reduce((a, b) => a * b, 1);
+  const [x, y] = grid(n, WG);
+  return { source: GATHER, uniforms: uniforms(n, p.dim, p.xShape[p.dim]!, p.indexShape, p.indexShape, strides(p.xShape)), workgroups: [x, y, 1] as [number, number, number] };
+}
+
+/** out[shape] = scatterAdd(zeros(shape), dim, index, src): index, src contiguous, same shape. */
+export function scatterAdd(p: { outShape: readonly number[]; indexShape: readonly number[]; dim: number }) {
+  need('scatterAdd', p.outShape.length <= MAX_RANK, `rank ${p.outShape.length} exceeds ${MAX_RANK}`);
+  const n = p.outShape.reduce((a, b) => a * b, 1);
+  const [x, y] = grid(n, WG);
+  return { source: SCATTER, uniforms: uniforms(n, p.dim, p.indexShape[p.dim]!, p.outShape, p.indexShape, strides(p.indexShape)), workgroups: [x, y, 1] as [number, number, number] };
+}

@@ -1,0 +1,34 @@
+// kernel-source: the one shape every kernel builder returns, plus the small helpers
+// builders share. Pure: no GPU objects here, so kernels can be tested and benchmarked alone.
+
+/** WGSL text plus everything needed to launch it; built by a kernel builder, run by a backend. */
+export interface KernelSource {
+  /** Stable name for errors and for the pipeline cache (with the overrides). */
+  readonly name: string;
+  readonly wgsl: string;
+  /** Pipeline-overridable constants (`override X: u32`), part of the pipeline identity. */
+  readonly overrides: Readonly<Record<string, number>>;
+}
+
+/** Workgroups along x and y for `n` invocations: WebGPU caps each dimension at 65535. */
+export function grid(n: number, workgroupSize: number, maxPerDim = 65535): [number, number] {
+  const groups = Math.max(1, Math.ceil(n / workgroupSize));
+  if (groups <= maxPerDim) return [groups, 1];
+  const y = Math.ceil(groups / maxPerDim);
+  if (y > maxPerDim) throw new Error(`kernel launch: ${n} invocations exceed ${maxPerDim}² workgroups of ${workgroupSize}`);
+  return [Math.ceil(groups / y), y];
+}
+
+/** Throw a named, readable error when a builder gets a parameter it can't honour. */
+export function need(op: string, ok: boolean, message: string): asserts ok {
+  if (!ok) throw new Error(`${op}: ${message}`);
+}
+
+/** WGSL snippet: the linear invocation id of a 1-D launch split over a 2-D grid (see `grid`). */
+export const LINEAR_ID = /* wgsl */ `
+fn linearId(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, wg: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * wg + lid.x;
+}`;
+
+/** Maximum tensor rank the strided kernels index; higher ranks are an error before dispatch. */
+export const MAX_RANK = 8;

@@ -1,0 +1,29 @@
+// softmax-rows: y = softmax(x) over the last dim of a contiguous [rows, cols] tensor.
+// One invocation per row, max-subtracted (exp never overflows), three passes over the row and
+// no workgroup memory or barriers (lavapipe-friendly). Accumulates in f32. Saves nothing:
+// the backward rule uses y.
+import { LINEAR_ID } from './kernel-source.ts';
+
+export const SOFTMAX_WGSL = /* wgsl */ `
+struct Params { rows: u32, cols: u32, off_x: u32, pad: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;         // [rows, cols]
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;   // [rows, cols]
+override WG: u32 = 64;
+${LINEAR_ID}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let r = linearId(wid, nwg, lid, WG);
+  if (r >= p.rows) { return; }
+  let xs = p.off_x + r * p.cols;
+  let ys = r * p.cols;
+  var m = x[xs];
+  for (var k = 1u; k < p.cols; k++) { m = max(m, x[xs + k]); }
+  var s = 0.0;
+  for (var k = 0u; k < p.cols; k++) { let e = exp(x[xs + k] - m); y[ys + k] = e; s += e; }
+  let inv = 1.0 / s;
+  for (var k = 0u; k < p.cols; k++) { y[ys + k] = y[ys + k] * inv; }
+}
+`;

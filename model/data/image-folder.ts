@@ -1,0 +1,194 @@
+// image-folder: list and decode a folder of JPEG/PNG/WebP images, torchvision ImageFolder style.
+//
+// Layout: if `root` has sub-folders, each is a class, labelled 0..K-1 in sorted (code-point) order,
+// and images are collected recursively inside each (files directly in `root` are then ignored, as
+// torchvision does). If `root` has no sub-folders it is flat: its images get label -1.
+// Entries are sorted by path, so the index → file mapping (and hence a seeded run) is reproducible.
+//
+// Unreadable images: `scanImageFolder` reads every file's header (sharp metadata) and skips the ones
+// that fail, reporting each through `onSkip` (default: console.warn) and in `skipped`; with
+// `strict: true` the first one throws instead, naming the file. An image whose header is fine but
+// whose pixels fail later is handled by the loader (loader.ts) with the same policy.
+//
+// Decoding is sharp (libvips) on libuv's thread pool, to 8-bit sRGB with alpha dropped and EXIF
+// orientation ignored, which is what PIL's `Image.open(f).convert('RGB')` (torchvision's loader) gives.
+//
+// Deliberately not: a cache of decoded images, or any augmentation (transforms.ts).
+
+import { readdir, stat } from 'node:fs/promises';
+import { join, extname } from 'node:path';
+import sharp from 'sharp';
+
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp'] as const;
+
+export interface ImageFolderEntry {
+  path: string;
+  /** Class index, or -1 in a flat folder. */
+  label: number;
+}
+
+export interface SkippedImage {
+  path: string;
+  reason: string;
+}
+
+export interface ImageFolder {
+  root: string;
+  /** Class folder names in label order; empty for a flat folder. */
+  classes: string[];
+  entries: ImageFolderEntry[];
+  /** Files that looked like images but could not be read. */
+  skipped: SkippedImage[];
+}
+
+export interface ImageFolderOptions {
+  /** Throw on the first unreadable image instead of skipping it. */
+  strict?: boolean;
+  /** Read each file's header now, to find unreadable files up front (default true). */
+  probe?: boolean;
+  /** Called once per skipped file; default prints a warning. */
+  onSkip?: (path: string, reason: string) => void;
+  /** Lower-case extensions, with the dot (default IMAGE_EXTENSIONS). */
+  extensions?: readonly string[];
+  /** Files probed at once (default 64). */
+  concurrency?: number;
+}
+
+export class ImageReadError extends Error {
+  constructor(readonly path: string, readonly reason: string) {
+    super(`image-folder: cannot read ${path}: ${reason}`);
+    this.name = 'ImageReadError';
+  }
+}
+
+export function warnSkip(path: string, reason: string): void {
+  console.warn(`image-folder: skipping unreadable image ${path}: ${reason}`);
+}
+
+// Code-point order, like Python's sorted(); localeCompare would depend on the machine's locale.
+const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** List the images under `root`, with labels, dropping (or, strict, throwing on) unreadable ones. */
+export async function scanImageFolder(root: string, opts: ImageFolderOptions = {}): Promise<ImageFolder> {
+  const exts = new Set(opts.extensions ?? IMAGE_EXTENSIONS);
+  const top = await listDir(root);
+  const classes = top.dirs.sort(byCodePoint);
+  const found: ImageFolderEntry[] = [];
+  if (classes.length === 0) {
+    for (const f of top.files.sort(byCodePoint)) {
+      if (exts.has(extname(f).toLowerCase())) found.push({ path: join(root, f), label: -1 });
+    }
+  } else {
+    for (const [label, cls] of classes.entries()) {
+      for (const path of await walkFiles(join(root, cls))) {
+        if (exts.has(extname(path).toLowerCase())) found.push({ path, label });
+      }
+    }
+  }
+  if (found.length === 0) {
+    throw new Error(`image-folder: no ${[...exts].join('/')} images under ${root}` +
+      (classes.length > 0 ? ` (class folders: ${classes.join(', ')})` : ''));
+  }
+
+  const skipped: SkippedImage[] = [];
+  let entries = found;
+  if (opts.probe ?? true) {
+    const ok = await mapLimit(found, opts.concurrency ?? 64, async (e) => {
+      try {
+        const m = await sharp(e.path).metadata();
+        if (!(m.width && m.height)) throw new Error('no image dimensions in the header');
+        return true;
+      } catch (err) {
+        const reason = (err as Error).message.split('\n')[0] ?? 'unknown error';
+        if (opts.strict) throw new ImageReadError(e.path, reason);
+        return reason;
+      }
+    });
+    entries = [];
+    for (const [k, e] of found.entries()) {
+      const r = ok[k];
+      if (r === true) entries.push(e);
+      else {
+        const reason = r ?? 'unknown error';
+        skipped.push({ path: e.path, reason });
+        (opts.onSkip ?? warnSkip)(e.path, reason);
+      }
+    }
+    if (entries.length === 0) throw new Error(`image-folder: every image under ${root} is unreadable`);
+  }
+  return { root, classes, entries, skipped };
+}
+
+/** A decoded image: uint8 [height, width, 3] sRGB. */
+export interface RgbBytes {
+  data: Uint8Array;
+  height: number;
+  width: number;
+}
+
+/** Decode one file to 8-bit RGB. Throws ImageReadError naming the file. */
+export async function decodeRgb(path: string): Promise<RgbBytes> {
+  try {
+    const { data, info } = await sharp(path)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    return { data, height: info.height, width: info.width };
+  } catch (err) {
+    if (err instanceof ImageReadError) throw err;
+    throw new ImageReadError(path, (err as Error).message.split('\n')[0] ?? 'unknown error');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Non-hidden files and directories directly in `dir`; symlinks are followed, like os.walk(followlinks=True). */
+async function listDir(dir: string): Promise<{ files: string[]; dirs: string[] }> {
+  let ents;
+  try {
+    ents = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    throw new Error(`image-folder: cannot list ${dir}: ${(e as Error).message}`);
+  }
+  const files: string[] = [];
+  const dirs: string[] = [];
+  for (const e of ents) {
+    if (e.name.startsWith('.')) continue;
+    let isDir = e.isDirectory();
+    let isFile = e.isFile();
+    if (e.isSymbolicLink()) {
+      const s = await stat(join(dir, e.name)).catch(() => undefined);
+      isDir = s?.isDirectory() ?? false;
+      isFile = s?.isFile() ?? false;
+    }
+    if (isDir) dirs.push(e.name);
+    else if (isFile) files.push(e.name);
+  }
+  return { files, dirs };
+}
+
+/** All files below `dir`, sorted by full path in code-point order. */
+async function walkFiles(dir: string, depth = 0): Promise<string[]> {
+  // A symlink loop would otherwise recurse forever.
+  if (depth > 64) throw new Error(`image-folder: ${dir} is nested over 64 levels deep (a symlink loop?)`);
+  const { files, dirs } = await listDir(dir);
+  const out = files.map((f) => join(dir, f));
+  for (const d of dirs) out.push(...(await walkFiles(join(dir, d), depth + 1)));
+  return out.sort(byCodePoint);
+}
+
+/** Promise.all over `items` with at most `limit` calls in flight; results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const k = next++;
+      out[k] = await fn(items[k] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
