@@ -26,3 +26,10 @@ export {
   layerNorm, linear, scaledDotProductAttention, smoothL1,
 } from './ops/composite.ts';
 export { sumToShape } from './autograd.ts';
+export { Module, parameter } from './nn/module.ts';
+export { Linear, LayerNorm } from './nn/layers.ts';
+export type { LinearInit } from './nn/layers.ts';
+export { AdamW } from './optim/adamw.ts';
+export type { ParamGroup, AdamWOptions } from './optim/adamw.ts';
+export { emaUpdate } from './optim/ema.ts';
+export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';

@@ -1,0 +1,33 @@
+// layers: the two parameterised building blocks a ViT needs. Weights use PyTorch's layout
+// ([out, in] for Linear) so checkpoints copy over name by name.
+import { full, truncNormal, zeros } from '../creation.ts';
+import { layerNorm, linear } from '../ops/composite.ts';
+import type { Generator } from '../random.ts';
+import type { Tensor } from '../tensor.ts';
+import { Module, parameter } from './module.ts';
+
+export interface LinearInit { generator: Generator; std?: number }
+
+/** y = x·Wᵀ + b. Init: weight truncated-normal (std 0.02 by default, bounds ±2 absolute), bias 0. */
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, init: LinearInit, opts: { bias?: boolean } = {}) {
+    super();
+    this.weight = parameter(truncNormal([outFeatures, inFeatures], init.generator, { std: init.std ?? 0.02 }));
+    this.bias = opts.bias === false ? null : parameter(zeros([outFeatures]));
+  }
+  forward(x: Tensor): Tensor { return linear(x, this.weight, this.bias); }
+}
+
+/** Affine layer normalisation over the last dim; weight 1, bias 0. */
+export class LayerNorm extends Module {
+  weight: Tensor;
+  bias: Tensor;
+  constructor(readonly dim: number, readonly eps = 1e-5) {
+    super();
+    this.weight = parameter(full([dim], 1));
+    this.bias = parameter(zeros([dim]));
+  }
+  forward(x: Tensor): Tensor { return layerNorm(x, this.weight, this.bias, this.eps); }
+}

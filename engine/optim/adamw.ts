@@ -1,0 +1,88 @@
+// adamw: AdamW (Loshchilov & Hutter 2019) with PyTorch's update order and defaults, in
+// composed ops (the fused single-dispatch kernel is checked against this):
+//   θ ← θ·(1 − lr·wd)                                  decoupled decay first
+//   m ← β1·m + (1 − β1)·g;   v ← β2·v + (1 − β2)·g²
+//   θ ← θ − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)    t counts this parameter's steps
+// Parameters without a gradient are skipped (and their step count does not advance), as torch.
+// Groups carry their own weight decay (and optionally lr), set before each step by schedules.
+import { zeros } from '../creation.ts';
+import { add, div, mul, sqrt } from '../ops/table.ts';
+import { keep, noGrad, tidy } from '../runtime.ts';
+import type { Tensor } from '../tensor.ts';
+
+export interface ParamGroup { params: Tensor[]; weightDecay: number; lr?: number; name?: string }
+export interface AdamWOptions { lr: number; betas?: [number, number]; eps?: number }
+
+interface State { m: Tensor; v: Tensor; step: number }
+
+export class AdamW {
+  lr: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly groups: ParamGroup[];
+  private readonly state = new Map<Tensor, State>();
+
+  constructor(groups: ParamGroup[], opts: AdamWOptions) {
+    this.groups = groups;
+    this.lr = opts.lr;
+    this.betas = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+    const seen = new Set<Tensor>();
+    for (const g of groups) for (const p of g.params) {
+      if (seen.has(p)) throw new Error(`AdamW: parameter ${p.name ?? p.id} appears in two groups`);
+      seen.add(p);
+    }
+  }
+
+  step(): void {
+    const [b1, b2] = this.betas;
+    noGrad(() => tidy(() => {
+      for (const group of this.groups) {
+        const lr = group.lr ?? this.lr;
+        for (const p of group.params) {
+          const g = p.grad;
+          if (!g) continue;
+          const s = this.stateOf(p);
+          s.step++;
+          const decayed = group.weightDecay !== 0 ? mul(p, 1 - lr * group.weightDecay) : p;
+          s.m.assign(add(mul(s.m, b1), mul(g, 1 - b1)));
+          s.v.assign(add(mul(s.v, b2), mul(mul(g, g), 1 - b2)));
+          const stepSize = lr / (1 - b1 ** s.step);
+          const denom = add(div(sqrt(s.v), Math.sqrt(1 - b2 ** s.step)), this.eps);
+          p.assign(add(decayed, mul(div(s.m, denom), -stepSize)));
+        }
+      }
+    }));
+  }
+
+  /** Dispose every gradient (they are recreated by the next backward). */
+  zeroGrad(): void {
+    for (const group of this.groups) for (const p of group.params) { p.grad?.dispose(); p.grad = null; }
+  }
+
+  private stateOf(p: Tensor): State {
+    let s = this.state.get(p);
+    if (!s) {
+      s = { m: keep(zeros(p.shape, { backend: p.backend })), v: keep(zeros(p.shape, { backend: p.backend })), step: 0 };
+      this.state.set(p, s);
+    }
+    return s;
+  }
+
+  /** Moments and step counts by parameter (for checkpoints); absent before a param's first step. */
+  stateFor(p: Tensor): Readonly<State> | undefined { return this.state.get(p); }
+
+  /** Restore a parameter's moments (copied) and step count. */
+  loadState(p: Tensor, m: Tensor, v: Tensor, step: number): void {
+    const s = this.stateOf(p);
+    s.m.assign(m);
+    s.v.assign(v);
+    s.step = step;
+  }
+
+  dispose(): void {
+    this.zeroGrad();
+    for (const s of this.state.values()) { s.m.dispose(); s.v.dispose(); }
+    this.state.clear();
+  }
+}

@@ -1,0 +1,41 @@
+// ijepa CLI entry: parses the subcommand and hands its arguments to that command's module.
+// Each command validates its own options (errors name the option and the allowed range)
+// before any work starts.
+import { argv, exit } from 'node:process';
+
+interface Command { summary: string; run(args: string[]): Promise<void> }
+
+const commands: Record<string, () => Promise<Command>> = {
+  info: async () => (await import('./info.ts')).infoCommand,
+};
+
+function usage(): string {
+  return [
+    'usage: ijepa <command> [options]',
+    '',
+    'commands:',
+    '  info         print the WebGPU adapter, its features and limits',
+    '',
+    'Run `ijepa <command> --help` for the options of a command.',
+  ].join('\n');
+}
+
+const [name, ...rest] = argv.slice(2);
+if (!name || name === '--help' || name === '-h' || name === 'help') {
+  console.log(usage());
+  exit(name ? 0 : 1);
+}
+const load = commands[name];
+if (!load) {
+  console.error(`ijepa: unknown command '${name}'\n\n${usage()}`);
+  exit(2);
+}
+try {
+  await (await load()).run(rest);
+  exit(0);
+} catch (e) {
+  const err = e as Error;
+  console.error(`ijepa ${name}: ${err.message}`);
+  if (process.env.IJEPA_DEBUG) console.error(err.stack);
+  exit(1);
+}
