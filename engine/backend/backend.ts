@@ -3,7 +3,7 @@
 // It knows nothing of autograd or shapes beyond what a kernel needs. Two exist: `webgpu` (f32,
 // deferred: records dispatches and submits at sync points) and `cpu` (f64, immediate), which
 // runs the same op table as the reference for tests, jax-js style.
-import type { ElementwiseOp, ReduceOp } from '../../kernels/index.ts';
+import type { ElementwiseOp, KernelSource, ReduceOp } from '../../kernels/index.ts';
 
 export type DType = 'f32' | 'i32';
 
@@ -40,6 +40,12 @@ export interface MatmulArgs {
   strideA: number; strideB: number;   // elements between batch items; 0 broadcasts
 }
 
+export interface CustomKernel {
+  readonly name: string;
+  launches(): readonly { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number]; bindings: readonly number[] }[];
+  reference(arrays: readonly Float64Array[]): void;
+}
+
 export interface Backend {
   readonly name: 'webgpu' | 'cpu';
   /** Largest element count one storage may hold on this device. */
@@ -60,6 +66,12 @@ export interface Backend {
   gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void;
   scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void;
   fill(out: Storage, numel: number, value: number, step: number): void;
+  /**
+   * A kernel outside the fixed set (fused ops). The WebGPU backend records `launches` in order,
+   * binding `storages[i]` for each index in `bindings` (binding 1, 2, ...; binding 0 is the
+   * uniform block); the CPU backend calls `reference` on the storages' Float64Arrays instead.
+   */
+  custom(k: CustomKernel, storages: readonly Storage[]): void;
 
   /** Submit recorded work now. */
   flush(): void;

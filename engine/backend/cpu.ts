@@ -4,7 +4,7 @@
 // It is for correctness, not speed: nothing here is optimised.
 import { ELEMENTWISE_OPS, type ElementwiseOp, type ReduceOp } from '../../kernels/index.ts';
 import { erf, geluExact } from '../math.ts';
-import type { Backend, DType, MatmulArgs, MemoryStats, Storage, View } from './backend.ts';
+import type { Backend, CustomKernel, DType, MatmulArgs, MemoryStats, Storage, View } from './backend.ts';
 
 interface CpuStorage extends Storage { data: Float64Array }
 
@@ -153,6 +153,11 @@ export class CpuBackend implements Backend {
     this.stats.dispatches++;
     const o = this.d(out);
     for (let i = 0; i < numel; i++) o[i] = out.dtype === 'i32' ? Math.trunc(value + i * step) : value + i * step;
+  }
+
+  custom(k: CustomKernel, storages: readonly Storage[]): void {
+    this.stats.dispatches++;
+    k.reference(storages.map((s) => this.d(s)));
   }
 
   flush(): void {}

@@ -19,7 +19,7 @@ import {
   type ElementwiseOp, type KernelSource, type ReduceOp,
 } from '../../kernels/index.ts';
 import { DeviceError } from '../errors.ts';
-import type { Backend, DType, MatmulArgs, MemoryStats, Storage, View } from './backend.ts';
+import type { Backend, CustomKernel, DType, MatmulArgs, MemoryStats, Storage, View } from './backend.ts';
 
 interface GpuStorage extends Storage { buffer: GPUBuffer; bucket: number }
 
@@ -266,6 +266,12 @@ export class WebGPUBackend implements Backend {
   scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void {
     const l = scatterAdd({ outShape, indexShape, dim });
     this.dispatch(l.source, l.uniforms, [this.buf(src), this.buf(index), this.buf(out)], l.workgroups);
+  }
+
+  custom(k: CustomKernel, storages: readonly Storage[]): void {
+    for (const l of k.launches()) {
+      this.dispatch(l.source, l.uniforms, l.bindings.map((i) => this.buf(storages[i]!)), l.workgroups);
+    }
   }
 
   fill(out: Storage, numel: number, value: number, step: number): void {
