@@ -32,4 +32,5 @@ export type { LinearInit } from './nn/layers.ts';
 export { AdamW } from './optim/adamw.ts';
 export type { ParamGroup, AdamWOptions } from './optim/adamw.ts';
 export { emaUpdate } from './optim/ema.ts';
-export { encodeSafetensors, decodeSafetensors } from './io/safetensors.ts';
+export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './io/safetensors.ts';
+export type { DecodedTensor, DecodedSafetensors, TensorInput as SafetensorsInput, Dtype as SafetensorsDtype } from './io/safetensors.ts';

@@ -59,13 +59,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // nothing scatters here
   var rem = i;
   var base = 0u;
-  var target = 0u;
+  var dest = 0u;
   for (var d = i32(p.rank) - 1; d >= 0; d--) {
     let dd = u32(d);
     let size = at(p.shape_o, dd);
     let coord = rem % size;
     rem = rem / size;
-    if (dd == p.dim) { target = coord; continue; }
+    if (dd == p.dim) { dest = coord; continue; }
     if (coord >= at(p.shape_i, dd)) { o[i] = 0.0; return; }
     base += coord * at(p.st_x, dd);
   }
@@ -73,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var s = 0.0;
   for (var j = 0u; j < p.dim_size; j++) {
     let k = base + j * step;
-    if (index[k] == i32(target)) { s += x[k]; }
+    if (index[k] == i32(dest)) { s += x[k]; }
   }
   o[i] = s;
 }

@@ -14,7 +14,8 @@ import { writeFileAtomic } from './atomic-write.ts';
 
 export const CHECKPOINT_FORMAT = 'ijepa-webgpu-train-state/1';
 
-export interface TrainNets { encoder: Module; predictor: Module; target_encoder: Module }
+/** The nets of a train state by their official names; target_encoder is absent for pixel targets. */
+export type TrainNets = Partial<Record<'encoder' | 'predictor' | 'target_encoder', Module>>;
 
 export interface CheckpointContents {
   config: unknown;
@@ -32,7 +33,7 @@ export async function encodeTrainState(nets: TrainNets, opt: AdamW | null, c: Ch
   const add = async (name: string, t: Tensor) => {
     tensors[name] = { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(await t.data()) };
   };
-  for (const [net, module] of Object.entries(nets) as [keyof TrainNets, Module][]) {
+  for (const [net, module] of Object.entries(nets) as [string, Module][]) {
     for (const [name, t] of module.namedTensors()) {
       await add(`${net}/${name}`, t);
       const s = opt?.stateFor(t);
@@ -85,7 +86,7 @@ export async function loadCheckpoint(path: string, nets: TrainNets, opt: AdamW |
     return fromArray(t.toFloat32(), t.shape, { backend: like.backend });
   };
   noGrad(() => tidy(() => {
-    for (const [net, module] of Object.entries(nets) as [keyof TrainNets, Module][]) {
+    for (const [net, module] of Object.entries(nets) as [string, Module][]) {
       for (const [name, t] of module.namedTensors()) {
         t.assign(get(`${net}/${name}`, t));
         const key = `${net}/${name}`;

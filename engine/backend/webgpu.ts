@@ -139,8 +139,8 @@ export class WebGPUBackend implements Backend {
     const key = `${src.name}|${JSON.stringify(src.overrides)}|${src.wgsl.length}`;
     let p = this.pipelines.get(key);
     if (p) return p;
-    const module = this.device.createShaderModule({ code: src.wgsl, label: src.name });
     this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code: src.wgsl, label: src.name });
     p = this.device.createComputePipeline({
       label: src.name,
       layout: 'auto',

@@ -7,6 +7,7 @@ interface Command { summary: string; run(args: string[]): Promise<void> }
 
 const commands: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./info.ts')).infoCommand,
+  train: async () => (await import('./train.ts')).trainCommand,
 };
 
 function usage(): string {
@@ -14,6 +15,7 @@ function usage(): string {
     'usage: ijepa <command> [options]',
     '',
     'commands:',
+    '  train        pretrain I-JEPA on Fashion-MNIST (default) or a folder of images',
     '  info         print the WebGPU adapter, its features and limits',
     '',
     'Run `ijepa <command> --help` for the options of a command.',

@@ -1,0 +1,66 @@
+// options: a declarative option table per command. One table gives the parser (node:util
+// parseArgs), the help text (every option with its default), and the range checks, so an
+// out-of-range value is reported naming the option and the allowed range before any work.
+import { parseArgs } from 'node:util';
+
+export interface OptionSpec {
+  type: 'string' | 'number' | 'integer' | 'boolean';
+  help: string;
+  default?: string | number | boolean;
+  /** Inclusive numeric range. */
+  min?: number;
+  max?: number;
+  /** Allowed string values. */
+  choices?: readonly string[];
+  short?: string;
+  /** Shown instead of the default in help (e.g. "from the preset"). */
+  defaultText?: string;
+}
+
+export type OptionTable = Record<string, OptionSpec>;
+export type OptionValues = Record<string, string | number | boolean | undefined>;
+
+export class OptionError extends Error { override name = 'OptionError'; }
+
+export function helpText(command: string, summary: string, table: OptionTable, usage = `ijepa ${command} [options]`): string {
+  const lines = [`usage: ${usage}`, '', summary, '', 'options:'];
+  for (const [name, o] of Object.entries(table)) {
+    const flag = `  ${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type === 'string' ? 'value' : 'n'}>`}`;
+    const dflt = o.defaultText ?? (o.default === undefined ? '' : String(o.default));
+    lines.push(`${flag.padEnd(34)} ${o.help}${dflt ? ` (default: ${dflt})` : ''}`);
+  }
+  lines.push(`${'  -h, --help'.padEnd(34)} show this help`);
+  return lines.join('\n');
+}
+
+/** Parse and validate argv against the table; `help` is true when --help was given. */
+export function parseOptions(command: string, table: OptionTable, argv: string[]): { values: OptionValues; help: boolean; positionals: string[] } {
+  const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, o] of Object.entries(table)) config[name] = { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new OptionError(`${(e as Error).message.replace(/^.*?: /, '')}; see 'ijepa ${command} --help'`);
+  }
+  const values: OptionValues = {};
+  for (const [name, o] of Object.entries(table)) {
+    const raw = parsed.values[name];
+    if (raw === undefined) { values[name] = o.default; continue; }
+    if (o.type === 'boolean') { values[name] = raw as boolean; continue; }
+    const s = String(raw);
+    if (o.type === 'string') {
+      if (o.choices && !o.choices.includes(s)) throw new OptionError(`--${name} '${s}' is not one of ${o.choices.join(', ')}`);
+      values[name] = s;
+      continue;
+    }
+    const v = Number(s);
+    const range = `${o.min ?? '-∞'}..${o.max ?? '∞'}`;
+    if (s.trim() === '' || !Number.isFinite(v) || (o.type === 'integer' && !Number.isInteger(v))) {
+      throw new OptionError(`--${name} '${s}' must be ${o.type === 'integer' ? 'an integer' : 'a number'} in ${range}`);
+    }
+    if ((o.min !== undefined && v < o.min) || (o.max !== undefined && v > o.max)) throw new OptionError(`--${name} ${v} is out of range: allowed ${range}`);
+    values[name] = v;
+  }
+  return { values, help: parsed.values.help === true, positionals: parsed.positionals };
+}

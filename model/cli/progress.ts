@@ -1,0 +1,42 @@
+// progress: one status line for the training loop. On a terminal it redraws a bar in place;
+// otherwise (logs, CI) it prints a plain line every `every` steps. No dependency: the line is
+// a few fields, and a library would add nothing but a redraw we already do in one write.
+export interface ProgressFields {
+  step: number; total: number; loss: number; lr: number; imgsPerSec: number; etaSec: number;
+  extra?: string;
+}
+
+const fmtTime = (s: number) => {
+  if (!Number.isFinite(s)) return '--';
+  const m = Math.floor(s / 60), h = Math.floor(m / 60);
+  return h > 0 ? `${h}h${String(m % 60).padStart(2, '0')}m` : m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+};
+
+export class Progress {
+  private readonly tty: boolean;
+  private lastLen = 0;
+  constructor(private readonly stream: NodeJS.WriteStream = process.stderr, private readonly every = 10) {
+    this.tty = stream.isTTY === true;
+  }
+
+  update(f: ProgressFields): void {
+    const pct = f.total > 0 ? f.step / f.total : 0;
+    const fields = `step ${f.step}/${f.total}  loss ${f.loss.toFixed(5)}  lr ${f.lr.toExponential(2)}  ${f.imgsPerSec.toFixed(1)} img/s  ETA ${fmtTime(f.etaSec)}${f.extra ? `  ${f.extra}` : ''}`;
+    if (this.tty) {
+      const width = 24, done = Math.round(pct * width);
+      const line = `[${'#'.repeat(done)}${'-'.repeat(width - done)}] ${fields}`;
+      this.stream.write(`\r${line}${' '.repeat(Math.max(0, this.lastLen - line.length))}`);
+      this.lastLen = line.length;
+    } else if (f.step % this.every === 0 || f.step === f.total || f.step === 1) {
+      this.stream.write(`${fields}\n`);
+    }
+  }
+
+  /** Print a message on its own line without breaking the bar. */
+  log(message: string): void {
+    if (this.tty && this.lastLen) { this.stream.write(`\r${' '.repeat(this.lastLen)}\r`); this.lastLen = 0; }
+    this.stream.write(`${message}\n`);
+  }
+
+  done(): void { if (this.tty && this.lastLen) this.stream.write('\n'); this.lastLen = 0; }
+}

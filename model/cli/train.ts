@@ -1,0 +1,236 @@
+// `ijepa train`: pretrain I-JEPA on Fashion-MNIST (the default, from Debian's package) or on a
+// folder of images, with a progress line, a JSONL log, collapse watch and crash-safe
+// checkpoints. Reads top to bottom like nanoGPT's train.py: options, data, model, loop.
+//
+// Guarantees: options are validated before any work; a checkpoint is written atomically every
+// --ckpt-every steps, at the end, and on SIGINT/SIGTERM (after the current step); --resume
+// continues from the newest checkpoint with the same losses as an uninterrupted run; a NaN/Inf
+// loss stops the run naming the step and never overwrites the last good checkpoint.
+import { mkdir, readFile, writeFile, appendFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { initWebGPU } from '../../engine/device/node.ts';
+import { DeviceError, fromArray, memory, noGrad, tidy, type Tensor } from '../../engine/index.ts';
+import { collapseStats } from '../collapse.ts';
+import { checkpointName, listCheckpoints, loadCheckpoint, pruneCheckpoints, readCheckpointMeta, saveCheckpoint } from '../checkpoint.ts';
+import { BatchLoader, fashionMnistSource, imageFolderSource, type SampleSource } from '../data/loader.ts';
+import { loadFashionMnist } from '../data/fashion-mnist.ts';
+import { scanImageFolder } from '../data/image-folder.ts';
+import { IJepa } from '../ijepa.ts';
+import { MaskCollator, type MaskCollatorState } from '../masks.ts';
+import { derivePreset, getPreset, PRESET_NAMES, scheduleFor, type ModelConfig, type Preset } from '../presets.ts';
+import type { VisionTransformer } from '../vit.ts';
+import { scheduleAt, scheduleSteps } from '../schedules.ts';
+import { helpText, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
+import { Progress } from './progress.ts';
+import { applyConfigFile } from './config-file.ts';
+
+export const TRAIN_OPTIONS: OptionTable = {
+  preset: { type: 'string', help: 'model/recipe preset', default: 'small-recipe', choices: PRESET_NAMES },
+  data: { type: 'string', help: 'folder of JPEG/PNG/WebP images (class sub-folders or flat)', defaultText: 'Fashion-MNIST train split' },
+  'img-size': { type: 'integer', help: 'input side in pixels (a multiple of the patch)', min: 8, max: 1024, defaultText: 'from the preset' },
+  batch: { type: 'integer', help: 'images per step', min: 1, max: 4096, defaultText: 'from the preset' },
+  steps: { type: 'integer', help: 'training steps (overrides --epochs)', min: 1, max: 10_000_000, defaultText: 'the preset\'s epochs' },
+  epochs: { type: 'number', help: 'epochs over the data (fractional allowed)', min: 1e-6, max: 100_000, defaultText: 'from the preset' },
+  lr: { type: 'number', help: 'peak learning rate', min: 0, max: 1, defaultText: 'from the preset' },
+  'start-lr': { type: 'number', help: 'learning rate at the start of warmup', min: 0, max: 1, defaultText: 'from the preset' },
+  'final-lr': { type: 'number', help: 'learning rate at the end of the cosine', min: 0, max: 1, defaultText: 'from the preset' },
+  warmup: { type: 'number', help: 'warmup length as a fraction of training', min: 0, max: 1, defaultText: 'from the preset' },
+  wd: { type: 'number', help: 'weight decay at the start (rises by cosine)', min: 0, max: 10, defaultText: 'from the preset' },
+  'final-wd': { type: 'number', help: 'weight decay at the end', min: 0, max: 10, defaultText: 'from the preset' },
+  'ema-start': { type: 'number', help: 'EMA momentum at the start', min: 0, max: 1, defaultText: 'from the preset' },
+  'ema-final': { type: 'number', help: 'EMA momentum at the end', min: 0, max: 1, defaultText: 'from the preset' },
+  'mask-mode': { type: 'string', help: 'official masks (quirks included) or fixed (off-by-one repaired)', choices: ['official', 'fixed'], defaultText: 'from the preset' },
+  target: { type: 'string', help: 'predict target-encoder features or normalised patch pixels', default: 'features', choices: ['features', 'pixels'] },
+  config: { type: 'string', help: 'JSON file with official I-JEPA yaml keys (data/mask/meta/optimization)' },
+  out: { type: 'string', help: 'output directory (log, config, checkpoints)', default: 'runs/ijepa' },
+  resume: { type: 'boolean', help: 'continue from the newest checkpoint in --out' },
+  seed: { type: 'integer', help: 'seed for init, masks and data order', default: 0, min: 0, max: 2 ** 31 - 1 },
+  dtype: { type: 'string', help: 'storage precision', default: 'f32', choices: ['f32', 'f16'] },
+  'ckpt-every': { type: 'integer', help: 'steps between checkpoints', default: 250, min: 1, max: 10_000_000 },
+  keep: { type: 'integer', help: 'checkpoints to keep', default: 3, min: 1, max: 1000 },
+  'watch-every': { type: 'integer', help: 'steps between collapse-watch measurements (0 = off)', default: 50, min: 0, max: 10_000_000 },
+  'log-every': { type: 'integer', help: 'steps between progress lines when not on a terminal', default: 10, min: 1, max: 1_000_000 },
+  strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
+  prefetch: { type: 'integer', help: 'batches prepared ahead of the GPU', default: 2, min: 0, max: 64 },
+};
+
+const SUMMARY = 'Pretrain I-JEPA (context encoder + predictor, EMA target encoder) on images.';
+
+export interface TrainConfig {
+  preset: Preset;
+  data: string | null;
+  steps: number;
+  ipe: number;
+  seed: number;
+  target: 'features' | 'pixels';
+}
+
+/** Apply command-line overrides on top of the preset (and config file). */
+export function resolvePreset(v: OptionValues, base: Preset): Preset {
+  const num = (k: string) => (v[k] === undefined ? undefined : Number(v[k]));
+  const model = { ...(num('img-size') !== undefined ? { imgSize: num('img-size')! } : {}) };
+  const optim = {
+    ...(num('batch') !== undefined ? { batch: num('batch')! } : {}),
+    ...(num('lr') !== undefined ? { refLr: num('lr')! } : {}),
+    ...(num('start-lr') !== undefined ? { startLr: num('start-lr')! } : {}),
+    ...(num('final-lr') !== undefined ? { finalLr: num('final-lr')! } : {}),
+    ...(num('wd') !== undefined ? { refWd: num('wd')! } : {}),
+    ...(num('final-wd') !== undefined ? { finalWd: num('final-wd')! } : {}),
+    ...(num('ema-start') !== undefined ? { emaStart: num('ema-start')! } : {}),
+    ...(num('ema-final') !== undefined ? { emaFinal: num('ema-final')! } : {}),
+  };
+  const mask = { ...(v['mask-mode'] !== undefined ? { mode: v['mask-mode'] as 'official' | 'fixed' } : {}) };
+  return derivePreset(base, { model, optim, mask });
+}
+
+export const trainCommand = {
+  summary: SUMMARY,
+  async run(argv: string[]): Promise<void> {
+    const { values: v, help } = parseOptions('train', TRAIN_OPTIONS, argv);
+    if (help) { console.log(helpText('train', SUMMARY, TRAIN_OPTIONS)); return; }
+    if (v.dtype === 'f16') throw new OptionError('--dtype f16: f16 storage is not implemented yet; use --dtype f32');
+    const out = resolve(String(v.out));
+    await mkdir(out, { recursive: true });
+
+    // ---- 1. configuration: preset ← config file ← options; a resume takes the saved config -----
+    let resumeFrom: string | null = null;
+    let cfg: TrainConfig;
+    if (v.resume) {
+      const last = (await listCheckpoints(out)).at(-1);
+      if (!last) throw new OptionError(`--resume: no checkpoint (ckpt-*.safetensors) in ${out}`);
+      resumeFrom = last.path;
+      cfg = (await readCheckpointMeta(last.path)).config as TrainConfig;
+    } else {
+      let base = getPreset(String(v.preset));
+      if (v.config) base = applyConfigFile(base, JSON.parse(await readFile(String(v.config), 'utf8')), String(v.config));
+      const preset = resolvePreset(v, base);
+      cfg = { preset, data: v.data === undefined ? null : resolve(String(v.data)), steps: 0, ipe: 0, seed: Number(v.seed), target: v.target as 'features' | 'pixels' };
+    }
+    const { preset } = cfg;
+    const B = preset.optim.batch;
+
+    // ---- 2. data ---------------------------------------------------------------------------------
+    let source: SampleSource;
+    if (cfg.data === null) {
+      if (preset.model.imgSize !== 32) throw new OptionError(`--img-size ${preset.model.imgSize}: the default Fashion-MNIST data is 32×32 (28 padded); pass --img-size 32 or --data DIR`);
+      source = fashionMnistSource(await loadFashionMnist('train'), { augment: true });
+    } else {
+      let skipped = 0;
+      const folder = await scanImageFolder(cfg.data, { strict: v.strict === true, onSkip: (p, r) => { skipped++; console.warn(`warning: skipping unreadable image ${p}: ${r}`); } });
+      if (folder.entries.length < B) throw new OptionError(`--data ${cfg.data}: ${folder.entries.length} readable images (${skipped} skipped), fewer than one batch of ${B}`);
+      source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true });
+    }
+    const ipe = Math.floor(source.length / B);
+    if (!resumeFrom) {
+      cfg.ipe = ipe;
+      cfg.steps = v.steps !== undefined ? Number(v.steps) : Math.max(1, Math.floor((v.epochs !== undefined ? Number(v.epochs) : preset.optim.epochs) * ipe));
+      // the schedules run over exactly cfg.steps: express the length in epochs of this data
+      const epochs = cfg.steps / ipe;
+      const warmupFrac = v.warmup !== undefined ? Number(v.warmup) : preset.optim.warmupEpochs / preset.optim.epochs;
+      cfg.preset = derivePreset(preset, { optim: { epochs, warmupEpochs: warmupFrac * epochs } });
+    }
+    const sched = scheduleFor(cfg.preset, cfg.ipe);
+    scheduleSteps(sched);
+
+    // ---- 3. model, masks, optimizer --------------------------------------------------------------
+    const backend = await initWebGPU();
+    const model = new IJepa(cfg.preset.model, { seed: cfg.seed, target: cfg.target });
+    const nets = Object.fromEntries(model.modules());
+    const collator = new MaskCollator({ inputSize: cfg.preset.model.imgSize, patchSize: cfg.preset.model.patchSize, ...cfg.preset.mask, seed: cfg.seed });
+    let step = 0;
+    let loaderStart = { epoch: 0, batch: 0 };
+    if (resumeFrom) {
+      const meta = await loadCheckpoint(resumeFrom, nets, model.optimizer);
+      const st = meta.state as { collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } }; loader: { epoch: number; batch: number } };
+      step = meta.step;
+      collator.setState({ nextSeed: st.collator.nextSeed, rng: { ...st.collator.rng, mt: Uint32Array.from(st.collator.rng.mt) } } as MaskCollatorState);
+      loaderStart = st.loader;
+      console.error(`resuming from ${resumeFrom} at step ${step}`);
+    } else {
+      await writeFile(join(out, 'config.json'), JSON.stringify({ ...cfg, options: v }, null, 2));
+    }
+    const loader = new BatchLoader(source, { batchSize: B, seed: cfg.seed, prefetch: Number(v.prefetch), start: loaderStart });
+    const logPath = join(out, 'log.jsonl');
+
+    const checkpoint = async (at: number) => {
+      const c = collator.getState();
+      await saveCheckpoint(join(out, checkpointName(at)), nets, model.optimizer, {
+        config: cfg, step: at,
+        state: { collator: { nextSeed: c.nextSeed, rng: { ...c.rng, mt: Array.from(c.rng.mt) } }, loader: loader.position },
+      });
+      await pruneCheckpoints(out, Number(v.keep));
+    };
+
+    // ---- 4. the loop -----------------------------------------------------------------------------
+    let stopSignal: string | null = null;
+    const onSignal = (s: string) => () => { stopSignal ??= s; };
+    const sigint = onSignal('SIGINT'), sigterm = onSignal('SIGTERM');
+    process.on('SIGINT', sigint);
+    process.on('SIGTERM', sigterm);
+    const progress = new Progress(process.stderr, Number(v['log-every']));
+    const t0 = performance.now();
+    const firstStep = step;
+    let lastGood = step;
+    try {
+      while (step < cfg.steps) {
+        const batch = await loader.next();
+        const masks = collator.next(B);
+        step++;
+        const s = scheduleAt(step, sched);
+        const tStep = performance.now();
+        const lossT = model.step(batch.imgs, masks, s).loss;
+        const loss = await lossT.item();
+        lossT.dispose();
+        loader.recycle(batch);
+        const now = performance.now();
+        if (!Number.isFinite(loss)) {
+          throw new Error(`loss is ${loss} at step ${step}; stopping. The last good checkpoint (step ${lastGood}) is kept in ${out}`);
+        }
+        const mem = memory(backend);
+        const rec: Record<string, number> = {
+          step, epoch: batch.epoch, loss, lr: s.lr, wd: s.wd, momentum: s.momentum,
+          time_ms: now - tStep, data_wait_ms: batch.waitMs, live_bytes: mem.liveBytes, live_tensors: mem.liveTensors,
+          kc: masks.Le, kt: masks.Lp,
+        };
+        let extra = '';
+        if (Number(v['watch-every']) > 0 && (step % Number(v['watch-every']) === 0 || step === 1)) {
+          const feats = pooledFeatures(model.target_encoder ?? model.encoder, batch.imgs, cfg.preset.model);
+          const D = feats.shape[1]!;
+          const w = collapseStats(await feats.data(), feats.shape[0]!, D);
+          feats.dispose();
+          rec.feat_std = w.std;
+          rec.rankme = w.rankMe;
+          if (w.rankMe < 0.05 * w.maxRank || w.std < 1e-3) progress.log(`warning: step ${step}: target features look collapsed (std ${w.std.toExponential(2)}, RankMe ${w.rankMe.toFixed(2)} of ${w.maxRank})`);
+          extra = `std ${w.std.toFixed(3)} rank ${w.rankMe.toFixed(1)}`;
+        }
+        await appendFile(logPath, JSON.stringify(rec) + '\n');
+        const elapsed = (now - t0) / 1000, done = step - firstStep;
+        progress.update({ step, total: cfg.steps, loss, lr: s.lr, imgsPerSec: (done * B) / elapsed, etaSec: ((cfg.steps - step) * elapsed) / done, extra });
+        if (step % Number(v['ckpt-every']) === 0 || step === cfg.steps || stopSignal) {
+          await checkpoint(step);
+          lastGood = step;
+        }
+        if (stopSignal) { progress.log(`${stopSignal}: wrote ${checkpointName(step)} at step ${step}; resume with --resume --out ${out}`); break; }
+      }
+    } catch (e) {
+      if (e instanceof DeviceError) {
+        throw new Error(`${e.message}\nThe GPU device failed at step ${step}. The last checkpoint (step ${lastGood}) is in ${out}; continue with: npx ijepa train --resume --out ${out}`);
+      }
+      throw e;
+    } finally {
+      progress.done();
+      loader.close();
+      process.off('SIGINT', sigint);
+      process.off('SIGTERM', sigterm);
+    }
+    const secs = (performance.now() - t0) / 1000;
+    console.error(`done: ${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s); log ${logPath}`);
+    model.dispose();
+  },
+};
+
+/** Average-pooled encoder output [B, D] (the paper's frozen-feature readout), without grad. */
+export function pooledFeatures(encoder: VisionTransformer, imgs: Float32Array, m: ModelConfig): Tensor {
+  const per = m.chans * m.imgSize * m.imgSize;
+  return noGrad(() => tidy(() => encoder.forward(fromArray(imgs, [imgs.length / per, m.chans, m.imgSize, m.imgSize])).mean(1)));
+}
