@@ -1,4 +1,4 @@
-// elementwise launcher: op codes and the uniform block for ELEMENTWISE_WGSL.
+// elementwise launcher: op codes, dim merging and the uniform block for ELEMENTWISE_WGSL.
 import { ELEMENTWISE_WGSL } from './elementwise.wgsl.ts';
 import { grid, MAX_RANK, need, type KernelSource } from './kernel-source.ts';
 
@@ -21,13 +21,34 @@ export interface ElementwiseLaunch {
 }
 
 const WG = 64;
-const SOURCE: KernelSource = { name: 'elementwise', wgsl: ELEMENTWISE_WGSL, overrides: { WG } };
-
-function contiguousStrides(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]!; }
+const sources = new Map<ElementwiseOp, KernelSource>();
+function sourceFor(op: ElementwiseOp): KernelSource {
+  let s = sources.get(op);
+  if (!s) { s = { name: `elementwise_${op}`, wgsl: ELEMENTWISE_WGSL, overrides: { WG, OP: ELEMENTWISE_OPS[op] } }; sources.set(op, s); }
   return s;
+}
+
+/**
+ * Drop size-1 dims and merge neighbours d, d+1 that every operand walks contiguously
+ * (stride[d] = stride[d+1]·shape[d+1]): the same elements in the fewest dims.
+ */
+export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const dims: number[] = [];
+  for (let d = 0; d < shape.length; d++) if (shape[d] !== 1) dims.push(d);
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (const d of dims) {
+    const last = outShape.length - 1;
+    const mergeable = last >= 0 && strides.every((st, k) => outStrides[k]![last] === st[d]! * shape[d]!);
+    if (mergeable) {
+      outShape[last]! *= shape[d]!;
+      strides.forEach((st, k) => { outStrides[k]![last] = st[d]!; });
+    } else {
+      outShape.push(shape[d]!);
+      strides.forEach((st, k) => outStrides[k]!.push(st[d]!));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
 }
 
 export function elementwise(p: {
@@ -38,29 +59,29 @@ export function elementwise(p: {
   b?: StridedOperand | number;        // a number is passed as a uniform scalar
   c?: StridedOperand;
 }): ElementwiseLaunch {
-  const rank = p.shape.length;
-  need(p.op, rank <= MAX_RANK, `rank ${rank} exceeds the kernel limit ${MAX_RANK}`);
   const n = p.shape.reduce((x, y) => x * y, 1);
   need(p.op, n < 2 ** 31, `${n} elements exceed 2^31`);
-  const contig = contiguousStrides(p.shape);
-  const isFlat = (s?: StridedOperand | number) =>
-    s === undefined || typeof s === 'number' || s.strides.every((v, d) => v === contig[d] || p.shape[d] === 1);
-  const flat = isFlat(p.out) && isFlat(p.a) && isFlat(p.b) && isFlat(p.c);
+  const bOp = typeof p.b === 'object' ? p.b : undefined;
+  const zeros = p.shape.map(() => 0);
+  const merged = coalesce(p.shape, [p.a.strides, bOp?.strides ?? zeros, p.c?.strides ?? zeros, p.out.strides]);
+  if (merged.shape.length === 0) { merged.shape.push(1); merged.strides.forEach((s) => s.push(0)); }
+  const rank = merged.shape.length - 1;
+  need(p.op, rank <= MAX_RANK, `rank ${rank + 1} after merging dims exceeds the kernel limit ${MAX_RANK + 1}`);
+  const last = merged.shape[rank]!;
+  const rows = n / last;
+  const chunks = Math.ceil(last / 4);
 
-  const buf = new ArrayBuffer(208);
+  const buf = new ArrayBuffer(224);
   const u = new Uint32Array(buf);
   const f = new Float32Array(buf);
-  const bOp = typeof p.b === 'object' ? p.b : undefined;
-  u[0] = n; u[1] = rank; u[2] = ELEMENTWISE_OPS[p.op]; u[3] = flat ? 1 : 0;
+  u[0] = rows; u[1] = last; u[2] = chunks; u[3] = rank;
   u[4] = p.a.offset; u[5] = bOp?.offset ?? 0; u[6] = p.c?.offset ?? 0; u[7] = p.out.offset;
-  f[8] = typeof p.b === 'number' ? p.b : 0;
-  u[9] = typeof p.b === 'number' ? 1 : 0;
+  merged.strides.forEach((s, k) => { u[8 + k] = s[rank]!; });
+  f[12] = typeof p.b === 'number' ? p.b : 0;
+  u[13] = typeof p.b === 'number' ? 1 : 0;
   const put = (base: number, v: readonly number[]) => { for (let d = 0; d < rank; d++) u[base + d] = v[d]!; };
-  put(12, p.shape);
-  put(20, p.a.strides);
-  if (bOp) put(28, bOp.strides);
-  if (p.c) put(36, p.c.strides);
-  put(44, p.out.strides);
-  const [x, y] = grid(n, WG);
-  return { source: SOURCE, uniforms: buf, workgroups: [x, y, 1] };
+  put(16, merged.shape);
+  merged.strides.forEach((s, k) => put(24 + 8 * k, s));
+  const [x, y] = grid(rows * chunks, WG);
+  return { source: sourceFor(p.op), uniforms: buf, workgroups: [x, y, 1] };
 }

@@ -1,24 +1,28 @@
 // elementwise: out = f(a, b, c) over a strided output, with strided (possibly broadcast) inputs.
-// One pipeline serves every unary, binary and ternary op and plain strided copies: the op is a
-// uniform, so the test suite and a training step compile this kernel once. Buffers are u32 so a
-// copy moves bits (f32 and i32 alike); math ops bitcast to f32. One invocation per output element;
-// coordinates are recovered from the linear index with divisions by the output shape. A fast path
-// skips that when every operand is contiguous and unbroadcast.
+// One kernel text serves every unary, binary and ternary op and plain strided copies. The op is
+// a pipeline-override constant, not a uniform: lavapipe runs invocations as SIMD lanes and cannot
+// tell a uniform switch from a divergent one, so a uniform op code made every element pay for
+// every case (measured: 5.6 ms per dispatch of 164k elements); as a constant the other cases
+// compile away. Buffers are u32 so a copy moves bits (f32 and i32 alike); math ops bitcast.
+// Layout: the launcher merges dims that are contiguous in every operand (so a typical broadcast
+// has one or two dims left), splits off the last dim, and gives each invocation up to 4
+// consecutive elements of it: the outer coordinates are divided out once per 4 elements.
 import { LINEAR_ID, MAX_RANK } from './kernel-source.ts';
 
 export const ELEMENTWISE_WGSL = /* wgsl */ `
 const MAX_RANK = ${MAX_RANK}u;
 struct Params {
-  n: u32,            // output elements
-  rank: u32,         // dims used in shape/strides
-  op: u32,           // op code, see the switch below
-  flat: u32,         // 1: all operands contiguous with identical shape, index directly
+  rows: u32,         // product of the outer dims (all but the last)
+  last: u32,         // size of the last dim
+  chunks: u32,       // ceil(last / 4): invocations per row
+  rank: u32,         // outer dims used in shape/strides
   off_a: u32, off_b: u32, off_c: u32, off_o: u32,   // element offsets into each buffer
+  last_st: vec4<u32>,  // strides of a, b, c, out along the last dim
   scalar: f32,       // second operand when b_is_scalar
   b_is_scalar: u32,
   pad0: u32, pad1: u32,
-  shape: array<vec4<u32>, 2>,  // output shape, dims [0, rank)
-  st_a: array<vec4<u32>, 2>,   // element strides of a over the output shape (0 = broadcast)
+  shape: array<vec4<u32>, 2>,  // outer dims [0, rank)
+  st_a: array<vec4<u32>, 2>,   // element strides of a over the outer dims (0 = broadcast)
   st_b: array<vec4<u32>, 2>,
   st_c: array<vec4<u32>, 2>,
   st_o: array<vec4<u32>, 2>,
@@ -28,35 +32,58 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<u32>;
 @group(0) @binding(3) var<storage, read> c: array<u32>;
 @group(0) @binding(4) var<storage, read_write> o: array<u32>;
+override OP: u32 = 0;
 override WG: u32 = 64;
 ${LINEAR_ID}
 
 fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 { return v[i / 4u][i % 4u]; }
 
-// erf with absolute error below 1e-7: Taylor series near 0 (where 1 - erfc would lose the
-// relative accuracy), Numerical Recipes' erfc Chebyshev fit (fractional error < 1.2e-7) elsewhere.
+// erf to within 1e-7 absolute everywhere (4e-8 in an f32 simulation; tests check [-6, 6] densely).
+// Each piece is a polynomial fitted (Chebyshev least squares against a 30-digit erf; see
+// scripts/fit-erf.py) and shaped so its rounding stays near half an ulp of the result:
+//   |x| < 0.75  erf = x + x·Q(x²)            Q is small, so x passes through exactly
+//   0.75 … 2    erf = C + P(|x| − m)          three pieces; C = erf(m) in f32, P is small
+//   2 … 4       erf = 1 − exp(−x²)·G(|x| − 3)  G = erfc·exp(x²) is smooth; errors scale with erfc < 5e-3
+//   ≥ 4         ±1                            erfc(4) = 1.5e-8
+// (The Numerical Recipes erfc fit used before has 1.2e-7 relative error, and computing its
+// exponent in f32 added more: it was 1.8e-7 off near |x| = 0.65.)
 fn erf_(x: f32) -> f32 {
   let z = abs(x);
-  if (z < 0.5) {
-    let x2 = x * x;
-    // 2/sqrt(pi) * (x - x^3/3 + x^5/10 - x^7/42 + x^9/216 - x^11/1320)
-    return 1.1283791671 * x * (1.0 + x2 * (-0.3333333333 + x2 * (0.1 + x2 * (-0.0238095238 + x2 * (0.0046296296 - x2 * 0.0007575758)))));
+  var r: f32;
+  if (z < 0.75) {
+    let s = z * z;
+    r = fma(z, fma(s, fma(s, fma(s, fma(s, fma(s, fma(s, fma(s, -1.1673202e-05, 0.0001177116), -0.0008535105), 0.0052236337), -0.026866121), 0.11283791), -0.37612638), 0.12837917), z);
+  } else if (z < 1.125) {
+    let t = z - 0.9375;
+    r = 0.8151024 + fma(t, fma(t, fma(t, fma(t, fma(t, fma(t, fma(t, 0.01703637, -0.0027405021), -0.06960421), 0.09094597), 0.118356265), -0.4392606), 0.46854457), 2.6796616e-09);
+  } else if (z < 1.5) {
+    let t = z - 1.3125;
+    r = 0.93656856 + fma(t, fma(t, fma(t, fma(t, fma(t, fma(t, fma(t, 0.0010236495, 0.021929761), -0.038974307), -0.019622555), 0.16425861), -0.2644931), 0.20151852), 1.6555367e-08);
+  } else if (z < 2.0) {
+    let t = z - 1.75;
+    r = 0.9866717 + fma(t, fma(t, fma(t, fma(t, fma(t, fma(t, fma(t, -0.0059330994, 0.009049495), 0.006618473), -0.048105523), 0.09015739), -0.092356205), 0.052774996), -1.5033018e-08);
+  } else if (z < 4.0) {
+    let t = z - 3.0;
+    r = 1.0 - exp(-z * z) * fma(t, fma(t, fma(t, fma(t, fma(t, fma(t, fma(t, -2.4008688e-05, 9.471502e-05), -0.00032179806), 0.0012158768), -0.0044800863), 0.015885822), -0.05437221), 0.17900111);
+  } else if (z >= 4.0) {
+    r = 1.0;
+  } else {
+    return x;   // NaN
   }
-  let t = 1.0 / (1.0 + 0.5 * z);
-  let r = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-  return select(r - 1.0, 1.0 - r, x >= 0.0);
+  return select(-r, r, x >= 0.0);
 }
 
 // pow for any sign of base: WGSL's pow is undefined for x < 0, torch's is defined for integer y.
 fn pow_(x: f32, y: f32) -> f32 {
+  if (y == 0.0) { return 1.0; }   // x^0 = 1 for every x, as torch; WGSL's pow(0, 0) is undefined (lavapipe gave 0)
   if (x >= 0.0) { return pow(x, y); }
   if (floor(y) != y) { var nan_bits = 0x7fc00000u; return bitcast<f32>(nan_bits); }  // NaN, as torch (a var: a const NaN is a WGSL error)
   let r = pow(-x, y);
   return select(r, -r, (abs(y) % 2.0) == 1.0);
 }
 
-fn apply(op: u32, x: f32, y: f32, z: f32) -> f32 {
-  switch op {
+fn apply(x: f32, y: f32, z: f32) -> f32 {
+  switch OP {
     case 1u: { return -x; }
     case 2u: { return exp(x); }
     case 3u: { return log(x); }
@@ -88,29 +115,34 @@ fn apply(op: u32, x: f32, y: f32, z: f32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = linearId(wid, nwg, lid, WG);
-  if (i >= p.n) { return; }
-  var ia = i; var ib = i; var ic = i; var io = i;
-  if (p.flat == 0u) {
-    ia = 0u; ib = 0u; ic = 0u; io = 0u;
-    var rem = i;
-    for (var d = i32(p.rank) - 1; d >= 0; d--) {
-      let dim = u32(d);
-      let size = at(p.shape, dim);
-      let coord = rem % size;
-      rem = rem / size;
-      ia += coord * at(p.st_a, dim);
-      ib += coord * at(p.st_b, dim);
-      ic += coord * at(p.st_c, dim);
-      io += coord * at(p.st_o, dim);
-    }
+  if (i >= p.rows * p.chunks) { return; }
+  let row = i / p.chunks;
+  let col0 = (i % p.chunks) * 4u;
+  var ia = p.off_a; var ib = p.off_b; var ic = p.off_c; var io = p.off_o;
+  var rem = row;
+  for (var d = i32(p.rank) - 1; d >= 0; d--) {
+    let dim = u32(d);
+    let size = at(p.shape, dim);
+    let coord = rem % size;
+    rem = rem / size;
+    ia += coord * at(p.st_a, dim);
+    ib += coord * at(p.st_b, dim);
+    ic += coord * at(p.st_c, dim);
+    io += coord * at(p.st_o, dim);
   }
-  ia += p.off_a; ib += p.off_b; ic += p.off_c; io += p.off_o;
-  if (p.op == 0u) { o[io] = a[ia]; return; }           // bitwise copy: f32 or i32
-  let x = bitcast<f32>(a[ia]);
-  var y = p.scalar;
-  if (p.op >= 20u && p.b_is_scalar == 0u) { y = bitcast<f32>(b[ib]); }
-  var z = 0.0;
-  if (p.op >= 40u) { z = bitcast<f32>(c[ic]); }
-  o[io] = bitcast<u32>(apply(p.op, x, y, z));
+  let ls = p.last_st;
+  let n = min(4u, p.last - col0);
+  for (var e = 0u; e < n; e++) {
+    let col = col0 + e;
+    let ja = ia + col * ls.x;
+    let jo = io + col * ls.w;
+    if (OP == 0u) { o[jo] = a[ja]; continue; }            // bitwise copy: f32 or i32
+    let x = bitcast<f32>(a[ja]);
+    var y = p.scalar;
+    if (OP >= 20u && p.b_is_scalar == 0u) { y = bitcast<f32>(b[ib + col * ls.y]); }
+    var z = 0.0;
+    if (OP >= 40u) { z = bitcast<f32>(c[ic + col * ls.z]); }
+    o[jo] = bitcast<u32>(apply(x, y, z));
+  }
 }
 `;

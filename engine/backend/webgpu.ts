@@ -183,13 +183,15 @@ export class WebGPUBackend implements Backend {
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: u.buffer, offset: u.offset, size: u.size } }];
     buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    if (!this.pass) {
+    if (this.profiling) this.beginProfiledPass(src.name);
+    else if (!this.pass) {
       this.encoder ??= this.device.createCommandEncoder();
       this.pass = this.encoder.beginComputePass();
     }
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
-    this.pass.dispatchWorkgroups(...workgroups);
+    const pass = this.pass!;
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(...workgroups);
     this.stats.dispatches++;
     if (++this.pending >= MAX_PENDING) this.flush();
   }
@@ -201,6 +203,7 @@ export class WebGPUBackend implements Backend {
   flush(): void {
     this.endPass();
     if (!this.encoder) return;
+    if (this.profiling) this.resolveProfile();
     for (const c of this.arenaUsed) this.device.queue.writeBuffer(c.gpu, 0, c.cpu.buffer, 0, c.used);
     this.device.queue.submit([this.encoder.finish()]);
     this.stats.submits++;
@@ -208,7 +211,66 @@ export class WebGPUBackend implements Backend {
     this.pending = 0;
     this.arenaFree.push(...this.arenaUsed);
     this.arenaUsed = [];
+    for (const f of this.afterSubmit.splice(0)) f();
   }
+
+  // ---- profiling: GPU time per kernel from timestamp queries -------------------------------
+  // Each dispatch gets a pass of its own with begin/end timestamps (so profiling adds pass
+  // overhead: use it to find where time goes, not to time the whole).
+  private profiling: { names: string[]; set: GPUQuerySet | null; reads: Promise<void>[]; totals: Map<string, { count: number; ms: number }> } | null = null;
+
+  /** Start collecting GPU time per kernel (needs the adapter's `timestamp-query`). */
+  startProfile(): void {
+    if (!this.device.features.has('timestamp-query')) throw new DeviceError('profile', 'this adapter has no timestamp-query feature');
+    this.flush();
+    this.profiling = { names: [], set: null, reads: [], totals: new Map() };
+  }
+
+  /** Stop and return kernel name → dispatches and milliseconds of GPU time. */
+  async stopProfile(): Promise<Map<string, { count: number; ms: number }>> {
+    const p = this.profiling;
+    if (!p) throw new Error('stopProfile: profiling was not started');
+    this.flush();
+    await Promise.all(p.reads);
+    this.profiling = null;
+    return p.totals;
+  }
+
+  private beginProfiledPass(name: string): void {
+    const p = this.profiling!;
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    p.set ??= this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_PENDING });
+    const i = p.names.length;
+    p.names.push(name);
+    this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: p.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+  }
+
+  private resolveProfile(): void {
+    const p = this.profiling!;
+    if (!p.set || p.names.length === 0) return;
+    const n = p.names.length, names = p.names, set = p.set;
+    const resolveBuf = this.device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const readBuf = this.device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.encoder!.resolveQuerySet(set, 0, 2 * n, resolveBuf, 0);
+    this.encoder!.copyBufferToBuffer(resolveBuf, 0, readBuf, 0, 16 * n);
+    p.names = [];
+    p.set = null;
+    // mapAsync must come after the submit that writes readBuf: flush calls it via `afterSubmit`
+    this.afterSubmit.push(() => p.reads.push((async () => {
+      await readBuf.mapAsync(GPUMapMode.READ);
+      const ts = new BigInt64Array(readBuf.getMappedRange());
+      names.forEach((name, i) => {
+        const t = p.totals.get(name) ?? { count: 0, ms: 0 };
+        t.count++;
+        t.ms += Number(ts[2 * i + 1]! - ts[2 * i]!) / 1e6;
+        p.totals.set(name, t);
+      });
+      readBuf.unmap();
+      readBuf.destroy(); resolveBuf.destroy(); set.destroy();
+    })()));
+  }
+  private afterSubmit: (() => void)[] = [];
 
   async sync(): Promise<void> {
     this.flush();
@@ -225,9 +287,11 @@ export class WebGPUBackend implements Backend {
   // ---- kernels ------------------------------------------------------------------------------
 
   elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
-    const operand = (v: View) => ({ offset: v.offset, strides: v.strides });
+    const views = [out, a, ...(typeof b === 'object' ? [b] : []), ...(c ? [c] : [])];
+    const { shape, strides } = coalesce(out.shape, views.map((v) => v.strides));
+    const operand = (v: View) => ({ offset: v.offset, strides: strides[views.indexOf(v)]! });
     const l = elementwise({
-      op, shape: out.shape, out: operand(out), a: operand(a),
+      op, shape, out: operand(out), a: operand(a),
       b: b === undefined ? undefined : typeof b === 'number' ? b : operand(b),
       c: c ? operand(c) : undefined,
     });
@@ -279,4 +343,28 @@ export class WebGPUBackend implements Backend {
     const l = fill({ n: numel, value, step, isInt: out.dtype === 'i32' });
     this.dispatch(l.source, l.uniforms, [this.buf(out)], l.workgroups);
   }
+}
+
+/**
+ * Drop size-1 dims and merge neighbouring dims that every operand walks as one (stride[d] =
+ * stride[d+1]·shape[d+1]). The kernel then does fewer index divisions, and a tensor of rank above
+ * the kernel's MAX_RANK whose layout is really lower-rank (a [1, 1, ..., n] view, a reshape of a
+ * contiguous tensor) runs instead of throwing, as it does on the CPU backend.
+ */
+function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const n = shape[d]!;
+    if (n === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * n)) {
+      outShape[last]! *= n;
+      strides.forEach((s, k) => { outStrides[k]![last] = s[d]!; });
+    } else {
+      outShape.push(n);
+      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
 }
