@@ -8,9 +8,13 @@ import type { Backend, CustomKernel, DType, MatmulArgs, MemoryStats, Storage, Vi
 
 interface CpuStorage extends Storage { data: Float64Array }
 
+// math.ts's erf is NaN at ±Infinity (its continued fraction divides inf by inf); the limits are
+// ±1, which also makes gelu(+Infinity) = +Infinity as on the GPU and in torch
+const erfInf = (x: number) => (x === Infinity ? 1 : x === -Infinity ? -1 : erf(x));
+const geluInf = (x: number) => (x === Infinity ? Infinity : x === -Infinity ? NaN : geluExact(x));
 const UNARY: Partial<Record<ElementwiseOp, (x: number) => number>> = {
   neg: (x) => -x, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (x) => 1 / Math.sqrt(x),
-  abs: Math.abs, erf, gelu: geluExact, sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
+  abs: Math.abs, erf: erfInf, gelu: geluInf, sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
 };
 const BINARY: Partial<Record<ElementwiseOp, (x: number, y: number) => number>> = {
   add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / y,

@@ -5,15 +5,17 @@ import { normDim, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { abs, add, concat, matmul, mul, permute, reshape, rsqrt, softmax, sub, sum, where, lt } from './table.ts';
 
-function reducedCount(x: Tensor, axes?: number | readonly number[]): number {
+/** Elements per reduced slice; validates the axes first, so an error names `op`, not `sum`. */
+function reducedCount(op: string, x: Tensor, axes?: number | readonly number[]): number {
   if (axes === undefined) return x.size;
   const list = typeof axes === 'number' ? [axes] : axes;
-  return list.reduce((n, d) => n * x.shape[normDim('mean', d, x.rank, x.shape)]!, 1);
+  return list.reduce((n, d) => n * x.shape[normDim(op, d, x.rank, x.shape)]!, 1);
 }
 
 /** Arithmetic mean over `axes` (all when omitted). */
 export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
-  return mul(sum(x, axes, keepdim), 1 / reducedCount(x, axes));
+  const n = reducedCount('mean', x, axes);
+  return mul(sum(x, axes, keepdim), 1 / n);
 }
 
 /**
@@ -21,8 +23,9 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepdim = fal
  * default). Two-pass form Σ(x − mean)², not E[x²] − E[x]², which cancels when |mean| ≫ std.
  */
 export function variance(x: Tensor, axes?: number | readonly number[], keepdim = false, correction = 0): Tensor {
+  const n = reducedCount('variance', x, axes);
   const xc = sub(x, mean(x, axes, true));
-  return mul(sum(mul(xc, xc), axes, keepdim), 1 / Math.max(0, reducedCount(x, axes) - correction));
+  return mul(sum(mul(xc, xc), axes, keepdim), 1 / Math.max(0, n - correction));
 }
 
 export function transpose(x: Tensor, d0: number, d1: number): Tensor {

@@ -37,7 +37,12 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, onB
     out = new Tensor(backend, x.storage, shape, dtype, v.strides, v.offset);
   } else {
     out = Tensor.empty(shape, dtype, backend);
-    def.forward!(out, inputs, attrs);
+    try {
+      def.forward!(out, inputs, attrs);
+    } catch (e) {
+      out.dispose();   // a launcher that rejects its parameters must not leak the output
+      throw e;
+    }
   }
   if (def.backward && gradEnabled() && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;

@@ -16,9 +16,14 @@ const view = (t: Tensor, shape: Shape = t.shape, strides: Shape = t.strides, off
 /** Run a temporary computation inside a forward without taping it; the caller disposes it. */
 const untaped = <T>(f: () => T): T => noGrad(f);
 
-/** A contiguous, offset-0 version of t: t itself, or a temporary copy (then `owned` is true). */
-function dense(t: Tensor): { t: Tensor; owned: boolean } {
-  if (t.isContiguous) return { t, owned: false };
+/**
+ * A contiguous version of t: t itself, or a temporary copy (then `owned` is true). Kernels that
+ * take an element offset read t at t.offset; with `atZero`, for kernels that take none (gather,
+ * scatterAdd), an offset view (a contiguous slice) is copied too: it used to be passed as is, so
+ * gather threw an internal error and scatterAdd silently read from the storage's start.
+ */
+function dense(t: Tensor, atZero = false): { t: Tensor; owned: boolean } {
+  if (t.isContiguous && (!atZero || t.offset === 0)) return { t, owned: false };
   return { t: untaped(() => copy(t)), owned: true };
 }
 
@@ -126,6 +131,8 @@ function binary(k: BinaryName): (a: Operand, b: Operand) => Tensor {
       if (typeof b === 'number') throw new TypeError(`${k}: at least one operand must be a Tensor`);
       // scalar on the left: commute where the op allows, else materialise the scalar
       if (k === 'add' || k === 'mul' || k === 'maximum' || k === 'minimum' || k === 'eq' || k === 'ne') return binary(k)(b, a);
+      // validate before `full` allocates and dispatches (it used to leak when b was i32)
+      needFloat(k, [b]);
       return apply(binaryDefs[k], [full(b.shape, a, b.backend), b], { op: k });
     }
     return typeof b === 'number' ? apply(binaryDefs[k], [a], { op: k, scalar: b }) : apply(binaryDefs[k], [a, b], { op: k });
@@ -145,10 +152,12 @@ export const ge = binary('ge');
 export const eq = binary('eq');
 export const ne = binary('ne');
 
+// the forward treats any nonzero cond as true, so the gradient masks are ne(c, 0) / eq(c, 0),
+// not c and 1 − c (which scale the gradient when cond holds values other than 0 and 1)
 const whereDef = elementwiseDef('where', (g, [c], _y, _a, needs) => [
   null,
-  needs[1] ? mul(g, c!) : null,
-  needs[2] ? mul(g, sub(1, c!)) : null,
+  needs[1] ? mul(g, ne(c!, 0)) : null,
+  needs[2] ? mul(g, eq(c!, 0)) : null,
 ]);
 /** cond ? a : b elementwise, with broadcasting; cond is 0/1 (any nonzero counts as true). */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
@@ -184,13 +193,17 @@ const reshapeDef: OpDef<{ shape: number[] }> = {
 /** Same elements in a new shape; one dim may be -1. A view when x is contiguous, else a copy. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = [...shape];
+  const mismatch = () => new ShapeError('reshape', 'shape', [x.shape, shape], `cannot view x ${fmt(x.shape)} (${x.size} elements) as ${fmt(shape)}`);
   const free = s.indexOf(-1);
   if (free >= 0) {
+    if (s.indexOf(-1, free + 1) >= 0) throw new ShapeError('reshape', 'shape', [x.shape, shape], `shape ${fmt(shape)} for x ${fmt(x.shape)} may have only one -1`);
     const known = s.reduce((a, v, i) => (i === free ? a : a * v), 1);
+    // a -1 that cannot be filled is a size mismatch, not an "invalid shape [4, 1.5]"
+    if (known > 0 && x.size % known !== 0 && s.every((v, i) => i === free || (Number.isInteger(v) && v >= 0))) throw mismatch();
     s[free] = known === 0 ? 0 : x.size / known;
   }
   checkShape('reshape', s);
-  if (numel(s) !== x.size) throw new ShapeError('reshape', 'shape', [x.shape, shape], `cannot view x ${fmt(x.shape)} (${x.size} elements) as ${fmt(shape)}`);
+  if (numel(s) !== x.size) throw mismatch();
   return apply(reshapeDef, [contiguous(x)], { shape: s });
 }
 
@@ -367,7 +380,14 @@ const matmulDef: OpDef<MatmulAttrs> = {
       throw new ShapeError('matmul', 'a, b', [a!.shape, b!.shape],
         `a ${fmt(a!.shape)}${transA ? 'ᵀ' : ''} and b ${fmt(b!.shape)}${transB ? 'ᵀ' : ''} disagree on the inner dim (${Ka} vs ${Kb})${!transB && b!.shape.at(-1) === Ka ? '; did you mean transB?' : ''}`);
     }
-    const batch = broadcastShapes('matmul', [a!.shape.slice(0, -2), b!.shape.slice(0, -2)]);
+    const ba = a!.shape.slice(0, -2), bb = b!.shape.slice(0, -2);
+    // broadcastShapes would name only the batch dims; name the operands too
+    let batch: number[];
+    try {
+      batch = broadcastShapes('matmul', [ba, bb]);
+    } catch {
+      throw new ShapeError('matmul', 'a, b', [a!.shape, b!.shape], `batch dims of a ${fmt(a!.shape)} and b ${fmt(b!.shape)} do not broadcast (${fmt(ba)} vs ${fmt(bb)})`);
+    }
     return { shape: [...batch, M, N], dtype: 'f32' };
   },
   forward(out, [a, b], { transA, transB }) {
@@ -375,6 +395,9 @@ const matmulDef: OpDef<MatmulAttrs> = {
     const batch = numel(batchShape);
     const M = out.shape.at(-2)!, N = out.shape.at(-1)!;
     const K = transA ? a!.shape.at(-2)! : a!.shape.at(-1)!;
+    // empty products: the GPU launcher rejects them, the result is empty or all zeros (as torch)
+    if (out.size === 0) return;
+    if (K === 0) { out.backend.fill(out.storage, out.size, 0, 0); return; }
     // an operand whose batch is 1 is shared by every batch item (stride 0); one with a partial
     // broadcast is expanded to the full batch first
     const prep = (t: Tensor, rows: number, cols: number) => {
@@ -461,8 +484,7 @@ const gatherDef: OpDef<{ dim: number }> = {
     return { shape: [...index!.shape], dtype: 'f32' };
   },
   forward(out, [x, index], { dim }) {
-    const X = dense(x!), I = dense(index!);
-    if (X.t.offset !== 0 || I.t.offset !== 0) throw new Error('gather: internal: offset views must be copied');
+    const X = dense(x!, true), I = dense(index!, true);
     out.backend.gather(X.t.storage, x!.shape, I.t.storage, index!.shape, dim, out.storage);
     if (X.owned) X.t.dispose();
     if (I.owned) I.t.dispose();
@@ -483,7 +505,7 @@ const scatterDef: OpDef<{ shape: Shape; dim: number }> = {
     return { shape: [...shape], dtype: 'f32' };
   },
   forward(out, [index, src], { dim }) {
-    const I = dense(index!), S = dense(src!);
+    const I = dense(index!, true), S = dense(src!, true);
     out.backend.scatterAdd(S.t.storage, I.t.storage, index!.shape, dim, out.shape, out.storage);
     if (I.owned) I.t.dispose();
     if (S.owned) S.t.dispose();

@@ -8,6 +8,11 @@ interface Command { summary: string; run(args: string[]): Promise<void> }
 const commands: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./info.ts')).infoCommand,
   train: async () => (await import('./train.ts')).trainCommand,
+  eval: async () => (await import('./eval.ts')).evalCommand,
+  embed: async () => (await import('./embed.ts')).embedCommand,
+  import: async () => (await import('./import.ts')).importCommand,
+  export: async () => (await import('./export.ts')).exportCommand,
+  report: async () => (await import('./report.ts')).reportCommand,
 };
 
 function usage(): string {
@@ -16,7 +21,12 @@ function usage(): string {
     '',
     'commands:',
     '  train        pretrain I-JEPA on Fashion-MNIST (default) or a folder of images',
+    '  eval         kNN, linear-probe and low-shot accuracy of frozen features vs random init and pixels',
+    '  embed        write frozen encoder features of a folder of images (.safetensors or .npy)',
     '  info         print the WebGPU adapter, its features and limits',
+    '  import       convert an official .pth.tar or (Hugging Face) safetensors file into a checkpoint',
+    '  export       write a checkpoint as an official .pth.tar or as safetensors',
+    '  report       write RUN_DIR/report/index.html: curves, probe results, masks, feature PCA',
     '',
     'Run `ijepa <command> --help` for the options of a command.',
   ].join('\n');

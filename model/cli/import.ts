@@ -1,0 +1,53 @@
+// `ijepa import`: an official I-JEPA checkpoint (.pth.tar), an official-name safetensors file or a
+// Hugging Face IJepaModel safetensors file → our train-state checkpoint, which `ijepa eval
+// --checkpoint` and `ijepa export` read. A host-side file conversion (model/interop/convert.ts):
+// names and shapes are checked against the preset before any tensor data is read, and nothing in
+// the pickle is executed. The preset supplies the model shape (heads cannot be read off weights);
+// the shape options override it for files that match no preset.
+import { resolve } from 'node:path';
+import { CpuBackend, setBackend } from '../../engine/index.ts';
+import { importCheckpoint } from '../interop/index.ts';
+import { derivePreset, getPreset, PRESET_NAMES, type ModelConfig } from '../presets.ts';
+import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+
+const FROM_PRESET = 'from the preset';
+
+export const IMPORT_OPTIONS: OptionTable = {
+  from: { type: 'string', help: 'file to import: official .pth.tar, or safetensors (official or Hugging Face IJepaModel names)' },
+  preset: { type: 'string', help: 'model shape the file must match', choices: PRESET_NAMES },
+  out: { type: 'string', help: 'checkpoint to write (ijepa-webgpu train state, .safetensors)' },
+  'img-size': { type: 'integer', help: 'input side in pixels', min: 8, max: 4096, defaultText: FROM_PRESET },
+  'patch-size': { type: 'integer', help: 'patch side', min: 1, max: 512, defaultText: FROM_PRESET },
+  dim: { type: 'integer', help: 'encoder width D', min: 4, max: 65536, defaultText: FROM_PRESET },
+  depth: { type: 'integer', help: 'encoder blocks', min: 1, max: 1024, defaultText: FROM_PRESET },
+  heads: { type: 'integer', help: 'attention heads (not recorded in the weights)', min: 1, max: 1024, defaultText: FROM_PRESET },
+  'pred-dim': { type: 'integer', help: 'predictor width Dp', min: 4, max: 65536, defaultText: FROM_PRESET },
+  'pred-depth': { type: 'integer', help: 'predictor blocks', min: 1, max: 1024, defaultText: FROM_PRESET },
+  target: { type: 'string', help: 'what the predictor regresses', default: 'features', choices: ['features', 'pixels'] },
+  seed: { type: 'integer', help: 'seed of a fresh predictor when the file has none', default: 0, min: 0, max: 2 ** 31 - 1 },
+};
+
+const SUMMARY = 'Import an official I-JEPA checkpoint or safetensors file as an ijepa-webgpu checkpoint.';
+const USAGE = 'ijepa import --from FILE.pth.tar|FILE.safetensors --preset NAME --out FILE [options]';
+
+export const importCommand = {
+  summary: SUMMARY,
+  async run(argv: string[]): Promise<void> {
+    const { values: v, help } = parseOptions('import', IMPORT_OPTIONS, argv);
+    if (help) { console.log(helpText('import', SUMMARY, IMPORT_OPTIONS, USAGE)); return; }
+    for (const k of ['from', 'preset', 'out']) if (v[k] === undefined) throw new OptionError(`--${k} is required; see 'ijepa import --help'`);
+    const model: Partial<ModelConfig> = {};
+    const over: [string, keyof ModelConfig][] = [['img-size', 'imgSize'], ['patch-size', 'patchSize'], ['dim', 'dim'], ['depth', 'depth'], ['heads', 'heads'], ['pred-dim', 'predDim'], ['pred-depth', 'predDepth']];
+    for (const [opt, field] of over) if (v[opt] !== undefined) model[field] = Number(v[opt]);
+    const base = getPreset(String(v.preset));
+    const preset = Object.keys(model).length ? derivePreset(base, { name: `${base.name}+overrides`, model }) : base;
+    // A fresh predictor (when the file has none) is initialised on the host: no GPU needed here.
+    setBackend(new CpuBackend());
+    const from = resolve(String(v.from)), out = resolve(String(v.out));
+    const r = await importCheckpoint({ from, preset, out, target: v.target as 'features' | 'pixels', seed: Number(v.seed) });
+    console.log(`imported ${from} (${r.format}) → ${out}`);
+    for (const [net, src] of Object.entries(r.sources)) console.log(`  ${net.padEnd(15)} ${src}`);
+    console.log(`  ${'opt'.padEnd(15)} ${r.opt ? `AdamW moments for ${r.opt.tensors} tensors (step ${r.opt.step})` : 'none'}`);
+    for (const n of r.notes) if (!/^(encoder|predictor|target_encoder): (fresh|copy)/.test(n)) console.log(`  note: ${n}`);
+  },
+};

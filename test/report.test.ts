@@ -1,0 +1,119 @@
+// ijepa report: the page is written from what a run directory holds (curves, eval.json, masks,
+// feature PCA), is self-contained (no network references), degrades with notes when parts are
+// missing, and renders in headless Chromium (skipped with a message when chromium is absent).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { importCheckpoint } from '../model/interop/index.ts';
+import { derivePreset, getPreset } from '../model/presets.ts';
+import { niceTicks, principalComponents, writeReport } from '../model/report/index.ts';
+import { checkLeaks } from './helpers.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'ijepa-report-'));
+const run = join(tmp, 'run');
+const images = join(tmp, 'images');
+const preset = derivePreset(getPreset('micro'), { name: 'interop-golden', model: { imgSize: 16, patchSize: 4, dim: 16, depth: 2, heads: 2, predDepth: 1, predDim: 8 } });
+const SCREENSHOT = join(import.meta.dirname, '..', 'scripts', 'screenshot-report.sh');
+const chromium = ['chromium', 'chromium-browser'].some((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
+
+const t = suite('ijepa report');
+checkLeaks(t);
+t.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+t.before(async () => {
+  mkdirSync(run, { recursive: true });
+  mkdirSync(images, { recursive: true });
+  for (let i = 0; i < 3; i++) {
+    // 40×48 pictures: a coloured disc on a gradient, different per image
+    const raw = Buffer.alloc(40 * 48 * 3);
+    for (let y = 0; y < 40; y++) for (let x = 0; x < 48; x++) {
+      const inside = (x - 16 - 8 * i) ** 2 + (y - 20) ** 2 < 120;
+      raw.set(inside ? [220 - 60 * i, 60 * i, 90] : [x * 5, y * 6, 128], 3 * (y * 48 + x));
+    }
+    await sharp(raw, { raw: { width: 48, height: 40, channels: 3 } }).png().toFile(join(images, `${i}.png`));
+  }
+  await importCheckpoint({ from: join(import.meta.dirname, 'golden', 'interop', 'official-micro.pth.tar'), preset, out: join(run, 'ckpt-0000020.safetensors') });
+  writeFileSync(join(run, 'config.json'), JSON.stringify({ preset, data: images, steps: 20, ipe: 10, seed: 0, target: 'features' }));
+  const log = Array.from({ length: 20 }, (_, i) => {
+    const step = i + 1;
+    return JSON.stringify({
+      step, epoch: Math.floor(i / 10), loss: 0.5 * Math.exp(-step / 8) + 0.1 + 0.01 * Math.sin(step), lr: 1e-3 * Math.min(1, step / 4),
+      wd: 0.04 + 0.018 * i, momentum: 0.996 + 0.0002 * i, time_ms: 300 + i, kc: 9, kt: 4,
+      ...(step === 1 || step % 10 === 0 ? { feat_std: 0.1 + 0.01 * step, rankme: 2 + step / 10 } : {}),
+    });
+  });
+  writeFileSync(join(run, 'log.jsonl'), log.join('\n') + '\n{"step": 21, "lo');   // a torn last line
+  writeFileSync(join(run, 'eval.json'), JSON.stringify({ probe: 'linear', top1: 0.4123, knn: { k: 20, top1: 0.388 } }));
+});
+
+t('writes index.html with curves, probe numbers, masks and PCA, and the PNGs beside it', async () => {
+  const r = await writeReport({ runDir: run, images: 3 });
+  assert.equal(r.notes, []);
+  const html = readFileSync(r.html, 'utf8');
+  for (const s of ['loss (smooth-L1)', 'learning rate', 'weight decay', 'EMA momentum', 'collapse watch: feature std', 'collapse watch: RankMe',
+    'knn.top1', '0.388', 'Kc 9', 'target encoder', 'ckpt-0000020.safetensors', 'official-micro.pth.tar (pth)', '20 of 20']) {
+    assert.ok(html.includes(s), `report mentions ${s}`);
+  }
+  assert.is((html.match(/<svg /g) ?? []).length, 6);
+  assert.is((html.match(/src="data:image\/png;base64,/g) ?? []).length, 2);
+  assert.not.match(html, /(src|href)\s*=\s*"(https?:|\/\/)|url\(|<script|<link/, 'self-contained: nothing fetched');
+  const masks = await sharp(join(run, 'report', 'masks.png')).metadata();
+  const pca = await sharp(join(run, 'report', 'pca.png')).metadata();
+  // 3 images × (image, context, targets) at 16 px × 8, 8 px gaps; PCA: 3 × (image, PCA)
+  assert.equal([masks.width, masks.height], [3 * 128 + 4 * 8, 3 * 128 + 4 * 8]);
+  assert.equal([pca.width, pca.height], [2 * 128 + 3 * 8, 3 * 128 + 4 * 8]);
+});
+
+t('leaves out what the run lacks, with notes, and still writes the page', async () => {
+  const bare = join(tmp, 'bare');
+  mkdirSync(bare);
+  writeFileSync(join(bare, 'config.json'), JSON.stringify({ preset, data: join(tmp, 'no-such-folder'), seed: 0 }));
+  const r = await writeReport({ runDir: bare });
+  assert.is(r.notes.length, 2);
+  assert.match(r.notes[0]!, /no log\.jsonl/);
+  assert.match(r.notes[1]!, /sample images unavailable: .*no-such-folder/);
+  const html = readFileSync(r.html, 'utf8');
+  assert.match(html, /No eval\.json in the run directory/);
+  assert.not.ok(existsSync(join(bare, 'report', 'masks.png')));
+});
+
+t('renders in headless Chromium (scripts/screenshot-report.sh)', async () => {
+  if (!chromium) {
+    console.log('  (skipped: chromium is not installed; apt-get install -y chromium)');
+    return;
+  }
+  const shot = join(tmp, 'shot.png');
+  const r = spawnSync('bash', [SCREENSHOT, join(run, 'report', 'index.html'), shot, '1200x1600'], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  const img = sharp(shot);
+  const meta = await img.metadata();
+  assert.equal([meta.width, meta.height], [1200, 1600]);
+  const st = await img.stats();
+  // a blank or error page is (nearly) one colour; the report has text, charts and pictures
+  assert.ok(st.channels.every((c) => c.stdev > 20), `screenshot looks blank (stdev ${st.channels.map((c) => c.stdev.toFixed(1)).join(', ')})`);
+});
+
+t('nice ticks and PCA directions', () => {
+  assert.equal(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+  assert.equal(niceTicks(1, 30, 5), [10, 20, 30]);
+  assert.equal(niceTicks(0.996, 0.9998, 4), [0.996, 0.997, 0.998, 0.999]);
+  // points spread along e0 (variance 100), e2 (25) and e1 (1): components come out in that order
+  const M = 200, D = 4;
+  const X = new Float64Array(M * D);
+  for (let i = 0; i < M; i++) {
+    X[i * D] = 10 * Math.sin(i * 0.7); X[i * D + 2] = 5 * Math.cos(i * 1.3); X[i * D + 1] = Math.sin(i * 2.9); X[i * D + 3] = 3;
+  }
+  const P = principalComponents(X, M, D, 3);
+  const corr = (j: number, d: number) => {
+    let s = 0, a = 0, b = 0;
+    for (let i = 0; i < M; i++) { const p = P[i * 3 + j]!, x = X[i * D + d]!; s += p * x; a += p * p; b += x * x; }
+    return Math.abs(s) / Math.sqrt(a * b);
+  };
+  assert.ok(corr(0, 0) > 0.99 && corr(1, 2) > 0.99 && corr(2, 1) > 0.99, `${corr(0, 0)} ${corr(1, 2)} ${corr(2, 1)}`);
+});
+
+t.run();
