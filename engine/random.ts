@@ -63,6 +63,9 @@ export function erfinv(y: number): number {
  * exactly as in timm/I-JEPA (so at std 0.02 the bounds ±2 never bind).
  */
 export function truncNormalSample(g: Generator, mean: number, std: number, a: number, b: number): number {
+  // Bounds 8σ or more away bind with probability < 1e-15 (I-JEPA's ±2 at std 0.02 are 100σ):
+  // a plain normal draw has the same distribution and skips the inverse erf (20× faster).
+  if ((a - mean) / std <= -8 && (b - mean) / std >= 8) return Math.min(b, Math.max(a, mean + std * g.normal()));
   const cdf = (x: number) => (1 + erf(x / Math.SQRT2)) / 2;
   const l = cdf((a - mean) / std), u = cdf((b - mean) / std);
   const v = 2 * (l + (u - l) * g.uniform()) - 1;

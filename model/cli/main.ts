@@ -8,6 +8,7 @@ interface Command { summary: string; run(args: string[]): Promise<void> }
 const commands: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./info.ts')).infoCommand,
   train: async () => (await import('./train.ts')).trainCommand,
+  'check-step': async () => (await import('./check-step.ts')).checkStepCommand,
   eval: async () => (await import('./eval.ts')).evalCommand,
   embed: async () => (await import('./embed.ts')).embedCommand,
   import: async () => (await import('./import.ts')).importCommand,
@@ -21,6 +22,7 @@ function usage(): string {
     '',
     'commands:',
     '  train        pretrain I-JEPA on Fashion-MNIST (default) or a folder of images',
+    '  check-step   run one step from a PyTorch step bundle and report the errors per group',
     '  eval         kNN, linear-probe and low-shot accuracy of frozen features vs random init and pixels',
     '  embed        write frozen encoder features of a folder of images (.safetensors or .npy)',
     '  info         print the WebGPU adapter, its features and limits',

@@ -1,0 +1,29 @@
+// `ijepa check-step BUNDLE...`: run one I-JEPA step from a step bundle's state (written by
+// test/golden/make_step_bundle.py or any implementation of its format) and compare loss,
+// activations, gradients, updated parameters and the EMA target with the bundle's.
+import { initWebGPU } from '../../engine/device/node.ts';
+import { checkStepBundle, formatParityReport } from '../step-bundle.ts';
+import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+
+const OPTIONS: OptionTable = {
+  tol: { type: 'number', help: 'max error of loss, activations and gradients, relative to each tensor\'s largest magnitude', default: 1e-5, min: 0, max: 1 },
+  'after-tol': { type: 'number', help: 'max absolute error of parameters after the step, in units of lr', default: 5e-3, min: 0, max: 1e6 },
+};
+const SUMMARY = 'Check one training step against a PyTorch step bundle (.safetensors); exits 1 above tolerance.';
+
+export const checkStepCommand = {
+  summary: SUMMARY,
+  async run(argv: string[]): Promise<void> {
+    const { values, help, positionals } = parseOptions('check-step', OPTIONS, argv);
+    if (help) { console.log(helpText('check-step', SUMMARY, OPTIONS, 'ijepa check-step <bundle.safetensors>... [options]')); return; }
+    if (positionals.length === 0) throw new OptionError('check-step: give at least one bundle file');
+    await initWebGPU();
+    let failed = 0;
+    for (const path of positionals) {
+      const r = await checkStepBundle(path, { tol: { rel: Number(values.tol), afterPerLr: Number(values['after-tol']) } });
+      console.log(formatParityReport(r));
+      if (!r.ok) failed++;
+    }
+    if (failed) throw new Error(`${failed} of ${positionals.length} bundles above tolerance`);
+  },
+};
