@@ -1,31 +1,37 @@
-// reduce launcher: plans a row reduction as one or two launches of REDUCE_WGSL.
+// reduce launcher: plans a middle-axis reduction as one or two launches of REDUCE_WGSL.
 import { REDUCE_WGSL } from './reduce.wgsl.ts';
 import { grid, type KernelSource } from './kernel-source.ts';
 
 export type ReduceOp = 'sum' | 'max';
 const WG = 64;
-const SOURCE: KernelSource = { name: 'reduce_rows', wgsl: REDUCE_WGSL, overrides: { WG } };
+const SOURCES: Record<ReduceOp, KernelSource> = {
+  sum: { name: 'reduce_sum', wgsl: REDUCE_WGSL, overrides: { WG, OP: 0 } },
+  max: { name: 'reduce_max', wgsl: REDUCE_WGSL, overrides: { WG, OP: 1 } },
+};
+
+/** A reduction of x[outer, len, inner] over `len`. */
+export interface ReduceShape { outer: number; len: number; inner: number }
 
 export interface ReduceLaunch {
   source: KernelSource;
   uniforms: ArrayBuffer;
   workgroups: [number, number, number];
-  /** Outputs per row of this launch: 1 means final, else a second pass reduces [rows, parts]. */
+  /** Partial results per output: 1 means final, else a second pass reduces [parts, outer·inner]. */
   parts: number;
 }
 
 /**
- * Plan one launch over a contiguous [rows, cols] input. Long rows with few of them are cut into
- * chunks (about 16 invocations per core-lane worth of work) so the reduction stays parallel.
+ * Plan one launch. When there are few outputs for a long reduction, the reduced axis is cut into
+ * chunks (aiming at ~2048 invocations in all, chunks of at least `minChunk`) so it stays parallel.
  */
-export function reduceRows(p: { op: ReduceOp; rows: number; cols: number; offset: number; minChunk?: number }): ReduceLaunch {
+export function reduceLaunch(p: { op: ReduceOp; shape: ReduceShape; offset: number; minChunk?: number }): ReduceLaunch {
+  const { outer, len, inner } = p.shape;
+  const outputs = outer * inner;
   const minChunk = p.minChunk ?? 1024;
-  let chunk = p.cols;
-  if (p.rows < 512 && p.cols > 2 * minChunk) {
-    chunk = Math.max(minChunk, Math.ceil(p.cols / Math.ceil(2048 / p.rows)));
-  }
-  const parts = Math.ceil(p.cols / chunk);
-  const u = new Uint32Array([p.rows, p.cols, chunk, parts, p.op === 'sum' ? 0 : 1, p.offset, 0, 0]);
-  const [x, y] = grid(p.rows * parts, WG);
-  return { source: SOURCE, uniforms: u.buffer, workgroups: [x, y, 1], parts };
+  let chunk = len;
+  if (outputs < 512 && len > 2 * minChunk) chunk = Math.max(minChunk, Math.ceil(len / Math.ceil(2048 / outputs)));
+  const parts = Math.ceil(len / chunk);
+  const u = new Uint32Array([outer, len, inner, chunk, parts, p.offset, 0, 0]);
+  const [x, y] = grid(outputs * parts, WG);
+  return { source: SOURCES[p.op], uniforms: u.buffer, workgroups: [x, y, 1], parts };
 }

@@ -1,22 +1,26 @@
-// reduce-rows: out[r, c] = reduce(x[r, c*chunk .. min((c+1)*chunk, cols))) for a contiguous
-// [rows, cols] input. With chunk = cols this is a plain row reduction; the launcher splits long
-// rows into chunks and reduces the partials in a second launch, so a full reduction of a large
-// tensor does not run on a single invocation. One invocation per (row, chunk): no workgroup
-// memory and no barriers, which lavapipe (CPU Vulkan) rewards. Accumulates in f32.
+// reduce: out[k1, k2] = reduce_r x[k1, r, k2] over the middle axis of a contiguous
+// [outer, len, inner] input (a row reduction is inner = 1; a column sum such as a bias gradient
+// is outer = 1), so reducing leading or middle axes needs no transposing copy first. With
+// inner > 1 neighbouring invocations read neighbouring addresses, which SIMD lanes like.
+// Long reductions with few outputs are cut into `parts` chunks of `chunk` and a second launch
+// reduces the partials (laid out [parts, outer·inner]). One invocation per (output, part): no
+// workgroup memory or barriers (lavapipe-friendly). The op is an override constant so the other
+// one compiles away. Accumulates in f32.
 import { LINEAR_ID } from './kernel-source.ts';
 
 export const REDUCE_WGSL = /* wgsl */ `
 struct Params {
-  rows: u32,
-  cols: u32,
-  chunk: u32,     // elements per invocation along a row
-  parts: u32,     // ceil(cols / chunk): outputs per row
-  op: u32,        // 0 sum, 1 max
+  outer: u32,
+  len: u32,       // the reduced axis
+  inner: u32,
+  chunk: u32,     // elements of the reduced axis per invocation
+  parts: u32,     // ceil(len / chunk)
   off_x: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;        // [rows, cols]
-@group(0) @binding(2) var<storage, read_write> o: array<f32>;  // [rows, parts]
+@group(0) @binding(1) var<storage, read> x: array<f32>;        // [outer, len, inner]
+@group(0) @binding(2) var<storage, read_write> o: array<f32>;  // [parts, outer, inner]
+override OP: u32 = 0;   // 0 sum, 1 max
 override WG: u32 = 64;
 ${LINEAR_ID}
 
@@ -24,21 +28,28 @@ ${LINEAR_ID}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = linearId(wid, nwg, lid, WG);
-  if (i >= p.rows * p.parts) { return; }
-  let r = i / p.parts;
-  let part = i % p.parts;
-  let start = p.off_x + r * p.cols + part * p.chunk;
-  let end = p.off_x + r * p.cols + min((part + 1u) * p.chunk, p.cols);
-  if (p.op == 0u) {
+  let outputs = p.outer * p.inner;
+  if (i >= outputs * p.parts) { return; }
+  let part = i / outputs;
+  let oi = i % outputs;
+  let k1 = oi / p.inner;
+  let k2 = oi % p.inner;
+  let start = part * p.chunk;
+  let end = min(start + p.chunk, p.len);
+  let base = p.off_x + k1 * p.len * p.inner + k2;
+  if (OP == 0u) {
     // four independent partial sums: shorter dependency chains, and less rounding drift
     var s0 = 0.0; var s1 = 0.0; var s2 = 0.0; var s3 = 0.0;
-    var k = start;
-    for (; k + 4u <= end; k += 4u) { s0 += x[k]; s1 += x[k + 1u]; s2 += x[k + 2u]; s3 += x[k + 3u]; }
-    for (; k < end; k++) { s0 += x[k]; }
+    var r = start;
+    for (; r + 4u <= end; r += 4u) {
+      s0 += x[base + r * p.inner]; s1 += x[base + (r + 1u) * p.inner];
+      s2 += x[base + (r + 2u) * p.inner]; s3 += x[base + (r + 3u) * p.inner];
+    }
+    for (; r < end; r++) { s0 += x[base + r * p.inner]; }
     o[i] = (s0 + s1) + (s2 + s3);
   } else {
-    var m = x[start];
-    for (var k = start + 1u; k < end; k++) { m = max(m, x[k]); }
+    var m = x[base + start * p.inner];
+    for (var r = start + 1u; r < end; r++) { m = max(m, x[base + r * p.inner]); }
     o[i] = m;
   }
 }

@@ -3,7 +3,7 @@
 // It knows nothing of autograd or shapes beyond what a kernel needs. Two exist: `webgpu` (f32,
 // deferred: records dispatches and submits at sync points) and `cpu` (f64, immediate), which
 // runs the same op table as the reference for tests, jax-js style.
-import type { ElementwiseOp, KernelSource, ReduceOp } from '../../kernels/index.ts';
+import type { ElementwiseOp, KernelSource, ReduceOp, ReduceShape } from '../../kernels/index.ts';
 
 export type DType = 'f32' | 'i32';
 
@@ -58,8 +58,8 @@ export interface Backend {
   read(s: Storage, offset: number, numel: number): Promise<Float32Array | Float64Array | Int32Array>;
 
   elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void;
-  /** Reduce each row of a contiguous [rows, cols] window starting at `offset` into out[rows]. */
-  reduce(op: ReduceOp, x: Storage, offset: number, rows: number, cols: number, out: Storage): void;
+  /** Reduce a contiguous window x[outer, len, inner] at `offset` over `len` into out[outer, inner]. */
+  reduce(op: ReduceOp, x: Storage, offset: number, shape: ReduceShape, out: Storage): void;
   /** c[batch, M, N] = op(a) · op(b); a, b contiguous windows at their offsets. */
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs): void;
   softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void;

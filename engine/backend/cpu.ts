@@ -2,7 +2,7 @@
 // loops in double precision and no pooling or deferral, so tests can check (1) the GPU kernels
 // against it and (2) the backward rules against finite differences on it, separately.
 // It is for correctness, not speed: nothing here is optimised.
-import { ELEMENTWISE_OPS, type ElementwiseOp, type ReduceOp } from '../../kernels/index.ts';
+import { ELEMENTWISE_OPS, type ElementwiseOp, type ReduceOp, type ReduceShape } from '../../kernels/index.ts';
 import { erf, geluExact } from '../math.ts';
 import type { Backend, CustomKernel, DType, MatmulArgs, MemoryStats, Storage, View } from './backend.ts';
 
@@ -82,18 +82,21 @@ export class CpuBackend implements Backend {
     }
   }
 
-  reduce(op: ReduceOp, x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
+  reduce(op: ReduceOp, x: Storage, offset: number, { outer, len, inner }: ReduceShape, out: Storage): void {
     this.stats.dispatches++;
     const a = this.d(x), o = this.d(out);
-    for (let r = 0; r < rows; r++) {
-      let acc = op === 'sum' ? 0 : -Infinity;
-      for (let k = 0; k < cols; k++) {
-        const v = a[offset + r * cols + k]!;
-        acc = op === 'sum' ? acc + v : Math.max(acc, v);
+    for (let k1 = 0; k1 < outer; k1++) {
+      for (let k2 = 0; k2 < inner; k2++) {
+        let acc = op === 'sum' ? 0 : -Infinity;
+        for (let r = 0; r < len; r++) {
+          const v = a[offset + (k1 * len + r) * inner + k2]!;
+          acc = op === 'sum' ? acc + v : Math.max(acc, v);
+        }
+        o[k1 * inner + k2] = acc;
       }
-      o[r] = acc;
     }
   }
+
 
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, p: MatmulArgs): void {
     this.stats.dispatches++;

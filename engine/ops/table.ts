@@ -325,14 +325,25 @@ function reduceDef(name: ReduceOp, backward: OpDef<ReduceAttrs>['backward']): Op
       return { shape, dtype: 'f32' };
     },
     forward(out, [x], { op, axes }) {
-      const kept = x!.shape.map((_, d) => d).filter((d) => !axes.includes(d));
-      const order = [...kept, ...axes];
-      const inOrder = order.every((d, i) => d === i);
-      const src = inOrder ? dense(x!) : { t: untaped(() => copy(permute(x!, order))), owned: true };
-      const cols = axes.reduce((a, d) => a * x!.shape[d]!, 1);
-      const rows = out.size;
-      if (cols === 0) out.backend.fill(out.storage, rows, op === 'sum' ? 0 : -Infinity, 0);
-      else out.backend.reduce(op, src.t.storage, src.t.offset, rows, cols, out.storage);
+      // Reduced dims that form one block (ignoring size-1 dims) reduce in place as the middle
+      // axis of [outer, len, inner]; scattered ones are first permuted to the end (one copy).
+      const live = x!.shape.map((_, d) => d).filter((d) => x!.shape[d] !== 1);
+      const red = live.filter((d) => axes.includes(d));
+      const first = red[0] ?? 0, lastR = red.at(-1) ?? -1;
+      const block = red.length === 0 || live.filter((d) => d >= first && d <= lastR).every((d) => axes.includes(d));
+      const prod = (ds: number[]) => ds.reduce((a, d) => a * x!.shape[d]!, 1);
+      let src: { t: Tensor; owned: boolean };
+      let shape: { outer: number; len: number; inner: number };
+      if (block) {
+        src = dense(x!);
+        shape = { outer: prod(live.filter((d) => d < first)), len: prod(red), inner: prod(live.filter((d) => d > lastR)) };
+      } else {
+        const kept = x!.shape.map((_, d) => d).filter((d) => !axes.includes(d));
+        src = { t: untaped(() => copy(permute(x!, [...kept, ...axes]))), owned: true };
+        shape = { outer: out.size, len: prod(axes), inner: 1 };
+      }
+      if (shape.len === 0) out.backend.fill(out.storage, out.size, op === 'sum' ? 0 : -Infinity, 0);
+      else out.backend.reduce(op, src.t.storage, src.t.offset, shape, out.storage);
       if (src.owned) src.t.dispose();
     },
     backward,
