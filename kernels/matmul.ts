@@ -1,5 +1,14 @@
-// matmul launcher: validates a batched matmul and builds its launch.
-import { matmulWgsl } from './matmul.wgsl.ts';
+// matmul launcher: validates a batched matmul, picks the kernel and its tile, builds the launch.
+//
+// Kernel choice (see kernels/matmul.wgsl.ts for both kernels):
+//  - `subgroupSize` ≥ 8 (the device has the `subgroups` feature with subgroups of 8 or more):
+//    matmul_sg, with A and B each bound as vec4 when its rows, offset and batch stride allow
+//    (A: K % 4 == 0, or M % 4 == 0 when transposed; B: N % 4 == 0, or K % 4 == 0 when
+//    transposed), and the tile from `p.sgTile`, else from the tuned table (matmul-tiles.ts);
+//  - otherwise the scalar kernel with `p.tile` (default 4×4 on 8×8 invocations).
+// Pure: no GPU objects here; the caller dispatches `workgroups` with bindings (a, b, c).
+import { matmulScalarWgsl, matmulSubgroupWgsl, type SubgroupTile } from './matmul.wgsl.ts';
+import { MATMUL_TILES } from './matmul-tiles.ts';
 import { need, type KernelSource } from './kernel-source.ts';
 
 export interface MatmulParams {
@@ -7,30 +16,94 @@ export interface MatmulParams {
   transA: boolean; transB: boolean;
   strideA: number; strideB: number;   // 0 broadcasts the operand over the batch
   offA: number; offB: number; offC: number;
+  /** Tile of the scalar (no-subgroup) kernel. */
   tile?: { tm: number; tn: number; wgx: number; wgy: number };
+  /** The device's smallest subgroup size (0 or absent: no subgroups; use the scalar kernel). */
+  subgroupSize?: number;
+  /** Tile of the subgroup kernel; absent: the tuned table's choice for this shape. */
+  sgTile?: SubgroupTile;
+  /** Octets (8-lane groups) per workgroup of the subgroup kernel along M and N (default 1×1). */
+  octets?: { m: number; n: number };
+  /** Bind operands as f32 even where vec4 would do (tests and benchmarks of the fallback paths). */
+  scalarLoads?: boolean;
 }
 
 export interface MatmulLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 
 export const DEFAULT_MATMUL_TILE = { tm: 4, tn: 4, wgx: 8, wgy: 8 };
+/** Tiles the subgroup kernel may be built with (each is one more pipeline to compile). */
+export const SUBGROUP_TILES: readonly SubgroupTile[] = [
+  { tm: 8, tn4: 1 }, { tm: 16, tn4: 1 }, { tm: 32, tn4: 1 }, { tm: 8, tn4: 2 }, { tm: 16, tn4: 2 },
+];
 const sources = new Map<string, string>();
 
+function cached(key: string, build: () => string): string {
+  let wgsl = sources.get(key);
+  if (!wgsl) { wgsl = build(); sources.set(key, wgsl); }
+  return wgsl;
+}
+
+/** Which operands the subgroup kernel may bind as vec4 for these parameters. */
+export function vec4Operands(p: MatmulParams): { a: boolean; b: boolean } {
+  const aligned = (off: number, stride: number) => off % 4 === 0 && stride % 4 === 0;
+  return {
+    a: !p.scalarLoads && (p.transA ? p.M % 4 === 0 : p.K % 4 === 0) && aligned(p.offA, p.strideA),
+    b: !p.scalarLoads && (p.transB ? p.K % 4 === 0 : p.N % 4 === 0) && aligned(p.offB, p.strideB),
+  };
+}
+
+/**
+ * The subgroup tile for a shape: the tuned table's entry for the same (M, N, K, transA, transB),
+ * else the entry nearest in log(M)+log(N)+log(K) with the same transposes, else 16×32.
+ */
+export function pickSubgroupTile(p: Pick<MatmulParams, 'M' | 'N' | 'K' | 'transA' | 'transB'>): SubgroupTile {
+  let best: SubgroupTile = { tm: 16, tn4: 1 };
+  let bestDist = Infinity;
+  for (const e of MATMUL_TILES) {
+    if (e.transA !== p.transA || e.transB !== p.transB) continue;
+    const d = Math.abs(Math.log(e.M / p.M)) + Math.abs(Math.log(e.N / p.N)) + Math.abs(Math.log(e.K / p.K));
+    if (d < bestDist) { bestDist = d; best = { tm: e.tm, tn4: e.tn4 }; }
+  }
+  return best;
+}
+
 export function matmul(p: MatmulParams): MatmulLaunch {
-  const t = p.tile ?? DEFAULT_MATMUL_TILE;
   need('matmul', p.M > 0 && p.N > 0 && p.K > 0 && p.batch > 0, `empty matmul [${p.batch}, ${p.M}, ${p.K}]·[${p.K}, ${p.N}]`);
   need('matmul', p.batch <= 65535, `batch ${p.batch} exceeds the 65535 workgroups a dispatch allows along z`);
+  const u = new Uint32Array([p.M, p.N, p.K, p.batch, p.strideA, p.strideB, p.M * p.N, p.offA, p.offB, p.offC, 0, 0]);
+  const flags = `${p.transA ? '_tA' : ''}${p.transB ? '_tB' : ''}`;
+  const overrides = { TRANS_A: p.transA ? 1 : 0, TRANS_B: p.transB ? 1 : 0 };
+
+  if ((p.subgroupSize ?? 0) >= 8) {
+    const t = p.sgTile ?? pickSubgroupTile(p);
+    need('matmul', t.tm > 0 && t.tm % 8 === 0 && t.tn4 >= 1 && t.tn4 <= 4,
+      `subgroup tile tm=${t.tm}, tn4=${t.tn4}: tm must be a positive multiple of 8 and tn4 in 1..4`);
+    const { a, b } = vec4Operands(p);
+    // One octet per workgroup by default: no octet computes clamped copies past a narrow output
+    // (N = 64, 197), and the pipeline doesn't depend on the shape (a new OCT_M/OCT_N pair is a
+    // new pipeline to compile). Lavapipe runs an 8-invocation workgroup as one SIMD register,
+    // so nothing is lost there; a GPU with wider subgroups would want `octets` raised.
+    const octM = p.octets?.m ?? 1, octN = p.octets?.n ?? 1;
+    need('matmul', octM >= 1 && octN >= 1 && octM * octN <= 32, `octets ${octM}×${octN}: each ≥ 1, at most 32 per workgroup`);
+    const blocksN = Math.ceil(p.N / (32 * t.tn4)), blocksM = Math.ceil(p.M / t.tm);
+    const gx = Math.ceil(blocksN / octN), gy = Math.ceil(blocksM / octM);
+    need('matmul', gx <= 65535 && gy <= 65535, `output [${p.M}, ${p.N}] needs ${gy}×${gx} workgroups, over the 65535 limit`);
+    const variant = `${t.tm}x${32 * t.tn4}_${a ? 'a4' : 'a1'}${b ? 'b4' : 'b1'}`;
+    const wgsl = cached(`sg_${variant}`, () => matmulSubgroupWgsl(t, a, b));
+    return {
+      source: { name: `matmul_sg_${variant}${flags}`, wgsl, overrides: { ...overrides, OCT_M: octM, OCT_N: octN } },
+      uniforms: u.buffer,
+      workgroups: [gx, gy, p.batch],
+    };
+  }
+
+  const t = p.tile ?? DEFAULT_MATMUL_TILE;
   const gx = Math.ceil(p.N / (t.tn * t.wgx)), gy = Math.ceil(p.M / (t.tm * t.wgy));
   need('matmul', gx <= 65535 && gy <= 65535, `output [${p.M}, ${p.N}] needs ${gy}×${gx} workgroups, over the 65535 limit; use a larger tile`);
   const key = `${t.tm}x${t.tn}`;
-  let wgsl = sources.get(key);
-  if (!wgsl) { wgsl = matmulWgsl(t.tm, t.tn); sources.set(key, wgsl); }
-  const u = new Uint32Array([p.M, p.N, p.K, p.batch, p.strideA, p.strideB, p.M * p.N, p.offA, p.offB, p.offC, 0, 0]);
+  const wgsl = cached(key, () => matmulScalarWgsl(t.tm, t.tn));
   return {
-    source: {
-      name: `matmul_${key}${p.transA ? '_tA' : ''}${p.transB ? '_tB' : ''}`,
-      wgsl,
-      overrides: { TRANS_A: p.transA ? 1 : 0, TRANS_B: p.transB ? 1 : 0, WGX: t.wgx, WGY: t.wgy },
-    },
+    source: { name: `matmul_${key}${flags}`, wgsl, overrides: { ...overrides, WGX: t.wgx, WGY: t.wgy } },
     uniforms: u.buffer,
     workgroups: [gx, gy, p.batch],
   };

@@ -15,8 +15,8 @@
 //    was being recorded.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
 import {
-  elementwise, fill, gather, matmul, reduceRows, scatterAdd, softmaxRows,
-  type ElementwiseOp, type KernelSource, type ReduceOp,
+  elementwise, fill, gather, matmul, reduceLaunch, scatterAdd, softmaxRows,
+  type ElementwiseOp, type KernelSource, type ReduceOp, type ReduceShape,
 } from '../../kernels/index.ts';
 import { DeviceError } from '../errors.ts';
 import type { Backend, CustomKernel, DType, MatmulArgs, MemoryStats, Storage, View } from './backend.ts';
@@ -287,11 +287,9 @@ export class WebGPUBackend implements Backend {
   // ---- kernels ------------------------------------------------------------------------------
 
   elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
-    const views = [out, a, ...(typeof b === 'object' ? [b] : []), ...(c ? [c] : [])];
-    const { shape, strides } = coalesce(out.shape, views.map((v) => v.strides));
-    const operand = (v: View) => ({ offset: v.offset, strides: strides[views.indexOf(v)]! });
+    const operand = (v: View) => ({ offset: v.offset, strides: v.strides });
     const l = elementwise({
-      op, shape, out: operand(out), a: operand(a),
+      op, shape: out.shape, out: operand(out), a: operand(a),
       b: b === undefined ? undefined : typeof b === 'number' ? b : operand(b),
       c: c ? operand(c) : undefined,
     });
@@ -299,21 +297,25 @@ export class WebGPUBackend implements Backend {
     this.dispatch(l.source, l.uniforms, [this.buf(a.storage), bb, c ? this.buf(c.storage) : this.dummy, this.buf(out.storage)], l.workgroups);
   }
 
-  reduce(op: ReduceOp, x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
-    const first = reduceRows({ op, rows, cols, offset });
+  reduce(op: ReduceOp, x: Storage, offset: number, shape: ReduceShape, out: Storage): void {
+    const first = reduceLaunch({ op, shape, offset });
     if (first.parts === 1) {
       this.dispatch(first.source, first.uniforms, [this.buf(x), this.buf(out)], first.workgroups);
       return;
     }
-    const partial = this.alloc(rows * first.parts, 'f32');
+    const outputs = shape.outer * shape.inner;
+    const partial = this.alloc(first.parts * outputs, 'f32');
     this.dispatch(first.source, first.uniforms, [this.buf(x), this.buf(partial)], first.workgroups);
-    const second = reduceRows({ op, rows, cols: first.parts, offset: 0, minChunk: Number.MAX_SAFE_INTEGER });
+    const second = reduceLaunch({ op, shape: { outer: 1, len: first.parts, inner: outputs }, offset: 0, minChunk: Number.MAX_SAFE_INTEGER });
     this.dispatch(second.source, second.uniforms, [this.buf(partial), this.buf(out)], second.workgroups);
     this.release(partial);
   }
 
+
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs): void {
-    const l = matmul({ ...args, offA, offB, offC: 0 });
+    // subgroupSize ≥ 8 selects the subgroup kernel (kernels/matmul.ts); 0 the scalar one
+    const subgroupSize = this.device.features.has('subgroups') ? this.device.adapterInfo?.subgroupMinSize ?? 0 : 0;
+    const l = matmul({ ...args, offA, offB, offC: 0, subgroupSize });
     this.dispatch(l.source, l.uniforms, [this.buf(a), this.buf(b), this.buf(out)], l.workgroups);
   }
 
@@ -343,28 +345,4 @@ export class WebGPUBackend implements Backend {
     const l = fill({ n: numel, value, step, isInt: out.dtype === 'i32' });
     this.dispatch(l.source, l.uniforms, [this.buf(out)], l.workgroups);
   }
-}
-
-/**
- * Drop size-1 dims and merge neighbouring dims that every operand walks as one (stride[d] =
- * stride[d+1]·shape[d+1]). The kernel then does fewer index divisions, and a tensor of rank above
- * the kernel's MAX_RANK whose layout is really lower-rank (a [1, 1, ..., n] view, a reshape of a
- * contiguous tensor) runs instead of throwing, as it does on the CPU backend.
- */
-function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const n = shape[d]!;
-    if (n === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0 && strides.every((s, k) => outStrides[k]![last] === s[d]! * n)) {
-      outShape[last]! *= n;
-      strides.forEach((s, k) => { outStrides[k]![last] = s[d]!; });
-    } else {
-      outShape.push(n);
-      strides.forEach((s, k) => outStrides[k]!.push(s[d]!));
-    }
-  }
-  return { shape: outShape, strides: outStrides };
 }

@@ -5,13 +5,22 @@
 //   θ ← θ − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)    t counts this parameter's steps
 // Parameters without a gradient are skipped (and their step count does not advance), as torch.
 // Groups carry their own weight decay (and optionally lr), set before each step by schedules.
+// By default each parameter takes one fused launch (ops/fused.ts `adamwUpdate`) that updates θ,
+// m and v in place; `fused: false` runs the composed ops below, which swap in new storage.
 import { zeros } from '../creation.ts';
+import { adamwUpdate } from '../ops/fused.ts';
 import { add, div, mul, sqrt } from '../ops/table.ts';
 import { keep, noGrad, tidy } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 
 export interface ParamGroup { params: Tensor[]; weightDecay: number; lr?: number; name?: string }
-export interface AdamWOptions { lr: number; betas?: [number, number]; eps?: number }
+export interface AdamWOptions {
+  lr: number;
+  betas?: [number, number];
+  eps?: number;
+  /** One in-place kernel launch per parameter (default true); false: the composed ops. */
+  fused?: boolean;
+}
 
 interface State { m: Tensor; v: Tensor; step: number }
 
@@ -19,6 +28,7 @@ export class AdamW {
   lr: number;
   readonly betas: [number, number];
   readonly eps: number;
+  readonly fused: boolean;
   readonly groups: ParamGroup[];
   private readonly state = new Map<Tensor, State>();
 
@@ -27,6 +37,7 @@ export class AdamW {
     this.lr = opts.lr;
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
+    this.fused = opts.fused ?? true;
     const seen = new Set<Tensor>();
     for (const g of groups) for (const p of g.params) {
       if (seen.has(p)) throw new Error(`AdamW: parameter ${p.name ?? p.id} appears in two groups`);
@@ -44,6 +55,10 @@ export class AdamW {
           if (!g) continue;
           const s = this.stateOf(p);
           s.step++;
+          if (this.fused) {
+            adamwUpdate(p, g, s.m, s.v, { lr, wd: group.weightDecay, b1, b2, eps: this.eps, step: s.step });
+            continue;
+          }
           const decayed = group.weightDecay !== 0 ? mul(p, 1 - lr * group.weightDecay) : p;
           s.m.assign(add(mul(s.m, b1), mul(g, 1 - b1)));
           s.v.assign(add(mul(s.v, b2), mul(mul(g, g), 1 - b2)));

@@ -26,7 +26,7 @@ export const EVAL_OPTIONS: OptionTable = {
   'test-size': { type: 'integer', help: 'Fashion-MNIST test images (all, or a class-balanced subset)', default: 10000, min: 10, max: 10000 },
   k: { type: 'integer', help: 'kNN neighbours', default: 20, min: 1, max: 10000 },
   temperature: { type: 'number', help: 'kNN vote temperature T (weights exp(sim / T))', default: 0.07, min: 1e-4, max: 100 },
-  'probe-steps': { type: 'integer', help: 'Adam steps per linear-probe fit', default: 300, min: 1, max: 100000 },
+  'probe-steps': { type: 'integer', help: 'Adam steps per linear-probe fit', default: 1000, min: 1, max: 100000 },
   out: { type: 'string', help: 'write the results as JSON here', defaultText: 'RUN/eval.json with --run, else none' },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
 };
@@ -42,7 +42,7 @@ export const evalCommand = {
   summary: SUMMARY,
   async run(argv: string[]): Promise<void> {
     const { values: v, help } = parseOptions('eval', EVAL_OPTIONS, argv);
-    if (help) { console.log(helpText('eval', SUMMARY, EVAL_OPTIONS)); return; }
+    if (help) { console.log(helpText('eval', SUMMARY, EVAL_OPTIONS, 'ijepa eval (--run DIR | --checkpoint FILE | --random-init) [options]')); return; }
     checkSourceOptions(v);
     const t0 = performance.now();
     const log = (m: string) => process.stderr.write(`${m}\n`);
@@ -114,7 +114,7 @@ export const evalCommand = {
         result: await measure('raw pixels', { train: { x: ptr.features, y: splits.train.labels, D: ptr.dim }, test: { x: pte.features, y: splits.test.labels, D: pte.dim } }),
       });
 
-      const pretrain = src.runDir ? await pretrainingTime(src.runDir) : null;
+      const pretrain = src.runDir ? await pretrainingTime(src.runDir, src.step) : null;
       const seconds = (performance.now() - t0) / 1000;
       console.log(formatTable(src, splits, rows, pretrain, protocol.knn));
       const out = v.out !== undefined ? resolve(String(v.out)) : src.runDir ? join(src.runDir, 'eval.json') : null;
@@ -130,8 +130,8 @@ export const evalCommand = {
   },
 };
 
-/** Steps and summed step time of a run, from its log.jsonl (null when there is none). */
-async function pretrainingTime(runDir: string): Promise<{ steps: number; minutes: number } | null> {
+/** Steps and summed step time of a run up to `upTo`, from its log.jsonl (null when there is none). */
+async function pretrainingTime(runDir: string, upTo: number): Promise<{ steps: number; minutes: number } | null> {
   let text: string;
   try { text = await readFile(join(runDir, 'log.jsonl'), 'utf8'); } catch { return null; }
   let steps = 0, ms = 0;
@@ -139,6 +139,7 @@ async function pretrainingTime(runDir: string): Promise<{ steps: number; minutes
     if (!line.trim()) continue;
     try {
       const r = JSON.parse(line) as { step?: number; time_ms?: number };
+      if ((r.step ?? 0) > upTo) continue;   // the run went on after the checkpoint being evaluated
       steps = Math.max(steps, r.step ?? 0);
       ms += r.time_ms ?? 0;
     } catch { /* a torn last line: ignore */ }
@@ -161,7 +162,7 @@ export function formatTable(
   ]);
   const widths = heads.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const shots = lowShotSpecs(splits.population).map((s) => `${lowShotName(s)} = ${lowShotPerClass(s, C)} labels per class`).join(', ');
+  const shots = rows[0]!.result.lowShot.map((l) => `${l.name}: ${l.result.nLabelled} labelled images (${l.result.perClass} per class asked)`).join(', ');
   return [
     `${src.label}; readout: ${src.features}`,
     splits.description,

@@ -72,6 +72,7 @@ export async function extractFeatures(
     const feats = tidy(() => encodeBatch(encoder, fromArray(pixels, [count, C, S, S]), kind));   // [count, D]
     // prepare the next batch on the host while the GPU runs this one
     next = start + B < n ? images.batch(start + B, Math.min(B, n - start - B)) : null;
+    next?.catch(() => undefined);   // a failure surfaces when it is awaited, not as an unhandled rejection
     try {
       out.set(await feats.data(), start * D);
     } finally {

@@ -4,24 +4,32 @@
 //
 //   x̃ = (x − μ) / σ            μ, σ per feature, from the rows being fitted
 //   logits = x̃·Wᵀ + b          W [C, D], b [C]
-//   loss = −(1/n) Σ_i log softmax(logits_i)[y_i] + (λ/2)·‖W‖²
+//   loss = −(1/B) Σ_i log softmax(logits_i)[y_i] + (λ/2)·‖W‖²     over a minibatch of B rows
 // log-softmax is composed as z − log Σ exp z with z = logits − max (the max detached: it cancels
 // in the gradient). The L2 term is the weight decay (coupled, so the optimum does not depend on
-// the learning rate); the bias is not decayed. Full-batch Adam (the engine's AdamW, its own decay
-// off) for a fixed number of steps from a small seeded init.
+// the learning rate); the bias is not decayed. Adam (the engine's AdamW with its own decay off)
+// over minibatches of up to 1024 rows, reshuffled every epoch (full batch when the set is
+// smaller), for a fixed number of steps with the lr on a cosine from its peak to 0, from a small
+// seeded init. Minibatches, because lavapipe pays per element: a full-batch step on 8000 rows
+// costs 8× a 1024-row step, and the cosine-decayed minibatch fit reaches the same loss sooner.
+// Pooled ViT features are badly conditioned even z-scored (a random-init small-recipe encoder's
+// have an effective rank of ~3.5), so first-order fits converge slowly: on 2000 Fashion-MNIST
+// images, 300 steps gave 64.9% test accuracy, 1000 steps 69.3%, 2000 steps 71.3%, and the exact
+// optimum (f64 L-BFGS, PyTorch) 72.2%. Hence 1000 steps and a high peak lr by default; the numbers
+// stay a slight underestimate for such features (raw pixels converge faster).
 //
 // Model selection (`linearProbe`): every (lr, λ) of a small grid is fitted on 80% of the training
 // rows (a class-stratified, seeded split) and scored on the other 20%; the best is refitted on all
 // training rows and scored on the test rows. Ties go to the larger λ, then the smaller lr. The
-// grid's fits run side by side as one wider model (`fitLogisticRegressions`), so the whole sweep
-// costs about one fit: on lavapipe a fit is dominated by per-dispatch cost, not by its width.
+// grid's fits run side by side as one wider model (`fitLogisticRegressions`): each step is one
+// matmul for all of them instead of one per setting.
 //
-// Memory: each fit holds its inputs, W, b and the Adam moments on the engine, and disposes them
+// Memory: each fit holds its rows, W, b and the Adam moments on the engine, and disposes them
 // before returning; each step runs in a tidy. Only host arrays come back.
-// Deliberately not: L-BFGS (the engine has no line search), minibatches (full-batch fits every
-// feature set used here), or early stopping.
+// Deliberately not: L-BFGS (the engine has no line search), or early stopping.
 
-import { AdamW, Generator, Linear, concat, fromArray, linear, noGrad, tidy, type Tensor } from '../../engine/index.ts';
+import { AdamW, Generator, Linear, concat, fromArray, linear, tidy, type Tensor } from '../../engine/index.ts';
+import { Rng, mixSeed, permutation } from '../data/prng.ts';
 import { accuracyOf, numClassesOf } from './knn.ts';
 import { stratifiedSplit, takeLabels, takeRows } from './sampling.ts';
 
@@ -33,11 +41,14 @@ export interface LabelledFeatures {
 }
 
 export interface FitOptions {
+  /** Peak learning rate (cosine to 0 over the steps). */
   lr: number;
   /** L2 coefficient λ on W. */
   weightDecay: number;
-  /** Full-batch Adam steps (default 300). */
+  /** Adam steps (default 1000). */
   steps?: number;
+  /** Rows per step (default 1024; the whole set when it is smaller). */
+  batchSize?: number;
   numClasses?: number;
   seed?: number;
   /** Read the loss back every this many steps (and at the first and last step); default 50. */
@@ -51,22 +62,24 @@ export interface FittedProbe {
   /** [C, D] row-major and [C]. */
   weight: Float32Array;
   bias: Float32Array;
-  /** Loss readings during the fit. */
+  /** Minibatch loss (cross-entropy + L2) readings during the fit. */
   losses: { step: number; loss: number }[];
 }
 
 export interface ProbeOptions {
-  /** Learning rates to try (default [0.01, 0.05]). */
+  /** Peak learning rates to try (default [0.03, 0.3]). */
   lrs?: readonly number[];
-  /** L2 coefficients to try (default [1e-2, 1e-3, 1e-4, 0]). */
+  /** L2 coefficients to try (default [0.1, 0.01, 0.001, 0.0001, 0]). */
   weightDecays?: readonly number[];
-  /** Adam steps per fit (default 300). */
+  /** Adam steps per fit (default 1000). */
   steps?: number;
+  /** Rows per step (default 1024). */
+  batchSize?: number;
   /** Held-out share for the selection (default 0.2). */
   valFraction?: number;
   numClasses?: number;
   seed?: number;
-  /** One line per finished fit. */
+  /** A line after the sweep. */
   onProgress?: (message: string) => void;
 }
 
@@ -83,6 +96,11 @@ export interface ProbeResult {
   nTrain: number;
 }
 
+export const DEFAULT_LRS: readonly number[] = [0.03, 0.3];
+export const DEFAULT_WEIGHT_DECAYS: readonly number[] = [1e-1, 1e-2, 1e-3, 1e-4, 0];
+
+const TAG_EPOCH = 0x5052_4f42;
+
 /** μ and σ per column of [n, D] (biased; σ = 1 where a column is constant). */
 export function columnStats(x: Float32Array, D: number): { mean: Float32Array; std: Float32Array } {
   const n = x.length / D;
@@ -95,16 +113,25 @@ export function columnStats(x: Float32Array, D: number): { mean: Float32Array; s
   return { mean, std };
 }
 
-/** (x − μ) / σ on the engine. x [n, D] → [n, D]. */
-function standardise(x: Float32Array, D: number, mean: Float32Array, std: Float32Array): Tensor {
-  return fromArray(x, [x.length / D, D]).sub(fromArray(mean, [D])).div(fromArray(std, [D]));
+/** (x − μ) / σ per column, on the host. */
+function standardise(x: Float32Array, D: number, mean: Float32Array, std: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = (x[i]! - mean[i % D]!) / std[i % D]!;
+  return out;
 }
 
-/** Cross-entropy of logits [n, C] against one-hot targets [n, C], mean over rows. */
+/** Mean cross-entropy of logits [n, C] against one-hot targets [n, C]: a scalar. */
 export function crossEntropy(logits: Tensor, onehot: Tensor): Tensor {
-  const z = logits.sub(logits.max(1, true).detach());                    // [n, C]
-  const logp = z.sub(z.exp().sum(1, true).log());                        // [n, C] log-softmax
+  const z = logits.sub(logits.max(-1, true).detach());                   // [n, C]
+  const logp = z.sub(z.exp().sum(-1, true).log());                       // [n, C] log-softmax
   return logp.mul(onehot).sum().mul(-1 / logits.shape[0]!);              // []
+}
+
+/** Mean cross-entropy per group: logits [n, G, C] against one-hot [n, 1, C] → [G]. */
+function crossEntropyPerGroup(logits: Tensor, onehot: Tensor): Tensor {
+  const z = logits.sub(logits.max(2, true).detach());                    // [n, G, C]
+  const logp = z.sub(z.exp().sum(2, true).log());                        // [n, G, C] log-softmax
+  return logp.mul(onehot).sum([0, 2]).mul(-1 / logits.shape[0]!);        // [G]
 }
 
 function oneHot(y: Int32Array, C: number): Float32Array {
@@ -123,11 +150,11 @@ export async function fitLogisticRegression(data: LabelledFeatures, opts: FitOpt
 }
 
 /**
- * Fit one independent probe per (lr, λ) setting on the same rows, all in one pass: the G heads'
- * weights are concatenated so each step is one [n, D]·[D, G·C] matmul (and one for its gradient)
- * instead of G, and each head is its own AdamW group with its own lr. The losses add up, but no
- * head's gradient depends on another's, so every head follows exactly the path of a fit of its
- * own. A sweep then costs about one fit.
+ * Fit one independent probe per (lr, λ) setting on the same rows and minibatches, side by side:
+ * the G heads' weights are concatenated so each step is one [B, D]·[D, G·C] matmul (and one for
+ * its gradient) instead of G, and each head is its own AdamW group with its own lr. The losses
+ * add up, but no head's gradient depends on another's, so every head follows exactly the path
+ * it would follow alone.
  */
 export async function fitLogisticRegressions(
   data: LabelledFeatures, settings: readonly { lr: number; weightDecay: number }[], opts: Omit<FitOptions, 'lr' | 'weightDecay'> = {},
@@ -137,25 +164,42 @@ export async function fitLogisticRegressions(
   if (x.length !== n * D || n === 0) throw new Error(`linear probe: x has ${x.length} values for ${n} labels × D ${D}`);
   if (G === 0) return [];
   const C = opts.numClasses ?? numClassesOf(y);
-  const steps = opts.steps ?? 300;
+  const steps = opts.steps ?? 1000;
   const every = opts.lossEvery ?? 50;
+  const B = Math.min(n, opts.batchSize ?? 1024);
+  const perEpoch = Math.floor(n / B);                  // the last partial batch of an epoch is dropped
+  const seed = opts.seed ?? 0;
   const { mean, std } = columnStats(x, D);
-  const g = new Generator(opts.seed ?? 0);
+  const xs = standardise(x, D, mean, std);
+  const y1 = oneHot(y, C);
+  const g = new Generator(seed);
   const heads = settings.map(() => new Linear(D, C, { generator: g, std: 0.01 }));
-  const opt = new AdamW(heads.map((h, i) => ({ params: [h.weight, h.bias!], weightDecay: 0, lr: settings[i]!.lr })), { lr: 0 });
+  const groups = heads.map((h, i) => ({ params: [h.weight, h.bias!], weightDecay: 0, lr: settings[i]!.lr }));
+  const opt = new AdamW(groups, { lr: 0 });
   const lam = fromArray(settings.map((s) => s.weightDecay / 2), [G]);                 // [G]
-  const X = noGrad(() => tidy(() => standardise(x, D, mean, std)));                    // [n, D]
-  const Y = fromArray(oneHot(y, C), [n, 1, C]);                                        // [n, 1, C]
   const losses: { step: number; loss: number }[][] = settings.map(() => []);
+  let X: Tensor | null = null, Y: Tensor | null = null;                              // [n, D], [n, 1, C]
   try {
     for (let step = 1; step <= steps; step++) {
+      const k = (step - 1) % perEpoch;
+      if (k === 0 && (X === null || B < n)) {
+        // a new epoch: the rows in a fresh seeded order (a single full batch keeps its order)
+        X?.dispose();
+        Y?.dispose();
+        const order = B === n ? null : permutation(n, new Rng(mixSeed(TAG_EPOCH, seed, (step - 1) / perEpoch)));
+        X = fromArray(order ? takeRows(xs, D, order) : xs, [n, D]);
+        Y = fromArray(order ? takeRows(y1, C, order) : y1, [n, 1, C]);
+      }
+      const f = 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / steps));                // cosine, 1 → 0
+      groups.forEach((gr, i) => { gr.lr = settings[i]!.lr * f; });
       const perHead = tidy(() => {
-        const W = G === 1 ? heads[0]!.weight : concat(heads.map((h) => h.weight), 0);   // [G·C, D]
-        const b = G === 1 ? heads[0]!.bias! : concat(heads.map((h) => h.bias!), 0);      // [G·C]
-        const logits = linear(X, W, b).reshape([n, G, C]);                               // [n, G, C]
-        const ce = crossEntropyPerGroup(logits, Y);                                      // [G]
-        const l2 = W.mul(W).reshape([G, C * D]).sum(1).mul(lam);                         // [G]
-        const loss = ce.add(l2);                                                         // [G]
+        const xb = B === n ? X! : X!.slice(0, k * B, (k + 1) * B);                      // [B, D]
+        const yb = B === n ? Y! : Y!.slice(0, k * B, (k + 1) * B);                      // [B, 1, C]
+        const W = G === 1 ? heads[0]!.weight : concat(heads.map((h) => h.weight), 0);    // [G·C, D]
+        const b = G === 1 ? heads[0]!.bias! : concat(heads.map((h) => h.bias!), 0);       // [G·C]
+        const logits = linear(xb, W, b).reshape([B, G, C]);                               // [B, G, C]
+        const l2 = W.mul(W).reshape([G, C * D]).sum(1).mul(lam);                          // [G]
+        const loss = crossEntropyPerGroup(logits, yb).add(l2);                            // [G]
         loss.sum().backward();
         opt.step();
         opt.zeroGrad();
@@ -177,27 +221,20 @@ export async function fitLogisticRegressions(
     }
     return out;
   } finally {
-    X.dispose();
-    Y.dispose();
+    X?.dispose();
+    Y?.dispose();
     lam.dispose();
     opt.dispose();
     for (const h of heads) h.dispose();
   }
 }
 
-/** Mean cross-entropy per group: logits [n, G, C] against one-hot [n, 1, C] → [G]. */
-function crossEntropyPerGroup(logits: Tensor, onehot: Tensor): Tensor {
-  const z = logits.sub(logits.max(2, true).detach());                    // [n, G, C]
-  const logp = z.sub(z.exp().sum(2, true).log());                        // [n, G, C] log-softmax
-  return logp.mul(onehot).sum([0, 2]).mul(-1 / logits.shape[0]!);        // [G]
-}
-
 /** Class predictions [n] of a fitted probe for x [n, D], computed on the engine. */
 export async function predictProbe(p: FittedProbe, x: Float32Array, D: number): Promise<Int32Array> {
   const n = x.length / D, C = p.bias.length;
   if (n === 0) return new Int32Array(0);
-  const logits = noGrad(() => tidy(() =>
-    standardise(x, D, p.mean, p.std).matmul(fromArray(p.weight, [C, D]), { transB: true }).add(fromArray(p.bias, [C]))));   // [n, C]
+  const logits = tidy(() =>
+    linear(fromArray(standardise(x, D, p.mean, p.std), [n, D]), fromArray(p.weight, [C, D]), fromArray(p.bias, [C])));   // [n, C]
   let v: ArrayLike<number>;
   try {
     v = await logits.data();
@@ -218,25 +255,24 @@ export async function linearProbe(train: LabelledFeatures, test: LabelledFeature
   const D = train.D;
   if (test.D !== D) throw new Error(`linear probe: train D ${D} vs test D ${test.D}`);
   const C = opts.numClasses ?? Math.max(numClassesOf(train.y), numClassesOf(test.y));
-  const lrs = opts.lrs ?? [0.01, 0.05];
-  const wds = [...(opts.weightDecays ?? [1e-2, 1e-3, 1e-4, 0])].sort((a, b) => b - a);
+  const lrs = [...(opts.lrs ?? DEFAULT_LRS)].sort((a, b) => a - b);
+  const wds = [...(opts.weightDecays ?? DEFAULT_WEIGHT_DECAYS)].sort((a, b) => b - a);
   const seed = opts.seed ?? 0;
-  const base = { steps: opts.steps ?? 300, numClasses: C, seed };
+  const base = { steps: opts.steps ?? 1000, batchSize: opts.batchSize ?? 1024, numClasses: C, seed };
   const { fit, held } = stratifiedSplit(train.y, opts.valFraction ?? 0.2, seed);
   const sweep: ProbeResult['sweep'] = [];
-  let best = { lr: lrs[0]!, weightDecay: wds[Math.floor(wds.length / 2)]!, valAccuracy: NaN };
+  let best = { lr: lrs[lrs.length - 1]!, weightDecay: wds[Math.floor(wds.length / 2)]!, valAccuracy: NaN };
   if (held.length > 0 && lrs.length * wds.length > 1) {
     const fitSet = { x: takeRows(train.x, D, fit), y: takeLabels(train.y, fit), D };
     const heldX = takeRows(train.x, D, held), heldY = takeLabels(train.y, held);
-    const grid = wds.flatMap((weightDecay) => [...lrs].sort((a, b) => a - b).map((lr) => ({ lr, weightDecay })));
+    const grid = wds.flatMap((weightDecay) => lrs.map((lr) => ({ lr, weightDecay })));   // λ descending, lr ascending
     const fits = await fitLogisticRegressions(fitSet, grid, base);
     for (const [i, setting] of grid.entries()) {
       const valAccuracy = accuracyOf(await predictProbe(fits[i]!, heldX, D), heldY);
       sweep.push({ ...setting, valAccuracy });
-      // grid order is λ descending, then lr ascending: ">" keeps the first of equals
-      if (!(valAccuracy <= best.valAccuracy)) best = { ...setting, valAccuracy };
+      if (!(valAccuracy <= best.valAccuracy)) best = { ...setting, valAccuracy };     // strictly better only
     }
-    opts.onProgress?.(`sweep on ${fit.length}/${held.length} rows: ${sweep.map((r) => `lr ${r.lr} λ ${r.weightDecay} → ${(100 * r.valAccuracy).toFixed(1)}%`).join(', ')}`);
+    opts.onProgress?.(`held-out (${fit.length}/${held.length} rows): ${sweep.map((r) => `lr ${r.lr} λ ${r.weightDecay} ${(100 * r.valAccuracy).toFixed(1)}`).join(', ')}`);
   }
   const p = await fitLogisticRegression(train, { ...base, lr: best.lr, weightDecay: best.weightDecay });
   const accuracy = test.y.length > 0 ? accuracyOf(await predictProbe(p, test.x, D), test.y) : NaN;

@@ -1,0 +1,146 @@
+// bench/common: what the kernel suites share. A suite returns rows; run.ts prints them, writes
+// the baseline and RESULTS.md, and checks regressions.
+//
+// Timing: a timed body records R launches into the backend's open pass, then awaits
+// `backend.sync()`, so the GPU work is inside the time and the per-dispatch cost (encoding,
+// bind group, submit) is spread over R. Inputs are made and pipelines compiled (one untimed
+// launch) before. mitata takes several such samples; a row reports the fastest, divided by R:
+// on a shared machine, other processes only ever make a sample slower, so the minimum is the
+// steadiest estimate of what the kernel costs.
+import { measure } from 'mitata';
+import { deviceInfo, initWebGPU } from '../engine/device/node.ts';
+import type { WebGPUBackend } from '../engine/backend/webgpu.ts';
+import type { Storage } from '../engine/backend/backend.ts';
+import type { KernelSource } from '../kernels/index.ts';
+
+export type Backend = WebGPUBackend;
+
+/** One measured kernel and shape. */
+export interface BenchRow {
+  /** Suite (kernel family): peak, matmul, elementwise, reduce, softmax. */
+  suite: string;
+  /** Stable id: the key of the baseline. */
+  name: string;
+  /** Seconds per launch (fastest sample / R). */
+  seconds: number;
+  /** Compute-bound kernels: GFLOP/s. */
+  gflops?: number;
+  /** Bandwidth-bound kernels: GB/s of the bytes the op must move at least. */
+  gbs?: number;
+  /** The rate divided by a reference measured in the same run: what the check compares. */
+  score?: number;
+  /**
+   * What score is a fraction of: the copy kernel (GB/s), or the kernel's naive twin run on the
+   * same inputs (matmul: the scalar kernel), which loads and computes like it and so feels the
+   * machine's load like it. (The FMA peak kernel is only the yardstick for % of peak: it runs on
+   * other execution ports, so a busy machine slows it differently.)
+   */
+  ref?: 'copy' | 'twin';
+  /** The reference's rate measured interleaved with this row (GFLOP/s or GB/s; see timeAgainst). */
+  refRate?: number;
+  note?: string;
+}
+
+/** The references every score is normalised by, measured first in the same run. */
+export interface References { peakGflops: number; copyGbs: number }
+
+/** A reference kernel to interleave with a measurement: one launch, and its work (FLOPs or bytes). */
+export interface RefKernel { record: () => void; work: number }
+
+export interface BenchContext {
+  backend: Backend;
+  refs: References;
+  /** The reference kernels themselves, for timeAgainst. */
+  refKernels: { peak: RefKernel; copy: RefKernel };
+  /** Samples per row (mitata min/max samples). */
+  samples: number;
+  log: (line: string) => void;
+}
+
+let backendPromise: Promise<Backend> | null = null;
+export function getBackend(): Promise<Backend> {
+  backendPromise ??= initWebGPU();
+  return backendPromise;
+}
+
+/** Adapter as one line (vendor, architecture, device, description). */
+export function adapterName(): string {
+  const a = deviceInfo().adapter;
+  return [a.vendor, a.architecture, a.device, a.description].filter((s) => s).join(' / ') || 'unknown adapter';
+}
+
+/** The device's subgroup size as the engine passes it to the matmul launcher (0: none). */
+export function subgroupSize(backend: Backend): number {
+  return backend.device.features.has('subgroups') ? backend.device.adapterInfo?.subgroupMinSize ?? 0 : 0;
+}
+
+/** A storage of `n` f32 values in [-1, 1) (fixed pattern), uploaded. */
+export function filled(backend: Backend, n: number, seed = 1): Storage {
+  const s = backend.alloc(n, 'f32');
+  const v = new Float32Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; v[i] = (x >>> 8) / 2 ** 23 - 1; }
+  backend.upload(s, v);
+  return s;
+}
+
+/** A raw launch recorded through the backend's public `custom` entry (bindings 1.. = storages). */
+export function recordLaunch(backend: Backend, l: { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }, storages: Storage[]): void {
+  backend.custom({
+    name: l.source.name,
+    launches: () => [{ ...l, bindings: storages.map((_, i) => i) }],
+    reference: () => { throw new Error(`${l.source.name}: no CPU reference in bench`); },
+  }, storages);
+}
+
+/**
+ * Seconds per launch of `record` (which records one launch): warm up once (compiles), then
+ * `samples` timed bodies of `reps` launches + sync each; the fastest body / reps.
+ * `reps` is chosen so a body lasts about `targetMs`, from the warm-up's duration.
+ */
+export async function timeLaunches(backend: Backend, record: () => void, samples: number, targetMs = 150): Promise<number> {
+  record();
+  await backend.sync();            // compile + first run, untimed
+  const t0 = performance.now();
+  record();
+  await backend.sync();
+  const once = Math.max(0.05, performance.now() - t0);
+  const reps = Math.max(1, Math.min(200, Math.round(targetMs / once)));
+  const stats = await measure(async () => {
+    for (let r = 0; r < reps; r++) record();
+    await backend.sync();
+  }, { min_samples: samples, max_samples: samples, min_cpu_time: 0, warmup_samples: 0, batch_samples: 1, batch_unroll: 1 });
+  return stats.min / 1e9 / reps;   // mitata reports ns
+}
+
+/**
+ * Seconds per launch of `record` (fastest sample), and the reference's rate as the score should
+ * see it. The two run in alternating samples; each adjacent pair gives the ratio
+ * (record's rate / ref's rate) under the same load, and the score is the median of those
+ * ratios: a machine shared with other processes slows both sides of a pair alike, and the
+ * median drops the pairs a burst split. `refRate` (work/s / 1e9) is the reference rate that
+ * makes rate / refRate equal that median, with rate from the fastest sample.
+ */
+export async function timeAgainst(backend: Backend, record: () => void, ref: RefKernel, samples: number, targetMs = 150): Promise<{ seconds: number; refRate: number }> {
+  const reps = async (f: () => void) => {
+    f(); await backend.sync();                       // compile + first run, untimed
+    const t0 = performance.now(); f(); await backend.sync();
+    return Math.max(1, Math.min(200, Math.round(targetMs / Math.max(0.05, performance.now() - t0))));
+  };
+  const rk = await reps(record), rr = await reps(ref.record);
+  const opts = { min_samples: 1, max_samples: 1, min_cpu_time: 0, warmup_samples: 0, batch_samples: 1, batch_unroll: 1 };
+  const times: number[] = [], ratios: number[] = [];   // ratios: t_ref / t (both per launch)
+  for (let s = 0; s < samples; s++) {
+    const a = await measure(async () => { for (let r = 0; r < rk; r++) record(); await backend.sync(); }, opts);
+    const b = await measure(async () => { for (let r = 0; r < rr; r++) ref.record(); await backend.sync(); }, opts);
+    const t = a.min / 1e9 / rk, tr = b.min / 1e9 / rr;
+    times.push(t);
+    ratios.push(tr / t);
+  }
+  ratios.sort((x, y) => x - y);
+  const median = ratios.length % 2 ? ratios[ratios.length >> 1]! : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
+  const seconds = Math.min(...times);
+  return { seconds, refRate: ref.work / (seconds * median) / 1e9 };
+}
+
+export const fmtShape = (dims: readonly number[]) => dims.join('×');

@@ -1,0 +1,136 @@
+// matmul.bench: GFLOP/s (2·batch·M·N·K / t) and fraction of the peak kernel, on 1024³ and the
+// ViT-Ti/16 training shapes (8 images × 196 patches = 1568 tokens, D = 192, MLP 768, qkv 576,
+// 3 heads × 8 images = 24 attention batches of 197 × 64), in the layouts the engine runs them:
+//   forward linear   y = x·Wᵀ          NT   (W stored [out, in])
+//   backward dx      g·W               NN
+//   backward dW      gᵀ·x              TN
+//   attention        q·kᵀ (NT), P·v (NN)
+// Each shape runs through backend.matmul, exactly as the engine dispatches it (the subgroup
+// kernel with the tuned tile where the device has subgroups), in samples alternating with the
+// scalar kernel (the kernel before the subgroup one) on the same inputs: the score the check
+// compares is the speed-up over that naive twin; % of peak is printed beside it.
+//
+// `--tune` times every tile in SUBGROUP_TILES on every shape and rewrites
+// kernels/matmul-tiles.ts with the fastest per shape.
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { matmul, SUBGROUP_TILES, type MatmulParams, type SubgroupTile } from '../kernels/index.ts';
+import { adapterName, filled, recordLaunch, subgroupSize, timeAgainst, timeLaunches, type BenchContext, type BenchRow, type RefKernel } from './common.ts';
+
+export interface MatmulShape { batch: number; M: number; N: number; K: number; transA: boolean; transB: boolean; what: string }
+
+const T = true, F = false;
+export const MATMUL_SHAPES: readonly MatmulShape[] = [
+  { batch: 1, M: 1024, N: 1024, K: 1024, transA: F, transB: F, what: 'square' },
+  { batch: 1, M: 1568, N: 768, K: 192, transA: F, transB: F, what: '[1568×192]·[192×768]' },
+  { batch: 1, M: 1568, N: 768, K: 192, transA: F, transB: T, what: 'fc1 forward x·W1ᵀ' },
+  { batch: 1, M: 1568, N: 192, K: 768, transA: F, transB: T, what: 'fc2 forward h·W2ᵀ' },
+  { batch: 1, M: 1568, N: 576, K: 192, transA: F, transB: T, what: 'qkv forward x·Wqkvᵀ' },
+  { batch: 1, M: 1568, N: 192, K: 768, transA: F, transB: F, what: 'fc1 backward dx = g·W1' },
+  { batch: 1, M: 768, N: 192, K: 1568, transA: T, transB: F, what: 'fc1 backward dW1 = gᵀ·x' },
+  { batch: 24, M: 197, N: 197, K: 64, transA: F, transB: T, what: 'attention scores q·kᵀ' },
+  { batch: 24, M: 197, N: 64, K: 197, transA: F, transB: F, what: 'attention P·v' },
+];
+
+export const shapeName = (s: MatmulShape) =>
+  `${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'} ${s.batch > 1 ? `${s.batch}×` : ''}${s.M}×${s.N}×${s.K}`;
+
+interface Operands { a: ReturnType<typeof filled>; b: ReturnType<typeof filled>; c: ReturnType<typeof filled> }
+
+function operands(ctx: BenchContext, s: MatmulShape): Operands {
+  const { backend } = ctx;
+  return { a: filled(backend, s.batch * s.M * s.K, 1), b: filled(backend, s.batch * s.K * s.N, 2), c: backend.alloc(s.batch * s.M * s.N, 'f32') };
+}
+function release(ctx: BenchContext, o: Operands): void { for (const s of [o.a, o.b, o.c]) ctx.backend.release(s); }
+
+function params(s: MatmulShape): MatmulParams {
+  return { batch: s.batch, M: s.M, N: s.N, K: s.K, transA: s.transA, transB: s.transB,
+    strideA: s.batch > 1 ? s.M * s.K : 0, strideB: s.batch > 1 ? s.K * s.N : 0, offA: 0, offB: 0, offC: 0 };
+}
+
+const flops = (s: MatmulShape) => 2 * s.batch * s.M * s.N * s.K;
+
+export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
+  const { backend, refs, samples } = ctx;
+  const sg = subgroupSize(backend);
+  const rows: BenchRow[] = [];
+  for (const s of MATMUL_SHAPES) {
+    const o = operands(ctx, s);
+    const p = params(s);
+    const chosen = matmul({ ...p, subgroupSize: sg }).source.name;
+    // the naive twin: the scalar kernel (the kernel before the subgroup one, and the fallback
+    // without subgroups), timed in samples alternating with the engine's path
+    const scalar = matmul({ ...p, subgroupSize: 0 });
+    const twin: RefKernel = { record: () => recordLaunch(backend, scalar, [o.a, o.b, o.c]), work: flops(s) };
+    const m = await timeAgainst(backend, () => backend.matmul(o.a, 0, o.b, 0, o.c, p), twin, samples);
+    release(ctx, o);
+    const g = flops(s) / m.seconds / 1e9;
+    rows.push({ suite: 'matmul', name: `matmul ${shapeName(s)}`, seconds: m.seconds, gflops: g, ref: 'twin', refRate: m.refRate,
+      note: `${s.what}; ${chosen} vs ${scalar.source.name}` });
+    ctx.log(`  matmul ${shapeName(s).padEnd(22)} ${(m.seconds * 1e3).toFixed(2).padStart(8)} ms ${g.toFixed(1).padStart(6)} GFLOP/s ` +
+      `${(100 * g / refs.peakGflops).toFixed(1).padStart(5)}% of peak   ${(g / m.refRate).toFixed(2)}× the scalar kernel ` +
+      `(${m.refRate.toFixed(1)} GFLOP/s, ${(100 * m.refRate / refs.peakGflops).toFixed(1)}% of peak)   ${chosen}`);
+  }
+  return rows;
+}
+
+/**
+ * Time every candidate tile on every shape; rewrite kernels/matmul-tiles.ts. Candidates are
+ * timed in interleaved rounds (round-robin, fastest sample kept; the first also compiles), so a
+ * burst of load from other processes doesn't pick a tile. Each distinct tile is one more
+ * pipeline per layout to compile (1–10 s on lavapipe), so each shape takes, among the tiles
+ * within 15 % of its fastest, the one with the best geometric mean over all shapes.
+ */
+export async function tuneMatmul(ctx: BenchContext): Promise<void> {
+  const { backend, samples } = ctx;
+  const sg = subgroupSize(backend);
+  if (sg < 8) { ctx.log('tune: this device has no subgroups of 8+ lanes; the scalar kernel has nothing to tune'); return; }
+  const rates: number[][] = [];   // [shape][tile] GFLOP/s
+  for (const s of MATMUL_SHAPES) {
+    const o = operands(ctx, s);
+    const launches = SUBGROUP_TILES.map((tile) => matmul({ ...params(s), subgroupSize: sg, sgTile: tile }));
+    const best = launches.map(() => Infinity);
+    for (let round = 0; round < samples; round++) {
+      for (let i = 0; i < launches.length; i++) {
+        const t = await timeLaunches(backend, () => recordLaunch(backend, launches[i]!, [o.a, o.b, o.c]), 1, 100);
+        best[i] = Math.min(best[i]!, t);
+      }
+    }
+    release(ctx, o);
+    rates.push(best.map((t) => flops(s) / t / 1e9));
+    ctx.log(`  tune ${shapeName(s).padEnd(22)} ` + SUBGROUP_TILES.map((tile, i) => `${tile.tm}×${32 * tile.tn4} ${rates.at(-1)![i]!.toFixed(1)}`).join('  ') + ' GFLOP/s');
+  }
+  const geo = SUBGROUP_TILES.map((_, i) => Math.exp(rates.reduce((acc, r) => acc + Math.log(r[i]!), 0) / rates.length));
+  const overall = geo.indexOf(Math.max(...geo));
+  ctx.log(`  tune: best over all shapes ${SUBGROUP_TILES[overall]!.tm}×${32 * SUBGROUP_TILES[overall]!.tn4} (geometric mean ${geo[overall]!.toFixed(1)} GFLOP/s)`);
+  const winners = MATMUL_SHAPES.map((s, k) => {
+    const r = rates[k]!;
+    // among the tiles within 15 % of this shape's fastest, the one best over all shapes
+    const near = SUBGROUP_TILES.map((_, i) => i).filter((i) => r[i]! * 1.15 >= Math.max(...r));
+    const pick = near.reduce((x, y) => (geo[y]! > geo[x]! ? y : x));
+    return { ...s, ...SUBGROUP_TILES[pick]!, gflops: r[pick]! };
+  });
+  const entries = winners.map((w) =>
+    `  { M: ${w.M}, N: ${w.N}, K: ${w.K}, transA: ${w.transA}, transB: ${w.transB}, tm: ${w.tm}, tn4: ${w.tn4} },   // ${w.what}: ${w.gflops.toFixed(1)} GFLOP/s`);
+  const file = `// matmul-tiles: subgroup-kernel tiles per benchmark shape, written by \`npm run bench -- --tune\`
+// (bench/matmul.bench.ts times every tile in SUBGROUP_TILES on each shape; a shape takes, among
+// the tiles within 15 % of its fastest, the one best over all shapes, so few pipelines need
+// compiling). Shapes not listed take the nearest entry with the same transposes, else 16×32
+// (pickSubgroupTile in matmul.ts). Tuned on ${adapterName()}, ${new Date().toISOString().slice(0, 10)}.
+
+export interface TunedMatmulTile {
+  M: number; N: number; K: number; transA: boolean; transB: boolean;
+  /** Rows of C per octet. */
+  tm: number;
+  /** vec4 column groups per lane (32·tn4 columns per octet). */
+  tn4: number;
+}
+
+export const MATMUL_TILES: readonly TunedMatmulTile[] = [
+${entries.join('\n')}
+];
+`;
+  const path = fileURLToPath(new URL('../kernels/matmul-tiles.ts', import.meta.url));
+  writeFileSync(path, file);
+  ctx.log(`tune: wrote ${path} (takes effect in the next process)`);
+}

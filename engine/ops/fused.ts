@@ -1,0 +1,318 @@
+// fused: ops that run one hand-written kernel where the composite runs many, declared like the
+// primitives in table.ts (an OpDef through `apply`) but launched with `backend.custom`: the
+// WebGPU backend records the WGSL launches, the CPU backend runs their float64 twins. The
+// composites in composite.ts stay as the references these are tested against.
+//
+//   layerNorm   one pass per row forward, saving mean and rstd; fused dx and column-sum dw/db
+//   attention   flash-style forward saving the log-sum-exp; backward recomputes the scores
+//   adamwUpdate, emaInPlace   in-place optimizer updates, one launch per tensor
+//
+// Saved tensors (mean/rstd, lse) are made in the current memory scope, like a composite's
+// intermediates, and disposed by the backward that uses them; a forward that records no tape
+// disposes them at once. Like intermediates, they do not survive the scope that made them, so
+// run backward inside the scope of the forward (the training step's tidy).
+// Inputs that are strided views or sit at an offset are copied first: the kernels read dense
+// rows (vec4 rows for attention).
+import {
+  ATTENTION_MAX_DH, attentionBackwardDkv, attentionBackwardDkvRef, attentionBackwardDq, attentionBackwardDqRef,
+  attentionForward, attentionForwardRef, type AttentionShape,
+} from '../../kernels/attention.ts';
+import {
+  layerNormBackwardColumns, layerNormBackwardColumnsRef, layerNormBackwardDx, layerNormBackwardDxRef,
+  layerNormForward, layerNormForwardRef, layerNormParts,
+} from '../../kernels/layer-norm.ts';
+import { adamw, adamwRef, ema, emaRef } from '../../kernels/optim.ts';
+import type { KernelSource } from '../../kernels/index.ts';
+import type { Backend, CustomKernel, Storage } from '../backend/backend.ts';
+import { WebGPUBackend } from '../backend/webgpu.ts';
+import { fmt, ShapeError } from '../errors.ts';
+import { gradEnabled, noGrad } from '../runtime.ts';
+import { numel, sameShape } from '../shape.ts';
+import { Tensor } from '../tensor.ts';
+import { apply, needFloat, type OpDef } from './op.ts';
+import { concat, copy, full, slice, sum } from './table.ts';
+
+interface Launch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
+
+/**
+ * A CustomKernel from launches run in order, each with its binding indices into the storage
+ * list and its float64 twin, which the CPU backend calls on the same storages in the same order.
+ */
+function kernel(name: string, launches: readonly [Launch, readonly number[], (a: Float64Array[]) => void][]): CustomKernel {
+  return {
+    name,
+    launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })),
+    reference: (arrays) => { for (const [, bindings, twin] of launches) twin(bindings.map((i) => arrays[i]!)); },
+  };
+}
+
+/** t itself when it is contiguous at offset 0, else a dense copy made without taping. */
+function dense(t: Tensor): { t: Tensor; owned: boolean } {
+  if (t.isContiguous && t.offset === 0) return { t, owned: false };
+  return { t: noGrad(() => copy(t)), owned: true };
+}
+
+/** Run f on dense versions of ts, disposing the copies afterwards. */
+function withDense<T>(ts: readonly Tensor[], f: (d: Tensor[]) => T): T {
+  const d = ts.map(dense);
+  try {
+    return f(d.map((x) => x.t));
+  } finally {
+    for (const x of d) if (x.owned) x.t.dispose();
+  }
+}
+
+/**
+ * The device's smallest subgroup size when it has the `subgroups` feature, else 0 (and on the
+ * CPU backend): the attention kernels share streamed rows across subgroups when it is ≥ 8.
+ */
+function subgroupSize(b: Backend): number {
+  if (!(b instanceof WebGPUBackend) || !b.device.features.has('subgroups')) return 0;
+  return b.device.adapterInfo?.subgroupMinSize ?? 0;
+}
+
+/** Whether `apply` will record a tape node for these inputs (then the forward keeps its saved tensors). */
+const willTape = (inputs: readonly Tensor[]) => gradEnabled() && inputs.some((t) => t.requiresGrad);
+
+// ---- layer norm -------------------------------------------------------------------------------
+
+interface LayerNormAttrs {
+  eps: number;
+  hasWeight: boolean;
+  hasBias: boolean;
+  /** Written by the forward when taped, consumed (and disposed) by the backward. */
+  saved: { mean: Tensor; rstd: Tensor } | null;
+}
+
+const layerNormDef: OpDef<LayerNormAttrs> = {
+  name: 'layerNorm',
+  infer(inputs) {
+    needFloat('layerNorm', inputs);
+    const x = inputs[0]!;
+    if (x.rank === 0 || x.size === 0) throw new ShapeError('layerNorm', 'x', [x.shape], `x ${fmt(x.shape)} must have at least one dim and one element`);
+    return { shape: [...x.shape], dtype: 'f32' };
+  },
+  forward(out, inputs, attrs) {
+    const D = out.shape.at(-1)!, rows = out.size / D;
+    const shape = { rows, D, eps: attrs.eps, hasWeight: attrs.hasWeight, hasBias: attrs.hasBias };
+    const mean = Tensor.empty([rows], 'f32', out.backend), rstd = Tensor.empty([rows], 'f32', out.backend);
+    withDense(inputs, ([x, ...params]) => {
+      const w = attrs.hasWeight ? params[0]! : x!, b = attrs.hasBias ? params[attrs.hasWeight ? 1 : 0]! : x!;
+      out.backend.custom(
+        kernel('layerNorm', [[layerNormForward(shape), [0, 1, 2, 3, 4, 5], (a) => layerNormForwardRef(a, shape)]]),
+        [x!.storage, w.storage, b.storage, out.storage, mean.storage, rstd.storage],
+      );
+    });
+    if (willTape(inputs)) attrs.saved = { mean, rstd };
+    else { mean.dispose(); rstd.dispose(); }
+  },
+  // x̂ = (x − μ)·rstd, ĝ = g·w:  dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂));  dw = Σ_rows g·x̂;  db = Σ_rows g
+  backward(g, inputs, _y, attrs, needs) {
+    const saved = attrs.saved;
+    if (!saved) throw new Error('layerNorm: backward without saved statistics (it runs once per graph)');
+    attrs.saved = null;
+    const x = inputs[0]!, D = x.shape.at(-1)!, rows = x.size / D;
+    const wantDw = attrs.hasWeight && needs[1]!;
+    const wantDb = attrs.hasBias && needs[attrs.hasWeight ? 2 : 1]!;
+    const backend = x.backend;
+    const dx = needs[0] ? Tensor.empty([...x.shape], 'f32', backend) : null;
+    // column sums come in row blocks, summed below (a single block is already the gradient)
+    const parts = layerNormParts(rows);
+    const partShape = parts === 1 ? [D] : [parts, D];
+    const dwp = wantDw ? Tensor.empty(partShape, 'f32', backend) : null;
+    const dbp = wantDb ? Tensor.empty(partShape, 'f32', backend) : null;
+    withDense([g, x, ...(attrs.hasWeight ? [inputs[1]!] : [])], ([gd, xd, w]) => {
+      const st: Storage[] = [gd!.storage, xd!.storage, (w ?? gd!).storage, saved.mean.storage, saved.rstd.storage];
+      if (dx) {
+        const p = { rows, D, hasWeight: attrs.hasWeight };
+        backend.custom(kernel('layerNorm.dx', [[layerNormBackwardDx(p), [0, 1, 2, 3, 4, 5], (a) => layerNormBackwardDxRef(a, p)]]), [...st, dx.storage]);
+      }
+      if (dwp || dbp) {
+        const p = { rows, D, wantDw, wantDb };
+        // the output not wanted is bound to a stand-in of its own: writable bindings may not alias
+        const stand = dwp && dbp ? null : Tensor.empty([4], 'f32', backend);
+        backend.custom(kernel('layerNorm.dw_db', [[layerNormBackwardColumns(p), [0, 1, 3, 4, 5, 6], (a) => layerNormBackwardColumnsRef(a, p)]]),
+          [...st, (dwp ?? stand)!.storage, (dbp ?? stand)!.storage]);
+        stand?.dispose();
+      }
+    });
+    saved.mean.dispose();
+    saved.rstd.dispose();
+    const colSum = (t: Tensor | null) => {
+      if (!t || parts === 1) return t;
+      const s = sum(t, 0);
+      t.dispose();
+      return s;
+    };
+    const grads: (Tensor | null)[] = [dx];
+    if (attrs.hasWeight) grads.push(colSum(dwp));
+    if (attrs.hasBias) grads.push(colSum(dbp));
+    return grads;
+  },
+};
+
+/**
+ * Layer normalisation over the last dim (Ba et al. 2016), fused: as torch.nn.functional.layer_norm,
+ * y = (x − E[x]) / sqrt(Var[x] + eps) · weight + bias with the biased (two-pass) variance.
+ * Same contract as composite `layerNorm`, which it is checked against.
+ */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const D = x.shape.at(-1)!;
+  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
+    if (p && (p.rank !== 1 || p.shape[0] !== D)) throw new ShapeError('layerNorm', name, [x.shape, p.shape], `${name} ${fmt(p.shape)} must be [${D}] for x ${fmt(x.shape)}`);
+  }
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return apply(layerNormDef, inputs, { eps, hasWeight: !!weight, hasBias: !!bias, saved: null });
+}
+
+// ---- attention --------------------------------------------------------------------------------
+
+interface AttentionAttrs {
+  scale: number;
+  /** Written by the forward when taped, consumed (and disposed) by the backward. */
+  saved: { lse: Tensor } | null;
+}
+
+function attentionShape(q: Tensor, k: Tensor, scale: number): AttentionShape {
+  const dh = q.shape.at(-1)!, nq = q.shape.at(-2)!, nk = k.shape.at(-2)!;
+  return { heads: numel(q.shape.slice(0, -2)), nq, nk, dh, scale };
+}
+
+const attentionDef: OpDef<AttentionAttrs> = {
+  name: 'attention',
+  infer([q, k, v]) {
+    needFloat('attention', [q!, k!, v!]);
+    const shapes = [q!.shape, k!.shape, v!.shape];
+    const all = `q ${fmt(q!.shape)}, k ${fmt(k!.shape)}, v ${fmt(v!.shape)}`;
+    if (q!.rank < 2 || k!.rank !== q!.rank || v!.rank !== q!.rank) throw new ShapeError('attention', 'q, k, v', shapes, `${all} must have the same rank, at least 2`);
+    if (!sameShape(q!.shape.slice(0, -2), k!.shape.slice(0, -2)) || !sameShape(k!.shape, v!.shape)) {
+      throw new ShapeError('attention', 'q, k, v', shapes, `${all} disagree: k and v must have the same shape, and q their leading dims and head dim (no broadcasting)`);
+    }
+    if (q!.shape.at(-1) !== k!.shape.at(-1)) throw new ShapeError('attention', 'q, k', shapes, `${all} disagree on the head dim`);
+    const dh = q!.shape.at(-1)!;
+    if (dh % 4 !== 0 || dh > ATTENTION_MAX_DH) throw new ShapeError('attention', 'q', shapes, `head dim ${dh} must be a multiple of 4 and at most ${ATTENTION_MAX_DH} here (attention() pads others)`);
+    if (q!.size === 0 || k!.size === 0) throw new ShapeError('attention', 'q, k', shapes, `${all} must be non-empty`);
+    return { shape: [...q!.shape], dtype: 'f32' };
+  },
+  forward(out, inputs, attrs) {
+    const p = attentionShape(inputs[0]!, inputs[1]!, attrs.scale);
+    const lse = Tensor.empty([p.heads, p.nq], 'f32', out.backend);
+    withDense(inputs, ([q, k, v]) => {
+      out.backend.custom(
+        kernel('attention', [[attentionForward(p, { subgroupSize: subgroupSize(out.backend) }), [0, 1, 2, 3, 4], (a) => attentionForwardRef(a, p)]]),
+        [q!.storage, k!.storage, v!.storage, out.storage, lse.storage],
+      );
+    });
+    if (willTape(inputs)) attrs.saved = { lse };
+    else lse.dispose();
+  },
+  // with P = softmax(S), S = q·kᵀ·scale, D_i = Σ_c dO_ic·o_ic:
+  //   dv = Pᵀ·dO;  dS = P ⊙ (dO·vᵀ − D);  dq = scale·dS·k;  dk = scale·dSᵀ·q
+  backward(g, inputs, y, attrs, needs) {
+    const saved = attrs.saved;
+    if (!saved) throw new Error('attention: backward without the saved log-sum-exp (it runs once per graph)');
+    attrs.saved = null;
+    const [q, k] = inputs;
+    const p = attentionShape(q!, k!, attrs.scale);
+    const backend = q!.backend;
+    const opts = { subgroupSize: subgroupSize(backend) };
+    const wantKv = needs[1]! || needs[2]!;
+    const dq = Tensor.empty([...q!.shape], 'f32', backend);
+    const delta = Tensor.empty([p.heads, p.nq], 'f32', backend);
+    const dk = wantKv ? Tensor.empty([...k!.shape], 'f32', backend) : null;
+    const dv = wantKv ? Tensor.empty([...k!.shape], 'f32', backend) : null;
+    withDense([...inputs, y, g], ([qd, kd, vd, o, gd]) => {
+      // storages: 0 q, 1 k, 2 v, 3 o, 4 dO, 5 lse, 6 dq, 7 delta, 8 dk, 9 dv
+      const launches: [Launch, number[], (a: Float64Array[]) => void][] = [
+        [attentionBackwardDq(p, opts), [0, 1, 2, 3, 4, 5, 6, 7], (a) => attentionBackwardDqRef(a, p)],
+      ];
+      if (wantKv) launches.push([attentionBackwardDkv(p, opts), [0, 1, 2, 4, 5, 7, 8, 9], (a) => attentionBackwardDkvRef(a, p)]);
+      const st = [qd!, kd!, vd!, o!, gd!, saved.lse, dq, delta].map((t) => t.storage);
+      if (dk && dv) st.push(dk.storage, dv.storage);
+      backend.custom(kernel('attention.backward', launches), st);
+    });
+    saved.lse.dispose();
+    delta.dispose();
+    if (!needs[0]) dq.dispose();
+    const keepIf = (t: Tensor | null, want: boolean) => { if (t && !want) { t.dispose(); return null; } return t; };
+    return [needs[0] ? dq : null, keepIf(dk, needs[1]!), keepIf(dv, needs[2]!)];
+  },
+};
+
+/**
+ * Scaled dot-product attention, softmax(q·kᵀ·scale)·v, fused (flash-style: the [Nq, Nk] scores are
+ * never stored; Dao et al. 2022). q [..., Nq, Dh], k and v [..., Nk, Dh] with the same leading
+ * dims; scale defaults to Dh^(−1/2). Head dims up to 128; one that is not a multiple of 4 is
+ * zero-padded to the next (the zeros change no dot product) and the output sliced back.
+ * Checked against composite `scaledDotProductAttention`.
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, scale?: number): Tensor {
+  const dh = q.shape.at(-1)!;
+  const s = scale ?? 1 / Math.sqrt(dh);
+  if (dh % 4 === 0 || dh > ATTENTION_MAX_DH || q.rank < 2 || k.rank !== q.rank || v.rank !== q.rank || k.shape.at(-1) !== dh || v.shape.at(-1) !== dh) {
+    return apply(attentionDef, [q, k, v], { scale: s, saved: null });   // infer names any shape error
+  }
+  const pad = (t: Tensor) => concat([t, full([...t.shape.slice(0, -1), 4 - (dh % 4)], 0, t.backend)], -1);
+  const out = apply(attentionDef, [pad(q), pad(k), pad(v)], { scale: s, saved: null });
+  return slice(out, -1, 0, dh);
+}
+
+// ---- optimizer updates ------------------------------------------------------------------------
+
+function checkInPlace(op: string, what: readonly [string, Tensor][]): void {
+  const [, first] = what[0]!;
+  for (const [name, t] of what) {
+    if (t.dtype !== 'f32') throw new ShapeError(op, name, [t.shape], `${name} must be f32, got ${t.dtype}`);
+    if (!sameShape(t.shape, first.shape)) throw new ShapeError(op, name, what.map(([, x]) => x.shape), `${name} ${fmt(t.shape)} must have the shape of ${what[0]![0]} ${fmt(first.shape)}`);
+    if (t.disposed) throw new Error(`${op}: ${name} ${fmt(t.shape)} was disposed`);
+  }
+  for (const [name, t] of what) {
+    if (t.backend !== first.backend) throw new Error(`${op}: ${name} lives on ${t.backend.name}, ${what[0]![0]} on ${first.backend.name}`);
+  }
+}
+
+/**
+ * Make t safe to update in place: it must be dense, and if another tensor shares its storage (a
+ * view still alive, or an `assign` source) t first gets a copy of its own, so the update changes
+ * t alone, as the composed optimizers (which swap in new storage) do.
+ */
+function writable(op: string, name: string, t: Tensor): void {
+  if (!t.isContiguous || t.offset !== 0) throw new Error(`${op}: ${name} ${fmt(t.shape)} is updated in place, so it must be a dense tensor, not a view`);
+  if (t.storage.refs > 1) {
+    const own = noGrad(() => copy(t));
+    t.assign(own);
+    own.dispose();
+  }
+}
+
+export interface AdamwStep { lr: number; wd: number; b1: number; b2: number; eps: number; step: number }
+
+/**
+ * One AdamW step (Loshchilov & Hutter 2019, PyTorch's update order) on p, m and v in place, in
+ * one launch: θ ← θ(1 − lr·wd); m ← β1m + (1 − β1)g; v ← β2v + (1 − β2)g²;
+ * θ ← θ − lr/(1 − β1ᵗ) · m / (√v/√(1 − β2ᵗ) + ε), with t = `step` counting this one.
+ * Same arithmetic, in the same order, as the composed update in optim/adamw.ts.
+ */
+export function adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, o: AdamwStep): void {
+  checkInPlace('adamwUpdate', [['p', p], ['g', g], ['m', m], ['v', v]]);
+  if (new Set([p, m, v].map((t) => t.storage)).size !== 3) throw new Error('adamwUpdate: p, m and v must be distinct tensors');
+  for (const [name, t] of [['p', p], ['m', m], ['v', v]] as const) writable('adamwUpdate', name, t);
+  const sp = { n: p.size, lr: o.lr, wd: o.wd, b1: o.b1, b2: o.b2, eps: o.eps, step: o.step };
+  if (sp.n === 0) return;
+  p.backend.setLabel(`adamwUpdate(${p.name ?? fmt(p.shape)})`);
+  withDense([g], ([gd]) => {
+    p.backend.custom(kernel('adamw', [[adamw(sp), [0, 1, 2, 3], (a) => adamwRef(a, sp)]]), [p.storage, gd!.storage, m.storage, v.storage]);
+  });
+}
+
+/** Exponential moving average in place, in one launch: target ← m·target + (1 − m)·source. */
+export function emaInPlace(target: Tensor, source: Tensor, momentum: number): void {
+  checkInPlace('emaInPlace', [['target', target], ['source', source]]);
+  writable('emaInPlace', 'target', target);
+  const sp = { n: target.size, momentum };
+  if (sp.n === 0) return;
+  target.backend.setLabel(`emaInPlace(${target.name ?? fmt(target.shape)})`);
+  withDense([source], ([s]) => {
+    target.backend.custom(kernel('ema', [[ema(sp), [0, 1], (a) => emaRef(a, sp)]]), [target.storage, s!.storage]);
+  });
+}

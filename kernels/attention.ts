@@ -1,0 +1,157 @@
+// attention launchers (see attention.wgsl.ts) and their float64 twins, which the CPU reference
+// backend runs in place of the WGSL. Pure: numbers in, text and layout out.
+import { attentionBackwardDkvWgsl, attentionBackwardDqWgsl, attentionForwardWgsl } from './attention.wgsl.ts';
+import { need, type KernelSource } from './kernel-source.ts';
+
+export interface AttentionShape {
+  heads: number;   // product of the leading dims (B·H)
+  nq: number;      // query rows per head
+  nk: number;      // key/value rows per head
+  dh: number;      // head dim: a multiple of 4, at most ATTENTION_MAX_DH
+  scale: number;
+}
+/** Launch tiles: invocations per workgroup; keys per online-softmax block (forward). */
+export interface AttentionTile { wg: number; tk: number }
+export interface AttentionLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
+export interface AttentionOptions {
+  tile?: AttentionTile;
+  /**
+   * The device's smallest subgroup size: 8 or more selects the kernels that share streamed rows
+   * across an octet with subgroupShuffle (needs the `subgroups` feature); 0 or absent, the plain ones.
+   */
+  subgroupSize?: number;
+}
+
+/** Rows of this many floats still fit the per-invocation registers (4 rows of them in dk/dv). */
+export const ATTENTION_MAX_DH = 128;
+export const DEFAULT_ATTENTION_TILE: AttentionTile = { wg: 16, tk: 2 };
+
+const texts = new Map<string, string>();
+function source(kind: 'fwd' | 'dq' | 'dkv', dh: number, o: AttentionOptions): KernelSource {
+  const tile = o.tile ?? DEFAULT_ATTENTION_TILE;
+  const sg = (o.subgroupSize ?? 0) >= 8;
+  const name = `attention_${kind}_d${dh}${kind === 'fwd' ? `_tk${tile.tk}` : ''}${sg ? '_sg' : ''}`;
+  let wgsl = texts.get(name);
+  if (!wgsl) {
+    wgsl = kind === 'fwd' ? attentionForwardWgsl(dh / 4, tile.tk, sg)
+      : kind === 'dq' ? attentionBackwardDqWgsl(dh / 4, sg) : attentionBackwardDkvWgsl(dh / 4, sg);
+    texts.set(name, wgsl);
+  }
+  // the subgroup kernels need whole octets: workgroups of a multiple of 8 invocations
+  return { name, wgsl, overrides: { WG: sg ? Math.ceil(tile.wg / 8) * 8 : tile.wg } };
+}
+
+function check(p: AttentionShape, o: AttentionOptions): AttentionTile {
+  const tile = o.tile ?? DEFAULT_ATTENTION_TILE;
+  need('attention', p.dh > 0 && p.dh % 4 === 0 && p.dh <= ATTENTION_MAX_DH, `head dim ${p.dh} must be a positive multiple of 4, at most ${ATTENTION_MAX_DH}`);
+  need('attention', p.heads > 0 && p.nq > 0 && p.nk > 0, `empty attention: ${p.heads} heads, ${p.nq} queries, ${p.nk} keys`);
+  need('attention', p.heads * Math.max(p.nq, p.nk) * p.dh < 2 ** 31, `[${p.heads}, ${Math.max(p.nq, p.nk)}, ${p.dh}] has 2^31 elements or more`);
+  const ok = (v: number, hi: number) => Number.isInteger(v) && v >= 1 && v <= hi;
+  need('attention', ok(tile.wg, 256) && ok(tile.tk, 64), `tile wg ${tile.wg} (1..256), tk ${tile.tk} (1..64)`);
+  return (o.subgroupSize ?? 0) >= 8 ? { ...tile, wg: Math.ceil(tile.wg / 8) * 8 } : tile;
+}
+
+function uniforms(p: AttentionShape): ArrayBuffer {
+  const buf = new ArrayBuffer(16);
+  new Uint32Array(buf).set([p.nq, p.nk, p.heads]);
+  new Float32Array(buf)[3] = p.scale;
+  return buf;
+}
+
+/** Workgroups for `rows` rows per head, one per invocation: x over rows, heads over y (and z). */
+function workgroups(rows: number, heads: number, wg: number): [number, number, number] {
+  const y = Math.min(heads, 65535);
+  return [Math.ceil(rows / wg), y, Math.ceil(heads / y)];
+}
+
+/** Bindings: q, k, v, o, lse. */
+export function attentionForward(p: AttentionShape, o: AttentionOptions = {}): AttentionLaunch {
+  const tile = check(p, o);
+  return { source: source('fwd', p.dh, o), uniforms: uniforms(p), workgroups: workgroups(p.nq, p.heads, tile.wg) };
+}
+
+/** Bindings: q, k, v, o, dO, lse, dq, delta. Run before attentionBackwardDkv (it writes delta). */
+export function attentionBackwardDq(p: AttentionShape, o: AttentionOptions = {}): AttentionLaunch {
+  const tile = check(p, o);
+  return { source: source('dq', p.dh, o), uniforms: uniforms(p), workgroups: workgroups(p.nq, p.heads, tile.wg) };
+}
+
+/** Bindings: q, k, v, dO, lse, delta, dk, dv. */
+export function attentionBackwardDkv(p: AttentionShape, o: AttentionOptions = {}): AttentionLaunch {
+  const tile = check(p, o);
+  return { source: source('dkv', p.dh, o), uniforms: uniforms(p), workgroups: workgroups(p.nk, p.heads, tile.wg) };
+}
+
+// ---- float64 twins: the same algorithms, naively, in double precision ---------------------------
+
+function dotRows(a: Float64Array, ia: number, b: Float64Array, ib: number, n: number): number {
+  let s = 0;
+  for (let c = 0; c < n; c++) s += a[ia + c]! * b[ib + c]!;
+  return s;
+}
+
+/** [q, k, v, o, lse] as in attentionForward; the online softmax, one key at a time. */
+export function attentionForwardRef(a: readonly Float64Array[], p: AttentionShape): void {
+  const [q, k, v, o, lse] = a as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  const D = p.dh;
+  const acc = new Float64Array(D);
+  for (let h = 0; h < p.heads; h++) {
+    for (let i = 0; i < p.nq; i++) {
+      const qi = (h * p.nq + i) * D;
+      let m = -Infinity, l = 0;
+      acc.fill(0);
+      for (let j = 0; j < p.nk; j++) {
+        const kj = (h * p.nk + j) * D;
+        const s = dotRows(q, qi, k, kj, D) * p.scale;
+        const mNew = Math.max(m, s);
+        const corr = Math.exp(m - mNew), pj = Math.exp(s - mNew);
+        l = l * corr + pj;
+        for (let c = 0; c < D; c++) acc[c] = acc[c]! * corr + pj * v[kj + c]!;
+        m = mNew;
+      }
+      for (let c = 0; c < D; c++) o[qi + c] = acc[c]! / l;
+      lse[h * p.nq + i] = m + Math.log(l);
+    }
+  }
+}
+
+/** [q, k, v, o, dO, lse, dq, delta] as in attentionBackwardDq. */
+export function attentionBackwardDqRef(a: readonly Float64Array[], p: AttentionShape): void {
+  const [q, k, v, o, dout, lse, dq, delta] = a as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  const D = p.dh;
+  for (let h = 0; h < p.heads; h++) {
+    for (let i = 0; i < p.nq; i++) {
+      const qi = (h * p.nq + i) * D, r = h * p.nq + i;
+      const Di = dotRows(dout, qi, o, qi, D);
+      for (let c = 0; c < D; c++) dq[qi + c] = 0;
+      for (let j = 0; j < p.nk; j++) {
+        const kj = (h * p.nk + j) * D;
+        const pj = Math.exp(dotRows(q, qi, k, kj, D) * p.scale - lse[r]!);
+        const ds = pj * (dotRows(dout, qi, v, kj, D) - Di);
+        for (let c = 0; c < D; c++) dq[qi + c]! += ds * k[kj + c]! * p.scale;
+      }
+      delta[r] = Di;
+    }
+  }
+}
+
+/** [q, k, v, dO, lse, delta, dk, dv] as in attentionBackwardDkv. */
+export function attentionBackwardDkvRef(a: readonly Float64Array[], p: AttentionShape): void {
+  const [q, k, v, dout, lse, delta, dk, dv] = a as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  const D = p.dh;
+  for (let h = 0; h < p.heads; h++) {
+    for (let j = 0; j < p.nk; j++) {
+      const kj = (h * p.nk + j) * D;
+      for (let c = 0; c < D; c++) { dk[kj + c] = 0; dv[kj + c] = 0; }
+      for (let i = 0; i < p.nq; i++) {
+        const qi = (h * p.nq + i) * D, r = h * p.nq + i;
+        const pij = Math.exp(dotRows(q, qi, k, kj, D) * p.scale - lse[r]!);
+        const ds = pij * (dotRows(dout, qi, v, kj, D) - delta[r]!);
+        for (let c = 0; c < D; c++) {
+          dv[kj + c]! += pij * dout[qi + c]!;
+          dk[kj + c]! += ds * q[qi + c]! * p.scale;
+        }
+      }
+    }
+  }
+}
