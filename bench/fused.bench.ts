@@ -14,7 +14,19 @@ import {
 } from '../engine/index.ts';
 import { attention, layerNorm } from '../engine/ops/fused.ts';
 
-export interface FusedBenchRow { name: string; fusedMs: number; composedMs: number; ratio: number; note: string }
+export interface FusedBenchRow {
+  name: string;
+  /** Median wall time per step (mitata p50). */
+  fusedMs: number;
+  composedMs: number;
+  /** composedMs / fusedMs. */
+  ratio: number;
+  /** Process CPU time per step: on lavapipe the GPU is this process's threads, and CPU time is
+   * steadier than wall time when other processes share the cores. */
+  fusedCpuMs: number;
+  composedCpuMs: number;
+  note: string;
+}
 
 type Step = () => void;
 
@@ -26,11 +38,19 @@ function fwdBwd(leaves: Tensor[], dy: Tensor, f: () => Tensor): Step {
   };
 }
 
-async function timeMs(backend: Backend, step: Step, samples: number): Promise<number> {
+/** Median wall ms (mitata) and mean process-CPU ms of one step, each awaiting the GPU. */
+async function timeMs(backend: Backend, step: Step, samples: number): Promise<{ wall: number; cpu: number }> {
   step();                  // compile and warm the pool outside the timing
   await backend.sync();
   const stats = await measure(async () => { step(); await backend.sync(); }, { min_samples: samples, max_samples: samples, min_cpu_time: 0 });
-  return stats.p50 / 1e6;   // mitata reports ns
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < samples; i++) { step(); await backend.sync(); }
+  const c = process.cpuUsage(c0);
+  return { wall: stats.p50 / 1e6, cpu: (c.user + c.system) / 1e3 / samples };   // mitata reports ns, cpuUsage µs
+}
+
+function row(name: string, fused: { wall: number; cpu: number }, composed: { wall: number; cpu: number }, note: string): FusedBenchRow {
+  return { name, fusedMs: fused.wall, composedMs: composed.wall, ratio: composed.wall / fused.wall, fusedCpuMs: fused.cpu, composedCpuMs: composed.cpu, note };
 }
 
 export async function benchFused(opts: { samples?: number; log?: (line: string) => void } = {}): Promise<FusedBenchRow[]> {
@@ -49,10 +69,8 @@ export async function benchFused(opts: { samples?: number; log?: (line: string) 
     const composed = await timeMs(backend, fwdBwd([q, k, v], dy, () => scaledDotProductAttention(q, k, v)), samples);
     // FLOPs: forward 2 matmuls (4·BH·N²·Dh), backward 5 of them counting the recomputed scores
     const gflop = (14 * BH * N * N * Dh) / 1e9;
-    rows.push({
-      name: `attention fwd+bwd [${BH}, ${N}, ${Dh}]`, fusedMs: fused, composedMs: composed, ratio: composed / fused,
-      note: `fused ${(gflop / (fused / 1e3)).toFixed(1)} GFLOP/s (${gflop.toFixed(2)} GFLOP counted as 14·BH·N²·Dh)`,
-    });
+    rows.push(row(`attention fwd+bwd [${BH}, ${N}, ${Dh}]`, fused, composed,
+      `fused ${(gflop / (fused.wall / 1e3)).toFixed(1)} GFLOP/s (${gflop.toFixed(2)} GFLOP counted as 14·BH·N²·Dh)`));
     for (const t of [q, k, v, dy]) t.dispose();
   }
 
@@ -68,16 +86,15 @@ export async function benchFused(opts: { samples?: number; log?: (line: string) 
     const fwdComposed = await timeMs(backend, () => tidy(() => { layerNormComposite(x, w, b); }), samples);
     // bytes the fused pair must move at least: x, y, dy, dx (4 bytes each)
     const gb = (4 * R * D * 4) / 1e9;
-    rows.push({
-      name: `layerNorm fwd+bwd [${R}, ${D}]`, fusedMs: fused, composedMs: composed, ratio: composed / fused,
-      note: `fused ${(gb / (fused / 1e3)).toFixed(2)} GB/s of x, y, dy, dx`,
-    });
-    rows.push({ name: `layerNorm fwd [${R}, ${D}]`, fusedMs: fwdFused, composedMs: fwdComposed, ratio: fwdComposed / fwdFused, note: '' });
+    rows.push(row(`layerNorm fwd+bwd [${R}, ${D}]`, fused, composed, `fused ${(gb / (fused.wall / 1e3)).toFixed(2)} GB/s of x, y, dy, dx`));
+    rows.push(row(`layerNorm fwd [${R}, ${D}]`, fwdFused, fwdComposed, ''));
     for (const t of [x, w, b, dy]) t.dispose();
   }
 
   for (const r of rows) {
-    log(`${r.name.padEnd(36)} fused ${r.fusedMs.toFixed(2).padStart(8)} ms   composed ${r.composedMs.toFixed(2).padStart(8)} ms   composed/fused ${r.ratio.toFixed(2)}x   ${r.note}`);
+    log(`${r.name.padEnd(32)} fused ${r.fusedMs.toFixed(2).padStart(7)} ms (cpu ${r.fusedCpuMs.toFixed(1)})   ` +
+      `composed ${r.composedMs.toFixed(2).padStart(7)} ms (cpu ${r.composedCpuMs.toFixed(1)})   ` +
+      `composed/fused ${r.ratio.toFixed(2)}x (cpu ${(r.composedCpuMs / r.fusedCpuMs).toFixed(2)}x)   ${r.note}`);
   }
   return rows;
 }

@@ -23,8 +23,11 @@ export {
 } from './ops/table.ts';
 export {
   mean, variance, transpose, unsqueeze, squeeze, flatten, stack,
-  layerNorm, linear, scaledDotProductAttention, smoothL1,
+  layerNorm as layerNormComposite, linear, scaledDotProductAttention, smoothL1,
 } from './ops/composite.ts';
+// The fused kernels are the defaults; the composites above stay as their references.
+export { layerNorm, attention, adamwUpdate, emaInPlace } from './ops/fused.ts';
+export type { AdamwStep } from './ops/fused.ts';
 export { sumToShape } from './autograd.ts';
 export { Module, parameter } from './nn/module.ts';
 export { Linear, LayerNorm } from './nn/layers.ts';

@@ -22,7 +22,7 @@ export interface AttentionOptions {
   subgroupSize?: number;
 }
 
-/** Rows of this many floats still fit the per-invocation registers (4 rows of them in dk/dv). */
+/** The longest row an invocation keeps in registers (dk/dv keeps four: k, v and their gradients). */
 export const ATTENTION_MAX_DH = 128;
 export const DEFAULT_ATTENTION_TILE: AttentionTile = { wg: 16, tk: 2 };
 

@@ -22,7 +22,7 @@
 
 import {
   Generator, LayerNorm, Linear, Module, ShapeError, Tensor,
-  concat, fromArray, gather, gelu, linear, parameter, scaledDotProductAttention, truncNormal, zeros,
+  attention, concat, fromArray, gather, gelu, linear, parameter, truncNormal, zeros,
 } from '../engine/index.ts';
 import { sincos2d } from './pos-embed.ts';
 import type { ModelConfig } from './presets.ts';
@@ -140,7 +140,7 @@ export class Attention extends Module {
     const qkv = this.qkv.forward(x)                                         // [B, N, 3D]
       .reshape([B, N, 3, H, Dh]).permute([2, 0, 3, 1, 4]);                  // [3, B, H, N, Dh]
     const part = (s: number) => qkv.slice(0, s, s + 1).reshape([B, H, N, Dh]);
-    const o = scaledDotProductAttention(part(0), part(1), part(2));         // [B, H, N, Dh]
+    const o = attention(part(0), part(1), part(2));                         // [B, H, N, Dh] (fused: no N×N matrix)
     return this.proj.forward(o.permute([0, 2, 1, 3]).reshape([B, N, D]));  // [B, N, D]
   }
 }

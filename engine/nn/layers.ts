@@ -1,7 +1,8 @@
 // layers: the two parameterised building blocks a ViT needs. Weights use PyTorch's layout
 // ([out, in] for Linear) so checkpoints copy over name by name.
 import { full, truncNormal, zeros } from '../creation.ts';
-import { layerNorm, linear } from '../ops/composite.ts';
+import { linear } from '../ops/composite.ts';
+import { layerNorm } from '../ops/fused.ts';
 import type { Generator } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, parameter } from './module.ts';
@@ -20,7 +21,7 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor { return linear(x, this.weight, this.bias); }
 }
 
-/** Affine layer normalisation over the last dim; weight 1, bias 0. */
+/** Affine layer normalisation over the last dim (the fused kernel); weight 1, bias 0. */
 export class LayerNorm extends Module {
   weight: Tensor;
   bias: Tensor;

@@ -3,8 +3,10 @@
 // WebGPU backend records the WGSL launches, the CPU backend runs their float64 twins. The
 // composites in composite.ts stay as the references these are tested against.
 //
-//   layerNorm   one pass per row forward, saving mean and rstd; fused dx and column-sum dw/db
-//   attention   flash-style forward saving the log-sum-exp; backward recomputes the scores
+//   layerNorm   one invocation per row (two-pass variance), saving mean and rstd; fused dx, and
+//               dw/db as column sums over blocks of rows (no atomics)
+//   attention   flash-style forward saving the log-sum-exp; the backward recomputes the scores
+//               (a dq kernel over keys per query row, then a dk/dv kernel over queries per key row)
 //   adamwUpdate, emaInPlace   in-place optimizer updates, one launch per tensor
 //
 // Saved tensors (mean/rstd, lse) are made in the current memory scope, like a composite's
