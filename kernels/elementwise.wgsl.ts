@@ -7,7 +7,7 @@
 // Layout: the launcher merges dims that are contiguous in every operand (so a typical broadcast
 // has one or two dims left), splits off the last dim, and gives each invocation up to 4
 // consecutive elements of it: the outer coordinates are divided out once per 4 elements.
-import { LINEAR_ID, MAX_RANK } from './kernel-source.ts';
+import { LINEAR_ID, MAIN_1D, MAX_RANK } from './kernel-source.ts';
 
 export const ELEMENTWISE_WGSL = /* wgsl */ `
 const MAX_RANK = ${MAX_RANK}u;
@@ -111,10 +111,7 @@ fn apply(x: f32, y: f32, z: f32) -> f32 {
   }
 }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = linearId(wid, nwg, lid, WG);
+${MAIN_1D()}
   if (i >= p.rows * p.chunks) { return; }
   let row = i / p.chunks;
   let col0 = (i % p.chunks) * 4u;

@@ -1,6 +1,6 @@
 // fill: out[i] = value + i * step (constants and arange) written on the GPU, so creating a
 // constant never uploads from the host (an upload would force a submit mid-step).
-import { LINEAR_ID } from './kernel-source.ts';
+import { LINEAR_ID, MAIN_1D } from './kernel-source.ts';
 
 export const FILL_WGSL = /* wgsl */ `
 struct Params { n: u32, is_int: u32, value: f32, step: f32 }
@@ -9,10 +9,7 @@ struct Params { n: u32, is_int: u32, value: f32, step: f32 }
 override WG: u32 = 64;
 ${LINEAR_ID}
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = linearId(wid, nwg, lid, WG);
+${MAIN_1D()}
   if (i >= p.n) { return; }
   let v = p.value + f32(i) * p.step;
   o[i] = select(bitcast<u32>(v), bitcast<u32>(i32(v)), p.is_int == 1u);

@@ -5,7 +5,7 @@
 // index entries along dim), so it needs no float atomics and is deterministic: the same
 // inputs always give the same bits. Out-of-range indices give NaN, never a silent 0 or a
 // read of someone else's memory; the engine validates indices it knows on the host first.
-import { LINEAR_ID, MAX_RANK } from './kernel-source.ts';
+import { LINEAR_ID, MAIN_1D, MAX_RANK } from './kernel-source.ts';
 
 const COMMON = /* wgsl */ `
 struct Params {
@@ -28,10 +28,7 @@ fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 { return v[i / 4u][i % 4u]; }
 `;
 
 export const GATHER_WGSL = COMMON + /* wgsl */ `
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = linearId(wid, nwg, lid, WG);
+${MAIN_1D()}
   if (i >= p.n) { return; }
   let j = index[i];                       // index is contiguous with the output's shape
   if (j < 0 || u32(j) >= p.dim_size) { var nan_bits = 0x7fc00000u; o[i] = bitcast<f32>(nan_bits); return; }
@@ -50,10 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 `;
 
 export const SCATTER_ADD_WGSL = COMMON + /* wgsl */ `
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = linearId(wid, nwg, lid, WG);
+${MAIN_1D()}
   if (i >= p.n) { return; }
   // coordinates of this output element; outside the index's extent (other than along dim)
   // nothing scatters here

@@ -30,5 +30,14 @@ fn linearId(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, wg: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * wg + lid.x;
 }`;
 
+/**
+ * WGSL: the entry point of a 1-D launch split over a 2-D grid (see `grid`): `fn main` binding
+ * `id` to the linear invocation id. Needs LINEAR_ID and `override WG` in the shader.
+ */
+export const MAIN_1D = (id = 'i') => /* wgsl */ `@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let ${id} = linearId(wid, nwg, lid, WG);`;
+
 /** Maximum tensor rank the strided kernels index; higher ranks are an error before dispatch. */
 export const MAX_RANK = 8;

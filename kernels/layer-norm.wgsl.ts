@@ -12,7 +12,7 @@
 // The preamble (the alias V, its width W and the horizontal sum `total`) is the only text that
 // differs between the two layouts; every body below is shared. An absent w or b is a `false`
 // override; its binding then holds a stand-in buffer that is never read.
-import { LINEAR_ID } from './kernel-source.ts';
+import { LINEAR_ID, MAIN_1D } from './kernel-source.ts';
 
 /** The per-layout preamble: V is the row element, W its width in floats. */
 export function layerNormPreamble(vec4: boolean): string {
@@ -45,10 +45,7 @@ ${PARAMS}
 override HAS_W: bool = true;
 override HAS_B: bool = true;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let r = linearId(wid, nwg, lid, WG);
+${MAIN_1D('r')}
   if (r >= p.rows) { return; }
   let base = r * p.cols;
   let inv_d = 1.0 / f32(p.cols * W);
@@ -80,10 +77,7 @@ ${PARAMS}
 @group(0) @binding(6) var<storage, read_write> dx: array<V>;       // [rows, cols]
 override HAS_W: bool = true;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let r = linearId(wid, nwg, lid, WG);
+${MAIN_1D('r')}
   if (r >= p.rows) { return; }
   let base = r * p.cols;
   let inv_d = 1.0 / f32(p.cols * W);

@@ -7,7 +7,7 @@
 //            θ ← θ + (m / (√v / √(1 − β2ᵗ) + ε)) · (−lr / (1 − β1ᵗ))
 //   ema    θ̄ ← m·θ̄ + (1 − m)·θ
 // The bias corrections depend only on the step count, so the host folds them into uniforms.
-import { LINEAR_ID } from './kernel-source.ts';
+import { LINEAR_ID, MAIN_1D } from './kernel-source.ts';
 
 export const ADAMW_WGSL = /* wgsl */ `
 struct Params {
@@ -30,10 +30,7 @@ struct Params {
 override WG: u32 = 256;
 ${LINEAR_ID}
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = linearId(wid, nwg, lid, WG);
+${MAIN_1D()}
   if (i >= p.n) { return; }
   let g = grad[i];
   let decayed = theta[i] * p.decay;
@@ -59,10 +56,7 @@ struct Params {
 override WG: u32 = 256;
 ${LINEAR_ID}
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = linearId(wid, nwg, lid, WG);
+${MAIN_1D()}
   if (i >= p.n) { return; }
   avg[i] = avg[i] * p.m + theta[i] * p.one_minus_m;
 }

@@ -6,7 +6,7 @@
 // reduces the partials (laid out [parts, outer·inner]). One invocation per (output, part): no
 // workgroup memory or barriers (lavapipe-friendly). The op is an override constant so the other
 // one compiles away. Accumulates in f32.
-import { LINEAR_ID } from './kernel-source.ts';
+import { LINEAR_ID, MAIN_1D } from './kernel-source.ts';
 
 export const REDUCE_WGSL = /* wgsl */ `
 struct Params {
@@ -24,10 +24,7 @@ override OP: u32 = 0;   // 0 sum, 1 max
 override WG: u32 = 64;
 ${LINEAR_ID}
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = linearId(wid, nwg, lid, WG);
+${MAIN_1D()}
   let outputs = p.outer * p.inner;
   if (i >= outputs * p.parts) { return; }
   let part = i / outputs;

@@ -2,7 +2,7 @@
 // One invocation per row, max-subtracted (exp never overflows), three passes over the row and
 // no workgroup memory or barriers (lavapipe-friendly). Accumulates in f32. Saves nothing:
 // the backward rule uses y.
-import { LINEAR_ID } from './kernel-source.ts';
+import { LINEAR_ID, MAIN_1D } from './kernel-source.ts';
 
 export const SOFTMAX_WGSL = /* wgsl */ `
 struct Params { rows: u32, cols: u32, off_x: u32, pad: u32 }
@@ -12,10 +12,7 @@ struct Params { rows: u32, cols: u32, off_x: u32, pad: u32 }
 override WG: u32 = 64;
 ${LINEAR_ID}
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let r = linearId(wid, nwg, lid, WG);
+${MAIN_1D('r')}
   if (r >= p.rows) { return; }
   let xs = p.off_x + r * p.cols;
   let ys = r * p.cols;

@@ -123,7 +123,7 @@ export class IJepa {
       dst.forEach(([name, t], i) => {
         const [srcName, s] = src[i]!;
         if (srcName !== name) throw new Error(`syncTargetEncoder: internal: target ${name} faces encoder ${srcName}`);
-        const c = copy(s);   // a storage of its own: the optimizer swaps the encoder's, never writes in place, but stay independent
+        const c = copy(s);   // a storage of its own: the fused AdamW and EMA update parameters in place
         t.assign(c);
         c.dispose();
       });

@@ -5,7 +5,8 @@
 #     on Debian bookworm Mesa 24+ comes from bookworm-backports (bookworm's own 22.3 fails with
 #     "shaderUniform*ArrayDynamicIndexing required")
 #   - Debian's Fashion-MNIST (the default training data) and, with --dev, python3-torch and
-#     python3-numpy (only to regenerate the PyTorch golden files) and OpenBLAS (benchmarks)
+#     python3-numpy (to regenerate the PyTorch golden files and for the interop export check),
+#     OpenBLAS (the CPU ceiling in benchmarks) and Chromium (report screenshots)
 # Then it checks that a WebGPU adapter appears.
 # Usage: bash scripts/setup.sh [--quiet] [--dev]
 set -euo pipefail
@@ -33,6 +34,7 @@ mesa_ok || need_pkgs+=(mesa)
 if [ "$DEV" = 1 ]; then
   /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null || need_pkgs+=(python3-torch python3-numpy)
   dpkg-query -W libopenblas0-pthread >/dev/null 2>&1 || need_pkgs+=(libopenblas0-pthread)
+  command -v chromium >/dev/null || need_pkgs+=(chromium)
 fi
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
