@@ -6,10 +6,11 @@ export interface ProgressFields {
   extra?: string;
 }
 
-const fmtTime = (s: number) => {
-  if (!Number.isFinite(s)) return '--';
+const fmtTime = (secs: number) => {
+  if (!Number.isFinite(secs)) return '--';
+  const s = Math.round(secs);   // round once, so 59.6 s never prints as "60s"
   const m = Math.floor(s / 60), h = Math.floor(m / 60);
-  return h > 0 ? `${h}h${String(m % 60).padStart(2, '0')}m` : m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+  return h > 0 ? `${h}h${String(m % 60).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 };
 
 export class Progress {
