@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -105,7 +105,9 @@ t('a checkpoint write killed midway leaves the previous checkpoint loadable', as
     await writeFileAtomic(${JSON.stringify(join(out, 'ckpt-0000002.safetensors'))}, chunks);`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
   await new Promise<void>((res) => child.once('message', () => res()));
-  await new Promise((res) => setTimeout(res, 30));
+  // kill it once its temp file has bytes in it: mid-write, whatever the disk's speed
+  const midWrite = () => readdirSync(out).some((n) => n.includes('.tmp-') && statSync(join(out, n)).size > 0);
+  for (let i = 0; i < 2000 && !midWrite(); i++) await new Promise((res) => setTimeout(res, 1));
   child.kill('SIGKILL');
   await new Promise((res) => child.on('exit', res));
   assert.ok(readFileSync(join(out, 'ckpt-0000002.safetensors')).equals(before), 'the checkpoint is unchanged');
