@@ -12,11 +12,11 @@ import { initWebGPU } from '../../engine/device/node.ts';
 import { DeviceError, fromArray, memory, noGrad, tidy, type Tensor } from '../../engine/index.ts';
 import { collapseStats } from '../collapse.ts';
 import { checkpointName, listCheckpoints, loadCheckpoint, pruneCheckpoints, readCheckpointMeta, saveCheckpoint } from '../checkpoint.ts';
-import { BatchLoader, fashionMnistSource, imageFolderSource, type SampleSource } from '../data/loader.ts';
+import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch, type SampleSource } from '../data/loader.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { scanImageFolder } from '../data/image-folder.ts';
 import { IJepa } from '../ijepa.ts';
-import { MaskCollator, type MaskCollatorState } from '../masks.ts';
+import { MaskCollator, type MaskBatch, type MaskCollatorState } from '../masks.ts';
 import { derivePreset, getPreset, PRESET_NAMES, scheduleFor, type ModelConfig, type Preset } from '../presets.ts';
 import type { VisionTransformer } from '../vit.ts';
 import { scheduleAt, scheduleSteps } from '../schedules.ts';
@@ -172,41 +172,57 @@ export const trainCommand = {
     const firstStep = step;
     let lastGood = step;
     try {
+      // Steps are pipelined: step t+1 is recorded before step t's loss is read, so the GPU never
+      // idles while the host records. Checkpoint, collapse-watch and final steps are sync
+      // points: their loss is read before anything else is recorded, so a checkpoint holds
+      // exactly the parameters after its step, and a NaN is caught before it can be saved.
+      interface InFlight { step: number; read: Promise<number>; hyper: { lr: number; wd: number; momentum: number }; batch: Batch; masks: MaskBatch; t: number }
+      const watchEvery = Number(v['watch-every']), ckptEvery = Number(v['ckpt-every']);
+      const finish = async (x: InFlight) => {
+        const loss = await x.read;
+        const now = performance.now();
+        if (!Number.isFinite(loss)) {
+          throw new Error(`loss is ${loss} at step ${x.step}; stopping. The last good checkpoint (step ${lastGood}) is kept in ${out}`);
+        }
+        const mem = memory(backend);
+        const rec: Record<string, number> = {
+          step: x.step, epoch: x.batch.epoch, loss, lr: x.hyper.lr, wd: x.hyper.wd, momentum: x.hyper.momentum,
+          time_ms: now - x.t, data_wait_ms: x.batch.waitMs, live_bytes: mem.liveBytes, live_tensors: mem.liveTensors,
+          kc: x.masks.Le, kt: x.masks.Lp,
+        };
+        let extra = '';
+        if (watchEvery > 0 && (x.step % watchEvery === 0 || x.step === 1)) {
+          const feats = pooledFeatures(model.target_encoder ?? model.encoder, x.batch.imgs, cfg.preset.model);
+          const w = collapseStats(await feats.data(), feats.shape[0]!, feats.shape[1]!);
+          feats.dispose();
+          rec.feat_std = w.std;
+          rec.rankme = w.rankMe;
+          if (w.rankMe < 0.05 * w.maxRank || w.std < 1e-3) progress.log(`warning: step ${x.step}: target features look collapsed (std ${w.std.toExponential(2)}, RankMe ${w.rankMe.toFixed(2)} of ${w.maxRank})`);
+          extra = `std ${w.std.toFixed(3)} rank ${w.rankMe.toFixed(1)}`;
+        }
+        loader.recycle(x.batch);
+        await appendFile(logPath, JSON.stringify(rec) + '\n');
+        const elapsed = (now - t0) / 1000, done = x.step - firstStep;
+        progress.update({ step: x.step, total: cfg.steps, loss, lr: x.hyper.lr, imgsPerSec: (done * B) / elapsed, etaSec: ((cfg.steps - x.step) * elapsed) / done, extra });
+      };
+      let prev: InFlight | null = null;
       while (step < cfg.steps) {
         const batch = await loader.next();
         const masks = collator.next(B);
         step++;
-        const s = scheduleAt(step, sched);
-        const tStep = performance.now();
-        const lossT = model.step(batch.imgs, masks, s).loss;
-        const loss = await lossT.item();
+        const hyper = scheduleAt(step, sched);
+        const t = performance.now();
+        const lossT = model.step(batch.imgs, masks, hyper).loss;
+        const read = lossT.item();   // the copy is recorded now; the tensor can go at once
         lossT.dispose();
-        loader.recycle(batch);
-        const now = performance.now();
-        if (!Number.isFinite(loss)) {
-          throw new Error(`loss is ${loss} at step ${step}; stopping. The last good checkpoint (step ${lastGood}) is kept in ${out}`);
-        }
-        const mem = memory(backend);
-        const rec: Record<string, number> = {
-          step, epoch: batch.epoch, loss, lr: s.lr, wd: s.wd, momentum: s.momentum,
-          time_ms: now - tStep, data_wait_ms: batch.waitMs, live_bytes: mem.liveBytes, live_tensors: mem.liveTensors,
-          kc: masks.Le, kt: masks.Lp,
-        };
-        let extra = '';
-        if (Number(v['watch-every']) > 0 && (step % Number(v['watch-every']) === 0 || step === 1)) {
-          const feats = pooledFeatures(model.target_encoder ?? model.encoder, batch.imgs, cfg.preset.model);
-          const D = feats.shape[1]!;
-          const w = collapseStats(await feats.data(), feats.shape[0]!, D);
-          feats.dispose();
-          rec.feat_std = w.std;
-          rec.rankme = w.rankMe;
-          if (w.rankMe < 0.05 * w.maxRank || w.std < 1e-3) progress.log(`warning: step ${step}: target features look collapsed (std ${w.std.toExponential(2)}, RankMe ${w.rankMe.toFixed(2)} of ${w.maxRank})`);
-          extra = `std ${w.std.toFixed(3)} rank ${w.rankMe.toFixed(1)}`;
-        }
-        await appendFile(logPath, JSON.stringify(rec) + '\n');
-        const elapsed = (now - t0) / 1000, done = step - firstStep;
-        progress.update({ step, total: cfg.steps, loss, lr: s.lr, imgsPerSec: (done * B) / elapsed, etaSec: ((cfg.steps - step) * elapsed) / done, extra });
-        if (step % Number(v['ckpt-every']) === 0 || step === cfg.steps || stopSignal) {
+        if (prev) await finish(prev);
+        const cur: InFlight = { step, read, hyper, batch, masks, t };
+        const isCkpt = step % ckptEvery === 0 || step === cfg.steps || stopSignal !== null;
+        const isWatch = watchEvery > 0 && (step % watchEvery === 0 || step === 1);
+        if (!isCkpt && !isWatch) { prev = cur; continue; }
+        prev = null;
+        await finish(cur);
+        if (isCkpt) {
           await checkpoint(step);
           lastGood = step;
         }
