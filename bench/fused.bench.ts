@@ -9,7 +9,7 @@ import { measure } from 'mitata';
 import { pathToFileURL } from 'node:url';
 import { initWebGPU } from '../engine/device/node.ts';
 import {
-  Generator, layerNorm as layerNormComposite, randn, scaledDotProductAttention, tidy,
+  Generator, layerNormComposite, randn, scaledDotProductAttention, tidy,
   type Backend, type Tensor,
 } from '../engine/index.ts';
 import { attention, layerNorm } from '../engine/ops/fused.ts';

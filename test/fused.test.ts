@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AdamW, emaUpdate, fromArray, Generator, layerNorm as layerNormComposite, mul, noGrad, permute,
+  AdamW, emaUpdate, fromArray, Generator, layerNormComposite, mul, noGrad, permute,
   scaledDotProductAttention, setBackend, sum, tidy, type Backend, type Tensor,
 } from '../engine/index.ts';
 import { adamwUpdate, attention, emaInPlace, layerNorm } from '../engine/ops/fused.ts';
