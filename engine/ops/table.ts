@@ -481,7 +481,7 @@ function checkIndex(op: string, x: Shape, dim: number, index: Tensor, sizeAlongD
   for (let i = 0; i < host.values.length; i++) {
     const v = host.values[i]!;
     if (v < 0 || v >= sizeAlongDim) {
-      const coord = index.shape.map((_, d) => Math.floor(i / numel(index.shape.slice(d + 1))) % index.shape[d]!);
+      const coord = host.shape.map((_, d) => Math.floor(i / numel(host.shape.slice(d + 1))) % host.shape[d]!);
       throw new ShapeError(op, 'index', [index.shape, x], `index ${fmt(index.shape)} holds ${v} at (${coord.join(', ')}), but ${xName} ${fmt(x)} has ${sizeAlongDim} entries along dim ${dim}`);
     }
   }
