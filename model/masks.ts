@@ -161,17 +161,28 @@ interface Rect {
   w: number;
 }
 
-interface ResolvedOptions {
-  height: number;
-  width: number;
+/** The collator's settings (spec §1), with the official yaml key of each; presets carry these. */
+export interface MaskSettings {
+  /** `enc_mask_scale` */
   encMaskScale: readonly [number, number];
+  /** `pred_mask_scale` */
   predMaskScale: readonly [number, number];
+  /** `aspect_ratio` */
   aspectRatio: readonly [number, number];
+  /** `num_enc_masks` */
   nenc: number;
+  /** `num_pred_masks` */
   npred: number;
+  /** `min_keep` (strict: a block needs MORE than this many patches) */
   minKeep: number;
+  /** `allow_overlap` */
   allowOverlap: boolean;
   mode: MaskMode;
+}
+
+interface ResolvedOptions extends MaskSettings {
+  height: number;
+  width: number;
 }
 
 export class MaskCollator {

@@ -17,7 +17,7 @@
 // Deliberately not here: data paths, logging and checkpoint folders (the CLI's business), bf16
 // (this engine trains in f32), and vit_giant (its MLP ratio 48/11 is not an integer width rule).
 
-import type { MaskMode } from './masks.ts';
+import type { MaskSettings } from './masks.ts';
 import type { EmaSchedule, LrSchedule, WdSchedule } from './schedules.ts';
 
 /** Model shape. Names follow the official factory/config arguments, camelCased. */
@@ -45,23 +45,7 @@ export interface ModelConfig {
 }
 
 /** Multi-block collator settings (spec §1); the MaskCollatorOptions of the same names. */
-export interface MaskConfig {
-  /** `enc_mask_scale` */
-  encMaskScale: readonly [number, number];
-  /** `pred_mask_scale` */
-  predMaskScale: readonly [number, number];
-  /** `aspect_ratio` */
-  aspectRatio: readonly [number, number];
-  /** `num_enc_masks` */
-  nenc: number;
-  /** `num_pred_masks` */
-  npred: number;
-  /** `min_keep` (strict: a block needs MORE than this many patches) */
-  minKeep: number;
-  /** `allow_overlap` */
-  allowOverlap: boolean;
-  mode: MaskMode;
-}
+export type MaskConfig = MaskSettings;
 
 /** Optimisation defaults (spec §4.2, §4.3). Schedules also need ipe, which comes from the data. */
 export interface OptimConfig {
