@@ -2,6 +2,8 @@
 // timed in the same run so the ratio means something on a shared machine:
 //   attention fwd+bwd at B·H = 24, N = 197, Dh = 64 (ViT-S/16 at 224², batch 4)
 //   layerNorm fwd+bwd (affine) at [1568, 192] (ViT-Ti tokens of batch 8)
+//   an MLP with its residual, y = x + fc2(gelu(fc1 x)), fwd+bwd at [1568, 192] → 768 → 192:
+//   two epilogue matmuls against matmul + bias add + GELU + residual add
 // Inputs are made and every pipeline compiled before timing; each timed body records the step,
 // then awaits backend.sync(), so the GPU work is inside the time. Run it alone with
 // `node --import tsx bench/fused.bench.ts`, or call `benchFused()` from a runner.
@@ -9,7 +11,7 @@ import { measure } from 'mitata';
 import { pathToFileURL } from 'node:url';
 import { initWebGPU } from '../engine/device/node.ts';
 import {
-  Generator, layerNormComposite, randn, scaledDotProductAttention, tidy,
+  add, gelu, Generator, layerNormComposite, linear, linearComposite, randn, scaledDotProductAttention, tidy, truncNormal,
   type Backend, type Tensor,
 } from '../engine/index.ts';
 import { attention, layerNorm } from '../engine/ops/fused.ts';
@@ -89,6 +91,27 @@ export async function benchFused(opts: { samples?: number; log?: (line: string) 
     rows.push(row(`layerNorm fwd+bwd [${R}, ${D}]`, fused, composed, `fused ${(gb / (fused.wall / 1e3)).toFixed(2)} GB/s of x, y, dy, dx`));
     rows.push(row(`layerNorm fwd [${R}, ${D}]`, fwdFused, fwdComposed, ''));
     for (const t of [x, w, b, dy]) t.dispose();
+  }
+
+  // ---- linear epilogues: an MLP with its residual, [rows, D] → 4D → D -------------------------
+  {
+    const [R, D, H] = [1568, 192, 768];
+    const x = randn([R, D], g, { requiresGrad: true });
+    const w1 = truncNormal([H, D], g, { std: 0.05, requiresGrad: true }), b1 = randn([H], g, { requiresGrad: true });
+    const w2 = truncNormal([D, H], g, { std: 0.05, requiresGrad: true }), b2 = randn([D], g, { requiresGrad: true });
+    const dy = randn([R, D], g);
+    const leaves = [x, w1, b1, w2, b2];
+    const fusedMlp = () => linear(linear(x, w1, b1, { activation: 'gelu' }), w2, b2, { residual: x });
+    const composedMlp = () => add(x, linearComposite(gelu(linearComposite(x, w1, b1)), w2, b2));
+    const fused = await timeMs(backend, fwdBwd(leaves, dy, fusedMlp), samples);
+    const composed = await timeMs(backend, fwdBwd(leaves, dy, composedMlp), samples);
+    const fwdFused = await timeMs(backend, () => tidy(() => { fusedMlp(); }), samples);
+    const fwdComposed = await timeMs(backend, () => tidy(() => { composedMlp(); }), samples);
+    // forward 2 matmuls of 2·R·D·H, backward 4 more
+    const gflop = (12 * R * D * H) / 1e9;
+    rows.push(row(`mlp+residual fwd+bwd [${R}, ${D}→${H}]`, fused, composed, `fused ${(gflop / (fused.wall / 1e3)).toFixed(1)} GFLOP/s (${gflop.toFixed(2)} GFLOP in its 6 matmuls)`));
+    rows.push(row(`mlp+residual fwd [${R}, ${D}→${H}]`, fwdFused, fwdComposed, ''));
+    for (const t of [...leaves, dy]) t.dispose();
   }
 
   for (const r of rows) {

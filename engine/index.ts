@@ -19,15 +19,17 @@ export {
   neg, exp, log, sqrt, rsqrt, abs, erf, gelu, sign,
   add, sub, mul, div, pow, maximum, minimum, lt, le, gt, ge, eq, ne, where,
   copy, contiguous, detach, reshape, permute, expand, slice, concat,
-  sum, max, matmul, softmax, gather, scatterAdd,
+  sum, max, matmul, softmax, gather, scatterAdd, geluGrad,
 } from './ops/table.ts';
 export {
   mean, variance, transpose, unsqueeze, squeeze, flatten, stack,
-  layerNorm as layerNormComposite, linear, scaledDotProductAttention, smoothL1,
+  layerNorm as layerNormComposite, linear as linearComposite, scaledDotProductAttention, smoothL1,
 } from './ops/composite.ts';
 // The fused kernels are the defaults; the composites above stay as their references.
 export { layerNorm, attention, adamwUpdate, emaInPlace } from './ops/fused.ts';
 export type { AdamwStep } from './ops/fused.ts';
+export { linear } from './ops/linear.ts';
+export type { Activation, LinearOptions } from './ops/linear.ts';
 export { sumToShape } from './autograd.ts';
 export { Module, parameter } from './nn/module.ts';
 export { Linear, LayerNorm } from './nn/layers.ts';

@@ -33,3 +33,9 @@ export function erf(x: number): number {
 export function geluExact(x: number): number {
   return 0.5 * x * (1 + erf(x / Math.SQRT2));
 }
+
+/** d/dx of geluExact: Φ(x) + x·φ(x), with φ the standard normal density. */
+export function geluGradExact(x: number): number {
+  const erfx = x === Infinity ? 1 : x === -Infinity ? -1 : erf(x / Math.SQRT2);
+  return 0.5 * (1 + erfx) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+}

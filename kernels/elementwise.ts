@@ -6,7 +6,7 @@ import { grid, MAX_RANK, need, type KernelSource } from './kernel-source.ts';
 export const ELEMENTWISE_OPS = {
   copy: 0, neg: 1, exp: 2, log: 3, sqrt: 4, rsqrt: 5, abs: 6, erf: 7, gelu: 8, sign: 9,
   add: 20, sub: 21, mul: 22, div: 23, pow: 24, maximum: 25, minimum: 26,
-  lt: 27, le: 28, gt: 29, ge: 30, eq: 31, ne: 32,
+  lt: 27, le: 28, gt: 29, ge: 30, eq: 31, ne: 32, geluGrad: 33,
   where: 40,
 } as const;
 export type ElementwiseOp = keyof typeof ELEMENTWISE_OPS;

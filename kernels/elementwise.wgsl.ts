@@ -9,35 +9,7 @@
 // consecutive elements of it: the outer coordinates are divided out once per 4 elements.
 import { LINEAR_ID, MAIN_1D, MAX_RANK } from './kernel-source.ts';
 
-export const ELEMENTWISE_WGSL = /* wgsl */ `
-const MAX_RANK = ${MAX_RANK}u;
-struct Params {
-  rows: u32,         // product of the outer dims (all but the last)
-  last: u32,         // size of the last dim
-  chunks: u32,       // ceil(last / 4): invocations per row
-  rank: u32,         // outer dims used in shape/strides
-  off_a: u32, off_b: u32, off_c: u32, off_o: u32,   // element offsets into each buffer
-  last_st: vec4<u32>,  // strides of a, b, c, out along the last dim
-  scalar: f32,       // second operand when b_is_scalar
-  b_is_scalar: u32,
-  pad0: u32, pad1: u32,
-  shape: array<vec4<u32>, 2>,  // outer dims [0, rank)
-  st_a: array<vec4<u32>, 2>,   // element strides of a over the outer dims (0 = broadcast)
-  st_b: array<vec4<u32>, 2>,
-  st_c: array<vec4<u32>, 2>,
-  st_o: array<vec4<u32>, 2>,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<u32>;
-@group(0) @binding(2) var<storage, read> b: array<u32>;
-@group(0) @binding(3) var<storage, read> c: array<u32>;
-@group(0) @binding(4) var<storage, read_write> o: array<u32>;
-override OP: u32 = 0;
-override WG: u32 = 64;
-${LINEAR_ID}
-
-fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 { return v[i / 4u][i % 4u]; }
-
+export const ERF_WGSL = /* wgsl */ `
 // erf to within 1e-7 absolute everywhere (4e-8 in an f32 simulation; tests check [-6, 6] densely).
 // Each piece is a polynomial fitted (Chebyshev least squares against a 30-digit erf; see
 // scripts/fit-erf.py) and shaped so its rounding stays near half an ulp of the result:
@@ -73,6 +45,43 @@ fn erf_(x: f32) -> f32 {
   return select(-r, r, x >= 0.0);
 }
 
+// exact GELU, x·Φ(x), and its derivative Φ(x) + x·φ(x) (the matmul epilogue uses them too)
+fn gelu_(x: f32) -> f32 { return 0.5 * x * (1.0 + erf_(x * 0.70710678118654752)); }
+fn gelu_grad_(x: f32) -> f32 {
+  return 0.5 * (1.0 + erf_(x * 0.70710678118654752)) + x * 0.39894228040143268 * exp(-0.5 * x * x);
+}
+`;
+
+export const ELEMENTWISE_WGSL = /* wgsl */ `
+const MAX_RANK = ${MAX_RANK}u;
+struct Params {
+  rows: u32,         // product of the outer dims (all but the last)
+  last: u32,         // size of the last dim
+  chunks: u32,       // ceil(last / 4): invocations per row
+  rank: u32,         // outer dims used in shape/strides
+  off_a: u32, off_b: u32, off_c: u32, off_o: u32,   // element offsets into each buffer
+  last_st: vec4<u32>,  // strides of a, b, c, out along the last dim
+  scalar: f32,       // second operand when b_is_scalar
+  b_is_scalar: u32,
+  pad0: u32, pad1: u32,
+  shape: array<vec4<u32>, 2>,  // outer dims [0, rank)
+  st_a: array<vec4<u32>, 2>,   // element strides of a over the outer dims (0 = broadcast)
+  st_b: array<vec4<u32>, 2>,
+  st_c: array<vec4<u32>, 2>,
+  st_o: array<vec4<u32>, 2>,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<u32>;
+@group(0) @binding(2) var<storage, read> b: array<u32>;
+@group(0) @binding(3) var<storage, read> c: array<u32>;
+@group(0) @binding(4) var<storage, read_write> o: array<u32>;
+override OP: u32 = 0;
+override WG: u32 = 64;
+${LINEAR_ID}
+
+fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 { return v[i / 4u][i % 4u]; }
+
+${ERF_WGSL}
 // pow for any sign of base: WGSL's pow is undefined for x < 0, torch's is defined for integer y.
 fn pow_(x: f32, y: f32) -> f32 {
   if (y == 0.0) { return 1.0; }   // x^0 = 1 for every x, as torch; WGSL's pow(0, 0) is undefined (lavapipe gave 0)
@@ -91,7 +100,7 @@ fn apply(x: f32, y: f32, z: f32) -> f32 {
     case 5u: { return inverseSqrt(x); }
     case 6u: { return abs(x); }
     case 7u: { return erf_(x); }
-    case 8u: { return 0.5 * x * (1.0 + erf_(x * 0.70710678118654752)); }   // exact GELU
+    case 8u: { return gelu_(x); }
     case 9u: { return sign(x); }
     case 20u: { return x + y; }
     case 21u: { return x - y; }
@@ -106,6 +115,7 @@ fn apply(x: f32, y: f32, z: f32) -> f32 {
     case 30u: { return select(0.0, 1.0, x >= y); }
     case 31u: { return select(0.0, 1.0, x == y); }
     case 32u: { return select(0.0, 1.0, x != y); }
+    case 33u: { return y * gelu_grad_(x); }   // geluGrad(x, g): the gradient g·gelu'(x) in one pass
     case 40u: { return select(z, y, x != 0.0); }   // where(cond=a, b, c)
     default: { return x; }
   }

@@ -8,7 +8,7 @@ export { reduceLaunch } from './reduce.ts';
 export type { ReduceOp, ReduceLaunch, ReduceShape } from './reduce.ts';
 export { matmul, DEFAULT_MATMUL_TILE, SUBGROUP_TILES, pickSubgroupTile, vec4Operands } from './matmul.ts';
 export type { MatmulParams, MatmulLaunch } from './matmul.ts';
-export type { SubgroupTile } from './matmul.wgsl.ts';
+export type { SubgroupTile, MatmulEpilogue } from './matmul.wgsl.ts';
 export { MATMUL_TILES } from './matmul-tiles.ts';
 export type { TunedMatmulTile } from './matmul-tiles.ts';
 export { peak } from './peak.ts';

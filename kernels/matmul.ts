@@ -6,8 +6,9 @@
 //    (A: K % 4 == 0, or M % 4 == 0 when transposed; B: N % 4 == 0, or K % 4 == 0 when
 //    transposed), and the tile from `p.sgTile`, else from the tuned table (matmul-tiles.ts);
 //  - otherwise the scalar kernel with `p.tile` (default 4×4 on 8×8 invocations).
-// Pure: no GPU objects here; the caller dispatches `workgroups` with bindings (a, b, c).
-import { matmulScalarWgsl, matmulSubgroupWgsl, type SubgroupTile } from './matmul.wgsl.ts';
+// Pure: no GPU objects here; the caller dispatches `workgroups` with bindings (a, b, c), then
+// the epilogue's (bias, residual, pre) that are present.
+import { epilogueKey, matmulScalarWgsl, matmulSubgroupWgsl, NO_EPILOGUE, type MatmulEpilogue, type SubgroupTile } from './matmul.wgsl.ts';
 import { MATMUL_TILES } from './matmul-tiles.ts';
 import { need, type KernelSource } from './kernel-source.ts';
 
@@ -26,6 +27,8 @@ export interface MatmulParams {
   octets?: { m: number; n: number };
   /** Bind operands as f32 even where vec4 would do (tests and benchmarks of the fallback paths). */
   scalarLoads?: boolean;
+  /** Bias / GELU / residual / pre-activation applied as C is stored (kernels/matmul.wgsl.ts). */
+  epilogue?: MatmulEpilogue;
 }
 
 export interface MatmulLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
@@ -71,7 +74,8 @@ export function matmul(p: MatmulParams): MatmulLaunch {
   need('matmul', p.M > 0 && p.N > 0 && p.K > 0 && p.batch > 0, `empty matmul [${p.batch}, ${p.M}, ${p.K}]·[${p.K}, ${p.N}]`);
   need('matmul', p.batch <= 65535, `batch ${p.batch} exceeds the 65535 workgroups a dispatch allows along z`);
   const u = new Uint32Array([p.M, p.N, p.K, p.batch, p.strideA, p.strideB, p.M * p.N, p.offA, p.offB, p.offC, 0, 0]);
-  const flags = `${p.transA ? '_tA' : ''}${p.transB ? '_tB' : ''}`;
+  const epi = p.epilogue ?? NO_EPILOGUE;
+  const flags = `${p.transA ? '_tA' : ''}${p.transB ? '_tB' : ''}${epilogueKey(epi)}`;
   const overrides = { TRANS_A: p.transA ? 1 : 0, TRANS_B: p.transB ? 1 : 0 };
 
   if ((p.subgroupSize ?? 0) >= 8) {
@@ -89,7 +93,7 @@ export function matmul(p: MatmulParams): MatmulLaunch {
     const gx = Math.ceil(blocksN / octN), gy = Math.ceil(blocksM / octM);
     need('matmul', gx <= 65535 && gy <= 65535, `output [${p.M}, ${p.N}] needs ${gy}×${gx} workgroups, over the 65535 limit`);
     const variant = `${t.tm}x${32 * t.tn4}_${a ? 'a4' : 'a1'}${b ? 'b4' : 'b1'}`;
-    const wgsl = cached(`sg_${variant}`, () => matmulSubgroupWgsl(t, a, b));
+    const wgsl = cached(`sg_${variant}${epilogueKey(epi)}`, () => matmulSubgroupWgsl(t, a, b, epi));
     return {
       source: { name: `matmul_sg_${variant}${flags}`, wgsl, overrides: { ...overrides, OCT_M: octM, OCT_N: octN } },
       uniforms: u.buffer,
@@ -101,7 +105,7 @@ export function matmul(p: MatmulParams): MatmulLaunch {
   const gx = Math.ceil(p.N / (t.tn * t.wgx)), gy = Math.ceil(p.M / (t.tm * t.wgy));
   need('matmul', gx <= 65535 && gy <= 65535, `output [${p.M}, ${p.N}] needs ${gy}×${gx} workgroups, over the 65535 limit; use a larger tile`);
   const key = `${t.tm}x${t.tn}`;
-  const wgsl = cached(key, () => matmulScalarWgsl(t.tm, t.tn));
+  const wgsl = cached(`${key}${epilogueKey(epi)}`, () => matmulScalarWgsl(t.tm, t.tn, epi));
   return {
     source: { name: `matmul_${key}${flags}`, wgsl, overrides: { ...overrides, WGX: t.wgx, WGY: t.wgy } },
     uniforms: u.buffer,

@@ -31,6 +31,14 @@
 //
 // Edges: rows and columns past M or N are clamped when read and skipped when stored; the K
 // remainder (K % 4) is read clamped and multiplied by zeros, so any M, N, K works.
+//
+// Epilogue (both kernels): each output element passes through `finish` on its way to C, which
+// can add a bias over columns, keep the pre-activation, apply exact GELU and add a residual:
+//   z = acc + bias[n];  pre = z;  c = gelu(z) + residual
+// so a Linear layer's bias, activation and skip connection cost no extra pass over memory.
+// The optional buffers follow C in binding order (bias, residual, pre), each declared only when
+// used (auto layouts drop unused bindings). residual and pre are laid out like C.
+import { ERF_WGSL } from './elementwise.wgsl.ts';
 
 /** The Params block both kernels read (12 u32; the last two pad to 16-byte size). */
 const PARAMS = /* wgsl */ `
@@ -40,6 +48,34 @@ struct Params {
   off_a: u32, off_b: u32, off_c: u32,            // element offset of item 0
 }
 @group(0) @binding(0) var<uniform> p: Params;`;
+
+/** What `finish` does to each output element; all false is a plain matmul. */
+export interface MatmulEpilogue { bias: boolean; gelu: boolean; residual: boolean; pre: boolean }
+export const NO_EPILOGUE: MatmulEpilogue = { bias: false, gelu: false, residual: false, pre: false };
+
+/** Short key of an epilogue for kernel names ('' for none). */
+export function epilogueKey(e: MatmulEpilogue): string {
+  return `${e.bias ? '_bias' : ''}${e.gelu ? '_gelu' : ''}${e.residual ? '_res' : ''}${e.pre ? '_pre' : ''}`;
+}
+
+/** The epilogue's bindings (after C at binding 3) and `finish(v, n, i)` for column n, C index i. */
+function epilogueWgsl(e: MatmulEpilogue): string {
+  let binding = 4;
+  const decl: string[] = [];
+  const body: string[] = [];
+  if (e.bias) { decl.push(`@group(0) @binding(${binding++}) var<storage, read> bias: array<f32>;        // [N]`); body.push('z += bias[n];'); }
+  if (e.residual) decl.push(`@group(0) @binding(${binding++}) var<storage, read> residual: array<f32>;    // like C`);
+  if (e.pre) { decl.push(`@group(0) @binding(${binding++}) var<storage, read_write> pre: array<f32>;   // like C`); body.push('pre[i] = z;'); }
+  if (e.gelu) body.push('z = gelu_(z);');
+  if (e.residual) body.push('z += residual[i];');
+  return `${decl.join('\n')}
+${e.gelu ? ERF_WGSL : ''}
+fn finish(v: f32, n: u32, i: u32) -> f32 {
+  var z = v;
+  ${body.join('\n  ')}
+  return z;
+}`;
+}
 
 export interface SubgroupTile {
   /** Rows of C per octet (a multiple of 8: one cooperative A load per 8 rows). */
@@ -123,7 +159,7 @@ fn load_b(base: u32, n: u32, k0: u32) -> array<vec4<f32>, 4> {
  * The subgroup kernel for one tile and operand layout. `aVec4`/`bVec4` bind A/B as
  * array<vec4<f32>> (the launcher checks the rows, offsets and batch strides allow it).
  */
-export function matmulSubgroupWgsl(t: SubgroupTile, aVec4: boolean, bVec4: boolean): string {
+export function matmulSubgroupWgsl(t: SubgroupTile, aVec4: boolean, bVec4: boolean, epi: MatmulEpilogue = NO_EPILOGUE): string {
   const { tm, tn4 } = t;
   // The straight-line FMA block of one K step: for each column group j, load B once, then for
   // each row i fold the 4 k values into acc_i_j (so one accumulator is live at a time).
@@ -146,7 +182,7 @@ export function matmulSubgroupWgsl(t: SubgroupTile, aVec4: boolean, bVec4: boole
   }
   return /* wgsl */ `
 enable subgroups;
-// matmul_sg ${tm}×${32 * tn4} per octet, A ${aVec4 ? 'vec4' : 'f32'}, B ${bVec4 ? 'vec4' : 'f32'}: see kernels/matmul.wgsl.ts.
+// matmul_sg ${tm}×${32 * tn4} per octet, A ${aVec4 ? 'vec4' : 'f32'}, B ${bVec4 ? 'vec4' : 'f32'}${epilogueKey(epi)}: see kernels/matmul.wgsl.ts.
 const TM = ${tm}u;          // rows of C per octet
 const TN = ${32 * tn4}u;    // columns of C per octet (4 per lane and column group)
 ${PARAMS}
@@ -159,11 +195,13 @@ override OCT_M: u32 = 1;    // octets per workgroup along M
 override OCT_N: u32 = 8;    // octets per workgroup along N
 ${aVec4 ? A_VEC4 : A_SCALAR}
 ${bVec4 ? B_VEC4 : B_SCALAR}
+${epilogueWgsl(epi)}
 
 fn store_c(base: u32, m: u32, n: u32, v: vec4<f32>) {
   if (m >= p.M) { return; }
   for (var cc = 0u; cc < 4u; cc++) {
-    if (n + cc < p.N) { c[base + m * p.N + n + cc] = v[cc]; }
+    let i = base + m * p.N + n + cc;
+    if (n + cc < p.N) { c[i] = finish(v[cc], n + cc, i); }
   }
 }
 
@@ -189,7 +227,7 @@ ${store.join('\n')}
 }
 
 /** The portable scalar kernel: a TM×TN register tile per invocation, no subgroups. */
-export function matmulScalarWgsl(tm: number, tn: number): string {
+export function matmulScalarWgsl(tm: number, tn: number, epi: MatmulEpilogue = NO_EPILOGUE): string {
   return /* wgsl */ `
 const TM = ${tm}u;
 const TN = ${tn}u;
@@ -201,6 +239,7 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override WGX: u32 = 8;
 override WGY: u32 = 8;
+${epilogueWgsl(epi)}
 
 @compute @workgroup_size(WGX, WGY, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -233,7 +272,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var i = 0u; i < TM; i++) {
     if (m0 + i >= p.M) { break; }
     for (var j = 0u; j < TN; j++) {
-      if (n0 + j < p.N) { c[base_c + (m0 + i) * p.N + n0 + j] = acc[i][j]; }
+      let idx = base_c + (m0 + i) * p.N + n0 + j;
+      if (n0 + j < p.N) { c[idx] = finish(acc[i][j], n0 + j, idx); }
     }
   }
 }

@@ -22,7 +22,7 @@
 
 import {
   Generator, LayerNorm, Linear, Module, ShapeError, Tensor,
-  attention, concat, fromArray, gather, gelu, linear, parameter, truncNormal, zeros,
+  attention, concat, fromArray, gather, linear, parameter, truncNormal, zeros,
 } from '../engine/index.ts';
 import { sincos2d } from './pos-embed.ts';
 import type { ModelConfig } from './presets.ts';
@@ -134,14 +134,15 @@ export class Attention extends Module {
     this.heads = heads;
   }
 
-  forward(x: Tensor): Tensor {
+  /** Attention of x, plus `residual` when given (added in the output projection's epilogue). */
+  forward(x: Tensor, residual?: Tensor): Tensor {
     const [B, N, D] = x.shape as [number, number, number];
     const H = this.heads, Dh = D / H;
     const qkv = this.qkv.forward(x)                                         // [B, N, 3D]
       .reshape([B, N, 3, H, Dh]).permute([2, 0, 3, 1, 4]);                  // [3, B, H, N, Dh]
     const part = (s: number) => qkv.slice(0, s, s + 1).reshape([B, H, N, Dh]);
     const o = attention(part(0), part(1), part(2));                         // [B, H, N, Dh] (fused: no N×N matrix)
-    return this.proj.forward(o.permute([0, 2, 1, 3]).reshape([B, N, D]));  // [B, N, D]
+    return this.proj.forward(o.permute([0, 2, 1, 3]).reshape([B, N, D]), { residual });  // [B, N, D]
   }
 }
 
@@ -153,8 +154,10 @@ export class Mlp extends Module {
     this.fc1 = new Linear(D, hidden, { generator: g, std: INIT_STD });
     this.fc2 = new Linear(hidden, D, { generator: g, std: INIT_STD });
   }
-  forward(x: Tensor): Tensor {
-    return this.fc2.forward(gelu(this.fc1.forward(x)));                     // [.., hidden] → [.., D]
+  /** fc2(gelu(fc1 x)), plus `residual` when given; GELU and residual run in the matmuls' epilogues. */
+  forward(x: Tensor, residual?: Tensor): Tensor {
+    const h = this.fc1.forward(x, { activation: 'gelu' });                  // [.., hidden]
+    return this.fc2.forward(h, { residual });                               // [.., D]
   }
 }
 
@@ -172,8 +175,8 @@ export class Block extends Module {
     this.mlp = new Mlp(D, D * mlpRatio, g);
   }
   forward(x: Tensor): Tensor {
-    const y = x.add(this.attn.forward(this.norm1.forward(x)));              // [B, N, D]
-    return y.add(this.mlp.forward(this.norm2.forward(y)));                  // [B, N, D]
+    const y = this.attn.forward(this.norm1.forward(x), x);                  // x + Attn(LN1 x)  [B, N, D]
+    return this.mlp.forward(this.norm2.forward(y), y);                      // y + MLP(LN2 y)   [B, N, D]
   }
 }
 

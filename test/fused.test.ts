@@ -7,12 +7,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AdamW, emaUpdate, fromArray, Generator, layerNormComposite, mul, noGrad, permute,
+  AdamW, add, emaUpdate, fromArray, gelu, Generator, layerNormComposite, linear, linearComposite, mul, noGrad, permute,
   scaledDotProductAttention, setBackend, sum, tidy, type Backend, type Tensor,
 } from '../engine/index.ts';
 import { adamwUpdate, attention, emaInPlace, layerNorm } from '../engine/ops/fused.ts';
 import { attentionBackwardDkv, attentionBackwardDq, attentionForward, type AttentionLaunch } from '../kernels/attention.ts';
-import { assertClose, checkLeaks, cpu, gpu, throwsWith } from './helpers.ts';
+import { assertClose, checkLeaks, checkOp, cpu, gpu, throwsWith } from './helpers.ts';
 
 type Fn = (...xs: Tensor[]) => Tensor;
 
@@ -118,6 +118,63 @@ L('names the weight whose shape is wrong', () => {
 });
 
 L.run();
+
+// ---- linear with epilogue ----------------------------------------------------------------------
+
+const F = suite('fused linear');
+checkLeaks(F);
+
+interface LinCase { name: string; x: number[]; out: number; bias: boolean; gelu: boolean; residual: boolean }
+const linCases: LinCase[] = [
+  { name: 'bias, in 17 (scalar loads), 3-d x', x: [3, 5, 17], out: 12, bias: true, gelu: false, residual: false },
+  { name: 'bias + GELU, 197 rows, out 65', x: [197, 64], out: 65, bias: true, gelu: true, residual: false },
+  { name: 'bias + residual', x: [2, 9, 32], out: 32, bias: true, gelu: false, residual: true },
+  { name: 'GELU + residual, no bias, out 3', x: [17, 8], out: 3, bias: false, gelu: true, residual: true },
+  { name: 'bias + GELU + residual', x: [5, 12], out: 20, bias: true, gelu: true, residual: true },
+];
+const linShapes = (c: LinCase) => [c.x, [c.out, c.x.at(-1)!], ...(c.bias ? [[c.out]] : []), ...(c.residual ? [[...c.x.slice(0, -1), c.out]] : [])];
+const lin = (c: LinCase): [Fn, Fn] => {
+  const pick = (xs: Tensor[]) => ({ x: xs[0]!, w: xs[1]!, b: c.bias ? xs[2]! : null, r: c.residual ? xs[c.bias ? 3 : 2]! : null });
+  return [
+    (...xs) => { const { x, w, b, r } = pick(xs); return linear(x, w, b, { activation: c.gelu ? 'gelu' : 'none', residual: r }); },
+    (...xs) => {
+      const { x, w, b, r } = pick(xs);
+      const z = linearComposite(x, w, b), y = c.gelu ? gelu(z) : z;
+      return r ? add(y, r) : y;
+    },
+  ];
+};
+for (const c of linCases) {
+  F(`matches the composite on the GPU: ${c.name}`, () => compare(`linear ${c.name}`, gpu(), ...lin(c), linShapes(c), GPU_TOL, c.out));
+  F(`f64 twin matches the composite on the CPU: ${c.name}`, () => compare(`linear ${c.name} (cpu)`, cpu, ...lin(c), linShapes(c), CPU_TOL, c.out));
+}
+
+F('gradients match finite differences (bias + GELU + residual)', async () => {
+  const c = linCases[4]!;
+  await checkOp('linear+gelu+residual', lin(c)[0], linShapes(c));
+});
+
+F('without a tape it keeps no pre-activation (and leaks none)', async () => {
+  setBackend(gpu());
+  const x = fromArray(values([[4, 8]], 4)[0]!, [4, 8], { requiresGrad: true });
+  const w = fromArray(values([[6, 8]], 5)[0]!, [6, 8], { requiresGrad: true });
+  const y = tidy(() => noGrad(() => linear(x.reshape([2, 2, 8]), w, null, { activation: 'gelu' })));
+  assert.is(y.requiresGrad, false);
+  y.dispose(); x.dispose(); w.dispose();
+});
+
+F('names the argument whose shape is wrong', () => {
+  setBackend(cpu);
+  const x = fromArray(new Float64Array(12), [3, 4]), w = fromArray(new Float64Array(20), [5, 4]);
+  const b = fromArray(new Float64Array(4), [4]), r = fromArray(new Float64Array(15), [5, 3]);
+  try {
+    throwsWith(() => linear(x, w, b), /linear: bias \[4\] must be \[5\] for weight \[5, 4\]/);
+    throwsWith(() => linear(x, w, null, { residual: r }), /linear: residual \[5, 3\] must be \[3, 5\]/);
+    throwsWith(() => linear(x, r, null), /linear: weight \[5, 3\] must be \[out, 4\] for x \[3, 4\]/);
+  } finally { x.dispose(); w.dispose(); b.dispose(); r.dispose(); }
+});
+
+F.run();
 
 // ---- attention --------------------------------------------------------------------------------
 

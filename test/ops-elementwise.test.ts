@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
 import { erf as erf64, geluExact } from '../engine/math.ts';
-import { checkLeaks, checkOp, cpu, gens, gpu, owned, take } from './helpers.ts';
+import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, take, type Gen } from './helpers.ts';
 
 const unary = suite('ops: unary');
 checkLeaks(unary);
@@ -40,6 +40,16 @@ unary('sign is -1, 0, 1 and has no gradient', async () => {
 });
 unary('unary ops read transposed (strided) inputs', async () => {
   await checkOp('exp∘transpose', (x) => E.exp(x), [[3, 5]], { transposed: true, atol: 2e-7 });
+});
+
+unary('geluGrad is g·gelu\'(x) (the fused gelu backward), on both backends', async () => {
+  // forward only (it has no backward of its own); against the f64 formula at its own inputs
+  const seen: Float64Array[] = [];
+  const gen: Gen = (g, n, i) => (seen[i] = Float64Array.from({ length: n }, () => Math.fround(2 * g.normal())));
+  const r = await checkOp('geluGrad', (x, g) => E.geluGrad(x, g), [[5, 9], [5, 9]], { gen, grad: false });
+  const [xs, gs] = seen as [Float64Array, Float64Array];
+  const want = Float64Array.from(xs, (x, i) => gs[i]! * (0.5 * (1 + erf64(x / Math.SQRT2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI)));
+  assertClose(r.cpu, want, [5, 9], 'geluGrad (cpu) vs formula', 1e-12, 0);
 });
 
 unary('erf, gelu and exp agree at ±Infinity and NaN on both backends', async () => {

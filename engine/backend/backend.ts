@@ -40,6 +40,19 @@ export interface MatmulArgs {
   strideA: number; strideB: number;   // elements between batch items; 0 broadcasts
 }
 
+/**
+ * What a matmul does to each output element as it stores it (the fused Linear epilogue):
+ * z = c + bias[n]; pre ← z; c = gelu(z) + residual. bias is [N]; residual and pre are dense
+ * like the output. Each part is optional.
+ */
+export interface MatmulEpilogueArgs {
+  bias?: Storage;
+  gelu?: boolean;
+  residual?: Storage;
+  /** Receives the pre-activation z (what GELU's backward needs). */
+  pre?: Storage;
+}
+
 export interface CustomKernel {
   readonly name: string;
   launches(): readonly { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number]; bindings: readonly number[] }[];
@@ -60,8 +73,8 @@ export interface Backend {
   elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void;
   /** Reduce a contiguous window x[outer, len, inner] at `offset` over `len` into out[outer, inner]. */
   reduce(op: ReduceOp, x: Storage, offset: number, shape: ReduceShape, out: Storage): void;
-  /** c[batch, M, N] = op(a) · op(b); a, b contiguous windows at their offsets. */
-  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs): void;
+  /** c[batch, M, N] = op(a) · op(b), then the epilogue; a, b contiguous windows at their offsets. */
+  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, epilogue?: MatmulEpilogueArgs): void;
   softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void;
   gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void;
   scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void;

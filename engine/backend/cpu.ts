@@ -3,8 +3,8 @@
 // against it and (2) the backward rules against finite differences on it, separately.
 // It is for correctness, not speed: nothing here is optimised.
 import { ELEMENTWISE_OPS, type ElementwiseOp, type ReduceOp, type ReduceShape } from '../../kernels/index.ts';
-import { erf, geluExact } from '../math.ts';
-import type { Backend, CustomKernel, DType, MatmulArgs, MemoryStats, Storage, View } from './backend.ts';
+import { erf, geluExact, geluGradExact } from '../math.ts';
+import type { Backend, CustomKernel, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
 
 interface CpuStorage extends Storage { data: Float64Array }
 
@@ -21,6 +21,7 @@ const BINARY: Partial<Record<ElementwiseOp, (x: number, y: number) => number>> =
   pow: (x, y) => x ** y, maximum: Math.max, minimum: Math.min,
   lt: (x, y) => +(x < y), le: (x, y) => +(x <= y), gt: (x, y) => +(x > y), ge: (x, y) => +(x >= y),
   eq: (x, y) => +(x === y), ne: (x, y) => +(x !== y),
+  geluGrad: (x, g) => g * geluGradExact(x),
 };
 
 let nextId = 1;
@@ -98,9 +99,10 @@ export class CpuBackend implements Backend {
   }
 
 
-  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, p: MatmulArgs): void {
+  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, p: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
     this.stats.dispatches++;
     const A = this.d(a), B = this.d(b), C = this.d(out);
+    const bias = e.bias && this.d(e.bias), res = e.residual && this.d(e.residual), pre = e.pre && this.d(e.pre);
     for (let z = 0; z < p.batch; z++) {
       const ba = offA + z * p.strideA, bb = offB + z * p.strideB, bc = z * p.M * p.N;
       for (let m = 0; m < p.M; m++) {
@@ -111,7 +113,12 @@ export class CpuBackend implements Backend {
             const bv = p.transB ? B[bb + n * p.K + k]! : B[bb + k * p.N + n]!;
             s += av * bv;
           }
-          C[bc + m * p.N + n] = s;
+          const i = bc + m * p.N + n;
+          if (bias) s += bias[n]!;
+          if (pre) pre[i] = s;
+          if (e.gelu) s = geluInf(s);
+          if (res) s += res[i]!;
+          C[i] = s;
         }
       }
     }

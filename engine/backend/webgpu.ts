@@ -19,7 +19,7 @@ import {
   type ElementwiseOp, type KernelSource, type ReduceOp, type ReduceShape,
 } from '../../kernels/index.ts';
 import { DeviceError } from '../errors.ts';
-import type { Backend, CustomKernel, DType, MatmulArgs, MemoryStats, Storage, View } from './backend.ts';
+import type { Backend, CustomKernel, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
 
 interface GpuStorage extends Storage { buffer: GPUBuffer; bucket: number }
 
@@ -312,11 +312,13 @@ export class WebGPUBackend implements Backend {
   }
 
 
-  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs): void {
+  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
     // subgroupSize ≥ 8 selects the subgroup kernel (kernels/matmul.ts); 0 the scalar one
     const subgroupSize = this.device.features.has('subgroups') ? this.device.adapterInfo?.subgroupMinSize ?? 0 : 0;
-    const l = matmul({ ...args, offA, offB, offC: 0, subgroupSize });
-    this.dispatch(l.source, l.uniforms, [this.buf(a), this.buf(b), this.buf(out)], l.workgroups);
+    const epilogue = { bias: !!e.bias, gelu: !!e.gelu, residual: !!e.residual, pre: !!e.pre };
+    const l = matmul({ ...args, offA, offB, offC: 0, subgroupSize, epilogue });
+    const extra = [e.bias, e.residual, e.pre].filter((s): s is Storage => !!s).map((s) => this.buf(s));
+    this.dispatch(l.source, l.uniforms, [this.buf(a), this.buf(b), this.buf(out), ...extra], l.workgroups);
   }
 
   softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void {

@@ -1,7 +1,7 @@
 // layers: the two parameterised building blocks a ViT needs. Weights use PyTorch's layout
 // ([out, in] for Linear) so checkpoints copy over name by name.
 import { full, truncNormal, zeros } from '../creation.ts';
-import { linear } from '../ops/composite.ts';
+import { linear, type LinearOptions } from '../ops/linear.ts';
 import { layerNorm } from '../ops/fused.ts';
 import type { Generator } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
@@ -9,7 +9,7 @@ import { Module, parameter } from './module.ts';
 
 export interface LinearInit { generator: Generator; std?: number }
 
-/** y = x·Wᵀ + b. Init: weight truncated-normal (std 0.02 by default, bounds ±2 absolute), bias 0. */
+/** y = act(x·Wᵀ + b) + residual (one fused matmul; activation and residual optional). Init: weight truncated-normal (std 0.02 by default, bounds ±2 absolute), bias 0. */
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
@@ -18,7 +18,7 @@ export class Linear extends Module {
     this.weight = parameter(truncNormal([outFeatures, inFeatures], init.generator, { std: init.std ?? 0.02 }));
     this.bias = opts.bias === false ? null : parameter(zeros([outFeatures]));
   }
-  forward(x: Tensor): Tensor { return linear(x, this.weight, this.bias); }
+  forward(x: Tensor, opts?: LinearOptions): Tensor { return linear(x, this.weight, this.bias, opts); }
 }
 
 /** Affine layer normalisation over the last dim (the fused kernel); weight 1, bias 0. */

@@ -55,7 +55,7 @@ function dense(t: Tensor): { t: Tensor; owned: boolean } {
 }
 
 /** Run f on dense versions of ts, disposing the copies afterwards. */
-function withDense<T>(ts: readonly Tensor[], f: (d: Tensor[]) => T): T {
+export function withDense<T>(ts: readonly Tensor[], f: (d: Tensor[]) => T): T {
   const d = ts.map(dense);
   try {
     return f(d.map((x) => x.t));
@@ -74,7 +74,7 @@ function subgroupSize(b: Backend): number {
 }
 
 /** Whether `apply` will record a tape node for these inputs (then the forward keeps its saved tensors). */
-const willTape = (inputs: readonly Tensor[]) => gradEnabled() && inputs.some((t) => t.requiresGrad);
+export const willTape = (inputs: readonly Tensor[]) => gradEnabled() && inputs.some((t) => t.requiresGrad);
 
 // ---- layer norm -------------------------------------------------------------------------------
 

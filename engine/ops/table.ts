@@ -66,11 +66,8 @@ const unaryDefs: Record<UnaryName, OpDef<Ew>> = {
   // d erf(x) = 2/√π · exp(-x²) dx
   erf: elementwiseDef('erf', (g, [x]) => [mul(g, mul(exp(neg(mul(x!, x!))), 2 / Math.sqrt(Math.PI)))]),
   // d gelu(x) = Φ(x) + x·φ(x), with Φ(x) = (1 + erf(x/√2))/2 and φ(x) = exp(-x²/2)/√(2π)
-  gelu: elementwiseDef('gelu', (g, [x]) => {
-    const cdf = mul(add(erf(mul(x!, Math.SQRT1_2)), 1), 0.5);
-    const pdf = mul(exp(mul(mul(x!, x!), -0.5)), 1 / Math.sqrt(2 * Math.PI));
-    return [mul(g, add(cdf, mul(x!, pdf)))];
-  }),
+  // (one fused kernel: geluGrad(x, g) = g·(Φ(x) + x·φ(x)))
+  gelu: elementwiseDef('gelu', (g, [x]) => [geluGrad(x!, g)]),
   // piecewise constant: no gradient
   sign: elementwiseDef('sign'),
 };
@@ -92,7 +89,7 @@ export const sign = unary('sign');
 /** The other operand of a binary op: a tensor input, or the scalar held in attrs. */
 const other = (inputs: readonly Tensor[], attrs: Ew): Operand => inputs[1] ?? attrs.scalar!;
 
-type BinaryName = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
+type BinaryName = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'geluGrad';
 const binaryDefs: Record<BinaryName, OpDef<Ew>> = {
   add: elementwiseDef('add', (g, inputs) => [g, inputs[1] ? g : null]),
   sub: elementwiseDef('sub', (g, inputs, _y, _a, needs) => [g, inputs[1] && needs[1] ? neg(g) : null]),
@@ -117,6 +114,8 @@ const binaryDefs: Record<BinaryName, OpDef<Ew>> = {
   minimum: elementwiseDef('minimum', (g, inputs, _y, attrs) => minmaxGrad(g, inputs, attrs, lt)),
   lt: elementwiseDef('lt'), le: elementwiseDef('le'), gt: elementwiseDef('gt'),
   ge: elementwiseDef('ge'), eq: elementwiseDef('eq'), ne: elementwiseDef('ne'),
+  // backward rules run untaped, so this op is only differentiated if a user tapes it directly
+  geluGrad: elementwiseDef('geluGrad', () => { throw new Error('geluGrad: no backward (the engine differentiates once; gelu\'s second derivative is not implemented)'); }),
 };
 
 function minmaxGrad(g: Tensor, inputs: readonly Tensor[], attrs: Ew, wins: (a: Tensor, b: Operand) => Tensor) {
@@ -151,6 +150,8 @@ export const gt = binary('gt');
 export const ge = binary('ge');
 export const eq = binary('eq');
 export const ne = binary('ne');
+/** g·gelu'(x) elementwise: the gradient of gelu at x given the output gradient g, in one kernel. */
+export const geluGrad = binary('geluGrad');
 
 // the forward treats any nonzero cond as true, so the gradient masks are ne(c, 0) / eq(c, 0),
 // not c and 1 − c (which scale the gradient when cond holds values other than 0 and 1)
