@@ -13,6 +13,6 @@ export { MATMUL_TILES } from './matmul-tiles.ts';
 export type { TunedMatmulTile } from './matmul-tiles.ts';
 export { peak } from './peak.ts';
 export type { PeakLaunch } from './peak.ts';
-export { softmaxRows } from './softmax.ts';
+export { softmaxRows, softmaxBackwardRows } from './softmax.ts';
 export { gather, scatterAdd } from './gather.ts';
 export { fill } from './fill.ts';

@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
-import { checkLeaks, checkOp, cpu, gens, gpu, take } from './helpers.ts';
+import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, take } from './helpers.ts';
 
 const mm = suite('ops: matmul');
 checkLeaks(mm);
@@ -80,6 +80,17 @@ sm('softmax over a middle and the first dim', async () => {
 sm('softmax of strided and offset inputs', async () => {
   await checkOp('softmax of a transposed view', (x) => E.softmax(x, -1), [[5, 3]], { transposed: true });
   await checkOp('softmax of a row slice', (x) => E.softmax(E.slice(x, 0, 1, 3), -1), [[4, 6]]);
+});
+sm('the fused backward kernel equals the composed rule y ⊙ (g − Σ g·y) on the GPU', async () => {
+  await owned(async (own) => {
+    const b = gpu(), g = new E.Generator(3);
+    const x = own(E.randn([6, 197], g, { backend: b, requiresGrad: true })), dy = own(E.randn([6, 197], g, { backend: b }));
+    E.tidy(() => E.softmax(x).backward(dy));
+    const fused = await take(x.grad!);
+    x.grad = null;
+    const composed = await take(E.tidy(() => { const y = E.softmax(x); return E.mul(y, E.sub(dy, E.sum(E.mul(dy, y), -1, true))); }));
+    assertClose(fused, composed, [6, 197], 'softmax backward: kernel vs composed', 1e-7, 1e-6);
+  });
 });
 sm('softmax is max-subtracted: large logits neither overflow nor underflow to NaN', async () => {
   const r = await checkOp('softmax(±1000)', (x) => E.softmax(x, -1), [[2, 4]], {

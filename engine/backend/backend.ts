@@ -76,6 +76,8 @@ export interface Backend {
   /** c[batch, M, N] = op(a) · op(b), then the epilogue; a, b contiguous windows at their offsets. */
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, epilogue?: MatmulEpilogueArgs): void;
   softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void;
+  /** dx = y ⊙ (g − Σ_j g_j y_j) per row: softmax's backward from its dense output y and gradient g. */
+  softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void;
   gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void;
   scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void;
   fill(out: Storage, numel: number, value: number, step: number): void;

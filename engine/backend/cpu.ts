@@ -135,6 +135,16 @@ export class CpuBackend implements Backend {
       for (let k = 0; k < cols; k++) o[r * cols + k]! /= s;
     }
   }
+  softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void {
+    this.stats.dispatches++;
+    const Y = this.d(y), G = this.d(g), D = this.d(dx);
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      for (let k = 0; k < cols; k++) dot += G[r * cols + k]! * Y[r * cols + k]!;
+      for (let k = 0; k < cols; k++) D[r * cols + k] = Y[r * cols + k]! * (G[r * cols + k]! - dot);
+    }
+  }
+
 
   gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void {
     this.stats.dispatches++;

@@ -15,7 +15,7 @@
 //    was being recorded.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
 import {
-  elementwise, fill, gather, matmul, reduceLaunch, scatterAdd, softmaxRows,
+  elementwise, fill, gather, matmul, reduceLaunch, scatterAdd, softmaxBackwardRows, softmaxRows,
   type ElementwiseOp, type KernelSource, type ReduceOp, type ReduceShape,
 } from '../../kernels/index.ts';
 import { DeviceError } from '../errors.ts';
@@ -324,6 +324,11 @@ export class WebGPUBackend implements Backend {
   softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
     const l = softmaxRows({ rows, cols, offset });
     this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(out)], l.workgroups);
+  }
+
+  softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void {
+    const l = softmaxBackwardRows({ rows, cols });
+    this.dispatch(l.source, l.uniforms, [this.buf(y), this.buf(g), this.buf(dx)], l.workgroups);
   }
 
   gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void {

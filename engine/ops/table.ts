@@ -456,8 +456,21 @@ const softmaxDef: OpDef<null> = {
     if (out.size > 0) out.backend.softmax(src.t.storage, src.t.offset, out.size / cols, cols, out.storage);
     if (src.owned) src.t.dispose();
   },
-  // dx = y ⊙ (g − Σ_j g_j y_j)
-  backward: (g, _x, y) => [mul(y, sub(g, sum(mul(g, y), -1, true)))],
+  // dx = y ⊙ (g − Σ_j g_j y_j), one row kernel
+  backward: (g, _x, y) => [apply(softmaxBackwardDef, [y, g], null)],
+};
+// softmax's backward as an op of its own; backward rules run untaped, so it needs no backward
+const softmaxBackwardDef: OpDef<null> = {
+  name: 'softmaxBackward',
+  infer: ([y]) => ({ shape: [...y!.shape], dtype: 'f32' }),
+  forward(out, [y, g]) {
+    const cols = y!.shape.at(-1)!;
+    if (out.size === 0) return;
+    const yd = dense(y!, true), gd = dense(g!, true);
+    out.backend.softmaxBackward(yd.t.storage, gd.t.storage, out.size / cols, cols, out.storage);
+    if (yd.owned) yd.t.dispose();
+    if (gd.owned) gd.t.dispose();
+  },
 };
 /** softmax over `dim` (default last), max-subtracted. */
 export function softmax(x: Tensor, dim = -1): Tensor {
