@@ -75,8 +75,8 @@ export function subgroupSize(backend: Backend): number {
 }
 
 /** A storage of `n` f32 values in [-1, 1) (fixed pattern), uploaded. */
-export function filled(backend: Backend, n: number, seed = 1): Storage {
-  const s = backend.alloc(n, 'f32');
+export function filled(backend: Backend, n: number, seed = 1, dtype: 'f32' | 'f16' = 'f32'): Storage {
+  const s = backend.alloc(n, dtype);
   const v = new Float32Array(n);
   let x = seed >>> 0;
   for (let i = 0; i < n; i++) { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; v[i] = (x >>> 8) / 2 ** 23 - 1; }

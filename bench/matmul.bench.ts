@@ -71,6 +71,24 @@ export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
       `${(100 * g / refs.peakGflops).toFixed(1).padStart(5)}% of peak   ${(g / m.refRate).toFixed(2)}× the scalar kernel ` +
       `(${m.refRate.toFixed(1)} GFLOP/s, ${(100 * m.refRate / refs.peakGflops).toFixed(1)}% of peak)   ${chosen}`);
   }
+  // f16 storage (f32 math) against the f32 path on the same shapes: the score is f32 time over
+  // f16 time, so > 1 means halving the bytes paid for the conversions
+  if (backend.hasF16) {
+    for (const s of [MATMUL_SHAPES[0]!, MATMUL_SHAPES[2]!]) {
+      const p = params(s);
+      const h = { a: filled(backend, s.batch * s.M * s.K, 1, 'f16'), b: filled(backend, s.batch * s.K * s.N, 2, 'f16'), c: backend.alloc(s.batch * s.M * s.N, 'f16') };
+      const f = operands(ctx, s);
+      const f32: RefKernel = { record: () => backend.matmul(f.a, 0, f.b, 0, f.c, p), work: flops(s) };
+      const m = await timeAgainst(backend, () => backend.matmul(h.a, 0, h.b, 0, h.c, p), f32, samples);
+      for (const x of [h.a, h.b, h.c]) backend.release(x);
+      release(ctx, f);
+      const g = flops(s) / m.seconds / 1e9;
+      rows.push({ suite: 'matmul', name: `matmul f16 ${shapeName(s)}`, seconds: m.seconds, gflops: g, ref: 'twin', refRate: m.refRate,
+        note: `${s.what}, f16 storage, f32 accumulation; twin = the same kernel on f32 storage` });
+      ctx.log(`  matmul f16 ${shapeName(s).padEnd(18)} ${(m.seconds * 1e3).toFixed(2).padStart(8)} ms ${g.toFixed(1).padStart(6)} GFLOP/s ` +
+        `${(100 * g / refs.peakGflops).toFixed(1).padStart(5)}% of peak   ${(g / m.refRate).toFixed(2)}× the f32 storage path`);
+    }
+  }
   return rows;
 }
 

@@ -41,7 +41,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (!grad && root.size !== 1) throw new ShapeError('backward', 'root', [root.shape], `root ${fmt(root.shape)} is not a scalar; pass its gradient`);
   noGrad(() => {
     const grads = new Map<Tensor, Tensor>();
-    grads.set(root, grad ?? full(root.shape, 1, root.backend));
+    grads.set(root, grad ?? full(root.shape, 1, root.backend, root.dtype));
     const handedOut = new Set<Tensor>();
     const order = topoOrder(root);
     for (let i = order.length - 1; i >= 0; i--) {

@@ -19,7 +19,7 @@ export {
   neg, exp, log, sqrt, rsqrt, abs, erf, gelu, sign,
   add, sub, mul, div, pow, maximum, minimum, lt, le, gt, ge, eq, ne, where,
   copy, contiguous, detach, reshape, permute, expand, slice, concat,
-  sum, max, matmul, softmax, gather, scatterAdd, geluGrad,
+  sum, max, matmul, softmax, gather, scatterAdd, geluGrad, cast,
 } from './ops/table.ts';
 export {
   mean, variance, transpose, unsqueeze, squeeze, flatten, stack,

@@ -160,5 +160,7 @@ export class Tensor {
   // ---- the rest -------------------------------------------------------------------------------
   matmul(b: Tensor, opts?: { transA?: boolean; transB?: boolean }): Tensor { return ops.matmul(this, b, opts); }
   softmax(dim = -1): Tensor { return ops.softmax(this, dim); }
+  /** This tensor converted to f32 or f16 storage (itself when it already is). */
+  cast(dtype: 'f32' | 'f16'): Tensor { return ops.cast(this, dtype); }
   gather(dim: number, index: Tensor): Tensor { return ops.gather(this, dim, index); }
 }

@@ -1,5 +1,5 @@
 // elementwise launcher: op codes, dim merging and the uniform block for ELEMENTWISE_WGSL.
-import { ELEMENTWISE_WGSL } from './elementwise.wgsl.ts';
+import { ELEMENTWISE_F16_WGSL, ELEMENTWISE_WGSL } from './elementwise.wgsl.ts';
 import { grid, MAX_RANK, need, type KernelSource } from './kernel-source.ts';
 
 /** Op codes understood by the elementwise kernel (see its `apply` switch). */
@@ -21,10 +21,11 @@ export interface ElementwiseLaunch {
 }
 
 const WG = 64;
-const sources = new Map<ElementwiseOp, KernelSource>();
-function sourceFor(op: ElementwiseOp): KernelSource {
-  let s = sources.get(op);
-  if (!s) { s = { name: `elementwise_${op}`, wgsl: ELEMENTWISE_WGSL, overrides: { WG, OP: ELEMENTWISE_OPS[op] } }; sources.set(op, s); }
+const sources = new Map<string, KernelSource>();
+function sourceFor(op: ElementwiseOp, f16: boolean): KernelSource {
+  const key = `${op}${f16 ? '_f16' : ''}`;
+  let s = sources.get(key);
+  if (!s) { s = { name: `elementwise_${key}`, wgsl: f16 ? ELEMENTWISE_F16_WGSL : ELEMENTWISE_WGSL, overrides: { WG, OP: ELEMENTWISE_OPS[op] } }; sources.set(key, s); }
   return s;
 }
 
@@ -58,6 +59,8 @@ export function elementwise(p: {
   a: StridedOperand;
   b?: StridedOperand | number;        // a number is passed as a uniform scalar
   c?: StridedOperand;
+  /** Every buffer holds f16 (else 32-bit words: f32, or i32 for copies). */
+  f16?: boolean;
 }): ElementwiseLaunch {
   const n = p.shape.reduce((x, y) => x * y, 1);
   need(p.op, n < 2 ** 31, `${n} elements exceed 2^31`);
@@ -83,5 +86,5 @@ export function elementwise(p: {
   put(16, merged.shape);
   merged.strides.forEach((s, k) => put(24 + 8 * k, s));
   const [x, y] = grid(rows * chunks, WG);
-  return { source: sourceFor(p.op), uniforms: buf, workgroups: [x, y, 1] };
+  return { source: sourceFor(p.op, !!p.f16), uniforms: buf, workgroups: [x, y, 1] };
 }

@@ -52,7 +52,13 @@ fn gelu_grad_(x: f32) -> f32 {
 }
 `;
 
-export const ELEMENTWISE_WGSL = /* wgsl */ `
+/**
+ * The kernel text for 32-bit buffers (f32 as bits, so a copy also moves i32) or, with `f16`,
+ * for f16 buffers: loads widen to f32 and stores round to f16, so the math is the same.
+ */
+const elementwiseWgsl = (f16: boolean) => {
+  const arr = f16 ? 'f16' : 'u32', load = f16 ? 'f32' : 'bitcast<f32>', store = f16 ? 'f16' : 'bitcast<u32>';
+  return /* wgsl */ `${f16 ? 'enable f16;' : ''}
 const MAX_RANK = ${MAX_RANK}u;
 struct Params {
   rows: u32,         // product of the outer dims (all but the last)
@@ -71,10 +77,10 @@ struct Params {
   st_o: array<vec4<u32>, 2>,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<u32>;
-@group(0) @binding(2) var<storage, read> b: array<u32>;
-@group(0) @binding(3) var<storage, read> c: array<u32>;
-@group(0) @binding(4) var<storage, read_write> o: array<u32>;
+@group(0) @binding(1) var<storage, read> a: array<${arr}>;
+@group(0) @binding(2) var<storage, read> b: array<${arr}>;
+@group(0) @binding(3) var<storage, read> c: array<${arr}>;
+@group(0) @binding(4) var<storage, read_write> o: array<${arr}>;
 override OP: u32 = 0;
 override WG: u32 = 64;
 ${LINEAR_ID}
@@ -143,13 +149,16 @@ ${MAIN_1D()}
     let col = col0 + e;
     let ja = ia + col * ls.x;
     let jo = io + col * ls.w;
-    if (OP == 0u) { o[jo] = a[ja]; continue; }            // bitwise copy: f32 or i32
-    let x = bitcast<f32>(a[ja]);
+    if (OP == 0u) { o[jo] = a[ja]; continue; }            // copy: bits (f32 or i32), or f16
+    let x = ${load}(a[ja]);
     var y = p.scalar;
-    if (OP >= 20u && p.b_is_scalar == 0u) { y = bitcast<f32>(b[ib + col * ls.y]); }
+    if (OP >= 20u && p.b_is_scalar == 0u) { y = ${load}(b[ib + col * ls.y]); }
     var z = 0.0;
-    if (OP >= 40u) { z = bitcast<f32>(c[ic + col * ls.z]); }
-    o[jo] = bitcast<u32>(apply(x, y, z));
+    if (OP >= 40u) { z = ${load}(c[ic + col * ls.z]); }
+    o[jo] = ${store}(apply(x, y, z));
   }
 }
 `;
+};
+export const ELEMENTWISE_WGSL = elementwiseWgsl(false);
+export const ELEMENTWISE_F16_WGSL = elementwiseWgsl(true);

@@ -1,6 +1,6 @@
 // kernels/: WGSL sources and their launch builders. Pure strings and numbers; nothing here
 // knows about tensors or GPUDevice.
-export type { KernelSource } from './kernel-source.ts';
+export type { KernelSource, FloatStorage } from './kernel-source.ts';
 export { grid, need, MAX_RANK } from './kernel-source.ts';
 export { elementwise, ELEMENTWISE_OPS } from './elementwise.ts';
 export type { ElementwiseOp, StridedOperand, ElementwiseLaunch } from './elementwise.ts';
@@ -16,3 +16,4 @@ export type { PeakLaunch } from './peak.ts';
 export { softmaxRows, softmaxBackwardRows } from './softmax.ts';
 export { gather, scatterAdd } from './gather.ts';
 export { fill } from './fill.ts';
+export { cast } from './cast.ts';

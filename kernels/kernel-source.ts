@@ -41,3 +41,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** Maximum tensor rank the strided kernels index; higher ranks are an error before dispatch. */
 export const MAX_RANK = 8;
+
+/** Element types a float tensor's storage may hold: f32, or f16 where the device has shader-f16. */
+export type FloatStorage = 'f32' | 'f16';
+
+/**
+ * WGSL preamble of a kernel whose float buffers hold `t`: `enable f16;` when needed and
+ * `alias T = t;`. Kernels declare those buffers as array<T> (or array<vec4<T>>) and convert on
+ * every load (`f32(x)`, `vec4<f32>(x)`; identities for f32) and store (`T(v)`), so all
+ * arithmetic and accumulation stays in f32 whatever the storage holds. Must open the shader
+ * (enable directives precede every declaration).
+ */
+export const floatStorage = (t: FloatStorage): string =>
+  t === 'f16' ? 'enable f16;\nalias T = f16;\n' : 'alias T = f32;\n';

@@ -10,7 +10,7 @@
 // the epilogue's (bias, residual, pre) that are present.
 import { epilogueKey, matmulScalarWgsl, matmulSubgroupWgsl, NO_EPILOGUE, type MatmulEpilogue, type SubgroupTile } from './matmul.wgsl.ts';
 import { MATMUL_TILES } from './matmul-tiles.ts';
-import { need, type KernelSource } from './kernel-source.ts';
+import { need, type FloatStorage, type KernelSource } from './kernel-source.ts';
 
 export interface MatmulParams {
   batch: number; M: number; N: number; K: number;
@@ -29,6 +29,8 @@ export interface MatmulParams {
   scalarLoads?: boolean;
   /** Bias / GELU / residual / pre-activation applied as C is stored (kernels/matmul.wgsl.ts). */
   epilogue?: MatmulEpilogue;
+  /** Element type of every buffer (default f32); accumulation is f32 either way. */
+  dtype?: FloatStorage;
 }
 
 export interface MatmulLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
@@ -75,7 +77,9 @@ export function matmul(p: MatmulParams): MatmulLaunch {
   need('matmul', p.batch <= 65535, `batch ${p.batch} exceeds the 65535 workgroups a dispatch allows along z`);
   const u = new Uint32Array([p.M, p.N, p.K, p.batch, p.strideA, p.strideB, p.M * p.N, p.offA, p.offB, p.offC, 0, 0]);
   const epi = p.epilogue ?? NO_EPILOGUE;
-  const flags = `${p.transA ? '_tA' : ''}${p.transB ? '_tB' : ''}${epilogueKey(epi)}`;
+  const dtype = p.dtype ?? 'f32';
+  const tkey = `${epilogueKey(epi)}${dtype === 'f16' ? '_f16' : ''}`;
+  const flags = `${p.transA ? '_tA' : ''}${p.transB ? '_tB' : ''}${tkey}`;
   const overrides = { TRANS_A: p.transA ? 1 : 0, TRANS_B: p.transB ? 1 : 0 };
 
   if ((p.subgroupSize ?? 0) >= 8) {
@@ -93,7 +97,7 @@ export function matmul(p: MatmulParams): MatmulLaunch {
     const gx = Math.ceil(blocksN / octN), gy = Math.ceil(blocksM / octM);
     need('matmul', gx <= 65535 && gy <= 65535, `output [${p.M}, ${p.N}] needs ${gy}×${gx} workgroups, over the 65535 limit`);
     const variant = `${t.tm}x${32 * t.tn4}_${a ? 'a4' : 'a1'}${b ? 'b4' : 'b1'}`;
-    const wgsl = cached(`sg_${variant}${epilogueKey(epi)}`, () => matmulSubgroupWgsl(t, a, b, epi));
+    const wgsl = cached(`sg_${variant}${tkey}`, () => matmulSubgroupWgsl(t, a, b, epi, dtype));
     return {
       source: { name: `matmul_sg_${variant}${flags}`, wgsl, overrides: { ...overrides, OCT_M: octM, OCT_N: octN } },
       uniforms: u.buffer,
@@ -105,7 +109,7 @@ export function matmul(p: MatmulParams): MatmulLaunch {
   const gx = Math.ceil(p.N / (t.tn * t.wgx)), gy = Math.ceil(p.M / (t.tm * t.wgy));
   need('matmul', gx <= 65535 && gy <= 65535, `output [${p.M}, ${p.N}] needs ${gy}×${gx} workgroups, over the 65535 limit; use a larger tile`);
   const key = `${t.tm}x${t.tn}`;
-  const wgsl = cached(`${key}${epilogueKey(epi)}`, () => matmulScalarWgsl(t.tm, t.tn, epi));
+  const wgsl = cached(`${key}${tkey}`, () => matmulScalarWgsl(t.tm, t.tn, epi, dtype));
   return {
     source: { name: `matmul_${key}${flags}`, wgsl, overrides: { ...overrides, WGX: t.wgx, WGY: t.wgy } },
     uniforms: u.buffer,

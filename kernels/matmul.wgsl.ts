@@ -38,7 +38,11 @@
 // so a Linear layer's bias, activation and skip connection cost no extra pass over memory.
 // The optional buffers follow C in binding order (bias, residual, pre), each declared only when
 // used (auto layouts drop unused bindings). residual and pre are laid out like C.
+//
+// Storage type: every buffer holds T (f32, or f16: see floatStorage); loads widen to f32, so
+// the products and their sums are f32 whatever the storage, and only the stored C is rounded.
 import { ERF_WGSL } from './elementwise.wgsl.ts';
+import { floatStorage, type FloatStorage } from './kernel-source.ts';
 
 /** The Params block both kernels read (12 u32; the last two pad to 16-byte size). */
 const PARAMS = /* wgsl */ `
@@ -63,11 +67,11 @@ function epilogueWgsl(e: MatmulEpilogue): string {
   let binding = 4;
   const decl: string[] = [];
   const body: string[] = [];
-  if (e.bias) { decl.push(`@group(0) @binding(${binding++}) var<storage, read> bias: array<f32>;        // [N]`); body.push('z += bias[n];'); }
-  if (e.residual) decl.push(`@group(0) @binding(${binding++}) var<storage, read> residual: array<f32>;    // like C`);
-  if (e.pre) { decl.push(`@group(0) @binding(${binding++}) var<storage, read_write> pre: array<f32>;   // like C`); body.push('pre[i] = z;'); }
+  if (e.bias) { decl.push(`@group(0) @binding(${binding++}) var<storage, read> bias: array<T>;        // [N]`); body.push('z += f32(bias[n]);'); }
+  if (e.residual) decl.push(`@group(0) @binding(${binding++}) var<storage, read> residual: array<T>;    // like C`);
+  if (e.pre) { decl.push(`@group(0) @binding(${binding++}) var<storage, read_write> pre: array<T>;   // like C`); body.push('pre[i] = T(z);'); }
   if (e.gelu) body.push('z = gelu_(z);');
-  if (e.residual) body.push('z += residual[i];');
+  if (e.residual) body.push('z += f32(residual[i]);');
   return `${decl.join('\n')}
 ${e.gelu ? ERF_WGSL : ''}
 fn finish(v: f32, n: u32, i: u32) -> f32 {
@@ -93,10 +97,10 @@ const A_VEC4 = /* wgsl */ `
 fn load_a(base: u32, m0: u32, k0: u32, lane: u32) -> vec4<f32> {
   if (TRANS_A) {
     let k = k0 + (lane >> 1u);
-    let v = a[(base + min(k, p.K - 1u) * p.M + min(m0 + 4u * (lane & 1u), p.M - 4u)) / 4u];
+    let v = vec4<f32>(a[(base + min(k, p.K - 1u) * p.M + min(m0 + 4u * (lane & 1u), p.M - 4u)) / 4u]);
     return select(vec4<f32>(0.0), v, k < p.K);
   }
-  return a[(base + min(m0 + lane, p.M - 1u) * p.K + k0) / 4u];
+  return vec4<f32>(a[(base + min(m0 + lane, p.M - 1u) * p.K + k0) / 4u]);
 }
 fn a_at(frag: vec4<f32>, gbase: u32, i: u32, kk: u32) -> f32 {
   if (TRANS_A) { return subgroupShuffle(frag[i & 3u], gbase + 2u * kk + (i >> 2u)); }
@@ -110,7 +114,7 @@ fn load_a(base: u32, m0: u32, k0: u32, lane: u32) -> vec4<f32> {
   var v: vec4<f32>;
   for (var kk = 0u; kk < 4u; kk++) {
     let k = min(k0 + kk, p.K - 1u);
-    if (TRANS_A) { v[kk] = a[base + k * p.M + m]; } else { v[kk] = a[base + m * p.K + k]; }
+    if (TRANS_A) { v[kk] = f32(a[base + k * p.M + m]); } else { v[kk] = f32(a[base + m * p.K + k]); }
   }
   return select(vec4<f32>(0.0), v, vec4<u32>(k0) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(p.K));
 }
@@ -125,17 +129,17 @@ const B_VEC4 = /* wgsl */ `
 fn load_b(base: u32, n: u32, k0: u32) -> array<vec4<f32>, 4> {
   if (TRANS_B) {
     // B stored [N, K]: one vec4 along K per column, transposed in registers
-    let t0 = b[(base + min(n, p.N - 1u) * p.K + k0) / 4u];
-    let t1 = b[(base + min(n + 1u, p.N - 1u) * p.K + k0) / 4u];
-    let t2 = b[(base + min(n + 2u, p.N - 1u) * p.K + k0) / 4u];
-    let t3 = b[(base + min(n + 3u, p.N - 1u) * p.K + k0) / 4u];
+    let t0 = vec4<f32>(b[(base + min(n, p.N - 1u) * p.K + k0) / 4u]);
+    let t1 = vec4<f32>(b[(base + min(n + 1u, p.N - 1u) * p.K + k0) / 4u]);
+    let t2 = vec4<f32>(b[(base + min(n + 2u, p.N - 1u) * p.K + k0) / 4u]);
+    let t3 = vec4<f32>(b[(base + min(n + 3u, p.N - 1u) * p.K + k0) / 4u]);
     return array<vec4<f32>, 4>(vec4<f32>(t0.x, t1.x, t2.x, t3.x), vec4<f32>(t0.y, t1.y, t2.y, t3.y),
                                vec4<f32>(t0.z, t1.z, t2.z, t3.z), vec4<f32>(t0.w, t1.w, t2.w, t3.w));
   }
   var q: array<vec4<f32>, 4>;
   for (var kk = 0u; kk < 4u; kk++) {
     let k = k0 + kk;
-    q[kk] = select(vec4<f32>(0.0), b[(base + min(k, p.K - 1u) * p.N + min(n, p.N - 4u)) / 4u], k < p.K);
+    q[kk] = select(vec4<f32>(0.0), vec4<f32>(b[(base + min(k, p.K - 1u) * p.N + min(n, p.N - 4u)) / 4u]), k < p.K);
   }
   return q;
 }`;
@@ -148,7 +152,7 @@ fn load_b(base: u32, n: u32, k0: u32) -> array<vec4<f32>, 4> {
     let k = min(k0 + kk, p.K - 1u);
     for (var cc = 0u; cc < 4u; cc++) {
       let col = min(n + cc, p.N - 1u);
-      if (TRANS_B) { q[kk][cc] = b[base + col * p.K + k]; } else { q[kk][cc] = b[base + k * p.N + col]; }
+      if (TRANS_B) { q[kk][cc] = f32(b[base + col * p.K + k]); } else { q[kk][cc] = f32(b[base + k * p.N + col]); }
     }
     q[kk] = select(vec4<f32>(0.0), q[kk], k0 + kk < p.K);
   }
@@ -159,7 +163,7 @@ fn load_b(base: u32, n: u32, k0: u32) -> array<vec4<f32>, 4> {
  * The subgroup kernel for one tile and operand layout. `aVec4`/`bVec4` bind A/B as
  * array<vec4<f32>> (the launcher checks the rows, offsets and batch strides allow it).
  */
-export function matmulSubgroupWgsl(t: SubgroupTile, aVec4: boolean, bVec4: boolean, epi: MatmulEpilogue = NO_EPILOGUE): string {
+export function matmulSubgroupWgsl(t: SubgroupTile, aVec4: boolean, bVec4: boolean, epi: MatmulEpilogue = NO_EPILOGUE, dtype: FloatStorage = 'f32'): string {
   const { tm, tn4 } = t;
   // The straight-line FMA block of one K step: for each column group j, load B once, then for
   // each row i fold the 4 k values into acc_i_j (so one accumulator is live at a time).
@@ -182,13 +186,14 @@ export function matmulSubgroupWgsl(t: SubgroupTile, aVec4: boolean, bVec4: boole
   }
   return /* wgsl */ `
 enable subgroups;
+${floatStorage(dtype)}
 // matmul_sg ${tm}×${32 * tn4} per octet, A ${aVec4 ? 'vec4' : 'f32'}, B ${bVec4 ? 'vec4' : 'f32'}${epilogueKey(epi)}: see kernels/matmul.wgsl.ts.
 const TM = ${tm}u;          // rows of C per octet
 const TN = ${32 * tn4}u;    // columns of C per octet (4 per lane and column group)
 ${PARAMS}
-@group(0) @binding(1) var<storage, read> a: array<${aVec4 ? 'vec4<f32>' : 'f32'}>;   // [batch?, M, K] or [batch?, K, M] when TRANS_A
-@group(0) @binding(2) var<storage, read> b: array<${bVec4 ? 'vec4<f32>' : 'f32'}>;   // [batch?, K, N] or [batch?, N, K] when TRANS_B
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;   // [batch, M, N]
+@group(0) @binding(1) var<storage, read> a: array<${aVec4 ? 'vec4<T>' : 'T'}>;   // [batch?, M, K] or [batch?, K, M] when TRANS_A
+@group(0) @binding(2) var<storage, read> b: array<${bVec4 ? 'vec4<T>' : 'T'}>;   // [batch?, K, N] or [batch?, N, K] when TRANS_B
+@group(0) @binding(3) var<storage, read_write> c: array<T>;   // [batch, M, N]
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override OCT_M: u32 = 1;    // octets per workgroup along M
@@ -201,7 +206,7 @@ fn store_c(base: u32, m: u32, n: u32, v: vec4<f32>) {
   if (m >= p.M) { return; }
   for (var cc = 0u; cc < 4u; cc++) {
     let i = base + m * p.N + n + cc;
-    if (n + cc < p.N) { c[i] = finish(v[cc], n + cc, i); }
+    if (n + cc < p.N) { c[i] = T(finish(v[cc], n + cc, i)); }
   }
 }
 
@@ -227,14 +232,14 @@ ${store.join('\n')}
 }
 
 /** The portable scalar kernel: a TM×TN register tile per invocation, no subgroups. */
-export function matmulScalarWgsl(tm: number, tn: number, epi: MatmulEpilogue = NO_EPILOGUE): string {
-  return /* wgsl */ `
+export function matmulScalarWgsl(tm: number, tn: number, epi: MatmulEpilogue = NO_EPILOGUE, dtype: FloatStorage = 'f32'): string {
+  return /* wgsl */ `${floatStorage(dtype)}
 const TM = ${tm}u;
 const TN = ${tn}u;
 ${PARAMS}
-@group(0) @binding(1) var<storage, read> a: array<f32>;        // [batch?, M, K] or [batch?, K, M] when TRANS_A
-@group(0) @binding(2) var<storage, read> b: array<f32>;        // [batch?, K, N] or [batch?, N, K] when TRANS_B
-@group(0) @binding(3) var<storage, read_write> c: array<f32>;  // [batch, M, N]
+@group(0) @binding(1) var<storage, read> a: array<T>;        // [batch?, M, K] or [batch?, K, M] when TRANS_A
+@group(0) @binding(2) var<storage, read> b: array<T>;        // [batch?, K, N] or [batch?, N, K] when TRANS_B
+@group(0) @binding(3) var<storage, read_write> c: array<T>;  // [batch, M, N]
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override WGX: u32 = 8;
@@ -259,10 +264,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var bv: array<f32, TN>;
   for (var k = 0u; k < p.K; k++) {
     for (var i = 0u; i < TM; i++) {
-      if (TRANS_A) { av[i] = a[base_a + k * p.M + ra[i]]; } else { av[i] = a[base_a + ra[i] * p.K + k]; }
+      if (TRANS_A) { av[i] = f32(a[base_a + k * p.M + ra[i]]); } else { av[i] = f32(a[base_a + ra[i] * p.K + k]); }
     }
     for (var j = 0u; j < TN; j++) {
-      if (TRANS_B) { bv[j] = b[base_b + cb[j] * p.K + k]; } else { bv[j] = b[base_b + k * p.N + cb[j]]; }
+      if (TRANS_B) { bv[j] = f32(b[base_b + cb[j] * p.K + k]); } else { bv[j] = f32(b[base_b + k * p.N + cb[j]]); }
     }
     for (var i = 0u; i < TM; i++) {
       for (var j = 0u; j < TN; j++) { acc[i][j] = fma(av[i], bv[j], acc[i][j]); }
@@ -273,7 +278,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (m0 + i >= p.M) { break; }
     for (var j = 0u; j < TN; j++) {
       let idx = base_c + (m0 + i) * p.N + n0 + j;
-      if (n0 + j < p.N) { c[idx] = finish(acc[i][j], n0 + j, idx); }
+      if (n0 + j < p.N) { c[idx] = T(finish(acc[i][j], n0 + j, idx)); }
     }
   }
 }

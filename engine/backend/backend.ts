@@ -5,7 +5,11 @@
 // runs the same op table as the reference for tests, jax-js style.
 import type { ElementwiseOp, KernelSource, ReduceOp, ReduceShape } from '../../kernels/index.ts';
 
-export type DType = 'f32' | 'i32';
+/** Element types: f32 and i32 everywhere; f16 storage (math in f32) where the device has shader-f16. */
+export type DType = 'f32' | 'i32' | 'f16';
+
+/** Bytes per element of each dtype. */
+export const BYTES: Readonly<Record<DType, number>> = { f32: 4, i32: 4, f16: 2 };
 
 /** A reference-counted allocation. `refs` counts the tensors (views included) that use it. */
 export interface Storage {
@@ -69,6 +73,8 @@ export interface Backend {
   upload(s: Storage, data: ArrayLike<number>): void;
   /** Read `numel` elements starting at `offset`; never blocks work recorded after the call. */
   read(s: Storage, offset: number, numel: number): Promise<Float32Array | Float64Array | Int32Array>;
+  /** Whether tensors may hold f16 (the WebGPU device has shader-f16; the CPU reference always). */
+  readonly hasF16: boolean;
 
   elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void;
   /** Reduce a contiguous window x[outer, len, inner] at `offset` over `len` into out[outer, inner]. */
@@ -81,6 +87,8 @@ export interface Backend {
   gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void;
   scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void;
   fill(out: Storage, numel: number, value: number, step: number): void;
+  /** out[i] = x[offset + i] converted to out's float dtype (f32 ↔ f16). */
+  cast(x: Storage, offset: number, numel: number, out: Storage): void;
   /**
    * A kernel outside the fixed set (fused ops). The WebGPU backend records `launches` in order,
    * binding `storages[i]` for each index in `bindings` (binding 1, 2, ...; binding 0 is the

@@ -2,7 +2,10 @@
 // loops in double precision and no pooling or deferral, so tests can check (1) the GPU kernels
 // against it and (2) the backward rules against finite differences on it, separately.
 // It is for correctness, not speed: nothing here is optimised.
+// f16 storages hold float64 values rounded to f16 after every write: math in f64, storage in
+// f16, as the GPU does math in f32 over f16 storage.
 import { ELEMENTWISE_OPS, type ElementwiseOp, type ReduceOp, type ReduceShape } from '../../kernels/index.ts';
+import { f16round } from '@petamoriken/float16';
 import { erf, geluExact, geluGradExact } from '../math.ts';
 import type { Backend, CustomKernel, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
 
@@ -47,6 +50,7 @@ function forEachOffset(shape: readonly number[], views: readonly { strides: read
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
   readonly maxElements = 2 ** 31 - 1;
+  readonly hasF16 = true;
   private stats = { liveStorages: 0, liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0 };
 
   alloc(numel: number, dtype: DType): CpuStorage {
@@ -55,11 +59,17 @@ export class CpuBackend implements Backend {
     return { id: nextId++, numel, dtype, refs: 0, data: new Float64Array(numel) };
   }
   release(s: Storage): void { this.stats.liveStorages--; this.stats.liveBytes -= s.numel * 8; }
-  upload(s: Storage, data: ArrayLike<number>): void { (s as CpuStorage).data.set(data); }
+  upload(s: Storage, data: ArrayLike<number>): void { (s as CpuStorage).data.set(data); this.round(s); }
   read(s: Storage, offset: number, numel: number): Promise<Float64Array> {
     return Promise.resolve((s as CpuStorage).data.slice(offset, offset + numel));
   }
   private d(s: Storage): Float64Array { return (s as CpuStorage).data; }
+  /** Round an f16 storage's values to f16 after a write (whole storage: this is the slow reference). */
+  private round(s: Storage): void {
+    if (s.dtype !== 'f16') return;
+    const d = this.d(s);
+    for (let i = 0; i < d.length; i++) d[i] = f16round(d[i]!);
+  }
 
   elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
     this.stats.dispatches++;
@@ -81,6 +91,7 @@ export class CpuBackend implements Backend {
         forEachOffset(out.shape, [out, a, b!], ([io, ia, ib]) => { o[io!] = f(x[ia!]!, y[ib!]!); });
       }
     }
+    this.round(out.storage);
   }
 
   reduce(op: ReduceOp, x: Storage, offset: number, { outer, len, inner }: ReduceShape, out: Storage): void {
@@ -96,6 +107,7 @@ export class CpuBackend implements Backend {
         o[k1 * inner + k2] = acc;
       }
     }
+    this.round(out);
   }
 
 
@@ -122,6 +134,8 @@ export class CpuBackend implements Backend {
         }
       }
     }
+    this.round(out);
+    if (e.pre) this.round(e.pre);
   }
 
   softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
@@ -134,6 +148,7 @@ export class CpuBackend implements Backend {
       for (let k = 0; k < cols; k++) { const e = Math.exp(a[offset + r * cols + k]! - m); o[r * cols + k] = e; s += e; }
       for (let k = 0; k < cols; k++) o[r * cols + k]! /= s;
     }
+    this.round(out);
   }
   softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void {
     this.stats.dispatches++;
@@ -143,6 +158,7 @@ export class CpuBackend implements Backend {
       for (let k = 0; k < cols; k++) dot += G[r * cols + k]! * Y[r * cols + k]!;
       for (let k = 0; k < cols; k++) D[r * cols + k] = Y[r * cols + k]! * (G[r * cols + k]! - dot);
     }
+    this.round(dx);
   }
 
 
@@ -177,6 +193,13 @@ export class CpuBackend implements Backend {
     this.stats.dispatches++;
     const o = this.d(out);
     for (let i = 0; i < numel; i++) o[i] = out.dtype === 'i32' ? Math.trunc(value + i * step) : value + i * step;
+    this.round(out);
+  }
+
+  cast(x: Storage, offset: number, numel: number, out: Storage): void {
+    this.stats.dispatches++;
+    this.d(out).set(this.d(x).subarray(offset, offset + numel));
+    this.round(out);
   }
 
   custom(k: CustomKernel, storages: readonly Storage[]): void {

@@ -1,4 +1,4 @@
-// webgpu backend: f32/i32 storage in GPU buffers, kernels from kernels/, deferred execution.
+// webgpu backend: f32/i32 (and f16 with shader-f16) storage in GPU buffers, kernels from kernels/, deferred execution.
 //
 // Execution model: every op records a dispatch into one open compute pass; work is submitted
 // at sync points (a readback, an upload into reused memory, `flush`, or every
@@ -15,11 +15,12 @@
 //    was being recorded.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
 import {
-  elementwise, fill, gather, matmul, reduceLaunch, scatterAdd, softmaxBackwardRows, softmaxRows,
-  type ElementwiseOp, type KernelSource, type ReduceOp, type ReduceShape,
+  cast, elementwise, fill, gather, matmul, reduceLaunch, scatterAdd, softmaxBackwardRows, softmaxRows,
+  type ElementwiseOp, type FloatStorage, type KernelSource, type ReduceOp, type ReduceShape,
 } from '../../kernels/index.ts';
+import { Float16Array } from '@petamoriken/float16';
 import { DeviceError } from '../errors.ts';
-import type { Backend, CustomKernel, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
+import { BYTES, type Backend, type CustomKernel, type DType, type MatmulArgs, type MatmulEpilogueArgs, type MemoryStats, type Storage, type View } from './backend.ts';
 
 interface GpuStorage extends Storage { buffer: GPUBuffer; bucket: number }
 
@@ -29,9 +30,13 @@ interface ArenaChunk { gpu: GPUBuffer; cpu: Uint8Array; used: number }
 
 let nextStorageId = 1;
 
+/** The float storage type a kernel is built for: f16 for f16 storage, else f32. */
+const floatOf = (s: Storage): FloatStorage => (s.dtype === 'f16' ? 'f16' : 'f32');
+
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu' as const;
   readonly maxElements: number;
+  readonly hasF16: boolean;
   private readonly pool = new Map<number, GPUBuffer[]>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
@@ -48,6 +53,7 @@ export class WebGPUBackend implements Backend {
   constructor(readonly device: GPUDevice) {
     this.maxElements = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4);
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
+    this.hasF16 = device.features.has('shader-f16');
     this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
     device.addEventListener('uncapturederror', (e) => {
       const err = (e as GPUUncapturedErrorEvent).error;
@@ -75,7 +81,9 @@ export class WebGPUBackend implements Backend {
     if (numel > this.maxElements) {
       throw new DeviceError(this.label, `a tensor of ${numel} elements (${(numel * 4 / 2 ** 20).toFixed(1)} MiB) exceeds this device's largest storage binding (${this.maxElements} elements); split it`);
     }
-    const bucket = this.bucketOf(numel * 4);
+    if (dtype === 'f16' && !this.hasF16) throw new DeviceError(this.label, 'f16 storage needs the shader-f16 feature, which this device lacks; use f32');
+    // f16 buffers round up to whole 4-byte words (WebGPU copies and bindings are word-aligned)
+    const bucket = this.bucketOf(Math.ceil(numel * BYTES[dtype] / 4) * 4);
     const free = this.pool.get(bucket);
     let buffer = free?.pop();
     if (buffer) this.stats.pooledBytes -= bucket;
@@ -106,16 +114,22 @@ export class WebGPUBackend implements Backend {
 
   upload(s: Storage, data: ArrayLike<number>): void {
     if (this.pending > 0) this.flush();   // see the invariants above
-    const typed = s.dtype === 'i32' ? Int32Array.from(data) : Float32Array.from(data);
-    this.device.queue.writeBuffer((s as GpuStorage).buffer, 0, typed.buffer, typed.byteOffset, typed.byteLength);
+    const typed = s.dtype === 'i32' ? Int32Array.from(data) : s.dtype === 'f16' ? Float16Array.from(data) : Float32Array.from(data);
+    // writeBuffer moves whole 4-byte words: an odd count of f16 values gets a zero pad
+    const bytes = Math.ceil(typed.byteLength / 4) * 4;
+    const src = bytes === typed.byteLength ? new Uint8Array(typed.buffer, typed.byteOffset, bytes) : new Uint8Array(bytes);
+    if (src.buffer !== typed.buffer) src.set(new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength));
+    this.device.queue.writeBuffer((s as GpuStorage).buffer, 0, src.buffer, src.byteOffset, bytes);
   }
 
   async read(s: Storage, offset: number, numel: number): Promise<Float32Array | Int32Array> {
-    const bytes = Math.max(4, numel * 4);
-    const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    // copies move whole 4-byte words: an f16 range is widened to words and trimmed after
+    const size = BYTES[s.dtype];
+    const first = Math.floor(offset * size / 4) * 4, end = Math.ceil((offset + numel) * size / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(4, end - first), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
-    if (numel > 0) this.encoder.copyBufferToBuffer((s as GpuStorage).buffer, offset * 4, staging, 0, numel * 4);
+    if (numel > 0) this.encoder.copyBufferToBuffer((s as GpuStorage).buffer, first, staging, 0, end - first);
     const label = this.label;
     this.flush();
     try {
@@ -125,9 +139,11 @@ export class WebGPUBackend implements Backend {
       throw new DeviceError(label, `readback failed: ${(e as Error).message}`);
     }
     this.throwIfError();
-    const copy = s.dtype === 'i32'
-      ? new Int32Array(staging.getMappedRange().slice(0, numel * 4))
-      : new Float32Array(staging.getMappedRange().slice(0, numel * 4));
+    const skip = offset * size - first;
+    const bytes = staging.getMappedRange().slice(skip, skip + numel * size);
+    const copy = s.dtype === 'i32' ? new Int32Array(bytes)
+      : s.dtype === 'f16' ? Float32Array.from(new Float16Array(bytes))
+      : new Float32Array(bytes);
     staging.unmap();
     staging.destroy();
     return copy;
@@ -292,13 +308,14 @@ export class WebGPUBackend implements Backend {
       op, shape: out.shape, out: operand(out), a: operand(a),
       b: b === undefined ? undefined : typeof b === 'number' ? b : operand(b),
       c: c ? operand(c) : undefined,
+      f16: out.storage.dtype === 'f16',
     });
     const bb = typeof b === 'object' ? this.buf(b.storage) : this.dummy;
     this.dispatch(l.source, l.uniforms, [this.buf(a.storage), bb, c ? this.buf(c.storage) : this.dummy, this.buf(out.storage)], l.workgroups);
   }
 
   reduce(op: ReduceOp, x: Storage, offset: number, shape: ReduceShape, out: Storage): void {
-    const first = reduceLaunch({ op, shape, offset });
+    const first = reduceLaunch({ op, shape, offset, x: floatOf(x), out: floatOf(out) });
     if (first.parts === 1) {
       this.dispatch(first.source, first.uniforms, [this.buf(x), this.buf(out)], first.workgroups);
       return;
@@ -306,7 +323,7 @@ export class WebGPUBackend implements Backend {
     const outputs = shape.outer * shape.inner;
     const partial = this.alloc(first.parts * outputs, 'f32');
     this.dispatch(first.source, first.uniforms, [this.buf(x), this.buf(partial)], first.workgroups);
-    const second = reduceLaunch({ op, shape: { outer: 1, len: first.parts, inner: outputs }, offset: 0, minChunk: Number.MAX_SAFE_INTEGER });
+    const second = reduceLaunch({ op, shape: { outer: 1, len: first.parts, inner: outputs }, offset: 0, minChunk: Number.MAX_SAFE_INTEGER, x: 'f32', out: floatOf(out) });
     this.dispatch(second.source, second.uniforms, [this.buf(partial), this.buf(out)], second.workgroups);
     this.release(partial);
   }
@@ -316,18 +333,18 @@ export class WebGPUBackend implements Backend {
     // subgroupSize ≥ 8 selects the subgroup kernel (kernels/matmul.ts); 0 the scalar one
     const subgroupSize = this.device.features.has('subgroups') ? this.device.adapterInfo?.subgroupMinSize ?? 0 : 0;
     const epilogue = { bias: !!e.bias, gelu: !!e.gelu, residual: !!e.residual, pre: !!e.pre };
-    const l = matmul({ ...args, offA, offB, offC: 0, subgroupSize, epilogue });
+    const l = matmul({ ...args, offA, offB, offC: 0, subgroupSize, epilogue, dtype: floatOf(out) });
     const extra = [e.bias, e.residual, e.pre].filter((s): s is Storage => !!s).map((s) => this.buf(s));
     this.dispatch(l.source, l.uniforms, [this.buf(a), this.buf(b), this.buf(out), ...extra], l.workgroups);
   }
 
   softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
-    const l = softmaxRows({ rows, cols, offset });
+    const l = softmaxRows({ rows, cols, offset, dtype: floatOf(out) });
     this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(out)], l.workgroups);
   }
 
   softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void {
-    const l = softmaxBackwardRows({ rows, cols });
+    const l = softmaxBackwardRows({ rows, cols, dtype: floatOf(dx) });
     this.dispatch(l.source, l.uniforms, [this.buf(y), this.buf(g), this.buf(dx)], l.workgroups);
   }
 
@@ -349,7 +366,13 @@ export class WebGPUBackend implements Backend {
 
   fill(out: Storage, numel: number, value: number, step: number): void {
     if (numel === 0) return;
-    const l = fill({ n: numel, value, step, isInt: out.dtype === 'i32' });
+    const l = fill({ n: numel, value, step, isInt: out.dtype === 'i32', f16: out.dtype === 'f16' });
     this.dispatch(l.source, l.uniforms, [this.buf(out)], l.workgroups);
+  }
+
+  cast(x: Storage, offset: number, numel: number, out: Storage): void {
+    if (numel === 0) return;
+    const l = cast({ n: numel, offset, from: floatOf(x), to: floatOf(out) });
+    this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(out)], l.workgroups);
   }
 }

@@ -31,7 +31,7 @@ import { fmt, ShapeError } from '../errors.ts';
 import { gradEnabled, noGrad } from '../runtime.ts';
 import { numel, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
-import { apply, needFloat, type OpDef } from './op.ts';
+import { apply, needF32, type OpDef } from './op.ts';
 import { concat, copy, full, slice, sum } from './table.ts';
 
 interface Launch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
@@ -89,7 +89,7 @@ interface LayerNormAttrs {
 const layerNormDef: OpDef<LayerNormAttrs> = {
   name: 'layerNorm',
   infer(inputs) {
-    needFloat('layerNorm', inputs);
+    needF32('layerNorm', inputs);
     const x = inputs[0]!;
     if (x.rank === 0 || x.size === 0) throw new ShapeError('layerNorm', 'x', [x.shape], `x ${fmt(x.shape)} must have at least one dim and one element`);
     return { shape: [...x.shape], dtype: 'f32' };
@@ -183,7 +183,7 @@ function attentionShape(q: Tensor, k: Tensor, scale: number): AttentionShape {
 const attentionDef: OpDef<AttentionAttrs> = {
   name: 'attention',
   infer([q, k, v]) {
-    needFloat('attention', [q!, k!, v!]);
+    needF32('attention', [q!, k!, v!]);
     const shapes = [q!.shape, k!.shape, v!.shape];
     const all = `q ${fmt(q!.shape)}, k ${fmt(k!.shape)}, v ${fmt(v!.shape)}`;
     if (q!.rank < 2 || k!.rank !== q!.rank || v!.rank !== q!.rank) throw new ShapeError('attention', 'q, k, v', shapes, `${all} must have the same rank, at least 2`);

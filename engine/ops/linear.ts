@@ -26,15 +26,15 @@ const linearDef: OpDef<LinearAttrs> = {
   name: 'linear',
   // inputs: x [rows, in], weight [out, in], then bias [out] and residual [rows, out] when present
   infer(inputs) {
-    needFloat('linear', inputs);
+    const dtype = needFloat('linear', inputs);
     const [x, w] = inputs;
-    return { shape: [x!.shape[0]!, w!.shape[0]!], dtype: 'f32' };
+    return { shape: [x!.shape[0]!, w!.shape[0]!], dtype };
   },
   forward(out, inputs, attrs) {
     const [rows, N] = out.shape as [number, number];
     const K = inputs[0]!.shape[1]!;
     const gelu = attrs.activation === 'gelu';
-    const pre = gelu && willTape(inputs) ? Tensor.empty([rows, N], 'f32', out.backend) : null;
+    const pre = gelu && willTape(inputs) ? Tensor.empty([rows, N], out.dtype, out.backend) : null;
     withDense(inputs, ([x, w, ...rest]) => {
       const bias = attrs.hasBias ? rest[0] : undefined;
       const residual = attrs.hasResidual ? rest[attrs.hasBias ? 1 : 0] : undefined;

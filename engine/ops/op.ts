@@ -51,9 +51,24 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, onB
   return out;
 }
 
-/** Throw unless every input is f32: arithmetic kernels do float math. */
-export function needFloat(op: string, inputs: readonly Tensor[]): void {
+/**
+ * The float dtype an arithmetic op runs in: every input must be f32, or every input f16 (f16
+ * storage, f32 math). Mixed dtypes are an error naming the input: cast() first.
+ */
+export function needFloat(op: string, inputs: readonly Tensor[]): 'f32' | 'f16' {
+  const first = inputs[0]?.dtype === 'f16' ? 'f16' : 'f32';
   for (const [i, t] of inputs.entries()) {
-    if (t.dtype !== 'f32') throw new ShapeError(op, `input ${i}`, [t.shape], `needs f32, got ${t.dtype} ${fmt(t.shape)}`);
+    if (t.dtype !== first) {
+      const why = t.dtype === 'i32' || first !== 'f16' && t.dtype !== 'f16' ? `needs ${first}` : `needs ${first} like input 0 (cast() to mix f16 and f32)`;
+      throw new ShapeError(op, `input ${i}`, [t.shape], `${why}, got ${t.dtype} ${fmt(t.shape)}`);
+    }
+  }
+  return first;
+}
+
+/** Throw unless every input is f32: for kernels that have no f16 variant (yet). */
+export function needF32(op: string, inputs: readonly Tensor[]): void {
+  for (const [i, t] of inputs.entries()) {
+    if (t.dtype !== 'f32') throw new ShapeError(op, `input ${i}`, [t.shape], `needs f32, got ${t.dtype} ${fmt(t.shape)}${t.dtype === 'f16' ? ` (${op} has no f16 kernel; cast() to f32 first)` : ''}`);
   }
 }

@@ -7,7 +7,7 @@ import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, noGrad } from '../runtime.ts';
 import { broadcastShapes, broadcastStrides, checkShape, contiguousStrides, normDim, numel, sameShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { apply, needFloat, type OpDef } from './op.ts';
+import { apply, needF32, needFloat, type OpDef } from './op.ts';
 import { hostIndexOf } from './host-index.ts';
 
 const view = (t: Tensor, shape: Shape = t.shape, strides: Shape = t.strides, offset = t.offset): View =>
@@ -36,8 +36,8 @@ function elementwiseDef(name: string, backward?: OpDef<Ew>['backward'], dtype?: 
   return {
     name,
     infer(inputs) {
-      needFloat(name, inputs);
-      return { shape: broadcastShapes(name, inputs.map((t) => t.shape)), dtype: dtype ?? 'f32' };
+      const float = needFloat(name, inputs);
+      return { shape: broadcastShapes(name, inputs.map((t) => t.shape)), dtype: dtype ?? float };
     },
     forward(out, inputs, { op, scalar }) {
       const o = view(out);
@@ -132,7 +132,7 @@ function binary(k: BinaryName): (a: Operand, b: Operand) => Tensor {
       if (k === 'add' || k === 'mul' || k === 'maximum' || k === 'minimum' || k === 'eq' || k === 'ne') return binary(k)(b, a);
       // validate before `full` allocates and dispatches (it used to leak when b was i32)
       needFloat(k, [b]);
-      return apply(binaryDefs[k], [full(b.shape, a, b.backend), b], { op: k });
+      return apply(binaryDefs[k], [full(b.shape, a, b.backend, b.dtype), b], { op: k });
     }
     return typeof b === 'number' ? apply(binaryDefs[k], [a], { op: k, scalar: b }) : apply(binaryDefs[k], [a, b], { op: k });
   };
@@ -163,6 +163,31 @@ const whereDef = elementwiseDef('where', (g, [c], _y, _a, needs) => [
 /** cond ? a : b elementwise, with broadcasting; cond is 0/1 (any nonzero counts as true). */
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   return apply(whereDef, [cond, a, b], { op: 'where' });
+}
+
+// ---- cast -------------------------------------------------------------------------------------
+
+const castDef: OpDef<{ dtype: 'f32' | 'f16' }> = {
+  name: 'cast',
+  infer([x], { dtype }) {
+    needFloat('cast', [x!]);
+    return { shape: [...x!.shape], dtype };
+  },
+  forward(out, [x]) {
+    const src = dense(x!);
+    if (out.size > 0) out.backend.cast(src.t.storage, src.t.offset, out.size, out.storage);
+    if (src.owned) src.t.dispose();
+  },
+  backward: (g, [x]) => [cast(g, x!.dtype as 'f32' | 'f16')],
+};
+/**
+ * x converted to `dtype` (f32 ↔ f16; rounding to nearest even, ±Infinity past ±65504). The same
+ * dtype gives x itself. f16 tensors need a device with shader-f16 (Backend.hasF16).
+ */
+export function cast(x: Tensor, dtype: 'f32' | 'f16'): Tensor {
+  if (dtype !== 'f32' && dtype !== 'f16') throw new ShapeError('cast', 'dtype', [x.shape], `dtype '${String(dtype)}' is not one of 'f32', 'f16'`);
+  if (x.dtype === dtype) return x;
+  return apply(castDef, [x], { dtype });
 }
 
 // ---- copies and views -------------------------------------------------------------------------
@@ -321,9 +346,9 @@ function reduceDef(name: ReduceOp, backward: OpDef<ReduceAttrs>['backward']): Op
   return {
     name,
     infer([x], { axes, keepdim }) {
-      needFloat(name, [x!]);
+      const dtype = needFloat(name, [x!]);
       const shape = keepdim ? x!.shape.map((v, d) => (axes.includes(d) ? 1 : v)) : x!.shape.filter((_, d) => !axes.includes(d));
-      return { shape, dtype: 'f32' };
+      return { shape, dtype };
     },
     forward(out, [x], { op, axes }) {
       // Reduced dims that form one block (ignoring size-1 dims) reduce in place as the middle
@@ -384,7 +409,7 @@ interface MatmulAttrs { transA: boolean; transB: boolean }
 const matmulDef: OpDef<MatmulAttrs> = {
   name: 'matmul',
   infer([a, b], { transA, transB }) {
-    needFloat('matmul', [a!, b!]);
+    const dtype = needFloat('matmul', [a!, b!]);
     if (a!.rank < 2 || b!.rank < 2) throw new ShapeError('matmul', 'a, b', [a!.shape, b!.shape], `a ${fmt(a!.shape)} and b ${fmt(b!.shape)} must both have at least 2 dims`);
     const [M, Ka] = transA ? [a!.shape.at(-1)!, a!.shape.at(-2)!] : [a!.shape.at(-2)!, a!.shape.at(-1)!];
     const [Kb, N] = transB ? [b!.shape.at(-1)!, b!.shape.at(-2)!] : [b!.shape.at(-2)!, b!.shape.at(-1)!];
@@ -400,7 +425,7 @@ const matmulDef: OpDef<MatmulAttrs> = {
     } catch {
       throw new ShapeError('matmul', 'a, b', [a!.shape, b!.shape], `batch dims of a ${fmt(a!.shape)} and b ${fmt(b!.shape)} do not broadcast (${fmt(ba)} vs ${fmt(bb)})`);
     }
-    return { shape: [...batch, M, N], dtype: 'f32' };
+    return { shape: [...batch, M, N], dtype };
   },
   forward(out, [a, b], { transA, transB }) {
     const batchShape = out.shape.slice(0, -2);
@@ -446,9 +471,9 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
 const softmaxDef: OpDef<null> = {
   name: 'softmax',
   infer([x]) {
-    needFloat('softmax', [x!]);
+    const dtype = needFloat('softmax', [x!]);
     if (x!.rank === 0) throw new ShapeError('softmax', 'x', [x!.shape], 'x must have at least one dim');
-    return { shape: [...x!.shape], dtype: 'f32' };
+    return { shape: [...x!.shape], dtype };
   },
   forward(out, [x]) {
     const cols = x!.shape.at(-1)!;
@@ -462,7 +487,7 @@ const softmaxDef: OpDef<null> = {
 // softmax's backward as an op of its own; backward rules run untaped, so it needs no backward
 const softmaxBackwardDef: OpDef<null> = {
   name: 'softmaxBackward',
-  infer: ([y]) => ({ shape: [...y!.shape], dtype: 'f32' }),
+  infer: ([y, g]) => ({ shape: [...y!.shape], dtype: needFloat('softmaxBackward', [y!, g!]) }),
   forward(out, [y, g]) {
     const cols = y!.shape.at(-1)!;
     if (out.size === 0) return;
@@ -504,7 +529,7 @@ function checkIndex(op: string, x: Shape, dim: number, index: Tensor, sizeAlongD
 const gatherDef: OpDef<{ dim: number }> = {
   name: 'gather',
   infer([x, index], { dim }) {
-    needFloat('gather', [x!]);
+    needF32('gather', [x!]);
     checkIndex('gather', x!.shape, dim, index!, x!.shape[dim]!, 'x');
     return { shape: [...index!.shape], dtype: 'f32' };
   },
@@ -524,7 +549,7 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
 const scatterDef: OpDef<{ shape: Shape; dim: number }> = {
   name: 'scatterAdd',
   infer([index, src], { shape, dim }) {
-    needFloat('scatterAdd', [src!]);
+    needF32('scatterAdd', [src!]);
     if (!sameShape(index!.shape, src!.shape)) throw new ShapeError('scatterAdd', 'src', [index!.shape, src!.shape], `src ${fmt(src!.shape)} must have index's shape ${fmt(index!.shape)}`);
     checkIndex('scatterAdd', shape, dim, index!, shape[dim]!, 'out');
     return { shape: [...shape], dtype: 'f32' };

@@ -1,0 +1,30 @@
+// cast: out[i] = x[offset + i] converted between float storage types (f32 ↔ f16) over a dense
+// range. Conversion to f16 rounds to nearest even; values beyond ±65504 become ±Infinity
+// on the devices we know of (WGSL leaves out-of-range conversions to the implementation).
+import { grid, LINEAR_ID, MAIN_1D, need, type FloatStorage, type KernelSource } from './kernel-source.ts';
+
+const WG = 64;
+const castWgsl = (from: FloatStorage, to: FloatStorage) => /* wgsl */ `${from === 'f16' || to === 'f16' ? 'enable f16;' : ''}
+struct Params { n: u32, off_x: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<${from}>;
+@group(0) @binding(2) var<storage, read_write> o: array<${to}>;
+override WG: u32 = 64;
+${LINEAR_ID}
+
+${MAIN_1D()}
+  if (i >= p.n) { return; }
+  o[i] = ${to}(x[p.off_x + i]);
+}
+`;
+
+const sources = new Map<string, KernelSource>();
+
+export function cast(p: { n: number; offset: number; from: FloatStorage; to: FloatStorage }) {
+  need('cast', p.n > 0 && p.n < 2 ** 31, `${p.n} elements: must be non-empty and fewer than 2^31`);
+  const key = `cast_${p.from}_${p.to}`;
+  let source = sources.get(key);
+  if (!source) { source = { name: key, wgsl: castWgsl(p.from, p.to), overrides: { WG } }; sources.set(key, source); }
+  const [x, y] = grid(p.n, WG);
+  return { source, uniforms: new Uint32Array([p.n, p.offset, 0, 0]).buffer, workgroups: [x, y, 1] as [number, number, number] };
+}
