@@ -1,9 +1,10 @@
 // elementwise.bench: GB/s of the elementwise kernel (bytes the op must read and write, 4 per
 // element and operand) on 4 Mi contiguous floats, and its fraction of the same run's copy.
 // Also a broadcast add (bias over [1568, 768]) and a transposed (strided) copy, the two
-// non-flat paths the engine hits every step.
-import type { ElementwiseOp } from '../kernels/index.ts';
-import { filled, timeAgainst, type BenchContext, type BenchRow } from './common.ts';
+// non-flat paths the engine hits every step, and the flat add through the strided kernel text
+// (the dense vec4 text's before).
+import { elementwise, type ElementwiseOp } from '../kernels/index.ts';
+import { filled, recordLaunch, timeAgainst, type BenchContext, type BenchRow } from './common.ts';
 import type { View } from '../engine/backend/backend.ts';
 
 export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
@@ -41,6 +42,14 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
       { storage: out, shape: [C, R], strides: [R, 1], offset: 0 },
       { storage: x, shape: [C, R], strides: [1, C], offset: 0 }));
     push(`elementwise transpose ${R}×${C}`, t, 4 * 2 * R * C, 'strided read');
+  }
+  // the same flat add through the strided text (what every op ran before the dense vec4 text)
+  {
+    const l = elementwise({ op: 'add', shape: [n], out: { offset: 0, strides: [1] }, a: { offset: 0, strides: [1] }, b: { offset: 0, strides: [1] }, noVec4: true });
+    const unused = backend.alloc(4, 'f32');   // binding c, which add never reads
+    const t = await time(() => recordLaunch(backend, l, [x, y, unused, out]));
+    backend.release(unused);
+    push(`elementwise add ${n} (strided text)`, t, 4 * n * 3, 'the strided kernel on the flat add, for comparison');
   }
   for (const s of [x, y, out]) backend.release(s);
   return rows;

@@ -2,7 +2,7 @@
 // batch 32) on the WebGPU device and the same step in PyTorch on this machine's CPU, in one
 // run, and reports the ratio, dispatches and submits per step, GPU kernel time per step (so the
 // time spent outside kernels), the first-step (compile) time, and live memory at the first and
-// last timed step (it must be flat).
+// last timed step (it must be flat), and the kernels that took the most GPU time.
 // Usage: node --import tsx bench/train-step.ts [preset] [steps]
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -51,6 +51,9 @@ console.log(`preset ${presetName}, batch ${B}, Kc ${first.Le}, Kt ${first.Lp}`);
 console.log(`engine (WebGPU):   ${ms.toFixed(0)} ms/step   first step (compiles) ${firstMs.toFixed(0)} ms`);
 console.log(`                   ${(mem1.dispatches - mem0.dispatches) / steps} dispatches, ${(mem1.submits - mem0.submits) / steps} submits per step`);
 console.log(`                   GPU kernel time ${kernelMs.toFixed(0)} ms/step (profiled run); outside kernels ≈ ${Math.max(0, ms - kernelMs).toFixed(0)} ms`);
+const top = [...prof.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12);
+console.log(`                   kernels by GPU time (profiled step):`);
+for (const [name, v] of top) console.log(`                     ${v.ms.toFixed(1).padStart(7)} ms ${String(v.count).padStart(5)}×  ${name}`);
 console.log(`                   live bytes ${mem0.liveBytes} → ${mem1.liveBytes}, live tensors ${mem0.liveTensors} → ${mem1.liveTensors}`);
 if (torch) console.log(`PyTorch ${torch.blas}, ${torch.threads} threads: ${torch.ms_per_step.toFixed(0)} ms/step   → engine/torch time ratio ${(ms / torch.ms_per_step).toFixed(2)} (< 1 is faster)`);
 else console.log(`PyTorch: not run (${(py.stderr || py.error?.message || '').trim().split('\n').at(-1)}); install python3-torch (npm run setup -- --dev)`);

@@ -1,5 +1,5 @@
 // elementwise launcher: op codes, dim merging and the uniform block for ELEMENTWISE_WGSL.
-import { ELEMENTWISE_F16_WGSL, ELEMENTWISE_WGSL } from './elementwise.wgsl.ts';
+import { ELEMENTWISE_F16_VEC4_WGSL, ELEMENTWISE_F16_WGSL, ELEMENTWISE_VEC4_WGSL, ELEMENTWISE_WGSL } from './elementwise.wgsl.ts';
 import { grid, MAX_RANK, need, type KernelSource } from './kernel-source.ts';
 
 /** Op codes understood by the elementwise kernel (see its `apply` switch). */
@@ -22,10 +22,12 @@ export interface ElementwiseLaunch {
 
 const WG = 64;
 const sources = new Map<string, KernelSource>();
-function sourceFor(op: ElementwiseOp, f16: boolean): KernelSource {
-  const key = `${op}${f16 ? '_f16' : ''}`;
+const TEXTS = { f32: ELEMENTWISE_WGSL, f16: ELEMENTWISE_F16_WGSL, f32_v4: ELEMENTWISE_VEC4_WGSL, f16_v4: ELEMENTWISE_F16_VEC4_WGSL };
+function sourceFor(op: ElementwiseOp, f16: boolean, vec4: boolean): KernelSource {
+  const text = `${f16 ? 'f16' : 'f32'}${vec4 ? '_v4' : ''}` as keyof typeof TEXTS;
+  const key = `${op}_${text}`;
   let s = sources.get(key);
-  if (!s) { s = { name: `elementwise_${key}`, wgsl: f16 ? ELEMENTWISE_F16_WGSL : ELEMENTWISE_WGSL, overrides: { WG, OP: ELEMENTWISE_OPS[op] } }; sources.set(key, s); }
+  if (!s) { s = { name: `elementwise_${key}`, wgsl: TEXTS[text], overrides: { WG, OP: ELEMENTWISE_OPS[op] } }; sources.set(key, s); }
   return s;
 }
 
@@ -61,6 +63,8 @@ export function elementwise(p: {
   c?: StridedOperand;
   /** Every buffer holds f16 (else 32-bit words: f32, or i32 for copies). */
   f16?: boolean;
+  /** Use the strided text even where the dense vec4 one would do (tests and benchmarks). */
+  noVec4?: boolean;
 }): ElementwiseLaunch {
   const n = p.shape.reduce((x, y) => x * y, 1);
   need(p.op, n < 2 ** 31, `${n} elements exceed 2^31`);
@@ -73,6 +77,11 @@ export function elementwise(p: {
   const last = merged.shape[rank]!;
   const rows = n / last;
   const chunks = Math.ceil(last / 4);
+  // the dense vec4 text: one run (no outer dims), every tensor operand walking it with stride 1
+  // from an offset that is a multiple of 4, and a length that is one too
+  const operands = [p.a, bOp, p.c, p.out];
+  const vec4 = rank === 0 && last % 4 === 0 && !p.noVec4 &&
+    operands.every((o, k) => !o || merged.strides[k]![0] === 1 && o.offset % 4 === 0);
 
   const buf = new ArrayBuffer(224);
   const u = new Uint32Array(buf);
@@ -86,5 +95,5 @@ export function elementwise(p: {
   put(16, merged.shape);
   merged.strides.forEach((s, k) => put(24 + 8 * k, s));
   const [x, y] = grid(rows * chunks, WG);
-  return { source: sourceFor(p.op, !!p.f16), uniforms: buf, workgroups: [x, y, 1] };
+  return { source: sourceFor(p.op, !!p.f16, vec4), uniforms: buf, workgroups: [x, y, 1] };
 }

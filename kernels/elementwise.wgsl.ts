@@ -56,8 +56,11 @@ fn gelu_grad_(x: f32) -> f32 {
  * The kernel text for 32-bit buffers (f32 as bits, so a copy also moves i32) or, with `f16`,
  * for f16 buffers: loads widen to f32 and stores round to f16, so the math is the same.
  */
-const elementwiseWgsl = (f16: boolean) => {
-  const arr = f16 ? 'f16' : 'u32', load = f16 ? 'f32' : 'bitcast<f32>', store = f16 ? 'f16' : 'bitcast<u32>';
+const elementwiseWgsl = (f16: boolean, vec4: boolean) => {
+  const elem = f16 ? 'f16' : 'u32';
+  const arr = vec4 ? `vec4<${elem}>` : elem;
+  const load = vec4 ? (f16 ? 'vec4<f32>' : 'bitcast<vec4<f32>>') : (f16 ? 'f32' : 'bitcast<f32>');
+  const store = vec4 ? (f16 ? 'vec4<f16>' : 'bitcast<vec4<u32>>') : (f16 ? 'f16' : 'bitcast<u32>');
   return /* wgsl */ `${f16 ? 'enable f16;' : ''}
 const MAX_RANK = ${MAX_RANK}u;
 struct Params {
@@ -127,7 +130,20 @@ fn apply(x: f32, y: f32, z: f32) -> f32 {
   }
 }
 
-${MAIN_1D()}
+${vec4 ? `${MAIN_1D()}
+  // dense path: every operand contiguous from a multiple of 4, last % 4 == 0 (one row)
+  if (i >= p.last / 4u) { return; }
+  let jo = p.off_o / 4u + i;
+  let ja = p.off_a / 4u + i;
+  if (OP == 0u) { o[jo] = a[ja]; return; }
+  let x = ${load}(a[ja]);
+  var y = vec4<f32>(p.scalar);
+  if (OP >= 20u && p.b_is_scalar == 0u) { y = ${load}(b[p.off_b / 4u + i]); }
+  var z = vec4<f32>(0.0);
+  if (OP >= 40u) { z = ${load}(c[p.off_c / 4u + i]); }
+  o[jo] = ${store}(vec4<f32>(apply(x.x, y.x, z.x), apply(x.y, y.y, z.y), apply(x.z, y.z, z.z), apply(x.w, y.w, z.w)));
+}
+` : `${MAIN_1D()}
   if (i >= p.rows * p.chunks) { return; }
   let row = i / p.chunks;
   let col0 = (i % p.chunks) * 4u;
@@ -158,7 +174,11 @@ ${MAIN_1D()}
     o[jo] = ${store}(apply(x, y, z));
   }
 }
+`}
 `;
 };
-export const ELEMENTWISE_WGSL = elementwiseWgsl(false);
-export const ELEMENTWISE_F16_WGSL = elementwiseWgsl(true);
+export const ELEMENTWISE_WGSL = elementwiseWgsl(false, false);
+export const ELEMENTWISE_F16_WGSL = elementwiseWgsl(true, false);
+/** The dense variants: vec4 loads and stores where every operand is one contiguous run. */
+export const ELEMENTWISE_VEC4_WGSL = elementwiseWgsl(false, true);
+export const ELEMENTWISE_F16_VEC4_WGSL = elementwiseWgsl(true, true);

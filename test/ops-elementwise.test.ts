@@ -232,3 +232,38 @@ rank('a strided op whose dims cannot merge below the kernel limit throws a named
   });
 });
 rank.run();
+
+// ---------------------------------------------------------------------------------------------
+
+const dense = suite('ops: dense vec4 and strided kernel texts');
+checkLeaks(dense);
+
+// [8, 4] tensors are one contiguous run of a multiple of 4: the vec4 text. A slice at offset 4
+// keeps it; one at offset 2, or a length of 30, takes the strided text. Both share `apply`, so
+// these cover what differs: loads of a, b and c, the uniform scalar, copies and f16.
+dense('both texts match the reference: copy, add, scalar mul, where, geluGrad', async () => {
+  for (const shape of [[8, 4], [30]]) {
+    await checkOp(`add ${shape}`, (a, b) => E.add(a, b), [shape, shape]);
+    await checkOp(`mul by a scalar ${shape}`, (a) => E.mul(a, 1.5), [shape]);
+    await checkOp(`where ${shape}`, (c, a, b) => E.where(c, a, b), [shape, shape, shape], { gen: gens.each(cond, gens.normal(), gens.normal()), grad: [false, true, true] });
+    await checkOp(`copy ${shape}`, (a) => E.copy(a), [shape]);
+    await checkOp(`geluGrad ${shape}`, (x, g) => E.geluGrad(x, g), [shape, shape], { grad: false });
+  }
+});
+dense('slices at offsets that are and are not multiples of 4', async () => {
+  await checkOp('exp of rows 1.. (offset 4)', (x) => E.exp(E.slice(x, 0, 1, 5)), [[5, 4]], { atol: 3e-7 });
+  await checkOp('add at offset 2', (a, b) => E.add(E.slice(a, 0, 1, 5), E.slice(b, 0, 1, 5)), [[5, 2], [5, 2]]);
+});
+dense('f16 storage on both texts', async () => {
+  await owned(async (own) => {
+    for (const n of [64, 30]) {
+      const v = Float64Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
+      const [g, c] = await Promise.all([gpu(), cpu].map(async (b) => {
+        const x = own(E.fromArray(v, [n], { backend: b, dtype: 'f16' }));
+        return take(E.tidy(() => E.gelu(E.mul(x, x))));
+      }));
+      assertClose(g!, c!, [n], `f16 gelu(x·x), n ${n}`, 4e-3, 4e-3);
+    }
+  });
+});
+dense.run();
