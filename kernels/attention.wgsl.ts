@@ -2,6 +2,11 @@
 // backward (Dao et al. 2022, "FlashAttention", Alg. 1 forward and the recomputing backward).
 // Shapes: q [heads, Nq, Dh], k and v [heads, Nk, Dh], o [heads, Nq, Dh], lse [heads, Nq];
 // heads is every leading dim (B·H). Rows are DH4 = Dh/4 vec4s.
+// Layouts: each of q, k, v, o, dO, dq, dk, dv is read or written through a row layout (in vec4
+// units): row r of head h starts at off + (h / hpb)·sB + (h % hpb)·sH + r·sR, with hpb the heads
+// per batch item. Dense [heads, N, Dh] is (0, N·DH4, 0, DH4) with hpb 1; the columns of a fused
+// qkv projection [B, N, 3, H, Dh] are read in place (sR = 3·H·DH4, sH = DH4), and o and the
+// gradients can be written in [B, N, H, Dh] order, so no head split or merge is ever copied.
 //
 // Work split: workgroup (x, head); each invocation owns one query row (forward, dq) or one key
 // row (dk/dv), held with its accumulators in function-scope arrays of DH8 vec4s (DH4 rounded up
@@ -30,7 +35,8 @@
 //   dq       D = dO·o; p_j = exp(s_j − lse); ds_j = p_j·(dO·v_j − D); dq = scale·Σ_j ds_j·k_j.
 //            Writes D (delta) for the dk/dv kernel, which runs after it.
 //   dk, dv   per key row j: dv = Σ_i p_ij·dO_i;  dk = scale·Σ_i ds_ij·q_i.
-// Accumulates in f32. Eight storage bindings in each backward kernel (the WebGPU default limit).
+// Accumulates in f32. At most eight storage bindings per kernel (the WebGPU default limit).
+// dk and dv share one binding (dkv), so they can be two parts of one buffer such as dqkv.
 
 /** What varies with the subgroup choice: the extension, the entry's extra argument, the fetchers. */
 function variant(sg: boolean, streamed: readonly string[]) {
@@ -64,9 +70,18 @@ struct Params {
   nk: u32,      // key (= value) rows per head
   heads: u32,   // product of the leading dims
   scale: f32,   // multiplies q·k (default Dh^(-1/2))
+  hpb: u32,     // heads per batch item (the layouts' h / hpb, h % hpb)
+  pad0: u32, pad1: u32, pad2: u32,
+  lay: array<vec4<u32>, 8>,   // (off, sB, sH, sR) in vec4s of Q, K, V, O, DO, DQ, DK, DV
 }
 @group(0) @binding(0) var<uniform> p: Params;
 override WG: u32 = 16;
+const Q = 0u; const K = 1u; const V = 2u; const O = 3u; const DO = 4u; const DQ = 5u; const DK = 6u; const DV = 7u;
+// vec4 index of row r of head h of tensor t
+fn row_of(t: u32, h: u32, r: u32) -> u32 {
+  let L = p.lay[t];
+  return L.x + (h / p.hpb) * L.y + (h % p.hpb) * L.z + r * L.w;
+}
 `;
 
 const MAIN = (arg: string) => /* wgsl */ `@compute @workgroup_size(WG)
@@ -88,8 +103,11 @@ ${MAIN(x.arg)} {
   let h = wid.z * nwg.y + wid.y;
   if (h >= p.heads) { return; }
   let row = wid.x * WG + lid.x;
-  let qb = (h * p.nq + min(row, p.nq - 1u)) * DH4;
-  let kb = h * p.nk * DH4;
+  let qb = row_of(Q, h, min(row, p.nq - 1u));
+  let kb = row_of(K, h, 0u);
+  let vb = row_of(V, h, 0u);
+  let ks = p.lay[K].w;
+  let vs = p.lay[V].w;
   let s2 = p.scale * LOG2E;
   var qr: array<vec4<f32>, DH8>;    // q·scale·log2 e (zero past DH4)
   var acc: array<vec4<f32>, DH8>;   // Σ exp2(s − m)·v
@@ -103,7 +121,7 @@ ${MAIN(x.arg)} {
     var s: array<f32, TK>;
     var mb = m;
     for (var t = 0u; t < TK; t++) {
-      let jb = kb + min(j0 + t, p.nk - 1u) * DH4;
+      let jb = kb + min(j0 + t, p.nk - 1u) * ks;
       var d = vec4(0.0);
       for (var c8 = 0u; c8 < DH8; c8 += 8u) {
         let f = k_frag(jb, c8);
@@ -117,7 +135,7 @@ ${MAIN(x.arg)} {
     for (var c = 0u; c < DH8; c++) { acc[c] *= corr; }
     m = mb;
     for (var t = 0u; t < TK; t++) {
-      let jb = kb + min(j0 + t, p.nk - 1u) * DH4;
+      let jb = vb + min(j0 + t, p.nk - 1u) * vs;
       let pt = exp2(s[t] - m);
       l += pt;
       for (var c8 = 0u; c8 < DH8; c8 += 8u) {
@@ -128,7 +146,8 @@ ${MAIN(x.arg)} {
   }
   if (row < p.nq) {
     let inv = 1.0 / l;
-    for (var c = 0u; c < DH4; c++) { o[qb + c] = acc[c] * inv; }
+    let ob = row_of(O, h, row);
+    for (var c = 0u; c < DH4; c++) { o[ob + c] = acc[c] * inv; }
     lse[h * p.nq + row] = (m + log2(l)) * LN2;
   }
 }
@@ -154,8 +173,13 @@ ${MAIN(x.arg)} {
   if (h >= p.heads) { return; }
   let row = wid.x * WG + lid.x;
   let i = min(row, p.nq - 1u);
-  let qb = (h * p.nq + i) * DH4;
-  let kb = h * p.nk * DH4;
+  let qb = row_of(Q, h, i);
+  let ob = row_of(O, h, i);
+  let gb = row_of(DO, h, i);
+  let kb = row_of(K, h, 0u);
+  let vb = row_of(V, h, 0u);
+  let ks = p.lay[K].w;
+  let vs = p.lay[V].w;
   let s2 = p.scale * LOG2E;
   var qr: array<vec4<f32>, DH8>;    // q·scale·log2 e (zero past DH4)
   var gr: array<vec4<f32>, DH8>;    // dO (zero past DH4)
@@ -163,25 +187,26 @@ ${MAIN(x.arg)} {
   var dd = vec4(0.0);
   for (var c = 0u; c < DH8; c++) {
     let live = c < DH4;
-    let cc = qb + min(c, DH4 - 1u);
-    qr[c] = select(vec4(0.0), q[cc] * s2, live);
-    gr[c] = select(vec4(0.0), dout[cc], live);
+    let cc = min(c, DH4 - 1u);
+    qr[c] = select(vec4(0.0), q[qb + cc] * s2, live);
+    gr[c] = select(vec4(0.0), dout[gb + cc], live);
     acc[c] = vec4(0.0);
-    dd = fma(gr[c], o[cc], dd);
+    dd = fma(gr[c], o[ob + cc], dd);
   }
   let D = dot(dd, vec4(1.0));
   let lse2 = lse[h * p.nq + i] * LOG2E;
   for (var j = 0u; j < p.nk; j++) {
-    let jb = kb + j * DH4;
+    let jb = kb + j * ks;
+    let jv = vb + j * vs;
     var kf: array<vec4<f32>, DH8 / 8u>;   // this lane's fragments of row j of k, kept for the update
     var sv = vec4(0.0);
     var dp = vec4(0.0);
     for (var c8 = 0u; c8 < DH8; c8 += 8u) {
       kf[c8 / 8u] = k_frag(jb, c8);
-      let vf = v_frag(jb, c8);
+      let vf = v_frag(jv, c8);
       for (var cc = 0u; cc < 8u; cc++) {
         sv = fma(qr[c8 + cc], k_at(kf[c8 / 8u], jb, c8, cc), sv);
-        dp = fma(gr[c8 + cc], v_at(vf, jb, c8, cc), dp);
+        dp = fma(gr[c8 + cc], v_at(vf, jv, c8, cc), dp);
       }
     }
     let ds = exp2(dot(sv, vec4(1.0)) - lse2) * (dot(dp, vec4(1.0)) - D);
@@ -190,7 +215,8 @@ ${MAIN(x.arg)} {
     }
   }
   if (row < p.nq) {
-    for (var c = 0u; c < DH4; c++) { dq[qb + c] = acc[c] * p.scale; }
+    let dqb = row_of(DQ, h, row);
+    for (var c = 0u; c < DH4; c++) { dq[dqb + c] = acc[c] * p.scale; }
     delta[h * p.nq + i] = D;
   }
 }
@@ -206,8 +232,7 @@ export function attentionBackwardDkvWgsl(dh4: number, sg: boolean): string {
 @group(0) @binding(4) var<storage, read> dout: array<vec4<f32>>;       // [heads, nq, DH4] dL/do
 @group(0) @binding(5) var<storage, read> lse: array<f32>;              // [heads, nq]
 @group(0) @binding(6) var<storage, read> delta: array<f32>;            // [heads, nq] from the dq kernel
-@group(0) @binding(7) var<storage, read_write> dk: array<vec4<f32>>;   // [heads, nk, DH4]
-@group(0) @binding(8) var<storage, read_write> dv: array<vec4<f32>>;   // [heads, nk, DH4]
+@group(0) @binding(7) var<storage, read_write> dkv: array<vec4<f32>>;  // dk and dv, at their layouts
 ${x.fns}
 
 ${MAIN(x.arg)} {
@@ -215,8 +240,13 @@ ${MAIN(x.arg)} {
   let h = wid.z * nwg.y + wid.y;
   if (h >= p.heads) { return; }
   let row = wid.x * WG + lid.x;
-  let kb = (h * p.nk + min(row, p.nk - 1u)) * DH4;
-  let qb = h * p.nq * DH4;
+  let j = min(row, p.nk - 1u);
+  let kb = row_of(K, h, j);
+  let vb = row_of(V, h, j);
+  let qb = row_of(Q, h, 0u);
+  let gb = row_of(DO, h, 0u);
+  let qs = p.lay[Q].w;
+  let gs = p.lay[DO].w;
   let s2 = p.scale * LOG2E;
   var kr: array<vec4<f32>, DH8>;   // k·scale·log2 e (zero past DH4)
   var vr: array<vec4<f32>, DH8>;   // v (zero past DH4)
@@ -225,22 +255,23 @@ ${MAIN(x.arg)} {
   for (var c = 0u; c < DH8; c++) {
     let live = c < DH4;
     kr[c] = select(vec4(0.0), k[kb + min(c, DH4 - 1u)] * s2, live);
-    vr[c] = select(vec4(0.0), v[kb + min(c, DH4 - 1u)], live);
+    vr[c] = select(vec4(0.0), v[vb + min(c, DH4 - 1u)], live);
     ak[c] = vec4(0.0);
     av[c] = vec4(0.0);
   }
   for (var i = 0u; i < p.nq; i++) {
-    let ib = qb + i * DH4;
+    let ib = qb + i * qs;
+    let ig = gb + i * gs;
     var qf: array<vec4<f32>, DH8 / 8u>;   // this lane's fragments of rows i of q and dO
     var gf: array<vec4<f32>, DH8 / 8u>;
     var sv = vec4(0.0);
     var dp = vec4(0.0);
     for (var c8 = 0u; c8 < DH8; c8 += 8u) {
       qf[c8 / 8u] = q_frag(ib, c8);
-      gf[c8 / 8u] = dout_frag(ib, c8);
+      gf[c8 / 8u] = dout_frag(ig, c8);
       for (var cc = 0u; cc < 8u; cc++) {
         sv = fma(kr[c8 + cc], q_at(qf[c8 / 8u], ib, c8, cc), sv);
-        dp = fma(vr[c8 + cc], dout_at(gf[c8 / 8u], ib, c8, cc), dp);
+        dp = fma(vr[c8 + cc], dout_at(gf[c8 / 8u], ig, c8, cc), dp);
       }
     }
     let r = h * p.nq + i;
@@ -248,15 +279,17 @@ ${MAIN(x.arg)} {
     let ds = pr * (dot(dp, vec4(1.0)) - delta[r]);
     for (var c8 = 0u; c8 < DH8; c8 += 8u) {
       for (var cc = 0u; cc < 8u; cc++) {
-        av[c8 + cc] = fma(vec4(pr), dout_at(gf[c8 / 8u], ib, c8, cc), av[c8 + cc]);
+        av[c8 + cc] = fma(vec4(pr), dout_at(gf[c8 / 8u], ig, c8, cc), av[c8 + cc]);
         ak[c8 + cc] = fma(vec4(ds), q_at(qf[c8 / 8u], ib, c8, cc), ak[c8 + cc]);
       }
     }
   }
   if (row < p.nk) {
+    let dkb = row_of(DK, h, row);
+    let dvb = row_of(DV, h, row);
     for (var c = 0u; c < DH4; c++) {
-      dk[kb + c] = ak[c] * p.scale;
-      dv[kb + c] = av[c];
+      dkv[dkb + c] = ak[c] * p.scale;
+      dkv[dvb + c] = av[c];
     }
   }
 }

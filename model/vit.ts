@@ -22,7 +22,7 @@
 
 import {
   Generator, LayerNorm, Linear, Module, ShapeError, Tensor,
-  attention, concat, fromArray, gather, linear, parameter, truncNormal, zeros,
+  ATTENTION_MAX_DH, attention, attentionQkv, concat, fromArray, gather, linear, parameter, truncNormal, zeros,
 } from '../engine/index.ts';
 import { sincos2d } from './pos-embed.ts';
 import type { ModelConfig } from './presets.ts';
@@ -138,9 +138,13 @@ export class Attention extends Module {
   forward(x: Tensor, residual?: Tensor): Tensor {
     const [B, N, D] = x.shape as [number, number, number];
     const H = this.heads, Dh = D / H;
-    const qkv = this.qkv.forward(x)                                         // [B, N, 3D]
-      .reshape([B, N, 3, H, Dh]).permute([2, 0, 3, 1, 4]);                  // [3, B, H, N, Dh]
-    const part = (s: number) => qkv.slice(0, s, s + 1).reshape([B, H, N, Dh]);
+    const qkv = this.qkv.forward(x);                                        // [B, N, 3D] = [B, N, 3, H, Dh]
+    if (Dh % 4 === 0 && Dh <= ATTENTION_MAX_DH) {
+      // the kernels read the heads in place and write o in token order: no split/merge copies
+      return this.proj.forward(attentionQkv(qkv, H), { residual });         // [B, N, D]
+    }
+    const heads = qkv.reshape([B, N, 3, H, Dh]).permute([2, 0, 3, 1, 4]);  // [3, B, H, N, Dh]
+    const part = (s: number) => heads.slice(0, s, s + 1).reshape([B, H, N, Dh]);
     const o = attention(part(0), part(1), part(2));                         // [B, H, N, Dh] (fused: no N×N matrix)
     return this.proj.forward(o.permute([0, 2, 1, 3]).reshape([B, N, D]), { residual });  // [B, N, D]
   }

@@ -10,7 +10,7 @@ import {
   AdamW, add, emaUpdate, fromArray, gelu, Generator, layerNormComposite, linear, linearComposite, mul, noGrad, permute,
   scaledDotProductAttention, setBackend, sum, tidy, type Backend, type Tensor,
 } from '../engine/index.ts';
-import { adamwUpdate, attention, emaInPlace, layerNorm } from '../engine/ops/fused.ts';
+import { adamwUpdate, attention, attentionQkv, emaInPlace, layerNorm } from '../engine/ops/fused.ts';
 import { attentionBackwardDkv, attentionBackwardDq, attentionForward, type AttentionLaunch } from '../kernels/attention.ts';
 import { assertClose, checkLeaks, checkOp, cpu, gpu, throwsWith } from './helpers.ts';
 
@@ -229,23 +229,40 @@ A('the kernels without subgroups agree with the subgroup ones (N 19, Dh 32 and 4
     const [q, k, v, dO] = values([0, 1, 2, 3].map(() => [3 * 19 * dh]), dh).map((x) => fromArray(x, [3, 19, dh], { backend: b }));
     const outs = async (subgroupSize: number) => {
       const t = (n: number) => fromArray(new Float64Array(n), [n], { backend: b });
-      const [o, lse, dq, delta, dk, dv] = [t(3 * 19 * dh), t(57), t(3 * 19 * dh), t(57), t(3 * 19 * dh), t(3 * 19 * dh)];
-      const st = [q!, k!, v!, o!, dO!, lse!, dq!, delta!, dk!, dv!].map((x) => x.storage);
+      const [o, lse, dq, delta, dkv] = [t(3 * 19 * dh), t(57), t(3 * 19 * dh), t(57), t(2 * 3 * 19 * dh)];
+      const st = [q!, k!, v!, o!, dO!, lse!, dq!, delta!, dkv!].map((x) => x.storage);
       const launches: [AttentionLaunch, number[]][] = [
         [attentionForward(p, { subgroupSize }), [0, 1, 2, 3, 5]],
         [attentionBackwardDq(p, { subgroupSize }), [0, 1, 2, 3, 4, 5, 6, 7]],
-        [attentionBackwardDkv(p, { subgroupSize }), [0, 1, 2, 4, 5, 7, 8, 9]],
+        [attentionBackwardDkv(p, { subgroupSize }), [0, 1, 2, 4, 5, 7, 8]],
       ];
       b.custom({ name: 'attention kernels', launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })), reference: () => {} }, st);
-      const res = await Promise.all([o!, lse!, dq!, dk!, dv!].map(async (x) => Float64Array.from(await x.data())));
-      for (const x of [o!, lse!, dq!, delta!, dk!, dv!]) x.dispose();
-      return res;
+      const res = await Promise.all([o!, lse!, dq!, dkv!].map(async (x) => Float64Array.from(await x.data())));
+      for (const x of [o!, lse!, dq!, delta!, dkv!]) x.dispose();
+      const half = res[3]!.length / 2;
+      return [res[0]!, res[1]!, res[2]!, res[3]!.subarray(0, half), res[3]!.subarray(half)];
     };
     const [plain, sg] = [await outs(0), await outs(8)];
     ['o', 'lse', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(plain[i]!, sg[i]!, [sg[i]!.length], `attention ${name}, Dh ${dh}: plain vs subgroups`, 1e-6, 1e-5));
     for (const x of [q!, k!, v!, dO!]) x.dispose();
   }
 });
+
+// attentionQkv against the head split / sdpa / merge it replaces, values and d(qkv)
+const splitHeads = (heads: number): Fn => (qkv) => {
+  const [B, N, C] = qkv!.shape as [number, number, number];
+  const dh = C / 3 / heads;
+  const parts = permute(qkv!.reshape([B, N, 3, heads, dh]), [2, 0, 3, 1, 4]);
+  const part = (i: number) => parts.slice(0, i, i + 1).reshape([B, heads, N, dh]);
+  return permute(scaledDotProductAttention(part(0), part(1), part(2)), [0, 2, 1, 3]).reshape([B, N, heads * dh]);
+};
+for (const [B, N, heads, dh] of [[2, 17, 3, 8], [1, 50, 2, 64], [3, 5, 1, 40]] as const) {
+  const packed: Fn = (qkv) => attentionQkv(qkv!, heads);
+  A(`attentionQkv matches split heads + composite on the GPU: B ${B}, N ${N}, ${heads} heads of ${dh}`, () =>
+    compare(`attentionQkv ${B}/${N}/${heads}/${dh}`, gpu(), packed, splitHeads(heads), [[B, N, 3 * heads * dh]], GPU_TOL, N));
+  A(`attentionQkv f64 twin matches on the CPU: B ${B}, N ${N}, ${heads} heads of ${dh}`, () =>
+    compare(`attentionQkv ${B}/${N}/${heads}/${dh} (cpu)`, cpu, packed, splitHeads(heads), [[B, N, 3 * heads * dh]], CPU_TOL, N));
+}
 
 A('names the shapes that disagree, and head dims above 128', () => {
   setBackend(cpu);
@@ -254,6 +271,8 @@ A('names the shapes that disagree, and head dims above 128', () => {
   try {
     throwsWith(() => attention(q, k, k), /attention: q \[2, 5, 8\], k \[2, 6, 4\], v \[2, 6, 4\] disagree on the head dim/);
     throwsWith(() => attention(big, big, big), /attention: head dim 132 must be a multiple of 4 and at most 128/);
+    throwsWith(() => attentionQkv(q, 3), /attentionQkv: qkv \[2, 5, 8\]: its last dim 8 is not 3 × 3 heads × a head dim/);
+    throwsWith(() => attentionQkv(big, 2), /attentionQkv: head dim 22 must be a multiple of 4 and at most 128 \(attention\(\) takes any\)/);
   } finally { q.dispose(); k.dispose(); big.dispose(); }
 });
 

@@ -7,6 +7,8 @@
 //               dw/db as column sums over blocks of rows (no atomics)
 //   attention   flash-style forward saving the log-sum-exp; the backward recomputes the scores
 //               (a dq kernel over keys per query row, then a dk/dv kernel over queries per key row)
+//   attentionQkv  the same kernels reading q, k, v in place from a fused qkv projection and
+//               writing o and d(qkv) in token order (no head split/merge copies)
 //   adamwUpdate, emaInPlace   in-place optimizer updates, one launch per tensor
 //
 // Saved tensors (mean/rstd, lse) are made in the current memory scope, like a composite's
@@ -17,7 +19,7 @@
 // rows (vec4 rows for attention).
 import {
   ATTENTION_MAX_DH, attentionBackwardDkv, attentionBackwardDkvRef, attentionBackwardDq, attentionBackwardDqRef,
-  attentionForward, attentionForwardRef, type AttentionShape,
+  attentionForward, attentionForwardRef, packedQkvLayouts, type AttentionShape,
 } from '../../kernels/attention.ts';
 import {
   layerNormBackwardColumns, layerNormBackwardColumnsRef, layerNormBackwardDx, layerNormBackwardDxRef,
@@ -32,7 +34,7 @@ import { gradEnabled, noGrad } from '../runtime.ts';
 import { numel, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { apply, needF32, type OpDef } from './op.ts';
-import { concat, copy, full, slice, sum } from './table.ts';
+import { concat, copy, full, reshape, slice, sum } from './table.ts';
 
 interface Launch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 
@@ -221,23 +223,25 @@ const attentionDef: OpDef<AttentionAttrs> = {
     const wantKv = needs[1]! || needs[2]!;
     const dq = Tensor.empty([...q!.shape], 'f32', backend);
     const delta = Tensor.empty([p.heads, p.nq], 'f32', backend);
-    const dk = wantKv ? Tensor.empty([...k!.shape], 'f32', backend) : null;
-    const dv = wantKv ? Tensor.empty([...k!.shape], 'f32', backend) : null;
+    // dk and dv are the two halves of one buffer (the dk/dv kernel writes both through one binding)
+    const dkv = wantKv ? Tensor.empty([2, ...k!.shape], 'f32', backend) : null;
     withDense([...inputs, y, g], ([qd, kd, vd, o, gd]) => {
-      // storages: 0 q, 1 k, 2 v, 3 o, 4 dO, 5 lse, 6 dq, 7 delta, 8 dk, 9 dv
+      // storages: 0 q, 1 k, 2 v, 3 o, 4 dO, 5 lse, 6 dq, 7 delta, 8 dkv
       const launches: [Launch, number[], (a: Float64Array[]) => void][] = [
         [attentionBackwardDq(p, opts), [0, 1, 2, 3, 4, 5, 6, 7], (a) => attentionBackwardDqRef(a, p)],
       ];
-      if (wantKv) launches.push([attentionBackwardDkv(p, opts), [0, 1, 2, 4, 5, 7, 8, 9], (a) => attentionBackwardDkvRef(a, p)]);
+      if (dkv) launches.push([attentionBackwardDkv(p, opts), [0, 1, 2, 4, 5, 7, 8], (a) => attentionBackwardDkvRef(a, p)]);
       const st = [qd!, kd!, vd!, o!, gd!, saved.lse, dq, delta].map((t) => t.storage);
-      if (dk && dv) st.push(dk.storage, dv.storage);
+      if (dkv) st.push(dkv.storage);
       backend.custom(kernel('attention.backward', launches), st);
     });
     saved.lse.dispose();
     delta.dispose();
     if (!needs[0]) dq.dispose();
-    const keepIf = (t: Tensor | null, want: boolean) => { if (t && !want) { t.dispose(); return null; } return t; };
-    return [needs[0] ? dq : null, keepIf(dk, needs[1]!), keepIf(dv, needs[2]!)];
+    const half = (i: number, want: boolean) => (dkv && want ? reshape(slice(dkv, 0, i, i + 1), [...k!.shape]) : null);
+    const grads = [needs[0] ? dq : null, half(0, needs[1]!), half(1, needs[2]!)];
+    dkv?.dispose();   // the halves (views) keep its storage
+    return grads;
   },
 };
 
@@ -257,6 +261,82 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, scale?: number): Tens
   const pad = (t: Tensor) => concat([t, full([...t.shape.slice(0, -1), 4 - (dh % 4)], 0, t.backend)], -1);
   const out = apply(attentionDef, [pad(q), pad(k), pad(v)], { scale: s, saved: null });
   return slice(out, -1, 0, dh);
+}
+
+// ---- attention over a fused qkv projection ------------------------------------------------------
+
+interface QkvAttrs {
+  heads: number;
+  scale: number;
+  /** Written by the forward when taped, consumed (and disposed) by the backward. */
+  saved: { lse: Tensor } | null;
+}
+
+/** Kernel shape and layouts for qkv [B, N, 3·heads·Dh] (see packedQkvLayouts). */
+function qkvShape(qkv: Tensor, heads: number, scale: number): AttentionShape {
+  const [B, N, C] = qkv.shape as [number, number, number];
+  const dh = C / 3 / heads;
+  return { heads: B * heads, nq: N, nk: N, dh, scale, layouts: packedQkvLayouts({ heads: B * heads, n: N, dh, hpb: heads }) };
+}
+
+const attentionQkvDef: OpDef<QkvAttrs> = {
+  name: 'attentionQkv',
+  infer([qkv], { heads }) {
+    needF32('attentionQkv', [qkv!]);
+    const x = qkv!;
+    if (x.rank !== 3 || x.size === 0) throw new ShapeError('attentionQkv', 'qkv', [x.shape], `qkv ${fmt(x.shape)} must be a non-empty [B, N, 3·heads·Dh]`);
+    const C = x.shape[2]!;
+    if (!Number.isInteger(heads) || heads < 1 || C % (3 * heads) !== 0) throw new ShapeError('attentionQkv', 'heads', [x.shape], `qkv ${fmt(x.shape)}: its last dim ${C} is not 3 × ${heads} heads × a head dim`);
+    const dh = C / 3 / heads;
+    if (dh % 4 !== 0 || dh > ATTENTION_MAX_DH) throw new ShapeError('attentionQkv', 'qkv', [x.shape], `head dim ${dh} must be a multiple of 4 and at most ${ATTENTION_MAX_DH} (attention() takes any)`);
+    return { shape: [x.shape[0]!, x.shape[1]!, C / 3], dtype: 'f32' };
+  },
+  forward(out, [qkv], attrs) {
+    const p = qkvShape(qkv!, attrs.heads, attrs.scale);
+    const lse = Tensor.empty([p.heads, p.nq], 'f32', out.backend);
+    withDense([qkv!], ([x]) => {
+      // q, k and v are three read-only bindings of the one qkv buffer
+      out.backend.custom(
+        kernel('attentionQkv', [[attentionForward(p, { subgroupSize: subgroupSize(out.backend) }), [0, 0, 0, 1, 2], (a) => attentionForwardRef(a, p)]]),
+        [x!.storage, out.storage, lse.storage],
+      );
+    });
+    if (willTape([qkv!])) attrs.saved = { lse };
+    else lse.dispose();
+  },
+  // as attention's backward; dq, dk and dv land in their columns of one dqkv shaped like qkv
+  backward(g, [qkv], y, attrs) {
+    const saved = attrs.saved;
+    if (!saved) throw new Error('attentionQkv: backward without the saved log-sum-exp (it runs once per graph)');
+    attrs.saved = null;
+    const p = qkvShape(qkv!, attrs.heads, attrs.scale);
+    const backend = qkv!.backend;
+    const opts = { subgroupSize: subgroupSize(backend) };
+    const dqkv = Tensor.empty([...qkv!.shape], 'f32', backend);
+    const delta = Tensor.empty([p.heads, p.nq], 'f32', backend);
+    withDense([qkv!, y, g], ([x, o, gd]) => {
+      // storages: 0 qkv, 1 o, 2 dO, 3 lse, 4 dqkv, 5 delta
+      backend.custom(kernel('attentionQkv.backward', [
+        [attentionBackwardDq(p, opts), [0, 0, 0, 1, 2, 3, 4, 5], (a) => attentionBackwardDqRef(a, p)],
+        [attentionBackwardDkv(p, opts), [0, 0, 0, 2, 3, 5, 4], (a) => attentionBackwardDkvRef(a, p)],
+      ]), [x!.storage, o!.storage, gd!.storage, saved.lse.storage, dqkv.storage, delta.storage]);
+    });
+    saved.lse.dispose();
+    delta.dispose();
+    return [dqkv];
+  },
+};
+
+/**
+ * Multi-head attention straight from a fused projection: qkv [B, N, 3·heads·Dh] laid out as
+ * [B, N, 3, heads, Dh] (timm's and the official I-JEPA's qkv Linear) → [B, N, heads·Dh], the
+ * heads merged back in token order. Same math as attention() on the split heads, but the kernels
+ * read q, k, v in place and write o and d(qkv) in token order, so the head split, the merge and
+ * their gradients cost no copies. Head dims: multiples of 4 up to 128.
+ */
+export function attentionQkv(qkv: Tensor, heads: number, scale?: number): Tensor {
+  const dh = qkv.shape.at(-1)! / 3 / heads;
+  return apply(attentionQkvDef, [qkv], { heads, scale: scale ?? 1 / Math.sqrt(dh), saved: null });
 }
 
 // ---- optimizer updates ------------------------------------------------------------------------
