@@ -1,6 +1,8 @@
 // fused.bench: the fused kernels (engine/ops/fused.ts) against the composed paths they replace,
 // timed in the same run so the ratio means something on a shared machine:
 //   attention fwd+bwd at B·H = 24, N = 197, Dh = 64 (ViT-S/16 at 224², batch 4)
+//   attentionQkv fwd+bwd on the qkv projection [8, 197, 3·3·64] (ViT-Ti's 3 heads, batch 8)
+//   against the composed ViT path: head split copies, matmul–softmax–matmul, head merge
 //   layerNorm fwd+bwd (affine) at [1568, 192] (ViT-Ti tokens of batch 8)
 //   an MLP with its residual, y = x + fc2(gelu(fc1 x)), fwd+bwd at [1568, 192] → 768 → 192:
 //   two epilogue matmuls against matmul + bias add + GELU + residual add
@@ -14,7 +16,7 @@ import {
   add, gelu, Generator, layerNormComposite, linear, linearComposite, randn, scaledDotProductAttention, tidy, truncNormal,
   type Backend, type Tensor,
 } from '../engine/index.ts';
-import { attention, layerNorm } from '../engine/ops/fused.ts';
+import { attention, attentionQkv, layerNorm } from '../engine/ops/fused.ts';
 
 export interface FusedBenchRow {
   name: string;
@@ -74,6 +76,24 @@ export async function benchFused(opts: { samples?: number; log?: (line: string) 
     rows.push(row(`attention fwd+bwd [${BH}, ${N}, ${Dh}]`, fused, composed,
       `fused ${(gflop / (fused.wall / 1e3)).toFixed(1)} GFLOP/s (${gflop.toFixed(2)} GFLOP counted as 14·BH·N²·Dh)`));
     for (const t of [q, k, v, dy]) t.dispose();
+  }
+
+  // ---- attention from the fused projection: qkv [B, N, 3·H·Dh] → [B, N, H·Dh] ------------------
+  {
+    const [B, N, H, Dh] = [8, 197, 3, 64];
+    const qkv = randn([B, N, 3 * H * Dh], g, { requiresGrad: true });
+    const dy = randn([B, N, H * Dh], g);
+    const composedVit = () => {
+      const parts = qkv.reshape([B, N, 3, H, Dh]).permute([2, 0, 3, 1, 4]);
+      const part = (i: number) => parts.slice(0, i, i + 1).reshape([B, H, N, Dh]);
+      return scaledDotProductAttention(part(0), part(1), part(2)).permute([0, 2, 1, 3]).reshape([B, N, H * Dh]);
+    };
+    const fused = await timeMs(backend, fwdBwd([qkv], dy, () => attentionQkv(qkv, H)), samples);
+    const composed = await timeMs(backend, fwdBwd([qkv], dy, composedVit), samples);
+    const gflop = (14 * B * H * N * N * Dh) / 1e9;
+    rows.push(row(`attentionQkv fwd+bwd [${B}, ${N}, 3·${H}·${Dh}]`, fused, composed,
+      `fused ${(gflop / (fused.wall / 1e3)).toFixed(1)} GFLOP/s; composed = head split copies + matmul–softmax–matmul + merge`));
+    for (const t of [qkv, dy]) t.dispose();
   }
 
   // ---- layer norm: [rows, D] with weight and bias -------------------------------------------
