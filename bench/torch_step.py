@@ -53,6 +53,8 @@ for _ in range(steps):
 ms = (time.perf_counter() - t0) / steps * 1e3
 # Debian's torch is built with BLAS_INFO=generic: it calls whatever libblas.so.3 the
 # alternatives system points at (reference BLAS, or OpenBLAS once libopenblas0-pthread is in)
-blas_lib = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+# alternatives system points at (reference BLAS, or OpenBLAS once libopenblas0-pthread is in),
+# unless a BLAS is preloaded (bench/train-step.ts preloads the reference one for the first bar)
+blas_lib = os.environ.get("LD_PRELOAD") or os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
 blas = "OpenBLAS" if "openblas" in blas_lib else "reference BLAS" if "blas/libblas" in blas_lib else blas_lib
 print(json.dumps({"ms_per_step": ms, "blas": blas, "threads": torch.get_num_threads(), "torch": torch.__version__}))

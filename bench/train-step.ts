@@ -5,6 +5,7 @@
 // last timed step (it must be flat), and the kernels that took the most GPU time.
 // Usage: node --import tsx bench/train-step.ts [preset] [steps]
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initWebGPU } from '../engine/device/node.ts';
 import { memory } from '../engine/index.ts';
@@ -44,8 +45,17 @@ const prof = await backend.stopProfile();
 const kernelMs = [...prof.values()].reduce((a, v) => a + v.ms, 0);
 
 const cfg = { img: m.imgSize, patch: m.patchSize, chans: m.chans, dim: m.dim, depth: m.depth, heads: m.heads, pred_depth: m.predDepth, pred_dim: m.predDim, batch: B, kc: first.Le, kt: first.Lp };
-const py = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'torch_step.py'), JSON.stringify(cfg), String(Math.max(3, steps))], { encoding: 'utf8' });
-const torch = py.status === 0 ? JSON.parse(py.stdout.trim().split('\n').at(-1)!) as { ms_per_step: number; blas: string; threads: number } : null;
+// PyTorch twice when it can: with the BLAS the system links (OpenBLAS once installed), and with
+// Debian's reference BLAS preloaded (the issue's first bar; torch calls sgemm_ through libblas)
+const REFERENCE_BLAS = '/usr/lib/x86_64-linux-gnu/blas/libblas.so.3';
+type TorchResult = { ms_per_step: number; blas: string; threads: number };
+const torchStep = (env?: Record<string, string>) => {
+  const py = spawnSync('/usr/bin/python3', [join(import.meta.dirname, 'torch_step.py'), JSON.stringify(cfg), String(Math.max(3, steps))],
+    { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { result: py.status === 0 ? JSON.parse(py.stdout.trim().split('\n').at(-1)!) as TorchResult : null, py };
+};
+const { result: torch, py } = torchStep();
+const torchRef = torch && torch.blas !== 'reference BLAS' && existsSync(REFERENCE_BLAS) ? torchStep({ LD_PRELOAD: REFERENCE_BLAS }).result : null;
 
 console.log(`preset ${presetName}, batch ${B}, Kc ${first.Le}, Kt ${first.Lp}`);
 console.log(`engine (WebGPU):   ${ms.toFixed(0)} ms/step   first step (compiles) ${firstMs.toFixed(0)} ms`);
@@ -55,6 +65,8 @@ const top = [...prof.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12);
 console.log(`                   kernels by GPU time (profiled step):`);
 for (const [name, v] of top) console.log(`                     ${v.ms.toFixed(1).padStart(7)} ms ${String(v.count).padStart(5)}×  ${name}`);
 console.log(`                   live bytes ${mem0.liveBytes} → ${mem1.liveBytes}, live tensors ${mem0.liveTensors} → ${mem1.liveTensors}`);
-if (torch) console.log(`PyTorch ${torch.blas}, ${torch.threads} threads: ${torch.ms_per_step.toFixed(0)} ms/step   → engine/torch time ratio ${(ms / torch.ms_per_step).toFixed(2)} (< 1 is faster)`);
-else console.log(`PyTorch: not run (${(py.stderr || py.error?.message || '').trim().split('\n').at(-1)}); install python3-torch (npm run setup -- --dev)`);
+for (const t of [torch, torchRef]) {
+  if (t) console.log(`PyTorch ${t.blas}, ${t.threads} threads: ${t.ms_per_step.toFixed(0)} ms/step   → engine/torch time ratio ${(ms / t.ms_per_step).toFixed(2)} (< 1 is faster)`);
+}
+if (!torch) console.log(`PyTorch: not run (${(py.stderr || py.error?.message || '').trim().split('\n').at(-1)}); install python3-torch (npm run setup -- --dev)`);
 model.dispose();
