@@ -178,16 +178,21 @@ export const trainCommand = {
       // exactly the parameters after its step, and a NaN is caught before it can be saved.
       interface InFlight { step: number; read: Promise<number>; hyper: { lr: number; wd: number; momentum: number }; batch: Batch; masks: MaskBatch; t: number }
       const watchEvery = Number(v['watch-every']), ckptEvery = Number(v['ckpt-every']);
+      // time_ms is wall time since the previous step finished: pipelined steps overlap, so a
+      // step's own start-to-finish would count the overlap twice (and its sum exceed the run)
+      let lastDone: number | null = null;
       const finish = async (x: InFlight) => {
         const loss = await x.read;
         const now = performance.now();
+        const since = lastDone ?? x.t;
+        lastDone = now;
         if (!Number.isFinite(loss)) {
           throw new Error(`loss is ${loss} at step ${x.step}; stopping. The last good checkpoint (step ${lastGood}) is kept in ${out}`);
         }
         const mem = memory(backend);
         const rec: Record<string, number> = {
           step: x.step, epoch: x.batch.epoch, loss, lr: x.hyper.lr, wd: x.hyper.wd, momentum: x.hyper.momentum,
-          time_ms: now - x.t, data_wait_ms: x.batch.waitMs, live_bytes: mem.liveBytes, live_tensors: mem.liveTensors,
+          time_ms: now - since, data_wait_ms: x.batch.waitMs, live_bytes: mem.liveBytes, live_tensors: mem.liveTensors,
           kc: x.masks.Le, kt: x.masks.Lp,
         };
         let extra = '';
