@@ -1,11 +1,11 @@
 // cast: out[i] = x[offset + i] converted between float storage types (f32 ↔ f16) over a dense
-// range. Conversion to f16 rounds to nearest even; values beyond ±65504 become ±Infinity
-// on the devices we know of (WGSL leaves out-of-range conversions to the implementation).
+// range. Conversion to f16 rounds to nearest even; magnitudes that round past 65504 (≥ 65520)
+// become ±Infinity explicitly, since WGSL leaves out-of-range conversions to the implementation.
 import { grid, LINEAR_ID, MAIN_1D, need, type FloatStorage, type KernelSource } from './kernel-source.ts';
 
 const WG = 64;
 const castWgsl = (from: FloatStorage, to: FloatStorage) => /* wgsl */ `${from === 'f16' || to === 'f16' ? 'enable f16;' : ''}
-struct Params { n: u32, off_x: u32, pad0: u32, pad1: u32 }
+struct Params { n: u32, off_x: u32, inf_bits: u32, pad: u32 }   // inf_bits: two f16 +Infinity
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<${from}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${to}>;
@@ -14,7 +14,10 @@ ${LINEAR_ID}
 
 ${MAIN_1D()}
   if (i >= p.n) { return; }
-  o[i] = ${to}(x[p.off_x + i]);
+  ${to === 'f16' && from === 'f32' ? `let v = x[p.off_x + i];
+  // +Infinity in f16: from a uniform, since no f16 constant may be infinite (not even a bitcast)
+  let inf = bitcast<vec2<f16>>(p.inf_bits).x;
+  o[i] = select(f16(v), select(-inf, inf, v > 0.0), abs(v) >= 65520.0);` : `o[i] = ${to}(x[p.off_x + i]);`}
 }
 `;
 
@@ -26,5 +29,5 @@ export function cast(p: { n: number; offset: number; from: FloatStorage; to: Flo
   let source = sources.get(key);
   if (!source) { source = { name: key, wgsl: castWgsl(p.from, p.to), overrides: { WG } }; sources.set(key, source); }
   const [x, y] = grid(p.n, WG);
-  return { source, uniforms: new Uint32Array([p.n, p.offset, 0, 0]).buffer, workgroups: [x, y, 1] as [number, number, number] };
+  return { source, uniforms: new Uint32Array([p.n, p.offset, 0x7c007c00, 0]).buffer, workgroups: [x, y, 1] as [number, number, number] };
 }

@@ -21,9 +21,15 @@ ${MAIN_1D('r')}
   var m = f32(x[xs]);
   for (var k = 1u; k < p.cols; k++) { m = max(m, f32(x[xs + k])); }
   var s = 0.0;
-  for (var k = 0u; k < p.cols; k++) { let e = exp(f32(x[xs + k]) - m); y[ys + k] = T(e); s += e; }
+  ${t === 'f16'
+    // f16: exp is computed again in the last pass, so y is rounded to f16 once
+    ? `for (var k = 0u; k < p.cols; k++) { s += exp(f32(x[xs + k]) - m); }
   let inv = 1.0 / s;
-  for (var k = 0u; k < p.cols; k++) { y[ys + k] = T(f32(y[ys + k]) * inv); }
+  for (var k = 0u; k < p.cols; k++) { y[ys + k] = T(exp(f32(x[xs + k]) - m) * inv); }`
+    // f32: y holds exp(x − m) between the passes (one exp per element)
+    : `for (var k = 0u; k < p.cols; k++) { let e = exp(f32(x[xs + k]) - m); y[ys + k] = T(e); s += e; }
+  let inv = 1.0 / s;
+  for (var k = 0u; k < p.cols; k++) { y[ys + k] = T(f32(y[ys + k]) * inv); }`}
 }
 `;
 

@@ -60,17 +60,17 @@ t('upload and readback round to f16 and survive odd offsets and lengths', async 
 t('cast f32 → f16 → f32 rounds to nearest even and is differentiable', async () => {
   for (const backend of [gpu(), cpu]) {
     await owned(async (own) => {
-      const x = own(E.fromArray([1 + 2 ** -11, 1 + 3 * 2 ** -11, 70000, -3.25], [4], { backend, requiresGrad: true }));
+      const x = own(E.fromArray([1 + 2 ** -11, 1 + 3 * 2 ** -11, 70000, -3.25, 65519, -65520], [6], { backend, requiresGrad: true }));
       const y = E.tidy(() => {
         const h = x.cast('f16');
         assert.is(h.dtype, 'f16');
         const back = h.cast('f32');
-        back.mul(E.fromArray([1, 2, 3, 4], [4], { backend })).sum().backward();
+        back.mul(E.fromArray([1, 2, 3, 4, 5, 6], [6], { backend })).sum().backward();
         return back;
       });
-      // ties go to even: 1 + 2⁻¹¹ → 1, 1 + 3·2⁻¹¹ → 1 + 2⁻⁹; past 65504 → Infinity
-      assert.equal(Array.from(await take(y)), [1, 1 + 2 ** -9, Infinity, -3.25], backend.name);
-      assert.equal(Array.from(await x.grad!.data()), [1, 2, 3, 4], `${backend.name} gradient`);
+      // ties go to even: 1 + 2⁻¹¹ → 1, 1 + 3·2⁻¹¹ → 1 + 2⁻⁹; from 65520 on, ±Infinity
+      assert.equal(Array.from(await take(y)), [1, 1 + 2 ** -9, Infinity, -3.25, 65504, -Infinity], backend.name);
+      assert.equal(Array.from(await x.grad!.data()), [1, 2, 3, 4, 5, 6], `${backend.name} gradient`);
     });
   }
 });
@@ -90,13 +90,17 @@ t('matmul on f16 storage matches the reference at odd sizes, all layouts', async
   await same('linear + bias + GELU + residual', (x, w, b, r) => E.linear(x!, w!, b!, { activation: 'gelu', residual: r! }), [[9, 20], [12, 20], [12], [9, 12]]);
 });
 
-t('matmul and sum accumulate in f32: 4096 ones add up to 4096, not the f16 stall at 2048', async () => {
+t('matmul and sum accumulate in f32: sums of ones run past 2048, where f16 sums stall', async () => {
   await owned(async (own) => {
     const b = gpu();
     const ones = own(E.full([1, 4096], 1, { backend: b, dtype: 'f16' }));
     const col = own(E.full([4096, 1], 1, { backend: b, dtype: 'f16' }));
     assert.equal(Array.from(await take(E.tidy(() => E.matmul(ones, col)))), [4096]);
-    assert.equal(Array.from(await take(E.tidy(() => E.sum(ones)))), [4096]);
+    // a row reduction that is not split into chunks: each invocation's four partial sums run
+    // to 2050, past the 2048 where f16 addition of ones stalls
+    const rows = own(E.full([512, 8200], 1, { backend: b, dtype: 'f16' }));
+    const sums = await take(E.tidy(() => E.sum(rows, 1)));
+    assert.ok(sums.every((v) => v === 8200), `row sums ${sums[0]} (f16 accumulation would give 8192)`);
   });
 });
 
@@ -132,6 +136,7 @@ t('ops without an f16 kernel and mixed dtypes say so', async () => {
     const h = own(E.zeros([2, 4], { backend: b, dtype: 'f16' })), f = own(E.zeros([2, 4], { backend: b }));
     throwsWith(() => E.layerNorm(h, null, null), /layerNorm: .*needs f32, got f16 \[2, 4\] \(layerNorm has no f16 kernel; cast\(\) to f32 first\)/);
     throwsWith(() => E.add(h, f), /add: .*needs f16 like input 0 \(cast\(\) to mix f16 and f32\), got f32 \[2, 4\]/);
+    throwsWith(() => E.linear(h, own(E.zeros([3, 4], { backend: b, dtype: 'f16' })), null, { residual: own(E.zeros([2, 3], { backend: b })) }), /linear: residual is f32 but x is f16; cast\(\) one of them/);
     throwsWith(() => E.cast(f, 'i32' as 'f32'), /cast: dtype 'i32' is not one of 'f32', 'f16'/);
   });
 });

@@ -158,8 +158,19 @@ F('without a tape it keeps no pre-activation (and leaks none)', async () => {
   setBackend(gpu());
   const x = fromArray(values([[4, 8]], 4)[0]!, [4, 8], { requiresGrad: true });
   const w = fromArray(values([[6, 8]], 5)[0]!, [6, 8], { requiresGrad: true });
-  const y = tidy(() => noGrad(() => linear(x.reshape([2, 2, 8]), w, null, { activation: 'gelu' })));
+  const y = tidy(() => {
+    const x3 = x.reshape([2, 2, 8]);
+    const before = gpu().memory().liveStorages;
+    const out = noGrad(() => linear(x3, w, null, { activation: 'gelu' }));
+    assert.is(gpu().memory().liveStorages - before, 1, 'storages made: the output only (no pre-activation)');
+    return out;
+  });
   assert.is(y.requiresGrad, false);
+  tidy(() => {   // the same call taped keeps it
+    const before = gpu().memory().liveStorages;
+    linear(x, w, null, { activation: 'gelu' });
+    assert.is(gpu().memory().liveStorages - before, 2, 'storages made with a tape: the output and the pre-activation');
+  });
   y.dispose(); x.dispose(); w.dispose();
 });
 

@@ -69,12 +69,15 @@ t('a tensor over the largest storage binding throws a clear error and allocates 
   const b = gpu();
   const before = b.memory();
   const e = throwsWith(() => E.zeros([b.maxElements + 1], { backend: b }),
-    new RegExp(`^fill\\(\\): a tensor of ${b.maxElements + 1} elements \\([\\d.]+ MiB\\) exceeds this device's largest storage binding \\(${b.maxElements} elements\\); split it$`), E.DeviceError);
+    new RegExp(`^fill\\(\\): a f32 tensor of ${b.maxElements + 1} elements \\([\\d.]+ MiB\\) exceeds this device's largest storage binding \\(${b.maxElements} f32 elements\\); split it$`), E.DeviceError);
   assert.is((e as E.DeviceError).op, 'fill()');
+  // f16 elements are 2 bytes: the limit in elements doubles
+  throwsWith(() => E.zeros([2 * b.maxElements + 1], { backend: b, dtype: 'f16' }),
+    new RegExp(`^fill\\(\\): a f16 tensor of ${2 * b.maxElements + 1} elements .* \\(${2 * b.maxElements} f16 elements\\); split it$`), E.DeviceError);
   // an op whose output is too large names itself and its input shapes
   E.tidy(() => {
     const x = E.ones([1], { backend: b });
-    throwsWith(() => E.expand(x, [b.maxElements + 1]).contiguous(), /^copy\(\[\d+\]\): a tensor of \d+ elements .*exceeds this device's largest storage binding/, E.DeviceError);
+    throwsWith(() => E.expand(x, [b.maxElements + 1]).contiguous(), /^copy\(\[\d+\]\): a f32 tensor of \d+ elements .*exceeds this device's largest storage binding/, E.DeviceError);
   });
   assert.is(b.memory().liveStorages, before.liveStorages);
   // and the device still works afterwards

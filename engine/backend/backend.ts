@@ -65,7 +65,7 @@ export interface CustomKernel {
 
 export interface Backend {
   readonly name: 'webgpu' | 'cpu';
-  /** Largest element count one storage may hold on this device. */
+  /** Largest element count one 4-byte-element storage may hold on this device (twice that in f16). */
   readonly maxElements: number;
   alloc(numel: number, dtype: DType): Storage;
   /** Return storage to the pool; called when its last tensor is disposed. */

@@ -78,12 +78,13 @@ export class WebGPUBackend implements Backend {
   }
 
   alloc(numel: number, dtype: DType): GpuStorage {
-    if (numel > this.maxElements) {
-      throw new DeviceError(this.label, `a tensor of ${numel} elements (${(numel * 4 / 2 ** 20).toFixed(1)} MiB) exceeds this device's largest storage binding (${this.maxElements} elements); split it`);
+    const bytes = numel * BYTES[dtype];
+    if (bytes > this.maxElements * 4) {
+      throw new DeviceError(this.label, `a ${dtype} tensor of ${numel} elements (${(bytes / 2 ** 20).toFixed(1)} MiB) exceeds this device's largest storage binding (${Math.floor(this.maxElements * 4 / BYTES[dtype])} ${dtype} elements); split it`);
     }
     if (dtype === 'f16' && !this.hasF16) throw new DeviceError(this.label, 'f16 storage needs the shader-f16 feature, which this device lacks; use f32');
     // f16 buffers round up to whole 4-byte words (WebGPU copies and bindings are word-aligned)
-    const bucket = this.bucketOf(Math.ceil(numel * BYTES[dtype] / 4) * 4);
+    const bucket = this.bucketOf(Math.ceil(bytes / 4) * 4);
     const free = this.pool.get(bucket);
     let buffer = free?.pop();
     if (buffer) this.stats.pooledBytes -= bucket;

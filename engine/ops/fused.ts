@@ -238,9 +238,20 @@ const attentionDef: OpDef<AttentionAttrs> = {
     saved.lse.dispose();
     delta.dispose();
     if (!needs[0]) dq.dispose();
-    const half = (i: number, want: boolean) => (dkv && want ? reshape(slice(dkv, 0, i, i + 1), [...k!.shape]) : null);
+    // both halves are views of dkv; a lone one is copied, so a kept gradient never pins the other
+    const lone = needs[1] !== needs[2];
+    const half = (i: number, want: boolean) => {
+      if (!dkv || !want) return null;
+      const part = slice(dkv, 0, i, i + 1);
+      const h = reshape(part, [...k!.shape]);
+      part.dispose();
+      if (!lone) return h;
+      const own = copy(h);
+      h.dispose();
+      return own;
+    };
     const grads = [needs[0] ? dq : null, half(0, needs[1]!), half(1, needs[2]!)];
-    dkv?.dispose();   // the halves (views) keep its storage
+    dkv?.dispose();   // the halves keep its storage while they live
     return grads;
   },
 };

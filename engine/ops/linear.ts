@@ -35,13 +35,18 @@ const linearDef: OpDef<LinearAttrs> = {
     const K = inputs[0]!.shape[1]!;
     const gelu = attrs.activation === 'gelu';
     const pre = gelu && willTape(inputs) ? Tensor.empty([rows, N], out.dtype, out.backend) : null;
-    withDense(inputs, ([x, w, ...rest]) => {
-      const bias = attrs.hasBias ? rest[0] : undefined;
-      const residual = attrs.hasResidual ? rest[attrs.hasBias ? 1 : 0] : undefined;
-      out.backend.matmul(x!.storage, 0, w!.storage, 0, out.storage,
-        { batch: 1, M: rows, N, K, transA: false, transB: true, strideA: 0, strideB: 0 },
-        { bias: bias?.storage, residual: residual?.storage, gelu, pre: pre?.storage });
-    });
+    try {
+      withDense(inputs, ([x, w, ...rest]) => {
+        const bias = attrs.hasBias ? rest[0] : undefined;
+        const residual = attrs.hasResidual ? rest[attrs.hasBias ? 1 : 0] : undefined;
+        out.backend.matmul(x!.storage, 0, w!.storage, 0, out.storage,
+          { batch: 1, M: rows, N, K, transA: false, transB: true, strideA: 0, strideB: 0 },
+          { bias: bias?.storage, residual: residual?.storage, gelu, pre: pre?.storage });
+      });
+    } catch (e) {
+      pre?.dispose();   // apply disposes the output; the pre-activation is ours
+      throw e;
+    }
     if (pre) attrs.saved = { pre };
   },
   backward(g, inputs, _y, attrs, needs) {
@@ -86,6 +91,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Lin
   const residual = opts.residual ?? null;
   if (residual && (residual.rank !== outShape.length || residual.shape.some((d, i) => d !== outShape[i]))) {
     throw new ShapeError('linear', 'residual', [x.shape, weight.shape, residual.shape], `residual ${fmt(residual.shape)} must be ${fmt(outShape)}, the output's shape (no broadcasting)`);
+  }
+  // dtypes named by argument (the op's own check can only count inputs)
+  for (const [name, t] of [['weight', weight], ['bias', bias], ['residual', residual]] as const) {
+    if (t && t.dtype !== x.dtype) throw new ShapeError('linear', name, [x.shape, t.shape], `${name} is ${t.dtype} but x is ${x.dtype}; cast() one of them`);
   }
   const activation = opts.activation ?? 'none';
   if (activation !== 'none' && activation !== 'gelu') throw new ShapeError('linear', 'activation', [], `activation '${String(activation)}' is not one of 'none', 'gelu'`);
