@@ -1,7 +1,9 @@
-// bench/peers (`npm run bench:peers`): our matmul and softmax against
+// bench/peers (`npm run bench:peers`): our matmul, softmax, elementwise add, row sum, layerNorm
+// and attention forward against
 //   - tfjs-backend-webgpu 4.22 on the same Dawn adapter (a second WebGPU instance in this
 //     process: `navigator.gpu` is set from the `webgpu` package before the backend loads), on
-//     the matmul bench shapes and softmax over (4704, 196);
+//     the matmul bench shapes, softmax over (4704, 196), and for the rest what a tfjs user
+//     runs for the same result (tfjs has no fused layerNorm or attention: composed ops);
 //   - numpy's float32 matmul on the CPU (/usr/bin/python3 bench/blas.py), i.e. sgemm in the BLAS
 //     numpy loaded: OpenBLAS once `libopenblas0-pthread` is installed (Debian's numpy otherwise
 //     runs the reference BLAS). The script reports the library it found mapped. OPENBLAS_CORETYPE
@@ -100,6 +102,53 @@ for (const [R, C] of SOFTMAX_SHAPES.slice(0, 1)) {
   const bytes = 2 * 4 * R * C;
   rows.push({ name: `softmax ${R}×${C}`, ours, tfjs: theirs, unit: 'GB/s', rateOurs: bytes / ours / 1e9, rateTfjs: bytes / theirs / 1e9 });
   log(`  softmax ${R}×${C}`.padEnd(31) + ` ours ${(bytes / ours / 1e9).toFixed(2).padStart(6)} GB/s      tfjs ${(bytes / theirs / 1e9).toFixed(2).padStart(6)} GB/s      ours/tfjs ${(theirs / ours).toFixed(2)}×`);
+}
+
+// ---- the other kernel families, each against what a tfjs user runs for the same result --------
+const { Generator, randn, tidy } = await import('../engine/index.ts');
+const { attention, layerNorm } = await import('../engine/ops/fused.ts');
+const gen = new Generator(0);
+async function peer(name: string, unit: 'GB/s' | 'GFLOP/s', work: number, ours: () => void, theirs: () => void, note: string): Promise<void> {
+  const o = await timeLaunches(backend, ours, samples);
+  const t = await timeTf(theirs);
+  rows.push({ name, ours: o, tfjs: t, unit, rateOurs: work / o / 1e9, rateTfjs: work / t / 1e9 });
+  log(`  ${name}`.padEnd(31) + ` ours ${(work / o / 1e9).toFixed(2).padStart(6)} ${unit}   tfjs ${(work / t / 1e9).toFixed(2).padStart(6)} ${unit}   ours/tfjs ${(t / o).toFixed(2)}×   (${note})`);
+}
+{
+  const n = 4 * 1024 * 1024;
+  const x = filled(backend, n, 1), y = filled(backend, n, 2), out = backend.alloc(n, 'f32');
+  const flat = (storage: typeof x) => ({ storage, shape: [n], strides: [1], offset: 0 });
+  const tx = tf.randomNormal([n]), ty = tf.randomNormal([n]);
+  await peer(`elementwise add ${n}`, 'GB/s', 3 * 4 * n, () => backend.elementwise('add', flat(out), flat(x), flat(y)), () => { tf.add(tx, ty); }, 'bytes read + written');
+  for (const s of [x, y, out]) backend.release(s);
+  tx.dispose(); ty.dispose();
+}
+{
+  const [R, C] = SOFTMAX_SHAPES[0]!;
+  const x = filled(backend, R * C), out = backend.alloc(R, 'f32');
+  const tx = tf.randomNormal([R, C]);
+  await peer(`sum rows ${R}×${C}`, 'GB/s', 4 * R * C, () => backend.reduce('sum', x, 0, { outer: R, len: C, inner: 1 }, out), () => { tf.sum(tx, -1); }, 'bytes read');
+  backend.release(x); backend.release(out);
+  tx.dispose();
+}
+{
+  const [R, D] = [1568, 192];
+  const x = randn([R, D], gen), w = randn([D], gen), b = randn([D], gen);
+  const tx = tf.randomNormal([R, D]), tw = tf.randomNormal([D]), tb = tf.randomNormal([D]);
+  // tfjs has no layer-norm op: its users compose moments and elementwise ops
+  const tfLayerNorm = () => { const { mean, variance } = tf.moments(tx, -1, true); tf.add(tf.mul(tf.mul(tf.sub(tx, mean), tf.rsqrt(tf.add(variance, 1e-5))), tw), tb); };
+  await peer(`layerNorm fwd ${R}×${D}`, 'GB/s', 2 * 4 * R * D, () => tidy(() => { layerNorm(x, w, b); }), tfLayerNorm, 'tfjs: moments + elementwise, it has no fused op');
+  for (const t of [x, w, b]) t.dispose();
+  for (const t of [tx, tw, tb]) t.dispose();
+}
+{
+  const [BH, N, Dh] = [24, 197, 64];
+  const [q, k, v] = [0, 1, 2].map(() => randn([BH, N, Dh], gen));
+  const [tq, tk, tv] = [0, 1, 2].map(() => tf.randomNormal([BH, N, Dh]));
+  const tfAttention = () => { tf.matMul(tf.softmax(tf.mul(tf.matMul(tq!, tk!, false, true), 1 / Math.sqrt(Dh))), tv!); };
+  await peer(`attention fwd ${BH}×${N}×${Dh}`, 'GFLOP/s', 4 * BH * N * N * Dh, () => tidy(() => { attention(q!, k!, v!); }), tfAttention, 'tfjs: matMul, softmax, matMul');
+  for (const t of [q, k, v]) t!.dispose();
+  for (const t of [tq, tk, tv]) t!.dispose();
 }
 
 log(`  CPU: ${blasLine}`);
