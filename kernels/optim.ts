@@ -1,75 +1,102 @@
 // optim launchers (see optim.wgsl.ts) and their float64 twins, which compute exactly what the
 // composed versions compute on the CPU reference backend, in the same order.
-import { ADAMW_WGSL, EMA_WGSL } from './optim.wgsl.ts';
+import { adamwWgsl, emaWgsl } from './optim.wgsl.ts';
 import { grid, need, type KernelSource } from './kernel-source.ts';
 
 export interface OptimLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 
-/** One AdamW step; `step` is t, this parameter's step count including this one (t ≥ 1). */
-export interface AdamwParams { n: number; lr: number; wd: number; b1: number; b2: number; eps: number; step: number }
+/** One tensor's AdamW step; `step` is t, its step count including this one (t ≥ 1). */
+export interface AdamwSegment { n: number; lr: number; wd: number; step: number }
+export interface AdamwShared { b1: number; b2: number; eps: number }
 
 const WG = 256;
-const ADAMW: KernelSource = { name: 'adamw', wgsl: ADAMW_WGSL, overrides: { WG } };
-const EMA: KernelSource = { name: 'ema', wgsl: EMA_WGSL, overrides: { WG } };
+/** Most tensors one launch updates (each is one more branch in the kernel text). */
+export const MAX_SEGMENTS = 8;
 
-/** The host-side constants, in f64; the kernel gets them rounded to f32, as the composed ops do. */
-function adamwConstants(p: AdamwParams) {
+const sources = new Map<string, KernelSource>();
+function source(kind: 'adamw' | 'ema', K: number): KernelSource {
+  const name = `${kind}_x${K}`;
+  let s = sources.get(name);
+  if (!s) { s = { name, wgsl: kind === 'adamw' ? adamwWgsl(K) : emaWgsl(K), overrides: { WG } }; sources.set(name, s); }
+  return s;
+}
+
+/** Segment starts (multiples of WG, so no workgroup straddles two tensors) and the invocations in all. */
+function layout(ns: readonly number[]): { starts: number[]; total: number } {
+  const starts: number[] = [];
+  let at = 0;
+  for (const n of ns) { starts.push(at); at += Math.ceil(n / WG) * WG; }
+  return { starts, total: at };
+}
+
+function checkSegments(op: string, ns: readonly number[]): void {
+  need(op, ns.length >= 1 && ns.length <= MAX_SEGMENTS, `${ns.length} tensors per launch (1..${MAX_SEGMENTS})`);
+  need(op, ns.every((n) => n >= 1 && n < 2 ** 31), `tensor sizes ${ns.join(', ')}: each must be 1..2^31`);
+  need(op, layout(ns).total < 2 ** 31, `${ns.reduce((a, b) => a + b, 0)} elements in one launch`);
+}
+
+/** The host-side constants of one segment, in f64; the kernel gets them rounded to f32, as the composed ops do. */
+function adamwConstants(s: AdamwSegment, c: AdamwShared) {
+  need('adamw', Number.isInteger(s.step) && s.step >= 1, `step ${s.step} must be an integer ≥ 1 (the count including this step)`);
   return {
-    decay: p.wd !== 0 ? 1 - p.lr * p.wd : 1,
-    b1: p.b1, oneMinusB1: 1 - p.b1, b2: p.b2, oneMinusB2: 1 - p.b2,
-    bc2Sqrt: Math.sqrt(1 - p.b2 ** p.step),
-    eps: p.eps,
-    negStep: -(p.lr / (1 - p.b1 ** p.step)),
+    decay: s.wd !== 0 ? 1 - s.lr * s.wd : 1,
+    bc2Sqrt: Math.sqrt(1 - c.b2 ** s.step),
+    negStep: -(s.lr / (1 - c.b1 ** s.step)),
   };
 }
 
-function checkAdamw(p: AdamwParams): void {
-  need('adamw', Number.isInteger(p.step) && p.step >= 1, `step ${p.step} must be an integer ≥ 1 (the count including this step)`);
-  need('adamw', p.n >= 0 && p.n < 2 ** 31, `${p.n} elements`);
+/** AdamW on segs.length tensors; bindings: theta, grad, m, v of each in turn. */
+export function adamw(segs: readonly AdamwSegment[], c: AdamwShared): OptimLaunch {
+  checkSegments('adamw', segs.map((s) => s.n));
+  const { starts, total } = layout(segs.map((s) => s.n));
+  const buf = new ArrayBuffer(32 + 32 * segs.length);
+  const u = new Uint32Array(buf), f = new Float32Array(buf);
+  f.set([c.b1, 1 - c.b1, c.b2, 1 - c.b2, c.eps]);
+  segs.forEach((s, k) => {
+    const k0 = adamwConstants(s, c);
+    u.set([starts[k]!, s.n], 8 + 8 * k);
+    f.set([k0.decay, k0.bc2Sqrt, k0.negStep], 10 + 8 * k);
+  });
+  const [x, y] = grid(total, WG);
+  return { source: source('adamw', segs.length), uniforms: buf, workgroups: [x, y, 1] };
 }
 
-/** Bindings: theta (in place), grad, m (in place), v (in place). */
-export function adamw(p: AdamwParams): OptimLaunch {
-  checkAdamw(p);
-  const c = adamwConstants(p);
-  const buf = new ArrayBuffer(48);
-  new Uint32Array(buf)[0] = p.n;
-  new Float32Array(buf).set([c.decay, c.b1, c.oneMinusB1, c.b2, c.oneMinusB2, c.bc2Sqrt, c.eps, c.negStep], 1);
-  const [x, y] = grid(p.n, WG);
-  return { source: ADAMW, uniforms: buf, workgroups: [x, y, 1] };
-}
-
-/** Bindings: target (in place), source. */
-export function ema(p: { n: number; momentum: number }): OptimLaunch {
-  need('ema', p.n >= 0 && p.n < 2 ** 31, `${p.n} elements`);
-  const buf = new ArrayBuffer(16);
-  new Uint32Array(buf)[0] = p.n;
-  new Float32Array(buf).set([p.momentum, 1 - p.momentum], 1);
-  const [x, y] = grid(p.n, WG);
-  return { source: EMA, uniforms: buf, workgroups: [x, y, 1] };
+/** EMA on ns.length tensor pairs; bindings: target (in place), source of each in turn. */
+export function ema(ns: readonly number[], momentum: number): OptimLaunch {
+  checkSegments('ema', ns);
+  const { starts, total } = layout(ns);
+  const buf = new ArrayBuffer(16 + 16 * ns.length);
+  const u = new Uint32Array(buf), f = new Float32Array(buf);
+  f.set([momentum, 1 - momentum]);
+  ns.forEach((n, k) => u.set([starts[k]!, n], 4 + 4 * k));
+  const [x, y] = grid(total, WG);
+  return { source: source('ema', ns.length), uniforms: buf, workgroups: [x, y, 1] };
 }
 
 // ---- float64 twins ------------------------------------------------------------------------------
 
-/** [theta, grad, m, v] as in adamw. */
-export function adamwRef(a: readonly Float64Array[], p: AdamwParams): void {
-  checkAdamw(p);
-  const [theta, grad, m, v] = a as [Float64Array, Float64Array, Float64Array, Float64Array];
-  const c = adamwConstants(p);
-  for (let i = 0; i < p.n; i++) {
-    const g = grad[i]!;
-    const decayed = p.wd !== 0 ? theta[i]! * c.decay : theta[i]!;
-    const mi = m[i]! * c.b1 + g * c.oneMinusB1;
-    const vi = v[i]! * c.b2 + (g * g) * c.oneMinusB2;
-    m[i] = mi;
-    v[i] = vi;
-    const denom = Math.sqrt(vi) / c.bc2Sqrt + c.eps;
-    theta[i] = decayed + (mi / denom) * c.negStep;
-  }
+/** [theta, grad, m, v] of each segment in turn, as in adamw. */
+export function adamwRef(a: readonly Float64Array[], segs: readonly AdamwSegment[], c: AdamwShared): void {
+  segs.forEach((s, k) => {
+    const [theta, grad, m, v] = a.slice(4 * k, 4 * k + 4) as [Float64Array, Float64Array, Float64Array, Float64Array];
+    const k0 = adamwConstants(s, c);
+    for (let i = 0; i < s.n; i++) {
+      const g = grad[i]!;
+      const decayed = s.wd !== 0 ? theta[i]! * k0.decay : theta[i]!;
+      const mi = m[i]! * c.b1 + g * (1 - c.b1);
+      const vi = v[i]! * c.b2 + (g * g) * (1 - c.b2);
+      m[i] = mi;
+      v[i] = vi;
+      const denom = Math.sqrt(vi) / k0.bc2Sqrt + c.eps;
+      theta[i] = decayed + (mi / denom) * k0.negStep;
+    }
+  });
 }
 
-/** [target, source] as in ema. */
-export function emaRef(a: readonly Float64Array[], p: { n: number; momentum: number }): void {
-  const [target, source] = a as [Float64Array, Float64Array];
-  for (let i = 0; i < p.n; i++) target[i] = target[i]! * p.momentum + source[i]! * (1 - p.momentum);
+/** [target, source] of each segment in turn, as in ema. */
+export function emaRef(a: readonly Float64Array[], ns: readonly number[], momentum: number): void {
+  ns.forEach((n, k) => {
+    const [target, src] = [a[2 * k]!, a[2 * k + 1]!];
+    for (let i = 0; i < n; i++) target[i] = target[i]! * momentum + src[i]! * (1 - momentum);
+  });
 }

@@ -294,12 +294,14 @@ A.run();
 const O = suite('fused optimizer updates');
 checkLeaks(O);
 
-/** Three AdamW steps on two groups (one decayed), fused or composed; returns the final p, m, v. */
-async function adamwSteps(backend: Backend, fused: boolean): Promise<Float64Array[]> {
-  const shapes = [[7, 13], [5]];
+/**
+ * Three AdamW steps on two groups (the first decayed, the rest not, at another lr), fused or
+ * composed; returns the final p, m, v of each tensor.
+ */
+async function adamwSteps(backend: Backend, fused: boolean, shapes: number[][] = [[7, 13], [5]]): Promise<Float64Array[]> {
   const p0 = values(shapes, 11);
   const ps = p0.map((v, i) => fromArray(v, shapes[i]!, { backend, requiresGrad: true }));
-  const opt = new AdamW([{ params: [ps[0]!], weightDecay: 0.05 }, { params: [ps[1]!], weightDecay: 0, lr: 3e-3 }], { lr: 1e-2, fused });
+  const opt = new AdamW([{ params: [ps[0]!], weightDecay: 0.05 }, { params: ps.slice(1), weightDecay: 0, lr: 3e-3 }], { lr: 1e-2, fused });
   try {
     for (let s = 0; s < 3; s++) {
       values(shapes, 100 + s).forEach((g, i) => { ps[i]!.grad = fromArray(g, shapes[i]!, { backend }); });
@@ -341,6 +343,41 @@ for (const [name, backend, rtol] of [['GPU', gpu(), 1e-6], ['CPU', cpu, 0]] as c
     b.forEach((e, i) => assertClose(a[i]!, e, [e.length], `EMA tensor ${i}`, 0, rtol));
   });
 }
+
+// more tensors than one launch takes (4 AdamW / 8 EMA segments at 16 storage buffers), sizes
+// on both sides of the 256-invocation workgroups that segments start on
+const manyShapes = [[300], [1], [17, 31], [256], [513], [2], [5, 5], [257], [3], [64, 4], [1000]];
+O('fused AdamW over 11 tensors in a few launches matches the composed one, bit for bit on the GPU', async () => {
+  const a = await adamwSteps(gpu(), true, manyShapes), b = await adamwSteps(gpu(), false, manyShapes);
+  b.forEach((e, i) => assertClose(a[i]!, e, [e.length], `AdamW tensor ${Math.floor(i / 3)} ${['p', 'm', 'v'][i % 3]}`, 0, 1e-6));
+  // and it took ceil(11 / K) launches for the step, K = the device's storage buffers / 4
+  const b0 = gpu();
+  const ps = manyShapes.map((sh, i) => fromArray(values([sh], i)[0]!, sh, { backend: b0, requiresGrad: true }));
+  const opt = new AdamW([{ params: ps, weightDecay: 0.1 }], { lr: 1e-3 });
+  try {
+    for (const p of ps) p.grad = fromArray(values([[...p.shape]], 5)[0]!, [...p.shape], { backend: b0 });
+    opt.step();   // the first step also fills the moments with zeros
+    const before = b0.memory().dispatches;
+    opt.step();
+    const K = Math.min(8, Math.floor(b0.device.limits.maxStorageBuffersPerShaderStage / 4));
+    assert.is(b0.memory().dispatches - before, Math.ceil(11 / K), 'launches for 11 tensors');
+  } finally { opt.dispose(); for (const p of ps) p.dispose(); }
+});
+O('fused EMA over 11 tensors matches the composed EMA (GPU and CPU)', async () => {
+  for (const backend of [gpu(), cpu]) {
+    const [t0, s0] = [values(manyShapes, 31), values(manyShapes, 32)];
+    const result = async (fused: boolean) => {
+      const ts = t0.map((v, i) => fromArray(v, manyShapes[i]!, { backend }));
+      const ss = s0.map((v, i) => fromArray(v, manyShapes[i]!, { backend }));
+      emaUpdate(ts, ss, 0.99, { fused });
+      const out = await Promise.all(ts.map(async (t) => Float64Array.from(await t.data())));
+      for (const t of [...ts, ...ss]) t.dispose();
+      return out;
+    };
+    const a = await result(true), b = await result(false);
+    b.forEach((e, i) => assertClose(a[i]!, e, [e.length], `EMA tensor ${i} (${backend.name})`, 0, backend === cpu ? 0 : 1e-6));
+  }
+});
 
 O('in-place updates leave other tensors sharing the storage alone', async () => {
   setBackend(gpu());

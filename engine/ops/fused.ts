@@ -9,7 +9,7 @@
 //               (a dq kernel over keys per query row, then a dk/dv kernel over queries per key row)
 //   attentionQkv  the same kernels reading q, k, v in place from a fused qkv projection and
 //               writing o and d(qkv) in token order (no head split/merge copies)
-//   adamwUpdate, emaInPlace   in-place optimizer updates, one launch per tensor
+//   adamwUpdate(Many), emaInPlace(Many)   in-place optimizer updates, several tensors per launch
 //
 // Saved tensors (mean/rstd, lse) are made in the current memory scope, like a composite's
 // intermediates, and disposed by the backward that uses them; a forward that records no tape
@@ -25,7 +25,7 @@ import {
   layerNormBackwardColumns, layerNormBackwardColumnsRef, layerNormBackwardDx, layerNormBackwardDxRef,
   layerNormForward, layerNormForwardRef, layerNormParts,
 } from '../../kernels/layer-norm.ts';
-import { adamw, adamwRef, ema, emaRef } from '../../kernels/optim.ts';
+import { adamw, adamwRef, ema, emaRef, MAX_SEGMENTS } from '../../kernels/optim.ts';
 import type { KernelSource } from '../../kernels/index.ts';
 import type { Backend, CustomKernel, Storage } from '../backend/backend.ts';
 import { WebGPUBackend } from '../backend/webgpu.ts';
@@ -379,33 +379,82 @@ function writable(op: string, name: string, t: Tensor): void {
 }
 
 export interface AdamwStep { lr: number; wd: number; b1: number; b2: number; eps: number; step: number }
+/** One tensor's AdamW update: parameter, gradient, moments, and its step. */
+export interface AdamwItem { p: Tensor; g: Tensor; m: Tensor; v: Tensor; o: AdamwStep }
 
 /**
- * One AdamW step (Loshchilov & Hutter 2019, PyTorch's update order) on p, m and v in place, in
- * one launch: θ ← θ(1 − lr·wd); m ← β1m + (1 − β1)g; v ← β2v + (1 − β2)g²;
- * θ ← θ − lr/(1 − β1ᵗ) · m / (√v/√(1 − β2ᵗ) + ε), with t = `step` counting this one.
- * Same arithmetic, in the same order, as the composed update in optim/adamw.ts.
+ * How many tensors one optimizer launch may update when each binds `perTensor` storage buffers:
+ * the device's per-stage limit (8 by default, 16 on lavapipe) allows that many, up to the
+ * kernels' MAX_SEGMENTS. The CPU twin takes any number.
  */
-export function adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, o: AdamwStep): void {
-  checkInPlace('adamwUpdate', [['p', p], ['g', g], ['m', m], ['v', v]]);
-  if (new Set([p, m, v].map((t) => t.storage)).size !== 3) throw new Error('adamwUpdate: p, m and v must be distinct tensors');
-  for (const [name, t] of [['p', p], ['m', m], ['v', v]] as const) writable('adamwUpdate', name, t);
-  const sp = { n: p.size, lr: o.lr, wd: o.wd, b1: o.b1, b2: o.b2, eps: o.eps, step: o.step };
-  if (sp.n === 0) return;
-  p.backend.setLabel(`adamwUpdate(${p.name ?? fmt(p.shape)})`);
-  withDense([g], ([gd]) => {
-    p.backend.custom(kernel('adamw', [[adamw(sp), [0, 1, 2, 3], (a) => adamwRef(a, sp)]]), [p.storage, gd!.storage, m.storage, v.storage]);
+function segmentsPerLaunch(b: Backend, perTensor: number): number {
+  const limit = b instanceof WebGPUBackend ? b.device.limits.maxStorageBuffersPerShaderStage : 8 * perTensor;
+  return Math.max(1, Math.min(MAX_SEGMENTS, Math.floor(limit / perTensor)));
+}
+
+/** Run `launch` over `items` in chunks of at most `k`. */
+function inChunks<T>(items: readonly T[], k: number, launch: (chunk: T[]) => void): void {
+  for (let i = 0; i < items.length; i += k) launch(items.slice(i, i + k));
+}
+
+/**
+ * AdamW steps (Loshchilov & Hutter 2019, PyTorch's update order) on every item's p, m and v in
+ * place, several tensors per launch: θ ← θ(1 − lr·wd); m ← β1m + (1 − β1)g;
+ * v ← β2v + (1 − β2)g²; θ ← θ − lr/(1 − β1ᵗ) · m / (√v/√(1 − β2ᵗ) + ε), with t = `step` counting
+ * this one. Same arithmetic, in the same order, as the composed update in optim/adamw.ts.
+ * β1, β2 and ε must be the same for all items (one optimizer's); lr, wd and step may differ.
+ */
+export function adamwUpdateMany(items: readonly AdamwItem[]): void {
+  const live = items.filter((it) => it.p.size > 0);
+  const first = live[0];
+  if (!first) return;
+  for (const { p, g, m, v, o } of live) {
+    checkInPlace('adamwUpdate', [['p', p], ['g', g], ['m', m], ['v', v]]);
+    if (new Set([p, m, v].map((t) => t.storage)).size !== 3) throw new Error('adamwUpdate: p, m and v must be distinct tensors');
+    if (p.backend !== first.p.backend) throw new Error(`adamwUpdate: ${p.name ?? fmt(p.shape)} lives on ${p.backend.name}, ${first.p.name ?? fmt(first.p.shape)} on ${first.p.backend.name}`);
+    if (o.b1 !== first.o.b1 || o.b2 !== first.o.b2 || o.eps !== first.o.eps) throw new Error('adamwUpdate: every tensor of one call needs the same betas and eps');
+    for (const [name, t] of [['p', p], ['m', m], ['v', v]] as const) writable('adamwUpdate', name, t);
+  }
+  const backend = first.p.backend;
+  const shared = { b1: first.o.b1, b2: first.o.b2, eps: first.o.eps };
+  inChunks(live, segmentsPerLaunch(backend, 4), (chunk) => {
+    const segs = chunk.map(({ p, o }) => ({ n: p.size, lr: o.lr, wd: o.wd, step: o.step }));
+    backend.setLabel(`adamwUpdate(${chunk.map(({ p }) => p.name ?? fmt(p.shape)).join(', ')})`);
+    withDense(chunk.map(({ g }) => g), (gs) => {
+      const storages = chunk.flatMap(({ p, m, v }, k) => [p.storage, gs[k]!.storage, m.storage, v.storage]);
+      backend.custom(kernel('adamw', [[adamw(segs, shared), storages.map((_, i) => i), (a) => adamwRef(a, segs, shared)]]), storages);
+    });
   });
 }
 
-/** Exponential moving average in place, in one launch: target ← m·target + (1 − m)·source. */
-export function emaInPlace(target: Tensor, source: Tensor, momentum: number): void {
-  checkInPlace('emaInPlace', [['target', target], ['source', source]]);
-  writable('emaInPlace', 'target', target);
-  const sp = { n: target.size, momentum };
-  if (sp.n === 0) return;
-  target.backend.setLabel(`emaInPlace(${target.name ?? fmt(target.shape)})`);
-  withDense([source], ([s]) => {
-    target.backend.custom(kernel('ema', [[ema(sp), [0, 1], (a) => emaRef(a, sp)]]), [target.storage, s!.storage]);
+/** One AdamW step on one tensor: adamwUpdateMany with one item. */
+export function adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, o: AdamwStep): void {
+  adamwUpdateMany([{ p, g, m, v, o }]);
+}
+
+/** Exponential moving averages in place, several tensors per launch: target_i ← m·target_i + (1 − m)·source_i. */
+export function emaInPlaceMany(targets: readonly Tensor[], sources: readonly Tensor[], momentum: number): void {
+  if (targets.length !== sources.length) throw new Error(`emaInPlace: ${targets.length} targets but ${sources.length} sources`);
+  const pairs = targets.map((t, i) => [t, sources[i]!] as const).filter(([t]) => t.size > 0);
+  const first = pairs[0];
+  if (!first) return;
+  for (const [t, s] of pairs) {
+    checkInPlace('emaInPlace', [['target', t], ['source', s]]);
+    if (t.backend !== first[0].backend) throw new Error(`emaInPlace: ${t.name ?? fmt(t.shape)} lives on ${t.backend.name}, ${first[0].name ?? fmt(first[0].shape)} on ${first[0].backend.name}`);
+    writable('emaInPlace', 'target', t);
+  }
+  const backend = first[0].backend;
+  inChunks(pairs, segmentsPerLaunch(backend, 2), (chunk) => {
+    const ns = chunk.map(([t]) => t.size);
+    backend.setLabel(`emaInPlace(${chunk.map(([t]) => t.name ?? fmt(t.shape)).join(', ')})`);
+    withDense(chunk.map(([, s]) => s), (ss) => {
+      const storages = chunk.flatMap(([t], k) => [t.storage, ss[k]!.storage]);
+      backend.custom(kernel('ema', [[ema(ns, momentum), storages.map((_, i) => i), (a) => emaRef(a, ns, momentum)]]), storages);
+    });
   });
+}
+
+/** Exponential moving average in place on one tensor: emaInPlaceMany with one pair. */
+export function emaInPlace(target: Tensor, source: Tensor, momentum: number): void {
+  emaInPlaceMany([target], [source], momentum);
 }

@@ -5,10 +5,10 @@
 //   θ ← θ − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)    t counts this parameter's steps
 // Parameters without a gradient are skipped (and their step count does not advance), as torch.
 // Groups carry their own weight decay (and optionally lr), set before each step by schedules.
-// By default each parameter takes one fused launch (ops/fused.ts `adamwUpdate`) that updates θ,
-// m and v in place; `fused: false` runs the composed ops below, which swap in new storage.
+// By default fused launches (ops/fused.ts `adamwUpdateMany`) update θ, m and v in place, several
+// parameters per launch; `fused: false` runs the composed ops below, which swap in new storage.
 import { zeros } from '../creation.ts';
-import { adamwUpdate } from '../ops/fused.ts';
+import { adamwUpdateMany, type AdamwItem } from '../ops/fused.ts';
 import { add, div, mul, sqrt } from '../ops/table.ts';
 import { keep, noGrad, tidy } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
@@ -18,7 +18,7 @@ export interface AdamWOptions {
   lr: number;
   betas?: [number, number];
   eps?: number;
-  /** One in-place kernel launch per parameter (default true); false: the composed ops. */
+  /** In-place kernel launches, several parameters each (default true); false: the composed ops. */
   fused?: boolean;
 }
 
@@ -48,6 +48,7 @@ export class AdamW {
   step(): void {
     const [b1, b2] = this.betas;
     noGrad(() => tidy(() => {
+      const fused: AdamwItem[] = [];
       for (const group of this.groups) {
         const lr = group.lr ?? this.lr;
         for (const p of group.params) {
@@ -56,7 +57,7 @@ export class AdamW {
           const s = this.stateOf(p);
           s.step++;
           if (this.fused) {
-            adamwUpdate(p, g, s.m, s.v, { lr, wd: group.weightDecay, b1, b2, eps: this.eps, step: s.step });
+            fused.push({ p, g, m: s.m, v: s.v, o: { lr, wd: group.weightDecay, b1, b2, eps: this.eps, step: s.step } });
             continue;
           }
           const decayed = group.weightDecay !== 0 ? mul(p, 1 - lr * group.weightDecay) : p;
@@ -67,6 +68,7 @@ export class AdamW {
           p.assign(add(decayed, mul(div(s.m, denom), -stepSize)));
         }
       }
+      adamwUpdateMany(fused);
     }));
   }
 

@@ -1,8 +1,8 @@
 // ema: exponential moving average of parameters, θ̄ ← m·θ̄ + (1 − m)·θ, without gradients.
 // I-JEPA's target encoder follows the context encoder this way, every parameter in order.
-// By default one fused in-place launch per tensor (ops/fused.ts `emaInPlace`); `fused: false`
-// composes mul and add and swaps in new storage.
-import { emaInPlace } from '../ops/fused.ts';
+// By default fused in-place launches, several tensors each (ops/fused.ts `emaInPlaceMany`);
+// `fused: false` composes mul and add and swaps in new storage.
+import { emaInPlaceMany } from '../ops/fused.ts';
 import { add, mul } from '../ops/table.ts';
 import { noGrad, tidy } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
@@ -16,8 +16,8 @@ export function emaUpdate(target: readonly Tensor[], source: readonly Tensor[], 
       if (t.shape.length !== s.shape.length || t.shape.some((v, d) => v !== s.shape[d])) {
         throw new Error(`emaUpdate: tensor ${i} (${t.name ?? ''}) is ${fmt(t.shape)} in the target but ${fmt(s.shape)} in the source`);
       }
-      if (opts.fused ?? true) emaInPlace(t, s, momentum);
-      else t.assign(add(mul(t, momentum), mul(s, 1 - momentum)));
+      if (!(opts.fused ?? true)) t.assign(add(mul(t, momentum), mul(s, 1 - momentum)));
     });
+    if (opts.fused ?? true) emaInPlaceMany(target, source, momentum);
   }));
 }
