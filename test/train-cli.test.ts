@@ -74,10 +74,11 @@ t('--resume continues with the same losses as an uninterrupted run', () => {
   assert.match(r.stderr, /resuming from .*ckpt-0000004/);
   const la = losses(a), lb = losses(b);
   assert.is(lb.length, 8);
-  // logged step times add up to no more than the run's wall time (pipelined steps overlap)
+  // logged step times add up to no more than the run's wall time (pipelined steps overlap;
+  // the wall time is printed to 0.1 s, hence the 50 ms)
   const wall = Number(/done: \d+ steps in ([\d.]+) s/.exec(r.stderr)![1]) * 1000;
   const logged = readFileSync(join(b, 'log.jsonl'), 'utf8').trim().split('\n').slice(4).reduce((s, l) => s + (JSON.parse(l).time_ms as number), 0);
-  assert.ok(logged <= wall + 1, `Σ time_ms of the resumed steps ${logged.toFixed(0)} ms > the run's ${wall.toFixed(0)} ms`);
+  assert.ok(logged <= wall + 50, `Σ time_ms of the resumed steps ${logged.toFixed(0)} ms > the run's ${wall.toFixed(0)} ms`);
   la.forEach((x, i) => assert.ok(Math.abs(x - lb[i]!) <= 1e-6 * Math.abs(x), `step ${i + 1}: ${x} vs ${lb[i]}`));
 });
 
