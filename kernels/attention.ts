@@ -1,7 +1,7 @@
 // attention launchers (see attention.wgsl.ts) and their float64 twins, which the CPU reference
 // backend runs in place of the WGSL. Pure: numbers in, text and layout out.
 import { attentionBackwardDkvWgsl, attentionBackwardDqWgsl, attentionForwardWgsl } from './attention.wgsl.ts';
-import { need, type KernelSource } from './kernel-source.ts';
+import { need, type FloatStorage, type KernelSource } from './kernel-source.ts';
 
 export interface AttentionShape {
   heads: number;   // product of the leading dims (B·H)
@@ -11,6 +11,8 @@ export interface AttentionShape {
   scale: number;
   /** Where each tensor's rows are (default: dense [heads, N, Dh] for all; see attention.wgsl.ts). */
   layouts?: AttentionLayouts;
+  /** Element type of q, k, v, o, dO and the gradients (default f32); lse and delta are f32. */
+  dtype?: FloatStorage;
 }
 
 /**
@@ -59,14 +61,14 @@ export const ATTENTION_MAX_DH = 128;
 export const DEFAULT_ATTENTION_TILE: AttentionTile = { wg: 16, tk: 2 };
 
 const texts = new Map<string, string>();
-function source(kind: 'fwd' | 'dq' | 'dkv', dh: number, o: AttentionOptions): KernelSource {
+function source(kind: 'fwd' | 'dq' | 'dkv', dh: number, o: AttentionOptions, dtype: FloatStorage = 'f32'): KernelSource {
   const tile = o.tile ?? DEFAULT_ATTENTION_TILE;
   const sg = (o.subgroupSize ?? 0) >= 8;
-  const name = `attention_${kind}_d${dh}${kind === 'fwd' ? `_tk${tile.tk}` : ''}${sg ? '_sg' : ''}`;
+  const name = `attention_${kind}_d${dh}${kind === 'fwd' ? `_tk${tile.tk}` : ''}${sg ? '_sg' : ''}${dtype === 'f16' ? '_f16' : ''}`;
   let wgsl = texts.get(name);
   if (!wgsl) {
-    wgsl = kind === 'fwd' ? attentionForwardWgsl(dh / 4, tile.tk, sg)
-      : kind === 'dq' ? attentionBackwardDqWgsl(dh / 4, sg) : attentionBackwardDkvWgsl(dh / 4, sg);
+    wgsl = kind === 'fwd' ? attentionForwardWgsl(dh / 4, tile.tk, sg, dtype)
+      : kind === 'dq' ? attentionBackwardDqWgsl(dh / 4, sg, dtype) : attentionBackwardDkvWgsl(dh / 4, sg, dtype);
     texts.set(name, wgsl);
   }
   // the subgroup kernels need whole octets: workgroups of a multiple of 8 invocations
@@ -107,19 +109,19 @@ function workgroups(rows: number, heads: number, wg: number): [number, number, n
 /** Bindings: q, k, v, o, lse. */
 export function attentionForward(p: AttentionShape, o: AttentionOptions = {}): AttentionLaunch {
   const tile = check(p, o);
-  return { source: source('fwd', p.dh, o), uniforms: uniforms(p), workgroups: workgroups(p.nq, p.heads, tile.wg) };
+  return { source: source('fwd', p.dh, o, p.dtype), uniforms: uniforms(p), workgroups: workgroups(p.nq, p.heads, tile.wg) };
 }
 
 /** Bindings: q, k, v, o, dO, lse, dq, delta. Run before attentionBackwardDkv (it writes delta). */
 export function attentionBackwardDq(p: AttentionShape, o: AttentionOptions = {}): AttentionLaunch {
   const tile = check(p, o);
-  return { source: source('dq', p.dh, o), uniforms: uniforms(p), workgroups: workgroups(p.nq, p.heads, tile.wg) };
+  return { source: source('dq', p.dh, o, p.dtype), uniforms: uniforms(p), workgroups: workgroups(p.nq, p.heads, tile.wg) };
 }
 
 /** Bindings: q, k, v, dO, lse, delta, dkv (dk and dv at their layouts in one buffer). */
 export function attentionBackwardDkv(p: AttentionShape, o: AttentionOptions = {}): AttentionLaunch {
   const tile = check(p, o);
-  return { source: source('dkv', p.dh, o), uniforms: uniforms(p), workgroups: workgroups(p.nk, p.heads, tile.wg) };
+  return { source: source('dkv', p.dh, o, p.dtype), uniforms: uniforms(p), workgroups: workgroups(p.nk, p.heads, tile.wg) };
 }
 
 // ---- float64 twins: the same algorithms, naively, in double precision ---------------------------

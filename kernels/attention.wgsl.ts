@@ -35,8 +35,11 @@
 //   dq       D = dO·o; p_j = exp(s_j − lse); ds_j = p_j·(dO·v_j − D); dq = scale·Σ_j ds_j·k_j.
 //            Writes D (delta) for the dk/dv kernel, which runs after it.
 //   dk, dv   per key row j: dv = Σ_i p_ij·dO_i;  dk = scale·Σ_i ds_ij·q_i.
-// Accumulates in f32. At most eight storage bindings per kernel (the WebGPU default limit).
+// Rows are stored as T4 = vec4<T> (f32, or f16 storage: see floatStorage) and widened on load;
+// scores, softmax statistics, lse and delta are f32. Accumulates in f32. At most eight storage bindings per kernel (the WebGPU default limit).
 // dk and dv share one binding (dkv), so they can be two parts of one buffer such as dqkv.
+
+import { floatStorage, type FloatStorage } from './kernel-source.ts';
 
 /** What varies with the subgroup choice: the extension, the entry's extra argument, the fetchers. */
 function variant(sg: boolean, streamed: readonly string[]) {
@@ -44,12 +47,12 @@ function variant(sg: boolean, streamed: readonly string[]) {
     ? /* wgsl */ `
 // ${b}: this lane's share (chunk c8 + lane) of chunks c8..c8+7 of the row at rb; chunk c8 + cc
 // from the lane that loaded it
-fn ${b}_frag(rb: u32, c8: u32) -> vec4<f32> { return ${b}[rb + min(c8 + lane, DH4 - 1u)]; }
+fn ${b}_frag(rb: u32, c8: u32) -> vec4<f32> { return vec4<f32>(${b}[rb + min(c8 + lane, DH4 - 1u)]); }
 fn ${b}_at(frag: vec4<f32>, rb: u32, c8: u32, cc: u32) -> vec4<f32> { return subgroupShuffle(frag, octet + cc); }`
     : /* wgsl */ `
 // ${b}: chunk c8 + cc of the row at rb, loaded directly (the fragment is unused)
 fn ${b}_frag(rb: u32, c8: u32) -> vec4<f32> { return vec4<f32>(0.0); }
-fn ${b}_at(frag: vec4<f32>, rb: u32, c8: u32, cc: u32) -> vec4<f32> { return ${b}[rb + min(c8 + cc, DH4 - 1u)]; }`).join('\n');
+fn ${b}_at(frag: vec4<f32>, rb: u32, c8: u32, cc: u32) -> vec4<f32> { return vec4<f32>(${b}[rb + min(c8 + cc, DH4 - 1u)]); }`).join('\n');
   return {
     enable: sg ? 'enable subgroups;' : '',
     arg: sg ? ', @builtin(subgroup_invocation_id) sid: u32' : '',
@@ -58,7 +61,8 @@ fn ${b}_at(frag: vec4<f32>, rb: u32, c8: u32, cc: u32) -> vec4<f32> { return ${b
   };
 }
 
-const header = (dh4: number, tk: number, enable: string) => /* wgsl */ `${enable}
+const header = (dh4: number, tk: number, enable: string, dtype: FloatStorage) => /* wgsl */ `${enable}
+${floatStorage(dtype)}alias T4 = vec4<T>;   // a stored row chunk (q, k, v, o, dO and the gradients); math is vec4<f32>
 const DH4 = ${dh4}u;   // head dim / 4
 const DH8 = ${Math.ceil(dh4 / 8) * 8}u;   // DH4 rounded up to whole octets
 const TK = ${tk}u;     // keys per online-softmax block (forward)
@@ -88,13 +92,13 @@ const MAIN = (arg: string) => /* wgsl */ `@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>${arg})`;
 
-export function attentionForwardWgsl(dh4: number, tk: number, sg: boolean): string {
+export function attentionForwardWgsl(dh4: number, tk: number, sg: boolean, dtype: FloatStorage = 'f32'): string {
   const x = variant(sg, ['k', 'v']);
-  return /* wgsl */ `${header(dh4, tk, x.enable)}
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;         // [heads, nq, DH4]
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;         // [heads, nk, DH4]
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;         // [heads, nk, DH4]
-@group(0) @binding(4) var<storage, read_write> o: array<vec4<f32>>;   // [heads, nq, DH4]
+  return /* wgsl */ `${header(dh4, tk, x.enable, dtype)}
+@group(0) @binding(1) var<storage, read> q: array<T4>;         // [heads, nq, DH4]
+@group(0) @binding(2) var<storage, read> k: array<T4>;         // [heads, nk, DH4]
+@group(0) @binding(3) var<storage, read> v: array<T4>;         // [heads, nk, DH4]
+@group(0) @binding(4) var<storage, read_write> o: array<T4>;   // [heads, nq, DH4]
 @group(0) @binding(5) var<storage, read_write> lse: array<f32>;       // [heads, nq], natural log
 ${x.fns}
 
@@ -112,7 +116,7 @@ ${MAIN(x.arg)} {
   var qr: array<vec4<f32>, DH8>;    // q·scale·log2 e (zero past DH4)
   var acc: array<vec4<f32>, DH8>;   // Σ exp2(s − m)·v
   for (var c = 0u; c < DH8; c++) {
-    qr[c] = select(vec4(0.0), q[qb + min(c, DH4 - 1u)] * s2, c < DH4);
+    qr[c] = select(vec4(0.0), vec4<f32>(q[qb + min(c, DH4 - 1u)]) * s2, c < DH4);
     acc[c] = vec4(0.0);
   }
   var m = NEG_BIG;   // running max of the base-2 scores
@@ -147,23 +151,23 @@ ${MAIN(x.arg)} {
   if (row < p.nq) {
     let inv = 1.0 / l;
     let ob = row_of(O, h, row);
-    for (var c = 0u; c < DH4; c++) { o[ob + c] = acc[c] * inv; }
+    for (var c = 0u; c < DH4; c++) { o[ob + c] = T4(acc[c] * inv); }
     lse[h * p.nq + row] = (m + log2(l)) * LN2;
   }
 }
 `;
 }
 
-export function attentionBackwardDqWgsl(dh4: number, sg: boolean): string {
+export function attentionBackwardDqWgsl(dh4: number, sg: boolean, dtype: FloatStorage = 'f32'): string {
   const x = variant(sg, ['k', 'v']);
-  return /* wgsl */ `${header(dh4, 1, x.enable)}
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;          // [heads, nq, DH4]
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;          // [heads, nk, DH4]
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;          // [heads, nk, DH4]
-@group(0) @binding(4) var<storage, read> o: array<vec4<f32>>;          // [heads, nq, DH4]
-@group(0) @binding(5) var<storage, read> dout: array<vec4<f32>>;       // [heads, nq, DH4] dL/do
+  return /* wgsl */ `${header(dh4, 1, x.enable, dtype)}
+@group(0) @binding(1) var<storage, read> q: array<T4>;          // [heads, nq, DH4]
+@group(0) @binding(2) var<storage, read> k: array<T4>;          // [heads, nk, DH4]
+@group(0) @binding(3) var<storage, read> v: array<T4>;          // [heads, nk, DH4]
+@group(0) @binding(4) var<storage, read> o: array<T4>;          // [heads, nq, DH4]
+@group(0) @binding(5) var<storage, read> dout: array<T4>;       // [heads, nq, DH4] dL/do
 @group(0) @binding(6) var<storage, read> lse: array<f32>;              // [heads, nq]
-@group(0) @binding(7) var<storage, read_write> dq: array<vec4<f32>>;   // [heads, nq, DH4]
+@group(0) @binding(7) var<storage, read_write> dq: array<T4>;   // [heads, nq, DH4]
 @group(0) @binding(8) var<storage, read_write> delta: array<f32>;      // [heads, nq] dO·o
 ${x.fns}
 
@@ -188,10 +192,10 @@ ${MAIN(x.arg)} {
   for (var c = 0u; c < DH8; c++) {
     let live = c < DH4;
     let cc = min(c, DH4 - 1u);
-    qr[c] = select(vec4(0.0), q[qb + cc] * s2, live);
-    gr[c] = select(vec4(0.0), dout[gb + cc], live);
+    qr[c] = select(vec4(0.0), vec4<f32>(q[qb + cc]) * s2, live);
+    gr[c] = select(vec4(0.0), vec4<f32>(dout[gb + cc]), live);
     acc[c] = vec4(0.0);
-    dd = fma(gr[c], o[ob + cc], dd);
+    dd = fma(gr[c], vec4<f32>(o[ob + cc]), dd);
   }
   let D = dot(dd, vec4(1.0));
   let lse2 = lse[h * p.nq + i] * LOG2E;
@@ -216,23 +220,23 @@ ${MAIN(x.arg)} {
   }
   if (row < p.nq) {
     let dqb = row_of(DQ, h, row);
-    for (var c = 0u; c < DH4; c++) { dq[dqb + c] = acc[c] * p.scale; }
+    for (var c = 0u; c < DH4; c++) { dq[dqb + c] = T4(acc[c] * p.scale); }
     delta[h * p.nq + i] = D;
   }
 }
 `;
 }
 
-export function attentionBackwardDkvWgsl(dh4: number, sg: boolean): string {
+export function attentionBackwardDkvWgsl(dh4: number, sg: boolean, dtype: FloatStorage = 'f32'): string {
   const x = variant(sg, ['q', 'dout']);
-  return /* wgsl */ `${header(dh4, 1, x.enable)}
-@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;          // [heads, nq, DH4]
-@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;          // [heads, nk, DH4]
-@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;          // [heads, nk, DH4]
-@group(0) @binding(4) var<storage, read> dout: array<vec4<f32>>;       // [heads, nq, DH4] dL/do
+  return /* wgsl */ `${header(dh4, 1, x.enable, dtype)}
+@group(0) @binding(1) var<storage, read> q: array<T4>;          // [heads, nq, DH4]
+@group(0) @binding(2) var<storage, read> k: array<T4>;          // [heads, nk, DH4]
+@group(0) @binding(3) var<storage, read> v: array<T4>;          // [heads, nk, DH4]
+@group(0) @binding(4) var<storage, read> dout: array<T4>;       // [heads, nq, DH4] dL/do
 @group(0) @binding(5) var<storage, read> lse: array<f32>;              // [heads, nq]
 @group(0) @binding(6) var<storage, read> delta: array<f32>;            // [heads, nq] from the dq kernel
-@group(0) @binding(7) var<storage, read_write> dkv: array<vec4<f32>>;  // dk and dv, at their layouts
+@group(0) @binding(7) var<storage, read_write> dkv: array<T4>;  // dk and dv, at their layouts
 ${x.fns}
 
 ${MAIN(x.arg)} {
@@ -254,8 +258,8 @@ ${MAIN(x.arg)} {
   var av: array<vec4<f32>, DH8>;   // Σ_i p_i·dO_i
   for (var c = 0u; c < DH8; c++) {
     let live = c < DH4;
-    kr[c] = select(vec4(0.0), k[kb + min(c, DH4 - 1u)] * s2, live);
-    vr[c] = select(vec4(0.0), v[vb + min(c, DH4 - 1u)], live);
+    kr[c] = select(vec4(0.0), vec4<f32>(k[kb + min(c, DH4 - 1u)]) * s2, live);
+    vr[c] = select(vec4(0.0), vec4<f32>(v[vb + min(c, DH4 - 1u)]), live);
     ak[c] = vec4(0.0);
     av[c] = vec4(0.0);
   }
@@ -288,8 +292,8 @@ ${MAIN(x.arg)} {
     let dkb = row_of(DK, h, row);
     let dvb = row_of(DV, h, row);
     for (var c = 0u; c < DH4; c++) {
-      dkv[dkb + c] = ak[c] * p.scale;
-      dkv[dvb + c] = av[c];
+      dkv[dkb + c] = T4(ak[c] * p.scale);
+      dkv[dvb + c] = T4(av[c]);
     }
   }
 }

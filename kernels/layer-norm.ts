@@ -1,22 +1,26 @@
 // layer-norm launchers (see layer-norm.wgsl.ts) and their float64 twins, which the CPU
 // reference backend runs in place of the WGSL. Pure: numbers in, text and layout out.
 import { layerNormBackwardColumnsWgsl, layerNormBackwardDxWgsl, layerNormForwardWgsl } from './layer-norm.wgsl.ts';
-import { grid, need, type KernelSource } from './kernel-source.ts';
+import { grid, need, type FloatStorage, type KernelSource } from './kernel-source.ts';
 
 export interface LayerNormLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
-export interface LayerNormShape { rows: number; D: number }
+export interface LayerNormShape {
+  rows: number; D: number;
+  /** Element type of x, w, b, y, g and dx (default f32); mean, rstd and the dw/db partials are f32. */
+  dtype?: FloatStorage;
+}
 
 const WG = 64;
 /** Rows per block of the column (dw, db) kernel: blocks are summed afterwards by the engine. */
 export const LAYER_NORM_ROWS_PER_PART = 64;
 
 const texts = new Map<string, string>();
-function source(kind: 'fwd' | 'dx' | 'cols', vec4: boolean, overrides: Record<string, number>): KernelSource {
-  const key = `${kind}${vec4 ? '_v4' : ''}`;
+function source(kind: 'fwd' | 'dx' | 'cols', vec4: boolean, dtype: FloatStorage, overrides: Record<string, number>): KernelSource {
+  const key = `${kind}${vec4 ? '_v4' : ''}${dtype === 'f16' ? '_f16' : ''}`;
   let wgsl = texts.get(key);
   if (!wgsl) {
     const make = kind === 'fwd' ? layerNormForwardWgsl : kind === 'dx' ? layerNormBackwardDxWgsl : layerNormBackwardColumnsWgsl;
-    wgsl = make(vec4);
+    wgsl = make(vec4, dtype);
     texts.set(key, wgsl);
   }
   return { name: `layer_norm_${key}`, wgsl, overrides: { WG, ...overrides } };
@@ -40,7 +44,7 @@ export function layerNormForward(p: LayerNormShape & { eps: number; hasWeight: b
   const v4 = check(p);
   const [x, y] = grid(p.rows, WG);
   return {
-    source: source('fwd', v4, { HAS_W: +p.hasWeight, HAS_B: +p.hasBias }),
+    source: source('fwd', v4, p.dtype ?? 'f32', { HAS_W: +p.hasWeight, HAS_B: +p.hasBias }),
     uniforms: uniforms(p.rows, v4 ? p.D / 4 : p.D, p.eps, 1),
     workgroups: [x, y, 1],
   };
@@ -50,7 +54,7 @@ export function layerNormForward(p: LayerNormShape & { eps: number; hasWeight: b
 export function layerNormBackwardDx(p: LayerNormShape & { hasWeight: boolean }): LayerNormLaunch {
   const v4 = check(p);
   const [x, y] = grid(p.rows, WG);
-  return { source: source('dx', v4, { HAS_W: +p.hasWeight }), uniforms: uniforms(p.rows, v4 ? p.D / 4 : p.D, 0, 1), workgroups: [x, y, 1] };
+  return { source: source('dx', v4, p.dtype ?? 'f32', { HAS_W: +p.hasWeight }), uniforms: uniforms(p.rows, v4 ? p.D / 4 : p.D, 0, 1), workgroups: [x, y, 1] };
 }
 
 /** Number of row blocks the column kernel writes for `rows` rows. */
@@ -63,7 +67,7 @@ export function layerNormBackwardColumns(p: LayerNormShape & { wantDw: boolean; 
   const parts = layerNormParts(p.rows, p.rowsPerPart);
   need('layerNorm', parts <= 65535, `${parts} row blocks exceed 65535; raise rowsPerPart`);
   return {
-    source: source('cols', v4, { WANT_DW: +p.wantDw, WANT_DB: +p.wantDb }),
+    source: source('cols', v4, p.dtype ?? 'f32', { WANT_DW: +p.wantDw, WANT_DB: +p.wantDb }),
     uniforms: uniforms(p.rows, cols, 0, parts),
     workgroups: [Math.ceil(cols / WG), parts, 1],
   };

@@ -12,13 +12,18 @@
 // The preamble (the alias V, its width W and the horizontal sum `total`) is the only text that
 // differs between the two layouts; every body below is shared. An absent w or b is a `false`
 // override; its binding then holds a stand-in buffer that is never read.
-import { LINEAR_ID, MAIN_1D } from './kernel-source.ts';
+import { LINEAR_ID, MAIN_1D, type FloatStorage } from './kernel-source.ts';
 
-/** The per-layout preamble: V is the row element, W its width in floats. */
-export function layerNormPreamble(vec4: boolean): string {
-  return vec4
-    ? /* wgsl */ `alias V = vec4<f32>;\nconst W = 4u;\nfn total(v: V) -> f32 { return dot(v, V(1.0)); }`
-    : /* wgsl */ `alias V = f32;\nconst W = 1u;\nfn total(v: V) -> f32 { return v; }`;
+/**
+ * The per-layout preamble: V is the row element in f32 math, W its width in floats, S the same
+ * element as stored (V itself, or its f16 form for f16 storage: loads widen with V(·), stores
+ * round with S(·), and the means, sums and rstd stay f32).
+ */
+export function layerNormPreamble(vec4: boolean, dtype: FloatStorage = 'f32'): string {
+  const S = vec4 ? `vec4<${dtype}>` : dtype;
+  return (dtype === 'f16' ? 'enable f16;\n' : '') + (vec4
+    ? /* wgsl */ `alias V = vec4<f32>;\nalias S = ${S};\nconst W = 4u;\nfn total(v: V) -> f32 { return dot(v, V(1.0)); }`
+    : /* wgsl */ `alias V = f32;\nalias S = ${S};\nconst W = 1u;\nfn total(v: V) -> f32 { return v; }`);
 }
 
 const PARAMS = /* wgsl */ `
@@ -33,13 +38,12 @@ override WG: u32 = 64;
 ${LINEAR_ID}
 `;
 
-export const layerNormForwardWgsl = (vec4: boolean) => /* wgsl */ `
-${layerNormPreamble(vec4)}
+export const layerNormForwardWgsl = (vec4: boolean, dtype: FloatStorage = 'f32') => /* wgsl */ `${layerNormPreamble(vec4, dtype)}
 ${PARAMS}
-@group(0) @binding(1) var<storage, read> x: array<V>;              // [rows, cols]
-@group(0) @binding(2) var<storage, read> w: array<V>;              // [cols]
-@group(0) @binding(3) var<storage, read> b: array<V>;              // [cols]
-@group(0) @binding(4) var<storage, read_write> y: array<V>;        // [rows, cols]
+@group(0) @binding(1) var<storage, read> x: array<S>;              // [rows, cols]
+@group(0) @binding(2) var<storage, read> w: array<S>;              // [cols]
+@group(0) @binding(3) var<storage, read> b: array<S>;              // [cols]
+@group(0) @binding(4) var<storage, read_write> y: array<S>;        // [rows, cols]
 @group(0) @binding(5) var<storage, read_write> mean: array<f32>;   // [rows]
 @group(0) @binding(6) var<storage, read_write> rstd: array<f32>;   // [rows]
 override HAS_W: bool = true;
@@ -50,31 +54,30 @@ ${MAIN_1D('r')}
   let base = r * p.cols;
   let inv_d = 1.0 / f32(p.cols * W);
   var s = V(0.0);
-  for (var c = 0u; c < p.cols; c++) { s += x[base + c]; }
+  for (var c = 0u; c < p.cols; c++) { s += V(x[base + c]); }
   let mu = total(s) * inv_d;
   var q = V(0.0);
-  for (var c = 0u; c < p.cols; c++) { let d = x[base + c] - mu; q = fma(d, d, q); }
+  for (var c = 0u; c < p.cols; c++) { let d = V(x[base + c]) - mu; q = fma(d, d, q); }
   let rs = inverseSqrt(total(q) * inv_d + p.eps);
   for (var c = 0u; c < p.cols; c++) {
-    var t = (x[base + c] - mu) * rs;
-    if (HAS_W) { t = t * w[c]; }
-    if (HAS_B) { t = t + b[c]; }
-    y[base + c] = t;
+    var t = (V(x[base + c]) - mu) * rs;
+    if (HAS_W) { t = t * V(w[c]); }
+    if (HAS_B) { t = t + V(b[c]); }
+    y[base + c] = S(t);
   }
   mean[r] = mu;
   rstd[r] = rs;
 }
 `;
 
-export const layerNormBackwardDxWgsl = (vec4: boolean) => /* wgsl */ `
-${layerNormPreamble(vec4)}
+export const layerNormBackwardDxWgsl = (vec4: boolean, dtype: FloatStorage = 'f32') => /* wgsl */ `${layerNormPreamble(vec4, dtype)}
 ${PARAMS}
-@group(0) @binding(1) var<storage, read> g: array<V>;              // [rows, cols] dL/dy
-@group(0) @binding(2) var<storage, read> x: array<V>;              // [rows, cols]
-@group(0) @binding(3) var<storage, read> w: array<V>;              // [cols]
+@group(0) @binding(1) var<storage, read> g: array<S>;              // [rows, cols] dL/dy
+@group(0) @binding(2) var<storage, read> x: array<S>;              // [rows, cols]
+@group(0) @binding(3) var<storage, read> w: array<S>;              // [cols]
 @group(0) @binding(4) var<storage, read> mean: array<f32>;         // [rows]
 @group(0) @binding(5) var<storage, read> rstd: array<f32>;         // [rows]
-@group(0) @binding(6) var<storage, read_write> dx: array<V>;       // [rows, cols]
+@group(0) @binding(6) var<storage, read_write> dx: array<S>;       // [rows, cols]
 override HAS_W: bool = true;
 
 ${MAIN_1D('r')}
@@ -86,31 +89,30 @@ ${MAIN_1D('r')}
   var sg = V(0.0);    // Σ ĝ
   var sgx = V(0.0);   // Σ ĝ·x̂
   for (var c = 0u; c < p.cols; c++) {
-    var gw = g[base + c];
-    if (HAS_W) { gw = gw * w[c]; }
+    var gw = V(g[base + c]);
+    if (HAS_W) { gw = gw * V(w[c]); }
     sg += gw;
-    sgx = fma(gw, (x[base + c] - mu) * rs, sgx);
+    sgx = fma(gw, (V(x[base + c]) - mu) * rs, sgx);
   }
   let mg = total(sg) * inv_d;
   let mgx = total(sgx) * inv_d;
   for (var c = 0u; c < p.cols; c++) {
-    var gw = g[base + c];
-    if (HAS_W) { gw = gw * w[c]; }
-    let xh = (x[base + c] - mu) * rs;
-    dx[base + c] = (gw - mg - xh * mgx) * rs;
+    var gw = V(g[base + c]);
+    if (HAS_W) { gw = gw * V(w[c]); }
+    let xh = (V(x[base + c]) - mu) * rs;
+    dx[base + c] = S((gw - mg - xh * mgx) * rs);
   }
 }
 `;
 
-export const layerNormBackwardColumnsWgsl = (vec4: boolean) => /* wgsl */ `
-${layerNormPreamble(vec4)}
+export const layerNormBackwardColumnsWgsl = (vec4: boolean, dtype: FloatStorage = 'f32') => /* wgsl */ `${layerNormPreamble(vec4, dtype)}
 ${PARAMS}
-@group(0) @binding(1) var<storage, read> g: array<V>;              // [rows, cols] dL/dy
-@group(0) @binding(2) var<storage, read> x: array<V>;              // [rows, cols]
+@group(0) @binding(1) var<storage, read> g: array<S>;              // [rows, cols] dL/dy
+@group(0) @binding(2) var<storage, read> x: array<S>;              // [rows, cols]
 @group(0) @binding(3) var<storage, read> mean: array<f32>;         // [rows]
 @group(0) @binding(4) var<storage, read> rstd: array<f32>;         // [rows]
-@group(0) @binding(5) var<storage, read_write> dw: array<V>;       // [parts, cols] Σ g·x̂ per block
-@group(0) @binding(6) var<storage, read_write> db: array<V>;       // [parts, cols] Σ g per block
+@group(0) @binding(5) var<storage, read_write> dw: array<V>;       // [parts, cols] Σ g·x̂ per block (f32 whatever S is)
+@group(0) @binding(6) var<storage, read_write> db: array<V>;       // [parts, cols] Σ g per block (f32)
 override WANT_DW: bool = true;   // a weight that wants its gradient
 override WANT_DB: bool = true;
 
@@ -127,8 +129,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var sw = V(0.0);
   var sb = V(0.0);
   for (var r = r0; r < r1; r++) {
-    let gv = g[r * p.cols + c];
-    if (WANT_DW) { sw = fma(gv, (x[r * p.cols + c] - mean[r]) * rstd[r], sw); }
+    let gv = V(g[r * p.cols + c]);
+    if (WANT_DW) { sw = fma(gv, (V(x[r * p.cols + c]) - mean[r]) * rstd[r], sw); }
     if (WANT_DB) { sb += gv; }
   }
   if (WANT_DW) { dw[part * p.cols + c] = sw; }

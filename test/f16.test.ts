@@ -1,8 +1,9 @@
 // f16 storage: tensors whose buffers hold f16 while every kernel computes and accumulates in
 // f32 (the GPU) or f64 (the CPU reference, which rounds each f16 storage after every write).
 // Checked here: upload/readback at odd offsets, cast both ways and its gradient, elementwise
-// ops, matmul (plain, transposed, batched, with the Linear epilogue), softmax and reductions
-// against the CPU reference on odd shapes; f32 accumulation (sums past 2048, where f16 sums
+// ops, matmul (plain, transposed, batched, with the Linear epilogue), layerNorm, attention and
+// attentionQkv, softmax and reductions against the CPU reference on odd shapes, with gradients
+// against the f32 path; f32 accumulation (sums past 2048, where f16 sums
 // stall); no NaN where f32 has none; autograd through f16; and the errors for what has no f16
 // kernel. GPU vs CPU differ by the f16 rounding of each stored result: a few f16 ulps (2⁻¹¹
 // relative), so tolerances here are ~4e-3 of the value scale.
@@ -42,6 +43,27 @@ async function same(what: string, fn: Fn, shapes: number[][], seed = 1, scale = 
   const g = await runF16(gpu(), fn, shapes, seed, scale);
   const c = await runF16(cpu, fn, shapes, seed, scale);
   assertClose(g, c, [g.length], what, TOL, TOL);
+}
+
+/**
+ * Gradients of Σ fn(x16…)·R for f32 leaves cast to f16, against the same with f32 throughout:
+ * f16 storage of the activations and gradients, f32 math, so they agree to f16 precision.
+ */
+async function sameGrads(what: string, fn: Fn, shapes: number[][]): Promise<void> {
+  const grads = async (dtype: 'f32' | 'f16') => {
+    let out: Float64Array[] = [];
+    await owned(async (own) => {
+      const xs = shapes.map((s, i) => own(E.fromArray(values(s, 40 + i), s, { backend: gpu(), requiresGrad: true })));
+      E.tidy(() => {
+        const y = fn(...xs.map((x) => x.cast(dtype)));
+        y.mul(E.fromArray(values(y.shape, 99), y.shape, { backend: gpu(), dtype })).sum().backward();
+      });
+      out = await Promise.all(xs.map(async (x) => Float64Array.from(await x.grad!.data())));
+    });
+    return out;
+  };
+  const [h, f] = [await grads('f16'), await grads('f32')];
+  h.forEach((g, i) => assertClose(g, f[i]!, shapes[i]!, `${what}: gradient of input ${i}, f16 vs f32`, 1e-2, 1e-2));
 }
 
 t('upload and readback round to f16 and survive odd offsets and lengths', async () => {
@@ -104,6 +126,19 @@ t('matmul and sum accumulate in f32: sums of ones run past 2048, where f16 sums 
   });
 });
 
+t('layerNorm on f16 matches the reference (vec4 and scalar rows), forward and gradients', async () => {
+  await same('layerNorm [7, 64] affine', (x, w, b) => E.layerNorm(x!, w!, b!), [[7, 64], [64], [64]]);
+  await same('layerNorm [5, 37] no affine', (x) => E.layerNorm(x!, null, null), [[5, 37]]);
+  await sameGrads('layerNorm [130, 24] affine', (x, w, b) => E.layerNorm(x!, w!, b!), [[130, 24], [24], [24]]);
+});
+
+t('attention and attentionQkv on f16 match the reference, forward and gradients', async () => {
+  await same('attention [2, 17, 32]', (q, k, v) => E.attention(q!, k!, v!), [[2, 17, 32], [2, 17, 32], [2, 17, 32]]);
+  await same('attentionQkv [2, 9, 3·2·8]', (qkv) => E.attentionQkv(qkv!, 2), [[2, 9, 48]]);
+  await sameGrads('attention [3, 19, 40]', (q, k, v) => E.attention(q!, k!, v!), [[3, 19, 40], [3, 19, 40], [3, 19, 40]]);
+  await sameGrads('attentionQkv [2, 9, 3·2·8]', (qkv) => E.attentionQkv(qkv!, 2), [[2, 9, 48]]);
+});
+
 t('softmax and reductions on f16 match the reference; large logits give no NaN', async () => {
   await same('softmax [6, 197]', (x) => E.softmax(x!), [[6, 197]], 3, 4);
   await same('sum over rows and columns', (x) => E.add(E.sum(x!, 0), E.sum(x!)), [[5, 9]]);
@@ -134,7 +169,8 @@ t('ops without an f16 kernel and mixed dtypes say so', async () => {
   await owned(async (own) => {
     const b = gpu();
     const h = own(E.zeros([2, 4], { backend: b, dtype: 'f16' })), f = own(E.zeros([2, 4], { backend: b }));
-    throwsWith(() => E.layerNorm(h, null, null), /layerNorm: .*needs f32, got f16 \[2, 4\] \(layerNorm has no f16 kernel; cast\(\) to f32 first\)/);
+    const idx = own(E.fromArray(new Int32Array([0, 1]), [2, 1], { backend: b }));
+    throwsWith(() => E.gather(h, 1, idx), /gather: .*needs f32, got f16 \[2, 4\] \(gather has no f16 kernel; cast\(\) to f32 first\)/);
     throwsWith(() => E.add(h, f), /add: .*needs f16 like input 0 \(cast\(\) to mix f16 and f32\), got f32 \[2, 4\]/);
     throwsWith(() => E.linear(h, own(E.zeros([3, 4], { backend: b, dtype: 'f16' })), null, { residual: own(E.zeros([2, 3], { backend: b })) }), /linear: residual is f32 but x is f16; cast\(\) one of them/);
     throwsWith(() => E.cast(f, 'i32' as 'f32'), /cast: dtype 'i32' is not one of 'f32', 'f16'/);

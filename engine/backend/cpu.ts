@@ -205,6 +205,7 @@ export class CpuBackend implements Backend {
   custom(k: CustomKernel, storages: readonly Storage[]): void {
     this.stats.dispatches++;
     k.reference(storages.map((s) => this.d(s)));
+    for (const s of storages) this.round(s);   // f16 outputs of the float64 twin
   }
 
   flush(): void {}

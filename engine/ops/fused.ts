@@ -33,8 +33,8 @@ import { fmt, ShapeError } from '../errors.ts';
 import { gradEnabled, noGrad } from '../runtime.ts';
 import { numel, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
-import { apply, needF32, type OpDef } from './op.ts';
-import { concat, copy, full, reshape, slice, sum } from './table.ts';
+import { apply, needFloat, type OpDef } from './op.ts';
+import { cast, concat, copy, full, reshape, slice, sum } from './table.ts';
 
 interface Launch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 
@@ -75,6 +75,9 @@ function subgroupSize(b: Backend): number {
   return b.device.adapterInfo?.subgroupMinSize ?? 0;
 }
 
+/** The float storage type of a float tensor (kernels are built per storage type). */
+const floatOf = (t: Tensor): 'f32' | 'f16' => (t.dtype === 'f16' ? 'f16' : 'f32');
+
 /** Whether `apply` will record a tape node for these inputs (then the forward keeps its saved tensors). */
 export const willTape = (inputs: readonly Tensor[]) => gradEnabled() && inputs.some((t) => t.requiresGrad);
 
@@ -91,14 +94,14 @@ interface LayerNormAttrs {
 const layerNormDef: OpDef<LayerNormAttrs> = {
   name: 'layerNorm',
   infer(inputs) {
-    needF32('layerNorm', inputs);
+    const dtype = needFloat('layerNorm', inputs);
     const x = inputs[0]!;
     if (x.rank === 0 || x.size === 0) throw new ShapeError('layerNorm', 'x', [x.shape], `x ${fmt(x.shape)} must have at least one dim and one element`);
-    return { shape: [...x.shape], dtype: 'f32' };
+    return { shape: [...x.shape], dtype };
   },
   forward(out, inputs, attrs) {
     const D = out.shape.at(-1)!, rows = out.size / D;
-    const shape = { rows, D, eps: attrs.eps, hasWeight: attrs.hasWeight, hasBias: attrs.hasBias };
+    const shape = { rows, D, eps: attrs.eps, hasWeight: attrs.hasWeight, hasBias: attrs.hasBias, dtype: floatOf(out) };
     const mean = Tensor.empty([rows], 'f32', out.backend), rstd = Tensor.empty([rows], 'f32', out.backend);
     withDense(inputs, ([x, ...params]) => {
       const w = attrs.hasWeight ? params[0]! : x!, b = attrs.hasBias ? params[attrs.hasWeight ? 1 : 0]! : x!;
@@ -119,7 +122,8 @@ const layerNormDef: OpDef<LayerNormAttrs> = {
     const wantDw = attrs.hasWeight && needs[1]!;
     const wantDb = attrs.hasBias && needs[attrs.hasWeight ? 2 : 1]!;
     const backend = x.backend;
-    const dx = needs[0] ? Tensor.empty([...x.shape], 'f32', backend) : null;
+    const dtype = floatOf(x);
+    const dx = needs[0] ? Tensor.empty([...x.shape], dtype, backend) : null;
     // column sums come in row blocks, summed below (a single block is already the gradient)
     const parts = layerNormParts(rows);
     const partShape = parts === 1 ? [D] : [parts, D];
@@ -128,11 +132,11 @@ const layerNormDef: OpDef<LayerNormAttrs> = {
     withDense([g, x, ...(attrs.hasWeight ? [inputs[1]!] : [])], ([gd, xd, w]) => {
       const st: Storage[] = [gd!.storage, xd!.storage, (w ?? gd!).storage, saved.mean.storage, saved.rstd.storage];
       if (dx) {
-        const p = { rows, D, hasWeight: attrs.hasWeight };
+        const p = { rows, D, hasWeight: attrs.hasWeight, dtype };
         backend.custom(kernel('layerNorm.dx', [[layerNormBackwardDx(p), [0, 1, 2, 3, 4, 5], (a) => layerNormBackwardDxRef(a, p)]]), [...st, dx.storage]);
       }
       if (dwp || dbp) {
-        const p = { rows, D, wantDw, wantDb };
+        const p = { rows, D, wantDw, wantDb, dtype };
         // the output not wanted is bound to a stand-in of its own: writable bindings may not alias
         const stand = dwp && dbp ? null : Tensor.empty([4], 'f32', backend);
         backend.custom(kernel('layerNorm.dw_db', [[layerNormBackwardColumns(p), [0, 1, 3, 4, 5, 6], (a) => layerNormBackwardColumnsRef(a, p)]]),
@@ -142,11 +146,14 @@ const layerNormDef: OpDef<LayerNormAttrs> = {
     });
     saved.mean.dispose();
     saved.rstd.dispose();
+    // the partials are f32 whatever the storage; the gradient takes the parameter's dtype
     const colSum = (t: Tensor | null) => {
-      if (!t || parts === 1) return t;
-      const s = sum(t, 0);
-      t.dispose();
-      return s;
+      if (!t) return t;
+      const s = parts === 1 ? t : sum(t, 0);
+      if (s !== t) t.dispose();
+      const c = cast(s, dtype);
+      if (c !== s) s.dispose();
+      return c;
     };
     const grads: (Tensor | null)[] = [dx];
     if (attrs.hasWeight) grads.push(colSum(dwp));
@@ -179,13 +186,13 @@ interface AttentionAttrs {
 
 function attentionShape(q: Tensor, k: Tensor, scale: number): AttentionShape {
   const dh = q.shape.at(-1)!, nq = q.shape.at(-2)!, nk = k.shape.at(-2)!;
-  return { heads: numel(q.shape.slice(0, -2)), nq, nk, dh, scale };
+  return { heads: numel(q.shape.slice(0, -2)), nq, nk, dh, scale, dtype: floatOf(q) };
 }
 
 const attentionDef: OpDef<AttentionAttrs> = {
   name: 'attention',
   infer([q, k, v]) {
-    needF32('attention', [q!, k!, v!]);
+    const dtype = needFloat('attention', [q!, k!, v!]);
     const shapes = [q!.shape, k!.shape, v!.shape];
     const all = `q ${fmt(q!.shape)}, k ${fmt(k!.shape)}, v ${fmt(v!.shape)}`;
     if (q!.rank < 2 || k!.rank !== q!.rank || v!.rank !== q!.rank) throw new ShapeError('attention', 'q, k, v', shapes, `${all} must have the same rank, at least 2`);
@@ -196,7 +203,7 @@ const attentionDef: OpDef<AttentionAttrs> = {
     const dh = q!.shape.at(-1)!;
     if (dh % 4 !== 0 || dh > ATTENTION_MAX_DH) throw new ShapeError('attention', 'q', shapes, `head dim ${dh} must be a multiple of 4 and at most ${ATTENTION_MAX_DH} here (attention() pads others)`);
     if (q!.size === 0 || k!.size === 0) throw new ShapeError('attention', 'q, k', shapes, `${all} must be non-empty`);
-    return { shape: [...q!.shape], dtype: 'f32' };
+    return { shape: [...q!.shape], dtype };
   },
   forward(out, inputs, attrs) {
     const p = attentionShape(inputs[0]!, inputs[1]!, attrs.scale);
@@ -221,10 +228,10 @@ const attentionDef: OpDef<AttentionAttrs> = {
     const backend = q!.backend;
     const opts = { subgroupSize: subgroupSize(backend) };
     const wantKv = needs[1]! || needs[2]!;
-    const dq = Tensor.empty([...q!.shape], 'f32', backend);
+    const dq = Tensor.empty([...q!.shape], q!.dtype, backend);
     const delta = Tensor.empty([p.heads, p.nq], 'f32', backend);
     // dk and dv are the two halves of one buffer (the dk/dv kernel writes both through one binding)
-    const dkv = wantKv ? Tensor.empty([2, ...k!.shape], 'f32', backend) : null;
+    const dkv = wantKv ? Tensor.empty([2, ...k!.shape], k!.dtype, backend) : null;
     withDense([...inputs, y, g], ([qd, kd, vd, o, gd]) => {
       // storages: 0 q, 1 k, 2 v, 3 o, 4 dO, 5 lse, 6 dq, 7 delta, 8 dkv
       const launches: [Launch, number[], (a: Float64Array[]) => void][] = [
@@ -269,7 +276,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, scale?: number): Tens
   if (dh % 4 === 0 || dh > ATTENTION_MAX_DH || q.rank < 2 || k.rank !== q.rank || v.rank !== q.rank || k.shape.at(-1) !== dh || v.shape.at(-1) !== dh) {
     return apply(attentionDef, [q, k, v], { scale: s, saved: null });   // infer names any shape error
   }
-  const pad = (t: Tensor) => concat([t, full([...t.shape.slice(0, -1), 4 - (dh % 4)], 0, t.backend)], -1);
+  const pad = (t: Tensor) => concat([t, full([...t.shape.slice(0, -1), 4 - (dh % 4)], 0, t.backend, t.dtype)], -1);
   const out = apply(attentionDef, [pad(q), pad(k), pad(v)], { scale: s, saved: null });
   return slice(out, -1, 0, dh);
 }
@@ -287,20 +294,20 @@ interface QkvAttrs {
 function qkvShape(qkv: Tensor, heads: number, scale: number): AttentionShape {
   const [B, N, C] = qkv.shape as [number, number, number];
   const dh = C / 3 / heads;
-  return { heads: B * heads, nq: N, nk: N, dh, scale, layouts: packedQkvLayouts({ heads: B * heads, n: N, dh, hpb: heads }) };
+  return { heads: B * heads, nq: N, nk: N, dh, scale, dtype: floatOf(qkv), layouts: packedQkvLayouts({ heads: B * heads, n: N, dh, hpb: heads }) };
 }
 
 const attentionQkvDef: OpDef<QkvAttrs> = {
   name: 'attentionQkv',
   infer([qkv], { heads }) {
-    needF32('attentionQkv', [qkv!]);
+    const dtype = needFloat('attentionQkv', [qkv!]);
     const x = qkv!;
     if (x.rank !== 3 || x.size === 0) throw new ShapeError('attentionQkv', 'qkv', [x.shape], `qkv ${fmt(x.shape)} must be a non-empty [B, N, 3·heads·Dh]`);
     const C = x.shape[2]!;
     if (!Number.isInteger(heads) || heads < 1 || C % (3 * heads) !== 0) throw new ShapeError('attentionQkv', 'heads', [x.shape], `qkv ${fmt(x.shape)}: its last dim ${C} is not 3 × ${heads} heads × a head dim`);
     const dh = C / 3 / heads;
     if (dh % 4 !== 0 || dh > ATTENTION_MAX_DH) throw new ShapeError('attentionQkv', 'qkv', [x.shape], `head dim ${dh} must be a multiple of 4 and at most ${ATTENTION_MAX_DH} (attention() takes any)`);
-    return { shape: [x.shape[0]!, x.shape[1]!, C / 3], dtype: 'f32' };
+    return { shape: [x.shape[0]!, x.shape[1]!, C / 3], dtype };
   },
   forward(out, [qkv], attrs) {
     const p = qkvShape(qkv!, attrs.heads, attrs.scale);
@@ -323,7 +330,7 @@ const attentionQkvDef: OpDef<QkvAttrs> = {
     const p = qkvShape(qkv!, attrs.heads, attrs.scale);
     const backend = qkv!.backend;
     const opts = { subgroupSize: subgroupSize(backend) };
-    const dqkv = Tensor.empty([...qkv!.shape], 'f32', backend);
+    const dqkv = Tensor.empty([...qkv!.shape], qkv!.dtype, backend);
     const delta = Tensor.empty([p.heads, p.nq], 'f32', backend);
     withDense([qkv!, y, g], ([x, o, gd]) => {
       // storages: 0 qkv, 1 o, 2 dO, 3 lse, 4 dqkv, 5 delta

@@ -88,7 +88,7 @@ export const trainCommand = {
   async run(argv: string[]): Promise<void> {
     const { values: v, help } = parseOptions('train', TRAIN_OPTIONS, argv);
     if (help) { console.log(helpText('train', SUMMARY, TRAIN_OPTIONS)); return; }
-    if (v.dtype === 'f16') throw new OptionError('--dtype f16: the engine has f16 storage for matmul, softmax, elementwise ops and reductions, but layerNorm, attention and the optimizers have no f16 kernels yet, so a training step cannot run in f16; use --dtype f32');
+    if (v.dtype === 'f16') throw new OptionError('--dtype f16: the engine stores f16 in every kernel of the model except gather/scatterAdd (the masks) and the optimizers, which keep f32 master weights; mixed-precision training that casts between them is not built yet; use --dtype f32');
     const out = resolve(String(v.out));
     await mkdir(out, { recursive: true });
 
