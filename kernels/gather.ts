@@ -1,10 +1,11 @@
 // gather / scatter-add launchers (torch.gather index semantics; see gather.wgsl.ts).
-import { GATHER_WGSL, SCATTER_ADD_WGSL } from './gather.wgsl.ts';
-import { grid, MAX_RANK, need, type KernelSource } from './kernel-source.ts';
+import { gatherWgsl, scatterAddWgsl } from './gather.wgsl.ts';
+import { grid, MAX_RANK, need, type FloatStorage, type KernelSource } from './kernel-source.ts';
 
 const WG = 64;
-const GATHER: KernelSource = { name: 'gather', wgsl: GATHER_WGSL, overrides: { WG } };
-const SCATTER: KernelSource = { name: 'scatter_add', wgsl: SCATTER_ADD_WGSL, overrides: { WG } };
+const source = (name: string, wgsl: string): KernelSource => ({ name, wgsl, overrides: { WG } });
+const GATHER = { f32: source('gather', gatherWgsl('f32')), f16: source('gather_f16', gatherWgsl('f16')) };
+const SCATTER = { f32: source('scatter_add', scatterAddWgsl('f32')), f16: source('scatter_add_f16', scatterAddWgsl('f16')) };
 
 function strides(shape: readonly number[]): number[] {
   const s: number[] = [];
@@ -23,17 +24,17 @@ function uniforms(n: number, dim: number, dimSize: number, out: readonly number[
 }
 
 /** out = gather(x, dim, index): x, index contiguous; out has index's shape. */
-export function gather(p: { xShape: readonly number[]; indexShape: readonly number[]; dim: number }) {
+export function gather(p: { xShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage }) {
   need('gather', p.xShape.length <= MAX_RANK, `rank ${p.xShape.length} exceeds ${MAX_RANK}`);
   const n = p.indexShape.reduce((a, b) => a * b, 1);
   const [x, y] = grid(n, WG);
-  return { source: GATHER, uniforms: uniforms(n, p.dim, p.xShape[p.dim]!, p.indexShape, p.indexShape, strides(p.xShape)), workgroups: [x, y, 1] as [number, number, number] };
+  return { source: GATHER[p.dtype ?? 'f32'], uniforms: uniforms(n, p.dim, p.xShape[p.dim]!, p.indexShape, p.indexShape, strides(p.xShape)), workgroups: [x, y, 1] as [number, number, number] };
 }
 
 /** out[shape] = scatterAdd(zeros(shape), dim, index, src): index, src contiguous, same shape. */
-export function scatterAdd(p: { outShape: readonly number[]; indexShape: readonly number[]; dim: number }) {
+export function scatterAdd(p: { outShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage }) {
   need('scatterAdd', p.outShape.length <= MAX_RANK, `rank ${p.outShape.length} exceeds ${MAX_RANK}`);
   const n = p.outShape.reduce((a, b) => a * b, 1);
   const [x, y] = grid(n, WG);
-  return { source: SCATTER, uniforms: uniforms(n, p.dim, p.indexShape[p.dim]!, p.outShape, p.indexShape, strides(p.indexShape)), workgroups: [x, y, 1] as [number, number, number] };
+  return { source: SCATTER[p.dtype ?? 'f32'], uniforms: uniforms(n, p.dim, p.indexShape[p.dim]!, p.outShape, p.indexShape, strides(p.indexShape)), workgroups: [x, y, 1] as [number, number, number] };
 }

@@ -5,9 +5,10 @@
 // index entries along dim), so it needs no float atomics and is deterministic: the same
 // inputs always give the same bits. Out-of-range indices give NaN, never a silent 0 or a
 // read of someone else's memory; the engine validates indices it knows on the host first.
-import { LINEAR_ID, MAIN_1D, MAX_RANK } from './kernel-source.ts';
+// x, src and out hold T (f32, or f16: see floatStorage); scatter_add sums in f32.
+import { floatStorage, LINEAR_ID, MAIN_1D, MAX_RANK, type FloatStorage } from './kernel-source.ts';
 
-const COMMON = /* wgsl */ `
+const common = (dtype: FloatStorage) => /* wgsl */ `${floatStorage(dtype)}
 struct Params {
   n: u32,          // output elements
   rank: u32,
@@ -19,19 +20,19 @@ struct Params {
 }
 const MAX_RANK = ${MAX_RANK}u;
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read> index: array<i32>;
-@group(0) @binding(3) var<storage, read_write> o: array<f32>;
+@group(0) @binding(3) var<storage, read_write> o: array<T>;
 override WG: u32 = 64;
 ${LINEAR_ID}
 fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 { return v[i / 4u][i % 4u]; }
 `;
 
-export const GATHER_WGSL = COMMON + /* wgsl */ `
+export const gatherWgsl = (dtype: FloatStorage) => common(dtype) + /* wgsl */ `
 ${MAIN_1D()}
   if (i >= p.n) { return; }
   let j = index[i];                       // index is contiguous with the output's shape
-  if (j < 0 || u32(j) >= p.dim_size) { var nan_bits = 0x7fc00000u; o[i] = bitcast<f32>(nan_bits); return; }
+  if (j < 0 || u32(j) >= p.dim_size) { var nan_bits = 0x7fc00000u; o[i] = T(bitcast<f32>(nan_bits)); return; }
   var rem = i;
   var src = 0u;
   for (var d = i32(p.rank) - 1; d >= 0; d--) {
@@ -46,7 +47,7 @@ ${MAIN_1D()}
 }
 `;
 
-export const SCATTER_ADD_WGSL = COMMON + /* wgsl */ `
+export const scatterAddWgsl = (dtype: FloatStorage) => common(dtype) + /* wgsl */ `
 ${MAIN_1D()}
   if (i >= p.n) { return; }
   // coordinates of this output element; outside the index's extent (other than along dim)
@@ -67,8 +68,8 @@ ${MAIN_1D()}
   var s = 0.0;
   for (var j = 0u; j < p.dim_size; j++) {
     let k = base + j * step;
-    if (index[k] == i32(dest)) { s += x[k]; }
+    if (index[k] == i32(dest)) { s += f32(x[k]); }
   }
-  o[i] = s;
+  o[i] = T(s);
 }
 `;

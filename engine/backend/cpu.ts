@@ -174,6 +174,7 @@ export class CpuBackend implements Backend {
       for (let d = 0; d < coord.length; d++) off += (d === dim ? j : coord[d]!) * xs[d]!;
       o[i++] = a[off]!;
     });
+    this.round(out);
   }
 
   scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void {
@@ -187,6 +188,7 @@ export class CpuBackend implements Backend {
       for (let d = 0; d < coord.length; d++) off += (d === dim ? idx[i]! : coord[d]!) * os[d]!;
       o[off]! += s[i++]!;
     });
+    this.round(out);
   }
 
   fill(out: Storage, numel: number, value: number, step: number): void {

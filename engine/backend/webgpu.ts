@@ -350,12 +350,12 @@ export class WebGPUBackend implements Backend {
   }
 
   gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void {
-    const l = gather({ xShape, indexShape, dim });
+    const l = gather({ xShape, indexShape, dim, dtype: floatOf(out) });
     this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(index), this.buf(out)], l.workgroups);
   }
 
   scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void {
-    const l = scatterAdd({ outShape, indexShape, dim });
+    const l = scatterAdd({ outShape, indexShape, dim, dtype: floatOf(out) });
     this.dispatch(l.source, l.uniforms, [this.buf(src), this.buf(index), this.buf(out)], l.workgroups);
   }
 

@@ -65,10 +65,3 @@ export function needFloat(op: string, inputs: readonly Tensor[]): 'f32' | 'f16' 
   }
   return first;
 }
-
-/** Throw unless every input is f32: for kernels that have no f16 variant (yet). */
-export function needF32(op: string, inputs: readonly Tensor[]): void {
-  for (const [i, t] of inputs.entries()) {
-    if (t.dtype !== 'f32') throw new ShapeError(op, `input ${i}`, [t.shape], `needs f32, got ${t.dtype} ${fmt(t.shape)}${t.dtype === 'f16' ? ` (${op} has no f16 kernel; cast() to f32 first)` : ''}`);
-  }
-}

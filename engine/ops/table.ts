@@ -7,7 +7,7 @@ import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, noGrad } from '../runtime.ts';
 import { broadcastShapes, broadcastStrides, checkShape, contiguousStrides, normDim, numel, sameShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { apply, needF32, needFloat, type OpDef } from './op.ts';
+import { apply, needFloat, type OpDef } from './op.ts';
 import { hostIndexOf } from './host-index.ts';
 
 const view = (t: Tensor, shape: Shape = t.shape, strides: Shape = t.strides, offset = t.offset): View =>
@@ -529,9 +529,9 @@ function checkIndex(op: string, x: Shape, dim: number, index: Tensor, sizeAlongD
 const gatherDef: OpDef<{ dim: number }> = {
   name: 'gather',
   infer([x, index], { dim }) {
-    needF32('gather', [x!]);
+    const dtype = needFloat('gather', [x!]);
     checkIndex('gather', x!.shape, dim, index!, x!.shape[dim]!, 'x');
-    return { shape: [...index!.shape], dtype: 'f32' };
+    return { shape: [...index!.shape], dtype };
   },
   forward(out, [x, index], { dim }) {
     const X = dense(x!, true), I = dense(index!, true);
@@ -549,10 +549,10 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
 const scatterDef: OpDef<{ shape: Shape; dim: number }> = {
   name: 'scatterAdd',
   infer([index, src], { shape, dim }) {
-    needF32('scatterAdd', [src!]);
+    const dtype = needFloat('scatterAdd', [src!]);
     if (!sameShape(index!.shape, src!.shape)) throw new ShapeError('scatterAdd', 'src', [index!.shape, src!.shape], `src ${fmt(src!.shape)} must have index's shape ${fmt(index!.shape)}`);
     checkIndex('scatterAdd', shape, dim, index!, shape[dim]!, 'out');
-    return { shape: [...shape], dtype: 'f32' };
+    return { shape: [...shape], dtype };
   },
   forward(out, [index, src], { dim }) {
     const I = dense(index!, true), S = dense(src!, true);

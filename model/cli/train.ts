@@ -88,7 +88,7 @@ export const trainCommand = {
   async run(argv: string[]): Promise<void> {
     const { values: v, help } = parseOptions('train', TRAIN_OPTIONS, argv);
     if (help) { console.log(helpText('train', SUMMARY, TRAIN_OPTIONS)); return; }
-    if (v.dtype === 'f16') throw new OptionError('--dtype f16: the engine stores f16 in every kernel of the model except gather/scatterAdd (the masks) and the optimizers, which keep f32 master weights; mixed-precision training that casts between them is not built yet; use --dtype f32');
+    if (v.dtype === 'f16') throw new OptionError('--dtype f16: every kernel of the model runs on f16 storage, but training in f16 needs mixed precision (f16 copies of the f32 master weights each step, which the optimizers keep in f32), and that is not built yet; use --dtype f32');
     const out = resolve(String(v.out));
     await mkdir(out, { recursive: true });
 
