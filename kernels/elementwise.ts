@@ -21,6 +21,8 @@ export interface ElementwiseLaunch {
 }
 
 const WG = 64;
+/** vec4s per invocation of the dense text (its override VPI). */
+const VPI = 4;
 const sources = new Map<string, KernelSource>();
 const TEXTS = { f32: ELEMENTWISE_WGSL, f16: ELEMENTWISE_F16_WGSL, f32_v4: ELEMENTWISE_VEC4_WGSL, f16_v4: ELEMENTWISE_F16_VEC4_WGSL };
 function sourceFor(op: ElementwiseOp, f16: boolean, vec4: boolean): KernelSource {
@@ -94,6 +96,9 @@ export function elementwise(p: {
   const put = (base: number, v: readonly number[]) => { for (let d = 0; d < rank; d++) u[base + d] = v[d]!; };
   put(16, merged.shape);
   merged.strides.forEach((s, k) => put(24 + 8 * k, s));
-  const [x, y] = grid(rows * chunks, WG);
+  // dense text: VPI vec4s per invocation; `chunks` carries the invocation count (their stride)
+  const invocations = vec4 ? Math.ceil(last / 4 / VPI) : rows * chunks;
+  if (vec4) u[2] = invocations;
+  const [x, y] = grid(invocations, WG);
   return { source: sourceFor(p.op, !!p.f16, vec4), uniforms: buf, workgroups: [x, y, 1] };
 }

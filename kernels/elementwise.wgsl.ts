@@ -86,6 +86,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> o: array<${arr}>;
 override OP: u32 = 0;
 override WG: u32 = 64;
+override VPI: u32 = 4;   // vec4s per invocation (dense text)
 ${LINEAR_ID}
 
 fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 { return v[i / 4u][i % 4u]; }
@@ -131,17 +132,23 @@ fn apply(x: f32, y: f32, z: f32) -> f32 {
 }
 
 ${vec4 ? `${MAIN_1D()}
-  // dense path: every operand contiguous from a multiple of 4, last % 4 == 0 (one row)
-  if (i >= p.last / 4u) { return; }
-  let jo = p.off_o / 4u + i;
-  let ja = p.off_a / 4u + i;
-  if (OP == 0u) { o[jo] = a[ja]; return; }
-  let x = ${load}(a[ja]);
-  var y = vec4<f32>(p.scalar);
-  if (OP >= 20u && p.b_is_scalar == 0u) { y = ${load}(b[p.off_b / 4u + i]); }
-  var z = vec4<f32>(0.0);
-  if (OP >= 40u) { z = ${load}(c[p.off_c / 4u + i]); }
-  o[jo] = ${store}(vec4<f32>(apply(x.x, y.x, z.x), apply(x.y, y.y, z.y), apply(x.z, y.z, z.z), apply(x.w, y.w, z.w)));
+  // dense path: every operand contiguous from a multiple of 4, last % 4 == 0 (one row). Each
+  // invocation takes VPI vec4s, strided by the invocation count (p.chunks here), so neighbouring
+  // lanes still touch neighbouring addresses
+  let n4 = p.last / 4u;
+  for (var e = 0u; e < VPI; e++) {
+    let k = i + e * p.chunks;
+    if (k >= n4) { return; }
+    let jo = p.off_o / 4u + k;
+    let ja = p.off_a / 4u + k;
+    if (OP == 0u) { o[jo] = a[ja]; continue; }
+    let x = ${load}(a[ja]);
+    var y = vec4<f32>(p.scalar);
+    if (OP >= 20u && p.b_is_scalar == 0u) { y = ${load}(b[p.off_b / 4u + k]); }
+    var z = vec4<f32>(0.0);
+    if (OP >= 40u) { z = ${load}(c[p.off_c / 4u + k]); }
+    o[jo] = ${store}(vec4<f32>(apply(x.x, y.x, z.x), apply(x.y, y.y, z.y), apply(x.z, y.z, z.z), apply(x.w, y.w, z.w)));
+  }
 }
 ` : `${MAIN_1D()}
   if (i >= p.rows * p.chunks) { return; }
