@@ -16,9 +16,16 @@
 // per-segment uniforms, with the decay (per-group weight decay).
 import { LINEAR_ID, MAIN_1D } from './kernel-source.ts';
 
-/** The branches over segments: `body(k)` is the code for segment k, with `j` its element. */
+/**
+ * The branches over segments: `body(k)` is the code for segment k, with `j` its element.
+ * Each branch tests both ends of its range: the padding invocations after a segment's last
+ * element (up to the next workgroup boundary) belong to no segment and must write nothing.
+ * Testing only the upper end sends them into the next branch with `j` wrapped past 2³², an
+ * out-of-bounds write that WGSL leaves to the implementation (Vulkan drops it, Dawn's GLES
+ * backend clamps it onto the neighbouring tensor's last element).
+ */
 function segments(K: number, body: (k: number) => string): string {
-  return Array.from({ length: K }, (_, k) => `  ${k ? 'else ' : ''}if (i < p.seg[${k}].start + p.seg[${k}].n) {
+  return Array.from({ length: K }, (_, k) => `  if (i >= p.seg[${k}].start && i - p.seg[${k}].start < p.seg[${k}].n) {
     let j = i - p.seg[${k}].start;
 ${body(k)}
   }`).join('\n');
