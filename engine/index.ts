@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // engine: the public API. An embedding program imports only from here (plus `engine/node` to
 // create a device under Node).
 //

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // kernels/: WGSL sources and their launch builders. Pure strings and numbers; nothing here
 // knows about tensors or GPUDevice.
 export type { KernelSource, FloatStorage } from './kernel-source.ts';
