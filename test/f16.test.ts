@@ -15,6 +15,8 @@ import { assertClose, checkLeaks, cpu, gpu, owned, take, throwsWith } from './he
 
 const t = suite('f16 storage');
 checkLeaks(t);
+/** Adapters without shader-f16 (SwiftShader, Dawn's GLES backend) register these as skipped. */
+const f16 = gpu().hasF16 ? t : t.skip;
 
 type Fn = (...xs: E.Tensor[]) => E.Tensor;
 const TOL = 4e-3;
@@ -66,7 +68,7 @@ async function sameGrads(what: string, fn: Fn, shapes: number[][]): Promise<void
   h.forEach((g, i) => assertClose(g, f[i]!, shapes[i]!, `${what}: gradient of input ${i}, f16 vs f32`, 1e-2, 1e-2));
 }
 
-t('upload and readback round to f16 and survive odd offsets and lengths', async () => {
+f16('upload and readback round to f16 and survive odd offsets and lengths', async () => {
   await owned(async (own) => {
     const v = [1, 1 / 3, -2.5, 65504, 1e-5, 7, 0.1];
     const x = own(E.fromArray(v, [7], { backend: gpu(), dtype: 'f16' }));
@@ -79,7 +81,7 @@ t('upload and readback round to f16 and survive odd offsets and lengths', async 
   });
 });
 
-t('cast f32 → f16 → f32 rounds to nearest even and is differentiable', async () => {
+f16('cast f32 → f16 → f32 rounds to nearest even and is differentiable', async () => {
   for (const backend of [gpu(), cpu]) {
     await owned(async (own) => {
       const x = own(E.fromArray([1 + 2 ** -11, 1 + 3 * 2 ** -11, 70000, -3.25, 65519, -65520], [6], { backend, requiresGrad: true }));
@@ -97,7 +99,7 @@ t('cast f32 → f16 → f32 rounds to nearest even and is differentiable', async
   }
 });
 
-t('elementwise ops on f16 match the reference', async () => {
+f16('elementwise ops on f16 match the reference', async () => {
   await same('add with broadcast', (a, b) => E.add(a!, b!), [[5, 7], [7]]);
   await same('mul, sub, div', (a, b) => E.div(E.sub(E.mul(a!, b!), a!), E.add(E.abs(b!), 1)), [[3, 9], [3, 9]]);
   await same('gelu, exp', (a) => E.exp(E.gelu(a!)), [[33]]);
@@ -105,14 +107,14 @@ t('elementwise ops on f16 match the reference', async () => {
   await same('where', (c, a, b) => E.where(E.gt(c!, 0), a!, b!), [[4, 5], [4, 5], [4, 5]]);
 });
 
-t('matmul on f16 storage matches the reference at odd sizes, all layouts', async () => {
+f16('matmul on f16 storage matches the reference at odd sizes, all layouts', async () => {
   await same('[17, 33]·[33, 9]', (a, b) => E.matmul(a!, b!), [[17, 33], [33, 9]]);
   await same('[197, 64]·[65, 64]ᵀ (vec4 loads)', (a, b) => E.matmul(a!, b!, { transB: true }), [[197, 64], [65, 64]]);
   await same('[3, 12, 5]ᵀ·[3, 12, 7] batched', (a, b) => E.matmul(a!, b!, { transA: true }), [[3, 12, 5], [3, 12, 7]]);
   await same('linear + bias + GELU + residual', (x, w, b, r) => E.linear(x!, w!, b!, { activation: 'gelu', residual: r! }), [[9, 20], [12, 20], [12], [9, 12]]);
 });
 
-t('matmul and sum accumulate in f32: sums of ones run past 2048, where f16 sums stall', async () => {
+f16('matmul and sum accumulate in f32: sums of ones run past 2048, where f16 sums stall', async () => {
   await owned(async (own) => {
     const b = gpu();
     const ones = own(E.full([1, 4096], 1, { backend: b, dtype: 'f16' }));
@@ -126,20 +128,20 @@ t('matmul and sum accumulate in f32: sums of ones run past 2048, where f16 sums 
   });
 });
 
-t('layerNorm on f16 matches the reference (vec4 and scalar rows), forward and gradients', async () => {
+f16('layerNorm on f16 matches the reference (vec4 and scalar rows), forward and gradients', async () => {
   await same('layerNorm [7, 64] affine', (x, w, b) => E.layerNorm(x!, w!, b!), [[7, 64], [64], [64]]);
   await same('layerNorm [5, 37] no affine', (x) => E.layerNorm(x!, null, null), [[5, 37]]);
   await sameGrads('layerNorm [130, 24] affine', (x, w, b) => E.layerNorm(x!, w!, b!), [[130, 24], [24], [24]]);
 });
 
-t('attention and attentionQkv on f16 match the reference, forward and gradients', async () => {
+f16('attention and attentionQkv on f16 match the reference, forward and gradients', async () => {
   await same('attention [2, 17, 32]', (q, k, v) => E.attention(q!, k!, v!), [[2, 17, 32], [2, 17, 32], [2, 17, 32]]);
   await same('attentionQkv [2, 9, 3·2·8]', (qkv) => E.attentionQkv(qkv!, 2), [[2, 9, 48]]);
   await sameGrads('attention [3, 19, 40]', (q, k, v) => E.attention(q!, k!, v!), [[3, 19, 40], [3, 19, 40], [3, 19, 40]]);
   await sameGrads('attentionQkv [2, 9, 3·2·8]', (qkv) => E.attentionQkv(qkv!, 2), [[2, 9, 48]]);
 });
 
-t('gather and scatterAdd on f16 match the reference, and gather\'s gradient', async () => {
+f16('gather and scatterAdd on f16 match the reference, and gather\'s gradient', async () => {
   const index = (b: E.Backend) => E.fromArray(new Int32Array([2, 0, 1, 2, 2, 0]), [2, 3], { backend: b });
   for (const b of [gpu(), cpu]) {
     await owned(async (own) => {
@@ -154,7 +156,7 @@ t('gather and scatterAdd on f16 match the reference, and gather\'s gradient', as
   }
 });
 
-t('softmax and reductions on f16 match the reference; large logits give no NaN', async () => {
+f16('softmax and reductions on f16 match the reference; large logits give no NaN', async () => {
   await same('softmax [6, 197]', (x) => E.softmax(x!), [[6, 197]], 3, 4);
   await same('sum over rows and columns', (x) => E.add(E.sum(x!, 0), E.sum(x!)), [[5, 9]]);
   await same('max', (x) => E.max(x!, -1), [[7, 13]]);
@@ -162,7 +164,7 @@ t('softmax and reductions on f16 match the reference; large logits give no NaN',
   assert.ok(y.every((v) => Number.isFinite(v) && v >= 0 && v <= 1), 'softmax of logits near ±6e4 is finite');
 });
 
-t('gradients flow through f16 ops and match the f32 path to f16 precision', async () => {
+f16('gradients flow through f16 ops and match the f32 path to f16 precision', async () => {
   const shapes = [[8, 16], [16, 5]];
   const grads = async (dtype: 'f32' | 'f16') => {
     let out: Float64Array[] = [];
@@ -180,7 +182,7 @@ t('gradients flow through f16 ops and match the f32 path to f16 precision', asyn
   h.forEach((g, i) => assertClose(g, f[i]!, shapes[i]!, `gradient of input ${i}, f16 vs f32`, 1e-2, 1e-2));
 });
 
-t('ops without an f16 kernel and mixed dtypes say so', async () => {
+f16('ops without an f16 kernel and mixed dtypes say so', async () => {
   await owned(async (own) => {
     const b = gpu();
     const h = own(E.zeros([2, 4], { backend: b, dtype: 'f16' })), f = own(E.zeros([2, 4], { backend: b }));
@@ -191,5 +193,11 @@ t('ops without an f16 kernel and mixed dtypes say so', async () => {
     throwsWith(() => E.cast(f, 'i32' as 'f32'), /cast: dtype 'i32' is not one of 'f32', 'f16'/);
   });
 });
+
+if (!gpu().hasF16) {
+  t('without shader-f16, f16 storage is refused, naming the feature', () => {
+    throwsWith(() => E.zeros([2, 4], { backend: gpu(), dtype: 'f16' }), /f16 storage needs the shader-f16 feature/);
+  });
+}
 
 t.run();

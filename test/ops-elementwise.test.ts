@@ -57,7 +57,8 @@ unary('erf, gelu and exp agree at ±Infinity and NaN on both backends', async ()
   assert.equal(Array.from(r.gpu.slice(0, 2)), [1, -1]);
   const g = await checkOp('gelu(±inf)', (x) => E.gelu(x), [[3]], { gen: () => [Infinity, -Infinity, NaN], grad: false });
   assert.is(g.gpu[0], Infinity);
-  await checkOp('exp(±inf)', (x) => E.exp(x), [[3]], { gen: () => [Infinity, -Infinity, NaN], grad: false });
+  // exp(NaN) is left to the implementation by WGSL (SwiftShader returns +Inf): only ±Inf is pinned
+  await checkOp('exp(±inf)', (x) => E.exp(x), [[2]], { gen: () => [Infinity, -Infinity], grad: false });
 });
 unary('WGSL erf is within 1e-7 of the f64 erf on [-6, 6]', async () => {
   const n = 120001;   // step 1e-4
@@ -254,7 +255,7 @@ dense('slices at offsets that are and are not multiples of 4', async () => {
   await checkOp('exp of rows 1.. (offset 4)', (x) => E.exp(E.slice(x, 0, 1, 5)), [[5, 4]], { atol: 3e-7 });
   await checkOp('add at offset 2', (a, b) => E.add(E.slice(a, 0, 1, 5), E.slice(b, 0, 1, 5)), [[5, 2], [5, 2]]);
 });
-dense('f16 storage on both texts', async () => {
+(gpu().hasF16 ? dense : dense.skip)('f16 storage on both texts (skipped without shader-f16)', async () => {
   await owned(async (own) => {
     for (const n of [64, 30]) {
       const v = Float64Array.from({ length: n }, (_, i) => Math.sin(i) * 3);

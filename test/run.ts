@@ -1,25 +1,13 @@
 // run: every test/*.test.ts in one process, in sorted order, so the WebGPU device and its
 // compiled pipelines are created once. `node --import tsx test/run.ts [filter]` runs the files
-// whose names contain `filter`. Exits non-zero when any suite failed.
-//
-// uvu 0.5.6: with globalThis.UVU_DEFER set before uvu loads, `suite.run()` only queues the suite
-// into UVU_QUEUE[UVU_INDEX] (one group per file, headed by its name), and `exec()` runs the
-// queue and prints the summary. exec() returns nothing: it reports failure through
-// process.exitCode, and a suite whose hook threw during a failing test comes back as passed
-// with fewer tests run than it has. So each queued suite is wrapped here to count its results.
+// whose names contain `filter`. Exits non-zero when any suite failed. The counting of uvu's
+// deferred queue is in suite-count.ts (shared with the browser runner).
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { countsOk, deferSuites, newCounts, queueFile, runQueued } from './suite-count.ts';
 
-type SuiteResult = [errors: string | true, passed: number, skipped: number, total: number];
-type QueuedSuite = () => Promise<SuiteResult>;
-const g = globalThis as typeof globalThis & {
-  UVU_DEFER?: number;
-  UVU_INDEX?: number;
-  UVU_QUEUE?: [string | null, ...QueuedSuite[]][];
-  __TEST_HOOK_FAILURES__?: number;
-};
-g.UVU_DEFER = 1;
+deferSuites();
 const uvu = await import('uvu');
 
 const dir = dirname(fileURLToPath(import.meta.url));
@@ -30,40 +18,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const queue = (g.UVU_QUEUE ??= []);
-const failed: string[] = [];
-for (const f of files) {
-  g.UVU_INDEX = queue.length;
-  queue.push([f]);
-  try {
-    await import(pathToFileURL(join(dir, f)).href);
-  } catch (e) {
-    // a file that fails to load fails the run, but the other files still run
-    console.error(`test/run: ${f} failed to load:`, e);
-    failed.push(f);
-  }
-}
+const counts = newCounts();
+for (const f of files) await queueFile(f, () => import(pathToFileURL(join(dir, f)).href), counts);
+await runQueued(() => uvu.exec(), counts);
 
-let total = 0, passed = 0, skipped = 0;
-for (const group of queue) {
-  const file = group[0] ?? '(unnamed)';
-  for (let k = 1; k < group.length; k++) {
-    const run = group[k] as QueuedSuite;
-    group[k] = async () => {
-      const res = await run();
-      const [errors, ran, skip, max] = res;
-      total += max; passed += ran; skipped += skip;
-      if (errors !== true || ran < max) failed.push(file);
-      return res;
-    };
-  }
-}
-
-await uvu.exec();
-
-const hookFailures = g.__TEST_HOOK_FAILURES__ ?? 0;
-console.log(`Total: ${total}  Passed: ${passed}  Skipped: ${skipped}`);
-if (hookFailures) console.error(`test/run: ${hookFailures} leak check(s) failed (see the messages above)`);
-if (failed.length) console.error(`test/run: failures in ${[...new Set(failed)].join(', ')}`);
-const ok = failed.length === 0 && hookFailures === 0 && passed === total && !process.exitCode;
-process.exitCode = ok ? 0 : 1;
+console.log(`Total: ${counts.total}  Passed: ${counts.passed}  Skipped: ${counts.skipped}`);
+if (counts.hookFailures) console.error(`test/run: ${counts.hookFailures} leak check(s) failed (see the messages above)`);
+if (counts.failed.length) console.error(`test/run: failures in ${counts.failed.join(', ')}`);
+process.exitCode = countsOk(counts) && !process.exitCode ? 0 : 1;
