@@ -6,7 +6,8 @@
 #     "shaderUniform*ArrayDynamicIndexing required")
 #   - Debian's Fashion-MNIST (the default training data) and, with --dev, python3-torch and
 #     python3-numpy (to regenerate the PyTorch golden files and for the interop export check),
-#     OpenBLAS (the CPU ceiling in benchmarks) and Chromium (report screenshots)
+#     OpenBLAS (the CPU ceiling in benchmarks)
+#   - Chromium (the browser half of the tests, the browser demo, report screenshots)
 # Then it checks that a WebGPU adapter appears.
 # Usage: bash scripts/setup.sh [--quiet] [--dev]
 set -euo pipefail
@@ -34,8 +35,9 @@ mesa_ok || need_pkgs+=(mesa)
 if [ "$DEV" = 1 ]; then
   /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null || need_pkgs+=(python3-torch python3-numpy)
   dpkg-query -W libopenblas0-pthread >/dev/null 2>&1 || need_pkgs+=(libopenblas0-pthread)
-  command -v chromium >/dev/null || need_pkgs+=(chromium)
 fi
+# the browser half of the test suite (test/browser/run.ts) runs in Debian's Chromium
+[ -x "${IJEPA_CHROMIUM:-/usr/bin/chromium}" ] || need_pkgs+=(chromium)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   [ "$(uname -s)" = Linux ] || die "system packages missing (${need_pkgs[*]}) and this is not Linux: install a WebGPU-capable driver by hand (on macOS/Windows Dawn uses Metal/D3D12 and needs nothing)"

@@ -12,6 +12,9 @@ import { readFile, access } from 'node:fs/promises';
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
+import { parseIdx } from './idx.ts';
+
+export { FASHION_MNIST_CLASSES, FASHION_MNIST_PADDED_MEAN, FASHION_MNIST_PADDED_STD, parseIdx } from './idx.ts';
 
 /** Debian package that ships the files (installed by scripts/setup.sh). */
 export const FASHION_MNIST_DEBIAN_PACKAGE = 'dataset-fashion-mnist';
@@ -21,17 +24,6 @@ export const FASHION_MNIST_FILES = {
   train: { images: 'train-images-idx3-ubyte.gz', labels: 'train-labels-idx1-ubyte.gz' },
   test: { images: 't10k-images-idx3-ubyte.gz', labels: 't10k-labels-idx1-ubyte.gz' },
 } as const;
-
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
-] as const;
-
-/**
- * Mean and std of the training images zero-padded to 32×32, in [0, 1] units (docs/small-recipe.md).
- * The padding lowers them from the 28×28 figures (0.2860 / 0.3530): mean·784/1024 = 0.2190.
- */
-export const FASHION_MNIST_PADDED_MEAN = 0.2190;
-export const FASHION_MNIST_PADDED_STD = 0.3318;
 
 export type FashionMnistSplit = 'train' | 'test';
 
@@ -105,23 +97,5 @@ export async function readIdx(path: string): Promise<{ dims: number[]; data: Uin
       throw new Error(`fashion-mnist: ${found} is not a valid gzip file: ${(e as Error).message}`);
     }
   }
-  if (bytes.length < 4) throw new Error(`fashion-mnist: ${found} is truncated (${bytes.length} bytes)`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const magic = dv.getUint32(0, false);
-  const type = (magic >>> 8) & 0xff;
-  const ndim = magic & 0xff;
-  if (magic >>> 16 !== 0 || type !== 0x08 || ndim < 1) {
-    throw new Error(`fashion-mnist: ${found} has IDX magic 0x${magic.toString(16).padStart(8, '0')}, ` +
-      `expected 0x0000080N (unsigned bytes, N dims)`);
-  }
-  const headerLen = 4 + 4 * ndim;
-  if (bytes.length < headerLen) throw new Error(`fashion-mnist: ${found} is truncated inside its header`);
-  const dims: number[] = [];
-  for (let d = 0; d < ndim; d++) dims.push(dv.getUint32(4 + 4 * d, false));
-  const size = dims.reduce((a, b) => a * b, 1);
-  if (bytes.length !== headerLen + size) {
-    throw new Error(`fashion-mnist: ${found} holds ${bytes.length - headerLen} data bytes, ` +
-      `dims [${dims.join(', ')}] need ${size}`);
-  }
-  return { dims, data: bytes.subarray(headerLen) };
+  return parseIdx(bytes, found);
 }

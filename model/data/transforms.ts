@@ -18,7 +18,7 @@
 // code, or decoding (image-folder.ts and fashion-mnist.ts produce the pixels).
 
 import type { Rng } from './prng.ts';
-import { FASHION_MNIST_PADDED_MEAN, FASHION_MNIST_PADDED_STD } from './fashion-mnist.ts';
+import { FASHION_MNIST_PADDED_MEAN, FASHION_MNIST_PADDED_STD } from './idx.ts';
 
 /** An image as a [channels, height, width] row-major Float32Array (possibly a view into a batch). */
 export interface ImageCHW {
