@@ -106,14 +106,15 @@ export const trainCommand = {
       resumeFrom = last.path;
       cfg = (await readCheckpointMeta(last.path)).config as TrainConfig;
     } else {
-      // a second run into the same folder would append to its log, replace its config and mix
-      // its checkpoints with the old run's (which --resume, export and eval would then pick)
-      if (existsSync(join(out, 'config.json')) || (await listCheckpoints(out)).length > 0) {
-        throw new OptionError(`--out ${out} already holds a run (config.json or checkpoints); continue it with --resume, or give another --out`);
-      }
       let base = getPreset(String(v.preset));
       if (v.config) base = applyConfigFile(base, JSON.parse(await readFile(String(v.config), 'utf8')), String(v.config));
       const preset = resolvePreset(v, base);
+      // checked after the options, so their errors come first: a second run into the same folder
+      // would append to its log, replace its config and mix its checkpoints with the old run's
+      // (which --resume, export and eval would then pick)
+      if (existsSync(join(out, 'config.json')) || (await listCheckpoints(out)).length > 0) {
+        throw new OptionError(`--out ${out} already holds a run (config.json or checkpoints); continue it with --resume, or give another --out`);
+      }
       cfg = { preset, data: v.data === undefined ? null : resolve(String(v.data)), steps: 0, ipe: 0, seed: Number(v.seed), target: v.target as 'features' | 'pixels' };
     }
     const { preset } = cfg;
