@@ -26,12 +26,26 @@ export interface CheckpointContents {
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
+/** Thrown by encodeTrainState when a tensor holds NaN/Inf: such a state is never written. */
+export class NonFiniteError extends Error { override name = 'NonFiniteError'; }
+
+/** Index of the first NaN/±Inf in `a`, or -1. */
+export function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return i;
+  return -1;
+}
+
 /** Serialise the nets, the optimizer's moments and the resume state to safetensors bytes. */
 export async function encodeTrainState(nets: TrainNets, opt: AdamW | null, c: CheckpointContents): Promise<Uint8Array> {
   const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
   const optSteps: Record<string, number> = {};
+  // Every value is read back here anyway, so the finiteness check costs no extra GPU work: a
+  // step whose update produced NaN/Inf must never become the "last good" checkpoint.
   const add = async (name: string, t: Tensor) => {
-    tensors[name] = { dtype: 'F32', shape: [...t.shape], data: Float32Array.from(await t.data()) };
+    const data = Float32Array.from(await t.data());
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw new NonFiniteError(`${name} holds ${data[bad]} (element ${bad}) at step ${c.step}`);
+    tensors[name] = { dtype: 'F32', shape: [...t.shape], data };
   };
   for (const [net, module] of Object.entries(nets) as [string, Module][]) {
     for (const [name, t] of module.namedTensors()) {
@@ -83,7 +97,12 @@ export async function loadCheckpoint(path: string, nets: TrainNets, opt: AdamW |
     if (t.shape.length !== like.shape.length || t.shape.some((v, i) => v !== like.shape[i])) {
       throw new Error(`load ${path}: ${key} is ${fmt(t.shape)}, the model wants ${fmt(like.shape)}`);
     }
-    return fromArray(t.toFloat32(), t.shape, { backend: like.backend });
+    // a poisoned file (written before this check existed, or by hand) would otherwise evaluate
+    // to chance accuracy or resume into NaN without a word
+    const data = t.toFloat32();
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw new Error(`load ${path}: ${key} holds ${data[bad]} (element ${bad}); the weights are not finite`);
+    return fromArray(data, t.shape, { backend: like.backend });
   };
   noGrad(() => tidy(() => {
     for (const [net, module] of Object.entries(nets) as [string, Module][]) {

@@ -28,7 +28,7 @@ t('--help lists every option with its default', () => {
 
 t('out-of-range and unknown options fail before any work, naming the option', () => {
   let r = run(['train', '--lr', '5']);
-  assert.is(r.status, 1);
+  assert.is(r.status, 2);   // a usage error
   assert.match(r.stderr, /--lr 5 is out of range: allowed 0\.\.1/);
   r = run(['train', '--preset', 'nope']);
   assert.match(r.stderr, /--preset 'nope' is not one of micro, tiny/);
@@ -82,7 +82,7 @@ t('--resume continues with the same losses as an uninterrupted run', () => {
   la.forEach((x, i) => assert.ok(Math.abs(x - lb[i]!) <= 1e-6 * Math.abs(x), `step ${i + 1}: ${x} vs ${lb[i]}`));
 });
 
-t('SIGINT finishes the step, writes a checkpoint and exits cleanly', async () => {
+t('SIGINT finishes the step, writes a checkpoint and exits 130', async () => {
   const out = join(tmp, 'sigint');
   const child = spawn(process.execPath, [BIN, 'train', ...micro, '--steps', '100000', '--ckpt-every', '100000', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
@@ -91,7 +91,8 @@ t('SIGINT finishes the step, writes a checkpoint and exits cleanly', async () =>
     if (/step 1\/100000/.test(err) && !child.killed) child.kill('SIGINT');
   });
   const code = await new Promise<number | null>((res) => child.on('exit', res));
-  assert.is(code, 0, err);
+  assert.is(code, 130, err);
+  assert.not.match(err, /done:/);
   assert.match(err, /SIGINT: wrote ckpt-\d+\.safetensors/);
   const ckpts = readdirSync(out).filter((n) => n.startsWith('ckpt-'));
   assert.is(ckpts.length, 1);

@@ -14,7 +14,7 @@ const SUMMARY = 'Check one training step against a PyTorch step bundle (.safeten
 export const checkStepCommand = {
   summary: SUMMARY,
   async run(argv: string[]): Promise<void> {
-    const { values, help, positionals } = parseOptions('check-step', OPTIONS, argv);
+    const { values, help, positionals } = parseOptions('check-step', OPTIONS, argv, true);
     if (help) { console.log(helpText('check-step', SUMMARY, OPTIONS, 'ijepa check-step <bundle.safetensors>... [options]')); return; }
     if (positionals.length === 0) throw new OptionError('check-step: give at least one bundle file');
     await initWebGPU();

@@ -1,10 +1,13 @@
 // `ijepa info`: what WebGPU adapter this machine gives us, with its features and limits.
 import { deviceInfo, initWebGPU } from '../../engine/device/node.ts';
+import { OptionError } from './options.ts';
 
 export const infoCommand = {
   summary: 'print the WebGPU adapter, its features and limits',
   async run(args: string[]): Promise<void> {
     if (args.includes('--help')) { console.log('usage: ijepa info [--json]\n\n  --json   print one JSON object (default: a readable listing)'); return; }
+    const stray = args.find((a) => a !== '--json');
+    if (stray !== undefined) throw new OptionError(`unexpected argument '${stray}'; ijepa info takes only --json`);
     await initWebGPU();
     const info = deviceInfo();
     const adapter = {

@@ -1,9 +1,13 @@
 // ijepa CLI entry: parses the subcommand and hands its arguments to that command's module.
 // Each command validates its own options (errors name the option and the allowed range)
 // before any work starts.
+import { readFileSync } from 'node:fs';
 import { argv, exit } from 'node:process';
+import { OptionError } from './options.ts';
 
-interface Command { summary: string; run(args: string[]): Promise<void> }
+// run resolves to an exit code (or nothing, meaning 0). Exit codes: 0 success, 1 a failure,
+// 2 a usage error (an OptionError: bad option, stray argument), 128+n a signal n stopped the run.
+interface Command { summary: string; run(args: string[]): Promise<void | number> }
 
 const commands: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./info.ts')).infoCommand,
@@ -30,7 +34,7 @@ function usage(): string {
     '  export       write a checkpoint as an official .pth.tar or as safetensors',
     '  report       write RUN_DIR/report/index.html: curves, probe results, masks, feature PCA',
     '',
-    'Run `ijepa <command> --help` for the options of a command.',
+    'Run `ijepa <command> --help` for the options of a command; `ijepa --version` prints the version.',
   ].join('\n');
 }
 
@@ -39,17 +43,21 @@ if (!name || name === '--help' || name === '-h' || name === 'help') {
   console.log(usage());
   exit(name ? 0 : 1);
 }
+if (name === '--version' || name === '-V') {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  console.log(`ijepa ${pkg.version}`);
+  exit(0);
+}
 const load = commands[name];
 if (!load) {
   console.error(`ijepa: unknown command '${name}'\n\n${usage()}`);
   exit(2);
 }
 try {
-  await (await load()).run(rest);
-  exit(0);
+  exit((await (await load()).run(rest)) ?? 0);
 } catch (e) {
   const err = e as Error;
   console.error(`ijepa ${name}: ${err.message}`);
   if (process.env.IJEPA_DEBUG) console.error(err.stack);
-  exit(1);
+  exit(e instanceof OptionError ? 2 : 1);
 }

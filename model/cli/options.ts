@@ -33,8 +33,11 @@ export function helpText(command: string, summary: string, table: OptionTable, u
   return lines.join('\n');
 }
 
-/** Parse and validate argv against the table; `help` is true when --help was given. */
-export function parseOptions(command: string, table: OptionTable, argv: string[]): { values: OptionValues; help: boolean; positionals: string[] } {
+/**
+ * Parse and validate argv against the table; `help` is true when --help was given. A positional
+ * argument is an error unless `allowPositionals` (a stray word would otherwise be ignored silently).
+ */
+export function parseOptions(command: string, table: OptionTable, argv: string[], allowPositionals = false): { values: OptionValues; help: boolean; positionals: string[] } {
   const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, o] of Object.entries(table)) config[name] = { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) };
   let parsed;
@@ -42,6 +45,9 @@ export function parseOptions(command: string, table: OptionTable, argv: string[]
     parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
   } catch (e) {
     throw new OptionError(`${(e as Error).message.replace(/^.*?: /, '')}; see 'ijepa ${command} --help'`);
+  }
+  if (!allowPositionals && parsed.positionals.length > 0) {
+    throw new OptionError(`unexpected argument '${parsed.positionals[0]}': ijepa ${command} takes only options; see 'ijepa ${command} --help'`);
   }
   const values: OptionValues = {};
   for (const [name, o] of Object.entries(table)) {

@@ -18,7 +18,7 @@ const SUMMARY = 'Write a self-contained HTML report of a training run.';
 export const reportCommand = {
   summary: SUMMARY,
   async run(argv: string[]): Promise<void> {
-    const { values: v, help, positionals } = parseOptions('report', REPORT_OPTIONS, argv);
+    const { values: v, help, positionals } = parseOptions('report', REPORT_OPTIONS, argv, true);
     if (help) { console.log(helpText('report', SUMMARY, REPORT_OPTIONS, 'ijepa report RUN_DIR [options]')); return; }
     if (positionals.length !== 1) throw new OptionError(`expected one RUN_DIR, got ${positionals.length}; see 'ijepa report --help'`);
     await initWebGPU();

@@ -6,12 +6,13 @@
 // --ckpt-every steps, at the end, and on SIGINT/SIGTERM (after the current step); --resume
 // continues from the newest checkpoint with the same losses as an uninterrupted run; a NaN/Inf
 // loss stops the run naming the step and never overwrites the last good checkpoint.
-import { mkdir, readFile, writeFile, appendFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile, appendFile, unlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { DeviceError, fromArray, memory, noGrad, tidy, type Tensor } from '../../engine/index.ts';
 import { collapseStats } from '../collapse.ts';
-import { checkpointName, listCheckpoints, loadCheckpoint, pruneCheckpoints, readCheckpointMeta, saveCheckpoint } from '../checkpoint.ts';
+import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta, saveCheckpoint } from '../checkpoint.ts';
 import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch, type SampleSource } from '../data/loader.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { scanImageFolder } from '../data/image-folder.ts';
@@ -85,12 +86,16 @@ export function resolvePreset(v: OptionValues, base: Preset): Preset {
 
 export const trainCommand = {
   summary: SUMMARY,
-  async run(argv: string[]): Promise<void> {
+  /** Resolves to the process exit code: 0, or 128 + the signal's number when a signal stopped the run. */
+  async run(argv: string[]): Promise<number> {
     const { values: v, help } = parseOptions('train', TRAIN_OPTIONS, argv);
-    if (help) { console.log(helpText('train', SUMMARY, TRAIN_OPTIONS)); return; }
+    if (help) { console.log(helpText('train', SUMMARY, TRAIN_OPTIONS)); return 0; }
+    // resolve('') is the current folder: an empty --out (an unset shell variable) would spill a run there
+    if (String(v.out).trim() === '') throw new OptionError("--out '': give a directory for the run");
     if (v.dtype === 'f16') throw new OptionError('--dtype f16: every kernel of the model runs on f16 storage, but training in f16 needs mixed precision (f16 copies of the f32 master weights each step, which the optimizers keep in f32), and that is not built yet; use --dtype f32');
     const out = resolve(String(v.out));
     await mkdir(out, { recursive: true });
+    await removeStaleTemps(out);
 
     // ---- 1. configuration: preset ← config file ← options; a resume takes the saved config -----
     let resumeFrom: string | null = null;
@@ -104,6 +109,12 @@ export const trainCommand = {
       let base = getPreset(String(v.preset));
       if (v.config) base = applyConfigFile(base, JSON.parse(await readFile(String(v.config), 'utf8')), String(v.config));
       const preset = resolvePreset(v, base);
+      // checked after the options, so their errors come first: a second run into the same folder
+      // would append to its log, replace its config and mix its checkpoints with the old run's
+      // (which --resume, export and eval would then pick)
+      if (existsSync(join(out, 'config.json')) || (await listCheckpoints(out)).length > 0) {
+        throw new OptionError(`--out ${out} already holds a run (config.json or checkpoints); continue it with --resume, or give another --out`);
+      }
       cfg = { preset, data: v.data === undefined ? null : resolve(String(v.data)), steps: 0, ipe: 0, seed: Number(v.seed), target: v.target as 'features' | 'pixels' };
     }
     const { preset } = cfg;
@@ -164,13 +175,16 @@ export const trainCommand = {
     // ---- 4. the loop -----------------------------------------------------------------------------
     let stopSignal: string | null = null;
     const onSignal = (s: string) => () => { stopSignal ??= s; };
-    const sigint = onSignal('SIGINT'), sigterm = onSignal('SIGTERM');
+    // SIGHUP (the terminal closed) is handled like SIGTERM: checkpoint, then exit
+    const sigint = onSignal('SIGINT'), sigterm = onSignal('SIGTERM'), sighup = onSignal('SIGHUP');
     process.on('SIGINT', sigint);
     process.on('SIGTERM', sigterm);
+    process.on('SIGHUP', sighup);
     const progress = new Progress(process.stderr, Number(v['log-every']));
     const t0 = performance.now();
     const firstStep = step;
-    let lastGood = step;
+    let lastGood: number | null = resumeFrom ? step : null;
+    const kept = () => (lastGood === null ? `No checkpoint was written yet in ${out}` : `The last good checkpoint (step ${lastGood}) is kept in ${out}`);
     try {
       // Steps are pipelined: step t+1 is recorded before step t's loss is read, so the GPU never
       // idles while the host records. Checkpoint, collapse-watch and final steps are sync
@@ -187,7 +201,7 @@ export const trainCommand = {
         const since = lastDone ?? x.t;
         lastDone = now;
         if (!Number.isFinite(loss)) {
-          throw new Error(`loss is ${loss} at step ${x.step}; stopping. The last good checkpoint (step ${lastGood}) is kept in ${out}`);
+          throw new Error(`loss is ${loss} at step ${x.step}; stopping. ${kept()}`);
         }
         const mem = memory(backend);
         const rec: Record<string, number> = {
@@ -228,14 +242,21 @@ export const trainCommand = {
         prev = null;
         await finish(cur);
         if (isCkpt) {
-          await checkpoint(step);
+          // the loss read above predates this step's update: the parameters are checked as they are saved
+          try {
+            await checkpoint(step);
+          } catch (e) {
+            if (e instanceof NonFiniteError) throw new Error(`the update of step ${step} made the parameters non-finite (${e.message}); stopping without saving. ${kept()}`);
+            throw e;
+          }
           lastGood = step;
         }
         if (stopSignal) { progress.log(`${stopSignal}: wrote ${checkpointName(step)} at step ${step}; resume with --resume --out ${out}`); break; }
       }
     } catch (e) {
       if (e instanceof DeviceError) {
-        throw new Error(`${e.message}\nThe GPU device failed at step ${step}. The last checkpoint (step ${lastGood}) is in ${out}; continue with: npx ijepa train --resume --out ${out}`);
+        const next = lastGood === null ? 'No checkpoint was written yet; start the run again' : `The last checkpoint (step ${lastGood}) is in ${out}; continue with: npx ijepa train --resume --out ${out}`;
+        throw new Error(`${e.message}\nThe GPU device failed at step ${step}. ${next}`);
       }
       throw e;
     } finally {
@@ -243,12 +264,40 @@ export const trainCommand = {
       loader.close();
       process.off('SIGINT', sigint);
       process.off('SIGTERM', sigterm);
+      process.off('SIGHUP', sighup);
     }
-    const secs = (performance.now() - t0) / 1000;
-    console.error(`done: ${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s); log ${logPath}`);
     model.dispose();
+    const secs = (performance.now() - t0) / 1000;
+    const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s); log ${logPath}`;
+    // a stopped run is not "done": the caller (a shell loop, a scheduler) must see the signal
+    if (stopSignal) { console.error(`stopped by ${stopSignal}: ${rate}`); return SIGNAL_EXIT[stopSignal]!; }
+    console.error(`done: ${rate}`);
+    return 0;
   },
 };
+
+// 128 + the signal's number, as a shell reports a process killed by that signal
+const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+
+/**
+ * Remove `*.tmp-PID.N` files left in `dir` by an atomic write whose process died (kill -9 mid
+ * checkpoint): each is a whole checkpoint's worth of disk. A live PID's file is left alone, as it
+ * may be another process writing right now.
+ */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = /\.tmp-(\d+)\.\d+$/.exec(name);
+    if (!m || isAlive(Number(m[1]))) continue;
+    await unlink(join(dir, name)).then(() => removed.push(name), () => undefined);
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
 
 /** Average-pooled encoder output [B, D] (the paper's frozen-feature readout), without grad. */
 export function pooledFeatures(encoder: VisionTransformer, imgs: Float32Array, m: ModelConfig): Tensor {

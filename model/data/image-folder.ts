@@ -15,7 +15,7 @@
 //
 // Deliberately not: a cache of decoded images, or any augmentation (transforms.ts).
 
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { join, extname } from 'node:path';
 import sharp from 'sharp';
 
@@ -169,13 +169,25 @@ async function listDir(dir: string): Promise<{ files: string[]; dirs: string[] }
   return { files, dirs };
 }
 
-/** All files below `dir`, sorted by full path in code-point order. */
-async function walkFiles(dir: string, depth = 0): Promise<string[]> {
-  // A symlink loop would otherwise recurse forever.
-  if (depth > 64) throw new Error(`image-folder: ${dir} is nested over 64 levels deep (a symlink loop?)`);
-  const { files, dirs } = await listDir(dir);
-  const out = files.map((f) => join(dir, f));
-  for (const d of dirs) out.push(...(await walkFiles(join(dir, d), depth + 1)));
+/**
+ * All files below `dir`, sorted by full path in code-point order. Each real directory is listed
+ * once (by realpath), so a symlink back to an ancestor (a loop) or a second link to one folder adds
+ * no entries twice; a stack instead of recursion keeps a deep tree from overflowing the call stack.
+ */
+async function walkFiles(dir: string): Promise<string[]> {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  const stack = [dir];
+  while (stack.length > 0) {
+    const d = stack.pop()!;
+    const real = await realpath(d).catch(() => d);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    const { files, dirs } = await listDir(d);
+    for (const f of files) out.push(join(d, f));
+    // reverse code-point order on the stack: the first path in sorted order claims a shared folder
+    for (const sub of dirs.sort(byCodePoint).reverse()) stack.push(join(d, sub));
+  }
   return out.sort(byCodePoint);
 }
 

@@ -1,0 +1,130 @@
+// Hostile inputs to the CLI (issue #14), each through the real command in a child process: a
+// step whose update goes non-finite is never checkpointed and eval refuses non-finite weights,
+// dead writers' temp files are removed, signals give 128+n exit codes, stray arguments and an
+// empty --out are usage errors (exit 2), a second run into a run folder refuses, and symlink
+// loops in --data add no images.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { decodeSafetensors, encodeSafetensors } from '../engine/index.ts';
+import { scanImageFolder } from '../model/data/image-folder.ts';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
+const run = (args: string[], cwd?: string) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240_000, cwd });
+const tmp = mkdtempSync(join(tmpdir(), 'ijepa-hostile-'));
+const micro = ['--preset', 'micro', '--watch-every', '0'];
+
+const t = suite('ijepa CLI, hostile inputs');
+t.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+t('a step whose update goes non-finite is never saved; no "step 0" when nothing was saved', async () => {
+  // lr 1 with wd 10 blows the weights up within a few steps (the issue's repro, shortened)
+  const out = join(tmp, 'nan');
+  const r = run(['train', ...micro, '--steps', '40', '--lr', '1', '--start-lr', '1', '--final-lr', '1', '--wd', '10', '--final-wd', '10', '--target', 'pixels', '--ckpt-every', '1', '--out', out]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /non-finite|loss is (NaN|-?Infinity)/);
+  assert.not.match(r.stderr, /checkpoint \(step 0\)/);
+  for (const n of readdirSync(out).filter((n) => n.startsWith('ckpt-'))) {
+    const f = decodeSafetensors(readFileSync(join(out, n)), n);
+    for (const [k, x] of f.tensors) assert.ok(x.toFloat32().every(Number.isFinite), `${n}: ${k} is not finite`);
+  }
+});
+
+t('eval refuses a checkpoint with non-finite weights, naming the file', () => {
+  const out = join(tmp, 'ok');
+  assert.is(run(['train', ...micro, '--steps', '1', '--out', out]).status, 0);
+  const src = join(out, 'ckpt-0000001.safetensors');
+  const f = decodeSafetensors(readFileSync(src), src);
+  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
+  for (const [k, x] of f.tensors) tensors[k] = { dtype: 'F32', shape: x.shape, data: x.toFloat32() };
+  const first = Object.keys(tensors).find((k) => k.startsWith('encoder/'))!;
+  tensors[first]!.data[0] = NaN;
+  const bad = join(tmp, 'poisoned.safetensors');
+  writeFileSync(bad, encodeSafetensors(tensors, f.metadata));
+  const r = run(['eval', '--checkpoint', bad, '--encoder', 'context']);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, /poisoned\.safetensors.*not finite/);
+});
+
+t('temp files of dead writers are removed at train start; a live writer\'s stay', () => {
+  const out = join(tmp, 'temps');
+  mkdirSync(out);
+  // a pid that is certainly dead: a child that has exited
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  const orphan = `ckpt-0000004.safetensors.tmp-${dead}.0`, live = `ckpt-0000004.safetensors.tmp-${process.pid}.0`;
+  writeFileSync(join(out, orphan), 'half a checkpoint');
+  writeFileSync(join(out, live), 'being written');
+  assert.is(run(['train', ...micro, '--steps', '1', '--out', out]).status, 0);
+  assert.not.ok(existsSync(join(out, orphan)), 'the dead writer\'s temp file is gone');
+  assert.ok(existsSync(join(out, live)), 'a live writer\'s temp file is kept');
+});
+
+for (const [sig, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  t(`${sig} writes a checkpoint and exits ${code}`, async () => {
+    const out = join(tmp, sig);
+    const child = spawn(process.execPath, [BIN, 'train', ...micro, '--steps', '100000', '--ckpt-every', '100000', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/step 1\/100000/.test(err) && !child.killed) child.kill(sig);
+    });
+    const status = await new Promise<number | null>((res) => child.on('exit', res));
+    assert.is(status, code, err);
+    assert.match(err, new RegExp(`${sig}: wrote ckpt-\\d+\\.safetensors`));
+    assert.not.match(err, /done:/);
+  });
+}
+
+t('stray arguments and an empty --out are usage errors (exit 2) naming them; --version', () => {
+  let r = run(['train', 'extra']);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /unexpected argument 'extra'/);
+  r = run(['info', '--bogus']);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /unexpected argument '--bogus'/);
+  r = run(['eval', 'stray']);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /'stray'/);
+  const cwd = join(tmp, 'cwd');
+  mkdirSync(cwd);
+  r = run(['train', ...micro, '--steps', '1', '--out', ''], cwd);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /--out ''/);
+  assert.equal(readdirSync(cwd), []);
+  r = run(['--version']);
+  assert.is(r.status, 0);
+  assert.match(r.stdout, /^ijepa \d+\.\d+\.\d+/);
+});
+
+t('a new run into a folder that holds a run refuses, offering --resume or another --out', () => {
+  const out = join(tmp, 'twice');
+  assert.is(run(['train', ...micro, '--steps', '1', '--out', out]).status, 0);
+  const log = readFileSync(join(out, 'log.jsonl'), 'utf8');
+  const r = run(['train', ...micro, '--steps', '2', '--out', out]);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, new RegExp(`${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} already holds a run.*--resume.*--out`));
+  assert.is(readFileSync(join(out, 'log.jsonl'), 'utf8'), log, 'the old run is untouched');
+});
+
+t('symlink loops in --data are followed once: no extra entries, no stack overflow', async () => {
+  const root = join(tmp, 'loops');
+  mkdirSync(join(root, 'a', 'deep'), { recursive: true });
+  mkdirSync(join(root, 'b'), { recursive: true });
+  const png = join(root, 'a', '0.png');
+  await sharp(Buffer.alloc(8 * 8 * 3, 100), { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(png);
+  copyFileSync(png, join(root, 'a', 'deep', '1.png'));
+  copyFileSync(png, join(root, 'b', '2.png'));
+  symlinkSync('.', join(root, 'a', 'self'));                    // a self-loop
+  symlinkSync('..', join(root, 'a', 'deep', 'up'));             // a loop back to an ancestor
+  symlinkSync(join(root, 'a'), join(root, 'a', 'deep', 'again')); // a second way into it (branching)
+  symlinkSync(join(root, 'b'), join(root, 'b', 'me'));
+  const f = await scanImageFolder(root, { probe: false });
+  assert.equal(f.classes, ['a', 'b']);
+  assert.is(f.entries.length, 3, f.entries.map((e) => e.path).join('\n'));
+});
+
+t.run();
