@@ -20,6 +20,8 @@ const g = globalThis as typeof globalThis & {
   __TEST_HOOK_FAILURES__?: number;
 };
 g.UVU_DEFER = 1;
+// the bounds sanitizer is on in tests (lavapipe drops out-of-bounds writes silently); IJEPA_SANITIZE=0 turns it off
+process.env.IJEPA_SANITIZE ??= '1';
 const uvu = await import('uvu');
 
 const dir = dirname(fileURLToPath(import.meta.url));

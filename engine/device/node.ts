@@ -18,8 +18,8 @@ export interface NodeDeviceInfo {
 // garbage-collected, Dawn tears down its threads under the device and the process aborts.
 let current: { backend: WebGPUBackend; info: NodeDeviceInfo; gpu: GPU; adapter: GPUAdapter } | null = null;
 
-/** Create (once per process) the WebGPU device and make it the default backend. */
-export async function initWebGPU(opts: { powerPreference?: GPUPowerPreference } = {}): Promise<WebGPUBackend> {
+/** Create (once per process) the WebGPU device and make it the default backend. `sanitize` defaults to IJEPA_SANITIZE=1. */
+export async function initWebGPU(opts: { powerPreference?: GPUPowerPreference; sanitize?: boolean } = {}): Promise<WebGPUBackend> {
   if (current) return current.backend;
   Object.assign(globalThis, globals);
   const gpu = create([]);
@@ -35,7 +35,8 @@ export async function initWebGPU(opts: { powerPreference?: GPUPowerPreference } 
     if (typeof v === 'number' && !key.includes('Dynamic')) requiredLimits[key] = v;
   }
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
-  const backend = new WebGPUBackend(device);
+  // IJEPA_SANITIZE=1 turns on the bounds sanitizer (test/run.ts sets it): see backend/webgpu.ts
+  const backend = new WebGPUBackend(device, { sanitize: opts.sanitize ?? process.env.IJEPA_SANITIZE === '1' });
   setBackend(backend);
   current = {
     backend,
