@@ -8,6 +8,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { countsOk, deferSuites, newCounts, queueFile, runQueued } from './suite-count.ts';
 
 deferSuites();
+// the bounds sanitizer is on in tests (lavapipe drops out-of-bounds writes silently); IJEPA_SANITIZE=0 turns it off
+process.env.IJEPA_SANITIZE ??= '1';
 const uvu = await import('uvu');
 
 const dir = dirname(fileURLToPath(import.meta.url));

@@ -13,6 +13,14 @@
 //  - Pipelines are created once per (kernel, overrides) per device.
 //  - Validation errors and device loss are thrown at the next sync point, naming the op that
 //    was being recorded.
+// Bounds sanitizer (`sanitize`, on in the tests): lavapipe drops out-of-bounds storage writes
+// silently, and a pooled buffer's bucket slack hides small overruns anyway. So each buffer gets
+// a guard tail of GUARD_BYTES right after the tensor's last word, filled with SENTINEL, and every
+// storage is bound with exactly its words plus that tail (a runtime-sized WGSL array takes its
+// length from the binding, so an overrunning write lands in the tail instead of vanishing). At
+// every submit the tails of the storages bound writable since the last one are copied into one
+// readback buffer; `read` and `sync` wait for that and throw a DeviceError naming the kernels
+// that bound the storage writable. No extra dispatches: `dispatches` counts stay as they are.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
 import {
   cast, elementwise, fill, gather, matmul, reduceLaunch, scatterAdd, softmaxBackwardRows, softmaxRows,
@@ -23,6 +31,14 @@ import { DeviceError } from '../errors.ts';
 import { BYTES, type Backend, type CustomKernel, type DType, type MatmulArgs, type MatmulEpilogueArgs, type MemoryStats, type Storage, type View } from './backend.ts';
 
 interface GpuStorage extends Storage { buffer: GPUBuffer; bucket: number }
+
+/** Guard tail per storage in sanitize mode: 64 words, past any one-vec4 or one-row overrun. */
+const GUARD_BYTES = 256;
+/** Tail fill: a NaN as f32 and as each f16 half, and not a value kernels compute. */
+const SENTINEL = 0x7fab7fab;
+const GUARD = new Uint32Array(GUARD_BYTES / 4).fill(SENTINEL);
+/** Storages bound writable since the last submit: who wrote them (kernel and op), for the error. */
+interface Written { storage: GpuStorage; writers: Set<string> }
 
 const MAX_PENDING = 1024;
 const ARENA_BYTES = 64 * 1024;
@@ -50,8 +66,22 @@ export class WebGPUBackend implements Backend {
   private error: DeviceError | null = null;
   private stats = { liveStorages: 0, liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0 };
 
-  constructor(readonly device: GPUDevice) {
-    this.maxElements = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / 4);
+  /** Bounds sanitizer on (see the header): guard tails, checked at each submit. */
+  readonly sanitize: boolean;
+  private readonly guard: number;
+  private written = new Map<GPUBuffer, Written>();
+  /** Buffers released since the last submit: kept out of the pool until it (see `alloc`). */
+  private quarantine: GpuStorage[] = [];
+  private checks: Promise<void>[] = [];
+  /** Which storage each buffer now holds, so a tail is re-armed only while that storage has it. */
+  private owner = new WeakMap<GPUBuffer, number>();
+  private readonly writableBindings = new Map<string, Set<number>>();
+
+  constructor(readonly device: GPUDevice, opts: { sanitize?: boolean } = {}) {
+    this.sanitize = !!opts.sanitize;
+    this.guard = this.sanitize ? GUARD_BYTES : 0;
+    // the guard tail shares the binding: a tensor may use the largest binding less the tail
+    this.maxElements = Math.floor((Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) - this.guard) / 4);
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.hasF16 = device.features.has('shader-f16');
     this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
@@ -73,7 +103,7 @@ export class WebGPUBackend implements Backend {
     const b = Math.max(256, bytes);
     const pow = 2 ** Math.ceil(Math.log2(b));
     const step = Math.max(256, pow / 8);
-    const cap = this.maxElements * 4;
+    const cap = this.maxElements * 4 + this.guard;
     return Math.min(Math.ceil(b / step) * step, Math.max(cap, b));
   }
 
@@ -84,21 +114,40 @@ export class WebGPUBackend implements Backend {
     }
     if (dtype === 'f16' && !this.hasF16) throw new DeviceError(this.label, 'f16 storage needs the shader-f16 feature, which this device lacks; use f32');
     // f16 buffers round up to whole 4-byte words (WebGPU copies and bindings are word-aligned)
-    const bucket = this.bucketOf(Math.ceil(bytes / 4) * 4);
+    const words = Math.ceil(bytes / 4) * 4;
+    const bucket = this.bucketOf(words + this.guard);
     const free = this.pool.get(bucket);
     let buffer = free?.pop();
     if (buffer) this.stats.pooledBytes -= bucket;
     else buffer = this.device.createBuffer({ size: bucket, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     this.stats.liveStorages++;
     this.stats.liveBytes += bucket;
-    return { id: nextStorageId++, numel, dtype, refs: 0, buffer, bucket };
+    const s: GpuStorage = { id: nextStorageId++, numel, dtype, refs: 0, buffer, bucket };
+    if (this.sanitize) {
+      // A pooled buffer's tail sits wherever its last storage ended: arm it at this one's end.
+      // Overtaking recorded work is safe here: in sanitize mode a buffer reaches the pool only
+      // at a submit (see `release`), so no unsubmitted command uses it.
+      this.device.queue.writeBuffer(buffer, words, GUARD);
+      this.owner.set(buffer, s.id);
+    }
+    return s;
   }
+
+  /** Bytes a storage is bound with: its words, plus the guard tail in sanitize mode. */
+  private bindSize(s: GpuStorage): number { return Math.ceil(s.numel * BYTES[s.dtype] / 4) * 4 + this.guard; }
 
   release(s: Storage): void {
     const g = s as GpuStorage;
     this.stats.liveStorages--;
     this.stats.liveBytes -= g.bucket;
     this.stats.pooledBytes += g.bucket;
+    // sanitize mode: `alloc` arms tails with queue writes, which would overtake recorded work
+    // still using this buffer; so it waits for the next submit (and its tail check) to be pooled
+    if (this.sanitize) { this.quarantine.push(g); return; }
+    this.toPool(g);
+  }
+
+  private toPool(g: GpuStorage): void {
     let list = this.pool.get(g.bucket);
     if (!list) { list = []; this.pool.set(g.bucket, list); }
     list.push(g.buffer);
@@ -136,9 +185,12 @@ export class WebGPUBackend implements Backend {
     try {
       await staging.mapAsync(GPUMapMode.READ);
     } catch (e) {
+      await this.awaitChecks();
       this.throwIfError();
       throw new DeviceError(label, `readback failed: ${(e as Error).message}`);
     }
+    await this.awaitChecks();
+    if (this.error) staging.destroy();
     this.throwIfError();
     const skip = offset * size - first;
     const bytes = staging.getMappedRange().slice(skip, skip + numel * size);
@@ -193,12 +245,36 @@ export class WebGPUBackend implements Backend {
     return { buffer: chunk.gpu, offset, size };
   }
 
-  private dispatch(src: KernelSource, uniforms: ArrayBuffer, buffers: GPUBuffer[], workgroups: [number, number, number]): void {
+  /** Binding numbers a kernel declares `var<storage, read_write>` (parsed once per kernel). */
+  private writable(src: KernelSource): Set<number> {
+    const key = `${src.name}|${src.wgsl.length}`;
+    let set = this.writableBindings.get(key);
+    if (!set) {
+      set = new Set();
+      for (const m of src.wgsl.matchAll(/@binding\((\d+)\)\s*var\s*<\s*storage\s*,\s*read_write\s*>/g)) set.add(Number(m[1]));
+      this.writableBindings.set(key, set);
+    }
+    return set;
+  }
+
+  private dispatch(src: KernelSource, uniforms: ArrayBuffer, storages: (GpuStorage | null)[], workgroups: [number, number, number]): void {
     if (this.error) this.throwIfError();
     const pipeline = this.pipeline(src);
     const u = this.uniformSlot(uniforms);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: u.buffer, offset: u.offset, size: u.size } }];
-    buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
+    if (this.sanitize) {
+      const writable = this.writable(src);
+      storages.forEach((s, i) => {
+        if (!s) { entries.push({ binding: i + 1, resource: { buffer: this.dummy } }); return; }
+        entries.push({ binding: i + 1, resource: { buffer: s.buffer, size: this.bindSize(s) } });
+        if (!writable.has(i + 1)) return;
+        let w = this.written.get(s.buffer);
+        if (!w) { w = { storage: s, writers: new Set() }; this.written.set(s.buffer, w); }
+        w.writers.add(`${src.name} (op ${this.label})`);
+      });
+    } else {
+      storages.forEach((s, i) => entries.push({ binding: i + 1, resource: { buffer: s ? s.buffer : this.dummy } }));
+    }
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     if (this.profiling) this.beginProfiledPass(src.name);
     else if (!this.pass) {
@@ -219,10 +295,13 @@ export class WebGPUBackend implements Backend {
 
   flush(): void {
     this.endPass();
-    if (!this.encoder) return;
+    if (!this.encoder) { this.releaseQuarantine(); return; }
     if (this.profiling) this.resolveProfile();
+    const check = this.sanitize ? this.recordTailCopies(this.encoder) : null;
     for (const c of this.arenaUsed) this.device.queue.writeBuffer(c.gpu, 0, c.cpu.buffer, 0, c.used);
     this.device.queue.submit([this.encoder.finish()]);
+    if (check) this.checks.push(check());
+    this.releaseQuarantine();
     this.stats.submits++;
     this.encoder = null;
     this.pending = 0;
@@ -289,9 +368,53 @@ export class WebGPUBackend implements Backend {
   }
   private afterSubmit: (() => void)[] = [];
 
+  // ---- bounds sanitizer (see the header) ---------------------------------------------------
+
+  /** Copy the tails written since the last submit into one readback buffer; returns the check to start after the submit. */
+  private recordTailCopies(encoder: GPUCommandEncoder): (() => Promise<void>) | null {
+    const list = [...this.written.values()];
+    this.written.clear();
+    if (list.length === 0) return null;
+    const staging = this.device.createBuffer({ size: list.length * GUARD_BYTES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    list.forEach(({ storage }, k) => encoder.copyBufferToBuffer(storage.buffer, this.bindSize(storage) - GUARD_BYTES, staging, k * GUARD_BYTES, GUARD_BYTES));
+    return async () => {
+      try {
+        await staging.mapAsync(GPUMapMode.READ);
+      } catch {
+        return;   // device lost or a validation error: reported as such at the sync point
+      }
+      const tails = new Uint32Array(staging.getMappedRange());
+      list.forEach(({ storage: s, writers }, k) => {
+        let first = -1, count = 0;
+        for (let w = 0; w < GUARD_BYTES / 4; w++) if (tails[k * GUARD_BYTES / 4 + w] !== SENTINEL) { if (first < 0) first = w; count++; }
+        if (first < 0) return;
+        const bytes = s.numel * BYTES[s.dtype];
+        const at = Math.floor((this.bindSize(s) - GUARD_BYTES + 4 * first) / BYTES[s.dtype]);
+        const names = [...writers];
+        this.error ??= new DeviceError(names.length === 1 ? names[0]! : 'bounds sanitizer',
+          `out-of-bounds write past a ${s.dtype} storage of ${s.numel} elements (${bytes} bytes): ${count} of its ${GUARD_BYTES / 4} guard words changed, ` +
+          `the first at element ${at}; kernels that bound it writable since the last check: ${names.join(', ')}`);
+        // re-arm while the same storage still holds the buffer, so later checks blame only later writes
+        if (this.owner.get(s.buffer) === s.id) this.device.queue.writeBuffer(s.buffer, this.bindSize(s) - GUARD_BYTES, GUARD);
+      });
+      staging.unmap();
+      staging.destroy();
+    };
+  }
+
+  private releaseQuarantine(): void {
+    for (const g of this.quarantine.splice(0)) { this.owner.delete(g.buffer); this.toPool(g); }
+  }
+
+  /** Wait for the tail checks of every submit so far (their failures land in `error`). */
+  private async awaitChecks(): Promise<void> {
+    while (this.checks.length) await Promise.all(this.checks.splice(0));
+  }
+
   async sync(): Promise<void> {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
+    await this.awaitChecks();
     this.throwIfError();
   }
 
@@ -299,7 +422,7 @@ export class WebGPUBackend implements Backend {
     if (this.error) { const e = this.error; this.error = null; throw e; }
   }
 
-  private buf(s: Storage): GPUBuffer { return (s as GpuStorage).buffer; }
+  private buf(s: Storage): GpuStorage { return s as GpuStorage; }
 
   // ---- kernels ------------------------------------------------------------------------------
 
@@ -311,8 +434,8 @@ export class WebGPUBackend implements Backend {
       c: c ? operand(c) : undefined,
       f16: out.storage.dtype === 'f16',
     });
-    const bb = typeof b === 'object' ? this.buf(b.storage) : this.dummy;
-    this.dispatch(l.source, l.uniforms, [this.buf(a.storage), bb, c ? this.buf(c.storage) : this.dummy, this.buf(out.storage)], l.workgroups);
+    const bb = typeof b === 'object' ? this.buf(b.storage) : null;
+    this.dispatch(l.source, l.uniforms, [this.buf(a.storage), bb, c ? this.buf(c.storage) : null, this.buf(out.storage)], l.workgroups);
   }
 
   reduce(op: ReduceOp, x: Storage, offset: number, shape: ReduceShape, out: Storage): void {

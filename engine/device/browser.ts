@@ -19,6 +19,8 @@ export interface BrowserDeviceOptions {
   featureLevel?: 'core' | 'compatibility' | 'auto';
   /** Where to look for WebGPU; defaults to `navigator.gpu`. */
   gpu?: GPU;
+  /** Guard tails on every storage, checked at each sync (backend/webgpu.ts); for tests and debugging. */
+  sanitize?: boolean;
 }
 
 let current: { backend: WebGPUBackend; info: DeviceInfo } | null = null;
@@ -53,7 +55,7 @@ export async function initWebGPU(opts: BrowserDeviceOptions = {}): Promise<WebGP
     // An adapter that is only compatibility-capable reports it; take its word over our request.
     const isCompat = level === 'compatibility' && !(adapter.features as ReadonlySet<string>).has('core-features-and-limits');
     const { device, info } = await requestFullDevice(adapter, isCompat ? 'compatibility' : 'core');
-    const backend = new WebGPUBackend(device);
+    const backend = new WebGPUBackend(device, { sanitize: opts.sanitize ?? false });
     setBackend(backend);
     current = { backend, info };
     return backend;

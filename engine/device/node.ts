@@ -14,8 +14,8 @@ export type { DeviceInfo };
 // garbage-collected, Dawn tears down its threads under the device and the process aborts.
 let current: { backend: WebGPUBackend; info: DeviceInfo; gpu: GPU; adapter: GPUAdapter } | null = null;
 
-/** Create (once per process) the WebGPU device and make it the default backend. */
-export async function initWebGPU(opts: { powerPreference?: GPUPowerPreference } = {}): Promise<WebGPUBackend> {
+/** Create (once per process) the WebGPU device and make it the default backend. `sanitize` defaults to IJEPA_SANITIZE=1. */
+export async function initWebGPU(opts: { powerPreference?: GPUPowerPreference; sanitize?: boolean } = {}): Promise<WebGPUBackend> {
   if (current) return current.backend;
   Object.assign(globalThis, globals);
   const gpu = create([]);
@@ -24,7 +24,8 @@ export async function initWebGPU(opts: { powerPreference?: GPUPowerPreference } 
     throw new Error('initWebGPU: no WebGPU adapter. On Linux without a GPU, install Mesa ≥ 24 lavapipe and libvulkan1 (`npm run setup` does it on Debian)');
   }
   const { device, info } = await requestFullDevice(adapter, 'core');
-  const backend = new WebGPUBackend(device);
+  // IJEPA_SANITIZE=1 turns on the bounds sanitizer (test/run.ts sets it): see backend/webgpu.ts
+  const backend = new WebGPUBackend(device, { sanitize: opts.sanitize ?? process.env.IJEPA_SANITIZE === '1' });
   setBackend(backend);
   current = { backend, info, gpu, adapter };
   return backend;

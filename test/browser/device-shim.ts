@@ -7,5 +7,6 @@ export { deviceInfo };
 
 export function initWebGPU() {
   const level = new URLSearchParams(globalThis.location?.search ?? '').get('level');
-  return initBrowser({ featureLevel: level === 'compatibility' ? 'compatibility' : 'core' });
+  // the bounds sanitizer is on here too, as in test/run.ts
+  return initBrowser({ featureLevel: level === 'compatibility' ? 'compatibility' : 'core', sanitize: true });
 }
