@@ -53,8 +53,9 @@ try {
       const r = await page.evaluate(() => (globalThis as unknown as { __ijepaTests: Result }).__ijepaTests);
       const secs = ((performance.now() - t0) / 1000).toFixed(0);
       if (r.error) console.error(`[${adapter}] ${r.error}`);
-      const a = r.adapter as { description?: string; vendor?: string; architecture?: string } | null;
-      summary.push(`${adapter}: ${a?.description || a?.vendor || '?'} ${a?.architecture ?? ''} (${r.featureLevel}; ${r.features.join(', ') || 'no optional features'}): `
+      const a = r.adapter as { description?: string; vendor?: string; architecture?: string; device?: string } | null;
+      const name = a?.description || [a?.vendor, a?.architecture, a?.device].filter(Boolean).join(' ') || 'an adapter that gives no name';
+      summary.push(`${adapter}: ${name} (${r.featureLevel}; ${r.features.join(', ') || 'no optional features'}): `
         + `${r.passed}/${r.total} passed, ${r.skipped} skipped, ${secs} s${r.failed.length ? `; failures in ${r.failed.join(', ')}` : ''}`
         + `${r.hookFailures ? `; ${r.hookFailures} leak checks failed` : ''}`);
       if (!r.ok || r.total === 0) allOk = false;
