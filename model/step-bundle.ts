@@ -20,8 +20,6 @@
 //
 // Deliberately not here: writing bundles (the Python script does), schedules, bf16.
 
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { decodeSafetensors, fromArray, type DecodedTensor, type Module, type Tensor } from '../engine/index.ts';
 import { IJepa } from './ijepa.ts';
 import type { ModelConfig } from './presets.ts';
@@ -89,11 +87,12 @@ export interface ParityReport {
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
-/** Read and check a bundle file; errors name the file and the missing or malformed entry. */
-export function readStepBundle(path: string): StepBundle {
-  const name = basename(path);
-  const bytes = readFileSync(path);
-  const { metadata, tensors } = decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), name);
+/**
+ * Decode and check a bundle file's bytes (no file system here, so that the browser suite runs
+ * the same check on fetched bytes); errors name the file and the missing or malformed entry.
+ */
+export function parseStepBundle(bytes: Uint8Array, name: string): StepBundle {
+  const { metadata, tensors } = decodeSafetensors(bytes, name);
   if (metadata.format !== STEP_BUNDLE_FORMAT) {
     throw new Error(`load ${name}: metadata format is ${JSON.stringify(metadata.format)}, expected "${STEP_BUNDLE_FORMAT}"`);
   }
@@ -184,12 +183,11 @@ function compare(name: string, ours: Float32Array | Float64Array | Int32Array, o
 }
 
 /**
- * Run one step of the bundle at `path` and compare it (see the file header). Uses the current
- * engine backend; frees everything it allocates.
+ * Run one step of bundle `b` (parseStepBundle) and compare it (see the file header). Uses the
+ * current engine backend; frees everything it allocates.
  */
-export async function checkStepBundle(path: string, opts: { tol?: Partial<ParityTolerance> } = {}): Promise<ParityReport> {
+export async function checkStepBundle(b: StepBundle, opts: { tol?: Partial<ParityTolerance> } = {}): Promise<ParityReport> {
   const tol: ParityTolerance = { ...DEFAULT_TOLERANCE, ...opts.tol };
-  const b = readStepBundle(path);
   const c = b.config;
   const model = modelFromBundle(b);
   const tensorsToFree: Tensor[] = [];

@@ -1,8 +1,10 @@
 // `ijepa check-step BUNDLE...`: run one I-JEPA step from a step bundle's state (written by
 // test/golden/make_step_bundle.py or any implementation of its format) and compare loss,
 // activations, gradients, updated parameters and the EMA target with the bundle's.
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
-import { checkStepBundle, formatParityReport } from '../step-bundle.ts';
+import { checkStepBundle, formatParityReport, parseStepBundle } from '../step-bundle.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
 const OPTIONS: OptionTable = {
@@ -20,7 +22,7 @@ export const checkStepCommand = {
     await initWebGPU();
     let failed = 0;
     for (const path of positionals) {
-      const r = await checkStepBundle(path, { tol: { rel: Number(values.tol), afterPerLr: Number(values['after-tol']) } });
+      const r = await checkStepBundle(parseStepBundle(readFileSync(path), basename(path)), { tol: { rel: Number(values.tol), afterPerLr: Number(values['after-tol']) } });
       console.log(formatParityReport(r));
       if (!r.ok) failed++;
     }

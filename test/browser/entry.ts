@@ -1,7 +1,9 @@
 // entry: the op suite in a browser tab. Bundled by test/browser/run.ts with esbuild (platform
 // browser, so a Node import anywhere on this path fails the bundle), it queues the test files
 // that need no Node (the f64-reference and finite-difference op checks, fused ops, optimizers,
-// leak checks) and runs them with uvu, then leaves the counts in window.__ijepaTests.
+// leak checks, one I-JEPA step against each PyTorch golden bundle) and runs them with uvu, then
+// leaves the counts and the fixed optimizer run of test/optim-agreement.ts in window.__ijepaTests.
+import { optimizerRun } from '../optim-agreement.ts';
 import { countsOk, deferSuites, newCounts, queueFile, runQueued, type RunCounts } from '../suite-count.ts';
 import { deviceInfo, initWebGPU } from './device-shim.ts';
 
@@ -20,9 +22,12 @@ const FILES: Record<string, () => Promise<unknown>> = {
   'ops-reduce.test.ts': () => import('../ops-reduce.test.ts'),
   'optim.test.ts': () => import('../optim.test.ts'),
   'schedules.test.ts': () => import('../schedules.test.ts'),
+  'step-parity.test.ts': () => import('../step-parity.test.ts'),
 };
 
-interface BrowserResult extends RunCounts { ok: boolean; adapter: unknown; features: string[]; featureLevel: string; error?: string }
+interface BrowserResult extends RunCounts {
+  ok: boolean; adapter: unknown; features: string[]; featureLevel: string; optimizer: number[]; error?: string;
+}
 const w = globalThis as typeof globalThis & { __ijepaTests?: BrowserResult };
 
 try {
@@ -33,12 +38,13 @@ try {
   const counts = newCounts();
   for (const [name, load] of Object.entries(FILES)) if (name.includes(filter)) await queueFile(name, load, counts);
   await runQueued(() => uvu.exec(), counts);
+  const optimizer = Array.from(await optimizerRun());
   const info = deviceInfo();
   const a = info.adapter;
   w.__ijepaTests = {
-    ...counts, ok: countsOk(counts), features: info.features, featureLevel: info.featureLevel,
+    ...counts, ok: countsOk(counts), optimizer, features: info.features, featureLevel: info.featureLevel,
     adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description },
   };
 } catch (e) {
-  w.__ijepaTests = { ...newCounts(), ok: false, adapter: null, features: [], featureLevel: '', error: String((e as Error)?.stack ?? e) };
+  w.__ijepaTests = { ...newCounts(), ok: false, adapter: null, features: [], featureLevel: '', optimizer: [], error: String((e as Error)?.stack ?? e) };
 }

@@ -1,12 +1,17 @@
 // browser/run: the op suite inside headless Chromium, on each adapter Chromium reaches here
 // (scripts/chromium.ts), driven from Node. It bundles test/browser/entry.ts for the browser
 // platform (so a Node import in the engine fails right here), serves it from 127.0.0.1, runs
-// it once per adapter and prints which tests ran on which adapter. Exits non-zero when any
-// suite failed on any adapter, or when an adapter gave no device.
+// it once per adapter and prints which tests ran on which adapter. Each tab also runs the fixed
+// optimizer run of test/optim-agreement.ts, which must agree with Node's (Dawn on Vulkan) to
+// 1e-6. Exits non-zero when any suite failed on any adapter, when an adapter gave no device, or
+// when the optimizer results disagree.
 // `node --import tsx test/browser/run.ts [filter] [--adapter swiftshader|gles]`
 import { build, type Plugin } from 'esbuild';
+import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { initWebGPU } from '../../engine/device/node.ts';
+import { maxAbsDiff, optimizerRun } from '../optim-agreement.ts';
 import { BROWSER_ADAPTERS, FEATURE_LEVEL, launchChromium, type BrowserAdapter } from '../../scripts/chromium.ts';
 import { serve } from '../../scripts/static-server.ts';
 
@@ -22,22 +27,37 @@ const adapters = only ? [only as BrowserAdapter] : BROWSER_ADAPTERS;
 const filter = args[0] ?? '';
 const TIMEOUT_MS = Number(process.env.IJEPA_BROWSER_TIMEOUT_MS ?? 15 * 60_000);
 
-// The tests create their device through engine/device/node.ts; in the tab it is the shim.
-const deviceShim: Plugin = {
-  name: 'device-shim',
+// The tests create their device through engine/device/node.ts and read the golden bundles
+// through test/golden-bundles.ts; in the tab both are shims.
+const shims: Plugin = {
+  name: 'shims',
   setup(b) {
     b.onResolve({ filter: /device\/node\.ts$/ }, () => ({ path: join(dir, 'device-shim.ts') }));
+    b.onResolve({ filter: /\/golden-bundles\.ts$/ }, () => ({ path: join(dir, 'golden-bundles-shim.ts') }));
   },
 };
 const bundle = await build({
   entryPoints: [join(dir, 'entry.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
-  write: false, plugins: [deviceShim], logLevel: 'error',
+  write: false, plugins: [shims], logLevel: 'error',
 });
 const js = bundle.outputFiles[0]!.contents;
 const html = '<!doctype html><meta charset="utf-8"><title>ijepa-webgpu tests</title><script type="module" src="/bundle.js"></script>';
-const { server, url } = await serve({ '/': html, '/bundle.js': js });
+const bundleDir = join(dir, '..', 'golden', 'bundles');
+const bundleNames = readdirSync(bundleDir).filter((f) => f.endsWith('.safetensors')).sort();
+const { server, url } = await serve({
+  '/': html, '/bundle.js': js, '/golden/bundles/index.json': JSON.stringify(bundleNames),
+  ...Object.fromEntries(bundleNames.map((f) => [`/golden/bundles/${f}`, { file: join(bundleDir, f) }])),
+});
 
-interface Result { ok: boolean; total: number; passed: number; skipped: number; failed: string[]; hookFailures: number; adapter: unknown; features: string[]; featureLevel: string; error?: string }
+interface Result {
+  ok: boolean; total: number; passed: number; skipped: number; failed: string[]; hookFailures: number;
+  adapter: unknown; features: string[]; featureLevel: string; optimizer: number[]; error?: string;
+}
+/** Cross-adapter agreement of the optimizer run (AdamW and EMA in f32; a few ulps apart at most). */
+const OPTIMIZER_AGREEMENT = 1e-6;
+await initWebGPU();
+const nodeOptimizer = await optimizerRun();
+const agreement: string[] = [];
 let allOk = true;
 const summary: string[] = [];
 try {
@@ -58,7 +78,9 @@ try {
       summary.push(`${adapter}: ${name} (${r.featureLevel}; ${r.features.join(', ') || 'no optional features'}): `
         + `${r.passed}/${r.total} passed, ${r.skipped} skipped, ${secs} s${r.failed.length ? `; failures in ${r.failed.join(', ')}` : ''}`
         + `${r.hookFailures ? `; ${r.hookFailures} leak checks failed` : ''}`);
-      if (!r.ok || r.total === 0) allOk = false;
+      const diff = maxAbsDiff(r.optimizer, nodeOptimizer);
+      agreement.push(`${adapter} vs node: max |Δ| ${diff.toExponential(2)} over ${nodeOptimizer.length} values`);
+      if (!r.ok || r.total === 0 || !(diff <= OPTIMIZER_AGREEMENT)) allOk = false;
     } finally {
       await browser.close();
     }
@@ -67,4 +89,5 @@ try {
   server.close();
 }
 console.log(`\nbrowser suite${filter ? ` (files matching "${filter}")` : ''}:\n  ${summary.join('\n  ')}`);
+console.log(`optimizer run (AdamW + EMA, test/optim-agreement.ts; must agree to ${OPTIMIZER_AGREEMENT.toExponential(0)}):\n  ${agreement.join('\n  ')}`);
 process.exitCode = allOk ? 0 : 1;
