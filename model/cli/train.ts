@@ -24,6 +24,7 @@ import { scheduleAt, scheduleSteps } from '../schedules.ts';
 import { helpText, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
 import { Progress } from './progress.ts';
 import { applyConfigFile } from './config-file.ts';
+import { guardStepMemory } from './memory-guard.ts';
 
 export const TRAIN_OPTIONS: OptionTable = {
   preset: { type: 'string', help: 'model/recipe preset', default: 'small-recipe', choices: PRESET_NAMES },
@@ -53,6 +54,7 @@ export const TRAIN_OPTIONS: OptionTable = {
   'log-every': { type: 'integer', help: 'steps between progress lines when not on a terminal', default: 10, min: 1, max: 1_000_000 },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
   prefetch: { type: 'integer', help: 'batches prepared ahead of the GPU', default: 2, min: 0, max: 64 },
+  'max-memory': { type: 'number', help: 'GiB a step may hold (device + host); refuse a run estimated above it', min: 0.01, max: 1e6, defaultText: 'the host memory available now (CPU adapters share it)' },
 };
 
 const SUMMARY = 'Pretrain I-JEPA (context encoder + predictor, EMA target encoder) on images.';
@@ -140,6 +142,7 @@ export const trainCommand = {
       const warmupFrac = v.warmup !== undefined ? Number(v.warmup) : preset.optim.warmupEpochs / preset.optim.epochs;
       cfg.preset = derivePreset(preset, { optim: { epochs, warmupEpochs: warmupFrac * epochs } });
     }
+    guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']), prefetch: Number(v.prefetch) });
     const sched = scheduleFor(cfg.preset, cfg.ipe);
     scheduleSteps(sched);
 
