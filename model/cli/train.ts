@@ -6,7 +6,7 @@
 // --ckpt-every steps, at the end, and on SIGINT/SIGTERM (after the current step); --resume
 // continues from the newest checkpoint with the same losses as an uninterrupted run; a NaN/Inf
 // loss stops the run naming the step and never overwrites the last good checkpoint.
-import { mkdir, readdir, readFile, writeFile, appendFile, unlink } from 'node:fs/promises';
+import { mkdir, readdir, writeFile, appendFile, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
@@ -23,29 +23,30 @@ import type { VisionTransformer } from '../vit.ts';
 import { scheduleAt, scheduleSteps } from '../schedules.ts';
 import { helpText, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
 import { Progress } from './progress.ts';
-import { applyConfigFile } from './config-file.ts';
+import { applyConfigFile, readConfigFile } from './config-file.ts';
+import { MODEL_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange } from '../config-schema.ts';
 
 export const TRAIN_OPTIONS: OptionTable = {
   preset: { type: 'string', help: 'model/recipe preset', default: 'small-recipe', choices: PRESET_NAMES },
   data: { type: 'string', help: 'folder of JPEG/PNG/WebP images (class sub-folders or flat)', defaultText: 'Fashion-MNIST train split' },
-  'img-size': { type: 'integer', help: 'input side in pixels (a multiple of the patch)', min: 8, max: 1024, defaultText: 'from the preset' },
-  batch: { type: 'integer', help: 'images per step', min: 1, max: 4096, defaultText: 'from the preset' },
-  steps: { type: 'integer', help: 'training steps (overrides --epochs)', min: 1, max: 10_000_000, defaultText: 'the preset\'s epochs' },
-  epochs: { type: 'number', help: 'epochs over the data (fractional allowed)', min: 1e-6, max: 100_000, defaultText: 'from the preset' },
-  lr: { type: 'number', help: 'peak learning rate', min: 0, max: 1, defaultText: 'from the preset' },
-  'start-lr': { type: 'number', help: 'learning rate at the start of warmup', min: 0, max: 1, defaultText: 'from the preset' },
-  'final-lr': { type: 'number', help: 'learning rate at the end of the cosine', min: 0, max: 1, defaultText: 'from the preset' },
+  'img-size': { ...optionRange(MODEL_FIELDS.imgSize), help: 'input side in pixels (a multiple of the patch)', defaultText: 'from the preset' },
+  batch: { ...optionRange(OPTIM_FIELDS.batch), help: 'images per step', defaultText: 'from the preset' },
+  steps: { ...optionRange(RUN_FIELDS.steps), min: 1, help: 'training steps (overrides --epochs; on --resume, extends or shortens the run)', defaultText: 'the preset\'s epochs' },
+  epochs: { ...optionRange(OPTIM_FIELDS.epochs), help: 'epochs over the data (fractional allowed)', defaultText: 'from the preset' },
+  lr: { ...optionRange(OPTIM_FIELDS.refLr), help: 'peak learning rate', defaultText: 'from the preset' },
+  'start-lr': { ...optionRange(OPTIM_FIELDS.startLr), help: 'learning rate at the start of warmup', defaultText: 'from the preset' },
+  'final-lr': { ...optionRange(OPTIM_FIELDS.finalLr), help: 'learning rate at the end of the cosine', defaultText: 'from the preset' },
   warmup: { type: 'number', help: 'warmup length as a fraction of training', min: 0, max: 1, defaultText: 'from the preset' },
-  wd: { type: 'number', help: 'weight decay at the start (rises by cosine)', min: 0, max: 10, defaultText: 'from the preset' },
-  'final-wd': { type: 'number', help: 'weight decay at the end', min: 0, max: 10, defaultText: 'from the preset' },
-  'ema-start': { type: 'number', help: 'EMA momentum at the start', min: 0, max: 1, defaultText: 'from the preset' },
-  'ema-final': { type: 'number', help: 'EMA momentum at the end', min: 0, max: 1, defaultText: 'from the preset' },
+  wd: { ...optionRange(OPTIM_FIELDS.refWd), help: 'weight decay at the start (rises by cosine)', defaultText: 'from the preset' },
+  'final-wd': { ...optionRange(OPTIM_FIELDS.finalWd), help: 'weight decay at the end', defaultText: 'from the preset' },
+  'ema-start': { ...optionRange(OPTIM_FIELDS.emaStart), help: 'EMA momentum at the start', defaultText: 'from the preset' },
+  'ema-final': { ...optionRange(OPTIM_FIELDS.emaFinal), help: 'EMA momentum at the end', defaultText: 'from the preset' },
   'mask-mode': { type: 'string', help: 'official masks (quirks included) or fixed (off-by-one repaired)', choices: ['official', 'fixed'], defaultText: 'from the preset' },
   target: { type: 'string', help: 'predict target-encoder features or normalised patch pixels', default: 'features', choices: ['features', 'pixels'] },
   config: { type: 'string', help: 'JSON file with official I-JEPA yaml keys (data/mask/meta/optimization)' },
   out: { type: 'string', help: 'output directory (log, config, checkpoints)', default: 'runs/ijepa' },
   resume: { type: 'boolean', help: 'continue from the newest checkpoint in --out' },
-  seed: { type: 'integer', help: 'seed for init, masks and data order', default: 0, min: 0, max: 2 ** 31 - 1 },
+  seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed for init, masks and data order', default: 0 },
   dtype: { type: 'string', help: 'storage precision', default: 'f32', choices: ['f32', 'f16'] },
   'ckpt-every': { type: 'integer', help: 'steps between checkpoints', default: 250, min: 1, max: 10_000_000 },
   keep: { type: 'integer', help: 'checkpoints to keep', default: 3, min: 1, max: 1000 },
@@ -107,7 +108,7 @@ export const trainCommand = {
       cfg = (await readCheckpointMeta(last.path)).config as TrainConfig;
     } else {
       let base = getPreset(String(v.preset));
-      if (v.config) base = applyConfigFile(base, JSON.parse(await readFile(String(v.config), 'utf8')), String(v.config));
+      if (v.config) base = applyConfigFile(base, await readConfigFile(String(v.config)), String(v.config));
       const preset = resolvePreset(v, base);
       // checked after the options, so their errors come first: a second run into the same folder
       // would append to its log, replace its config and mix its checkpoints with the old run's
@@ -152,7 +153,7 @@ export const trainCommand = {
     let loaderStart = { epoch: 0, batch: 0 };
     if (resumeFrom) {
       const meta = await loadCheckpoint(resumeFrom, nets, model.optimizer);
-      const st = meta.state as { collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } }; loader: { epoch: number; batch: number } };
+      const st = resumeState(meta.state, resumeFrom);
       step = meta.step;
       collator.setState({ nextSeed: st.collator.nextSeed, rng: { ...st.collator.rng, mt: Uint32Array.from(st.collator.rng.mt) } } as MaskCollatorState);
       loaderStart = st.loader;
@@ -275,6 +276,21 @@ export const trainCommand = {
     return 0;
   },
 };
+
+interface ResumeState { collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } }; loader: { epoch: number; batch: number } }
+
+/** A checkpoint's resume state (mask collator and data loader positions), checked: errors name the file and the field. */
+function resumeState(state: unknown, path: string): ResumeState {
+  const st = state as Partial<ResumeState> | null;
+  const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const rng = st?.collator?.rng;
+  const bad = !whole(st?.collator?.nextSeed) ? 'collator.nextSeed'
+    : !(Array.isArray(rng?.mt) && rng.mt.length === 624 && rng.mt.every((x) => whole(x) && x < 2 ** 32)) ? 'collator.rng.mt (624 words)'
+      : !whole(rng?.index) || !whole(rng?.seed) ? 'collator.rng.index/seed'
+        : !whole(st?.loader?.epoch) || !whole(st?.loader?.batch) ? 'loader.epoch/batch' : null;
+  if (bad) throw new Error(`load ${path}: metadata 'state' has no valid ${bad}; this checkpoint cannot be resumed (eval and export can still read it)`);
+  return st as ResumeState;
+}
 
 // 128 + the signal's number, as a shell reports a process killed by that signal
 const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
