@@ -6,16 +6,20 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeCheckpoint, readCheckpoint } from '../model/checkpoint.ts';
 import { applyConfigFile, readConfigFile } from '../model/cli/config-file.ts';
 import { officialLayout, readTrainState } from '../model/interop/index.ts';
 import { getPreset } from '../model/presets.ts';
+import { appendRecord, cutLog } from '../model/run-log.ts';
+import { writeReport } from '../model/report/index.ts';
+import sharp from 'sharp';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
-const run = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240_000 });
+const run = (args: string[], timeout = 240_000) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout });
+const records = (dir: string) => readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-resume-config-'));
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -151,6 +155,78 @@ t('a checkpoint whose config says depth 100000 is refused by eval and train --re
     assert.is(r.status, 1, `${args[0]}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`load ${esc(p)}: config\\.preset\\.model\\.depth 100000 is out of range`), args[0]);
   }
+});
+
+t('train --resume: a conflicting flag is an error naming it and both values; --steps extends the run, the log is cut back to the checkpoint, --ckpt-every/--keep/--watch-every come back', () => {
+  const out = join(tmp, 'resume');
+  const first = run(['train', '--preset', 'micro', '--steps', '2', '--ckpt-every', '1', '--keep', '2', '--watch-every', '3', '--lr', '0.0004', '--out', out]);
+  assert.is(first.status, 0, first.stderr);
+  const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { flags: Record<string, unknown> };
+  assert.equal([saved.flags.lr, saved.flags.keep, saved.flags['ckpt-every'], saved.flags.preset, saved.flags.steps], [0.0004, 2, 1, 'micro', 2]);
+  for (const [flag, value, was] of [['--lr', '0.001', '0.0004'], ['--preset', 'tiny', 'micro'], ['--seed', '3', '0']] as const) {
+    const r = run(['train', '--resume', '--out', out, flag, value]);
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`--resume ${flag} ${value} conflicts with the run in ${esc(out)}, started with ${flag} ${was}`));
+  }
+  const before = records(out);
+  // the step-2 checkpoint is lost (a kill before it landed): the log holds a step the resume runs again
+  rmSync(join(out, 'ckpt-0000002.safetensors'));
+  const r = run(['train', '--resume', '--steps', '4', '--out', out]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /resuming from .*ckpt-0000001\.safetensors at step 1 \(dropped 1 log record/);
+  const log = records(out);
+  assert.equal(log.map((x) => x.step), [1, 2, 3, 4], 'each step logged once');
+  assert.is(log[1]!.lr, before[1]!.lr, 'step 2 runs on the schedule it had');
+  // past the starting length the schedules hold their final values
+  const micro = getPreset('micro').optim;
+  for (const x of log.slice(2)) assert.equal([x.lr, x.wd, x.momentum], [micro.finalLr, micro.finalWd, micro.emaFinal], `step ${x.step}`);
+  // --ckpt-every 1 and --keep 2 came back (the defaults, 250 and 3, would keep ckpt-1 and write no ckpt-3)
+  assert.equal(readdirSync(out).filter((n) => n.startsWith('ckpt-')).sort(), ['ckpt-0000003.safetensors', 'ckpt-0000004.safetensors']);
+  // --watch-every 3 came back (the default 50 would not measure at step 3)
+  assert.ok(typeof log[2]!.feat_std === 'number' && log[3]!.feat_std === undefined, 'collapse watch at step 3 only');
+  const now = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { steps: number; flags: Record<string, unknown> };
+  assert.equal([now.steps, now.flags.steps, now.flags.keep], [4, 4, 2]);
+});
+
+t('cutLog keeps the records up to a step and drops torn lines, atomically; log write errors name the file', async () => {
+  const log = join(tmp, 'cut.jsonl');
+  const lines = [1, 2, 3, 4, 5].map((s) => JSON.stringify({ step: s, loss: s / 10 }));
+  writeFileSync(log, lines.join('\n') + '\n{"step": 6, "lo');
+  assert.is(await cutLog(log, 3), 3);
+  assert.is(readFileSync(log, 'utf8'), lines.slice(0, 3).join('\n') + '\n');
+  assert.is(await cutLog(log, 3), 0);
+  assert.is(await cutLog(join(tmp, 'none.jsonl'), 3), 0);
+  assert.not.ok(existsSync(join(tmp, 'none.jsonl')));
+  assert.equal(readdirSync(tmp).filter((n) => n.includes('.tmp-')), [], 'no temp file left');
+  await rejects(appendRecord('/dev/full', { step: 1 }), /^cannot write the log \/dev\/full: ENOSPC/);
+});
+
+t('resuming after the data folder shrank names --data and the counts', async () => {
+  const data = join(tmp, 'shrunk');
+  mkdirSync(data);
+  for (let i = 0; i < 4; i++) await sharp(Buffer.alloc(8 * 8 * 3, 40 * i), { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(join(data, `${i}.png`));
+  const dir = join(tmp, 'shrunk-run');
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'ckpt-0000001.safetensors'), microState({ config: { data, images: 8, ipe: 2 } }));
+  const r = run(['train', '--resume', '--out', dir]);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`--data ${esc(data)}: the run started on 8 images \\(2 batches of 4 an epoch\\); the data now holds 4 readable \\(1 batches\\)`));
+  assert.not.match(r.stderr, /BatchLoader/);
+});
+
+t('--out under /proc or on a file fails at once naming it; report names a torn config.json', async () => {
+  let r = run(['train', '--preset', 'micro', '--steps', '1', '--out', '/proc/ijepa-run'], 60_000);
+  assert.is(r.status, 2, `${r.error ?? ''} ${r.stderr}`);
+  assert.match(r.stderr, /--out \/proc\/ijepa-run: cannot create \/proc\/ijepa-run: ENOENT/);
+  const file = join(tmp, 'a-file');
+  writeFileSync(file, 'x');
+  r = run(['train', '--preset', 'micro', '--steps', '1', '--out', file]);
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`--out ${esc(file)} is a file, not a directory`));
+  const runDir = join(tmp, 'torn');
+  mkdirSync(runDir);
+  writeFileSync(join(runDir, 'config.json'), '{"preset": {"name": "mic');
+  await rejects(writeReport({ runDir }), new RegExp(`${esc(join(runDir, 'config.json'))} is not valid JSON`));
 });
 
 t.run();
