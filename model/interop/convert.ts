@@ -85,18 +85,21 @@ async function sniff(path: string): Promise<'zip' | 'safetensors' | 'unknown'> {
   }
 }
 
-/** Open an official .pth.tar or a safetensors file (official or HF names) for import. */
-export async function openSource(path: string): Promise<SourceModel> {
+/**
+ * Open an official .pth.tar or a safetensors file (official or HF names) for import. `maxBytes`
+ * caps what is read from a .pth.tar's entries in all (a zip bomb stops there).
+ */
+export async function openSource(path: string, maxBytes?: number): Promise<SourceModel> {
   const kind = await sniff(path);
-  if (kind === 'zip') return openPth(path);
+  if (kind === 'zip') return openPth(path, maxBytes);
   if (kind === 'safetensors') return openSafetensors(path);
   throw new Error(`load ${path}: neither a torch.save zip archive (.pth.tar) nor a safetensors file`);
 }
 
 const num = (v: PyValue | undefined): number | null => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null);
 
-async function openPth(path: string): Promise<SourceModel> {
-  const file = await TorchFile.open(path);
+async function openPth(path: string, maxBytes?: number): Promise<SourceModel> {
+  const file = await TorchFile.open(path, maxBytes === undefined ? {} : { maxTotalBytes: maxBytes });
   try {
     const root = file.root;
     if (!(root instanceof PyDict)) throw new Error(`load ${path}: the pickled object is a ${pyTypeOf(root)}, expected a dict`);
@@ -219,7 +222,9 @@ export async function importCheckpoint(o: ImportOptions): Promise<ImportResult> 
     throw new Error(`import ${o.from}: preset ${o.preset.name}'s train state is ${(netBytes / 2 ** 30).toFixed(1)} GiB without optimizer state; ` +
       `checkpoints are read whole (model/checkpoint.ts, readFile), which Node limits to 2 GiB, so presets past vit-base cannot be imported yet`);
   }
-  const src = await openSource(o.from);
+  // what an import can need: every net and both moments, twice over (a storage read for two views),
+  // and the pickle; a file that inflates to more is not this preset's checkpoint
+  const src = await openSource(o.from, 2 * (netBytes + momentBytes) + 2 ** 26);
   try {
     const hint = shapeHint(src, o.preset);
     const notes: string[] = [];
