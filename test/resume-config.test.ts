@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeCheckpoint, readCheckpoint } from '../model/checkpoint.ts';
 import { applyConfigFile, readConfigFile } from '../model/cli/config-file.ts';
-import { officialLayout, readTrainState } from '../model/interop/index.ts';
+import { exportCheckpoint, importCheckpoint, officialLayout, readTrainState } from '../model/interop/index.ts';
 import { getPreset } from '../model/presets.ts';
 import { appendRecord, cutLog } from '../model/run-log.ts';
 import { writeReport } from '../model/report/index.ts';
@@ -212,6 +212,15 @@ t('resuming after the data folder shrank names --data and the counts', async () 
   assert.is(r.status, 2, r.stderr);
   assert.match(r.stderr, new RegExp(`--data ${esc(data)}: the run started on 8 images \\(2 batches of 4 an epoch\\); the data now holds 4 readable \\(1 batches\\)`));
   assert.not.match(r.stderr, /BatchLoader/);
+});
+
+t('a directory given where a file is expected is an error naming it (checkpoint, import source, export target)', async () => {
+  const dir = join(tmp, 'a-dir');
+  mkdirSync(dir);
+  await rejects(readCheckpoint(dir), new RegExp(`^load ${esc(dir)}: is a directory`));
+  await rejects(importCheckpoint({ from: dir, preset: getPreset('micro'), out: join(tmp, 'imported.safetensors') }), new RegExp(`^load ${esc(dir)}: is a directory`));
+  const ok = write('export-src.safetensors', microState());
+  await rejects(exportCheckpoint({ checkpoint: ok, to: 'safetensors', out: dir }), new RegExp(`^write ${esc(dir)}: is a directory`));
 });
 
 t('--out under /proc or on a file fails at once naming it; report names a torn config.json', async () => {

@@ -73,10 +73,12 @@ const NO_META: CheckpointMeta = { epoch: null, loss: null, lr: null, batch_size:
 // ---- reading sources ----------------------------------------------------------------------------
 
 async function sniff(path: string): Promise<'zip' | 'safetensors' | 'unknown'> {
-  const fh = await open(path, 'r');
+  const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => { throw new Error(`load ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`); });
   try {
     const b = new Uint8Array(9);
-    const { bytesRead } = await fh.read(b, 0, 9, 0);
+    const { bytesRead } = await fh.read(b, 0, 9, 0).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`load ${path}: ${e.code === 'EISDIR' ? 'is a directory, not a checkpoint file' : e.message}`);
+    });
     if (bytesRead >= 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04) return 'zip';
     if (bytesRead === 9 && b[8] === 0x7b) return 'safetensors';   // u64 header length, then '{'
     return 'unknown';
