@@ -188,6 +188,15 @@ t('train --resume: a conflicting flag is an error naming it and both values; --s
   assert.equal([now.steps, now.flags.steps, now.flags.keep], [4, 4, 2]);
 });
 
+t('a run that fails before its first checkpoint says there is nothing to resume, not --resume or "step 0"', () => {
+  // lr 1 with wd 10 turns the loss non-finite within a few steps (hostile-cli's repro), long before step 1000
+  const out = join(tmp, 'no-ckpt');
+  const r = run(['train', '--preset', 'micro', '--watch-every', '0', '--steps', '40', '--ckpt-every', '1000', '--lr', '1', '--start-lr', '1', '--final-lr', '1', '--wd', '10', '--final-wd', '10', '--target', 'pixels', '--out', out]);
+  assert.is(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`No checkpoint was written, so there is nothing to resume: to start again, remove ${esc(out)} or give another --out`));
+  assert.not.match(r.stderr, /step 0|train --resume/);
+});
+
 t('cutLog keeps the records up to a step and drops torn lines, atomically; log write errors name the file', async () => {
   const log = join(tmp, 'cut.jsonl');
   const lines = [1, 2, 3, 4, 5].map((s) => JSON.stringify({ step: s, loss: s / 10 }));

@@ -4,8 +4,10 @@
 //
 // Guarantees: options are validated before any work; a checkpoint is written atomically every
 // --ckpt-every steps, at the end, and on SIGINT/SIGTERM (after the current step); --resume
-// continues from the newest checkpoint with the same losses as an uninterrupted run; a NaN/Inf
-// loss stops the run naming the step and never overwrites the last good checkpoint.
+// continues from the newest checkpoint with the same losses as an uninterrupted run, refusing a
+// flag that differs from the run's (config.json and every checkpoint record them all) except the
+// length and the pacing ones, and cutting the log back to the checkpoint; a NaN/Inf loss stops
+// the run naming the step and never overwrites the last good checkpoint.
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -81,6 +83,8 @@ export type RunFlags = Record<string, string | number | boolean | null>;
 const RESUME_MAY_CHANGE = new Set(['resume', 'out', 'steps', 'epochs', 'ckpt-every', 'keep', 'watch-every', 'log-every', 'prefetch', 'strict']);
 // Of those, the ones a resume takes back from the saved run unless given.
 const COME_BACK = ['ckpt-every', 'keep', 'watch-every', 'log-every', 'prefetch', 'strict'] as const;
+// The flags a checkpoint from before flags were saved still records, in its config and preset.
+const IN_CONFIG = new Set(['preset', 'data', 'img-size', 'batch', 'lr', 'start-lr', 'final-lr', 'warmup', 'wd', 'final-wd', 'ema-start', 'ema-final', 'mask-mode', 'target', 'seed']);
 
 /**
  * The complete record of a run's flags: each option's effective value (the preset's where the
@@ -106,7 +110,7 @@ function resumeOptions(cfg: TrainConfig, v: OptionValues, given: ReadonlySet<str
   const hasFlags = cfg.flags !== undefined;
   const same = (a: unknown, b: unknown) => (typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)) : a === b);
   for (const k of given) {
-    if (RESUME_MAY_CHANGE.has(k) || (!hasFlags && !['preset', 'data', 'img-size', 'batch', 'lr', 'start-lr', 'final-lr', 'warmup', 'wd', 'final-wd', 'ema-start', 'ema-final', 'mask-mode', 'target', 'seed'].includes(k))) continue;
+    if (RESUME_MAY_CHANGE.has(k) || (!hasFlags && !IN_CONFIG.has(k))) continue;
     const now = k === 'data' || k === 'config' ? resolve(String(v[k])) : v[k];
     if (!same(now, saved[k])) {
       throw new OptionError(`--resume --${k} ${String(now)} conflicts with the run in ${dirname(ckpt)}, started with --${k} ${saved[k] === null ? '(none)' : String(saved[k])}; ` +
@@ -178,7 +182,9 @@ export const trainCommand = {
         cfg.steps = given.has('steps') ? Number(v.steps) : Math.max(1, Math.floor(Number(v.epochs) * cfg.ipe));
         if (cfg.steps < last.step) throw new OptionError(`--resume --steps ${cfg.steps}: the newest checkpoint, ${last.path}, is at step ${last.step} already`);
       }
-      cfg.flags = { ...(cfg.flags ?? runFlags(cfg, v)), steps: cfg.steps, epochs: cfg.steps / cfg.ipe, ...Object.fromEntries(COME_BACK.map((k) => [k, k === 'strict' ? v[k] === true : Number(v[k])])) };
+      // the record goes on with what this resume runs with
+      cfg.flags = { ...(cfg.flags ?? runFlags(cfg, v)), steps: cfg.steps, epochs: cfg.steps / cfg.ipe };
+      for (const k of COME_BACK) cfg.flags[k] = k === 'strict' ? v[k] === true : Number(v[k]);
     } else {
       let base = getPreset(String(v.preset));
       if (v.config) base = applyConfigFile(base, await readConfigFile(String(v.config)), String(v.config));
