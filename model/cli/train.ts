@@ -29,6 +29,7 @@ import { writeFileAtomic } from '../atomic-write.ts';
 import { appendRecord, cutLog } from '../run-log.ts';
 import { applyConfigFile, readConfigFile } from './config-file.ts';
 import { MODEL_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange } from '../config-schema.ts';
+import { guardStepMemory } from './memory-guard.ts';
 
 export const TRAIN_OPTIONS: OptionTable = {
   preset: { type: 'string', help: 'model/recipe preset', default: 'small-recipe', choices: PRESET_NAMES },
@@ -58,6 +59,7 @@ export const TRAIN_OPTIONS: OptionTable = {
   'log-every': { type: 'integer', help: 'steps between progress lines when not on a terminal', default: 10, min: 1, max: 1_000_000 },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
   prefetch: { type: 'integer', help: 'batches prepared ahead of the GPU', default: 2, min: 0, max: 64 },
+  'max-memory': { type: 'number', help: 'GiB a step may hold (device + host); refuse a run estimated above it', min: 0.01, max: 1e6, defaultText: 'the host memory available now (CPU adapters share it)' },
 };
 
 const SUMMARY = 'Pretrain I-JEPA (context encoder + predictor, EMA target encoder) on images.';
@@ -80,7 +82,7 @@ export type RunFlags = Record<string, string | number | boolean | null>;
 
 // What a resume may change: the length (--steps, --epochs) and what only paces or paths the work.
 // Every other flag given with --resume must equal the run's: an error names it and both values.
-const RESUME_MAY_CHANGE = new Set(['resume', 'out', 'steps', 'epochs', 'ckpt-every', 'keep', 'watch-every', 'log-every', 'prefetch', 'strict']);
+const RESUME_MAY_CHANGE = new Set(['resume', 'out', 'steps', 'epochs', 'ckpt-every', 'keep', 'watch-every', 'log-every', 'prefetch', 'strict', 'max-memory']);
 // Of those, the ones a resume takes back from the saved run unless given.
 const COME_BACK = ['ckpt-every', 'keep', 'watch-every', 'log-every', 'prefetch', 'strict'] as const;
 // The flags a checkpoint from before flags were saved still records, in its config and preset.
@@ -100,6 +102,7 @@ export function runFlags(cfg: TrainConfig, v: OptionValues): RunFlags {
     'mask-mode': mask.mode, target: cfg.target, seed: cfg.seed, dtype: String(v.dtype),
     'ckpt-every': Number(v['ckpt-every']), keep: Number(v.keep), 'watch-every': Number(v['watch-every']),
     'log-every': Number(v['log-every']), strict: v.strict === true, prefetch: Number(v.prefetch),
+    'max-memory': v['max-memory'] === undefined ? null : Number(v['max-memory']),
   };
 }
 
@@ -114,7 +117,7 @@ function resumeOptions(cfg: TrainConfig, v: OptionValues, given: ReadonlySet<str
     const now = k === 'data' || k === 'config' ? resolve(String(v[k])) : v[k];
     if (!same(now, saved[k])) {
       throw new OptionError(`--resume --${k} ${String(now)} conflicts with the run in ${dirname(ckpt)}, started with --${k} ${saved[k] === null ? '(none)' : String(saved[k])}; ` +
-        `a resume continues the run as it was started (only --steps, --epochs, --ckpt-every, --keep, --watch-every, --log-every, --prefetch and --strict may change): drop --${k}, or start a new run with another --out`);
+        `a resume continues the run as it was started (only --steps, --epochs, --ckpt-every, --keep, --watch-every, --log-every, --prefetch, --strict and --max-memory may change): drop --${k}, or start a new run with another --out`);
     }
   }
   const out: OptionValues = { ...v };
@@ -228,6 +231,7 @@ export const trainCommand = {
       cfg.preset = derivePreset(preset, { optim: { epochs, warmupEpochs: warmupFrac * epochs } });
       cfg.flags = runFlags(cfg, v);
     }
+    guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']), prefetch: Number(v.prefetch) });
     // The schedules are fixed when the run starts (their length is the starting --steps); steps
     // past that length (a resume with a larger --steps) run at the schedules' final values.
     const sched = scheduleFor(cfg.preset, cfg.ipe);
