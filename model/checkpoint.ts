@@ -175,14 +175,19 @@ export function checkTrainConfig(value: unknown, where: string): CheckpointConfi
   checkFields({ steps, ipe, seed, target }, c, 'config', where, Error);
   if (c.images !== undefined) checkFields({ images: RUN_FIELDS.images }, c, 'config', where, Error);
   if (c.data !== null && typeof c.data !== 'string') throw new Error(`${where}: config.data ${show(c.data)} must be a folder path or null`);
-  const p = c.preset as Record<string, unknown> | undefined;
-  if (typeof p !== 'object' || p === null || typeof p.name !== 'string') throw new Error(`${where}: config.preset ${show(p)} must be a preset object with a name`);
+  checkConfigPreset(c.preset, where);
+  return value as CheckpointConfig;
+}
+
+/** `config.preset` of a stored config, checked as validatePreset checks presets; errors start with `where`. */
+export function checkConfigPreset(p: unknown, where: string): Preset {
+  if (typeof p !== 'object' || p === null || typeof (p as { name?: unknown }).name !== 'string') throw new Error(`${where}: config.preset ${show(p)} must be a preset object with a name`);
   try {
-    validatePreset(p as unknown as Preset);
+    validatePreset(p as Preset);
   } catch (e) {
     throw new Error(`${where}: config.${(e as Error).message.replace(/^preset '.*?': /, 'preset.')}`);
   }
-  return value as CheckpointConfig;
+  return p as Preset;
 }
 
 /** Read a checkpoint's metadata without touching any model (to build the model from its config). */

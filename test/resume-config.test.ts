@@ -232,7 +232,7 @@ t('a directory given where a file is expected is an error naming it (checkpoint,
   await rejects(exportCheckpoint({ checkpoint: ok, to: 'safetensors', out: dir }), new RegExp(`^write ${esc(dir)}: is a directory`));
 });
 
-t('--out under /proc or on a file fails at once naming it; report names a torn config.json', async () => {
+t('--out under /proc or on a file fails at once naming it; report names a torn or out-of-range config.json', async () => {
   let r = run(['train', '--preset', 'micro', '--steps', '1', '--out', '/proc/ijepa-run'], 60_000);
   assert.is(r.status, 2, `${r.error ?? ''} ${r.stderr}`);
   assert.match(r.stderr, /--out \/proc\/ijepa-run: cannot create \/proc\/ijepa-run: ENOENT/);
@@ -245,6 +245,9 @@ t('--out under /proc or on a file fails at once naming it; report names a torn c
   mkdirSync(runDir);
   writeFileSync(join(runDir, 'config.json'), '{"preset": {"name": "mic');
   await rejects(writeReport({ runDir }), new RegExp(`${esc(join(runDir, 'config.json'))} is not valid JSON`));
+  const deep = { preset: { ...getPreset('micro'), model: { ...getPreset('micro').model, depth: 100000 } }, data: null, steps: 2, ipe: 100, seed: 0, target: 'features' };
+  writeFileSync(join(runDir, 'config.json'), JSON.stringify(deep));
+  await rejects(writeReport({ runDir }), new RegExp(`^report: ${esc(join(runDir, 'config.json'))}: config\\.preset\\.model\\.depth 100000 is out of range`));
 });
 
 t.run();

@@ -16,7 +16,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { fromArray, noGrad, tidy } from '../../engine/index.ts';
-import { listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../checkpoint.ts';
+import { checkConfigPreset, listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../checkpoint.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { scanImageFolder } from '../data/image-folder.ts';
 import { evalView } from '../eval/datasets.ts';
@@ -132,7 +132,11 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   const notes: string[] = [];
   const ckpts = await listCheckpoints(run);
   const ckpt = o.checkpoint ? resolve(o.checkpoint) : ckpts.at(-1)?.path ?? null;
-  let cfg = (await readJson(join(run, 'config.json'))) as RunConfig | undefined;
+  const cfgPath = join(run, 'config.json');
+  const saved = await readJson(cfgPath);
+  let cfg = saved as RunConfig | undefined;
+  // its preset is checked like a checkpoint's: the report builds the model from it
+  if (cfg?.preset !== undefined) checkConfigPreset(cfg.preset, `report: ${cfgPath}`);
   let imported: Record<string, unknown> | undefined;
   if (ckpt) {
     const meta = await readCheckpointMeta(ckpt);
