@@ -235,12 +235,12 @@ t('a directory given where a file is expected is an error naming it (checkpoint,
 t('--out under /proc or on a file fails at once naming it; report names a torn or out-of-range config.json', async () => {
   let r = run(['train', '--preset', 'micro', '--steps', '1', '--out', '/proc/ijepa-run'], 60_000);
   assert.is(r.status, 2, `${r.error ?? ''} ${r.stderr}`);
-  assert.match(r.stderr, /--out \/proc\/ijepa-run: cannot create \/proc\/ijepa-run: ENOENT/);
+  assert.match(r.stderr, /--out: cannot create \/proc\/ijepa-run: ENOENT/);
   const file = join(tmp, 'a-file');
   writeFileSync(file, 'x');
   r = run(['train', '--preset', 'micro', '--steps', '1', '--out', file]);
   assert.is(r.status, 2, r.stderr);
-  assert.match(r.stderr, new RegExp(`--out ${esc(file)} is a file, not a directory`));
+  assert.match(r.stderr, new RegExp(`--out: ${esc(file)} is a file, not a folder`));
   const runDir = join(tmp, 'torn');
   mkdirSync(runDir);
   writeFileSync(join(runDir, 'config.json'), '{"preset": {"name": "mic');
@@ -248,6 +248,8 @@ t('--out under /proc or on a file fails at once naming it; report names a torn o
   const deep = { preset: { ...getPreset('micro'), model: { ...getPreset('micro').model, depth: 100000 } }, data: null, steps: 2, ipe: 100, seed: 0, target: 'features' };
   writeFileSync(join(runDir, 'config.json'), JSON.stringify(deep));
   await rejects(writeReport({ runDir }), new RegExp(`^report: ${esc(join(runDir, 'config.json'))}: config\\.preset\\.model\\.depth 100000 is out of range`));
+  writeFileSync(join(runDir, 'config.json'), JSON.stringify({ preset: getPreset('micro'), data: null, seed: 0 }));
+  await rejects(writeReport({ runDir, out: '/proc/ijepa-report' }), /^report: cannot create \/proc\/ijepa-report: ENOENT/);
 });
 
 t.run();

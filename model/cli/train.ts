@@ -8,8 +8,8 @@
 // flag that differs from the run's (config.json and every checkpoint record them all) except the
 // length and the pacing ones, and cutting the log back to the checkpoint; a NaN/Inf loss stops
 // the run naming the step and never overwrites the last good checkpoint.
-import { mkdir, readdir, unlink } from 'node:fs/promises';
-import { existsSync, statSync } from 'node:fs';
+import { readdir, unlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { DeviceError, fromArray, memory, noGrad, tidy, type Tensor } from '../../engine/index.ts';
@@ -26,6 +26,7 @@ import { scheduleAt, scheduleSteps } from '../schedules.ts';
 import { helpText, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
 import { Progress } from './progress.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
+import { makeDirs } from '../make-dirs.ts';
 import { appendRecord, cutLog } from '../run-log.ts';
 import { applyConfigFile, readConfigFile } from './config-file.ts';
 import { MODEL_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange } from '../config-schema.ts';
@@ -169,7 +170,7 @@ export const trainCommand = {
     if (String(v.out).trim() === '') throw new OptionError("--out '': give a directory for the run");
     if (v.dtype === 'f16') throw new OptionError('--dtype f16: every kernel of the model runs on f16 storage, but training in f16 needs mixed precision (f16 copies of the f32 master weights each step, which the optimizers keep in f32), and that is not built yet; use --dtype f32');
     const out = resolve(String(v.out));
-    await makeRunDir(out);
+    await makeDirs(out).catch((e: Error) => { throw new OptionError(`--out: ${e.message}`); });
     await removeStaleTemps(out);
 
     // ---- 1. configuration: preset ← config file ← options; a resume takes the saved config -----
@@ -384,23 +385,6 @@ async function writeConfigJson(path: string, cfg: TrainConfig): Promise<void> {
   } catch (e) {
     throw new Error(`cannot write ${path}: ${(e as Error).message}`);
   }
-}
-
-/**
- * Create the run folder and its missing parents one at a time. (mkdir's recursive mode never
- * returns for a path under /proc, where each missing parent is ENOENT but appears to exist.)
- */
-async function makeRunDir(out: string): Promise<void> {
-  const missing: string[] = [];
-  for (let d = out; !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
-  for (const d of missing) {
-    try {
-      await mkdir(d);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new OptionError(`--out ${out}: cannot create ${d}: ${(e as Error).message}`);
-    }
-  }
-  if (!statSync(out).isDirectory()) throw new OptionError(`--out ${out} is a file, not a directory`);
 }
 
 interface ResumeState { collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } }; loader: { epoch: number; batch: number } }
