@@ -3,6 +3,9 @@ import { fmt, ShapeError } from './errors.ts';
 
 export type Shape = readonly number[];
 
+/** A number or arbitrarily nested arrays of numbers, as `torch.tensor` takes them and `tolist()` gives them. */
+export type NestedArray = number | readonly NestedArray[];
+
 export const numel = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
 
 export function contiguousStrides(shape: Shape): number[] {
