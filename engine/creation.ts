@@ -8,6 +8,7 @@ import { getBackend } from './runtime.ts';
 import { checkShape, numel, sameShape, type NestedArray, type Shape } from './shape.ts';
 import { Tensor } from './tensor.ts';
 
+/** Where and how a new tensor is made: dtype (default f32), backend (default the current one), requiresGrad. */
 export interface CreateOptions { dtype?: DType; backend?: Backend; requiresGrad?: boolean }
 
 function finish(t: Tensor, o: CreateOptions): Tensor {
@@ -15,10 +16,14 @@ function finish(t: Tensor, o: CreateOptions): Tensor {
   return t;
 }
 
+/** A tensor of `shape` filled with `value`, like torch.full. */
 export const full = (shape: Shape, value: number, o: CreateOptions = {}) =>
   finish(fullOp(shape, value, o.backend ?? getBackend(), o.dtype ?? 'f32'), o);
+/** A tensor of `shape` filled with 0. */
 export const zeros = (shape: Shape, o: CreateOptions = {}) => full(shape, 0, o);
+/** A tensor of `shape` filled with 1. */
 export const ones = (shape: Shape, o: CreateOptions = {}) => full(shape, 1, o);
+/** Zeros with t's shape, dtype and backend. */
 export const zerosLike = (t: Tensor) => full(t.shape, 0, { backend: t.backend, dtype: t.dtype });
 
 /** [start, stop) with `step`, like torch.arange (f32 unless dtype says i32). */

@@ -31,6 +31,7 @@ function nest(flat: ArrayLike<number>, shape: Shape): NestedArray {
   return build(0, 0);
 }
 
+/** An n-d array on a backend's storage, with autograd (`requiresGrad`, `.grad`, `backward()`); create with `fromArray`, `zeros`, `randn`…, free with `dispose()` or `tidy`. */
 export class Tensor {
   readonly isTensor = true;
   readonly id = nextId++;

@@ -4,6 +4,7 @@
 // compiling). Shapes not listed take the nearest entry with the same transposes, else 16×32
 // (pickSubgroupTile in matmul.ts). Tuned on mesa / software / llvmpipe-llvm-15-0-6-256-bits- / llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1, 2026-11-23.
 
+/** A shape and the subgroup tile `npm run bench -- --tune` measured fastest for it. */
 export interface TunedMatmulTile {
   M: number; N: number; K: number; transA: boolean; transB: boolean;
   /** Rows of C per octet. */
@@ -12,6 +13,7 @@ export interface TunedMatmulTile {
   tn4: number;
 }
 
+/** The tuned tiles by shape (rewritten by `npm run bench -- --tune`). */
 export const MATMUL_TILES: readonly TunedMatmulTile[] = [
   { M: 1024, N: 1024, K: 1024, transA: false, transB: false, tm: 32, tn4: 1 },   // square: 13.2 GFLOP/s
   { M: 1568, N: 768, K: 192, transA: false, transB: false, tm: 32, tn4: 1 },   // [1568×192]·[192×768]: 16.7 GFLOP/s

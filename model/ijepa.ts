@@ -36,8 +36,10 @@ import { validateModelConfig } from './presets.ts';
 import { VisionTransformerPredictor } from './predictor.ts';
 import { VisionTransformer, applyMasks, patchify, repeatInterleaveBatch } from './vit.ts';
 
+/** The regression target: the EMA target encoder's features (official) or normalised patch pixels (an MAE-style variant). */
 export type TargetKind = 'features' | 'pixels';
 
+/** How an IJepa is built: the init seed and what the predictor regresses. */
 export interface IJepaOptions {
   /** Seed (or generator) for the init draws; default seed 0. */
   seed?: number | Generator;
@@ -57,6 +59,7 @@ export interface StepHyper {
 /** Masks as i32 tensors [B, Kc] / [B, Kt], or a collator batch (uploaded by the step). */
 export type StepMasks = { enc: readonly Tensor[]; pred: readonly Tensor[] } | MaskBatch;
 
+/** What `IJepa.step` returns: the loss, and with `capture` the intermediate tensors (for parity checks). */
 export interface StepResult {
   /** Scalar loss (f32, shape []); the caller reads and disposes it. */
   loss: Tensor;
@@ -75,6 +78,7 @@ const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 /** The official weight-decay rule (spec §4.2). */
 export const isDecayed = (name: string, t: Tensor) => !name.includes('bias') && t.rank !== 1;
 
+/** The I-JEPA model: context encoder, predictor and EMA target encoder, with its AdamW optimizer; `step()` runs one training step (forward, loss at the target positions, backward, AdamW, EMA). */
 export class IJepa {
   readonly config: Readonly<ModelConfig>;
   readonly target: TargetKind;

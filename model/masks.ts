@@ -39,8 +39,10 @@
 
 import { TorchGenerator, type TorchGeneratorState } from './torch-rng.ts';
 
+/** 'official' reproduces the exclusive-bound position draw (last row and column never used); 'fixed' draws positions inclusively. */
 export type MaskMode = 'official' | 'fixed';
 
+/** The collator's settings, the official config's `mask` keys (defaults are the configs' values). */
 export interface MaskCollatorOptions {
   /** Patch grid: G for a square G×G grid, or [H, W]. Give this or inputSize + patchSize. */
   gridSize?: number | readonly [number, number];
@@ -185,6 +187,7 @@ interface ResolvedOptions extends MaskSettings {
   width: number;
 }
 
+/** The official multi-block mask collator (src/masks/multiblock.py): `next(B)` draws one batch of context and target masks, quirks included (see the file header). */
 export class MaskCollator {
   readonly height: number;
   readonly width: number;

@@ -23,6 +23,7 @@ import {
 } from '../engine/index.ts';
 import { Block, applyMasks, posEmbedParameter, repeatInterleaveBatch } from './vit.ts';
 
+/** The predictor's shape: grid side, encoder and predictor widths, depth, heads, MLP ratio and output width. */
 export interface PredictorConfig {
   /** Patch grid side G (N = G²). */
   G: number;
@@ -39,6 +40,7 @@ export interface PredictorConfig {
 
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
+/** The I-JEPA predictor: a narrow ViT over the context tokens plus one mask token per target position, projected back to the target's width. */
 export class VisionTransformerPredictor extends Module {
   mask_token: Tensor;
   predictor_pos_embed: Tensor;

@@ -73,6 +73,7 @@ export interface OptimConfig {
   ipeScale: number;
 }
 
+/** A named training recipe: the model, mask and optimiser configs. */
 export interface Preset {
   readonly name: string;
   readonly model: Readonly<ModelConfig>;
@@ -144,6 +145,7 @@ const TABLE: readonly Preset[] = [
   vit('vit-huge-16', 16, 1280, 32, 16, 12),
 ];
 
+/** Every preset's name, in table order (micro, tiny, small-recipe, then the official ViT configs). */
 export const PRESET_NAMES: readonly string[] = TABLE.map((p) => p.name);
 
 /** The preset called `name`, validated; throws naming the known presets otherwise. */

@@ -32,6 +32,7 @@ export interface ScheduleLength {
   ipeScale?: number;
 }
 
+/** Linear warmup from startLr to refLr, then cosine to finalLr (the official WarmupCosineSchedule). */
 export interface LrSchedule extends ScheduleLength {
   /** Warmup length in epochs (may be fractional); W = int(warmupEpochs · ipe) iterations. */
   warmupEpochs: number;
@@ -40,6 +41,7 @@ export interface LrSchedule extends ScheduleLength {
   finalLr: number;
 }
 
+/** Cosine weight decay from refWd to finalWd (the official CosineWDSchedule). */
 export interface WdSchedule extends ScheduleLength {
   /** Weight decay at t = 0 (config `weight_decay`, 0.04). */
   refWd: number;
@@ -47,6 +49,7 @@ export interface WdSchedule extends ScheduleLength {
   finalWd: number;
 }
 
+/** EMA momentum rising linearly from emaStart towards emaFinal over the schedule. */
 export interface EmaSchedule extends ScheduleLength {
   /** First momentum (config ema[0], 0.996). */
   emaStart: number;

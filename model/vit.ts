@@ -98,6 +98,7 @@ class PatchConv extends Module {
   }
 }
 
+/** The official Conv2d(C, D, p, stride p) patch embedding, computed as a Linear on unfolded patches: [B, C, img, img] → [B, N, D]. */
 export class PatchEmbed extends Module {
   proj: PatchConv;
   private readonly p: number;
@@ -123,6 +124,7 @@ export class PatchEmbed extends Module {
   }
 }
 
+/** Multi-head self-attention with a fused qkv projection, no mask (timm's Attention as I-JEPA uses it). */
 export class Attention extends Module {
   qkv: Linear;
   proj: Linear;
@@ -150,6 +152,7 @@ export class Attention extends Module {
   }
 }
 
+/** The transformer MLP: fc2(gelu(fc1 x)), hidden width mlpRatio·D. */
 export class Mlp extends Module {
   fc1: Linear;
   fc2: Linear;
@@ -186,8 +189,10 @@ export class Block extends Module {
 
 // ---- the encoder --------------------------------------------------------------------------------
 
+/** The ModelConfig fields the encoder reads. */
 export type EncoderConfig = Pick<ModelConfig, 'imgSize' | 'chans' | 'patchSize' | 'dim' | 'depth' | 'heads' | 'mlpRatio' | 'patchEmbedStd'>;
 
+/** The I-JEPA ViT encoder (no cls token): patch embedding plus fixed 2-d sin-cos positions, `depth` blocks, a final LayerNorm; optional masks keep only the listed patches. */
 export class VisionTransformer extends Module {
   pos_embed: Tensor;
   patch_embed: PatchEmbed;
