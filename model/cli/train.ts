@@ -127,9 +127,10 @@ export const trainCommand = {
       source = fashionMnistSource(await loadFashionMnist('train'), { augment: true });
     } else {
       let skipped = 0;
-      const folder = await scanImageFolder(cfg.data, { strict: v.strict === true, onSkip: (p, r) => { skipped++; console.warn(`warning: skipping unreadable image ${p}: ${r}`); } });
+      const onSkip = (p: string, r: string) => { skipped++; console.warn(`warning: skipping unreadable image ${p}: ${r}`); };
+      const folder = await scanImageFolder(cfg.data, { strict: v.strict === true, onSkip });
       if (folder.entries.length < B) throw new OptionError(`--data ${cfg.data}: ${folder.entries.length} readable images (${skipped} skipped), fewer than one batch of ${B}`);
-      source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true });
+      source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true, onSkip });
     }
     const ipe = Math.floor(source.length / B);
     if (!resumeFrom) {
