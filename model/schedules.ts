@@ -1,7 +1,7 @@
 // schedules: the official I-JEPA lr, weight-decay and EMA-momentum schedules as pure functions.
 //
 // Source: src/utils/schedulers.py (WarmupCosineSchedule, CosineWDSchedule), src/helper.py (init_opt)
-// and src/train.py (the momentum generator); docs/ijepa-spec.md §4.3. With
+// and src/train.py (the momentum generator); docs/ijepa-step.md §4.3. With
 //   W = int(warmupEpochs · ipe),  T = int(ipeScale · epochs · ipe):
 //   lr(t)  = start + (t/W)(ref − start)                                   for t < W
 //          = max(final, final + (ref − final)·½(1 + cos πq)),  q = (t − W)/max(1, T − W)   otherwise

@@ -1,7 +1,7 @@
 // `ijepa eval`: how good are a frozen encoder's features? One table, always three rows measured
 // the same way (model/eval/protocol.ts): the encoder asked for, a randomly initialised encoder of
 // the same shape and seed (the run's own step-0 weights), and raw pixels. Columns: kNN, linear
-// probe, low-shot 1% and 10/class (docs/small-recipe.md, docs/ijepa-spec.md §7).
+// probe, low-shot 1% and 10/class (docs/small-recipe.md, docs/ijepa-step.md §7).
 //
 // Data: Fashion-MNIST by default (a class-balanced --train-size subset of the train split against
 // --test-size test images), or --data DIR with class sub-folders (train/ and test/ when present,

@@ -9,7 +9,7 @@
 // Import sources, detected from the file's first bytes and its tensor names:
 //  - `.pth.tar` (torch.save zip): the official dict {encoder, predictor, target_encoder, opt,
 //    scaler, epoch, loss, batch_size, world_size, lr} with `module.`-prefixed state dicts
-//    (spec §4.6); a bare state dict (with or without `module.`) counts as an encoder;
+//    (docs/ijepa-step.md §4.6); a bare state dict (with or without `module.`) counts as an encoder;
 //  - safetensors with official names, either prefixed by net (`encoder.blocks.0…`, what `export
 //    --to safetensors` writes) or bare (one encoder or predictor);
 //  - safetensors in transformers' IJepaModel naming (model/interop/hf.ts).
@@ -486,7 +486,7 @@ async function epochLoss(log: string | null, step: number): Promise<number | nul
   return same.reduce((a, r) => a + r.loss!, 0) / same.length;
 }
 
-/** The dict official train.py passes to torch.save (spec §4.6), from our train state. */
+/** The dict official train.py passes to torch.save (docs/ijepa-step.md §4.6), from our train state. */
 export async function officialCheckpointValue(ts: TrainState, log: string | null, notes: string[]): Promise<PyDict> {
   const { preset } = ts.config;
   const ipe = ts.config.ipe ?? 0;
