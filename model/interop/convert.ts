@@ -26,7 +26,7 @@
 // (module versions; load_state_dict does not need it), GradScaler state (we train in f32: written
 // as None, as the official code does without bf16), and sharded safetensors (`*.index.json`).
 import { readFile, open } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Generator, decodeSafetensors, encodeSafetensors, type SafetensorsInput } from '../../engine/index.ts';
 import { CHECKPOINT_FORMAT } from '../checkpoint.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
@@ -41,6 +41,7 @@ import {
 } from './layout.ts';
 import { PyDict, PyFloat, PyTuple, pyTypeOf, type PyValue } from './pickle.ts';
 import { TensorOut, TorchFile, TorchTensor, writeTorchFile } from './torch-file.ts';
+import { formatOfficialConfig, officialConfig, officialConfigPath } from './official-config.ts';
 
 export type SourceFormat = 'pth' | 'safetensors' | 'hf-safetensors';
 
@@ -374,6 +375,8 @@ async function importOpt(src: SourceModel, layout: ModelLayout, notes: string[])
 
 interface TrainStateConfig {
   preset: Preset;
+  /** The image folder the run trained on; null (or absent) for Fashion-MNIST. */
+  data?: string | null;
   target?: TargetKind;
   ipe?: number;
   seed?: number;
@@ -447,6 +450,13 @@ export async function exportCheckpoint(o: ExportOptions): Promise<{ notes: strin
   const notes: string[] = [];
   if (o.to === 'pth') {
     await writeTorchFile(o.out, await officialCheckpointValue(ts, o.log ?? null, notes));
+    // the matching official yaml beside it, so that src/train.py continues the run (official-config.ts)
+    const yaml = officialConfigPath(o.out);
+    const { config, notes: yamlNotes } = officialConfig(ts.config.preset, {
+      data: ts.config.data ?? null, target: ts.config.target ?? 'features', folder: dirname(o.out), checkpoint: basename(o.out),
+    });
+    await writeFileAtomic(yaml, formatOfficialConfig(config));
+    notes.push(`wrote ${yaml} (the official config: meta.read_checkpoint is this file)`, ...yamlNotes);
     return { notes };
   }
   const tensors: Record<string, SafetensorsInput> = {};
