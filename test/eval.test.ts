@@ -23,7 +23,8 @@ import { assertClose, checkLeaks } from './helpers.ts';
 await initWebGPU();   // once per process (helpers.ts has usually done it already)
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
-const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+// the control rows' cache goes to this test's own folder, never the user's
+const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, IJEPA_CACHE: join(tmp, 'cache') } });
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-eval-'));
 
 /** n points per class around C random unit-ish centres in D dims, with noise `spread`. */

@@ -13,6 +13,7 @@ import { initWebGPU } from '../../engine/device/node.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
 import { fashionMnistSplits, folderSplits, type EvalImages, type EvalSplits } from '../eval/datasets.ts';
 import { extractFeatures, pixelFeatures } from '../eval/features.ts';
+import { cachedRow, splitIdentity } from '../eval/row-cache.ts';
 import { evaluateFeatures, lowShotSpecs, type ProtocolResult } from '../eval/protocol.ts';
 import { lowShotName, lowShotPerClass } from '../eval/low-shot.ts';
 import { EVAL_FORMAT, resultsTable, type ResultsTable } from '../eval/results-table.ts';
@@ -30,6 +31,7 @@ export const EVAL_OPTIONS: OptionTable = {
   'probe-steps': { type: 'integer', help: 'Adam steps per linear-probe fit', default: 1000, min: 1, max: 100000 },
   out: { type: 'string', help: 'write the results as JSON here', defaultText: 'RUN/eval.json with --run, else none' },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
+  fresh: { type: 'boolean', help: 'recompute the random-init and raw-pixel rows instead of reading them from the cache (model/eval/row-cache.ts)' },
 };
 
 const SUMMARY = 'Evaluate frozen encoder features (kNN, linear probe, low-shot) against random init and raw pixels.';
@@ -96,22 +98,29 @@ export const evalCommand = {
       const trainedLabel = src.encoderKind === 'random-init' ? `random init (seed ${src.initSeed})` : `${src.encoderKind} encoder, step ${src.step}`;
       const trained = await measure(trainedLabel, await encode(trainedLabel, src.encoder));
       rows.push({ key: 'trained', label: trainedLabel, result: trained });
+      // the control rows never depend on the trained weights: cached by what they do depend on
+      const split = await splitIdentity(splits.description, splits.train.files?.concat(splits.test.files ?? []));
+      const cacheOpts = { fresh: v.fresh === true, log };
+      const shared = { split, knn: protocol.knn, probeSteps: protocol.probe.steps, seed };
+      const randomLabel = `random init (seed ${src.initSeed})`;
       if (src.encoderKind === 'random-init') {
-        rows.push({ key: 'random_init', label: `random init (seed ${src.initSeed})`, result: trained, note: 'same encoder as the first row' });
+        rows.push({ key: 'random_init', label: randomLabel, result: trained, note: 'same encoder as the first row' });
       } else {
-        const rnd = randomEncoder(src.model, src.initSeed);
-        try {
-          const label = `random init (seed ${src.initSeed})`;
-          rows.push({ key: 'random_init', label, result: await measure(label, await encode(label, rnd)) });
-        } finally {
-          rnd.dispose();
-        }
+        rows.push({
+          key: 'random_init', label: randomLabel,
+          result: await cachedRow({ row: 'random_init', model: src.model, initSeed: src.initSeed, readout: src.features, ...shared }, async () => {
+            const rnd = randomEncoder(src.model, src.initSeed);
+            try { return await measure(randomLabel, await encode(randomLabel, rnd)); } finally { rnd.dispose(); }
+          }, cacheOpts),
+        });
       }
-      const px = async (set: EvalImages) => pixelFeatures(set, { grey: set.grey });
-      const [ptr, pte] = [await px(splits.train), await px(splits.test)];
       rows.push({
         key: 'raw_pixels', label: 'raw pixels',
-        result: await measure('raw pixels', { train: { x: ptr.features, y: splits.train.labels, D: ptr.dim }, test: { x: pte.features, y: splits.test.labels, D: pte.dim } }),
+        result: await cachedRow({ row: 'raw_pixels', ...shared }, async () => {
+          const px = async (set: EvalImages) => pixelFeatures(set, { grey: set.grey });
+          const [ptr, pte] = [await px(splits.train), await px(splits.test)];
+          return measure('raw pixels', { train: { x: ptr.features, y: splits.train.labels, D: ptr.dim }, test: { x: pte.features, y: splits.test.labels, D: pte.dim } });
+        }, cacheOpts),
       });
 
       const pretrain = src.runDir ? await pretrainingTime(src.runDir, src.step) : null;

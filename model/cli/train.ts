@@ -16,6 +16,8 @@ import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneC
 import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch, type SampleSource } from '../data/loader.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { scanImageFolder } from '../data/image-folder.ts';
+import { fashionMnistSplits, folderSplits } from '../eval/datasets.ts';
+import { QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from '../eval/quick-probe.ts';
 import { IJepa } from '../ijepa.ts';
 import { MaskCollator, type MaskBatch, type MaskCollatorState } from '../masks.ts';
 import { derivePreset, getPreset, PRESET_NAMES, scheduleFor, type ModelConfig, type Preset } from '../presets.ts';
@@ -24,6 +26,7 @@ import { scheduleAt, scheduleSteps } from '../schedules.ts';
 import { helpText, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
 import { Progress } from './progress.ts';
 import { applyConfigFile } from './config-file.ts';
+import { guardStepMemory } from './memory-guard.ts';
 
 export const TRAIN_OPTIONS: OptionTable = {
   preset: { type: 'string', help: 'model/recipe preset', default: 'small-recipe', choices: PRESET_NAMES },
@@ -50,9 +53,11 @@ export const TRAIN_OPTIONS: OptionTable = {
   'ckpt-every': { type: 'integer', help: 'steps between checkpoints', default: 250, min: 1, max: 10_000_000 },
   keep: { type: 'integer', help: 'checkpoints to keep', default: 3, min: 1, max: 1000 },
   'watch-every': { type: 'integer', help: 'steps between collapse-watch measurements (0 = off)', default: 50, min: 0, max: 10_000_000 },
+  'probe-every': { type: 'integer', help: 'steps between quick kNN probes of the context encoder (3000-image bank, 1000 test images; 0 = off)', default: 0, min: 0, max: 10_000_000 },
   'log-every': { type: 'integer', help: 'steps between progress lines when not on a terminal', default: 10, min: 1, max: 1_000_000 },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
   prefetch: { type: 'integer', help: 'batches prepared ahead of the GPU', default: 2, min: 0, max: 64 },
+  'max-memory': { type: 'number', help: 'GiB a step may hold (device + host); refuse a run estimated above it', min: 0.01, max: 1e6, defaultText: 'the host memory available now (CPU adapters share it)' },
 };
 
 const SUMMARY = 'Pretrain I-JEPA (context encoder + predictor, EMA target encoder) on images.';
@@ -141,6 +146,7 @@ export const trainCommand = {
       const warmupFrac = v.warmup !== undefined ? Number(v.warmup) : preset.optim.warmupEpochs / preset.optim.epochs;
       cfg.preset = derivePreset(preset, { optim: { epochs, warmupEpochs: warmupFrac * epochs } });
     }
+    guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']), prefetch: Number(v.prefetch) });
     const sched = scheduleFor(cfg.preset, cfg.ipe);
     scheduleSteps(sched);
 
@@ -161,6 +167,8 @@ export const trainCommand = {
     } else {
       await writeFile(join(out, 'config.json'), JSON.stringify({ ...cfg, options: v }, null, 2));
     }
+    const probeEvery = Number(v['probe-every']);
+    const probe = probeEvery > 0 ? await prepareProbe(cfg) : null;
     const loader = new BatchLoader(source, { batchSize: B, seed: cfg.seed, prefetch: Number(v.prefetch), start: loaderStart });
     const logPath = join(out, 'log.jsonl');
 
@@ -193,6 +201,7 @@ export const trainCommand = {
       // exactly the parameters after its step, and a NaN is caught before it can be saved.
       interface InFlight { step: number; read: Promise<number>; hyper: { lr: number; wd: number; momentum: number }; batch: Batch; masks: MaskBatch; t: number }
       const watchEvery = Number(v['watch-every']), ckptEvery = Number(v['ckpt-every']);
+      const isProbeStep = (s: number) => probeEvery > 0 && (s % probeEvery === 0 || s === cfg.steps);
       // time_ms is wall time since the previous step finished: pipelined steps overlap, so a
       // step's own start-to-finish would count the overlap twice (and its sum exceed the run)
       let lastDone: number | null = null;
@@ -223,6 +232,12 @@ export const trainCommand = {
           if (w.rankMe < 0.05 * w.maxRank || w.std < 1e-3) progress.log(`warning: step ${x.step}: target features look collapsed (std ${w.std.toExponential(2)}, RankMe ${w.rankMe.toFixed(2)} of ${w.maxRank})`);
           extra = `std ${w.std.toFixed(3)} rank ${w.rankMe.toFixed(1)}`;
         }
+        if (probe && isProbeStep(x.step)) {
+          const p = await probe.run(model.encoder);
+          rec.probe_knn = p.knn;
+          rec.probe_ms = p.ms;
+          extra += `${extra ? ' ' : ''}kNN ${(100 * p.knn).toFixed(1)}`;
+        }
         loader.recycle(x.batch);
         await appendFile(logPath, JSON.stringify(rec) + '\n');
         const elapsed = (now - t0) / 1000, done = x.step - firstStep;
@@ -242,7 +257,7 @@ export const trainCommand = {
         const cur: InFlight = { step, read, hyper, batch, masks, t };
         const isCkpt = step % ckptEvery === 0 || step === cfg.steps || stopSignal !== null;
         const isWatch = watchEvery > 0 && (step % watchEvery === 0 || step === 1);
-        if (!isCkpt && !isWatch) { prev = cur; continue; }
+        if (!isCkpt && !isWatch && !isProbeStep(step)) { prev = cur; continue; }
         prev = null;
         await finish(cur);
         if (isCkpt) {
@@ -279,6 +294,17 @@ export const trainCommand = {
     return 0;
   },
 };
+
+/** The quick probe's split: Fashion-MNIST's, or the labelled --data folder's (class sub-folders). */
+async function prepareProbe(cfg: TrainConfig): Promise<QuickProbe> {
+  const size = cfg.preset.model.imgSize;
+  if (cfg.data === null) return QuickProbe.prepare(await fashionMnistSplits({ trainSize: QUICK_PROBE_BANK, testSize: QUICK_PROBE_TEST, seed: 0 }));
+  try {
+    return await QuickProbe.prepare(await folderSplits(cfg.data, { size, seed: 0 }));
+  } catch (e) {
+    throw new OptionError(`--probe-every: ${(e as Error).message}`);
+  }
+}
 
 // 128 + the signal's number, as a shell reports a process killed by that signal
 const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };

@@ -16,7 +16,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FASHION_MNIST_CLASSES, loadFashionMnist, type GreyImages } from '../data/fashion-mnist.ts';
-import { decodeRgb, scanImageFolder, type ImageFolder, type ImageFolderEntry } from '../data/image-folder.ts';
+import { decodeRgb, decodeShortSide, scanImageFolder, type ImageFolder, type ImageFolderEntry } from '../data/image-folder.ts';
 import { Rng } from '../data/prng.ts';
 import {
   IMAGENET_MEAN, IMAGENET_STD, SMALL_RECIPE_SIZE, fromHWCBytes, normalize, resizedCrop, smallRecipeTransform,
@@ -78,7 +78,7 @@ export async function fashionMnistSplits(opts: { trainSize: number; testSize: nu
 
 /** Centred square crop → S×S antialiased bilinear → ImageNet normalisation, into out[offset..]. */
 export async function evalView(path: string, S: number, out: Float32Array, offset: number): Promise<void> {
-  const rgb = await decodeRgb(path);
+  const rgb = await decodeRgb(path, { shortSide: decodeShortSide(S) });
   const img = fromHWCBytes(rgb.data, rgb.height, rgb.width, 3);
   const side = Math.min(rgb.height, rgb.width);
   const box = { top: Math.floor((rgb.height - side) / 2), left: Math.floor((rgb.width - side) / 2), height: side, width: side };

@@ -19,9 +19,10 @@ import { basename, join, resolve } from 'node:path';
 import { fromArray, noGrad, tidy } from '../../engine/index.ts';
 import { listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../checkpoint.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
-import { decodeRgb, scanImageFolder } from '../data/image-folder.ts';
+import { scanImageFolder } from '../data/image-folder.ts';
+import { evalView } from '../eval/datasets.ts';
 import { Rng } from '../data/prng.ts';
-import { IMAGENET_MEAN, IMAGENET_STD, fromHWCBytes, normalize, resizedCrop, smallRecipeTransform } from '../data/transforms.ts';
+import { smallRecipeTransform } from '../data/transforms.ts';
 import { IJepa, type TargetKind } from '../ijepa.ts';
 import { MaskCollator } from '../masks.ts';
 import type { Preset } from '../presets.ts';
@@ -93,12 +94,7 @@ async function sampleImages(cfg: RunConfig, k: number, dataOverride: string | un
   if (scan.entries.length === 0) throw new Error(`no images in ${folder}`);
   for (let i = 0; i < k; i++) {
     const e = scan.entries[Math.floor((i * scan.entries.length) / k)]!;
-    const rgb = await decodeRgb(e.path);
-    const side = Math.min(rgb.height, rgb.width);
-    const full = fromHWCBytes(rgb.data, rgb.height, rgb.width, 3);
-    const box = { top: Math.floor((rgb.height - side) / 2), left: Math.floor((rgb.width - side) / 2), height: side, width: side };
-    const out = imgs.subarray(i * C * S * S, (i + 1) * C * S * S);
-    normalize(resizedCrop(full, box, S, S, out), IMAGENET_MEAN, IMAGENET_STD);
+    await evalView(e.path, S, imgs, i * C * S * S);
   }
   return { imgs, what: `images from ${folder} (centre crop, ${S}×${S})` };
 }
