@@ -13,6 +13,7 @@ import { epilogueKey, matmulScalarWgsl, matmulSubgroupWgsl, NO_EPILOGUE, type Ma
 import { MATMUL_TILES, type AdapterTiles } from './matmul-tiles.ts';
 import { need, type FloatStorage, type KernelSource } from './kernel-source.ts';
 
+/** A batched C = op(A)·op(B) (op: optional transpose) over dense operands at element offsets, with tile and epilogue choices. */
 export interface MatmulParams {
   batch: number; M: number; N: number; K: number;
   transA: boolean; transB: boolean;
@@ -36,8 +37,10 @@ export interface MatmulParams {
   dtype?: FloatStorage;
 }
 
+/** One matmul dispatch: the kernel, its uniform block and the workgroup grid. */
 export interface MatmulLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 
+/** The scalar kernel's default register tile (tm×tn per invocation) and workgroup (wgx×wgy). */
 export const DEFAULT_MATMUL_TILE = { tm: 4, tn: 4, wgx: 8, wgy: 8 };
 /** Tiles the subgroup kernel may be built with (each is one more pipeline to compile). */
 export const SUBGROUP_TILES: readonly SubgroupTile[] = [
@@ -81,6 +84,7 @@ export function pickSubgroupTile(p: Pick<MatmulParams, 'M' | 'N' | 'K' | 'transA
   return best;
 }
 
+/** Build the matmul launch: the subgroup kernel with the tuned tile when the device has subgroups, else the scalar register-tile kernel. */
 export function matmul(p: MatmulParams): MatmulLaunch {
   need('matmul', p.M > 0 && p.N > 0 && p.K > 0 && p.batch > 0, `empty matmul [${p.batch}, ${p.M}, ${p.K}]·[${p.K}, ${p.N}]`);
   need('matmul', p.batch <= 65535, `batch ${p.batch} exceeds the 65535 workgroups a dispatch allows along z`);

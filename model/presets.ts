@@ -1,10 +1,10 @@
 // presets: one typed table of I-JEPA configurations, from a test-sized model to ViT-H.
 //
 // Each preset carries the model shape, the mask-collator settings and the optimisation defaults.
-// Sources: docs/ijepa-spec.md §2.1 (ViT sizes), §3 and §6 (predictor depth × width: init_model's
-// default 6 × 384, 12 × 384 in the ViT-H configs), §1 (collator values every config uses), §4.3 and
-// §6 (lr 1e-3 from 2e-4 over 40 warmup epochs, final 1e-6; wd 0.04 → 0.4; EMA 0.996 → 1; 300
-// epochs; ipe_scale 1), and docs/small-recipe.md for `small-recipe`.
+// Sources: docs/ijepa-step.md §2.1 (ViT sizes), §3 and §6 (predictor depth × width: init_model's
+// default 6 × 384, 12 × 384 in the ViT-H configs), §4.3 and §6 (lr 1e-3 from 2e-4 over 40 warmup
+// epochs, final 1e-6; wd 0.04 → 0.4; EMA 0.996 → 1; 300 epochs; ipe_scale 1); docs/masks.md (the
+// collator values every config uses); docs/small-recipe.md for `small-recipe`.
 //
 // Field names are camelCase and match the interfaces they feed: `mask` is a MaskCollatorOptions
 // subset (model/masks.ts), `scheduleFor(preset, ipe)` builds the object model/schedules.ts takes.
@@ -46,10 +46,10 @@ export interface ModelConfig {
   patchEmbedStd: number;
 }
 
-/** Multi-block collator settings (spec §1); the MaskCollatorOptions of the same names. */
+/** Multi-block collator settings (docs/masks.md); the MaskCollatorOptions of the same names. */
 export type MaskConfig = MaskSettings;
 
-/** Optimisation defaults (spec §4.2, §4.3). Schedules also need ipe, which comes from the data. */
+/** Optimisation defaults (docs/ijepa-step.md §4.2, §4.3). Schedules also need ipe, which comes from the data. */
 export interface OptimConfig {
   /** Per-step batch (`batch_size`). */
   batch: number;
@@ -75,6 +75,7 @@ export interface OptimConfig {
   ipeScale: number;
 }
 
+/** A named training recipe: the model, mask and optimiser configs. */
 export interface Preset {
   readonly name: string;
   readonly model: Readonly<ModelConfig>;
@@ -82,13 +83,13 @@ export interface Preset {
   readonly optim: Readonly<OptimConfig>;
 }
 
-/** The collator values of every official config (spec §1). */
+/** The collator values of every official config (docs/masks.md). */
 const OFFICIAL_MASK: MaskConfig = {
   encMaskScale: [0.85, 1.0], predMaskScale: [0.15, 0.2], aspectRatio: [0.75, 1.5],
   nenc: 1, npred: 4, minKeep: 10, allowOverlap: false, mode: 'official',
 };
 
-/** The optimisation values of every official config (spec §6), ViT-H/14's batch per GPU. */
+/** The optimisation values of every official config (docs/ijepa-step.md §6), ViT-H/14's batch per GPU. */
 const OFFICIAL_OPTIM: OptimConfig = {
   batch: 128, refLr: 1e-3, startLr: 2e-4, finalLr: 1e-6, refWd: 0.04, finalWd: 0.4,
   emaStart: 0.996, emaFinal: 1.0, warmupEpochs: 40, epochs: 300, ipeScale: 1.0,
@@ -98,7 +99,7 @@ const OFFICIAL_OPTIM: OptimConfig = {
 // docs/small-recipe.md are 1500 steps = 0.8 epochs of it.
 const SMALL_EPOCHS = 1500 / 1875;
 
-/** A ViT factory size (spec §2.1), with the predictor of §3/§6. */
+/** A ViT factory size (docs/ijepa-step.md §2.1), with the predictor of §3/§6. */
 function vit(name: string, patchSize: number, dim: number, depth: number, heads: number, predDepth: number): Preset {
   return {
     name,
@@ -118,8 +119,8 @@ const TABLE: readonly Preset[] = [
     mask: { ...OFFICIAL_MASK, predMaskScale: [0.2, 0.3], allowOverlap: true, minKeep: 0 },
     optim: { ...OFFICIAL_OPTIM, batch: 4, epochs: 1, warmupEpochs: 0.1 },
   },
-  // The official recipe shrunk to 32 px (small-recipe.md's `tiny`): G = 8, min_keep 4 (10 hangs on
-  // the 3×3 targets of an 8×8 grid, spec §1.3), official lr/wd/EMA compressed to 1500 steps with
+  // The official recipe shrunk to 32 px (docs/small-recipe.md's `tiny`): G = 8, min_keep 4 (10 hangs on
+  // the 3×3 targets of an 8×8 grid, docs/masks.md §5), official lr/wd/EMA compressed to 1500 steps with
   // the official warmup share (40 of 300 epochs).
   {
     name: 'tiny',
@@ -146,6 +147,7 @@ const TABLE: readonly Preset[] = [
   vit('vit-huge-16', 16, 1280, 32, 16, 12),
 ];
 
+/** Every preset's name, in table order (micro, tiny, small-recipe, then the official ViT configs). */
 export const PRESET_NAMES: readonly string[] = TABLE.map((p) => p.name);
 
 /** The preset called `name`, validated; throws naming the known presets otherwise. */

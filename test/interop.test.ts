@@ -363,10 +363,19 @@ pt('the CLI runs import and export end to end', async () => {
   let r = spawnSync(process.execPath, [BIN, 'import', '--from', PTH, '--preset', 'micro', ...shape, '--out', ck], { encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /imported .*official-micro\.pth\.tar \(pth\)[\s\S]*AdamW moments for 47 tensors \(step 2\)/);
-  r = spawnSync(process.execPath, [BIN, 'export', '--checkpoint', ck, '--to', 'safetensors', '--net', 'target_encoder', '--out', join(tmp, 'cli-te.safetensors')], { encoding: 'utf8', timeout: 60_000 });
+  // --out into a folder that does not exist yet: it is created
+  const teOut = join(tmp, 'new', 'folder', 'cli-te.safetensors');
+  r = spawnSync(process.execPath, [BIN, 'export', '--checkpoint', ck, '--to', 'safetensors', '--net', 'target_encoder', '--out', teOut], { encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
-  const te = decodeSafetensors(readFileSync(join(tmp, 'cli-te.safetensors')));
+  const te = decodeSafetensors(readFileSync(teOut));
   assert.ok(te.tensors.has('blocks.1.attn.qkv.weight') && te.tensors.has('pos_embed'));
+  // --to pth also writes the official yaml beside it, naming that file as the one to continue from
+  const pthOut = join(tmp, 'official', 'jepa-latest.pth.tar');
+  r = spawnSync(process.execPath, [BIN, 'export', '--checkpoint', ck, '--to', 'pth', '--out', pthOut], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(r.stdout.includes(`note: wrote ${join(tmp, 'official', 'jepa-latest.yaml')}`), r.stdout);
+  const yaml = JSON.parse(readFileSync(join(tmp, 'official', 'jepa-latest.yaml'), 'utf8'));
+  assert.equal([yaml.meta.read_checkpoint, yaml.logging.folder, yaml.mask.patch_size, yaml.data.crop_size], ['jepa-latest.pth.tar', join(tmp, 'official'), 4, 16]);
   await expectThrow(() => exportCommand.run(['--to', 'pth', '--out', join(tmp, 'x.pth.tar')]), /give exactly one of --run DIR and --checkpoint FILE/);
   await expectThrow(() => exportCommand.run(['--checkpoint', ck, '--to', 'pth', '--net', 'encoder', '--out', join(tmp, 'x.pth.tar')]), /--net: a \.pth\.tar always holds every net/);
   await expectThrow(() => importCommand.run(['--from', PTH, '--out', ck]), /--preset is required/);

@@ -27,6 +27,7 @@ export interface View {
   readonly offset: number;
 }
 
+/** A backend's storage and dispatch counters (see `memory()`). */
 export interface MemoryStats {
   /** Storages in use by tensors. */
   liveStorages: number;
@@ -63,6 +64,7 @@ export interface CustomKernel {
   reference(arrays: readonly Float64Array[]): void;
 }
 
+/** What a device implements: storage, uploads and readbacks, and the primitive kernels on strided views. */
 export interface Backend {
   readonly name: 'webgpu' | 'cpu';
   /** Largest element count one 4-byte-element storage may hold on this device (twice that in f16). */

@@ -47,6 +47,7 @@ function forEachOffset(shape: readonly number[], views: readonly { strides: read
   }
 }
 
+/** The f64 reference backend: runs the same op table on the host, immediately (for tests and finite differences). */
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
   readonly maxElements = 2 ** 31 - 1;

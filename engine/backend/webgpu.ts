@@ -49,6 +49,7 @@ let nextStorageId = 1;
 /** The float storage type a kernel is built for: f16 for f16 storage, else f32. */
 const floatOf = (s: Storage): FloatStorage => (s.dtype === 'f16' ? 'f16' : 'f32');
 
+/** The WebGPU backend (f32, f16 storage where the device allows): records dispatches and submits at sync points. Created by `initWebGPU`. */
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu' as const;
   readonly maxElements: number;

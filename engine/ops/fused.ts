@@ -385,6 +385,7 @@ function writable(op: string, name: string, t: Tensor): void {
   }
 }
 
+/** One AdamW update's hyper-parameters: lr, decoupled weight decay, betas, eps and the parameter's step count (from 1). */
 export interface AdamwStep { lr: number; wd: number; b1: number; b2: number; eps: number; step: number }
 /** One tensor's AdamW update: parameter, gradient, moments, and its step. */
 export interface AdamwItem { p: Tensor; g: Tensor; m: Tensor; v: Tensor; o: AdamwStep }

@@ -1,7 +1,7 @@
 // `ijepa eval`: how good are a frozen encoder's features? One table, always three rows measured
 // the same way (model/eval/protocol.ts): the encoder asked for, a randomly initialised encoder of
 // the same shape and seed (the run's own step-0 weights), and raw pixels. Columns: kNN, linear
-// probe, low-shot 1% and 10/class (docs/small-recipe.md, docs/ijepa-spec.md §7).
+// probe, low-shot 1% and 10/class (docs/small-recipe.md, docs/ijepa-step.md §7).
 //
 // Data: Fashion-MNIST by default (a class-balanced --train-size subset of the train split against
 // --test-size test images), or --data DIR with class sub-folders (train/ and test/ when present,
@@ -16,6 +16,7 @@ import { extractFeatures, pixelFeatures } from '../eval/features.ts';
 import { cachedRow, splitIdentity } from '../eval/row-cache.ts';
 import { evaluateFeatures, lowShotSpecs, type ProtocolResult } from '../eval/protocol.ts';
 import { lowShotName, lowShotPerClass } from '../eval/low-shot.ts';
+import { EVAL_FORMAT, resultsTable, type ResultsTable } from '../eval/results-table.ts';
 import type { VisionTransformer } from '../vit.ts';
 import { ENCODER_SOURCE_OPTIONS, loadEncoder, randomEncoder, checkSourceOptions, type EncoderSource } from './encoder-source.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
@@ -35,7 +36,6 @@ export const EVAL_OPTIONS: OptionTable = {
 
 const SUMMARY = 'Evaluate frozen encoder features (kNN, linear probe, low-shot) against random init and raw pixels.';
 
-const pct = (a: number) => (Number.isFinite(a) ? (100 * a).toFixed(1) : '-');
 const round2 = (a: number) => Math.round(10000 * a) / 100;
 
 interface Row { key: 'trained' | 'random_init' | 'raw_pixels'; label: string; result: ProtocolResult; note?: string }
@@ -125,10 +125,11 @@ export const evalCommand = {
 
       const pretrain = src.runDir ? await pretrainingTime(src.runDir, src.step) : null;
       const seconds = (performance.now() - t0) / 1000;
-      console.log(formatTable(src, splits, rows, pretrain, protocol.knn));
+      // the table is printed from the eval.json object, as `ijepa report` renders it
+      const json = evalJson(src, splits, rows, protocol, pretrain, seconds);
+      console.log(formatTable(src, splits, rows, resultsTable(json), pretrain, protocol.knn));
       const out = v.out !== undefined ? resolve(String(v.out)) : src.runDir ? join(src.runDir, 'eval.json') : null;
       if (out) {
-        const json = evalJson(src, splits, rows, protocol, pretrain, seconds);
         await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n'));
         log(`eval: wrote ${out}`);
       }
@@ -156,19 +157,12 @@ async function pretrainingTime(runDir: string, upTo: number): Promise<{ steps: n
   return { steps, minutes: ms / 60000 };
 }
 
-function lowShotHeaders(splits: EvalSplits): string[] {
-  return lowShotSpecs(splits.population).map((s) => lowShotName(s));
-}
-
 export function formatTable(
-  src: EncoderSource, splits: EvalSplits, rows: Row[], pretrain: { steps: number; minutes: number } | null,
+  src: EncoderSource, splits: EvalSplits, rows: Row[], table: ResultsTable, pretrain: { steps: number; minutes: number } | null,
   knn: { k: number; temperature: number },
 ): string {
   const C = splits.classes.length;
-  const heads = ['features', 'dim', 'kNN', 'linear', ...lowShotHeaders(splits)];
-  const body = rows.map((r) => [
-    r.label, String(r.result.dim), pct(r.result.knn), pct(r.result.linear.accuracy), ...r.result.lowShot.map((l) => pct(l.result.accuracy)),
-  ]);
+  const { heads, rows: body } = table;
   const widths = heads.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const shots = rows[0]!.result.lowShot.map((l) => `${l.name}: ${l.result.nLabelled} labelled images (${l.result.perClass} per class asked)`).join(', ');
@@ -201,7 +195,7 @@ function evalJson(
     results[r.key] = entry;
   }
   return {
-    format: 'ijepa-webgpu-eval/1',
+    format: EVAL_FORMAT,
     source: src.label, checkpoint: src.checkpoint, step: src.step, encoder: src.encoderKind, features: src.features,
     data: splits.description, classes: splits.classes.length, train_images: splits.train.n, test_images: splits.test.n,
     ...(pretrain ? { pretraining_steps: pretrain.steps, pretraining_minutes: Math.round(pretrain.minutes * 10) / 10 } : {}),

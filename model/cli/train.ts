@@ -214,9 +214,10 @@ export const trainCommand = {
       source = fashionMnistSource(await loadFashionMnist('train'), { augment: true });
     } else {
       let skipped = 0;
-      const folder = await scanImageFolder(cfg.data, { strict: v.strict === true, onSkip: (p, r) => { skipped++; console.warn(`warning: skipping unreadable image ${p}: ${r}`); } });
+      const onSkip = (p: string, r: string) => { skipped++; console.warn(`warning: skipping unreadable image ${p}: ${r}`); };
+      const folder = await scanImageFolder(cfg.data, { strict: v.strict === true, onSkip });
       if (folder.entries.length < B) throw new OptionError(`--data ${cfg.data}: ${folder.entries.length} readable images (${skipped} skipped), fewer than one batch of ${B}`);
-      source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true });
+      source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true, onSkip });
     }
     const ipe = Math.floor(source.length / B);
     if (resumeFrom) {
@@ -312,10 +313,13 @@ export const trainCommand = {
           throw new Error(`loss is ${loss} at step ${x.step}; stopping. ${kept()}`);
         }
         const mem = memory(backend);
-        const rec: Record<string, number> = {
+        // timestamp: when the step finished (ISO 8601, UTC); context_patches / target_patches: the
+        // patches kept per context mask (Kc) and per target block (Kt) after the collator's cut
+        const rec: Record<string, number | string> = {
+          timestamp: new Date().toISOString(),
           step: x.step, epoch: x.batch.epoch, loss, lr: x.hyper.lr, wd: x.hyper.wd, momentum: x.hyper.momentum,
           time_ms: now - since, data_wait_ms: x.batch.waitMs, live_bytes: mem.liveBytes, live_tensors: mem.liveTensors,
-          kc: x.masks.Le, kt: x.masks.Lp,
+          context_patches: x.masks.Le, target_patches: x.masks.Lp,
         };
         let extra = '';
         if (watchEvery > 0 && (x.step % watchEvery === 0 || x.step === 1)) {

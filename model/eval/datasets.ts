@@ -117,7 +117,9 @@ const needClasses = (f: ImageFolder) => {
 export async function folderSplits(
   root: string, opts: { size: number; seed: number; strict?: boolean; onSkip?: (path: string, reason: string) => void },
 ): Promise<EvalSplits> {
-  const scan = (dir: string) => scanImageFolder(dir, { strict: opts.strict === true, ...(opts.onSkip ? { onSkip: opts.onSkip } : {}) });
+  // every file decoded once up front: an image that fails only at decode time is skipped (or, strict,
+  // fatal) here, like train does, rather than aborting the feature pass halfway
+  const scan = (dir: string) => scanImageFolder(dir, { probe: 'decode', strict: opts.strict === true, ...(opts.onSkip ? { onSkip: opts.onSkip } : {}) });
   if (await hasSplitFolders(root)) {
     const [tr, te] = await Promise.all([scan(join(root, 'train')), scan(join(root, 'test'))]);
     needClasses(tr);

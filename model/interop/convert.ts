@@ -9,7 +9,7 @@
 // Import sources, detected from the file's first bytes and its tensor names:
 //  - `.pth.tar` (torch.save zip): the official dict {encoder, predictor, target_encoder, opt,
 //    scaler, epoch, loss, batch_size, world_size, lr} with `module.`-prefixed state dicts
-//    (spec §4.6); a bare state dict (with or without `module.`) counts as an encoder;
+//    (docs/ijepa-step.md §4.6); a bare state dict (with or without `module.`) counts as an encoder;
 //  - safetensors with official names, either prefixed by net (`encoder.blocks.0…`, what `export
 //    --to safetensors` writes) or bare (one encoder or predictor);
 //  - safetensors in transformers' IJepaModel naming (model/interop/hf.ts).
@@ -26,7 +26,7 @@
 // (module versions; load_state_dict does not need it), GradScaler state (we train in f32: written
 // as None, as the official code does without bf16), and sharded safetensors (`*.index.json`).
 import { readFile, open } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Generator, decodeSafetensors, encodeSafetensors, type SafetensorsInput } from '../../engine/index.ts';
 import { encodeCheckpoint, readCheckpoint, type CheckpointConfig } from '../checkpoint.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
@@ -41,6 +41,7 @@ import {
 } from './layout.ts';
 import { PyDict, PyFloat, PyTuple, pyTypeOf, type PyValue } from './pickle.ts';
 import { TensorOut, TorchFile, TorchTensor, writeTorchFile } from './torch-file.ts';
+import { formatOfficialConfig, officialConfig, officialConfigPath } from './official-config.ts';
 
 export type SourceFormat = 'pth' | 'safetensors' | 'hf-safetensors';
 
@@ -426,6 +427,13 @@ export async function exportCheckpoint(o: ExportOptions): Promise<{ notes: strin
   const notes: string[] = [];
   if (o.to === 'pth') {
     await writeTorchFile(o.out, await officialCheckpointValue(ts, o.log ?? null, notes));
+    // the matching official yaml beside it, so that src/train.py continues the run (official-config.ts)
+    const yaml = officialConfigPath(o.out);
+    const { config, notes: yamlNotes } = officialConfig(ts.config.preset, {
+      data: ts.config.data ?? null, target: ts.config.target ?? 'features', folder: dirname(o.out), checkpoint: basename(o.out),
+    });
+    await writeFileAtomic(yaml, formatOfficialConfig(config));
+    notes.push(`wrote ${yaml} (the official config: meta.read_checkpoint is this file)`, ...yamlNotes);
     return { notes };
   }
   const tensors: Record<string, SafetensorsInput> = {};
@@ -465,7 +473,7 @@ async function epochLoss(log: string | null, step: number): Promise<number | nul
   return same.reduce((a, r) => a + r.loss!, 0) / same.length;
 }
 
-/** The dict official train.py passes to torch.save (spec §4.6), from our train state. */
+/** The dict official train.py passes to torch.save (docs/ijepa-step.md §4.6), from our train state. */
 export async function officialCheckpointValue(ts: TrainState, log: string | null, notes: string[]): Promise<PyDict> {
   const { preset } = ts.config;
   const ipe = ts.config.ipe ?? 0;
