@@ -10,13 +10,15 @@
 // subset (model/masks.ts), `scheduleFor(preset, ipe)` builds the object model/schedules.ts takes.
 // The official yaml key each field comes from is in its comment.
 //
-// Invariants (checked by `validatePreset`, which every lookup runs): the image side is a multiple
-// of the patch; the encoder and predictor widths are multiples of the head count and of 4 (the
-// sin-cos table splits the width into four quarters); every size is a positive integer.
+// Invariants (checked by `validatePreset`, which every lookup runs): every field is in its range of
+// model/config-schema.ts; the image side is a multiple of the patch; the encoder and predictor
+// widths are multiples of the head count and of 4 (the sin-cos table splits the width into four
+// quarters).
 //
 // Deliberately not here: data paths, logging and checkpoint folders (the CLI's business), bf16
 // (this engine trains in f32), and vit_giant (its MLP ratio 48/11 is not an integer width rule).
 
+import { checkFields, MASK_FIELDS, MODEL_FIELDS, OPTIM_FIELDS } from './config-schema.ts';
 import type { MaskSettings } from './masks.ts';
 import type { EmaSchedule, LrSchedule, WdSchedule } from './schedules.ts';
 
@@ -177,29 +179,24 @@ export function gridOf(m: Pick<ModelConfig, 'imgSize' | 'patchSize'>): { G: numb
   return { G, N: G * G };
 }
 
-/** Throws a RangeError naming the preset, the field and its value when the preset cannot work. */
+/**
+ * Throws a RangeError naming the preset, the field and its value when the preset cannot work: each
+ * field against its range in model/config-schema.ts, then the rules that relate fields.
+ */
 export function validatePreset(p: Preset): void {
-  validateModelConfig(p.model, `preset '${p.name}'`);
-  const o = p.optim;
   const where = `preset '${p.name}'`;
-  if (!Number.isInteger(o.batch) || o.batch < 1) throw new RangeError(`${where}: batch ${o.batch} must be an integer ≥ 1`);
-  for (const [k, v] of Object.entries(o)) {
-    if (!Number.isFinite(v) || v < 0) throw new RangeError(`${where}: optim.${k} ${v} must be a finite number ≥ 0`);
-  }
-  if (!(o.epochs > 0) || o.warmupEpochs > o.epochs) {
-    throw new RangeError(`${where}: need 0 < epochs and warmupEpochs ≤ epochs; got epochs ${o.epochs}, warmupEpochs ${o.warmupEpochs}`);
-  }
-  const m = p.mask;
-  for (const [k, v] of [['nenc', m.nenc], ['npred', m.npred]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${where}: mask.${k} ${v} must be an integer ≥ 1`);
+  validateModelConfig(p.model, where);
+  checkFields(MASK_FIELDS, p.mask, 'mask', where);
+  checkFields(OPTIM_FIELDS, p.optim, 'optim', where);
+  const o = p.optim;
+  if (o.warmupEpochs > o.epochs) {
+    throw new RangeError(`${where}: need warmupEpochs ≤ epochs; got epochs ${o.epochs}, warmupEpochs ${o.warmupEpochs}`);
   }
 }
 
 /** The model-shape half of `validatePreset` (also used for step-bundle configs). */
 export function validateModelConfig(m: ModelConfig, where = 'model config'): void {
-  for (const k of ['imgSize', 'chans', 'patchSize', 'dim', 'depth', 'heads', 'predDepth', 'predDim'] as const) {
-    if (!Number.isInteger(m[k]) || m[k] < 1) throw new RangeError(`${where}: ${k} ${m[k]} must be an integer ≥ 1`);
-  }
+  checkFields(MODEL_FIELDS, m, 'model', where);
   if (m.imgSize % m.patchSize !== 0) {
     throw new RangeError(`${where}: imgSize ${m.imgSize} is not divisible by patchSize ${m.patchSize} (the patch grid must tile the image)`);
   }
@@ -207,11 +204,9 @@ export function validateModelConfig(m: ModelConfig, where = 'model config'): voi
     if (w % m.heads !== 0) throw new RangeError(`${where}: ${k} ${w} is not divisible by heads ${m.heads} (each head needs an equal share)`);
     if (w % 4 !== 0) throw new RangeError(`${where}: ${k} ${w} is not divisible by 4 (the 2-D sin-cos table splits it in quarters)`);
   }
-  const hidden = m.dim * m.mlpRatio;
-  if (!Number.isInteger(hidden) || !Number.isInteger(m.predDim * m.mlpRatio) || m.mlpRatio <= 0) {
+  if (!Number.isInteger(m.dim * m.mlpRatio) || !Number.isInteger(m.predDim * m.mlpRatio)) {
     throw new RangeError(`${where}: mlpRatio ${m.mlpRatio} must give integer hidden widths for dim ${m.dim} and predDim ${m.predDim}`);
   }
-  if (!(m.patchEmbedStd > 0)) throw new RangeError(`${where}: patchEmbedStd ${m.patchEmbedStd} must be > 0`);
 }
 
 /** The argument model/schedules.ts's `scheduleAt` takes, for a loader with `ipe` batches per epoch. */

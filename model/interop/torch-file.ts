@@ -22,7 +22,7 @@ import {
   PickleError, PyDict, PyGlobal, PyTuple, pickle, pyTypeOf, unpickle,
   type GlobalHandler, type Opaque, type PyValue,
 } from './pickle.ts';
-import { ZipReader, writeZip, type ZipInput } from './zip.ts';
+import { ZipReader, writeZip, type ZipInput, type ZipReaderOptions } from './zip.ts';
 
 export type TorchDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -131,10 +131,11 @@ export class TorchFile {
     public root: PyValue,
   ) {}
 
-  static async open(path: string): Promise<TorchFile> {
+  /** `opts.maxTotalBytes` caps the bytes read from the archive in all (model/interop/zip.ts). */
+  static async open(path: string, opts: ZipReaderOptions = {}): Promise<TorchFile> {
     let zip: ZipReader;
     try {
-      zip = await ZipReader.open(path);
+      zip = await ZipReader.open(path, opts);
     } catch (e) {
       const first = await firstBytes(path, 2);
       if (first[0] === 0x80) {

@@ -14,10 +14,11 @@
 //     tokens, shown as RGB.
 // Needs a backend for section 5 (the caller initialises WebGPU; the engine default is used).
 // Deliberately not here: interactive plots, comparisons across runs, anything fetched at view time.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { fromArray, noGrad, tidy } from '../../engine/index.ts';
-import { listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../checkpoint.ts';
+import { makeDirs } from '../make-dirs.ts';
+import { checkConfigPreset, listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../checkpoint.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { scanImageFolder } from '../data/image-folder.ts';
 import { evalView } from '../eval/datasets.ts';
@@ -138,7 +139,11 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   const notes: string[] = [];
   const ckpts = await listCheckpoints(run);
   const ckpt = o.checkpoint ? resolve(o.checkpoint) : ckpts.at(-1)?.path ?? null;
-  let cfg = (await readJson(join(run, 'config.json'))) as RunConfig | undefined;
+  const cfgPath = join(run, 'config.json');
+  const saved = await readJson(cfgPath);
+  let cfg = saved as RunConfig | undefined;
+  // its preset is checked like a checkpoint's: the report builds the model from it
+  if (cfg?.preset !== undefined) checkConfigPreset(cfg.preset, `report: ${cfgPath}`);
   let imported: Record<string, unknown> | undefined;
   if (ckpt) {
     const meta = await readCheckpointMeta(ckpt);
@@ -148,7 +153,7 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   if (!cfg?.preset?.model) throw new Error(`report: ${run} has neither config.json nor a checkpoint to read the model config from`);
   const log = await readLog(join(run, 'log.jsonl'));
   const evalJson = await readJson(join(run, 'eval.json'));
-  await mkdir(outDir, { recursive: true });
+  await makeDirs(outDir).catch((e: Error) => { throw new Error(`report: ${e.message}`); });
   const files: string[] = [];
   const m = cfg.preset.model;
   const G = m.imgSize / m.patchSize;
