@@ -1,4 +1,4 @@
-// run-log: a training run's JSONL log (one record per step: `{"step": …, "loss": …, …}`).
+// run-log: a training run's JSONL log (one record per step: `{"timestamp": "…", "step": …, "loss": …, …}`).
 //
 // A record is appended after each step; a run killed between its last checkpoint and the kill has
 // logged steps that the resume will run again. `cutLog` drops them (and a torn last line) when the

@@ -58,6 +58,7 @@ t.before(async () => {
       wd: 0.04 + 0.018 * i, momentum: 0.996 + 0.0002 * i, time_ms: 300 + i, context_patches: 9, target_patches: 4,
       timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, step)).toISOString(),
       ...(step === 1 || step % 10 === 0 ? { feat_std: 0.1 + 0.01 * step, rankme: 2 + step / 10 } : {}),
+      ...(step % 10 === 0 ? { probe_knn: 0.3 + step / 100, probe_ms: 900 } : {}),
     });
   });
   writeFileSync(join(run, 'log.jsonl'), log.join('\n') + '\n{"step": 21, "lo');   // a torn last line
@@ -72,7 +73,8 @@ t('writes index.html with curves, probe numbers, masks and PCA, and the PNGs bes
     'Kc 9', 'target encoder', 'ckpt-0000020.safetensors', 'official-micro.pth.tar (pth)', '20 of 20']) {
     assert.ok(html.includes(s), `report mentions ${s}`);
   }
-  assert.is((html.match(/<svg /g) ?? []).length, 6);
+  assert.is((html.match(/<svg /g) ?? []).length, 7);
+  assert.match(html, /quick kNN probe \(context encoder\)/);
   // the probe table as the CLI prints it, not flattened keys
   const probe = /<table class="probe">(.*?)<\/table>/s.exec(html)?.[1] ?? '';
   const cells = (row: string) => [...row.matchAll(/<t[hd][^>]*>([^<]*)<\/t[hd]>/g)].map((m) => m[1]);
@@ -85,7 +87,7 @@ t('writes index.html with curves, probe numbers, masks and PCA, and the PNGs bes
   assert.not.match(html, /results\.trained|low_shot_/, 'no flattened eval.json keys');
   assert.match(html, /Top-1 accuracy \(%\) on 6 test images, 3 classes/);
   // each chart names its y axis
-  for (const y of ['smooth-L1 loss', 'weight decay', 'effective rank']) assert.match(html, new RegExp(`rotate\\(-90\\)[^>]*>${y}<`));
+  for (const y of ['smooth-L1 loss', 'weight decay', 'effective rank', 'kNN top-1 \\(%\\)']) assert.match(html, new RegExp(`rotate\\(-90\\)[^>]*>${y}<`));
   assert.is((html.match(/src="data:image\/png;base64,/g) ?? []).length, 2);
   assert.not.match(html, /(src|href)\s*=\s*"(https?:|\/\/)|url\(|<script|<link/, 'self-contained: nothing fetched');
   const masks = await sharp(join(run, 'report', 'masks.png')).metadata();

@@ -430,7 +430,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<{ notes: strin
     // the matching official yaml beside it, so that src/train.py continues the run (official-config.ts)
     const yaml = officialConfigPath(o.out);
     const { config, notes: yamlNotes } = officialConfig(ts.config.preset, {
-      data: ts.config.data ?? null, target: ts.config.target ?? 'features', folder: dirname(o.out), checkpoint: basename(o.out),
+      data: ts.config.data, target: ts.config.target, folder: dirname(o.out), checkpoint: basename(o.out),
     });
     await writeFileAtomic(yaml, formatOfficialConfig(config));
     notes.push(`wrote ${yaml} (the official config: meta.read_checkpoint is this file)`, ...yamlNotes);

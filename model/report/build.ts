@@ -4,7 +4,7 @@
 // Sections, each drawn from what the run directory holds and skipped with a note when it is absent:
 //  1. summary: preset, model shape, steps, final loss, checkpoint (and the import source, if any);
 //  2. curves from log.jsonl: loss (raw and smoothed), lr, wd, EMA momentum, and the collapse watch
-//     (feat_std, rankme) logged every --watch-every steps;
+//     (feat_std, rankme) logged every --watch-every steps, and the quick kNN probe (--probe-every);
 //  3. probe results from eval.json (written by `ijepa eval`): the table the CLI prints (one row per
 //     encoder, kNN / linear / low-shot columns), from the same function (eval/results-table.ts);
 //  4. mask layouts: the run's MaskCollator (its preset's mask settings and seed) drawn over a few
@@ -175,6 +175,9 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
     const s = series(key);
     if (s.length) charts.push(lineChart({ title, xLabel: 'step', yLabel, series: [{ name: key, points: s, color }] }));
   }
+  // --probe-every logs a fraction; the chart reads in percent, as the eval table does
+  const probeKnn = series('probe_knn').map(([x, y]) => [x, 100 * y] as [number, number]);
+  if (probeKnn.length) charts.push(lineChart({ title: 'quick kNN probe (context encoder)', xLabel: 'step', yLabel: 'kNN top-1 (%)', series: [{ name: 'probe_knn', points: probeKnn, color: '#a6761d' }] }));
   if (!log.length) notes.push('no log.jsonl: no curves');
 
   // ---- images, masks, features ------------------------------------------------------------------
