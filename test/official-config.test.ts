@@ -48,6 +48,15 @@ t('--config reads the exported yaml back to the same preset', () => {
   assert.equal(back.optim, PRESET.optim);
 });
 
+t('a model size the official code lacks reads back too, onto the preset that names the rest (MLP ratio, init)', () => {
+  const small = getPreset('small-recipe');
+  const text = formatOfficialConfig(officialConfig(small, OPTS).config);
+  const back = applyConfigFile(small, JSON.parse(text), 'x.yaml');
+  assert.equal(back.model, small.model);
+  assert.equal(back.mask, small.mask);
+  assert.throws(() => applyConfigFile(small, { meta: { model_name: 'vit_d100000_depth4_heads4' } }, 'x.yaml'), /meta\.model_name \(dim\)/);
+});
+
 t('every float is written with a decimal point, so YAML 1.1 reads it as a float', () => {
   const text = formatOfficialConfig(officialConfig(PRESET, OPTS).config);
   assert.match(text, /"start_lr": 1\.0e-07,/);

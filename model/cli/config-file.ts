@@ -83,7 +83,17 @@ export function applyConfigFile(base: Preset, json: unknown, file: string): Pres
       over.optim.emaFinal = value[1];
     } else if (key === 'meta.model_name') {
       const size = typeof value === 'string' ? MODEL_NAMES[value] : undefined;
-      if (!size) throw new OptionError(`${where}: meta.model_name ${show(value)} is not one of ${Object.keys(MODEL_NAMES).join(', ')}`);
+      // `ijepa export` names a size the official code lacks vit_d{D}_depth{L}_heads{H}: the base
+      // preset keeps what the name does not say (MLP ratio, patch-embedding init)
+      const custom = typeof value === 'string' ? /^vit_d(\d+)_depth(\d+)_heads(\d+)$/.exec(value) : null;
+      if (custom) {
+        (['dim', 'depth', 'heads'] as const).forEach((field, i) => {
+          checkField(MODEL_FIELDS[field], Number(custom[i + 1]), `${key} (${field})`, where, OptionError);
+          over.model[field] = Number(custom[i + 1]);
+        });
+        continue;
+      }
+      if (!size) throw new OptionError(`${where}: meta.model_name ${show(value)} is not one of ${Object.keys(MODEL_NAMES).join(', ')} (or vit_d{D}_depth{L}_heads{H})`);
       const patch = flat['mask.patch_size'] === 14 ? 14 : 16;
       preset = getPreset(`${size}-${patch}`);
     } else {
