@@ -19,6 +19,7 @@ import { decodeSafetensors, encodeSafetensors, fromArray, noGrad, tidy, type Ada
 import { writeFileAtomic } from './atomic-write.ts';
 import { checkFields, MAX_STEPS, RUN_FIELDS, show } from './config-schema.ts';
 import { validatePreset, type Preset } from './presets.ts';
+import { fmt } from './format-shape.ts';
 
 export const CHECKPOINT_FORMAT = 'ijepa-webgpu-train-state/1';
 
@@ -42,8 +43,6 @@ export interface CheckpointContents {
   /** JSON-serialisable resume state (collator, loader position, RNG...). */
   state: unknown;
 }
-
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /** Thrown by encodeTrainState when a tensor holds NaN/Inf: such a state is never written. */
 export class NonFiniteError extends Error { override name = 'NonFiniteError'; }

@@ -35,6 +35,7 @@ import type { ModelConfig } from './presets.ts';
 import { validateModelConfig } from './presets.ts';
 import { VisionTransformerPredictor } from './predictor.ts';
 import { VisionTransformer, applyMasks, patchify, repeatInterleaveBatch } from './vit.ts';
+import { fmt } from './format-shape.ts';
 
 /** The regression target: the EMA target encoder's features (official) or normalised patch pixels (an MAE-style variant). */
 export type TargetKind = 'features' | 'pixels';
@@ -72,8 +73,6 @@ export interface StepResult {
   /** With `capture`: 'encoder/<name>' / 'predictor/<name>' → gradient, before the update. */
   grads?: Map<string, Tensor>;
 }
-
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /** The official weight-decay rule (docs/ijepa-step.md §4.2). */
 export const isDecayed = (name: string, t: Tensor) => !name.includes('bias') && t.rank !== 1;

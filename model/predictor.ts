@@ -22,6 +22,7 @@ import {
   Generator, LayerNorm, Linear, Module, ShapeError, Tensor, concat, parameter, truncNormal,
 } from '../engine/index.ts';
 import { Block, applyMasks, posEmbedParameter, repeatInterleaveBatch } from './vit.ts';
+import { fmt } from './format-shape.ts';
 
 /** The predictor's shape: grid side, encoder and predictor widths, depth, heads, MLP ratio and output width. */
 export interface PredictorConfig {
@@ -37,8 +38,6 @@ export interface PredictorConfig {
   /** Output width: D for feature targets, C·p·p for the pixel-target variant. */
   outDim: number;
 }
-
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /** The I-JEPA predictor: a narrow ViT over the context tokens plus one mask token per target position, projected back to the target's width. */
 export class VisionTransformerPredictor extends Module {

@@ -27,11 +27,10 @@ import {
 import { sincos2d } from './pos-embed.ts';
 import type { ModelConfig } from './presets.ts';
 import { validateModelConfig } from './presets.ts';
+import { fmt } from './format-shape.ts';
 
 const LN_EPS = 1e-6;
 const INIT_STD = 0.02;
-
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /** A frozen [1, G·G, E] sin-cos table (docs/ijepa-step.md §2.3), float64 rounded to float32 on upload. */
 export function posEmbedParameter(E: number, G: number): Tensor {

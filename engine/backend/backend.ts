@@ -77,6 +77,10 @@ export interface Backend {
   read(s: Storage, offset: number, numel: number): Promise<Float32Array | Float64Array | Int32Array>;
   /** Whether tensors may hold f16 (the WebGPU device has shader-f16; the CPU reference always). */
   readonly hasF16: boolean;
+  /** The smallest subgroup size (0: no subgroups, as on the CPU); ≥ 8 selects the subgroup kernels. */
+  readonly subgroupSize: number;
+  /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; the CPU: no limit). */
+  readonly maxStorageBuffersPerStage: number;
 
   elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void;
   /** Reduce a contiguous window x[outer, len, inner] at `offset` over `len` into out[outer, inner]. */

@@ -54,8 +54,8 @@ export class WebGPUBackend implements Backend {
   readonly name = 'webgpu' as const;
   readonly maxElements: number;
   readonly hasF16: boolean;
-  /** The smallest subgroup size (0: no `subgroups` feature); ≥ 8 selects the subgroup matmul. */
   readonly subgroupSize: number;
+  readonly maxStorageBuffersPerStage: number;
   /** adapterKey() of the device, which picks its rows of the tuned matmul tiles. */
   readonly adapter: string;
   private readonly pool = new Map<number, GPUBuffer[]>();
@@ -91,6 +91,7 @@ export class WebGPUBackend implements Backend {
     this.hasF16 = device.features.has('shader-f16');
     this.subgroupSize = device.features.has('subgroups') ? device.adapterInfo?.subgroupMinSize ?? 0 : 0;
     this.adapter = adapterKey(device.adapterInfo);
+    this.maxStorageBuffersPerStage = device.limits.maxStorageBuffersPerShaderStage;
     this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
     device.addEventListener('uncapturederror', (e) => {
       const err = (e as GPUUncapturedErrorEvent).error;

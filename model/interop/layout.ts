@@ -11,6 +11,7 @@
 import type { TargetKind } from '../ijepa.ts';
 export type { TargetKind };
 import type { ModelConfig } from '../presets.ts';
+import { fmt } from '../format-shape.ts';
 
 export type NetName = 'encoder' | 'predictor' | 'target_encoder';
 export const NET_NAMES: readonly NetName[] = ['encoder', 'predictor', 'target_encoder'];
@@ -102,7 +103,6 @@ export function officialParamGroups(l: ModelLayout): ParamRef[][] {
   return [refs('encoder', true), refs('predictor', true), refs('encoder', false), refs('predictor', false)];
 }
 
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 export { fmt as formatShape };
 
 /**
