@@ -2,7 +2,7 @@
 // (seed, counter + i), so runs repeat exactly, results do not depend on the device, and the
 // generator state (two integers) goes into a checkpoint. Draws happen on the host and are
 // uploaded: initialisation and masks are not on the per-step hot path.
-import { erf } from './math.ts';
+import { erf } from '../kernels/math.ts';
 
 function fmix32(h: number): number {
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);

@@ -1,16 +1,9 @@
 // elementwise launcher: op codes, dim merging and the uniform block for ELEMENTWISE_WGSL.
 import { ELEMENTWISE_F16_VEC4_WGSL, ELEMENTWISE_F16_WGSL, ELEMENTWISE_VEC4_WGSL, ELEMENTWISE_WGSL } from './elementwise.wgsl.ts';
 import { grid, MAX_RANK, need, type KernelSource } from './kernel-source.ts';
+import { ELEMENTWISE_OPS, type ElementwiseOp } from './elementwise-ops.ts';
 
-/** Op codes understood by the elementwise kernel (see its `apply` switch). */
-export const ELEMENTWISE_OPS = {
-  copy: 0, neg: 1, exp: 2, log: 3, sqrt: 4, rsqrt: 5, abs: 6, erf: 7, gelu: 8, sign: 9,
-  add: 20, sub: 21, mul: 22, div: 23, pow: 24, maximum: 25, minimum: 26,
-  lt: 27, le: 28, gt: 29, ge: 30, eq: 31, ne: 32, geluGrad: 33,
-  where: 40,
-} as const;
-/** The name of an elementwise kernel op (a key of ELEMENTWISE_OPS). */
-export type ElementwiseOp = keyof typeof ELEMENTWISE_OPS;
+export { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp } from './elementwise-ops.ts';
 
 /** A strided operand: element offset and one stride per output dim (0 where broadcast). */
 export interface StridedOperand { offset: number; strides: readonly number[] }

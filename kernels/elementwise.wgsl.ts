@@ -8,6 +8,7 @@
 // has one or two dims left), splits off the last dim, and gives each invocation up to 4
 // consecutive elements of it: the outer coordinates are divided out once per 4 elements.
 import { LINEAR_ID, MAIN_1D, MAX_RANK } from './kernel-source.ts';
+import { applySwitchWgsl } from './elementwise-ops.ts';
 
 export const ERF_WGSL = /* wgsl */ `
 // erf to within 1e-7 absolute everywhere (4e-8 in an f32 simulation; tests check [-6, 6] densely).
@@ -101,35 +102,7 @@ fn pow_(x: f32, y: f32) -> f32 {
   return select(r, -r, (abs(y) % 2.0) == 1.0);
 }
 
-fn apply(x: f32, y: f32, z: f32) -> f32 {
-  switch OP {
-    case 1u: { return -x; }
-    case 2u: { return exp(x); }
-    case 3u: { return log(x); }
-    case 4u: { return sqrt(x); }
-    case 5u: { return inverseSqrt(x); }
-    case 6u: { return abs(x); }
-    case 7u: { return erf_(x); }
-    case 8u: { return gelu_(x); }
-    case 9u: { return sign(x); }
-    case 20u: { return x + y; }
-    case 21u: { return x - y; }
-    case 22u: { return x * y; }
-    case 23u: { return x / y; }
-    case 24u: { return pow_(x, y); }
-    case 25u: { return max(x, y); }
-    case 26u: { return min(x, y); }
-    case 27u: { return select(0.0, 1.0, x < y); }
-    case 28u: { return select(0.0, 1.0, x <= y); }
-    case 29u: { return select(0.0, 1.0, x > y); }
-    case 30u: { return select(0.0, 1.0, x >= y); }
-    case 31u: { return select(0.0, 1.0, x == y); }
-    case 32u: { return select(0.0, 1.0, x != y); }
-    case 33u: { return y * gelu_grad_(x); }   // geluGrad(x, g): the gradient g·gelu'(x) in one pass
-    case 40u: { return select(z, y, x != 0.0); }   // where(cond=a, b, c)
-    default: { return x; }
-  }
-}
+${applySwitchWgsl()}
 
 ${vec4 ? `${MAIN_1D()}
   // dense path: every operand contiguous from a multiple of 4, last % 4 == 0 (one row). Each

@@ -3,7 +3,7 @@
 // knows about tensors or GPUDevice.
 export type { KernelSource, FloatStorage } from './kernel-source.ts';
 export { grid, need, MAX_RANK } from './kernel-source.ts';
-export { elementwise, ELEMENTWISE_OPS } from './elementwise.ts';
+export { elementwise, ELEMENTWISE, ELEMENTWISE_OPS } from './elementwise.ts';
 export type { ElementwiseOp, StridedOperand, ElementwiseLaunch } from './elementwise.ts';
 export { reduceLaunch } from './reduce.ts';
 export type { ReduceOp, ReduceLaunch, ReduceShape } from './reduce.ts';

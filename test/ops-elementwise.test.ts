@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
-import { erf as erf64, geluExact } from '../engine/math.ts';
+import { erf as erf64, geluExact } from '../kernels/math.ts';
 import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, take, type Gen } from './helpers.ts';
 
 const unary = suite('ops: unary');

@@ -4,29 +4,12 @@
 // It is for correctness, not speed: nothing here is optimised.
 // f16 storages hold float64 values rounded to f16 after every write: math in f64, storage in
 // f16, as the GPU does math in f32 over f16 storage.
-import { ELEMENTWISE_OPS, type ElementwiseOp, type ReduceOp, type ReduceShape } from '../../kernels/index.ts';
+import { ELEMENTWISE, type ElementwiseOp, type ReduceOp, type ReduceShape } from '../../kernels/index.ts';
 import { f16round } from '@petamoriken/float16';
-import { erf, geluExact, geluGradExact } from '../math.ts';
 import type { Backend, CustomKernel, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
 import { contiguousStrides } from '../shape.ts';
 
 interface CpuStorage extends Storage { data: Float64Array }
-
-// math.ts's erf is NaN at ±Infinity (its continued fraction divides inf by inf); the limits are
-// ±1, which also makes gelu(+Infinity) = +Infinity as on the GPU and in torch
-const erfInf = (x: number) => (x === Infinity ? 1 : x === -Infinity ? -1 : erf(x));
-const geluInf = (x: number) => (x === Infinity ? Infinity : x === -Infinity ? NaN : geluExact(x));
-const UNARY: Partial<Record<ElementwiseOp, (x: number) => number>> = {
-  neg: (x) => -x, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (x) => 1 / Math.sqrt(x),
-  abs: Math.abs, erf: erfInf, gelu: geluInf, sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
-};
-const BINARY: Partial<Record<ElementwiseOp, (x: number, y: number) => number>> = {
-  add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / y,
-  pow: (x, y) => x ** y, maximum: Math.max, minimum: Math.min,
-  lt: (x, y) => +(x < y), le: (x, y) => +(x <= y), gt: (x, y) => +(x > y), ge: (x, y) => +(x >= y),
-  eq: (x, y) => +(x === y), ne: (x, y) => +(x !== y),
-  geluGrad: (x, g) => g * geluGradExact(x),
-};
 
 let nextId = 1;
 
@@ -78,22 +61,19 @@ export class CpuBackend implements Backend {
   elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
     this.stats.dispatches++;
     const o = this.d(out.storage), x = this.d(a.storage);
-    if (op === 'copy') {
-      forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = x[ia!]!; });
-    } else if (op === 'where') {
+    const def = ELEMENTWISE[op];
+    if (!def) throw new Error(`cpu: no elementwise op ${op}`);
+    const f = def.ref;
+    if (def.arity === 1) {
+      forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = f(x[ia!]!, 0, 0); });
+    } else if (def.arity === 3) {
       const y = this.d((b as View).storage), z = this.d(c!.storage);
-      forEachOffset(out.shape, [out, a, b as View, c!], ([io, ia, ib, ic]) => { o[io!] = x[ia!] !== 0 ? y[ib!]! : z[ic!]!; });
-    } else if (UNARY[op]) {
-      const f = UNARY[op]!;
-      forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = f(x[ia!]!); });
+      forEachOffset(out.shape, [out, a, b as View, c!], ([io, ia, ib, ic]) => { o[io!] = f(x[ia!]!, y[ib!]!, z[ic!]!); });
+    } else if (typeof b === 'number') {
+      forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = f(x[ia!]!, b, 0); });
     } else {
-      const f = BINARY[op];
-      if (!f || !(op in ELEMENTWISE_OPS)) throw new Error(`cpu: no elementwise op ${op}`);
-      if (typeof b === 'number') forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = f(x[ia!]!, b); });
-      else {
-        const y = this.d(b!.storage);
-        forEachOffset(out.shape, [out, a, b!], ([io, ia, ib]) => { o[io!] = f(x[ia!]!, y[ib!]!); });
-      }
+      const y = this.d(b!.storage);
+      forEachOffset(out.shape, [out, a, b!], ([io, ia, ib]) => { o[io!] = f(x[ia!]!, y[ib!]!, 0); });
     }
     this.round(out.storage);
   }
@@ -132,7 +112,7 @@ export class CpuBackend implements Backend {
           const i = bc + m * p.N + n;
           if (bias) s += bias[n]!;
           if (pre) pre[i] = s;
-          if (e.gelu) s = geluInf(s);
+          if (e.gelu) s = ELEMENTWISE.gelu.ref(s, 0, 0);
           if (res) s += res[i]!;
           C[i] = s;
         }

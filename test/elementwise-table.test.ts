@@ -1,0 +1,42 @@
+// The elementwise op table is the one place an op is declared: the kernel's switch has exactly its
+// cases (each op's code with its expression, copy as the only default), codes are unique, and the
+// f64 twins are the table's. A missing case can no longer fall through to the identity.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ELEMENTWISE } from '../kernels/index.ts';
+import { ELEMENTWISE_F16_VEC4_WGSL, ELEMENTWISE_F16_WGSL, ELEMENTWISE_VEC4_WGSL, ELEMENTWISE_WGSL } from '../kernels/elementwise.wgsl.ts';
+
+const t = suite('elementwise op table');
+
+t('codes are unique', () => {
+  const codes = Object.values(ELEMENTWISE).map((d) => d.code);
+  assert.is(new Set(codes).size, codes.length);
+});
+
+for (const [name, text] of Object.entries({ ELEMENTWISE_WGSL, ELEMENTWISE_F16_WGSL, ELEMENTWISE_VEC4_WGSL, ELEMENTWISE_F16_VEC4_WGSL })) {
+  t(`${name}: one case per op with its expression, and copy is the only default`, () => {
+    const cases = [...text.matchAll(/case (\d+)u(, default)?: \{ return (.*); \}/g)].map((m) => ({ code: Number(m[1]), dflt: !!m[2], expr: m[3] }));
+    assert.is(cases.length, Object.keys(ELEMENTWISE).length);
+    for (const [op, d] of Object.entries(ELEMENTWISE)) {
+      const c = cases.find((x) => x.code === d.code);
+      assert.ok(c, `${op} (code ${d.code}) has no case`);
+      assert.is(c.expr, d.wgsl, op);
+      assert.is(c.dflt, op === 'copy', op);
+    }
+    assert.is((text.match(/default/g) ?? []).length, 1);
+  });
+}
+
+t('the twins follow torch at the edges the kernels special-case', () => {
+  assert.is(ELEMENTWISE.erf.ref(Infinity, 0, 0), 1);
+  assert.is(ELEMENTWISE.erf.ref(-Infinity, 0, 0), -1);
+  assert.is(ELEMENTWISE.gelu.ref(Infinity, 0, 0), Infinity);
+  assert.is(ELEMENTWISE.sign.ref(0, 0, 0), 0);
+  assert.is(ELEMENTWISE.where.ref(0, 1, 2), 2);
+  assert.is(ELEMENTWISE.where.ref(-3, 1, 2), 1);
+  assert.is(ELEMENTWISE.ge.ref(2, 2, 0), 1);
+  assert.is(ELEMENTWISE.maximum.ref(-2, -1, 0), -1, 'the third argument every twin gets is not an operand');
+  assert.is(ELEMENTWISE.minimum.ref(2, 1, 0), 1);
+});
+
+t.run();
