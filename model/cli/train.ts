@@ -10,13 +10,13 @@ import { mkdir, readdir, readFile, writeFile, appendFile, unlink } from 'node:fs
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
-import { DeviceError, fromArray, memory, noGrad, tidy, type Tensor } from '../../engine/index.ts';
+import { DeviceError, fromArray, memory, noGrad, tidy, type GradScalerState, type Tensor, type WebGPUBackend } from '../../engine/index.ts';
 import { collapseStats } from '../collapse.ts';
 import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta, saveCheckpoint } from '../checkpoint.ts';
 import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch, type SampleSource } from '../data/loader.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { scanImageFolder } from '../data/image-folder.ts';
-import { IJepa } from '../ijepa.ts';
+import { IJepa, type AsyncStepResult } from '../ijepa.ts';
 import { MaskCollator, type MaskBatch, type MaskCollatorState } from '../masks.ts';
 import { derivePreset, getPreset, PRESET_NAMES, scheduleFor, type ModelConfig, type Preset } from '../presets.ts';
 import type { VisionTransformer } from '../vit.ts';
@@ -46,7 +46,9 @@ export const TRAIN_OPTIONS: OptionTable = {
   out: { type: 'string', help: 'output directory (log, config, checkpoints)', default: 'runs/ijepa' },
   resume: { type: 'boolean', help: 'continue from the newest checkpoint in --out' },
   seed: { type: 'integer', help: 'seed for init, masks and data order', default: 0, min: 0, max: 2 ** 31 - 1 },
-  dtype: { type: 'string', help: 'storage precision', default: 'f32', choices: ['f32', 'f16'] },
+  dtype: { type: 'string', help: 'f32, or f16 mixed precision (f32 master weights, f16 copies and activations, dynamic loss scaling)', default: 'f32', choices: ['f32', 'f16'] },
+  'loss-scale': { type: 'number', help: 'f16: loss scale at the start (halves on overflow)', min: 2 ** -24, max: 2 ** 100, defaultText: '65536' },
+  'loss-scale-interval': { type: 'integer', help: 'f16: clean steps before the loss scale doubles', min: 1, max: 10_000_000, defaultText: '2000' },
   'ckpt-every': { type: 'integer', help: 'steps between checkpoints', default: 250, min: 1, max: 10_000_000 },
   keep: { type: 'integer', help: 'checkpoints to keep', default: 3, min: 1, max: 1000 },
   'watch-every': { type: 'integer', help: 'steps between collapse-watch measurements (0 = off)', default: 50, min: 0, max: 10_000_000 },
@@ -64,6 +66,10 @@ export interface TrainConfig {
   ipe: number;
   seed: number;
   target: 'features' | 'pixels';
+  /** Absent in runs from before mixed precision: f32. */
+  dtype?: 'f32' | 'f16';
+  lossScale?: number;
+  lossScaleInterval?: number;
 }
 
 /** Apply command-line overrides on top of the preset (and config file). */
@@ -92,7 +98,9 @@ export const trainCommand = {
     if (help) { console.log(helpText('train', SUMMARY, TRAIN_OPTIONS)); return 0; }
     // resolve('') is the current folder: an empty --out (an unset shell variable) would spill a run there
     if (String(v.out).trim() === '') throw new OptionError("--out '': give a directory for the run");
-    if (v.dtype === 'f16') throw new OptionError('--dtype f16: every kernel of the model runs on f16 storage, but training in f16 needs mixed precision (f16 copies of the f32 master weights each step, which the optimizers keep in f32), and that is not built yet; use --dtype f32');
+    if (v.dtype !== 'f16') {
+      for (const o of ['loss-scale', 'loss-scale-interval']) if (v[o] !== undefined) throw new OptionError(`--${o} applies to --dtype f16 only`);
+    }
     const out = resolve(String(v.out));
     await mkdir(out, { recursive: true });
     await removeStaleTemps(out);
@@ -115,7 +123,12 @@ export const trainCommand = {
       if (existsSync(join(out, 'config.json')) || (await listCheckpoints(out)).length > 0) {
         throw new OptionError(`--out ${out} already holds a run (config.json or checkpoints); continue it with --resume, or give another --out`);
       }
-      cfg = { preset, data: v.data === undefined ? null : resolve(String(v.data)), steps: 0, ipe: 0, seed: Number(v.seed), target: v.target as 'features' | 'pixels' };
+      cfg = {
+        preset, data: v.data === undefined ? null : resolve(String(v.data)), steps: 0, ipe: 0, seed: Number(v.seed), target: v.target as 'features' | 'pixels',
+        dtype: v.dtype as 'f32' | 'f16',
+        ...(v['loss-scale'] !== undefined ? { lossScale: Number(v['loss-scale']) } : {}),
+        ...(v['loss-scale-interval'] !== undefined ? { lossScaleInterval: Number(v['loss-scale-interval']) } : {}),
+      };
     }
     const { preset } = cfg;
     const B = preset.optim.batch;
@@ -145,15 +158,25 @@ export const trainCommand = {
 
     // ---- 3. model, masks, optimizer --------------------------------------------------------------
     const backend = await initWebGPU();
-    const model = new IJepa(cfg.preset.model, { seed: cfg.seed, target: cfg.target });
+    const dtype = cfg.dtype ?? 'f32';
+    if (dtype === 'f16' && !backend.hasF16) throw new OptionError(`--dtype f16: this adapter (${adapterName(backend)}) lacks the shader-f16 feature; use --dtype f32`);
+    const model = new IJepa(cfg.preset.model, {
+      seed: cfg.seed, target: cfg.target, dtype,
+      ...(cfg.lossScale !== undefined ? { lossScale: cfg.lossScale } : {}),
+      ...(cfg.lossScaleInterval !== undefined ? { lossScaleInterval: cfg.lossScaleInterval } : {}),
+    });
     const nets = Object.fromEntries(model.modules());
     const collator = new MaskCollator({ inputSize: cfg.preset.model.imgSize, patchSize: cfg.preset.model.patchSize, ...cfg.preset.mask, seed: cfg.seed });
     let step = 0;
     let loaderStart = { epoch: 0, batch: 0 };
     if (resumeFrom) {
       const meta = await loadCheckpoint(resumeFrom, nets, model.optimizer);
-      const st = meta.state as { collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } }; loader: { epoch: number; batch: number } };
+      const st = meta.state as { collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } }; loader: { epoch: number; batch: number }; scaler?: GradScalerState };
       step = meta.step;
+      if (model.scaler) {
+        if (!st.scaler) throw new Error(`${resumeFrom}: an f16 run's checkpoint must hold the loss scaler's state (state.scaler), and this one does not`);
+        model.scaler.loadState(st.scaler, `${resumeFrom} state.scaler`);
+      }
       collator.setState({ nextSeed: st.collator.nextSeed, rng: { ...st.collator.rng, mt: Uint32Array.from(st.collator.rng.mt) } } as MaskCollatorState);
       loaderStart = st.loader;
       console.error(`resuming from ${resumeFrom} at step ${step}`);
@@ -167,7 +190,10 @@ export const trainCommand = {
       const c = collator.getState();
       await saveCheckpoint(join(out, checkpointName(at)), nets, model.optimizer, {
         config: cfg, step: at,
-        state: { collator: { nextSeed: c.nextSeed, rng: { ...c.rng, mt: Array.from(c.rng.mt) } }, loader: loader.position },
+        state: {
+          collator: { nextSeed: c.nextSeed, rng: { ...c.rng, mt: Array.from(c.rng.mt) } }, loader: loader.position,
+          ...(model.scaler ? { scaler: model.scaler.state() } : {}),
+        },
       });
       await pruneCheckpoints(out, Number(v.keep));
     };
@@ -190,7 +216,9 @@ export const trainCommand = {
       // idles while the host records. Checkpoint, collapse-watch and final steps are sync
       // points: their loss is read before anything else is recorded, so a checkpoint holds
       // exactly the parameters after its step, and a NaN is caught before it can be saved.
-      interface InFlight { step: number; read: Promise<number>; hyper: { lr: number; wd: number; momentum: number }; batch: Batch; masks: MaskBatch; t: number }
+      // f16 steps read their loss and overflow check before updating (stepAsync), so they are
+      // not pipelined; `scaled` holds what the loss scaler did
+      interface InFlight { step: number; read: Promise<number>; hyper: { lr: number; wd: number; momentum: number }; batch: Batch; masks: MaskBatch; t: number; scaled: AsyncStepResult | null }
       const watchEvery = Number(v['watch-every']), ckptEvery = Number(v['ckpt-every']);
       // time_ms is wall time since the previous step finished: pipelined steps overlap, so a
       // step's own start-to-finish would count the overlap twice (and its sum exceed the run)
@@ -204,11 +232,17 @@ export const trainCommand = {
           throw new Error(`loss is ${loss} at step ${x.step}; stopping. ${kept()}`);
         }
         const mem = memory(backend);
-        const rec: Record<string, number> = {
+        const rec: Record<string, number | boolean> = {
           step: x.step, epoch: x.batch.epoch, loss, lr: x.hyper.lr, wd: x.hyper.wd, momentum: x.hyper.momentum,
           time_ms: now - since, data_wait_ms: x.batch.waitMs, live_bytes: mem.liveBytes, live_tensors: mem.liveTensors,
           kc: x.masks.Le, kt: x.masks.Lp,
         };
+        if (x.scaled) {
+          rec.loss_scale = x.scaled.lossScale!;
+          rec.skipped = x.scaled.skipped;
+          rec.scale_grown = x.scaled.scaleGrown;
+          if (x.scaled.skipped) progress.log(`step ${x.step}: f16 gradients overflowed at loss scale ${x.scaled.lossScale}; update skipped, loss scale now ${model.scaler!.scale}`);
+        }
         let extra = '';
         if (watchEvery > 0 && (x.step % watchEvery === 0 || x.step === 1)) {
           const feats = pooledFeatures(model.target_encoder ?? model.encoder, x.batch.imgs, cfg.preset.model);
@@ -231,11 +265,17 @@ export const trainCommand = {
         step++;
         const hyper = scheduleAt(step, sched);
         const t = performance.now();
-        const lossT = model.step(batch.imgs, masks, hyper).loss;
-        const read = lossT.item();   // the copy is recorded now; the tensor can go at once
-        lossT.dispose();
+        let read: Promise<number>, scaled: AsyncStepResult | null = null;
+        if (model.dtype === 'f16') {
+          scaled = await model.stepAsync(batch.imgs, masks, hyper);
+          read = Promise.resolve(scaled.loss);
+        } else {
+          const lossT = model.step(batch.imgs, masks, hyper).loss;
+          read = lossT.item();   // the copy is recorded now; the tensor can go at once
+          lossT.dispose();
+        }
         if (prev) await finish(prev);
-        const cur: InFlight = { step, read, hyper, batch, masks, t };
+        const cur: InFlight = { step, read, hyper, batch, masks, t, scaled };
         const isCkpt = step % ckptEvery === 0 || step === cfg.steps || stopSignal !== null;
         const isWatch = watchEvery > 0 && (step % watchEvery === 0 || step === 1);
         if (!isCkpt && !isWatch) { prev = cur; continue; }
@@ -303,4 +343,9 @@ function isAlive(pid: number): boolean {
 export function pooledFeatures(encoder: VisionTransformer, imgs: Float32Array, m: ModelConfig): Tensor {
   const per = m.chans * m.imgSize * m.imgSize;
   return noGrad(() => tidy(() => encoder.forward(fromArray(imgs, [imgs.length / per, m.chans, m.imgSize, m.imgSize])).mean(1)));
+}
+
+function adapterName(b: WebGPUBackend): string {
+  const i = b.device.adapterInfo;
+  return [i?.vendor, i?.architecture, i?.description].filter(Boolean).join(' ') || 'unnamed';
 }
