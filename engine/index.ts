@@ -13,6 +13,7 @@ export { WebGPUBackend } from './backend/webgpu.ts';
 export { ShapeError, DeviceError } from './errors.ts';
 export { setBackend, getBackend, noGrad, tidy, keep, tensorCount } from './runtime.ts';
 export { memory } from './memory.ts';
+export { measurePeakGflops } from './peak.ts';
 export { Generator } from './random.ts';
 export { zeros, ones, full, zerosLike, arange, fromArray, randn, rand, truncNormal } from './creation.ts';
 export type { CreateOptions } from './creation.ts';

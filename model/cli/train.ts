@@ -10,12 +10,13 @@ import { mkdir, readdir, readFile, writeFile, appendFile, unlink } from 'node:fs
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
-import { DeviceError, fromArray, memory, noGrad, tidy, type GradScalerState, type Tensor, type WebGPUBackend } from '../../engine/index.ts';
+import { DeviceError, fromArray, measurePeakGflops, memory, noGrad, tidy, type GradScalerState, type Tensor, type WebGPUBackend } from '../../engine/index.ts';
 import { collapseStats } from '../collapse.ts';
 import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta, saveCheckpoint } from '../checkpoint.ts';
 import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch, type SampleSource } from '../data/loader.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { scanImageFolder } from '../data/image-folder.ts';
+import { stepFlops } from '../flops.ts';
 import { IJepa, type AsyncStepResult } from '../ijepa.ts';
 import { MaskCollator, type MaskBatch, type MaskCollatorState } from '../masks.ts';
 import { derivePreset, getPreset, PRESET_NAMES, scheduleFor, type ModelConfig, type Preset } from '../presets.ts';
@@ -207,6 +208,10 @@ export const trainCommand = {
     process.on('SIGTERM', sigterm);
     process.on('SIGHUP', sighup);
     const progress = new Progress(process.stderr, Number(v['log-every']));
+    // MFU: model FLOPs (model/flops.ts) per second over the FMA peak kernel, measured once here
+    const peakGflops = await measurePeakGflops(backend);
+    const stepGflops = (k: MaskBatch) => stepFlops(cfg.preset.model, { batch: B, kc: k.Le, kt: k.Lp, nenc: k.encMasks.length, npred: k.predMasks.length, target: cfg.target }).total / 1e9;
+    let gflopsDone = 0;
     const t0 = performance.now();
     const firstStep = step;
     let lastGood: number | null = resumeFrom ? step : null;
@@ -256,7 +261,8 @@ export const trainCommand = {
         loader.recycle(x.batch);
         await appendFile(logPath, JSON.stringify(rec) + '\n');
         const elapsed = (now - t0) / 1000, done = x.step - firstStep;
-        progress.update({ step: x.step, total: cfg.steps, loss, lr: x.hyper.lr, imgsPerSec: (done * B) / elapsed, etaSec: ((cfg.steps - x.step) * elapsed) / done, extra });
+        gflopsDone += stepGflops(x.masks);
+        progress.update({ step: x.step, total: cfg.steps, loss, lr: x.hyper.lr, imgsPerSec: (done * B) / elapsed, mfu: gflopsDone / elapsed / peakGflops, etaSec: ((cfg.steps - x.step) * elapsed) / done, extra });
       };
       let prev: InFlight | null = null;
       while (step < cfg.steps) {
@@ -308,7 +314,7 @@ export const trainCommand = {
     }
     model.dispose();
     const secs = (performance.now() - t0) / 1000;
-    const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s); log ${logPath}`;
+    const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s, MFU ${(100 * gflopsDone / secs / peakGflops).toFixed(1)}% of the ${peakGflops.toFixed(0)} GFLOP/s FMA peak kernel); log ${logPath}`;
     // a stopped run is not "done": the caller (a shell loop, a scheduler) must see the signal
     if (stopSignal) { console.error(`stopped by ${stopSignal}: ${rate}`); return SIGNAL_EXIT[stopSignal]!; }
     console.error(`done: ${rate}`);
