@@ -211,7 +211,7 @@ export const trainCommand = {
     // MFU: model FLOPs (model/flops.ts) per second over the FMA peak kernel, measured once here
     const peakGflops = await measurePeakGflops(backend);
     const stepGflops = (k: MaskBatch) => stepFlops(cfg.preset.model, { batch: B, kc: k.Le, kt: k.Lp, nenc: k.encMasks.length, npred: k.predMasks.length, target: cfg.target }).total / 1e9;
-    let gflopsDone = 0;
+    let gflopsDone = 0, skippedSteps = 0;
     const t0 = performance.now();
     const firstStep = step;
     let lastGood: number | null = resumeFrom ? step : null;
@@ -245,6 +245,7 @@ export const trainCommand = {
         if (x.scaled) {
           rec.loss_scale = x.scaled.lossScale!;
           rec.skipped = x.scaled.skipped;
+          if (x.scaled.skipped) skippedSteps++;
           rec.scale_grown = x.scaled.scaleGrown;
           if (x.scaled.skipped) progress.log(`step ${x.step}: f16 gradients overflowed at loss scale ${x.scaled.lossScale}; update skipped, loss scale now ${model.scaler!.scale}`);
         }
@@ -314,7 +315,7 @@ export const trainCommand = {
     }
     model.dispose();
     const secs = (performance.now() - t0) / 1000;
-    const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s, MFU ${(100 * gflopsDone / secs / peakGflops).toFixed(1)}% of the ${peakGflops.toFixed(0)} GFLOP/s FMA peak kernel); log ${logPath}`;
+    const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s, MFU ${(100 * gflopsDone / secs / peakGflops).toFixed(1)}% of the ${peakGflops.toFixed(0)} GFLOP/s FMA peak kernel${model.scaler ? `; ${skippedSteps} f16 step(s) skipped on overflow, loss scale now ${model.scaler.scale}` : ''}); log ${logPath}`;
     // a stopped run is not "done": the caller (a shell loop, a scheduler) must see the signal
     if (stopSignal) { console.error(`stopped by ${stopSignal}: ${rate}`); return SIGNAL_EXIT[stopSignal]!; }
     console.error(`done: ${rate}`);
