@@ -1,15 +1,16 @@
 // peak: the device's measured multiply-add rate (the kernels/peak.ts FMA kernel: register-only
 // chains, no memory traffic), the denominator of an MFU figure: model FLOPs / time / peak.
-// Quick by design (a few short rounds, about 0.1–0.3 s on lavapipe), for a trainer to call
-// once at start; bench/peak.bench.ts measures the same kernel at length. Needs the WebGPU
-// backend (the CPU reference has no kernels to time).
+// Quick by design (five rounds of ~30 ms, the best taken: 0.1–0.3 s on lavapipe), for a
+// trainer to call once at start; bench/peak.bench.ts measures the same kernel at length. On a
+// shared machine the figure moves with the load (31–47 GFLOP/s here), and the MFU with it.
+// Needs the WebGPU backend (the CPU reference has no kernels to time).
 import { peak } from '../kernels/peak.ts';
 import { WebGPUBackend } from './backend/webgpu.ts';
 import type { Backend } from './backend/backend.ts';
 import { getBackend } from './runtime.ts';
 
 /** GFLOP/s of the FMA peak kernel on `backend`: the best of `rounds` timed rounds of launches. */
-export async function measurePeakGflops(backend: Backend = getBackend(), rounds = 3): Promise<number> {
+export async function measurePeakGflops(backend: Backend = getBackend(), rounds = 5): Promise<number> {
   if (!(backend instanceof WebGPUBackend)) throw new Error(`measurePeakGflops: needs the WebGPU backend, not ${backend.name}`);
   const l = peak({ workgroups: 1024, iters: 64 });
   const out = backend.alloc(l.outElements, 'f32');
