@@ -16,6 +16,7 @@
 // h = mlpRatio·width, H heads, C·p² pixels per patch.
 import type { ModelConfig } from './presets.ts';
 
+/** The step's sizes that the FLOPs depend on beyond the config: batch, mask tokens, mask counts, target kind. */
 export interface StepShape {
   batch: number;
   /** Context and target tokens of the step's masks (MaskBatch Le and Lp). */
@@ -28,6 +29,7 @@ export interface StepShape {
   target?: 'features' | 'pixels';
 }
 
+/** Model FLOPs of one train step per op family (see the counting rules in the file header), and their sum. */
 export interface StepFlops { matmul: number; attention: number; rest: number; total: number }
 
 type Counts = Omit<StepFlops, 'total'>;

@@ -8,6 +8,10 @@ import { cast } from '../ops/table.ts';
 import { Tensor } from '../tensor.ts';
 import { Module } from './module.ts';
 
+/**
+ * Run `fn` with every f32 tensor field of `modules` (and their sub-modules) swapped for a taped
+ * f16 copy, then put the f32 masters back; call it inside the step's tidy (see the file header).
+ */
 export function withHalfWeights<T>(modules: readonly Module[], fn: () => T): T {
   const swapped: [Record<string, unknown>, string, Tensor][] = [];
   const visit = (m: Module) => {

@@ -10,6 +10,7 @@
 import { nonFiniteCount } from '../ops/fused.ts';
 import type { Tensor } from '../tensor.ts';
 
+/** How a GradScaler starts: its scale and growth interval (torch's defaults otherwise). */
 export interface GradScalerOptions {
   /** S at the start (default 2^16). */
   initScale?: number;
@@ -23,6 +24,7 @@ export interface GradScalerState { scale: number; cleanSteps: number }
 const GROWTH = 2;
 const BACKOFF = 0.5;
 
+/** Dynamic loss scaling (torch's GradScaler): S, the overflow check, and the halve-or-grow bookkeeping; see the file header. */
 export class GradScaler {
   /** The current loss scale S. */
   scale: number;
