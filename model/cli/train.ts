@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { DeviceError, fromArray, measurePeakGflops, memory, noGrad, tidy, type GradScalerState, type Tensor, type WebGPUBackend } from '../../engine/index.ts';
 import { collapseStats } from '../collapse.ts';
-import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta, saveCheckpoint } from '../checkpoint.ts';
+import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta, saveCheckpoint, type CheckpointConfig } from '../checkpoint.ts';
 import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch, type SampleSource } from '../data/loader.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { scanImageFolder } from '../data/image-folder.ts';
@@ -71,14 +71,8 @@ export const TRAIN_OPTIONS: OptionTable = {
 
 const SUMMARY = 'Pretrain I-JEPA (context encoder + predictor, EMA target encoder) on images.';
 
-export interface TrainConfig {
-  preset: Preset;
-  data: string | null;
-  /** Where the run stops (a resume may move it); the schedules' length is preset.optim.epochs · ipe. */
-  steps: number;
-  ipe: number;
-  seed: number;
-  target: 'features' | 'pixels';
+/** The checkpoint's config; `steps` is where the run stops (a resume may move it), while the schedules' length is preset.optim.epochs · ipe. */
+export interface TrainConfig extends CheckpointConfig {
   /** Images in the data when the run started (a resume checks the data still holds them). */
   images?: number;
   /** Every flag's value as the run was started (and continued), by option name: see runFlags. */
