@@ -13,6 +13,7 @@ export { WebGPUBackend } from './backend/webgpu.ts';
 export { ShapeError, DeviceError } from './errors.ts';
 export { setBackend, getBackend, noGrad, tidy, keep, tensorCount } from './runtime.ts';
 export { memory } from './memory.ts';
+export { measurePeakGflops } from './peak.ts';
 export { Generator, defaultGenerator, manualSeed } from './random.ts';
 export { zeros, ones, full, zerosLike, arange, fromArray, randn, rand, truncNormal } from './creation.ts';
 export type { CreateOptions } from './creation.ts';
@@ -28,7 +29,7 @@ export {
   layerNorm as layerNormComposite, linear as linearComposite, scaledDotProductAttention, smoothL1,
 } from './ops/composite.ts';
 // The fused kernels are the defaults; the composites above stay as their references.
-export { layerNorm, attention, attentionQkv, adamwUpdate, adamwUpdateMany, emaInPlace, emaInPlaceMany } from './ops/fused.ts';
+export { layerNorm, attention, attentionQkv, adamwUpdate, adamwUpdateMany, emaInPlace, emaInPlaceMany, nonFiniteCount } from './ops/fused.ts';
 /** The largest head dim the fused attention kernels take (attention() pads others up to it). */
 export { ATTENTION_MAX_DH } from '../kernels/attention.ts';
 export type { AdamwStep, AdamwItem } from './ops/fused.ts';
@@ -41,5 +42,8 @@ export type { LinearInit } from './nn/layers.ts';
 export { AdamW } from './optim/adamw.ts';
 export type { ParamGroup, AdamWOptions } from './optim/adamw.ts';
 export { emaUpdate } from './optim/ema.ts';
+export { GradScaler } from './optim/grad-scaler.ts';
+export type { GradScalerOptions, GradScalerState } from './optim/grad-scaler.ts';
+export { withHalfWeights } from './nn/half-weights.ts';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './io/safetensors.ts';
 export type { DecodedTensor, DecodedSafetensors, TensorInput as SafetensorsInput, Dtype as SafetensorsDtype } from './io/safetensors.ts';

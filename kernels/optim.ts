@@ -1,23 +1,28 @@
 // optim launchers (see optim.wgsl.ts) and their float64 twins, which compute exactly what the
 // composed versions compute on the CPU reference backend, in the same order.
-import { adamwWgsl, emaWgsl } from './optim.wgsl.ts';
+import { adamwWgsl, emaWgsl, nonFiniteWgsl } from './optim.wgsl.ts';
 import { grid, need, type KernelSource } from './kernel-source.ts';
 
 export interface OptimLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 
 /** One tensor's AdamW step; `step` is t, its step count including this one (t ≥ 1). */
 export interface AdamwSegment { n: number; lr: number; wd: number; step: number }
-export interface AdamwShared { b1: number; b2: number; eps: number }
+export interface AdamwShared {
+  b1: number; b2: number; eps: number;
+  /** Multiplies every gradient first: 1/S under a loss scale S (default 1, which changes no bit). */
+  invScale?: number;
+}
 
 const WG = 256;
 /** Most tensors one launch updates (each is one more branch in the kernel text). */
 export const MAX_SEGMENTS = 8;
 
 const sources = new Map<string, KernelSource>();
-function source(kind: 'adamw' | 'ema', K: number): KernelSource {
+const WGSL = { adamw: adamwWgsl, ema: emaWgsl, nonFinite: nonFiniteWgsl };
+function source(kind: keyof typeof WGSL, K: number): KernelSource {
   const name = `${kind}_x${K}`;
   let s = sources.get(name);
-  if (!s) { s = { name, wgsl: kind === 'adamw' ? adamwWgsl(K) : emaWgsl(K), overrides: { WG } }; sources.set(name, s); }
+  if (!s) { s = { name, wgsl: WGSL[kind](K), overrides: { WG } }; sources.set(name, s); }
   return s;
 }
 
@@ -51,7 +56,7 @@ export function adamw(segs: readonly AdamwSegment[], c: AdamwShared): OptimLaunc
   const { starts, total } = layout(segs.map((s) => s.n));
   const buf = new ArrayBuffer(32 + 32 * segs.length);
   const u = new Uint32Array(buf), f = new Float32Array(buf);
-  f.set([c.b1, 1 - c.b1, c.b2, 1 - c.b2, c.eps]);
+  f.set([c.b1, 1 - c.b1, c.b2, 1 - c.b2, c.eps, c.invScale ?? 1]);
   segs.forEach((s, k) => {
     const k0 = adamwConstants(s, c);
     u.set([starts[k]!, s.n], 8 + 8 * k);
@@ -73,6 +78,16 @@ export function ema(ns: readonly number[], momentum: number): OptimLaunch {
   return { source: source('ema', ns.length), uniforms: buf, workgroups: [x, y, 1] };
 }
 
+/** Non-finite count over ns.length f32 tensors, added into a u32 counter; bindings: each tensor, then the counter. */
+export function nonFinite(ns: readonly number[]): OptimLaunch {
+  checkSegments('nonFinite', ns);
+  const { starts, total } = layout(ns);
+  const u = new Uint32Array(4 * ns.length);
+  ns.forEach((n, k) => u.set([starts[k]!, n], 4 * k));
+  const [x, y] = grid(total, WG);
+  return { source: source('nonFinite', ns.length), uniforms: u.buffer, workgroups: [x, y, 1] };
+}
+
 // ---- float64 twins ------------------------------------------------------------------------------
 
 /** [theta, grad, m, v] of each segment in turn, as in adamw. */
@@ -80,8 +95,9 @@ export function adamwRef(a: readonly Float64Array[], segs: readonly AdamwSegment
   segs.forEach((s, k) => {
     const [theta, grad, m, v] = a.slice(4 * k, 4 * k + 4) as [Float64Array, Float64Array, Float64Array, Float64Array];
     const k0 = adamwConstants(s, c);
+    const invScale = c.invScale ?? 1;
     for (let i = 0; i < s.n; i++) {
-      const g = grad[i]!;
+      const g = grad[i]! * invScale;
       const decayed = s.wd !== 0 ? theta[i]! * k0.decay : theta[i]!;
       const mi = m[i]! * c.b1 + g * (1 - c.b1);
       const vi = v[i]! * c.b2 + (g * g) * (1 - c.b2);
@@ -99,4 +115,10 @@ export function emaRef(a: readonly Float64Array[], ns: readonly number[], moment
     const [target, src] = [a[2 * k]!, a[2 * k + 1]!];
     for (let i = 0; i < n; i++) target[i] = target[i]! * momentum + src[i]! * (1 - momentum);
   });
+}
+
+/** Each tensor of ns in turn, then the counter [1], as in nonFinite. */
+export function nonFiniteRef(a: readonly Float64Array[], ns: readonly number[]): void {
+  const count = a[ns.length]!;
+  ns.forEach((n, k) => { for (let i = 0; i < n; i++) if (!Number.isFinite(a[k]![i]!)) count[0] = count[0]! + 1; });
 }

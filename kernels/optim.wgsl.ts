@@ -6,6 +6,9 @@
 //            θ ← θ·(1 − lr·wd);  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
 //            θ ← θ + (m / (√v / √(1 − β2ᵗ) + ε)) · (−lr / (1 − β1ᵗ))
 //   ema    θ̄ ← m·θ̄ + (1 − m)·θ
+//   nonFinite  how many values of K f32 tensors are NaN or ±Inf (a loss scaler's overflow check)
+// AdamW multiplies each gradient by `inv_scale` first (1/S under a loss scale S, else exactly 1,
+// which changes no bit), so unscaling mixed-precision gradients costs no launch of its own.
 // Multi-tensor: one launch updates K tensors ("segments"), each bound on its own (4 buffers a
 // segment for AdamW, 2 for EMA, within the device's storage-buffer limit), so a model's ~100
 // parameters take a few dozen launches, not one each. Segment k owns the invocations
@@ -24,7 +27,7 @@ import { LINEAR_ID, MAIN_1D } from './kernel-source.ts';
  * out-of-bounds write that WGSL leaves to the implementation (Vulkan drops it, Dawn's GLES
  * backend clamps it onto the neighbouring tensor's last element).
  */
-function segments(K: number, body: (k: number) => string): string {
+export function segments(K: number, body: (k: number) => string): string {
   return Array.from({ length: K }, (_, k) => `  if (i >= p.seg[${k}].start && i - p.seg[${k}].start < p.seg[${k}].n) {
     let j = i - p.seg[${k}].start;
 ${body(k)}
@@ -53,7 +56,8 @@ struct Params {
   b2: f32,            // β2
   one_minus_b2: f32,  // 1 − β2
   eps: f32,           // ε
-  pad0: u32, pad1: u32, pad2: u32,
+  inv_scale: f32,     // 1/S: undoes a loss scale S on the gradients (1 without one)
+  pad1: u32, pad2: u32,
   seg: array<Segment, ${K}>,
 }
 @group(0) @binding(0) var<uniform> p: Params;${bind}
@@ -62,7 +66,7 @@ ${LINEAR_ID}
 
 ${MAIN_1D()}
 ${segments(K, (k) => `    let s = p.seg[${k}];
-    let g = grad${k}[j];
+    let g = grad${k}[j] * p.inv_scale;
     let decayed = theta${k}[j] * s.decay;
     let mi = m${k}[j] * p.b1 + g * p.one_minus_b1;
     let vi = v${k}[j] * p.b2 + (g * g) * p.one_minus_b2;
@@ -93,6 +97,29 @@ ${LINEAR_ID}
 
 ${MAIN_1D()}
 ${segments(K, (k) => `    avg${k}[j] = avg${k}[j] * p.m + theta${k}[j] * p.one_minus_m;`)}
+}
+`;
+}
+
+/**
+ * Count of NaN/±Inf values over K f32 segments into count[0] (added to, so several launches sum
+ * into one counter). The test is on the bits (exponent all ones): WGSL lets an implementation
+ * assume that no float is NaN or infinite, so `x != x` or a compare against a bound may be
+ * folded away. Bindings: x_k for each k, then the counter.
+ */
+export function nonFiniteWgsl(K: number): string {
+  const bind = Array.from({ length: K }, (_, k) => /* wgsl */ `
+@group(0) @binding(${k + 1}) var<storage, read> x${k}: array<u32>;   // f32 values, read as their bits`).join('');
+  return /* wgsl */ `
+struct Segment { start: u32, n: u32, pad0: u32, pad1: u32 }
+struct Params { seg: array<Segment, ${K}> }
+@group(0) @binding(0) var<uniform> p: Params;${bind}
+@group(0) @binding(${K + 1}) var<storage, read_write> count: array<atomic<u32>>;   // [1], added to
+override WG: u32 = 256;
+${LINEAR_ID}
+
+${MAIN_1D()}
+${segments(K, (k) => `    if ((x${k}[j] & 0x7f800000u) == 0x7f800000u) { atomicAdd(&count[0], 1u); }`)}
 }
 `;
 }

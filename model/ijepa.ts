@@ -19,6 +19,13 @@
 // norm_pix_loss (unbiased variance, eps 1e-6); predictor_proj is then Dp → C·p·p and there is no
 // target encoder or EMA. Everything else (masks, predictor, smooth-L1, AdamW) is the same step.
 //
+// Mixed precision (`dtype: 'f16'`): the parameters, AdamW's moments and the target encoder stay
+// f32 (the masters); each step runs every net on f16 copies of them (withHalfWeights) with f16
+// activations, and the smooth-L1 loss in f32. Backward starts from loss·S (GradScaler, S
+// dynamic); one device reduction counts non-finite f32 gradients and is read back with the
+// loss: an overflow skips AdamW and the EMA and halves S, else AdamW divides the gradients by S
+// in its own launches. That read decides the update, so f16 steps go through `stepAsync`.
+//
 // Memory: a step runs in one `tidy`; every intermediate is freed when it returns. What survives
 // is what it returns (the loss, plus the activations and gradients when `capture` is set), owned
 // by the caller. Parameters, optimizer state and the target encoder live until `dispose()`.
@@ -26,8 +33,8 @@
 // is being recorded.
 
 import {
-  AdamW, Generator, ShapeError, Tensor,
-  copy, emaUpdate, fromArray, layerNorm, noGrad, smoothL1, tidy,
+  AdamW, GradScaler, Generator, ShapeError, Tensor,
+  copy, emaUpdate, fromArray, getBackend, layerNorm, noGrad, smoothL1, tidy, withHalfWeights,
   type Module, type ParamGroup,
 } from '../engine/index.ts';
 import type { MaskBatch } from './masks.ts';
@@ -46,6 +53,12 @@ export interface IJepaOptions {
   seed?: number | Generator;
   /** What the predictor regresses; default 'features' (official). */
   target?: TargetKind;
+  /** 'f16': mixed precision (see the file header; needs shader-f16 and `stepAsync`); default 'f32'. */
+  dtype?: 'f32' | 'f16';
+  /** f16 only: the loss scale at the start (default 2^16). */
+  lossScale?: number;
+  /** f16 only: clean steps in a row before the loss scale doubles (default 2000). */
+  lossScaleInterval?: number;
 }
 
 /** Per-step hyper-parameters (model/schedules.ts's scheduleAt gives them). */
@@ -74,6 +87,17 @@ export interface StepResult {
   grads?: Map<string, Tensor>;
 }
 
+/** What `stepAsync` reports, read from the device. */
+export interface AsyncStepResult {
+  loss: number;
+  /** f16: the gradients overflowed, so AdamW and the EMA did not run (f32: always false). */
+  skipped: boolean;
+  /** f16: the loss scale S this step ran with (f32: null). */
+  lossScale: number | null;
+  /** f16: this step was the growth interval's last clean one, so S doubled for the next. */
+  scaleGrown: boolean;
+}
+
 /** The official weight-decay rule (docs/ijepa-step.md §4.2). */
 export const isDecayed = (name: string, t: Tensor) => !name.includes('bias') && t.rank !== 1;
 
@@ -86,9 +110,22 @@ export class IJepa {
   /** The EMA copy of the encoder; null for pixel targets. Never trained by gradient. */
   readonly target_encoder: VisionTransformer | null;
   readonly optimizer: AdamW;
+  readonly dtype: 'f32' | 'f16';
+  /** The loss scaler of an f16 model; null in f32. */
+  readonly scaler: GradScaler | null;
 
   constructor(cfg: ModelConfig, opts: IJepaOptions = {}) {
     validateModelConfig(cfg, 'IJepa');
+    this.dtype = opts.dtype ?? 'f32';
+    if (this.dtype === 'f16' && !getBackend().hasF16) {
+      throw new Error(`IJepa: dtype 'f16' needs a device with the shader-f16 feature, which this ${getBackend().name} device lacks; use dtype 'f32'`);
+    }
+    if (this.dtype === 'f32' && (opts.lossScale !== undefined || opts.lossScaleInterval !== undefined)) {
+      throw new Error(`IJepa: lossScale and lossScaleInterval apply to dtype 'f16' only (dtype is 'f32')`);
+    }
+    this.scaler = this.dtype === 'f16'
+      ? new GradScaler({ ...(opts.lossScale !== undefined ? { initScale: opts.lossScale } : {}), ...(opts.lossScaleInterval !== undefined ? { growthInterval: opts.lossScaleInterval } : {}) })
+      : null;
     this.config = { ...cfg };
     this.target = opts.target ?? 'features';
     const g = opts.seed instanceof Generator ? opts.seed : new Generator(opts.seed ?? 0);
@@ -135,33 +172,20 @@ export class IJepa {
 
   /**
    * One training step (see the file header). `imgs` is [B, C, H, W] (a tensor, or host values in
-   * that layout). Returns the loss tensor at once, without waiting for the GPU.
+   * that layout). Returns the loss tensor at once, without waiting for the GPU. f32 only: an f16
+   * step must read its overflow check before updating, which `stepAsync` does.
    */
   step(imgs: Float32Array | Tensor, masks: StepMasks, hyper: StepHyper, opts: { capture?: boolean } = {}): StepResult {
+    if (this.dtype === 'f16') throw new Error("IJepa.step: dtype 'f16' needs stepAsync (the loss scaler reads the gradients' overflow check back before it lets the update run)");
     const capture = opts.capture ?? false;
-    for (const [k, v] of Object.entries(hyper)) {
-      if (!Number.isFinite(v)) throw new RangeError(`IJepa.step: ${k} ${v} must be a finite number`);
-    }
-    this.optimizer.lr = hyper.lr;
-    this.optimizer.groups[0]!.weightDecay = hyper.wd;
-    this.optimizer.groups[1]!.weightDecay = hyper.wd;
+    this.setHyper(hyper);
     return tidy(() => {
-      const x = this.imageTensor(imgs);                                     // [B, C, H, W]
-      const B = x.shape[0]!;
-      const { enc, pred } = maskTensors(masks, B);
-      const nenc = enc.length;
-      const h = noGrad(() => this.targets(x, pred, nenc));                 // [npred·nenc·B, Kt, D]
-      const context = this.encoder.forward(x, enc);                         // [nenc·B, Kc, D]
-      const prediction = this.predictor.forward(context, enc, pred);        // [npred·nenc·B, Kt, D]
-      const loss = smoothL1(prediction, h);                                 // []
-      loss.backward();
-      this.optimizer.step();
-      if (this.target_encoder) {
-        emaUpdate(trainableTwins(this.target_encoder, this.encoder), this.encoder.parameters(), hyper.momentum);
-      }
+      const r = this.forward(imgs, masks);
+      r.loss.backward();
+      this.update(hyper, 1);
       if (!capture) {
         this.optimizer.zeroGrad();
-        return { loss };
+        return { loss: r.loss };
       }
       const grads = new Map<string, Tensor>();
       for (const [net, m] of [['encoder', this.encoder], ['predictor', this.predictor]] as const) {
@@ -170,8 +194,73 @@ export class IJepa {
           p.grad = null;   // ownership moves to the caller
         }
       }
-      return { loss, context, target: h, prediction, grads };
+      return { ...r, grads };
     });
+  }
+
+  /**
+   * One training step that reads its loss (and, in f16, the overflow check) back before it
+   * returns; in f16 an overflowed step leaves every parameter, moment and the target encoder as
+   * they were and halves the loss scale. Any dtype; f32 gives the same update as `step`.
+   */
+  async stepAsync(imgs: Float32Array | Tensor, masks: StepMasks, hyper: StepHyper): Promise<AsyncStepResult> {
+    this.setHyper(hyper);
+    const S = this.scaler?.scale ?? 1;
+    const { loss, check } = tidy(() => {
+      const { loss } = this.forward(imgs, masks);
+      (S === 1 ? loss : loss.mul(S)).backward();
+      const grads = this.optimizer.groups.flatMap((g) => g.params.map((p) => p.grad).filter((x): x is Tensor => x !== null));
+      return { loss, check: this.scaler?.check(grads) ?? null };
+    });
+    let value: number, nonFinite: number;
+    try {
+      [value, nonFinite] = await Promise.all([loss.item(), check ? check.item() : 0]);
+    } catch (e) {
+      this.optimizer.zeroGrad();
+      throw e;
+    } finally {
+      loss.dispose();
+      check?.dispose();
+    }
+    const { skipped, grown } = this.scaler?.update(nonFinite) ?? { skipped: false, grown: false };
+    if (!skipped) tidy(() => this.update(hyper, 1 / S));
+    this.optimizer.zeroGrad();
+    return { loss: value, skipped, lossScale: this.scaler ? S : null, scaleGrown: grown };
+  }
+
+  private setHyper(hyper: StepHyper): void {
+    for (const [k, v] of Object.entries(hyper)) {
+      if (!Number.isFinite(v)) throw new RangeError(`IJepa.step: ${k} ${v} must be a finite number`);
+    }
+    this.optimizer.lr = hyper.lr;
+    this.optimizer.groups[0]!.weightDecay = hyper.wd;
+    this.optimizer.groups[1]!.weightDecay = hyper.wd;
+  }
+
+  /** The f32 loss and what `capture` returns; every net runs on f16 copies in an f16 model. */
+  private forward(imgs: Float32Array | Tensor, masks: StepMasks): { loss: Tensor; context: Tensor; target: Tensor; prediction: Tensor } {
+    const x = this.imageTensor(imgs);                                       // [B, C, H, W]
+    const B = x.shape[0]!;
+    const { enc, pred } = maskTensors(masks, B);
+    const nenc = enc.length;
+    const run = () => {
+      const xs = x.cast(this.dtype);
+      const target = noGrad(() => this.targets(xs, pred, nenc));            // [npred·nenc·B, Kt, D]
+      const context = this.encoder.forward(xs, enc);                        // [nenc·B, Kc, D]
+      const prediction = this.predictor.forward(context, enc, pred);        // [npred·nenc·B, Kt, D]
+      // cast() of an f32 tensor is the tensor itself; f16 outputs meet in an f32 loss
+      const loss = smoothL1(prediction.cast('f32'), target.cast('f32'));    // []
+      return { loss, context, target, prediction };
+    };
+    return this.dtype === 'f16' ? withHalfWeights(this.modules().map(([, m]) => m), run) : run();
+  }
+
+  /** AdamW (gradients multiplied by invScale first), then the EMA of the target encoder. */
+  private update(hyper: StepHyper, invScale: number): void {
+    this.optimizer.step({ invScale });
+    if (this.target_encoder) {
+      emaUpdate(trainableTwins(this.target_encoder, this.encoder), this.encoder.parameters(), hyper.momentum);
+    }
   }
 
   /** Regression targets, [npred·nenc·B, Kt, D] (features) or [.., C·p·p] (pixels). */

@@ -4,7 +4,9 @@
 // AdamW + EMA updates, the presets and their schedules. It imports only the engine, never Node:
 // the CLI, data loading, evaluation, interop and report live beside it and are not exported here.
 export { IJepa, isDecayed } from './ijepa.ts';
-export type { IJepaOptions, StepHyper, StepMasks, StepResult, TargetKind } from './ijepa.ts';
+export type { AsyncStepResult, IJepaOptions, StepHyper, StepMasks, StepResult, TargetKind } from './ijepa.ts';
+export { stepFlops, trainableParams } from './flops.ts';
+export type { StepFlops, StepShape } from './flops.ts';
 export { VisionTransformer, PatchEmbed, Attention, Mlp, Block, patchify, applyMasks, repeatInterleaveBatch } from './vit.ts';
 export type { EncoderConfig } from './vit.ts';
 export { VisionTransformerPredictor } from './predictor.ts';

@@ -10,7 +10,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { writeFileAtomic } from './atomic-write.ts';
 
 /** Append one record as a JSON line. */
-export async function appendRecord(path: string, record: Readonly<Record<string, number | string>>): Promise<void> {
+export async function appendRecord(path: string, record: Readonly<Record<string, number | string | boolean>>): Promise<void> {
   try {
     await appendFile(path, JSON.stringify(record) + '\n');
   } catch (e) {

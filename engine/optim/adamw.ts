@@ -7,6 +7,8 @@
 // Groups carry their own weight decay (and optionally lr), set before each step by schedules; a
 // group without one takes the optimizer's (default 0.01, PyTorch's), filled in at construction
 // as torch's add_param_group does.
+// Under a loss scale S (optim/grad-scaler.ts) `step({ invScale: 1/S })` multiplies each gradient
+// by 1/S first, inside the same launches.
 // By default fused launches (ops/fused.ts `adamwUpdateMany`) update θ, m and v in place, several
 // parameters per launch; `fused: false` runs the composed ops below, which swap in new storage.
 import { zeros } from '../creation.ts';
@@ -56,7 +58,10 @@ export class AdamW {
     }
   }
 
-  step(): void {
+  /** One update from the current gradients; `invScale` multiplies them first (1/S under a loss scale S). */
+  step(opts: { invScale?: number } = {}): void {
+    const invScale = opts.invScale ?? 1;
+    if (!(invScale > 0 && Number.isFinite(invScale))) throw new RangeError(`AdamW.step: invScale ${invScale} must be a finite number > 0`);
     const [b1, b2] = this.betas;
     noGrad(() => tidy(() => {
       const fused: AdamwItem[] = [];
@@ -67,14 +72,14 @@ export class AdamW {
           if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`AdamW: group ${group.name ?? i} has ${key} ${String(v)}, expected a finite number`);
         }
         for (const p of group.params) {
-          const g = p.grad;
-          if (!g) continue;
+          if (!p.grad) continue;
           const s = this.stateOf(p);
           s.step++;
           if (this.fused) {
-            fused.push({ p, g, m: s.m, v: s.v, o: { lr, wd: group.weightDecay, b1, b2, eps: this.eps, step: s.step } });
+            fused.push({ p, g: p.grad, m: s.m, v: s.v, o: { lr, wd: group.weightDecay, b1, b2, eps: this.eps, step: s.step, invScale } });
             continue;
           }
+          const g = invScale !== 1 ? mul(p.grad, invScale) : p.grad;
           const decayed = group.weightDecay !== 0 ? mul(p, 1 - lr * group.weightDecay) : p;
           s.m.assign(add(mul(s.m, b1), mul(g, 1 - b1)));
           s.v.assign(add(mul(s.v, b2), mul(mul(g, g), 1 - b2)));

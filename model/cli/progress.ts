@@ -4,6 +4,8 @@
 // a few fields, and a library would add nothing but a redraw we already do in one write.
 export interface ProgressFields {
   step: number; total: number; loss: number; lr: number; imgsPerSec: number; etaSec: number;
+  /** Model FLOPs per second over the adapter's measured peak, as a fraction. */
+  mfu?: number;
   extra?: string;
 }
 
@@ -45,7 +47,7 @@ export class Progress {
 
   update(f: ProgressFields): void {
     const pct = f.total > 0 ? f.step / f.total : 0;
-    const fields = [`step ${f.step}/${f.total}`, `loss ${f.loss.toFixed(5)}`, `lr ${f.lr.toExponential(2)}`, `${f.imgsPerSec.toFixed(1)} img/s`, `ETA ${fmtTime(f.etaSec)}`, f.extra ?? ''];
+    const fields = [`step ${f.step}/${f.total}`, `loss ${f.loss.toFixed(5)}`, `lr ${f.lr.toExponential(2)}`, `${f.imgsPerSec.toFixed(1)} img/s${f.mfu === undefined ? '' : ` MFU ${(100 * f.mfu).toFixed(1)}%`}`, `ETA ${fmtTime(f.etaSec)}`, f.extra ?? ''];
     if (this.tty) {
       // read the width at every redraw: the terminal may have been resized
       const line = fitLine(fields, pct, lineBudget(this.stream));

@@ -12,7 +12,7 @@ import { readdir, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
-import { DeviceError, fromArray, memory, noGrad, tidy, type Tensor } from '../../engine/index.ts';
+import { DeviceError, fromArray, measurePeakGflops, memory, noGrad, tidy, type GradScalerState, type Tensor, type WebGPUBackend } from '../../engine/index.ts';
 import { collapseStats } from '../collapse.ts';
 import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta, saveCheckpoint, type CheckpointConfig } from '../checkpoint.ts';
 import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch, type SampleSource } from '../data/loader.ts';
@@ -20,7 +20,8 @@ import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { scanImageFolder } from '../data/image-folder.ts';
 import { fashionMnistSplits, folderSplits } from '../eval/datasets.ts';
 import { QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from '../eval/quick-probe.ts';
-import { IJepa } from '../ijepa.ts';
+import { stepFlops } from '../flops.ts';
+import { IJepa, type AsyncStepResult } from '../ijepa.ts';
 import { MaskCollator, type MaskBatch, type MaskCollatorState } from '../masks.ts';
 import { derivePreset, getPreset, PRESET_NAMES, scheduleFor, type ModelConfig, type Preset } from '../presets.ts';
 import type { VisionTransformer } from '../vit.ts';
@@ -55,7 +56,9 @@ export const TRAIN_OPTIONS: OptionTable = {
   out: { type: 'string', help: 'output directory (log, config, checkpoints)', default: 'runs/ijepa' },
   resume: { type: 'boolean', help: 'continue from the newest checkpoint in --out' },
   seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed for init, masks and data order', default: 0 },
-  dtype: { type: 'string', help: 'storage precision', default: 'f32', choices: ['f32', 'f16'] },
+  dtype: { type: 'string', help: 'f32, or f16 mixed precision (f32 master weights, f16 copies and activations, dynamic loss scaling)', default: 'f32', choices: ['f32', 'f16'] },
+  'loss-scale': { type: 'number', help: 'f16: loss scale at the start (halves on overflow)', min: 2 ** -24, max: 2 ** 100, defaultText: '65536' },
+  'loss-scale-interval': { type: 'integer', help: 'f16: clean steps before the loss scale doubles', min: 1, max: 10_000_000, defaultText: '2000' },
   'ckpt-every': { type: 'integer', help: 'steps between checkpoints', default: 250, min: 1, max: 10_000_000 },
   keep: { type: 'integer', help: 'checkpoints to keep', default: 3, min: 1, max: 1000 },
   'watch-every': { type: 'integer', help: 'steps between collapse-watch measurements (0 = off)', default: 50, min: 0, max: 10_000_000 },
@@ -98,6 +101,8 @@ export function runFlags(cfg: TrainConfig, v: OptionValues): RunFlags {
     lr: optim.refLr, 'start-lr': optim.startLr, 'final-lr': optim.finalLr, warmup: optim.warmupEpochs / optim.epochs,
     wd: optim.refWd, 'final-wd': optim.finalWd, 'ema-start': optim.emaStart, 'ema-final': optim.emaFinal,
     'mask-mode': mask.mode, target: cfg.target, seed: cfg.seed, dtype: String(v.dtype),
+    'loss-scale': v['loss-scale'] === undefined ? null : Number(v['loss-scale']),
+    'loss-scale-interval': v['loss-scale-interval'] === undefined ? null : Number(v['loss-scale-interval']),
     'ckpt-every': Number(v['ckpt-every']), keep: Number(v.keep), 'watch-every': Number(v['watch-every']),
     'log-every': Number(v['log-every']), strict: v.strict === true, prefetch: Number(v.prefetch),
     'max-memory': v['max-memory'] === undefined ? null : Number(v['max-memory']), 'probe-every': Number(v['probe-every']),
@@ -165,7 +170,9 @@ export const trainCommand = {
     if (help) { console.log(helpText('train', SUMMARY, TRAIN_OPTIONS)); return 0; }
     // resolve('') is the current folder: an empty --out (an unset shell variable) would spill a run there
     if (String(v.out).trim() === '') throw new OptionError("--out '': give a directory for the run");
-    if (v.dtype === 'f16') throw new OptionError('--dtype f16: every kernel of the model runs on f16 storage, but training in f16 needs mixed precision (f16 copies of the f32 master weights each step, which the optimizers keep in f32), and that is not built yet; use --dtype f32');
+    if (v.dtype !== 'f16') {
+      for (const o of ['loss-scale', 'loss-scale-interval']) if (given.has(o) && !v.resume) throw new OptionError(`--${o} applies to --dtype f16 only`);
+    }
     const out = resolve(String(v.out));
     await makeDirs(out).catch((e: Error) => { throw new OptionError(`--out: ${e.message}`); });
     await removeStaleTemps(out);
@@ -241,7 +248,16 @@ export const trainCommand = {
 
     // ---- 3. model, masks, optimizer --------------------------------------------------------------
     const backend = await initWebGPU();
-    const model = new IJepa(cfg.preset.model, { seed: cfg.seed, target: cfg.target });
+    // the run's precision and loss scaling, as it was started (a resume keeps them)
+    const flag = (k: string) => cfg.flags?.[k] ?? null;
+    const dtype = flag('dtype') === 'f16' ? 'f16' : 'f32';
+    if (dtype === 'f16' && !backend.hasF16) throw new OptionError(`--dtype f16: this adapter (${adapterName(backend)}) lacks the shader-f16 feature; use --dtype f32`);
+    const lossScale = flag('loss-scale'), lossScaleInterval = flag('loss-scale-interval');
+    const model = new IJepa(cfg.preset.model, {
+      seed: cfg.seed, target: cfg.target, dtype,
+      ...(typeof lossScale === 'number' ? { lossScale } : {}),
+      ...(typeof lossScaleInterval === 'number' ? { lossScaleInterval } : {}),
+    });
     const nets = Object.fromEntries(model.modules());
     const collator = new MaskCollator({ inputSize: cfg.preset.model.imgSize, patchSize: cfg.preset.model.patchSize, ...cfg.preset.mask, seed: cfg.seed });
     let step = 0;
@@ -251,6 +267,10 @@ export const trainCommand = {
       const meta = await loadCheckpoint(resumeFrom, nets, model.optimizer);
       const st = resumeState(meta.state, resumeFrom);
       step = meta.step;
+      if (model.scaler) {
+        if (!st.scaler) throw new Error(`load ${resumeFrom}: metadata 'state' has no scaler (the loss scaler of an f16 run); this checkpoint cannot be resumed in f16`);
+        model.scaler.loadState(st.scaler, `load ${resumeFrom}: state.scaler`);
+      }
       collator.setState({ nextSeed: st.collator.nextSeed, rng: { ...st.collator.rng, mt: Uint32Array.from(st.collator.rng.mt) } } as MaskCollatorState);
       loaderStart = st.loader;
       const cut = await cutLog(logPath, step);
@@ -267,7 +287,10 @@ export const trainCommand = {
       const c = collator.getState();
       await saveCheckpoint(join(out, checkpointName(at)), nets, model.optimizer, {
         config: cfg, step: at,
-        state: { collator: { nextSeed: c.nextSeed, rng: { ...c.rng, mt: Array.from(c.rng.mt) } }, loader: loader.position },
+        state: {
+          collator: { nextSeed: c.nextSeed, rng: { ...c.rng, mt: Array.from(c.rng.mt) } }, loader: loader.position,
+          ...(model.scaler ? { scaler: model.scaler.state() } : {}),
+        },
       });
       await pruneCheckpoints(out, Number(v.keep));
     };
@@ -281,6 +304,10 @@ export const trainCommand = {
     process.on('SIGTERM', sigterm);
     process.on('SIGHUP', sighup);
     const progress = new Progress(process.stderr, Number(v['log-every']));
+    // MFU: model FLOPs (model/flops.ts) per second over the FMA peak kernel, measured once here
+    const peakGflops = await measurePeakGflops(backend);
+    const stepGflops = (k: MaskBatch) => stepFlops(cfg.preset.model, { batch: B, kc: k.Le, kt: k.Lp, nenc: k.encMasks.length, npred: k.predMasks.length, target: cfg.target }).total / 1e9;
+    let gflopsDone = 0, skippedSteps = 0;
     const t0 = performance.now();
     const firstStep = step;
     let lastGood: number | null = resumeFrom ? step : null;
@@ -292,7 +319,9 @@ export const trainCommand = {
       // idles while the host records. Checkpoint, collapse-watch and final steps are sync
       // points: their loss is read before anything else is recorded, so a checkpoint holds
       // exactly the parameters after its step, and a NaN is caught before it can be saved.
-      interface InFlight { step: number; read: Promise<number>; hyper: { lr: number; wd: number; momentum: number }; batch: Batch; masks: MaskBatch; t: number }
+      // f16 steps read their loss and overflow check before updating (stepAsync), so they are
+      // not pipelined; `scaled` holds what the loss scaler did
+      interface InFlight { step: number; read: Promise<number>; hyper: { lr: number; wd: number; momentum: number }; batch: Batch; masks: MaskBatch; t: number; scaled: AsyncStepResult | null }
       const watchEvery = Number(v['watch-every']), ckptEvery = Number(v['ckpt-every']);
       const isProbeStep = (s: number) => probeEvery > 0 && (s % probeEvery === 0 || s === cfg.steps);
       // time_ms is wall time since the previous step finished: pipelined steps overlap, so a
@@ -309,12 +338,21 @@ export const trainCommand = {
         const mem = memory(backend);
         // timestamp: when the step finished (ISO 8601, UTC); context_patches / target_patches: the
         // patches kept per context mask (Kc) and per target block (Kt) after the collator's cut
-        const rec: Record<string, number | string> = {
+        const rec: Record<string, number | string | boolean> = {
           timestamp: new Date().toISOString(),
           step: x.step, epoch: x.batch.epoch, loss, lr: x.hyper.lr, wd: x.hyper.wd, momentum: x.hyper.momentum,
           time_ms: now - since, data_wait_ms: x.batch.waitMs, live_bytes: mem.liveBytes, live_tensors: mem.liveTensors,
           context_patches: x.masks.Le, target_patches: x.masks.Lp,
         };
+        if (x.scaled) {
+          rec.loss_scale = x.scaled.lossScale!;
+          rec.skipped = x.scaled.skipped;
+          rec.scale_grown = x.scaled.scaleGrown;
+          if (x.scaled.skipped) {
+            skippedSteps++;
+            progress.log(`step ${x.step}: f16 gradients overflowed at loss scale ${x.scaled.lossScale}; update skipped, loss scale now ${model.scaler!.scale}`);
+          }
+        }
         let extra = '';
         if (watchEvery > 0 && (x.step % watchEvery === 0 || x.step === 1)) {
           const feats = pooledFeatures(model.target_encoder ?? model.encoder, x.batch.imgs, cfg.preset.model);
@@ -334,7 +372,8 @@ export const trainCommand = {
         loader.recycle(x.batch);
         await appendRecord(logPath, rec);
         const elapsed = (now - t0) / 1000, done = x.step - firstStep;
-        progress.update({ step: x.step, total: cfg.steps, loss, lr: x.hyper.lr, imgsPerSec: (done * B) / elapsed, etaSec: ((cfg.steps - x.step) * elapsed) / done, extra });
+        gflopsDone += stepGflops(x.masks);
+        progress.update({ step: x.step, total: cfg.steps, loss, lr: x.hyper.lr, imgsPerSec: (done * B) / elapsed, mfu: gflopsDone / elapsed / peakGflops, etaSec: ((cfg.steps - x.step) * elapsed) / done, extra });
       };
       let prev: InFlight | null = null;
       while (step < cfg.steps) {
@@ -343,11 +382,17 @@ export const trainCommand = {
         step++;
         const hyper = hyperAt(step);
         const t = performance.now();
-        const lossT = model.step(batch.imgs, masks, hyper).loss;
-        const read = lossT.item();   // the copy is recorded now; the tensor can go at once
-        lossT.dispose();
+        let read: Promise<number>, scaled: AsyncStepResult | null = null;
+        if (model.dtype === 'f16') {
+          scaled = await model.stepAsync(batch.imgs, masks, hyper);
+          read = Promise.resolve(scaled.loss);
+        } else {
+          const lossT = model.step(batch.imgs, masks, hyper).loss;
+          read = lossT.item();   // the copy is recorded now; the tensor can go at once
+          lossT.dispose();
+        }
         if (prev) await finish(prev);
-        const cur: InFlight = { step, read, hyper, batch, masks, t };
+        const cur: InFlight = { step, read, hyper, batch, masks, t, scaled };
         const isCkpt = step % ckptEvery === 0 || step === cfg.steps || stopSignal !== null;
         const isWatch = watchEvery > 0 && (step % watchEvery === 0 || step === 1);
         if (!isCkpt && !isWatch && !isProbeStep(step)) { prev = cur; continue; }
@@ -380,7 +425,7 @@ export const trainCommand = {
     }
     model.dispose();
     const secs = (performance.now() - t0) / 1000;
-    const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s); log ${logPath}`;
+    const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s, MFU ${(100 * gflopsDone / secs / peakGflops).toFixed(1)}% of the ${peakGflops.toFixed(0)} GFLOP/s FMA peak kernel${model.scaler ? `; ${skippedSteps} f16 step(s) skipped on overflow, loss scale now ${model.scaler.scale}` : ''}); log ${logPath}`;
     // a stopped run is not "done": the caller (a shell loop, a scheduler) must see the signal
     if (stopSignal) { console.error(`stopped by ${stopSignal}: ${rate}`); return SIGNAL_EXIT[stopSignal]!; }
     console.error(`done: ${rate}`);
@@ -408,7 +453,12 @@ async function writeConfigJson(path: string, cfg: TrainConfig): Promise<void> {
   }
 }
 
-interface ResumeState { collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } }; loader: { epoch: number; batch: number } }
+interface ResumeState {
+  collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } };
+  loader: { epoch: number; batch: number };
+  /** f16 runs: the loss scaler (checked by GradScaler.loadState). */
+  scaler?: GradScalerState;
+}
 
 /** A checkpoint's resume state (mask collator and data loader positions), checked: errors name the file and the field. */
 function resumeState(state: unknown, path: string): ResumeState {
@@ -450,4 +500,9 @@ function isAlive(pid: number): boolean {
 export function pooledFeatures(encoder: VisionTransformer, imgs: Float32Array, m: ModelConfig): Tensor {
   const per = m.chans * m.imgSize * m.imgSize;
   return noGrad(() => tidy(() => encoder.forward(fromArray(imgs, [imgs.length / per, m.chans, m.imgSize, m.imgSize])).mean(1)));
+}
+
+function adapterName(b: WebGPUBackend): string {
+  const i = b.device.adapterInfo;
+  return [i?.vendor, i?.architecture, i?.description].filter(Boolean).join(' ') || 'unnamed';
 }
