@@ -1,7 +1,7 @@
 // Tests for model/data: the PRNG, the transforms (exact values on tiny synthetic images, and the
 // resize against PIL when /usr/bin/python3 has it), the image-folder scan and decode (a temp folder of
 // generated PNG/JPEG files plus a corrupt one), the batch loader (labels, determinism across prefetch
-// depths, resume), and the Fashion-MNIST files (skipped with a message when the package is absent).
+// depths, resume), and the Fashion-MNIST files (registered as skipped when the package is absent).
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,6 +21,7 @@ import {
   loadFashionMnist, hasFashionMnist, fashionMnistDir, FASHION_MNIST_DEBIAN_PACKAGE,
   FASHION_MNIST_PADDED_MEAN as FM_MEAN, FASHION_MNIST_PADDED_STD as FM_STD, type GreyImages,
 } from '../model/data/fashion-mnist.ts';
+import { skipUnless } from './skips.ts';
 
 /** A deterministic pseudo-random uint8 image [H, W, C]. */
 function noiseBytes(h: number, w: number, c: number, seed: number): Uint8Array {
@@ -129,12 +130,9 @@ tr('resizedCrop: identity at scale 1, constants stay constant, crop reads the bo
     /resizedCrop: box \(top 4, left 0, 3×7\) does not fit in a 6×7 image/);
 });
 
-tr('resizedCrop matches PIL BILINEAR within 8-bit rounding (skipped without PIL)', () => {
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import PIL'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    console.log('  skip: /usr/bin/python3 with PIL not available');
-    return;
-  }
+const hasPil = spawnSync('/usr/bin/python3', ['-c', 'import PIL']).status === 0;
+skipUnless(tr, hasPil, 'python3-pil', '/usr/bin/python3 cannot import PIL (bash scripts/setup.sh --test installs it)')(
+'resizedCrop matches PIL BILINEAR within 8-bit rounding', () => {
   const H = 41;
   const W = 53;
   const bytes = noiseBytes(H, W, 3, 5);
@@ -463,12 +461,9 @@ fo.run();
 // ---------------------------------------------------------------------------------------------
 const fm = suite('fashion-mnist');
 
-fm('test split: 10000 images of 28×28, labels 0..9, 1000 per class', async () => {
-  if (!(await hasFashionMnist('test'))) {
-    console.log(`  skip: Fashion-MNIST not found in ${fashionMnistDir()}; ` +
-      `run \`npm run setup\` (Debian package ${FASHION_MNIST_DEBIAN_PACKAGE})`);
-    return;
-  }
+const fmHere = await hasFashionMnist('test');
+const withFm = skipUnless(fm, fmHere, FASHION_MNIST_DEBIAN_PACKAGE, `Fashion-MNIST not found in ${fashionMnistDir()} (npm run setup installs it)`);
+withFm('test split: 10000 images of 28×28, labels 0..9, 1000 per class', async () => {
   const d = await loadFashionMnist('test');
   assert.equal([d.n, d.rows, d.cols, d.images.length, d.labels.length], [10000, 28, 28, 10000 * 784, 10000]);
   const counts = new Array<number>(10).fill(0);
