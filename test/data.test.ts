@@ -5,7 +5,8 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -28,6 +29,16 @@ function noiseBytes(h: number, w: number, c: number, seed: number): Uint8Array {
   const rng = new Rng(seed);
   return Uint8Array.from({ length: h * w * c }, () => rng.int(256));
 }
+
+// The published normalisation statistics, as literals, so that no expectation below is computed
+// from the constant it checks: torchvision's ImageNet mean/std (the values in every torchvision
+// model card and in the official I-JEPA transforms), and Fashion-MNIST's training-set pixel mean
+// and std zero-padded to 32×32 (docs/small-recipe.md), recomputed from the data set itself in
+// the fashion-mnist suite.
+const TORCHVISION_MEAN = [0.485, 0.456, 0.406];
+const TORCHVISION_STD = [0.229, 0.224, 0.225];
+const FM_PADDED_MEAN = 0.2190;
+const FM_PADDED_STD = 0.3318;
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.is(a.length, b.length, 'lengths');
@@ -180,7 +191,7 @@ tr('pretrainTransform: shape, fixed seed repeats, constant image normalises exac
   rgb.forEach((v, ch) => flat.data.fill(v, ch * 400, (ch + 1) * 400));
   const y = pretrainTransform(flat, new Rng(1), { size: 8 });
   for (let ch = 0; ch < 3; ch++) {
-    const want = ((rgb[ch] as number) - (IMAGENET_MEAN[ch] as number)) / (IMAGENET_STD[ch] as number);
+    const want = ((rgb[ch] as number) - TORCHVISION_MEAN[ch]!) / TORCHVISION_STD[ch]!;
     assert.ok(maxAbsDiff(y.data.subarray(ch * 64, (ch + 1) * 64), new Float32Array(64).fill(want)) < 1e-5);
   }
 });
@@ -192,7 +203,7 @@ tr('pretrainTransform draws in torchvision order: crop box, then flip', () => {
   const flip = rng.bernoulli(0.5);
   const want = resizedCrop(img, box, 12, 12);
   if (flip) hflip(want);
-  normalize(want, IMAGENET_MEAN, IMAGENET_STD);
+  normalize(want, TORCHVISION_MEAN, TORCHVISION_STD);
   assert.equal([...pretrainTransform(img, new Rng(4), { size: 12, hflip: 0.5 }).data], [...want.data]);
 });
 
@@ -205,7 +216,7 @@ function smallRecipeComposed(src: Uint8Array, rng: Rng | undefined): Float32Arra
   const flip = rng ? rng.bernoulli(0.5) : false;
   img = crop(img, { top: i, left: j, height: 32, width: 32 });
   if (flip) hflip(img);
-  return normalize(img, [FM_MEAN, FM_MEAN, FM_MEAN], [FM_STD, FM_STD, FM_STD]).data;
+  return normalize(img, [FM_PADDED_MEAN, FM_PADDED_MEAN, FM_PADDED_MEAN], [FM_PADDED_STD, FM_PADDED_STD, FM_PADDED_STD]).data;
 }
 
 tr('smallRecipeTransform equals pad → RGB → pad → crop → flip → normalise, exactly', () => {
@@ -219,8 +230,15 @@ tr('smallRecipeTransform equals pad → RGB → pad → crop → flip → normal
   smallRecipeTransform(src, 0, new Rng(0), out, 0, { augment: false });
   assert.equal([...out], [...smallRecipeComposed(src, undefined)]);
   // Un-augmented: the 2-px border is black, i.e. −mean/std.
-  assert.is(out[0], Math.fround(-FM_MEAN / FM_STD));
-  assert.is(out[2 * 32 + 2], Math.fround((Math.fround((src[0] as number) / 255) - FM_MEAN) / FM_STD));
+  assert.is(out[0], Math.fround(-FM_PADDED_MEAN / FM_PADDED_STD));
+  assert.is(out[2 * 32 + 2], Math.fround((Math.fround((src[0] as number) / 255) - FM_PADDED_MEAN) / FM_PADDED_STD));
+});
+
+tr('the normalisation constants are the published values', () => {
+  assert.equal([...IMAGENET_MEAN], TORCHVISION_MEAN);
+  assert.equal([...IMAGENET_STD], TORCHVISION_STD);
+  assert.is(FM_MEAN, FM_PADDED_MEAN);
+  assert.is(FM_STD, FM_PADDED_STD);
 });
 
 tr.run();
@@ -247,7 +265,7 @@ async function take(loader: BatchLoader, k: number): Promise<Batch[]> {
 
 /** Which source index a small-recipe batch row came from (centre pixel value, un-normalised). */
 function rowIndex(b: Batch, k: number): number {
-  const v = (b.imgs[k * 3 * 1024 + 16 * 32 + 16] as number) * FM_STD + FM_MEAN;
+  const v = (b.imgs[k * 3 * 1024 + 16 * 32 + 16] as number) * FM_PADDED_STD + FM_PADDED_MEAN;
   return Math.round(v * 255);
 }
 
@@ -370,7 +388,7 @@ function channelMeans(b: Batch, k: number, S: number): number[] {
     const off = (k * 3 + ch) * S * S;
     let s = 0;
     for (let i = 0; i < S * S; i++) s += b.imgs[off + i] as number;
-    return (s / (S * S)) * (IMAGENET_STD[ch] as number) + (IMAGENET_MEAN[ch] as number);
+    return (s / (S * S)) * TORCHVISION_STD[ch]! + TORCHVISION_MEAN[ch]!;
   });
 }
 
@@ -472,6 +490,23 @@ withFm('test split: 10000 images of 28×28, labels 0..9, 1000 per class', async 
     counts[l] = (counts[l] ?? 0) + 1;
   }
   assert.equal(counts, new Array<number>(10).fill(1000));
+});
+
+withFm('the padded mean and std, recomputed from the training images, round to the literals', async () => {
+  // straight from the Debian package's file, not through loadFashionMnist: IDX header 16 bytes
+  const raw = gunzipSync(readFileSync(join(fashionMnistDir(), 'train-images-idx3-ubyte.gz'))).subarray(16);
+  assert.is(raw.length, 60000 * 784);
+  let s = 0, s2 = 0;
+  for (let i = 0; i < raw.length; i++) { const v = raw[i]!; s += v; s2 += v * v; }
+  const n28 = raw.length, n32 = 60000 * 1024;   // the padding adds only zeros
+  const mean28 = s / n28 / 255, std28 = Math.sqrt(s2 / n28 / 255 ** 2 - mean28 ** 2);
+  const mean32 = s / n32 / 255, std32 = Math.sqrt(s2 / n32 / 255 ** 2 - mean32 ** 2);
+  // the published 28×28 figures check the recomputation itself
+  const near4 = (got: number, want: number, what: string) => assert.ok(Math.abs(got - want) <= 5e-5, `${what}: ${got.toFixed(6)}, expected ${want} to 4 digits`);
+  near4(mean28, 0.2860, '28×28 mean');
+  near4(std28, 0.3530, '28×28 std');
+  near4(mean32, FM_PADDED_MEAN, 'padded mean');
+  near4(std32, FM_PADDED_STD, 'padded std');
 });
 
 fm('a missing folder says to run npm run setup', async () => {
