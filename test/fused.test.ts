@@ -4,7 +4,6 @@
 //   - on the CPU backend, the kernels' float64 twins against the composite, to f64 rounding;
 //   - fused AdamW and EMA against the composed updates, step for step.
 // Every test must leave as many tensors and storages alive as it found (checkLeaks).
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   AdamW, add, emaUpdate, fromArray, gelu, Generator, layerNormComposite, linear, linearComposite, mul, noGrad, permute,
@@ -12,7 +11,7 @@ import {
 } from '../engine/index.ts';
 import { adamwUpdate, attention, attentionQkv, emaInPlace, layerNorm } from '../engine/ops/fused.ts';
 import { attentionBackwardDkv, attentionBackwardDq, attentionForward, type AttentionLaunch } from '../kernels/attention.ts';
-import { assertClose, checkLeaks, checkOp, cpu, gpu, throwsWith } from './helpers.ts';
+import { assertClose, checkLeaks, checkOp, cpu, gpu, suite, throwsWith } from './helpers.ts';
 import { LACKS, skipUnless } from './skips.ts';
 
 type Fn = (...xs: Tensor[]) => Tensor;

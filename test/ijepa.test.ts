@@ -2,7 +2,6 @@
 // WebGPU backend, plus the sin-cos golden of docs/ijepa-spec.md §2.3, the official state-dict
 // names and order, the AdamW groups, preset validation, and a few micro-preset training steps
 // that must lower the loss without leaking a tensor.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fromArray, Generator, memory, tidy, type Module } from '../engine/index.ts';
 import { IJepa, isDecayed } from '../model/ijepa.ts';
@@ -12,7 +11,7 @@ import { derivePreset, getPreset, PRESET_NAMES } from '../model/presets.ts';
 import { bundleModelConfig, loadModuleFrom, parseStepBundle } from '../model/step-bundle.ts';
 import { applyMasks, repeatInterleaveBatch } from '../model/vit.ts';
 import { bundleNames, readBundle } from './golden-bundles.ts';
-import { checkLeaks, throwsWith } from './helpers.ts';
+import { checkLeaks, suite, throwsWith } from './helpers.ts';
 
 const bundleFiles = await bundleNames();
 const readStepBundle = async (f: string) => parseStepBundle(await readBundle(f), f);

@@ -3,7 +3,6 @@
 // (test/golden/make_interop.py): an official .pth.tar and an HF IJepaModel safetensors file import
 // into our format and our encoder reproduces PyTorch's features; `export --to pth` is read back by
 // torch.load + load_state_dict(strict=True) (registered as skipped without /usr/bin/python3 + torch).
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +18,7 @@ import {
 import { derivePreset, getPreset, type ModelConfig } from '../model/presets.ts';
 import { exportCommand } from '../model/cli/export.ts';
 import { importCommand } from '../model/cli/import.ts';
-import { checkLeaks } from './helpers.ts';
+import { checkLeaks, suite } from './helpers.ts';
 import { skipUnless } from './skips.ts';
 
 const GOLD = join(import.meta.dirname, 'golden', 'interop');

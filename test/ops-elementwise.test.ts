@@ -2,11 +2,10 @@
 // finite differences (checkOp), with broadcasting, scalar operands on either side, strided
 // (transposed) inputs, ties in maximum/minimum, pow of negative bases, and the WGSL erf/GELU
 // against the f64 erf over a dense range.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
 import { erf as erf64, geluExact } from '../engine/math.ts';
-import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, take, type Gen } from './helpers.ts';
+import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, suite, take, type Gen } from './helpers.ts';
 import { LACKS, skipUnless } from './skips.ts';
 
 const unary = suite('ops: unary');

@@ -1,9 +1,8 @@
 // Matmul (all transpose variants, batched, broadcast batches, odd sizes), softmax, and the
 // composites the model is built from: layerNorm, linear, scaledDotProductAttention, smoothL1.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
-import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, take } from './helpers.ts';
+import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, suite, take } from './helpers.ts';
 
 const mm = suite('ops: matmul');
 checkLeaks(mm);

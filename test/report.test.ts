@@ -1,7 +1,6 @@
 // ijepa report: the page is written from what a run directory holds (curves, eval.json, masks,
 // feature PCA), is self-contained (no network references), degrades with notes when parts are
 // missing, and renders in headless Chromium (registered as skipped when chromium is absent).
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +10,7 @@ import sharp from 'sharp';
 import { importCheckpoint } from '../model/interop/index.ts';
 import { derivePreset, getPreset } from '../model/presets.ts';
 import { niceTicks, principalComponents, writeReport } from '../model/report/index.ts';
-import { checkLeaks } from './helpers.ts';
+import { checkLeaks, suite } from './helpers.ts';
 import { skipUnless } from './skips.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-report-'));

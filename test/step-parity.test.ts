@@ -4,11 +4,10 @@
 // against its own tolerance (4× the largest error measured: MEASURED_ERROR). Prints each
 // bundle's measured errors, so a tolerance can be re-derived from the log of any adapter. Runs
 // in Node and, unchanged, on every browser adapter of test/browser/run.ts.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkStepBundle, formatParityReport, parseStepBundle, type ParityReport } from '../model/step-bundle.ts';
 import { bundleNames, readBundle } from './golden-bundles.ts';
-import { checkLeaks } from './helpers.ts';
+import { checkLeaks, suite } from './helpers.ts';
 
 const t = suite('step-parity');
 checkLeaks(t);
