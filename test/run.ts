@@ -18,7 +18,12 @@ const uvu = await import('uvu');
 
 const args = process.argv.slice(2);
 const dirArg = args.indexOf('--dir');
-const dir = dirArg >= 0 ? resolve(args.splice(dirArg, 2)[1] ?? '') : dirname(fileURLToPath(import.meta.url));
+const dirValue = dirArg >= 0 ? args.splice(dirArg, 2)[1] : undefined;
+if (dirArg >= 0 && !dirValue) {
+  console.error('test/run: --dir needs a folder (usage: test/run.ts [filter] [--dir DIR])');
+  process.exit(2);
+}
+const dir = dirValue ? resolve(dirValue) : dirname(fileURLToPath(import.meta.url));
 const filter = args[0] ?? '';
 const files = readdirSync(dir).filter((f) => f.endsWith('.test.ts') && f.includes(filter)).sort();
 if (files.length === 0) {
