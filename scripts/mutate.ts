@@ -52,6 +52,7 @@ function copyTree(): string {
   return dir;
 }
 
+const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();   // what copyTree copies
 const dir = copyTree();
 try {
   // every mutation must apply before any test runs, so a stale one fails in seconds
@@ -82,7 +83,6 @@ try {
   const killed = rows.filter((r) => r.killedBy).length;
   const score = `${killed} / ${rows.length} killed (${((100 * killed) / rows.length).toFixed(0)} %)`;
   console.log(`mutate: ${score}`);
-  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();
   const md = [
     '# Planted-bug (mutation) score',
     '',
