@@ -11,7 +11,7 @@ import { measure } from 'mitata';
 import { deviceInfo, initWebGPU } from '../engine/device/node.ts';
 import type { WebGPUBackend } from '../engine/backend/webgpu.ts';
 import type { Storage } from '../engine/backend/backend.ts';
-import type { KernelSource } from '../kernels/index.ts';
+import { adapterKey, type KernelSource } from '../kernels/index.ts';
 
 export type Backend = WebGPUBackend;
 
@@ -65,13 +65,12 @@ export function getBackend(): Promise<Backend> {
 
 /** Adapter as one line (vendor, architecture, device, description). */
 export function adapterName(): string {
-  const a = deviceInfo().adapter;
-  return [a.vendor, a.architecture, a.device, a.description].filter((s) => s).join(' / ') || 'unknown adapter';
+  return adapterKey(deviceInfo().adapter) || 'unknown adapter';
 }
 
 /** The device's subgroup size as the engine passes it to the matmul launcher (0: none). */
 export function subgroupSize(backend: Backend): number {
-  return backend.device.features.has('subgroups') ? backend.device.adapterInfo?.subgroupMinSize ?? 0 : 0;
+  return backend.subgroupSize;
 }
 
 /** A storage of `n` f32 values in [-1, 1) (fixed pattern), uploaded. */

@@ -12,10 +12,11 @@
 //
 // `--tune` times every tile in SUBGROUP_TILES on every shape and rewrites
 // kernels/matmul-tiles.ts with the fastest per shape.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { matmul, SUBGROUP_TILES, type MatmulParams, type SubgroupTile } from '../kernels/index.ts';
-import { adapterName, filled, recordLaunch, subgroupSize, timeAgainst, timeLaunches, type BenchContext, type BenchRow, type RefKernel } from './common.ts';
+import { matmul, MATMUL_TILES, SUBGROUP_TILES, type AdapterTiles, type MatmulParams, type SubgroupTile, type TunedMatmulTile } from '../kernels/index.ts';
+import { renderTileTable, tileTableHead, withAdapterTiles } from './tile-table.ts';
+import { filled, recordLaunch, subgroupSize, timeAgainst, timeLaunches, type BenchContext, type BenchRow, type RefKernel } from './common.ts';
 
 export interface MatmulShape { batch: number; M: number; N: number; K: number; transA: boolean; transB: boolean; what: string }
 
@@ -128,27 +129,10 @@ export async function tuneMatmul(ctx: BenchContext): Promise<void> {
     const pick = near.reduce((x, y) => (geo[y]! > geo[x]! ? y : x));
     return { ...s, ...SUBGROUP_TILES[pick]!, gflops: r[pick]! };
   });
-  const entries = winners.map((w) =>
-    `  { M: ${w.M}, N: ${w.N}, K: ${w.K}, transA: ${w.transA}, transB: ${w.transB}, tm: ${w.tm}, tn4: ${w.tn4} },   // ${w.what}: ${w.gflops.toFixed(1)} GFLOP/s`);
-  const file = `// matmul-tiles: subgroup-kernel tiles per benchmark shape, written by \`npm run bench -- --tune\`
-// (bench/matmul.bench.ts times every tile in SUBGROUP_TILES on each shape; a shape takes, among
-// the tiles within 15 % of its fastest, the one best over all shapes, so few pipelines need
-// compiling). Shapes not listed take the nearest entry with the same transposes, else 16×32
-// (pickSubgroupTile in matmul.ts). Tuned on ${adapterName()}, ${new Date().toISOString().slice(0, 10)}.
-
-export interface TunedMatmulTile {
-  M: number; N: number; K: number; transA: boolean; transB: boolean;
-  /** Rows of C per octet. */
-  tm: number;
-  /** vec4 column groups per lane (32·tn4 columns per octet). */
-  tn4: number;
-}
-
-export const MATMUL_TILES: readonly TunedMatmulTile[] = [
-${entries.join('\n')}
-];
-`;
+  const adapter = backend.adapter;
+  const entry: AdapterTiles = { adapter, tuned: new Date().toISOString().slice(0, 10), tiles: winners.map(({ batch: _b, what: _w, ...t }) => t) };
   const path = fileURLToPath(new URL('../kernels/matmul-tiles.ts', import.meta.url));
-  writeFileSync(path, file);
-  ctx.log(`tune: wrote ${path} (takes effect in the next process)`);
+  const label = (t: TunedMatmulTile) => MATMUL_SHAPES.find((m) => m.M === t.M && m.N === t.N && m.K === t.K && m.transA === t.transA && m.transB === t.transB)?.what ?? '';
+  writeFileSync(path, renderTileTable(tileTableHead(readFileSync(path, 'utf8')), withAdapterTiles(MATMUL_TILES, entry), label));
+  ctx.log(`tune: wrote the rows of ${adapter} into ${path} (takes effect in the next process)`);
 }

@@ -5,7 +5,8 @@
 //   npm run bench -- --save            also write bench/baseline.json and bench/RESULTS.md
 //   npm run bench:check                re-run and fail when a score falls more than the margin
 //                                      (bench/baseline.json's `margin`, 25 %) below the baseline
-//   npm run bench -- --tune            time every matmul tile per shape, rewrite kernels/matmul-tiles.ts
+//   npm run bench -- --tune            time every matmul tile per shape, rewrite this adapter's rows
+//                                      of kernels/matmul-tiles.ts (other adapters' rows are kept)
 //   --samples N                        timed samples per row (default 7)
 //
 // A score is a rate divided by a reference measured in the same run: matmul against its naive

@@ -29,6 +29,10 @@ function topoOrder(root: Tensor): Tensor[] {
     const [t, done] = stack.pop()!;
     if (done) { order.push(t); continue; }
     if (seen.has(t)) continue;
+    if (t.tapeReleased) {
+      throw new Error(`backward: ${t.name ?? `${t}`} was already backpropagated through, and backward frees the graph as it goes ` +
+        '(as PyTorch does without retain_graph); run the forward again to get a new graph');
+    }
     seen.add(t);
     stack.push([t, true]);
     for (const i of t.node?.inputs ?? []) if (i.requiresGrad && !seen.has(i)) stack.push([i, false]);
@@ -39,11 +43,11 @@ function topoOrder(root: Tensor): Tensor[] {
 export function backward(root: Tensor, grad?: Tensor): void {
   if (!root.requiresGrad) throw new Error(`backward: ${root} does not require grad (no input had requiresGrad, or it was made under noGrad)`);
   if (!grad && root.size !== 1) throw new ShapeError('backward', 'root', [root.shape], `root ${fmt(root.shape)} is not a scalar; pass its gradient`);
+  const order = topoOrder(root);   // throws on a freed graph before anything is allocated
   noGrad(() => {
     const grads = new Map<Tensor, Tensor>();
     grads.set(root, grad ?? full(root.shape, 1, root.backend, root.dtype));
     const handedOut = new Set<Tensor>();
-    const order = topoOrder(root);
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i]!;
       const g = grads.get(t);
@@ -69,6 +73,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
         grads.set(x, prev ? prev.add(shaped) : shaped);
       });
       t.node = null;
+      t.tapeReleased = true;
     }
   });
 }

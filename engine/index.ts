@@ -13,9 +13,10 @@ export { WebGPUBackend } from './backend/webgpu.ts';
 export { ShapeError, DeviceError } from './errors.ts';
 export { setBackend, getBackend, noGrad, tidy, keep, tensorCount } from './runtime.ts';
 export { memory } from './memory.ts';
-export { Generator } from './random.ts';
+export { Generator, defaultGenerator, manualSeed } from './random.ts';
 export { zeros, ones, full, zerosLike, arange, fromArray, randn, rand, truncNormal } from './creation.ts';
 export type { CreateOptions } from './creation.ts';
+export type { NestedArray, Shape } from './shape.ts';
 export {
   neg, exp, log, sqrt, rsqrt, abs, erf, gelu, sign,
   add, sub, mul, div, pow, maximum, minimum, lt, le, gt, ge, eq, ne, where,

@@ -37,6 +37,21 @@ export class Generator {
   state(): { seed: number; counter: number } { return { seed: this.seed, counter: this.counter }; }
 }
 
+/**
+ * The generator that random creation (`randn`, `rand`, `truncNormal`) and `new Linear(...)` use
+ * when none is passed, like PyTorch's default generator. It starts at seed 0, so a program that
+ * never seeds still repeats exactly; `manualSeed` restarts it.
+ */
+export const defaultGenerator = new Generator(0);
+
+/** Restart the default generator at `seed` (counter 0), like `torch.manual_seed`. */
+export function manualSeed(seed: number): Generator {
+  if (!Number.isInteger(seed)) throw new Error(`manualSeed: seed must be an integer, got ${seed}`);
+  defaultGenerator.seed = seed;
+  defaultGenerator.counter = 0;
+  return defaultGenerator;
+}
+
 /** Inverse error function: Giles' single-precision start, then two Newton steps on erf. */
 export function erfinv(y: number): number {
   if (y <= -1) return -Infinity;

@@ -15,6 +15,7 @@ let defaultBackend: Backend | null = null;
 /** Make `b` the backend new tensors are created on. */
 export function setBackend(b: Backend): void { defaultBackend = b; }
 
+/** The backend new tensors are created on; throws, saying how to create one, before `initWebGPU`/`setBackend`. */
 export function getBackend(): Backend {
   if (!defaultBackend) throw new Error('engine: no backend; call `await initWebGPU()` (engine/node) or `setBackend(new CpuBackend())` first');
   return defaultBackend;
@@ -110,6 +111,7 @@ export function tidy<T>(fn: () => T): T {
 // ---- leak warnings ----------------------------------------------------------------------------
 
 let liveTensors = 0;
+/** Tensors (views included) created and not yet disposed, on every backend. */
 export const tensorCount = () => liveTensors;
 export function tensorCreated(): void { liveTensors++; }
 export function tensorDisposed(): void { liveTensors--; }

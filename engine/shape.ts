@@ -1,7 +1,11 @@
 // shape: pure helpers for shapes, strides and broadcasting, with errors that name the op.
 import { fmt, ShapeError } from './errors.ts';
 
+/** A tensor's sizes, outermost dim first. */
 export type Shape = readonly number[];
+
+/** A number or arbitrarily nested arrays of numbers, as `torch.tensor` takes them and `tolist()` gives them. */
+export type NestedArray = number | readonly NestedArray[];
 
 export const numel = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
 

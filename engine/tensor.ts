@@ -3,7 +3,7 @@
 // Invariants: shape/strides/offset never change after creation; `assign` is the only in-place
 // operation (it swaps storage, used by optimizers); a disposed tensor throws on use.
 import type { Backend, DType, Storage } from './backend/backend.ts';
-import { contiguousStrides, numel, type Shape } from './shape.ts';
+import { contiguousStrides, numel, type NestedArray, type Shape } from './shape.ts';
 import { leakWarnings, tensorCreated, tensorDisposed, track, untrack } from './runtime.ts';
 import type { OpDef } from './ops/op.ts';
 import * as ops from './ops/table.ts';
@@ -21,6 +21,17 @@ export interface TapeNode {
 
 let nextId = 1;
 
+/** Row-major flat values as nested arrays of `shape`. */
+function nest(flat: ArrayLike<number>, shape: Shape): NestedArray {
+  if (shape.length === 0) return flat[0]!;
+  const build = (dim: number, at: number): NestedArray[] => {
+    const n = shape[dim]!, stride = numel(shape.slice(dim + 1));
+    return Array.from({ length: n }, (_, i) => (dim === shape.length - 1 ? flat[at + i]! : build(dim + 1, at + i * stride)));
+  };
+  return build(0, 0);
+}
+
+/** An n-d array on a backend's storage, with autograd (`requiresGrad`, `.grad`, `backward()`); create with `fromArray`, `zeros`, `randn`…, free with `dispose()` or `tidy`. */
 export class Tensor {
   readonly isTensor = true;
   readonly id = nextId++;
@@ -28,6 +39,8 @@ export class Tensor {
   requiresGrad = false;
   grad: Tensor | null = null;
   node: TapeNode | null = null;
+  /** Set when backward consumed this tensor's tape node: a second backward through it throws. */
+  tapeReleased = false;
   /** A name for errors and state dicts (set by nn modules). */
   name?: string;
   private _storage: Storage | null;
@@ -102,8 +115,8 @@ export class Tensor {
     if (this.size !== 1) throw new ShapeError('item', 'x', [this.shape], `item() needs one element, x is ${fmt(this.shape)}`);
     return (await this.data())[0]!;
   }
-  /** Nested arrays, for printing and tests. */
-  async array(): Promise<number[]> { return Array.from(await this.data()); }
+  /** The values as nested arrays of this tensor's shape (a number for a 0-d tensor), like torch's `tolist()`; `data()` gives them flat. */
+  async array(): Promise<NestedArray> { return nest(await this.data(), this.shape); }
 
   toString(): string { return `Tensor(${fmt(this.shape)}, ${this.dtype}${this.requiresGrad ? ', grad' : ''})`; }
 

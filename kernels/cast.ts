@@ -23,6 +23,7 @@ ${MAIN_1D()}
 
 const sources = new Map<string, KernelSource>();
 
+/** out[i] = x[offset + i] converted between f32 and f16 (round to nearest even; overflow to ±Infinity). */
 export function cast(p: { n: number; offset: number; from: FloatStorage; to: FloatStorage }) {
   need('cast', p.n > 0 && p.n < 2 ** 31, `${p.n} elements: must be non-empty and fewer than 2^31`);
   const key = `cast_${p.from}_${p.to}`;

@@ -9,11 +9,13 @@ export const ELEMENTWISE_OPS = {
   lt: 27, le: 28, gt: 29, ge: 30, eq: 31, ne: 32, geluGrad: 33,
   where: 40,
 } as const;
+/** The name of an elementwise kernel op (a key of ELEMENTWISE_OPS). */
 export type ElementwiseOp = keyof typeof ELEMENTWISE_OPS;
 
 /** A strided operand: element offset and one stride per output dim (0 where broadcast). */
 export interface StridedOperand { offset: number; strides: readonly number[] }
 
+/** One elementwise dispatch: the kernel, its uniform block and the workgroup grid. */
 export interface ElementwiseLaunch {
   source: KernelSource;
   uniforms: ArrayBuffer;
@@ -56,6 +58,7 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
   return { shape: outShape, strides: outStrides };
 }
 
+/** Build the launch of out = op(a, b, c) over strided operands (dims merged where contiguous; the dense vec4 text where allowed). */
 export function elementwise(p: {
   op: ElementwiseOp;
   shape: readonly number[];           // output shape

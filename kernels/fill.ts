@@ -6,6 +6,7 @@ const WG = 64;
 const SOURCE: KernelSource = { name: 'fill', wgsl: FILL_WGSL, overrides: { WG } };
 const SOURCE_F16: KernelSource = { name: 'fill_f16', wgsl: FILL_F16_WGSL, overrides: { WG } };
 
+/** out[i] = value + i·step over n elements (constants with step 0, arange otherwise; i32 or float). */
 export function fill(p: { n: number; value: number; step: number; isInt: boolean; f16?: boolean }) {
   const buf = new ArrayBuffer(16);
   const u = new Uint32Array(buf), f = new Float32Array(buf);

@@ -4,14 +4,16 @@
 //  - `subgroupSize` ≥ 8 (the device has the `subgroups` feature with subgroups of 8 or more):
 //    matmul_sg, with A and B each bound as vec4 when its rows, offset and batch stride allow
 //    (A: K % 4 == 0, or M % 4 == 0 when transposed; B: N % 4 == 0, or K % 4 == 0 when
-//    transposed), and the tile from `p.sgTile`, else from the tuned table (matmul-tiles.ts);
+//    transposed), and the tile from `p.sgTile`, else from this adapter's rows of the tuned
+//    table (matmul-tiles.ts, keyed by `p.adapter`);
 //  - otherwise the scalar kernel with `p.tile` (default 4×4 on 8×8 invocations).
 // Pure: no GPU objects here; the caller dispatches `workgroups` with bindings (a, b, c), then
 // the epilogue's (bias, residual, pre) that are present.
 import { epilogueKey, matmulScalarWgsl, matmulSubgroupWgsl, NO_EPILOGUE, type MatmulEpilogue, type SubgroupTile } from './matmul.wgsl.ts';
-import { MATMUL_TILES } from './matmul-tiles.ts';
+import { MATMUL_TILES, type AdapterTiles } from './matmul-tiles.ts';
 import { need, type FloatStorage, type KernelSource } from './kernel-source.ts';
 
+/** A batched C = op(A)·op(B) (op: optional transpose) over dense operands at element offsets, with tile and epilogue choices. */
 export interface MatmulParams {
   batch: number; M: number; N: number; K: number;
   transA: boolean; transB: boolean;
@@ -21,8 +23,10 @@ export interface MatmulParams {
   tile?: { tm: number; tn: number; wgx: number; wgy: number };
   /** The device's smallest subgroup size (0 or absent: no subgroups; use the scalar kernel). */
   subgroupSize?: number;
-  /** Tile of the subgroup kernel; absent: the tuned table's choice for this shape. */
+  /** Tile of the subgroup kernel; absent: the tuned table's choice for this shape and adapter. */
   sgTile?: SubgroupTile;
+  /** adapterKey() of the device: selects its rows of the tuned table (none: the default tile). */
+  adapter?: string;
   /** Octets (8-lane groups) per workgroup of the subgroup kernel along M and N (default 1×1). */
   octets?: { m: number; n: number };
   /** Bind operands as f32 even where vec4 would do (tests and benchmarks of the fallback paths). */
@@ -33,8 +37,10 @@ export interface MatmulParams {
   dtype?: FloatStorage;
 }
 
+/** One matmul dispatch: the kernel, its uniform block and the workgroup grid. */
 export interface MatmulLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 
+/** The scalar kernel's default register tile (tm×tn per invocation) and workgroup (wgx×wgy). */
 export const DEFAULT_MATMUL_TILE = { tm: 4, tn: 4, wgx: 8, wgy: 8 };
 /** Tiles the subgroup kernel may be built with (each is one more pipeline to compile). */
 export const SUBGROUP_TILES: readonly SubgroupTile[] = [
@@ -57,14 +63,20 @@ export function vec4Operands(p: MatmulParams): { a: boolean; b: boolean } {
   };
 }
 
+/** The tile of an adapter the table has no rows for, and of transposes it has no row for. */
+export const DEFAULT_SUBGROUP_TILE: SubgroupTile = { tm: 16, tn4: 1 };
+
 /**
- * The subgroup tile for a shape: the tuned table's entry for the same (M, N, K, transA, transB),
- * else the entry nearest in log(M)+log(N)+log(K) with the same transposes, else 16×32.
+ * The subgroup tile for a shape on an adapter: among that adapter's rows of the tuned table, the
+ * one for the same (M, N, K, transA, transB), else the one nearest in log(M)+log(N)+log(K) with
+ * the same transposes, else DEFAULT_SUBGROUP_TILE (always so for an adapter never tuned).
  */
-export function pickSubgroupTile(p: Pick<MatmulParams, 'M' | 'N' | 'K' | 'transA' | 'transB'>): SubgroupTile {
-  let best: SubgroupTile = { tm: 16, tn4: 1 };
+export function pickSubgroupTile(p: Pick<MatmulParams, 'M' | 'N' | 'K' | 'transA' | 'transB' | 'adapter'>,
+  table: readonly AdapterTiles[] = MATMUL_TILES): SubgroupTile {
+  let best = DEFAULT_SUBGROUP_TILE;
   let bestDist = Infinity;
-  for (const e of MATMUL_TILES) {
+  const rows = table.find((t) => t.adapter === p.adapter)?.tiles ?? [];
+  for (const e of rows) {
     if (e.transA !== p.transA || e.transB !== p.transB) continue;
     const d = Math.abs(Math.log(e.M / p.M)) + Math.abs(Math.log(e.N / p.N)) + Math.abs(Math.log(e.K / p.K));
     if (d < bestDist) { bestDist = d; best = { tm: e.tm, tn4: e.tn4 }; }
@@ -72,6 +84,7 @@ export function pickSubgroupTile(p: Pick<MatmulParams, 'M' | 'N' | 'K' | 'transA
   return best;
 }
 
+/** Build the matmul launch: the subgroup kernel with the tuned tile when the device has subgroups, else the scalar register-tile kernel. */
 export function matmul(p: MatmulParams): MatmulLaunch {
   need('matmul', p.M > 0 && p.N > 0 && p.K > 0 && p.batch > 0, `empty matmul [${p.batch}, ${p.M}, ${p.K}]·[${p.K}, ${p.N}]`);
   need('matmul', p.batch <= 65535, `batch ${p.batch} exceeds the 65535 workgroups a dispatch allows along z`);

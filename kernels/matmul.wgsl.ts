@@ -81,6 +81,7 @@ fn finish(v: f32, n: u32, i: u32) -> f32 {
 }`;
 }
 
+/** The subgroup matmul kernel's tile: rows per octet and vec4 column groups per lane. */
 export interface SubgroupTile {
   /** Rows of C per octet (a multiple of 8: one cooperative A load per 8 rows). */
   tm: number;

@@ -5,6 +5,7 @@ import { need, type KernelSource } from './kernel-source.ts';
 const WG = 8;   // as matmul_sg's one-octet workgroups
 const SOURCE: KernelSource = { name: 'peak_fma', wgsl: PEAK_WGSL, overrides: { WG } };
 
+/** The peak-FMA benchmark kernel's launch, with the work it does (for % of peak in bench/). */
 export interface PeakLaunch {
   source: KernelSource;
   uniforms: ArrayBuffer;

@@ -2,6 +2,7 @@
 import { reduceWgsl } from './reduce.wgsl.ts';
 import { grid, type FloatStorage, type KernelSource } from './kernel-source.ts';
 
+/** The reductions the reduce kernel implements. */
 export type ReduceOp = 'sum' | 'max';
 const WG = 64;
 const sources = new Map<string, KernelSource>();
@@ -15,6 +16,7 @@ function sourceFor(op: ReduceOp, x: FloatStorage, o: FloatStorage): KernelSource
 /** A reduction of x[outer, len, inner] over `len`. */
 export interface ReduceShape { outer: number; len: number; inner: number }
 
+/** One reduction dispatch (or the first of two when `parts` > 1). */
 export interface ReduceLaunch {
   source: KernelSource;
   uniforms: ArrayBuffer;

@@ -7,6 +7,7 @@ const source = (name: string, wgsl: string): KernelSource => ({ name, wgsl, over
 const FORWARD = { f32: source('softmax_rows', softmaxWgsl('f32')), f16: source('softmax_rows_f16', softmaxWgsl('f16')) };
 const BACKWARD = { f32: source('softmax_backward_rows', softmaxBackwardWgsl('f32')), f16: source('softmax_backward_rows_f16', softmaxBackwardWgsl('f16')) };
 
+/** y = softmax(x) over each row of dense [rows, cols] x at `offset`; one workgroup per row. */
 export function softmaxRows(p: { rows: number; cols: number; offset: number; dtype?: FloatStorage }) {
   need('softmax', p.cols > 0 && p.rows * p.cols < 2 ** 31, `x [${p.rows}, ${p.cols}] must be non-empty with fewer than 2^31 elements`);
   const [x, y] = grid(p.rows, WG);

@@ -3,12 +3,15 @@
 //
 // Protocol: write `${path}.tmp-<pid>.<n>` in the same directory, fsync it, rename it over `path`
 // (atomic within one file system on POSIX), then fsync the directory so the rename itself is durable.
-// On any error the temp file is removed and the error rethrown; `path` is left untouched.
+// On any error the temp file is removed and the error rethrown, naming `path` (a full disk says only
+// "ENOSPC ... write"); `path` is left untouched. A `path` that is there but is not a regular file
+// (a directory, /dev/full, a FIFO) is refused before anything is written: the rename would replace
+// it (as root, even a device node).
 //
 // Deliberately not: a lock. Two processes writing the same path each land whole, last rename wins.
 // Node-only (node:fs); engine/ code stays browser-safe and never imports this.
 
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 // The pid keeps concurrent processes apart; the counter keeps concurrent writes within one process apart.
@@ -22,6 +25,10 @@ export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string | readonly Uint8Array[],
 ): Promise<void> {
+  const there = await stat(path).catch(() => null);   // follows a symlink: what a reader would open
+  if (there && !there.isFile()) {
+    throw new Error(`write ${path}: ${there.isDirectory() ? 'is a directory (EISDIR)' : 'is not a regular file (a device, FIFO or socket)'}; give a file path`);
+  }
   const tmp = `${path}.tmp-${process.pid}.${counter++}`;
   try {
     const fh = await open(tmp, 'w', 0o644);
@@ -44,7 +51,8 @@ export async function writeFileAtomic(
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined); // it may not exist (open failed) or be renamed already
-    throw e;
+    const err = e as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`write ${path}: ${err.message}`, { cause: e }), { code: err.code });
   }
   await syncDir(dirname(path));
 }

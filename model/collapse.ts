@@ -36,6 +36,7 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
   return Float64Array.from({ length: n }, (_, i) => m[i * n + i]!);
 }
 
+/** The collapse watch: mean per-dimension feature std, RankMe (the entropy effective rank) and its ceiling min(B, D). */
 export interface CollapseStats { std: number; rankMe: number; maxRank: number }
 
 /** std and RankMe of features [B, D] (row-major). */

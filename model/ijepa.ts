@@ -1,5 +1,5 @@
 // ijepa: the I-JEPA training state (context encoder, predictor, EMA target encoder, AdamW) and
-// one training step, as official src/train.py runs it (docs/ijepa-spec.md §4.1, §4.2).
+// one training step, as official src/train.py runs it (docs/ijepa-step.md §4.1, §4.2).
 //
 // Legend: B batch, C channels, N patches, D width, Kc/Kt context/target tokens, nenc/npred masks.
 //
@@ -9,7 +9,7 @@
 //       B-chunk repeated nenc times (row p·nenc·B + e·B + b)
 //   z = predictor(encoder(imgs, masks_enc), masks_enc, masks_pred)
 //   loss = smooth-L1 (β 1) mean over every element; backward; AdamW; EMA θ̄ ← m·θ̄ + (1 − m)·θ.
-// AdamW groups (spec §4.2), in order: 0 encoder decayed, 1 predictor decayed, 2 encoder not
+// AdamW groups (docs/ijepa-step.md §4.2), in order: 0 encoder decayed, 1 predictor decayed, 2 encoder not
 // decayed, 3 predictor not decayed; "decayed" = no 'bias' in the name and ndim ≠ 1, which puts
 // mask_token in group 1. lr applies to all four, wd to 0 and 1 only. The frozen position tables
 // get no gradient and are left out of the groups and of the EMA (they are equal in both encoders).
@@ -35,9 +35,12 @@ import type { ModelConfig } from './presets.ts';
 import { validateModelConfig } from './presets.ts';
 import { VisionTransformerPredictor } from './predictor.ts';
 import { VisionTransformer, applyMasks, patchify, repeatInterleaveBatch } from './vit.ts';
+import { fmt } from './format-shape.ts';
 
+/** The regression target: the EMA target encoder's features (official) or normalised patch pixels (an MAE-style variant). */
 export type TargetKind = 'features' | 'pixels';
 
+/** How an IJepa is built: the init seed and what the predictor regresses. */
 export interface IJepaOptions {
   /** Seed (or generator) for the init draws; default seed 0. */
   seed?: number | Generator;
@@ -57,6 +60,7 @@ export interface StepHyper {
 /** Masks as i32 tensors [B, Kc] / [B, Kt], or a collator batch (uploaded by the step). */
 export type StepMasks = { enc: readonly Tensor[]; pred: readonly Tensor[] } | MaskBatch;
 
+/** What `IJepa.step` returns: the loss, and with `capture` the intermediate tensors (for parity checks). */
 export interface StepResult {
   /** Scalar loss (f32, shape []); the caller reads and disposes it. */
   loss: Tensor;
@@ -70,11 +74,10 @@ export interface StepResult {
   grads?: Map<string, Tensor>;
 }
 
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
-
-/** The official weight-decay rule (spec §4.2). */
+/** The official weight-decay rule (docs/ijepa-step.md §4.2). */
 export const isDecayed = (name: string, t: Tensor) => !name.includes('bias') && t.rank !== 1;
 
+/** The I-JEPA model: context encoder, predictor and EMA target encoder, with its AdamW optimizer; `step()` runs one training step (forward, loss at the target positions, backward, AdamW, EMA). */
 export class IJepa {
   readonly config: Readonly<ModelConfig>;
   readonly target: TargetKind;
@@ -190,7 +193,7 @@ export class IJepa {
     return fromArray(imgs, [imgs.length / per, C, S, S]);
   }
 
-  /** Every module's state dict under its official name (spec §4.6, without `module.`). */
+  /** Every module's state dict under its official name (docs/ijepa-step.md §4.6, without `module.`). */
   modules(): [string, Module][] {
     const out: [string, Module][] = [['encoder', this.encoder], ['predictor', this.predictor]];
     if (this.target_encoder) out.push(['target_encoder', this.target_encoder]);

@@ -1,16 +1,16 @@
 // masks: the I-JEPA multi-block mask collator (official src/masks/multiblock.py), quirks included.
 //
-// One call of `next(B)` = one official collator call = one batch (docs/ijepa-spec.md §1):
+// One call of `next(B)` = one official collator call = one batch (docs/masks.md §1):
 //   1. seed := batch counter (0, 1, 2, …). A fresh generator seeded with it gives two uniforms:
 //      the first fixes the TARGET block size (predMaskScale, aspectRatio), the second the CONTEXT
-//      size (encMaskScale, aspect 1). One uniform drives both scale and aspect ratio (§1.2).
+//      size (encMaskScale, aspect 1). One uniform drives both scale and aspect ratio (docs/masks.md §2).
 //   2. For each image, in order, using the collator's own "global" generator (torch's default CPU
 //      generator in the official code): npred unconstrained target blocks, then nenc context blocks
 //      restricted to the complement of this image's targets (unless allowOverlap).
 //   3. Every target mask is cut to the batch minimum Lp, every context mask to Le, keeping the first
 //      (lowest raster index) entries.
 //
-// Quirks reproduced in mode 'official' (all deliberate, see spec §1.3 and §8):
+// Quirks reproduced in mode 'official' (all deliberate, see docs/masks.md §3 and §5):
 //   - top ~ randint(0, H − h), left ~ randint(0, W − w): EXCLUSIVE upper bounds, and h ≤ H − 1,
 //     w ≤ W − 1, so the last patch row and column are never used, and for G ∈ {8, 14, 16} the context
 //     is always the top-left (G−1)² square.
@@ -39,8 +39,10 @@
 
 import { TorchGenerator, type TorchGeneratorState } from './torch-rng.ts';
 
+/** 'official' reproduces the exclusive-bound position draw (last row and column never used); 'fixed' draws positions inclusively. */
 export type MaskMode = 'official' | 'fixed';
 
+/** The collator's settings, the official config's `mask` keys (defaults are the configs' values). */
 export interface MaskCollatorOptions {
   /** Patch grid: G for a square G×G grid, or [H, W]. Give this or inputSize + patchSize. */
   gridSize?: number | readonly [number, number];
@@ -161,7 +163,7 @@ interface Rect {
   w: number;
 }
 
-/** The collator's settings (spec §1), with the official yaml key of each; presets carry these. */
+/** The collator's settings (docs/masks.md), with the official yaml key of each; presets carry these. */
 export interface MaskSettings {
   /** `enc_mask_scale` */
   encMaskScale: readonly [number, number];
@@ -185,6 +187,7 @@ interface ResolvedOptions extends MaskSettings {
   width: number;
 }
 
+/** The official multi-block mask collator (src/masks/multiblock.py): `next(B)` draws one batch of context and target masks, quirks included (see the file header). */
 export class MaskCollator {
   readonly height: number;
   readonly width: number;

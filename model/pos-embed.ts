@@ -1,5 +1,5 @@
 // pos-embed: the fixed 2-D sin-cos position table of I-JEPA/MAE (`get_2d_sincos_pos_embed`,
-// docs/ijepa-spec.md §2.3), computed in float64 on the host.
+// docs/ijepa-step.md §2.3), computed in float64 on the host.
 //
 // Width E = 4Q, ω_k = 10000^(−k/Q), k = 0..Q−1. Token n = i·G + j (row i, column j):
 //   [0, Q): sin(j·ω_k)   [Q, 2Q): cos(j·ω_k)   [2Q, 3Q): sin(i·ω_k)   [3Q, 4Q): cos(i·ω_k)

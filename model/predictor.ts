@@ -1,11 +1,11 @@
-// predictor: the I-JEPA predictor (official VisionTransformerPredictor, docs/ijepa-spec.md §3):
+// predictor: the I-JEPA predictor (official VisionTransformerPredictor, docs/ijepa-step.md §3):
 // a narrow ViT that reads the context tokens plus one mask token per target position and
 // predicts the target encoder's features (or, in the pixel variant, normalised patch pixels).
 //
 // Legend: B batch, N patches, D encoder width, Dp predictor width, Kc/Kt context/target tokens,
 // nenc context masks, npred (M) target masks.
 //
-// Row order (spec §3, §8.5), the part a port most easily gets wrong:
+// Row order (docs/ijepa-step.md §3), the part a port most easily gets wrong:
 //  - context rows arrive as e·B + b (apply_masks over nenc masks);
 //  - target positions are gathered as p·B + b, then each B-chunk is repeated nenc times
 //    (repeat_interleave_batch) → p·nenc·B + e·B + b;
@@ -22,7 +22,9 @@ import {
   Generator, LayerNorm, Linear, Module, ShapeError, Tensor, concat, parameter, truncNormal,
 } from '../engine/index.ts';
 import { Block, applyMasks, posEmbedParameter, repeatInterleaveBatch } from './vit.ts';
+import { fmt } from './format-shape.ts';
 
+/** The predictor's shape: grid side, encoder and predictor widths, depth, heads, MLP ratio and output width. */
 export interface PredictorConfig {
   /** Patch grid side G (N = G²). */
   G: number;
@@ -37,8 +39,7 @@ export interface PredictorConfig {
   outDim: number;
 }
 
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
-
+/** The I-JEPA predictor: a narrow ViT over the context tokens plus one mask token per target position, projected back to the target's width. */
 export class VisionTransformerPredictor extends Module {
   mask_token: Tensor;
   predictor_pos_embed: Tensor;

@@ -1,22 +1,24 @@
 // presets: one typed table of I-JEPA configurations, from a test-sized model to ViT-H.
 //
 // Each preset carries the model shape, the mask-collator settings and the optimisation defaults.
-// Sources: docs/ijepa-spec.md §2.1 (ViT sizes), §3 and §6 (predictor depth × width: init_model's
-// default 6 × 384, 12 × 384 in the ViT-H configs), §1 (collator values every config uses), §4.3 and
-// §6 (lr 1e-3 from 2e-4 over 40 warmup epochs, final 1e-6; wd 0.04 → 0.4; EMA 0.996 → 1; 300
-// epochs; ipe_scale 1), and docs/small-recipe.md for `small-recipe`.
+// Sources: docs/ijepa-step.md §2.1 (ViT sizes), §3 and §6 (predictor depth × width: init_model's
+// default 6 × 384, 12 × 384 in the ViT-H configs), §4.3 and §6 (lr 1e-3 from 2e-4 over 40 warmup
+// epochs, final 1e-6; wd 0.04 → 0.4; EMA 0.996 → 1; 300 epochs; ipe_scale 1); docs/masks.md (the
+// collator values every config uses); docs/small-recipe.md for `small-recipe`.
 //
 // Field names are camelCase and match the interfaces they feed: `mask` is a MaskCollatorOptions
 // subset (model/masks.ts), `scheduleFor(preset, ipe)` builds the object model/schedules.ts takes.
 // The official yaml key each field comes from is in its comment.
 //
-// Invariants (checked by `validatePreset`, which every lookup runs): the image side is a multiple
-// of the patch; the encoder and predictor widths are multiples of the head count and of 4 (the
-// sin-cos table splits the width into four quarters); every size is a positive integer.
+// Invariants (checked by `validatePreset`, which every lookup runs): every field is in its range of
+// model/config-schema.ts; the image side is a multiple of the patch; the encoder and predictor
+// widths are multiples of the head count and of 4 (the sin-cos table splits the width into four
+// quarters).
 //
 // Deliberately not here: data paths, logging and checkpoint folders (the CLI's business), bf16
 // (this engine trains in f32), and vit_giant (its MLP ratio 48/11 is not an integer width rule).
 
+import { checkFields, MASK_FIELDS, MODEL_FIELDS, OPTIM_FIELDS } from './config-schema.ts';
 import type { MaskSettings } from './masks.ts';
 import type { EmaSchedule, LrSchedule, WdSchedule } from './schedules.ts';
 
@@ -44,10 +46,10 @@ export interface ModelConfig {
   patchEmbedStd: number;
 }
 
-/** Multi-block collator settings (spec §1); the MaskCollatorOptions of the same names. */
+/** Multi-block collator settings (docs/masks.md); the MaskCollatorOptions of the same names. */
 export type MaskConfig = MaskSettings;
 
-/** Optimisation defaults (spec §4.2, §4.3). Schedules also need ipe, which comes from the data. */
+/** Optimisation defaults (docs/ijepa-step.md §4.2, §4.3). Schedules also need ipe, which comes from the data. */
 export interface OptimConfig {
   /** Per-step batch (`batch_size`). */
   batch: number;
@@ -73,6 +75,7 @@ export interface OptimConfig {
   ipeScale: number;
 }
 
+/** A named training recipe: the model, mask and optimiser configs. */
 export interface Preset {
   readonly name: string;
   readonly model: Readonly<ModelConfig>;
@@ -80,13 +83,13 @@ export interface Preset {
   readonly optim: Readonly<OptimConfig>;
 }
 
-/** The collator values of every official config (spec §1). */
+/** The collator values of every official config (docs/masks.md). */
 const OFFICIAL_MASK: MaskConfig = {
   encMaskScale: [0.85, 1.0], predMaskScale: [0.15, 0.2], aspectRatio: [0.75, 1.5],
   nenc: 1, npred: 4, minKeep: 10, allowOverlap: false, mode: 'official',
 };
 
-/** The optimisation values of every official config (spec §6), ViT-H/14's batch per GPU. */
+/** The optimisation values of every official config (docs/ijepa-step.md §6), ViT-H/14's batch per GPU. */
 const OFFICIAL_OPTIM: OptimConfig = {
   batch: 128, refLr: 1e-3, startLr: 2e-4, finalLr: 1e-6, refWd: 0.04, finalWd: 0.4,
   emaStart: 0.996, emaFinal: 1.0, warmupEpochs: 40, epochs: 300, ipeScale: 1.0,
@@ -96,7 +99,7 @@ const OFFICIAL_OPTIM: OptimConfig = {
 // docs/small-recipe.md are 1500 steps = 0.8 epochs of it.
 const SMALL_EPOCHS = 1500 / 1875;
 
-/** A ViT factory size (spec §2.1), with the predictor of §3/§6. */
+/** A ViT factory size (docs/ijepa-step.md §2.1), with the predictor of §3/§6. */
 function vit(name: string, patchSize: number, dim: number, depth: number, heads: number, predDepth: number): Preset {
   return {
     name,
@@ -116,8 +119,8 @@ const TABLE: readonly Preset[] = [
     mask: { ...OFFICIAL_MASK, predMaskScale: [0.2, 0.3], allowOverlap: true, minKeep: 0 },
     optim: { ...OFFICIAL_OPTIM, batch: 4, epochs: 1, warmupEpochs: 0.1 },
   },
-  // The official recipe shrunk to 32 px (small-recipe.md's `tiny`): G = 8, min_keep 4 (10 hangs on
-  // the 3×3 targets of an 8×8 grid, spec §1.3), official lr/wd/EMA compressed to 1500 steps with
+  // The official recipe shrunk to 32 px (docs/small-recipe.md's `tiny`): G = 8, min_keep 4 (10 hangs on
+  // the 3×3 targets of an 8×8 grid, docs/masks.md §5), official lr/wd/EMA compressed to 1500 steps with
   // the official warmup share (40 of 300 epochs).
   {
     name: 'tiny',
@@ -144,6 +147,7 @@ const TABLE: readonly Preset[] = [
   vit('vit-huge-16', 16, 1280, 32, 16, 12),
 ];
 
+/** Every preset's name, in table order (micro, tiny, small-recipe, then the official ViT configs). */
 export const PRESET_NAMES: readonly string[] = TABLE.map((p) => p.name);
 
 /** The preset called `name`, validated; throws naming the known presets otherwise. */
@@ -175,29 +179,24 @@ export function gridOf(m: Pick<ModelConfig, 'imgSize' | 'patchSize'>): { G: numb
   return { G, N: G * G };
 }
 
-/** Throws a RangeError naming the preset, the field and its value when the preset cannot work. */
+/**
+ * Throws a RangeError naming the preset, the field and its value when the preset cannot work: each
+ * field against its range in model/config-schema.ts, then the rules that relate fields.
+ */
 export function validatePreset(p: Preset): void {
-  validateModelConfig(p.model, `preset '${p.name}'`);
-  const o = p.optim;
   const where = `preset '${p.name}'`;
-  if (!Number.isInteger(o.batch) || o.batch < 1) throw new RangeError(`${where}: batch ${o.batch} must be an integer ≥ 1`);
-  for (const [k, v] of Object.entries(o)) {
-    if (!Number.isFinite(v) || v < 0) throw new RangeError(`${where}: optim.${k} ${v} must be a finite number ≥ 0`);
-  }
-  if (!(o.epochs > 0) || o.warmupEpochs > o.epochs) {
-    throw new RangeError(`${where}: need 0 < epochs and warmupEpochs ≤ epochs; got epochs ${o.epochs}, warmupEpochs ${o.warmupEpochs}`);
-  }
-  const m = p.mask;
-  for (const [k, v] of [['nenc', m.nenc], ['npred', m.npred]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${where}: mask.${k} ${v} must be an integer ≥ 1`);
+  validateModelConfig(p.model, where);
+  checkFields(MASK_FIELDS, p.mask, 'mask', where);
+  checkFields(OPTIM_FIELDS, p.optim, 'optim', where);
+  const o = p.optim;
+  if (o.warmupEpochs > o.epochs) {
+    throw new RangeError(`${where}: need warmupEpochs ≤ epochs; got epochs ${o.epochs}, warmupEpochs ${o.warmupEpochs}`);
   }
 }
 
 /** The model-shape half of `validatePreset` (also used for step-bundle configs). */
 export function validateModelConfig(m: ModelConfig, where = 'model config'): void {
-  for (const k of ['imgSize', 'chans', 'patchSize', 'dim', 'depth', 'heads', 'predDepth', 'predDim'] as const) {
-    if (!Number.isInteger(m[k]) || m[k] < 1) throw new RangeError(`${where}: ${k} ${m[k]} must be an integer ≥ 1`);
-  }
+  checkFields(MODEL_FIELDS, m, 'model', where);
   if (m.imgSize % m.patchSize !== 0) {
     throw new RangeError(`${where}: imgSize ${m.imgSize} is not divisible by patchSize ${m.patchSize} (the patch grid must tile the image)`);
   }
@@ -205,11 +204,9 @@ export function validateModelConfig(m: ModelConfig, where = 'model config'): voi
     if (w % m.heads !== 0) throw new RangeError(`${where}: ${k} ${w} is not divisible by heads ${m.heads} (each head needs an equal share)`);
     if (w % 4 !== 0) throw new RangeError(`${where}: ${k} ${w} is not divisible by 4 (the 2-D sin-cos table splits it in quarters)`);
   }
-  const hidden = m.dim * m.mlpRatio;
-  if (!Number.isInteger(hidden) || !Number.isInteger(m.predDim * m.mlpRatio) || m.mlpRatio <= 0) {
+  if (!Number.isInteger(m.dim * m.mlpRatio) || !Number.isInteger(m.predDim * m.mlpRatio)) {
     throw new RangeError(`${where}: mlpRatio ${m.mlpRatio} must give integer hidden widths for dim ${m.dim} and predDim ${m.predDim}`);
   }
-  if (!(m.patchEmbedStd > 0)) throw new RangeError(`${where}: patchEmbedStd ${m.patchEmbedStd} must be > 0`);
 }
 
 /** The argument model/schedules.ts's `scheduleAt` takes, for a loader with `ipe` batches per epoch. */

@@ -1,7 +1,7 @@
 // schedules: the official I-JEPA lr, weight-decay and EMA-momentum schedules as pure functions.
 //
 // Source: src/utils/schedulers.py (WarmupCosineSchedule, CosineWDSchedule), src/helper.py (init_opt)
-// and src/train.py (the momentum generator); docs/ijepa-spec.md §4.3. With
+// and src/train.py (the momentum generator); docs/ijepa-step.md §4.3. With
 //   W = int(warmupEpochs · ipe),  T = int(ipeScale · epochs · ipe):
 //   lr(t)  = start + (t/W)(ref − start)                                   for t < W
 //          = max(final, final + (ref − final)·½(1 + cos πq)),  q = (t − W)/max(1, T − W)   otherwise
@@ -32,6 +32,7 @@ export interface ScheduleLength {
   ipeScale?: number;
 }
 
+/** Linear warmup from startLr to refLr, then cosine to finalLr (the official WarmupCosineSchedule). */
 export interface LrSchedule extends ScheduleLength {
   /** Warmup length in epochs (may be fractional); W = int(warmupEpochs · ipe) iterations. */
   warmupEpochs: number;
@@ -40,6 +41,7 @@ export interface LrSchedule extends ScheduleLength {
   finalLr: number;
 }
 
+/** Cosine weight decay from refWd to finalWd (the official CosineWDSchedule). */
 export interface WdSchedule extends ScheduleLength {
   /** Weight decay at t = 0 (config `weight_decay`, 0.04). */
   refWd: number;
@@ -47,6 +49,7 @@ export interface WdSchedule extends ScheduleLength {
   finalWd: number;
 }
 
+/** EMA momentum rising linearly from emaStart towards emaFinal over the schedule. */
 export interface EmaSchedule extends ScheduleLength {
   /** First momentum (config ema[0], 0.996). */
   emaStart: number;

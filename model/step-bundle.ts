@@ -26,6 +26,7 @@
 import { decodeSafetensors, fromArray, type DecodedTensor, type Module, type Tensor } from '../engine/index.ts';
 import { IJepa } from './ijepa.ts';
 import type { ModelConfig } from './presets.ts';
+import { fmt } from './format-shape.ts';
 
 export const STEP_BUNDLE_FORMAT = 'ijepa-step-bundle/1';
 
@@ -120,8 +121,6 @@ export interface ParityReport {
   problems: string[];
   ok: boolean;
 }
-
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /**
  * Decode and check a bundle file's bytes (no file system here, so that the browser suite runs

@@ -1,6 +1,6 @@
 // vit: the I-JEPA Vision Transformer encoder (official src/models/vision_transformer.py,
-// docs/ijepa-spec.md §2), its Block, and the two batch-reordering helpers the whole model shares
-// (`applyMasks`, `repeatInterleaveBatch`, spec §1.5 and §3).
+// docs/ijepa-step.md §2), its Block, and the two batch-reordering helpers the whole model shares
+// (`applyMasks`, `repeatInterleaveBatch`, docs/masks.md §6 and docs/ijepa-step.md §3).
 //
 // Legend: B batch, C channels, p patch side, G = img/p grid side, N = G² patches, D width,
 // H heads, Dh = D/H head dim, K tokens kept by a mask, M masks in a list.
@@ -8,10 +8,10 @@
 // Invariants:
 //  - Field names are the official ones and fields are declared in the official registration
 //    order, so `namedTensors()` IS the state dict: pos_embed, patch_embed.proj.{weight,bias},
-//    blocks.{i}.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*, norm.* (spec §4.6).
+//    blocks.{i}.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*, norm.* (docs/ijepa-step.md §4.6).
 //  - The patch embedding is the official Conv2d(C, D, p, stride p) with its [D, C, p, p] weight,
 //    computed as a Linear on patches unfolded in (c, ky, kx) order: the same sums, no conv op.
-//  - Init (spec §2.4, the net effect of the constructors plus init_model): every Linear weight and
+//  - Init (docs/ijepa-step.md §2.4, the net effect of the constructors plus init_model): every Linear weight and
 //    the conv weight truncated-normal std 0.02 with ABSOLUTE bounds ±2, biases 0, LayerNorm 1/0,
 //    no depth rescaling. The conv std can be changed (docs/small-recipe.md uses 0.08). Draws
 //    follow state-dict order from the given engine Generator.
@@ -27,13 +27,12 @@ import {
 import { sincos2d } from './pos-embed.ts';
 import type { ModelConfig } from './presets.ts';
 import { validateModelConfig } from './presets.ts';
+import { fmt } from './format-shape.ts';
 
 const LN_EPS = 1e-6;
 const INIT_STD = 0.02;
 
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
-
-/** A frozen [1, G·G, E] sin-cos table (spec §2.3), float64 rounded to float32 on upload. */
+/** A frozen [1, G·G, E] sin-cos table (docs/ijepa-step.md §2.3), float64 rounded to float32 on upload. */
 export function posEmbedParameter(E: number, G: number): Tensor {
   return parameter(fromArray(sincos2d(E, G), [1, G * G, E]), { trainable: false });
 }
@@ -41,7 +40,7 @@ export function posEmbedParameter(E: number, G: number): Tensor {
 // ---- batch reordering ---------------------------------------------------------------------------
 
 /**
- * `apply_masks` (spec §1.5): for each index tensor [B, K] of the list, gather those tokens of
+ * `apply_masks` (docs/masks.md §6): for each index tensor [B, K] of the list, gather those tokens of
  * every sample, then concatenate mask-major: [M·B, K, E], row m·B + b.
  */
 export function applyMasks(x: Tensor, masks: readonly Tensor[]): Tensor {
@@ -98,6 +97,7 @@ class PatchConv extends Module {
   }
 }
 
+/** The official Conv2d(C, D, p, stride p) patch embedding, computed as a Linear on unfolded patches: [B, C, img, img] → [B, N, D]. */
 export class PatchEmbed extends Module {
   proj: PatchConv;
   private readonly p: number;
@@ -123,6 +123,7 @@ export class PatchEmbed extends Module {
   }
 }
 
+/** Multi-head self-attention with a fused qkv projection, no mask (timm's Attention as I-JEPA uses it). */
 export class Attention extends Module {
   qkv: Linear;
   proj: Linear;
@@ -150,6 +151,7 @@ export class Attention extends Module {
   }
 }
 
+/** The transformer MLP: fc2(gelu(fc1 x)), hidden width mlpRatio·D. */
 export class Mlp extends Module {
   fc1: Linear;
   fc2: Linear;
@@ -186,8 +188,10 @@ export class Block extends Module {
 
 // ---- the encoder --------------------------------------------------------------------------------
 
+/** The ModelConfig fields the encoder reads. */
 export type EncoderConfig = Pick<ModelConfig, 'imgSize' | 'chans' | 'patchSize' | 'dim' | 'depth' | 'heads' | 'mlpRatio' | 'patchEmbedStd'>;
 
+/** The I-JEPA ViT encoder (no cls token): patch embedding plus fixed 2-d sin-cos positions, `depth` blocks, a final LayerNorm; optional masks keep only the listed patches. */
 export class VisionTransformer extends Module {
   pos_embed: Tensor;
   patch_embed: PatchEmbed;

@@ -10,7 +10,8 @@
 #   - Chromium (the browser half of the tests, the browser demo, report screenshots)
 #   - with --test, what the tests that compare against Python need, so that none of them is
 #     skipped (test/skips.ts; .ci/run uses it and fails on any skip): python3-pil (resize vs
-#     PIL), python3-numpy (numpy reads our safetensors), python3-torch (torch.load of an export)
+#     PIL), python3-numpy (numpy reads our safetensors), python3-torch (torch.load of an export),
+#     python3-yaml (PyYAML reads the exported official config)
 # Then it checks that a WebGPU adapter appears.
 # Usage: bash scripts/setup.sh [--quiet] [--dev] [--test]
 set -euo pipefail
@@ -46,6 +47,7 @@ if [ "$TEST" = 1 ]; then
   py_has PIL || need_pkgs+=(python3-pil)
   py_has numpy || need_pkgs+=(python3-numpy)
   py_has torch || need_pkgs+=(python3-torch)
+  py_has yaml || need_pkgs+=(python3-yaml)
 fi
 # the browser half of the test suite (test/browser/run.ts) runs in Debian's Chromium
 [ -x "${IJEPA_CHROMIUM:-/usr/bin/chromium}" ] || need_pkgs+=(chromium)

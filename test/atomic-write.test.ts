@@ -3,7 +3,8 @@
 
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { writeFileAtomic } from '../model/atomic-write.ts';
@@ -49,12 +50,30 @@ t('a failed rename removes the temp file and rethrows', async () => {
   assert.equal(readdirSync(p), ['keep']);
 });
 
-t('a missing directory fails without side effects', async () => {
+t('a path that is a directory or a device is refused by name before anything is written', async () => {
+  const sub = join(dir, 'empty'), fifo = join(dir, 'fifo');
+  mkdirSync(sub);   // an empty directory: rename(2) would replace it
+  // a FIFO stands for a device (as root, the rename replaced /dev/full with a regular file)
+  assert.is(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+  for (const p of [sub, fifo]) {
+    try {
+      await writeFileAtomic(p, 'data');
+      assert.unreachable('should have thrown');
+    } catch (e) {
+      assert.match(String((e as Error).message), new RegExp(`^write ${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: is (a directory|not a regular file)`));
+    }
+  }
+  assert.ok(statSync(sub).isDirectory());
+  assert.ok(statSync(fifo).isFIFO(), 'the FIFO is still one');
+  assert.equal(readdirSync(dir).sort(), ['empty', 'fifo']);
+});
+
+t('a missing directory fails without side effects, naming the path', async () => {
   try {
     await writeFileAtomic(join(dir, 'nope', 'f'), 'x');
     assert.unreachable('should have thrown');
   } catch (e) {
-    assert.match(String((e as Error).message), /ENOENT/);
+    assert.match(String((e as Error).message), /^write .*nope\/f: ENOENT/);
   }
   assert.equal(readdirSync(dir), []);
 });

@@ -3,7 +3,7 @@
 // and `ijepa eval` / `ijepa embed` end to end through the CLI on a folder of generated PNGs.
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -22,7 +22,8 @@ import { assertClose, checkLeaks, suite } from './helpers.ts';
 await initWebGPU();   // once per process (helpers.ts has usually done it already)
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
-const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+// the control rows' cache goes to this test's own folder, never the user's
+const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, IJEPA_CACHE: join(tmp, 'cache') } });
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-eval-'));
 
 /** n points per class around C random unit-ish centres in D dims, with noise `spread`. */
@@ -230,6 +231,42 @@ t('ijepa embed writes features [n, D], labels and the file list', async () => {
   // the same features either way
   const a = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 10 + headerLen, bytes.byteOffset + bytes.length));
   assertClose(a, f.tensors.get('features')!.toFloat32(), [16, 64], 'npy vs safetensors', 0, 0);
+});
+
+/** A copy of the test folder plus `stripes/truncated.png`: its header reads, its pixels do not. */
+async function makeFolderWithTruncatedImage(): Promise<{ dir: string; bad: string }> {
+  await makeFolder();
+  const dir = join(tmp, 'imgs-truncated');
+  if (!existsSync(dir)) cpSync(data, dir, { recursive: true });
+  const bad = join(dir, 'stripes', 'truncated.png');
+  const raw = Buffer.alloc(40 * 36 * 3).map((_, k) => (k * 7919) % 251);
+  const png = await sharp(raw, { raw: { width: 40, height: 36, channels: 3 } }).png().toBuffer();
+  writeFileSync(bad, png.subarray(0, png.length >> 1));
+  assert.ok((await sharp(bad).metadata()).width === 40, 'the truncated file passes a header probe');
+  return { dir, bad };
+}
+
+t('embed and eval --data skip an image that fails at decode time (naming it), and stop on it with --strict', async () => {
+  const { dir, bad } = await makeFolderWithTruncatedImage();
+  const out = join(tmp, 'emb-skip.safetensors');
+  const r = cli(['embed', '--random-init', '--preset', 'micro', '--data', dir, '--out', out]);
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(r.stderr.includes(`warning: skipping unreadable image ${bad}: `), r.stderr);
+  const f = decodeSafetensors(readFileSync(out));
+  assert.equal(f.tensors.get('features')!.shape, [16, 64], 'the 16 readable images, one row each');
+  assert.ok(!(JSON.parse(f.metadata.files!) as string[]).some((p) => p.includes('truncated')));
+  const strict = cli(['embed', '--random-init', '--preset', 'micro', '--data', dir, '--out', join(tmp, 'emb-strict.safetensors'), '--strict']);
+  assert.is(strict.status, 1, strict.stderr);
+  assert.ok(strict.stderr.includes(`cannot read ${bad}: `), strict.stderr);
+  assert.ok(!existsSync(join(tmp, 'emb-strict.safetensors')));
+
+  const e = cli(['eval', '--random-init', '--preset', 'micro', '--data', dir, '--probe-steps', '5']);
+  assert.is(e.status, 0, e.stderr);
+  assert.ok(e.stderr.includes(`warning: skipping unreadable image ${bad}: `), e.stderr);
+  assert.match(e.stderr, /16 images in 2 classes/);
+  const es = cli(['eval', '--random-init', '--preset', 'micro', '--data', dir, '--probe-steps', '5', '--strict']);
+  assert.is(es.status, 1, es.stderr);
+  assert.ok(es.stderr.includes(`cannot read ${bad}: `), es.stderr);
 });
 
 t.run();

@@ -234,7 +234,7 @@ A('gives a gradient only to the inputs that ask for one', async () => {
 
 // The subgroup kernels need subgroups of 8 or more; elsewhere (no subgroups: GLES; size 4:
 // SwiftShader) attention() itself runs the plain kernels and this comparison is registered as skipped.
-const sgSize = gpu().device.features.has('subgroups') ? gpu().device.adapterInfo?.subgroupMinSize ?? 0 : 0;
+const sgSize = gpu().subgroupSize;
 skipUnless(A, sgSize >= 8, LACKS.subgroups8, `the adapter's subgroups are ${sgSize || 'absent'}: the subgroup kernels need 8 or more`)(
 'the kernels without subgroups agree with the subgroup ones (N 19, Dh 32 and 40)', async () => {
   const b = gpu();

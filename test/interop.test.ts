@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
 import { decodeSafetensors, fromArray, noGrad, tidy } from '../engine/index.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { IJepa } from '../model/ijepa.ts';
@@ -173,6 +174,62 @@ pk('zip: CRC-32 check value, aligned stored entries, corruption detected', async
   }
 });
 
+/** A zip of deflated entries, each with the size its headers declare (the true one unless `declared`). */
+function deflatedZip(entries: { name: string; data: Uint8Array; declared?: number }[]): Uint8Array {
+  const parts: Uint8Array[] = [], central: Uint8Array[] = [];
+  let at = 0;
+  for (const e of entries) {
+    const name = new TextEncoder().encode(e.name), packed = deflateRawSync(e.data), crc = crc32(e.data), size = e.declared ?? e.data.length;
+    const local = new DataView(new ArrayBuffer(30 + name.length)), dir = new DataView(new ArrayBuffer(46 + name.length));
+    local.setUint32(0, 0x04034b50, true); local.setUint16(4, 20, true); local.setUint16(8, 8, true);
+    local.setUint32(14, crc, true); local.setUint32(18, packed.length, true); local.setUint32(22, size, true); local.setUint16(26, name.length, true);
+    new Uint8Array(local.buffer).set(name, 30);
+    dir.setUint32(0, 0x02014b50, true); dir.setUint16(4, 20, true); dir.setUint16(6, 20, true); dir.setUint16(10, 8, true);
+    dir.setUint32(16, crc, true); dir.setUint32(20, packed.length, true); dir.setUint32(24, size, true); dir.setUint16(28, name.length, true); dir.setUint32(42, at, true);
+    new Uint8Array(dir.buffer).set(name, 46);
+    parts.push(new Uint8Array(local.buffer), packed);
+    central.push(new Uint8Array(dir.buffer));
+    at += local.byteLength + packed.length;
+  }
+  const cdSize = central.reduce((n, c) => n + c.length, 0);
+  const end = new DataView(new ArrayBuffer(22));
+  end.setUint32(0, 0x06054b50, true); end.setUint16(8, entries.length, true); end.setUint16(10, entries.length, true);
+  end.setUint32(12, cdSize, true); end.setUint32(16, at, true);
+  return Buffer.concat([...parts, ...central, new Uint8Array(end.buffer)]);
+}
+
+pk('zip bomb: inflation stops at the declared size, impossible ratios and a total past the cap are refused, naming file and entry', async () => {
+  const bomb = join(tmp, 'bomb.pth.tar');
+  // 8 MiB of zeros deflate to about 8 KB; the directory says 100 bytes
+  writeFileSync(bomb, deflatedZip([{ name: 'archive/data.pkl', data: new Uint8Array(8 << 20), declared: 100 }]));
+  const z = await ZipReader.open(bomb);
+  try {
+    await expectThrow(() => z.read('archive/data.pkl'), /bomb\.pth\.tar: entry archive\/data\.pkl inflates past the 100 bytes its directory entry declares/);
+  } finally {
+    await z.close();
+  }
+  await expectThrow(() => importCheckpoint({ from: bomb, preset, out: join(tmp, 'bomb-out.safetensors') }), /bomb\.pth\.tar: entry archive\/data\.pkl inflates past the 100 bytes/);
+  // a claim no deflate stream can reach from its compressed size is refused before inflating
+  const liar = join(tmp, 'liar.zip');
+  writeFileSync(liar, deflatedZip([{ name: 'r/x', data: new Uint8Array(1000), declared: 2 ** 31 }]));
+  const zl = await ZipReader.open(liar);
+  try {
+    await expectThrow(() => zl.read('r/x'), /liar\.zip: entry r\/x declares 2147483648 bytes from \d+ compressed, more than deflate can produce/);
+  } finally {
+    await zl.close();
+  }
+  // honest entries, but more in all than the reader may return
+  const many = join(tmp, 'many.zip');
+  writeFileSync(many, deflatedZip([{ name: 'r/a', data: new Uint8Array(1000).fill(1) }, { name: 'r/b', data: new Uint8Array(1000).fill(2) }]));
+  const zm = await ZipReader.open(many, { maxTotalBytes: 1500 });
+  try {
+    assert.equal(await zm.read('r/a'), new Uint8Array(1000).fill(1));
+    await expectThrow(() => zm.read('r/b'), /many\.zip: entry r\/b \(1000 bytes\) would bring the bytes read from this archive to 2000, past the cap of 1500/);
+  } finally {
+    await zm.close();
+  }
+});
+
 pk.run();
 
 // ---- layout -------------------------------------------------------------------------------------
@@ -307,10 +364,19 @@ pt('the CLI runs import and export end to end', async () => {
   let r = spawnSync(process.execPath, [BIN, 'import', '--from', PTH, '--preset', 'micro', ...shape, '--out', ck], { encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /imported .*official-micro\.pth\.tar \(pth\)[\s\S]*AdamW moments for 47 tensors \(step 2\)/);
-  r = spawnSync(process.execPath, [BIN, 'export', '--checkpoint', ck, '--to', 'safetensors', '--net', 'target_encoder', '--out', join(tmp, 'cli-te.safetensors')], { encoding: 'utf8', timeout: 60_000 });
+  // --out into a folder that does not exist yet: it is created
+  const teOut = join(tmp, 'new', 'folder', 'cli-te.safetensors');
+  r = spawnSync(process.execPath, [BIN, 'export', '--checkpoint', ck, '--to', 'safetensors', '--net', 'target_encoder', '--out', teOut], { encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
-  const te = decodeSafetensors(readFileSync(join(tmp, 'cli-te.safetensors')));
+  const te = decodeSafetensors(readFileSync(teOut));
   assert.ok(te.tensors.has('blocks.1.attn.qkv.weight') && te.tensors.has('pos_embed'));
+  // --to pth also writes the official yaml beside it, naming that file as the one to continue from
+  const pthOut = join(tmp, 'official', 'jepa-latest.pth.tar');
+  r = spawnSync(process.execPath, [BIN, 'export', '--checkpoint', ck, '--to', 'pth', '--out', pthOut], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(r.stdout.includes(`note: wrote ${join(tmp, 'official', 'jepa-latest.yaml')}`), r.stdout);
+  const yaml = JSON.parse(readFileSync(join(tmp, 'official', 'jepa-latest.yaml'), 'utf8'));
+  assert.equal([yaml.meta.read_checkpoint, yaml.logging.folder, yaml.mask.patch_size, yaml.data.crop_size], ['jepa-latest.pth.tar', join(tmp, 'official'), 4, 16]);
   await expectThrow(() => exportCommand.run(['--to', 'pth', '--out', join(tmp, 'x.pth.tar')]), /give exactly one of --run DIR and --checkpoint FILE/);
   await expectThrow(() => exportCommand.run(['--checkpoint', ck, '--to', 'pth', '--net', 'encoder', '--out', join(tmp, 'x.pth.tar')]), /--net: a \.pth\.tar always holds every net/);
   await expectThrow(() => importCommand.run(['--from', PTH, '--out', ck]), /--preset is required/);

@@ -89,7 +89,7 @@ const sweep = (G: number, scale: [number, number], aspect: [number, number]): st
   }
   return seen;
 };
-s('target sizes per grid follow spec §1.2 (one uniform for scale and aspect)', () => {
+s('target sizes per grid follow docs/masks.md §2 (one uniform for scale and aspect)', () => {
   assert.equal(sweep(8, [0.15, 0.2], [0.75, 1.5]), ['3x3', '4x3']);
   assert.equal(sweep(14, [0.15, 0.2], [0.75, 1.5]), ['5x6', '6x6', '6x5', '7x5', '8x5']);
   assert.equal(sweep(16, [0.15, 0.2], [0.75, 1.5]), ['5x7', '6x7', '6x6', '7x6', '8x6', '9x6']);

@@ -7,11 +7,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initWebGPU } from '../engine/device/node.ts';
-import { matmul, MATMUL_TILES, peak, vec4Operands, type MatmulParams, type SubgroupTile } from '../kernels/index.ts';
+import { DEFAULT_SUBGROUP_TILE, matmul, MATMUL_TILES, peak, vec4Operands, type MatmulParams, type SubgroupTile } from '../kernels/index.ts';
 import { LACKS, skipUnless } from './skips.ts';
 
 const backend = await initWebGPU();
-const subgroupSize = backend.device.features.has('subgroups') ? backend.device.adapterInfo?.subgroupMinSize ?? 0 : 0;
+const subgroupSize = backend.subgroupSize;
 
 interface Case {
   batch: number; M: number; N: number; K: number; transA: boolean; transB: boolean;
@@ -119,8 +119,10 @@ for (const [c, opts] of scalarCases) {
   });
 }
 
-// every tile the tuned table uses, on an aligned shape with ragged edges in M and N
-const tiles = [...new Map(MATMUL_TILES.map((t) => [`${t.tm}x${t.tn4}`, { tm: t.tm, tn4: t.tn4 }])).values()];
+// every tile the tuned table uses on any adapter, and the untuned default, on an aligned shape
+// with ragged edges in M and N
+const used = [DEFAULT_SUBGROUP_TILE, ...MATMUL_TILES.flatMap((a) => a.tiles)];
+const tiles = [...new Map(used.map((t) => [`${t.tm}x${t.tn4}`, { tm: t.tm, tn4: t.tn4 }])).values()];
 for (const tile of tiles) {
   const c: Case = { batch: 2, M: 3 * tile.tm + 5, N: 32 * tile.tn4 + 36, K: 12, transA: F, transB: T };
   sgRuns(`tuned tile ${tile.tm}×${32 * tile.tn4}, ${name(c)} matches the f64 reference`, async () => {

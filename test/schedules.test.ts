@@ -1,4 +1,4 @@
-// schedules: the official lr / wd / EMA schedules against spec §4.3 and a Python port of
+// schedules: the official lr / wd / EMA schedules against docs/ijepa-step.md §4.3 and a Python port of
 // src/utils/schedulers.py (values below printed by that port with repr(), torch-free).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -24,7 +24,7 @@ t('ViT-H/14: W = 25000, T = 187500', () => {
   assert.equal(scheduleSteps(LR), { warmup: 25000, total: 187500 });
 });
 
-t('ViT-H/14 example values of spec §4.3', () => {
+t('ViT-H/14 example values of docs/ijepa-step.md §4.3', () => {
   close(warmupCosineLr(1, LR), 2.00032e-4, 1e-12, 'lr t=1');
   close(cosineWd(1, WD), 0.04, 1e-8, 'wd t=1');
   close(warmupCosineLr(25000, LR), 1e-3, 1e-12, 'lr t=25000');
@@ -36,7 +36,7 @@ t('ViT-H/14 example values of spec §4.3', () => {
   close(warmupCosineLr(187500, LR), 1e-6, 1e-12, 'lr t=187500');
   close(cosineWd(187500, WD), 0.4, 1e-12, 'wd t=187500');
   // The last iteration (187500) uses index 187499 = 1 − 0.004/187500 ≈ 0.99999998; index 187500 is 1.
-  close(emaMomentum(187499, EMA), 0.99999998, 5e-9, 'm last iteration (spec prints 8 decimals)');
+  close(emaMomentum(187499, EMA), 0.99999998, 5e-9, 'm last iteration (the docs print 8 decimals)');
   assert.is(emaMomentum(187500, EMA), 1.0);
 });
 

@@ -57,6 +57,12 @@ t('trains on a folder of PNG/JPEG images, skipping a corrupt one by name', async
   assert.match(r.stderr, /skipping unreadable image .*broken\.jpg/);
   assert.is(losses(out).length, 3);
   assert.ok(losses(out).every(Number.isFinite));
+  // each record carries when its step finished and spelled-out names (kc/kt were cryptic)
+  const rec = JSON.parse(readFileSync(join(out, 'log.jsonl'), 'utf8').split('\n')[0]!) as Record<string, unknown>;
+  assert.match(String(rec.timestamp), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.ok(Math.abs(Date.parse(String(rec.timestamp)) - Date.now()) < 600_000, `timestamp ${rec.timestamp} is now`);
+  assert.ok(Number.isInteger(rec.context_patches) && Number.isInteger(rec.target_patches), JSON.stringify(rec));
+  assert.ok(!('kc' in rec) && !('kt' in rec));
   const strict = run(['train', ...micro, '--data', data, '--steps', '1', '--out', join(tmp, 'strict'), '--strict']);
   assert.is(strict.status, 1);
   assert.match(strict.stderr, /broken\.jpg/);

@@ -27,6 +27,7 @@ export interface View {
   readonly offset: number;
 }
 
+/** A backend's storage and dispatch counters (see `memory()`). */
 export interface MemoryStats {
   /** Storages in use by tensors. */
   liveStorages: number;
@@ -63,6 +64,7 @@ export interface CustomKernel {
   reference(arrays: readonly Float64Array[]): void;
 }
 
+/** What a device implements: storage, uploads and readbacks, and the primitive kernels on strided views. */
 export interface Backend {
   readonly name: 'webgpu' | 'cpu';
   /** Largest element count one 4-byte-element storage may hold on this device (twice that in f16). */
@@ -75,6 +77,10 @@ export interface Backend {
   read(s: Storage, offset: number, numel: number): Promise<Float32Array | Float64Array | Int32Array>;
   /** Whether tensors may hold f16 (the WebGPU device has shader-f16; the CPU reference always). */
   readonly hasF16: boolean;
+  /** The smallest subgroup size (0: no subgroups, as on the CPU); ≥ 8 selects the subgroup kernels. */
+  readonly subgroupSize: number;
+  /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; the CPU: no limit). */
+  readonly maxStorageBuffersPerStage: number;
 
   elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void;
   /** Reduce a contiguous window x[outer, len, inner] at `offset` over `len` into out[outer, inner]. */

@@ -8,6 +8,7 @@ import { ELEMENTWISE_OPS, type ElementwiseOp, type ReduceOp, type ReduceShape } 
 import { f16round } from '@petamoriken/float16';
 import { erf, geluExact, geluGradExact } from '../math.ts';
 import type { Backend, CustomKernel, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
+import { contiguousStrides } from '../shape.ts';
 
 interface CpuStorage extends Storage { data: Float64Array }
 
@@ -47,10 +48,13 @@ function forEachOffset(shape: readonly number[], views: readonly { strides: read
   }
 }
 
+/** The f64 reference backend: runs the same op table on the host, immediately (for tests and finite differences). */
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
   readonly maxElements = 2 ** 31 - 1;
   readonly hasF16 = true;
+  readonly subgroupSize = 0;
+  readonly maxStorageBuffersPerStage = Number.POSITIVE_INFINITY;
   private stats = { liveStorages: 0, liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0 };
 
   alloc(numel: number, dtype: DType): CpuStorage {
@@ -215,13 +219,6 @@ export class CpuBackend implements Backend {
   memory(): MemoryStats { return { ...this.stats }; }
   setLabel(): void {}
   trim(): void {}
-}
-
-function contiguousStrides(shape: readonly number[]): number[] {
-  const s: number[] = [];
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]!; }
-  return s;
 }
 
 function forEachIndex(shape: readonly number[], f: (coord: number[]) => void): void {

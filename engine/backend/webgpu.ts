@@ -23,7 +23,7 @@
 // that bound the storage writable. No extra dispatches: `dispatches` counts stay as they are.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
 import {
-  cast, elementwise, fill, gather, matmul, reduceLaunch, scatterAdd, softmaxBackwardRows, softmaxRows,
+  adapterKey, cast, elementwise, fill, gather, matmul, reduceLaunch, scatterAdd, softmaxBackwardRows, softmaxRows,
   type ElementwiseOp, type FloatStorage, type KernelSource, type ReduceOp, type ReduceShape,
 } from '../../kernels/index.ts';
 import { Float16Array } from '@petamoriken/float16';
@@ -49,10 +49,15 @@ let nextStorageId = 1;
 /** The float storage type a kernel is built for: f16 for f16 storage, else f32. */
 const floatOf = (s: Storage): FloatStorage => (s.dtype === 'f16' ? 'f16' : 'f32');
 
+/** The WebGPU backend (f32, f16 storage where the device allows): records dispatches and submits at sync points. Created by `initWebGPU`. */
 export class WebGPUBackend implements Backend {
   readonly name = 'webgpu' as const;
   readonly maxElements: number;
   readonly hasF16: boolean;
+  readonly subgroupSize: number;
+  readonly maxStorageBuffersPerStage: number;
+  /** adapterKey() of the device, which picks its rows of the tuned matmul tiles. */
+  readonly adapter: string;
   private readonly pool = new Map<number, GPUBuffer[]>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
@@ -84,6 +89,9 @@ export class WebGPUBackend implements Backend {
     this.maxElements = Math.floor((Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) - this.guard) / 4);
     this.uniformAlign = device.limits.minUniformBufferOffsetAlignment;
     this.hasF16 = device.features.has('shader-f16');
+    this.subgroupSize = device.features.has('subgroups') ? device.adapterInfo?.subgroupMinSize ?? 0 : 0;
+    this.adapter = adapterKey(device.adapterInfo);
+    this.maxStorageBuffersPerStage = device.limits.maxStorageBuffersPerShaderStage;
     this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
     device.addEventListener('uncapturederror', (e) => {
       const err = (e as GPUUncapturedErrorEvent).error;
@@ -454,10 +462,8 @@ export class WebGPUBackend implements Backend {
 
 
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
-    // subgroupSize ≥ 8 selects the subgroup kernel (kernels/matmul.ts); 0 the scalar one
-    const subgroupSize = this.device.features.has('subgroups') ? this.device.adapterInfo?.subgroupMinSize ?? 0 : 0;
     const epilogue = { bias: !!e.bias, gelu: !!e.gelu, residual: !!e.residual, pre: !!e.pre };
-    const l = matmul({ ...args, offA, offB, offC: 0, subgroupSize, epilogue, dtype: floatOf(out) });
+    const l = matmul({ ...args, offA, offB, offC: 0, subgroupSize: this.subgroupSize, adapter: this.adapter, epilogue, dtype: floatOf(out) });
     const extra = [e.bias, e.residual, e.pre].filter((s): s is Storage => !!s).map((s) => this.buf(s));
     this.dispatch(l.source, l.uniforms, [this.buf(a), this.buf(b), this.buf(out), ...extra], l.workgroups);
   }

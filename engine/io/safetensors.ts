@@ -17,6 +17,7 @@
 
 import { setFloat16 } from '@petamoriken/float16';
 
+/** The safetensors dtypes this reader and writer handle. */
 export type Dtype = 'F32' | 'I32' | 'F16' | 'I64' | 'F64' | 'BF16' | 'U8';
 
 /** Bytes per element of each supported dtype. */
@@ -35,6 +36,7 @@ export const DTYPE_SIZE: Readonly<Record<Dtype, number>> = {
 export type TensorData =
   | Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array | Uint8Array;
 
+/** One tensor for `encodeSafetensors`: dtype, shape and data (see `TensorData` for what data may be). */
 export interface TensorInput {
   dtype: Dtype;
   shape: readonly number[];
@@ -56,6 +58,7 @@ export interface DecodedTensor {
   toInt32(): Int32Array;
 }
 
+/** What `decodeSafetensors` returns: the `__metadata__` strings and the tensors by name. */
 export interface DecodedSafetensors {
   metadata: Record<string, string>;
   /** In file order (which for files written here is element size, largest first, then input order). */

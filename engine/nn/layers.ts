@@ -3,19 +3,20 @@
 import { full, truncNormal, zeros } from '../creation.ts';
 import { linear, type LinearOptions } from '../ops/linear.ts';
 import { layerNorm } from '../ops/fused.ts';
-import type { Generator } from '../random.ts';
+import { defaultGenerator, type Generator } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, parameter } from './module.ts';
 
-export interface LinearInit { generator: Generator; std?: number }
+/** How a Linear's weight is drawn: from `generator` (default: the engine's `defaultGenerator`) with `std` (default 0.02). */
+export interface LinearInit { generator?: Generator; std?: number }
 
 /** y = act(x·Wᵀ + b) + residual (one fused matmul; activation and residual optional). Init: weight truncated-normal (std 0.02 by default, bounds ±2 absolute), bias 0. */
 export class Linear extends Module {
   weight: Tensor;
   bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, init: LinearInit, opts: { bias?: boolean } = {}) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, init: LinearInit = {}, opts: { bias?: boolean } = {}) {
     super();
-    this.weight = parameter(truncNormal([outFeatures, inFeatures], init.generator, { std: init.std ?? 0.02 }));
+    this.weight = parameter(truncNormal([outFeatures, inFeatures], init.generator ?? defaultGenerator, { std: init.std ?? 0.02 }));
     this.bias = opts.bias === false ? null : parameter(zeros([outFeatures]));
   }
   forward(x: Tensor, opts?: LinearOptions): Tensor { return linear(x, this.weight, this.bias, opts); }

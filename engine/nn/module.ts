@@ -5,6 +5,7 @@
 import { keep } from '../runtime.ts';
 import { Tensor } from '../tensor.ts';
 
+/** A PyTorch-style module: its tensor fields and sub-modules, by dotted name, are its parameters and state dict; `dispose()` frees them. */
 export abstract class Module {
   /** Every tensor field (trainable or frozen), by dotted name, in state_dict order. */
   namedTensors(prefix = ''): [string, Tensor][] {

@@ -28,6 +28,7 @@ export function variance(x: Tensor, axes?: number | readonly number[], keepdim =
   return mul(sum(mul(xc, xc), axes, keepdim), 1 / Math.max(0, n - correction));
 }
 
+/** A view with dims d0 and d1 swapped (negative dims count from the end). */
 export function transpose(x: Tensor, d0: number, d1: number): Tensor {
   const a = normDim('transpose', d0, x.rank, x.shape), b = normDim('transpose', d1, x.rank, x.shape);
   const order = x.shape.map((_, i) => i);
@@ -36,6 +37,7 @@ export function transpose(x: Tensor, d0: number, d1: number): Tensor {
   return permute(x, order);
 }
 
+/** A view with a new size-1 dim inserted at `dim`. */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const d = normDim('unsqueeze', dim, x.rank + 1, x.shape);
   const shape = [...x.shape];
@@ -43,6 +45,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
   return reshape(x, shape);
 }
 
+/** A view without size-1 dim `dim` (throws when that dim is not 1). */
 export function squeeze(x: Tensor, dim: number): Tensor {
   const d = normDim('squeeze', dim, x.rank, x.shape);
   if (x.shape[d] !== 1) throw new ShapeError('squeeze', 'dim', [x.shape], `dim ${dim} of x ${fmt(x.shape)} has size ${x.shape[d]}, not 1`);

@@ -28,7 +28,6 @@ import {
 import { adamw, adamwRef, ema, emaRef, MAX_SEGMENTS } from '../../kernels/optim.ts';
 import type { KernelSource } from '../../kernels/index.ts';
 import type { Backend, CustomKernel, Storage } from '../backend/backend.ts';
-import { WebGPUBackend } from '../backend/webgpu.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { gradEnabled, noGrad } from '../runtime.ts';
 import { numel, sameShape } from '../shape.ts';
@@ -64,15 +63,6 @@ export function withDense<T>(ts: readonly Tensor[], f: (d: Tensor[]) => T): T {
   } finally {
     for (const x of d) if (x.owned) x.t.dispose();
   }
-}
-
-/**
- * The device's smallest subgroup size when it has the `subgroups` feature, else 0 (and on the
- * CPU backend): the attention kernels share streamed rows across subgroups when it is ≥ 8.
- */
-function subgroupSize(b: Backend): number {
-  if (!(b instanceof WebGPUBackend) || !b.device.features.has('subgroups')) return 0;
-  return b.device.adapterInfo?.subgroupMinSize ?? 0;
 }
 
 /** The float storage type of a float tensor (kernels are built per storage type). */
@@ -210,7 +200,7 @@ const attentionDef: OpDef<AttentionAttrs> = {
     const lse = Tensor.empty([p.heads, p.nq], 'f32', out.backend);
     withDense(inputs, ([q, k, v]) => {
       out.backend.custom(
-        kernel('attention', [[attentionForward(p, { subgroupSize: subgroupSize(out.backend) }), [0, 1, 2, 3, 4], (a) => attentionForwardRef(a, p)]]),
+        kernel('attention', [[attentionForward(p, { subgroupSize: out.backend.subgroupSize }), [0, 1, 2, 3, 4], (a) => attentionForwardRef(a, p)]]),
         [q!.storage, k!.storage, v!.storage, out.storage, lse.storage],
       );
     });
@@ -226,7 +216,7 @@ const attentionDef: OpDef<AttentionAttrs> = {
     const [q, k] = inputs;
     const p = attentionShape(q!, k!, attrs.scale);
     const backend = q!.backend;
-    const opts = { subgroupSize: subgroupSize(backend) };
+    const opts = { subgroupSize: backend.subgroupSize };
     const wantKv = needs[1]! || needs[2]!;
     const dq = Tensor.empty([...q!.shape], q!.dtype, backend);
     const delta = Tensor.empty([p.heads, p.nq], 'f32', backend);
@@ -315,7 +305,7 @@ const attentionQkvDef: OpDef<QkvAttrs> = {
     withDense([qkv!], ([x]) => {
       // q, k and v are three read-only bindings of the one qkv buffer
       out.backend.custom(
-        kernel('attentionQkv', [[attentionForward(p, { subgroupSize: subgroupSize(out.backend) }), [0, 0, 0, 1, 2], (a) => attentionForwardRef(a, p)]]),
+        kernel('attentionQkv', [[attentionForward(p, { subgroupSize: out.backend.subgroupSize }), [0, 0, 0, 1, 2], (a) => attentionForwardRef(a, p)]]),
         [x!.storage, out.storage, lse.storage],
       );
     });
@@ -329,7 +319,7 @@ const attentionQkvDef: OpDef<QkvAttrs> = {
     attrs.saved = null;
     const p = qkvShape(qkv!, attrs.heads, attrs.scale);
     const backend = qkv!.backend;
-    const opts = { subgroupSize: subgroupSize(backend) };
+    const opts = { subgroupSize: backend.subgroupSize };
     const dqkv = Tensor.empty([...qkv!.shape], qkv!.dtype, backend);
     const delta = Tensor.empty([p.heads, p.nq], 'f32', backend);
     withDense([qkv!, y, g], ([x, o, gd]) => {
@@ -385,6 +375,7 @@ function writable(op: string, name: string, t: Tensor): void {
   }
 }
 
+/** One AdamW update's hyper-parameters: lr, decoupled weight decay, betas, eps and the parameter's step count (from 1). */
 export interface AdamwStep { lr: number; wd: number; b1: number; b2: number; eps: number; step: number }
 /** One tensor's AdamW update: parameter, gradient, moments, and its step. */
 export interface AdamwItem { p: Tensor; g: Tensor; m: Tensor; v: Tensor; o: AdamwStep }
@@ -395,8 +386,7 @@ export interface AdamwItem { p: Tensor; g: Tensor; m: Tensor; v: Tensor; o: Adam
  * kernels' MAX_SEGMENTS. The CPU twin takes any number.
  */
 function segmentsPerLaunch(b: Backend, perTensor: number): number {
-  const limit = b instanceof WebGPUBackend ? b.device.limits.maxStorageBuffersPerShaderStage : 8 * perTensor;
-  return Math.max(1, Math.min(MAX_SEGMENTS, Math.floor(limit / perTensor)));
+  return Math.max(1, Math.min(MAX_SEGMENTS, Math.floor(b.maxStorageBuffersPerStage / perTensor)));
 }
 
 /** Run `launch` over `items` in chunks of at most `k`. */

@@ -12,6 +12,7 @@ import { apply, needFloat, type OpDef } from './op.ts';
 import { willTape, withDense } from './fused.ts';
 import { geluGrad, matmul, reshape, sum } from './table.ts';
 
+/** The activation `linear` can fuse after x·Wᵀ + b. */
 export type Activation = 'none' | 'gelu';
 
 interface LinearAttrs {
@@ -69,6 +70,7 @@ const linearDef: OpDef<LinearAttrs> = {
   },
 };
 
+/** What `linear` fuses into its matmul: an activation and a residual added last. */
 export interface LinearOptions {
   /** Applied to x·Wᵀ + b before the residual is added. */
   activation?: Activation;

@@ -75,15 +75,23 @@ const unaryDefs: Record<UnaryName, OpDef<Ew>> = {
 function unary(k: UnaryName): (x: Tensor) => Tensor {
   return (x) => apply(unaryDefs[k], [x], { op: k });
 }
+/** −x elementwise. */
 export const neg = unary('neg');
+/** eˣ elementwise. */
 export const exp = unary('exp');
+/** Natural logarithm elementwise (NaN below 0, −∞ at 0, as torch). */
 export const log = unary('log');
+/** √x elementwise. */
 export const sqrt = unary('sqrt');
+/** 1/√x elementwise, as torch.rsqrt. */
 export const rsqrt = unary('rsqrt');
+/** |x| elementwise (gradient sign(x), 0 at 0, as torch). */
 export const abs = unary('abs');
+/** The Gauss error function erf(x) = 2/√π ∫₀ˣ e^(−t²) dt, elementwise. */
 export const erf = unary('erf');
 /** GELU with the exact Gaussian CDF, x·Φ(x) (Hendrycks & Gimpel 2016), as nn.GELU(). */
 export const gelu = unary('gelu');
+/** −1, 0 or 1 by the sign of x, elementwise (no gradient). */
 export const sign = unary('sign');
 
 /** The other operand of a binary op: a tensor input, or the scalar held in attrs. */
@@ -137,18 +145,31 @@ function binary(k: BinaryName): (a: Operand, b: Operand) => Tensor {
     return typeof b === 'number' ? apply(binaryDefs[k], [a], { op: k, scalar: b }) : apply(binaryDefs[k], [a, b], { op: k });
   };
 }
+/** a + b with NumPy broadcasting; either side may be a number. */
 export const add = binary('add');
+/** a − b with broadcasting; either side may be a number. */
 export const sub = binary('sub');
+/** a · b elementwise with broadcasting; either side may be a number. */
 export const mul = binary('mul');
+/** a / b elementwise with broadcasting; either side may be a number. */
 export const div = binary('div');
+/** aᵇ elementwise with broadcasting; either side may be a number. */
 export const pow = binary('pow');
+/** The larger of a and b elementwise, as torch.maximum (ties split the gradient evenly). */
 export const maximum = binary('maximum');
+/** The smaller of a and b elementwise, as torch.minimum (ties split the gradient evenly). */
 export const minimum = binary('minimum');
+/** 1 where a < b, else 0 (same float dtype; no gradient). */
 export const lt = binary('lt');
+/** 1 where a ≤ b, else 0 (same float dtype; no gradient). */
 export const le = binary('le');
+/** 1 where a > b, else 0 (same float dtype; no gradient). */
 export const gt = binary('gt');
+/** 1 where a ≥ b, else 0 (same float dtype; no gradient). */
 export const ge = binary('ge');
+/** 1 where a = b, else 0 (same float dtype; no gradient). */
 export const eq = binary('eq');
+/** 1 where a ≠ b, else 0 (same float dtype; no gradient). */
 export const ne = binary('ne');
 /** g·gelu'(x) elementwise: the gradient of gelu at x given the output gradient g, in one kernel. */
 export const geluGrad = binary('geluGrad');
@@ -208,6 +229,7 @@ const detachDef: OpDef<null> = {
   infer: ([x]) => ({ shape: [...x!.shape], dtype: x!.dtype }),
   view: (x) => ({ strides: [...x.strides], offset: x.offset }),
 };
+/** The same storage without a tape node: gradients stop here (torch's detach). */
 export const detach = (x: Tensor) => apply(detachDef, [x], null);
 
 const reshapeDef: OpDef<{ shape: number[] }> = {
@@ -243,6 +265,7 @@ const permuteDef: OpDef<{ dims: number[] }> = {
     return [permute(g, inverse)];
   },
 };
+/** A view with the dims reordered: output dim i is input dim dims[i] (no copy). */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const nd = dims.map((d) => normDim('permute', d, x.rank, x.shape));
   if (nd.length !== x.rank || new Set(nd).size !== x.rank) {

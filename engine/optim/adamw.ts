@@ -4,7 +4,9 @@
 //   m ← β1·m + (1 − β1)·g;   v ← β2·v + (1 − β2)·g²
 //   θ ← θ − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε)    t counts this parameter's steps
 // Parameters without a gradient are skipped (and their step count does not advance), as torch.
-// Groups carry their own weight decay (and optionally lr), set before each step by schedules.
+// Groups carry their own weight decay (and optionally lr), set before each step by schedules; a
+// group without one takes the optimizer's (default 0.01, PyTorch's), filled in at construction
+// as torch's add_param_group does.
 // By default fused launches (ops/fused.ts `adamwUpdateMany`) update θ, m and v in place, several
 // parameters per launch; `fused: false` runs the composed ops below, which swap in new storage.
 import { zeros } from '../creation.ts';
@@ -13,9 +15,15 @@ import { add, div, mul, sqrt } from '../ops/table.ts';
 import { keep, noGrad, tidy } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 
-export interface ParamGroup { params: Tensor[]; weightDecay: number; lr?: number; name?: string }
+/** Parameters that share a weight decay (default: the optimizer's) and optionally an lr; `name` labels errors and logs. */
+export interface ParamGroup { params: Tensor[]; weightDecay?: number; lr?: number; name?: string }
+/** A group after construction: its weight decay filled in. */
+export type AdamWGroup = ParamGroup & { weightDecay: number };
+/** AdamW's hyper-parameters; `lr` and `weightDecay` apply to groups that set none of their own. */
 export interface AdamWOptions {
   lr: number;
+  /** Decoupled weight decay for groups without their own (default 0.01, as torch.optim.AdamW). */
+  weightDecay?: number;
   betas?: [number, number];
   eps?: number;
   /** In-place kernel launches, several parameters each (default true); false: the composed ops. */
@@ -24,16 +32,19 @@ export interface AdamWOptions {
 
 interface State { m: Tensor; v: Tensor; step: number }
 
+/** AdamW with PyTorch's update order and defaults (see the file header for the update). */
 export class AdamW {
   lr: number;
   readonly betas: [number, number];
   readonly eps: number;
   readonly fused: boolean;
-  readonly groups: ParamGroup[];
+  readonly groups: AdamWGroup[];
   private readonly state = new Map<Tensor, State>();
 
   constructor(groups: ParamGroup[], opts: AdamWOptions) {
-    this.groups = groups;
+    const wd = opts.weightDecay ?? 0.01;
+    for (const g of groups) g.weightDecay ??= wd;
+    this.groups = groups as AdamWGroup[];
     this.lr = opts.lr;
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
@@ -49,8 +60,12 @@ export class AdamW {
     const [b1, b2] = this.betas;
     noGrad(() => tidy(() => {
       const fused: AdamwItem[] = [];
-      for (const group of this.groups) {
+      for (const [i, group] of this.groups.entries()) {
         const lr = group.lr ?? this.lr;
+        // a plain-JS caller can set anything; a non-number would turn every weight to NaN
+        for (const [key, v] of [['lr', lr], ['weightDecay', group.weightDecay]] as const) {
+          if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`AdamW: group ${group.name ?? i} has ${key} ${String(v)}, expected a finite number`);
+        }
         for (const p of group.params) {
           const g = p.grad;
           if (!g) continue;

@@ -8,6 +8,7 @@ import { noGrad, tidy } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { fmt } from '../errors.ts';
 
+/** In place, without gradients: target ← momentum·target + (1 − momentum)·source, pairwise (I-JEPA's target-encoder update). */
 export function emaUpdate(target: readonly Tensor[], source: readonly Tensor[], momentum: number, opts: { fused?: boolean } = {}): void {
   if (target.length !== source.length) throw new Error(`emaUpdate: ${target.length} target tensors but ${source.length} source tensors`);
   noGrad(() => tidy(() => {

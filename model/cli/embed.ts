@@ -39,8 +39,10 @@ export const embedCommand = {
     const npy = out.toLowerCase().endsWith('.npy');
     if (!npy && !out.toLowerCase().endsWith('.safetensors')) throw new OptionError(`--out ${out}: the name must end in .safetensors or .npy`);
     const root = resolve(String(v.data));
+    // decode every file once first, so an image that fails only at decode time is skipped (or, with
+    // --strict, fatal) as in train, and the rows, labels and file list stay aligned
     const folder = await scanImageFolder(root, {
-      strict: v.strict === true, onSkip: (p, r) => process.stderr.write(`warning: skipping unreadable image ${p}: ${r}\n`),
+      probe: 'decode', strict: v.strict === true, onSkip: (p, r) => process.stderr.write(`warning: skipping unreadable image ${p}: ${r}\n`),
     });
 
     await initWebGPU();

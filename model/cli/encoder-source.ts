@@ -17,7 +17,7 @@ import { FEATURE_KINDS, type FeatureKind } from '../eval/features.ts';
 import { getPreset, PRESET_NAMES, type ModelConfig } from '../presets.ts';
 import { VisionTransformer } from '../vit.ts';
 import { OptionError, type OptionTable, type OptionValues } from './options.ts';
-import type { TrainConfig } from './train.ts';
+import { RUN_FIELDS, optionRange } from '../config-schema.ts';
 
 export const ENCODER_KINDS = ['context', 'target'] as const;
 export type EncoderKind = (typeof ENCODER_KINDS)[number];
@@ -34,7 +34,7 @@ export const ENCODER_SOURCE_OPTIONS: OptionTable = {
     default: 'context', choices: ENCODER_KINDS,
   },
   features: { type: 'string', help: 'readout: mean of the final-LayerNorm tokens (the paper\'s), or of the last block\'s tokens before that norm', default: 'pooled', choices: FEATURE_KINDS },
-  seed: { type: 'integer', help: 'seed of --random-init, and of data subsets, splits and low-shot draws', default: 0, min: 0, max: 2 ** 31 - 1 },
+  seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed of --random-init, and of data subsets, splits and low-shot draws', default: 0 },
   batch: { type: 'integer', help: 'images per forward pass', default: 256, min: 1, max: 65536 },
 };
 
@@ -89,13 +89,12 @@ export async function loadEncoder(v: OptionValues): Promise<EncoderSource> {
   } else {
     path = resolve(String(v.checkpoint));
   }
-  const meta = await readCheckpointMeta(path);
-  const cfg = meta.config as Partial<TrainConfig> | null;
-  const model = cfg?.preset?.model;
-  if (!model) throw new Error(`load ${path}: its config has no preset.model`);
+  const meta = await readCheckpointMeta(path);   // its config checked: the model is built from it
+  const cfg = meta.config;
+  const model = cfg.preset.model;
   const kind = v.encoder as EncoderKind;
-  if (kind === 'target' && cfg?.target === 'pixels') throw new OptionError(`--encoder target: ${path} is a pixel-target run, which has no target encoder; use --encoder context`);
-  const initSeed = cfg?.seed ?? 0;
+  if (kind === 'target' && cfg.target === 'pixels') throw new OptionError(`--encoder target: ${path} is a pixel-target run, which has no target encoder; use --encoder context`);
+  const initSeed = cfg.seed;
   const encoder = randomEncoder(model, initSeed);
   try {
     await loadCheckpoint(path, kind === 'target' ? { target_encoder: encoder } : { encoder }, null);
@@ -105,6 +104,6 @@ export async function loadEncoder(v: OptionValues): Promise<EncoderSource> {
   }
   return {
     encoder, model, initSeed, encoderKind: kind, features, step: meta.step, checkpoint: path, runDir,
-    label: `${kind} encoder of ${path} (step ${meta.step}${cfg?.preset?.name ? `, preset ${cfg.preset.name}` : ''})`,
+    label: `${kind} encoder of ${path} (step ${meta.step}, preset ${cfg.preset.name})`,
   };
 }

@@ -1,7 +1,7 @@
 // `ijepa eval`: how good are a frozen encoder's features? One table, always three rows measured
 // the same way (model/eval/protocol.ts): the encoder asked for, a randomly initialised encoder of
 // the same shape and seed (the run's own step-0 weights), and raw pixels. Columns: kNN, linear
-// probe, low-shot 1% and 10/class (docs/small-recipe.md, docs/ijepa-spec.md §7).
+// probe, low-shot 1% and 10/class (docs/small-recipe.md, docs/ijepa-step.md §7).
 //
 // Data: Fashion-MNIST by default (a class-balanced --train-size subset of the train split against
 // --test-size test images), or --data DIR with class sub-folders (train/ and test/ when present,
@@ -13,8 +13,10 @@ import { initWebGPU } from '../../engine/device/node.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
 import { fashionMnistSplits, folderSplits, type EvalImages, type EvalSplits } from '../eval/datasets.ts';
 import { extractFeatures, pixelFeatures } from '../eval/features.ts';
+import { cachedRow, splitIdentity } from '../eval/row-cache.ts';
 import { evaluateFeatures, lowShotSpecs, type ProtocolResult } from '../eval/protocol.ts';
 import { lowShotName, lowShotPerClass } from '../eval/low-shot.ts';
+import { EVAL_FORMAT, resultsTable, type ResultsTable } from '../eval/results-table.ts';
 import type { VisionTransformer } from '../vit.ts';
 import { ENCODER_SOURCE_OPTIONS, loadEncoder, randomEncoder, checkSourceOptions, type EncoderSource } from './encoder-source.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
@@ -29,11 +31,11 @@ export const EVAL_OPTIONS: OptionTable = {
   'probe-steps': { type: 'integer', help: 'Adam steps per linear-probe fit', default: 1000, min: 1, max: 100000 },
   out: { type: 'string', help: 'write the results as JSON here', defaultText: 'RUN/eval.json with --run, else none' },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
+  fresh: { type: 'boolean', help: 'recompute the random-init and raw-pixel rows instead of reading them from the cache (model/eval/row-cache.ts)' },
 };
 
 const SUMMARY = 'Evaluate frozen encoder features (kNN, linear probe, low-shot) against random init and raw pixels.';
 
-const pct = (a: number) => (Number.isFinite(a) ? (100 * a).toFixed(1) : '-');
 const round2 = (a: number) => Math.round(10000 * a) / 100;
 
 interface Row { key: 'trained' | 'random_init' | 'raw_pixels'; label: string; result: ProtocolResult; note?: string }
@@ -96,30 +98,38 @@ export const evalCommand = {
       const trainedLabel = src.encoderKind === 'random-init' ? `random init (seed ${src.initSeed})` : `${src.encoderKind} encoder, step ${src.step}`;
       const trained = await measure(trainedLabel, await encode(trainedLabel, src.encoder));
       rows.push({ key: 'trained', label: trainedLabel, result: trained });
+      // the control rows never depend on the trained weights: cached by what they do depend on
+      const split = await splitIdentity(splits.description, splits.train.files?.concat(splits.test.files ?? []));
+      const cacheOpts = { fresh: v.fresh === true, log };
+      const shared = { split, knn: protocol.knn, probeSteps: protocol.probe.steps, seed };
+      const randomLabel = `random init (seed ${src.initSeed})`;
       if (src.encoderKind === 'random-init') {
-        rows.push({ key: 'random_init', label: `random init (seed ${src.initSeed})`, result: trained, note: 'same encoder as the first row' });
+        rows.push({ key: 'random_init', label: randomLabel, result: trained, note: 'same encoder as the first row' });
       } else {
-        const rnd = randomEncoder(src.model, src.initSeed);
-        try {
-          const label = `random init (seed ${src.initSeed})`;
-          rows.push({ key: 'random_init', label, result: await measure(label, await encode(label, rnd)) });
-        } finally {
-          rnd.dispose();
-        }
+        rows.push({
+          key: 'random_init', label: randomLabel,
+          result: await cachedRow({ row: 'random_init', model: src.model, initSeed: src.initSeed, readout: src.features, ...shared }, async () => {
+            const rnd = randomEncoder(src.model, src.initSeed);
+            try { return await measure(randomLabel, await encode(randomLabel, rnd)); } finally { rnd.dispose(); }
+          }, cacheOpts),
+        });
       }
-      const px = async (set: EvalImages) => pixelFeatures(set, { grey: set.grey });
-      const [ptr, pte] = [await px(splits.train), await px(splits.test)];
       rows.push({
         key: 'raw_pixels', label: 'raw pixels',
-        result: await measure('raw pixels', { train: { x: ptr.features, y: splits.train.labels, D: ptr.dim }, test: { x: pte.features, y: splits.test.labels, D: pte.dim } }),
+        result: await cachedRow({ row: 'raw_pixels', ...shared }, async () => {
+          const px = async (set: EvalImages) => pixelFeatures(set, { grey: set.grey });
+          const [ptr, pte] = [await px(splits.train), await px(splits.test)];
+          return measure('raw pixels', { train: { x: ptr.features, y: splits.train.labels, D: ptr.dim }, test: { x: pte.features, y: splits.test.labels, D: pte.dim } });
+        }, cacheOpts),
       });
 
       const pretrain = src.runDir ? await pretrainingTime(src.runDir, src.step) : null;
       const seconds = (performance.now() - t0) / 1000;
-      console.log(formatTable(src, splits, rows, pretrain, protocol.knn));
+      // the table is printed from the eval.json object, as `ijepa report` renders it
+      const json = evalJson(src, splits, rows, protocol, pretrain, seconds);
+      console.log(formatTable(src, splits, rows, resultsTable(json), pretrain, protocol.knn));
       const out = v.out !== undefined ? resolve(String(v.out)) : src.runDir ? join(src.runDir, 'eval.json') : null;
       if (out) {
-        const json = evalJson(src, splits, rows, protocol, pretrain, seconds);
         await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n'));
         log(`eval: wrote ${out}`);
       }
@@ -147,19 +157,12 @@ async function pretrainingTime(runDir: string, upTo: number): Promise<{ steps: n
   return { steps, minutes: ms / 60000 };
 }
 
-function lowShotHeaders(splits: EvalSplits): string[] {
-  return lowShotSpecs(splits.population).map((s) => lowShotName(s));
-}
-
 export function formatTable(
-  src: EncoderSource, splits: EvalSplits, rows: Row[], pretrain: { steps: number; minutes: number } | null,
+  src: EncoderSource, splits: EvalSplits, rows: Row[], table: ResultsTable, pretrain: { steps: number; minutes: number } | null,
   knn: { k: number; temperature: number },
 ): string {
   const C = splits.classes.length;
-  const heads = ['features', 'dim', 'kNN', 'linear', ...lowShotHeaders(splits)];
-  const body = rows.map((r) => [
-    r.label, String(r.result.dim), pct(r.result.knn), pct(r.result.linear.accuracy), ...r.result.lowShot.map((l) => pct(l.result.accuracy)),
-  ]);
+  const { heads, rows: body } = table;
   const widths = heads.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const shots = rows[0]!.result.lowShot.map((l) => `${l.name}: ${l.result.nLabelled} labelled images (${l.result.perClass} per class asked)`).join(', ');
@@ -192,7 +195,7 @@ function evalJson(
     results[r.key] = entry;
   }
   return {
-    format: 'ijepa-webgpu-eval/1',
+    format: EVAL_FORMAT,
     source: src.label, checkpoint: src.checkpoint, step: src.step, encoder: src.encoderKind, features: src.features,
     data: splits.description, classes: splits.classes.length, train_images: splits.train.n, test_images: splits.test.n,
     ...(pretrain ? { pretraining_steps: pretrain.steps, pretraining_minutes: Math.round(pretrain.minutes * 10) / 10 } : {}),

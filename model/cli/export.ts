@@ -3,6 +3,7 @@
 // stripping `module.`, AdamW state included), safetensors with official names, or safetensors in
 // Hugging Face IJepaModel naming. A host-side conversion (model/interop/convert.ts); no GPU.
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { listCheckpoints } from '../checkpoint.ts';
 import { exportCheckpoint, type ExportFormat } from '../interop/index.ts';
@@ -38,6 +39,7 @@ export const exportCommand = {
     }
     const log = join(dirname(checkpoint), 'log.jsonl');
     const out = resolve(String(v.out));
+    await mkdir(dirname(out), { recursive: true });   // --out into a folder that does not exist yet
     const r = await exportCheckpoint({
       checkpoint, to: v.to as ExportFormat, out, log: existsSync(log) ? log : null,
       ...(v.net !== undefined ? { net: v.net as 'all' | 'encoder' | 'predictor' | 'target_encoder' } : {}),

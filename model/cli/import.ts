@@ -9,6 +9,7 @@ import { CpuBackend, setBackend } from '../../engine/index.ts';
 import { importCheckpoint } from '../interop/index.ts';
 import { derivePreset, getPreset, PRESET_NAMES, type ModelConfig } from '../presets.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+import { MODEL_FIELDS, RUN_FIELDS, optionRange } from '../config-schema.ts';
 
 const FROM_PRESET = 'from the preset';
 
@@ -16,15 +17,15 @@ export const IMPORT_OPTIONS: OptionTable = {
   from: { type: 'string', help: 'file to import: official .pth.tar, or safetensors (official or Hugging Face IJepaModel names)' },
   preset: { type: 'string', help: 'model shape the file must match', choices: PRESET_NAMES },
   out: { type: 'string', help: 'checkpoint to write (ijepa-webgpu train state, .safetensors)' },
-  'img-size': { type: 'integer', help: 'input side in pixels', min: 8, max: 4096, defaultText: FROM_PRESET },
-  'patch-size': { type: 'integer', help: 'patch side', min: 1, max: 512, defaultText: FROM_PRESET },
-  dim: { type: 'integer', help: 'encoder width D', min: 4, max: 65536, defaultText: FROM_PRESET },
-  depth: { type: 'integer', help: 'encoder blocks', min: 1, max: 1024, defaultText: FROM_PRESET },
-  heads: { type: 'integer', help: 'attention heads (not recorded in the weights)', min: 1, max: 1024, defaultText: FROM_PRESET },
-  'pred-dim': { type: 'integer', help: 'predictor width Dp', min: 4, max: 65536, defaultText: FROM_PRESET },
-  'pred-depth': { type: 'integer', help: 'predictor blocks', min: 1, max: 1024, defaultText: FROM_PRESET },
+  'img-size': { ...optionRange(MODEL_FIELDS.imgSize), help: 'input side in pixels', defaultText: FROM_PRESET },
+  'patch-size': { ...optionRange(MODEL_FIELDS.patchSize), help: 'patch side', defaultText: FROM_PRESET },
+  dim: { ...optionRange(MODEL_FIELDS.dim), help: 'encoder width D', defaultText: FROM_PRESET },
+  depth: { ...optionRange(MODEL_FIELDS.depth), help: 'encoder blocks', defaultText: FROM_PRESET },
+  heads: { ...optionRange(MODEL_FIELDS.heads), help: 'attention heads (not recorded in the weights)', defaultText: FROM_PRESET },
+  'pred-dim': { ...optionRange(MODEL_FIELDS.predDim), help: 'predictor width Dp', defaultText: FROM_PRESET },
+  'pred-depth': { ...optionRange(MODEL_FIELDS.predDepth), help: 'predictor blocks', defaultText: FROM_PRESET },
   target: { type: 'string', help: 'what the predictor regresses', default: 'features', choices: ['features', 'pixels'] },
-  seed: { type: 'integer', help: 'seed of a fresh predictor when the file has none', default: 0, min: 0, max: 2 ** 31 - 1 },
+  seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed of a fresh predictor when the file has none', default: 0 },
 };
 
 const SUMMARY = 'Import an official I-JEPA checkpoint or safetensors file as an ijepa-webgpu checkpoint.';

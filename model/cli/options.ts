@@ -34,10 +34,11 @@ export function helpText(command: string, summary: string, table: OptionTable, u
 }
 
 /**
- * Parse and validate argv against the table; `help` is true when --help was given. A positional
+ * Parse and validate argv against the table; `help` is true when --help was given, `given` names
+ * the options that argv set (the rest hold their defaults in `values`). A positional
  * argument is an error unless `allowPositionals` (a stray word would otherwise be ignored silently).
  */
-export function parseOptions(command: string, table: OptionTable, argv: string[], allowPositionals = false): { values: OptionValues; help: boolean; positionals: string[] } {
+export function parseOptions(command: string, table: OptionTable, argv: string[], allowPositionals = false): { values: OptionValues; help: boolean; positionals: string[]; given: ReadonlySet<string> } {
   const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, o] of Object.entries(table)) config[name] = { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) };
   let parsed;
@@ -68,5 +69,7 @@ export function parseOptions(command: string, table: OptionTable, argv: string[]
     if ((o.min !== undefined && v < o.min) || (o.max !== undefined && v > o.max)) throw new OptionError(`--${name} ${v} is out of range: allowed ${range}`);
     values[name] = v;
   }
-  return { values, help: parsed.values.help === true, positionals: parsed.positionals };
+  // which options the command line named (values also holds the defaults of the rest)
+  const given = new Set(Object.keys(parsed.values).filter((k) => k !== 'help'));
+  return { values, help: parsed.values.help === true, positionals: parsed.positionals, given };
 }

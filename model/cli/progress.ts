@@ -1,4 +1,5 @@
-// progress: one status line for the training loop. On a terminal it redraws a bar in place;
+// progress: one status line for the training loop. On a terminal it redraws a bar in place,
+// fitted to the terminal's width (process.stdout.columns, else 80) so that it never wraps;
 // otherwise (logs, CI) it prints a plain line every `every` steps. No dependency: the line is
 // a few fields, and a library would add nothing but a redraw we already do in one write.
 export interface ProgressFields {
@@ -13,6 +14,28 @@ const fmtTime = (secs: number) => {
   return h > 0 ? `${h}h${String(m % 60).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 };
 
+/** The most characters a redrawn line may take: one less than the terminal's width, so it never wraps. */
+function lineBudget(stream: NodeJS.WriteStream): number {
+  return (stream.columns || process.stdout.columns || 80) - 1;
+}
+
+/** The status line for a terminal of `budget` characters: the bar shrinks, then goes, then the least useful fields go. */
+export function fitLine(fields: readonly string[], pct: number, budget: number): string {
+  // fields: step, loss, lr, img/s, ETA, extra; when they do not fit, extra goes first, then lr, then img/s
+  const [step, loss, lr, rate, eta, extra] = fields;
+  const sets = [[step, loss, lr, rate, eta, extra], [step, loss, lr, rate, eta], [step, loss, rate, eta], [step, loss, eta]]
+    .map((set) => set.filter((x): x is string => !!x).join('  '));
+  for (const text of sets) {
+    const width = Math.min(24, budget - text.length - 3);
+    if (width >= 8) {
+      const done = Math.round(pct * width);
+      return `[${'#'.repeat(done)}${'-'.repeat(width - done)}] ${text}`;
+    }
+    if (text.length <= budget) return text;
+  }
+  return sets.at(-1)!.slice(0, Math.max(0, budget));
+}
+
 export class Progress {
   private readonly tty: boolean;
   private lastLen = 0;
@@ -22,14 +45,14 @@ export class Progress {
 
   update(f: ProgressFields): void {
     const pct = f.total > 0 ? f.step / f.total : 0;
-    const fields = `step ${f.step}/${f.total}  loss ${f.loss.toFixed(5)}  lr ${f.lr.toExponential(2)}  ${f.imgsPerSec.toFixed(1)} img/s  ETA ${fmtTime(f.etaSec)}${f.extra ? `  ${f.extra}` : ''}`;
+    const fields = [`step ${f.step}/${f.total}`, `loss ${f.loss.toFixed(5)}`, `lr ${f.lr.toExponential(2)}`, `${f.imgsPerSec.toFixed(1)} img/s`, `ETA ${fmtTime(f.etaSec)}`, f.extra ?? ''];
     if (this.tty) {
-      const width = 24, done = Math.round(pct * width);
-      const line = `[${'#'.repeat(done)}${'-'.repeat(width - done)}] ${fields}`;
+      // read the width at every redraw: the terminal may have been resized
+      const line = fitLine(fields, pct, lineBudget(this.stream));
       this.stream.write(`\r${line}${' '.repeat(Math.max(0, this.lastLen - line.length))}`);
       this.lastLen = line.length;
     } else if (f.step % this.every === 0 || f.step === f.total || f.step === 1) {
-      this.stream.write(`${fields}\n`);
+      this.stream.write(`${fields.filter(Boolean).join('  ')}\n`);
     }
   }
 

@@ -4,18 +4,22 @@
 //
 // Guarantees: options are validated before any work; a checkpoint is written atomically every
 // --ckpt-every steps, at the end, and on SIGINT/SIGTERM (after the current step); --resume
-// continues from the newest checkpoint with the same losses as an uninterrupted run; a NaN/Inf
-// loss stops the run naming the step and never overwrites the last good checkpoint.
-import { mkdir, readdir, readFile, writeFile, appendFile, unlink } from 'node:fs/promises';
+// continues from the newest checkpoint with the same losses as an uninterrupted run, refusing a
+// flag that differs from the run's (config.json and every checkpoint record them all) except the
+// length and the pacing ones, and cutting the log back to the checkpoint; a NaN/Inf loss stops
+// the run naming the step and never overwrites the last good checkpoint.
+import { readdir, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { DeviceError, fromArray, memory, noGrad, tidy, type Tensor } from '../../engine/index.ts';
 import { collapseStats } from '../collapse.ts';
-import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta, saveCheckpoint } from '../checkpoint.ts';
+import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta, saveCheckpoint, type CheckpointConfig } from '../checkpoint.ts';
 import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch, type SampleSource } from '../data/loader.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
 import { scanImageFolder } from '../data/image-folder.ts';
+import { fashionMnistSplits, folderSplits } from '../eval/datasets.ts';
+import { QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from '../eval/quick-probe.ts';
 import { IJepa } from '../ijepa.ts';
 import { MaskCollator, type MaskBatch, type MaskCollatorState } from '../masks.ts';
 import { derivePreset, getPreset, PRESET_NAMES, scheduleFor, type ModelConfig, type Preset } from '../presets.ts';
@@ -23,47 +27,115 @@ import type { VisionTransformer } from '../vit.ts';
 import { scheduleAt, scheduleSteps } from '../schedules.ts';
 import { helpText, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
 import { Progress } from './progress.ts';
-import { applyConfigFile } from './config-file.ts';
+import { writeFileAtomic } from '../atomic-write.ts';
+import { makeDirs } from '../make-dirs.ts';
+import { appendRecord, cutLog } from '../run-log.ts';
+import { applyConfigFile, readConfigFile } from './config-file.ts';
+import { MODEL_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange } from '../config-schema.ts';
+import { guardStepMemory } from './memory-guard.ts';
 
 export const TRAIN_OPTIONS: OptionTable = {
   preset: { type: 'string', help: 'model/recipe preset', default: 'small-recipe', choices: PRESET_NAMES },
   data: { type: 'string', help: 'folder of JPEG/PNG/WebP images (class sub-folders or flat)', defaultText: 'Fashion-MNIST train split' },
-  'img-size': { type: 'integer', help: 'input side in pixels (a multiple of the patch)', min: 8, max: 1024, defaultText: 'from the preset' },
-  batch: { type: 'integer', help: 'images per step', min: 1, max: 4096, defaultText: 'from the preset' },
-  steps: { type: 'integer', help: 'training steps (overrides --epochs)', min: 1, max: 10_000_000, defaultText: 'the preset\'s epochs' },
-  epochs: { type: 'number', help: 'epochs over the data (fractional allowed)', min: 1e-6, max: 100_000, defaultText: 'from the preset' },
-  lr: { type: 'number', help: 'peak learning rate', min: 0, max: 1, defaultText: 'from the preset' },
-  'start-lr': { type: 'number', help: 'learning rate at the start of warmup', min: 0, max: 1, defaultText: 'from the preset' },
-  'final-lr': { type: 'number', help: 'learning rate at the end of the cosine', min: 0, max: 1, defaultText: 'from the preset' },
+  'img-size': { ...optionRange(MODEL_FIELDS.imgSize), help: 'input side in pixels (a multiple of the patch)', defaultText: 'from the preset' },
+  batch: { ...optionRange(OPTIM_FIELDS.batch), help: 'images per step', defaultText: 'from the preset' },
+  steps: { ...optionRange(RUN_FIELDS.steps), min: 1, help: 'training steps (overrides --epochs; on --resume, extends or shortens the run)', defaultText: 'the preset\'s epochs' },
+  epochs: { ...optionRange(OPTIM_FIELDS.epochs), help: 'epochs over the data (fractional allowed)', defaultText: 'from the preset' },
+  lr: { ...optionRange(OPTIM_FIELDS.refLr), help: 'peak learning rate', defaultText: 'from the preset' },
+  'start-lr': { ...optionRange(OPTIM_FIELDS.startLr), help: 'learning rate at the start of warmup', defaultText: 'from the preset' },
+  'final-lr': { ...optionRange(OPTIM_FIELDS.finalLr), help: 'learning rate at the end of the cosine', defaultText: 'from the preset' },
   warmup: { type: 'number', help: 'warmup length as a fraction of training', min: 0, max: 1, defaultText: 'from the preset' },
-  wd: { type: 'number', help: 'weight decay at the start (rises by cosine)', min: 0, max: 10, defaultText: 'from the preset' },
-  'final-wd': { type: 'number', help: 'weight decay at the end', min: 0, max: 10, defaultText: 'from the preset' },
-  'ema-start': { type: 'number', help: 'EMA momentum at the start', min: 0, max: 1, defaultText: 'from the preset' },
-  'ema-final': { type: 'number', help: 'EMA momentum at the end', min: 0, max: 1, defaultText: 'from the preset' },
+  wd: { ...optionRange(OPTIM_FIELDS.refWd), help: 'weight decay at the start (rises by cosine)', defaultText: 'from the preset' },
+  'final-wd': { ...optionRange(OPTIM_FIELDS.finalWd), help: 'weight decay at the end', defaultText: 'from the preset' },
+  'ema-start': { ...optionRange(OPTIM_FIELDS.emaStart), help: 'EMA momentum at the start', defaultText: 'from the preset' },
+  'ema-final': { ...optionRange(OPTIM_FIELDS.emaFinal), help: 'EMA momentum at the end', defaultText: 'from the preset' },
   'mask-mode': { type: 'string', help: 'official masks (quirks included) or fixed (off-by-one repaired)', choices: ['official', 'fixed'], defaultText: 'from the preset' },
   target: { type: 'string', help: 'predict target-encoder features or normalised patch pixels', default: 'features', choices: ['features', 'pixels'] },
   config: { type: 'string', help: 'JSON file with official I-JEPA yaml keys (data/mask/meta/optimization)' },
   out: { type: 'string', help: 'output directory (log, config, checkpoints)', default: 'runs/ijepa' },
   resume: { type: 'boolean', help: 'continue from the newest checkpoint in --out' },
-  seed: { type: 'integer', help: 'seed for init, masks and data order', default: 0, min: 0, max: 2 ** 31 - 1 },
+  seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed for init, masks and data order', default: 0 },
   dtype: { type: 'string', help: 'storage precision', default: 'f32', choices: ['f32', 'f16'] },
   'ckpt-every': { type: 'integer', help: 'steps between checkpoints', default: 250, min: 1, max: 10_000_000 },
   keep: { type: 'integer', help: 'checkpoints to keep', default: 3, min: 1, max: 1000 },
   'watch-every': { type: 'integer', help: 'steps between collapse-watch measurements (0 = off)', default: 50, min: 0, max: 10_000_000 },
+  'probe-every': { type: 'integer', help: 'steps between quick kNN probes of the context encoder (3000-image bank, 1000 test images; 0 = off)', default: 0, min: 0, max: 10_000_000 },
   'log-every': { type: 'integer', help: 'steps between progress lines when not on a terminal', default: 10, min: 1, max: 1_000_000 },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
   prefetch: { type: 'integer', help: 'batches prepared ahead of the GPU', default: 2, min: 0, max: 64 },
+  'max-memory': { type: 'number', help: 'GiB a step may hold (device + host); refuse a run estimated above it', min: 0.01, max: 1e6, defaultText: 'the host memory available now (CPU adapters share it)' },
 };
 
 const SUMMARY = 'Pretrain I-JEPA (context encoder + predictor, EMA target encoder) on images.';
 
-export interface TrainConfig {
-  preset: Preset;
-  data: string | null;
-  steps: number;
-  ipe: number;
-  seed: number;
-  target: 'features' | 'pixels';
+/** The checkpoint's config; `steps` is where the run stops (a resume may move it), while the schedules' length is preset.optim.epochs · ipe. */
+export interface TrainConfig extends CheckpointConfig {
+  /** Images in the data when the run started (a resume checks the data still holds them). */
+  images?: number;
+  /** Every flag's value as the run was started (and continued), by option name: see runFlags. */
+  flags?: RunFlags;
+}
+
+export type RunFlags = Record<string, string | number | boolean | null>;
+
+// What a resume may change: the length (--steps, --epochs) and what only paces or paths the work.
+// Every other flag given with --resume must equal the run's: an error names it and both values.
+const RESUME_MAY_CHANGE = new Set(['resume', 'out', 'steps', 'epochs', 'ckpt-every', 'keep', 'watch-every', 'log-every', 'prefetch', 'strict', 'max-memory', 'probe-every']);
+// Of those, the ones a resume takes back from the saved run unless given.
+const COME_BACK = ['ckpt-every', 'keep', 'watch-every', 'log-every', 'prefetch', 'strict', 'probe-every'] as const;
+// The flags a checkpoint from before flags were saved still records, in its config and preset.
+const IN_CONFIG = new Set(['preset', 'data', 'img-size', 'batch', 'lr', 'start-lr', 'final-lr', 'warmup', 'wd', 'final-wd', 'ema-start', 'ema-final', 'mask-mode', 'target', 'seed']);
+
+/**
+ * The complete record of a run's flags: each option's effective value (the preset's where the
+ * command line gave none). Saved in config.json and in every checkpoint's config.
+ */
+export function runFlags(cfg: TrainConfig, v: OptionValues): RunFlags {
+  const { model, optim, mask } = cfg.preset;
+  return {
+    preset: cfg.preset.name, config: v.config === undefined ? null : resolve(String(v.config)), data: cfg.data,
+    'img-size': model.imgSize, batch: optim.batch, steps: cfg.steps, epochs: cfg.steps / cfg.ipe,
+    lr: optim.refLr, 'start-lr': optim.startLr, 'final-lr': optim.finalLr, warmup: optim.warmupEpochs / optim.epochs,
+    wd: optim.refWd, 'final-wd': optim.finalWd, 'ema-start': optim.emaStart, 'ema-final': optim.emaFinal,
+    'mask-mode': mask.mode, target: cfg.target, seed: cfg.seed, dtype: String(v.dtype),
+    'ckpt-every': Number(v['ckpt-every']), keep: Number(v.keep), 'watch-every': Number(v['watch-every']),
+    'log-every': Number(v['log-every']), strict: v.strict === true, prefetch: Number(v.prefetch),
+    'max-memory': v['max-memory'] === undefined ? null : Number(v['max-memory']), 'probe-every': Number(v['probe-every']),
+  };
+}
+
+/** Refuse flags given with --resume that differ from the run's; returns the options the resume runs with. */
+function resumeOptions(cfg: TrainConfig, v: OptionValues, given: ReadonlySet<string>, ckpt: string): OptionValues {
+  // a checkpoint from before flags were saved: what the config holds is still checked
+  const saved: RunFlags = cfg.flags ?? runFlags(cfg, { dtype: 'f32' });
+  const hasFlags = cfg.flags !== undefined;
+  const same = (a: unknown, b: unknown) => (typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)) : a === b);
+  for (const k of given) {
+    if (RESUME_MAY_CHANGE.has(k) || (!hasFlags && !IN_CONFIG.has(k))) continue;
+    const now = k === 'data' || k === 'config' ? resolve(String(v[k])) : v[k];
+    if (!same(now, saved[k])) {
+      throw new OptionError(`--resume --${k} ${String(now)} conflicts with the run in ${dirname(ckpt)}, started with --${k} ${saved[k] === null ? '(none)' : String(saved[k])}; ` +
+        `a resume continues the run as it was started (only --steps, --epochs, --ckpt-every, --keep, --watch-every, --log-every, --prefetch, --strict, --max-memory and --probe-every may change): drop --${k}, or start a new run with another --out`);
+    }
+  }
+  const out: OptionValues = { ...v };
+  if (hasFlags) {
+    const argv: string[] = [];
+    for (const k of COME_BACK) {
+      if (given.has(k)) continue;
+      const x = saved[k];
+      if (typeof x === 'boolean') { if (x) argv.push(`--${k}`); } else argv.push(`--${k}`, String(x));
+    }
+    // the saved values pass the same range checks as typed ones (a hand-edited checkpoint)
+    let back: OptionValues;
+    try {
+      back = parseOptions('train', Object.fromEntries(COME_BACK.map((k) => [k, TRAIN_OPTIONS[k]!])), argv).values;
+    } catch (e) {
+      throw new Error(`load ${ckpt}: a saved flag is invalid: ${(e as Error).message}`);
+    }
+    for (const k of COME_BACK) if (!given.has(k)) out[k] = back[k];
+  }
+  return out;
 }
 
 /** Apply command-line overrides on top of the preset (and config file). */
@@ -88,13 +160,14 @@ export const trainCommand = {
   summary: SUMMARY,
   /** Resolves to the process exit code: 0, or 128 + the signal's number when a signal stopped the run. */
   async run(argv: string[]): Promise<number> {
-    const { values: v, help } = parseOptions('train', TRAIN_OPTIONS, argv);
+    const { values: opts, help, given } = parseOptions('train', TRAIN_OPTIONS, argv);
+    let v = opts;
     if (help) { console.log(helpText('train', SUMMARY, TRAIN_OPTIONS)); return 0; }
     // resolve('') is the current folder: an empty --out (an unset shell variable) would spill a run there
     if (String(v.out).trim() === '') throw new OptionError("--out '': give a directory for the run");
     if (v.dtype === 'f16') throw new OptionError('--dtype f16: every kernel of the model runs on f16 storage, but training in f16 needs mixed precision (f16 copies of the f32 master weights each step, which the optimizers keep in f32), and that is not built yet; use --dtype f32');
     const out = resolve(String(v.out));
-    await mkdir(out, { recursive: true });
+    await makeDirs(out).catch((e: Error) => { throw new OptionError(`--out: ${e.message}`); });
     await removeStaleTemps(out);
 
     // ---- 1. configuration: preset ← config file ← options; a resume takes the saved config -----
@@ -105,9 +178,17 @@ export const trainCommand = {
       if (!last) throw new OptionError(`--resume: no checkpoint (ckpt-*.safetensors) in ${out}`);
       resumeFrom = last.path;
       cfg = (await readCheckpointMeta(last.path)).config as TrainConfig;
+      v = resumeOptions(cfg, v, given, last.path);
+      if (given.has('steps') || given.has('epochs')) {
+        cfg.steps = given.has('steps') ? Number(v.steps) : Math.max(1, Math.floor(Number(v.epochs) * cfg.ipe));
+        if (cfg.steps < last.step) throw new OptionError(`--resume --steps ${cfg.steps}: the newest checkpoint, ${last.path}, is at step ${last.step} already`);
+      }
+      // the record goes on with what this resume runs with
+      cfg.flags = { ...(cfg.flags ?? runFlags(cfg, v)), steps: cfg.steps, epochs: cfg.steps / cfg.ipe };
+      for (const k of COME_BACK) cfg.flags[k] = k === 'strict' ? v[k] === true : Number(v[k]);
     } else {
       let base = getPreset(String(v.preset));
-      if (v.config) base = applyConfigFile(base, JSON.parse(await readFile(String(v.config), 'utf8')), String(v.config));
+      if (v.config) base = applyConfigFile(base, await readConfigFile(String(v.config)), String(v.config));
       const preset = resolvePreset(v, base);
       // checked after the options, so their errors come first: a second run into the same folder
       // would append to its log, replace its config and mix its checkpoints with the old run's
@@ -127,21 +208,36 @@ export const trainCommand = {
       source = fashionMnistSource(await loadFashionMnist('train'), { augment: true });
     } else {
       let skipped = 0;
-      const folder = await scanImageFolder(cfg.data, { strict: v.strict === true, onSkip: (p, r) => { skipped++; console.warn(`warning: skipping unreadable image ${p}: ${r}`); } });
+      const onSkip = (p: string, r: string) => { skipped++; console.warn(`warning: skipping unreadable image ${p}: ${r}`); };
+      const folder = await scanImageFolder(cfg.data, { strict: v.strict === true, onSkip });
       if (folder.entries.length < B) throw new OptionError(`--data ${cfg.data}: ${folder.entries.length} readable images (${skipped} skipped), fewer than one batch of ${B}`);
-      source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true });
+      source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true, onSkip });
     }
     const ipe = Math.floor(source.length / B);
-    if (!resumeFrom) {
+    if (resumeFrom) {
+      // the loader's saved position and the data order assume the same images
+      const was = cfg.images ?? null;
+      if (was !== null ? source.length !== was : ipe !== cfg.ipe) {
+        throw new OptionError(`--data ${cfg.data ?? 'Fashion-MNIST'}: the run started on ${was ?? `${cfg.ipe * B}–${cfg.ipe * B + B - 1}`} images (${cfg.ipe} batches of ${B} an epoch); the data now holds ${source.length} readable (${ipe} batches). A resume needs the same images: restore them, or start a new run with another --out`);
+      }
+    } else {
       cfg.ipe = ipe;
+      cfg.images = source.length;
       cfg.steps = v.steps !== undefined ? Number(v.steps) : Math.max(1, Math.floor((v.epochs !== undefined ? Number(v.epochs) : preset.optim.epochs) * ipe));
       // the schedules run over exactly cfg.steps: express the length in epochs of this data
       const epochs = cfg.steps / ipe;
       const warmupFrac = v.warmup !== undefined ? Number(v.warmup) : preset.optim.warmupEpochs / preset.optim.epochs;
       cfg.preset = derivePreset(preset, { optim: { epochs, warmupEpochs: warmupFrac * epochs } });
+      cfg.flags = runFlags(cfg, v);
     }
+    guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']), prefetch: Number(v.prefetch) });
+    // The schedules are fixed when the run starts (their length is the starting --steps); steps
+    // past that length (a resume with a larger --steps) run at the schedules' final values.
     const sched = scheduleFor(cfg.preset, cfg.ipe);
     scheduleSteps(sched);
+    // the starting --steps (epochs is steps / ipe, so the product is that integer up to rounding)
+    const scheduleEnd = Math.round(cfg.preset.optim.epochs * cfg.ipe);
+    const hyperAt = (k: number) => (k <= scheduleEnd ? scheduleAt(k, sched) : { lr: sched.finalLr, wd: sched.finalWd, momentum: sched.emaFinal });
 
     // ---- 3. model, masks, optimizer --------------------------------------------------------------
     const backend = await initWebGPU();
@@ -150,18 +246,22 @@ export const trainCommand = {
     const collator = new MaskCollator({ inputSize: cfg.preset.model.imgSize, patchSize: cfg.preset.model.patchSize, ...cfg.preset.mask, seed: cfg.seed });
     let step = 0;
     let loaderStart = { epoch: 0, batch: 0 };
+    const logPath = join(out, 'log.jsonl');
     if (resumeFrom) {
       const meta = await loadCheckpoint(resumeFrom, nets, model.optimizer);
-      const st = meta.state as { collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } }; loader: { epoch: number; batch: number } };
+      const st = resumeState(meta.state, resumeFrom);
       step = meta.step;
       collator.setState({ nextSeed: st.collator.nextSeed, rng: { ...st.collator.rng, mt: Uint32Array.from(st.collator.rng.mt) } } as MaskCollatorState);
       loaderStart = st.loader;
-      console.error(`resuming from ${resumeFrom} at step ${step}`);
-    } else {
-      await writeFile(join(out, 'config.json'), JSON.stringify({ ...cfg, options: v }, null, 2));
+      const cut = await cutLog(logPath, step);
+      console.error(`resuming from ${resumeFrom} at step ${step}${cut ? ` (dropped ${cut} log record(s) past it from ${logPath})` : ''}`);
     }
+    // the run's record (config, preset, every flag): written whole or not at all, as a torn one
+    // would break `report`; a resume rewrites it with the flags it changed
+    await writeConfigJson(join(out, 'config.json'), cfg);
+    const probeEvery = Number(v['probe-every']);
+    const probe = probeEvery > 0 ? await prepareProbe(cfg) : null;
     const loader = new BatchLoader(source, { batchSize: B, seed: cfg.seed, prefetch: Number(v.prefetch), start: loaderStart });
-    const logPath = join(out, 'log.jsonl');
 
     const checkpoint = async (at: number) => {
       const c = collator.getState();
@@ -184,7 +284,9 @@ export const trainCommand = {
     const t0 = performance.now();
     const firstStep = step;
     let lastGood: number | null = resumeFrom ? step : null;
-    const kept = () => (lastGood === null ? `No checkpoint was written yet in ${out}` : `The last good checkpoint (step ${lastGood}) is kept in ${out}`);
+    // with no checkpoint there is nothing to resume, and a new run into the folder refuses (config.json)
+    const noCheckpoint = `No checkpoint was written, so there is nothing to resume: to start again, remove ${out} or give another --out`;
+    const kept = () => (lastGood === null ? noCheckpoint : `The last good checkpoint (step ${lastGood}) is kept in ${out}`);
     try {
       // Steps are pipelined: step t+1 is recorded before step t's loss is read, so the GPU never
       // idles while the host records. Checkpoint, collapse-watch and final steps are sync
@@ -192,6 +294,7 @@ export const trainCommand = {
       // exactly the parameters after its step, and a NaN is caught before it can be saved.
       interface InFlight { step: number; read: Promise<number>; hyper: { lr: number; wd: number; momentum: number }; batch: Batch; masks: MaskBatch; t: number }
       const watchEvery = Number(v['watch-every']), ckptEvery = Number(v['ckpt-every']);
+      const isProbeStep = (s: number) => probeEvery > 0 && (s % probeEvery === 0 || s === cfg.steps);
       // time_ms is wall time since the previous step finished: pipelined steps overlap, so a
       // step's own start-to-finish would count the overlap twice (and its sum exceed the run)
       let lastDone: number | null = null;
@@ -204,10 +307,13 @@ export const trainCommand = {
           throw new Error(`loss is ${loss} at step ${x.step}; stopping. ${kept()}`);
         }
         const mem = memory(backend);
-        const rec: Record<string, number> = {
+        // timestamp: when the step finished (ISO 8601, UTC); context_patches / target_patches: the
+        // patches kept per context mask (Kc) and per target block (Kt) after the collator's cut
+        const rec: Record<string, number | string> = {
+          timestamp: new Date().toISOString(),
           step: x.step, epoch: x.batch.epoch, loss, lr: x.hyper.lr, wd: x.hyper.wd, momentum: x.hyper.momentum,
           time_ms: now - since, data_wait_ms: x.batch.waitMs, live_bytes: mem.liveBytes, live_tensors: mem.liveTensors,
-          kc: x.masks.Le, kt: x.masks.Lp,
+          context_patches: x.masks.Le, target_patches: x.masks.Lp,
         };
         let extra = '';
         if (watchEvery > 0 && (x.step % watchEvery === 0 || x.step === 1)) {
@@ -219,8 +325,14 @@ export const trainCommand = {
           if (w.rankMe < 0.05 * w.maxRank || w.std < 1e-3) progress.log(`warning: step ${x.step}: target features look collapsed (std ${w.std.toExponential(2)}, RankMe ${w.rankMe.toFixed(2)} of ${w.maxRank})`);
           extra = `std ${w.std.toFixed(3)} rank ${w.rankMe.toFixed(1)}`;
         }
+        if (probe && isProbeStep(x.step)) {
+          const p = await probe.run(model.encoder);
+          rec.probe_knn = p.knn;
+          rec.probe_ms = p.ms;
+          extra += `${extra ? ' ' : ''}kNN ${(100 * p.knn).toFixed(1)}`;
+        }
         loader.recycle(x.batch);
-        await appendFile(logPath, JSON.stringify(rec) + '\n');
+        await appendRecord(logPath, rec);
         const elapsed = (now - t0) / 1000, done = x.step - firstStep;
         progress.update({ step: x.step, total: cfg.steps, loss, lr: x.hyper.lr, imgsPerSec: (done * B) / elapsed, etaSec: ((cfg.steps - x.step) * elapsed) / done, extra });
       };
@@ -229,7 +341,7 @@ export const trainCommand = {
         const batch = await loader.next();
         const masks = collator.next(B);
         step++;
-        const hyper = scheduleAt(step, sched);
+        const hyper = hyperAt(step);
         const t = performance.now();
         const lossT = model.step(batch.imgs, masks, hyper).loss;
         const read = lossT.item();   // the copy is recorded now; the tensor can go at once
@@ -238,7 +350,7 @@ export const trainCommand = {
         const cur: InFlight = { step, read, hyper, batch, masks, t };
         const isCkpt = step % ckptEvery === 0 || step === cfg.steps || stopSignal !== null;
         const isWatch = watchEvery > 0 && (step % watchEvery === 0 || step === 1);
-        if (!isCkpt && !isWatch) { prev = cur; continue; }
+        if (!isCkpt && !isWatch && !isProbeStep(step)) { prev = cur; continue; }
         prev = null;
         await finish(cur);
         if (isCkpt) {
@@ -255,7 +367,7 @@ export const trainCommand = {
       }
     } catch (e) {
       if (e instanceof DeviceError) {
-        const next = lastGood === null ? 'No checkpoint was written yet; start the run again' : `The last checkpoint (step ${lastGood}) is in ${out}; continue with: npx ijepa train --resume --out ${out}`;
+        const next = lastGood === null ? noCheckpoint : `The last checkpoint (step ${lastGood}) is in ${out}; continue with: npx ijepa train --resume --out ${out}`;
         throw new Error(`${e.message}\nThe GPU device failed at step ${step}. ${next}`);
       }
       throw e;
@@ -275,6 +387,41 @@ export const trainCommand = {
     return 0;
   },
 };
+
+/** The quick probe's split: Fashion-MNIST's, or the labelled --data folder's (class sub-folders). */
+async function prepareProbe(cfg: TrainConfig): Promise<QuickProbe> {
+  const size = cfg.preset.model.imgSize;
+  if (cfg.data === null) return QuickProbe.prepare(await fashionMnistSplits({ trainSize: QUICK_PROBE_BANK, testSize: QUICK_PROBE_TEST, seed: 0 }));
+  try {
+    return await QuickProbe.prepare(await folderSplits(cfg.data, { size, seed: 0 }));
+  } catch (e) {
+    throw new OptionError(`--probe-every: ${(e as Error).message}`);
+  }
+}
+
+/** Write config.json atomically; an error names the file. */
+async function writeConfigJson(path: string, cfg: TrainConfig): Promise<void> {
+  try {
+    await writeFileAtomic(path, JSON.stringify(cfg, null, 2) + '\n');
+  } catch (e) {
+    throw new Error(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+interface ResumeState { collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } }; loader: { epoch: number; batch: number } }
+
+/** A checkpoint's resume state (mask collator and data loader positions), checked: errors name the file and the field. */
+function resumeState(state: unknown, path: string): ResumeState {
+  const st = state as Partial<ResumeState> | null;
+  const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  const rng = st?.collator?.rng;
+  const bad = !whole(st?.collator?.nextSeed) ? 'collator.nextSeed'
+    : !(Array.isArray(rng?.mt) && rng.mt.length === 624 && rng.mt.every((x) => whole(x) && x < 2 ** 32)) ? 'collator.rng.mt (624 words)'
+      : !whole(rng?.index) || !whole(rng?.seed) ? 'collator.rng.index/seed'
+        : !whole(st?.loader?.epoch) || !whole(st?.loader?.batch) ? 'loader.epoch/batch' : null;
+  if (bad) throw new Error(`load ${path}: metadata 'state' has no valid ${bad}; this checkpoint cannot be resumed (eval and export can still read it)`);
+  return st as ResumeState;
+}
 
 // 128 + the signal's number, as a shell reports a process killed by that signal
 const SIGNAL_EXIT: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };

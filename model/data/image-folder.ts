@@ -8,7 +8,9 @@
 // Unreadable images: `scanImageFolder` reads every file's header (sharp metadata) and skips the ones
 // that fail, reporting each through `onSkip` (default: console.warn) and in `skipped`; with
 // `strict: true` the first one throws instead, naming the file. An image whose header is fine but
-// whose pixels fail later is handled by the loader (loader.ts) with the same policy.
+// whose pixels fail later is handled by the loader (loader.ts) with the same policy; `probe:
+// 'decode'` decodes every file instead, for eval and embed, which need the exact set of images up
+// front (a row of features, or a labelled sample, cannot be swapped for another file later).
 //
 // Decoding is sharp (libvips) on libuv's thread pool, to 8-bit sRGB with alpha dropped and EXIF
 // orientation ignored, which is what PIL's `Image.open(f).convert('RGB')` (torchvision's loader) gives.
@@ -44,13 +46,17 @@ export interface ImageFolder {
 export interface ImageFolderOptions {
   /** Throw on the first unreadable image instead of skipping it. */
   strict?: boolean;
-  /** Read each file's header now, to find unreadable files up front (default true). */
-  probe?: boolean;
+  /**
+   * Find unreadable files up front: true (default) reads each header; 'decode' decodes each file
+   * whole, which also catches a truncated or corrupt body (one extra decode per image); false
+   * reads nothing.
+   */
+  probe?: boolean | 'decode';
   /** Called once per skipped file; default prints a warning. */
   onSkip?: (path: string, reason: string) => void;
   /** Lower-case extensions, with the dot (default IMAGE_EXTENSIONS). */
   extensions?: readonly string[];
-  /** Files probed at once (default 64). */
+  /** Files probed at once (default 64 headers, or 8 whole decodes). */
   concurrency?: number;
 }
 
@@ -92,14 +98,19 @@ export async function scanImageFolder(root: string, opts: ImageFolderOptions = {
 
   const skipped: SkippedImage[] = [];
   let entries = found;
-  if (opts.probe ?? true) {
-    const ok = await mapLimit(found, opts.concurrency ?? 64, async (e) => {
+  const probe = opts.probe ?? true;
+  if (probe) {
+    const ok = await mapLimit(found, opts.concurrency ?? (probe === 'decode' ? 8 : 64), async (e) => {
       try {
+        if (probe === 'decode') {
+          await decodeRgb(e.path);
+          return true;
+        }
         const m = await sharp(e.path).metadata();
         if (!(m.width && m.height)) throw new Error('no image dimensions in the header');
         return true;
       } catch (err) {
-        const reason = (err as Error).message.split('\n')[0] ?? 'unknown error';
+        const reason = err instanceof ImageReadError ? err.reason : (err as Error).message.split('\n')[0] ?? 'unknown error';
         if (opts.strict) throw new ImageReadError(e.path, reason);
         return reason;
       }
@@ -126,10 +137,23 @@ export interface RgbBytes {
   width: number;
 }
 
-/** Decode one file to 8-bit RGB. Throws ImageReadError naming the file. */
-export async function decodeRgb(path: string): Promise<RgbBytes> {
+/**
+ * The shorter side an image is shrunk to on decode when its views are `size` pixels: four
+ * times the view, so that even the smallest crop a view takes (RandomResizedCrop's 0.3 of the
+ * area: 0.55 of the side) is still downsampled into it and the view barely changes, while a
+ * 10000×10000 photo decodes to 4·size squared bytes instead of 300 MB.
+ */
+export const decodeShortSide = (size: number) => Math.max(4 * size, 256);
+
+/**
+ * Decode one file to 8-bit RGB. Throws ImageReadError naming the file. With `shortSide`, an
+ * image whose shorter side is longer is shrunk on decode (antialiased; never enlarged).
+ */
+export async function decodeRgb(path: string, opts: { shortSide?: number } = {}): Promise<RgbBytes> {
   try {
-    const { data, info } = await sharp(path)
+    let img = sharp(path);
+    if (opts.shortSide !== undefined) img = img.resize({ width: opts.shortSide, height: opts.shortSide, fit: 'outside', withoutEnlargement: true });
+    const { data, info } = await img
       .removeAlpha()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })

@@ -20,7 +20,7 @@ import {
   type PretrainTransformOptions, type SmallRecipeOptions,
 } from './transforms.ts';
 import type { GreyImages } from './fashion-mnist.ts';
-import { decodeRgb, ImageReadError, warnSkip, type ImageFolder } from './image-folder.ts';
+import { decodeRgb, decodeShortSide, ImageReadError, warnSkip, type ImageFolder } from './image-folder.ts';
 
 /** Something that can produce sample `index` as a [3, S, S] image. */
 export interface SampleSource {
@@ -251,7 +251,7 @@ export function imageFolderSource(folder: ImageFolder, opts: ImageFolderSourceOp
         if (e === undefined || bad.has(k)) continue;
         let rgb;
         try {
-          rgb = await decodeRgb(e.path);
+          rgb = await decodeRgb(e.path, { shortSide: decodeShortSide(S) });
         } catch (err) {
           signal?.throwIfAborted(); // a closed loader reports nothing (e.g. its files were removed)
           const reason = err instanceof ImageReadError ? err.reason : (err as Error).message;

@@ -1,7 +1,7 @@
 // transforms: image augmentations on the CPU, over Float32Array images in CHW layout.
 //
 // Two pipelines:
-// - `pretrainTransform`, the official I-JEPA one (docs/ijepa-spec.md §5): RandomResizedCrop(size,
+// - `pretrainTransform`, the official I-JEPA one (docs/ijepa-step.md §5): RandomResizedCrop(size,
 //   scale (0.3, 1.0), ratio (3/4, 4/3), bilinear) → [optional horizontal flip] → Normalize (ImageNet).
 //   The crop box is sampled with torchvision's algorithm (10 attempts, then a centre crop); the resize
 //   is torchvision's antialiased bilinear (= PIL's BILINEAR), computed in f32 instead of PIL's 8-bit

@@ -16,7 +16,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FASHION_MNIST_CLASSES, loadFashionMnist, type GreyImages } from '../data/fashion-mnist.ts';
-import { decodeRgb, scanImageFolder, type ImageFolder, type ImageFolderEntry } from '../data/image-folder.ts';
+import { decodeRgb, decodeShortSide, scanImageFolder, type ImageFolder, type ImageFolderEntry } from '../data/image-folder.ts';
 import { Rng } from '../data/prng.ts';
 import {
   IMAGENET_MEAN, IMAGENET_STD, SMALL_RECIPE_SIZE, fromHWCBytes, normalize, resizedCrop, smallRecipeTransform,
@@ -78,7 +78,7 @@ export async function fashionMnistSplits(opts: { trainSize: number; testSize: nu
 
 /** Centred square crop → S×S antialiased bilinear → ImageNet normalisation, into out[offset..]. */
 export async function evalView(path: string, S: number, out: Float32Array, offset: number): Promise<void> {
-  const rgb = await decodeRgb(path);
+  const rgb = await decodeRgb(path, { shortSide: decodeShortSide(S) });
   const img = fromHWCBytes(rgb.data, rgb.height, rgb.width, 3);
   const side = Math.min(rgb.height, rgb.width);
   const box = { top: Math.floor((rgb.height - side) / 2), left: Math.floor((rgb.width - side) / 2), height: side, width: side };
@@ -117,7 +117,9 @@ const needClasses = (f: ImageFolder) => {
 export async function folderSplits(
   root: string, opts: { size: number; seed: number; strict?: boolean; onSkip?: (path: string, reason: string) => void },
 ): Promise<EvalSplits> {
-  const scan = (dir: string) => scanImageFolder(dir, { strict: opts.strict === true, ...(opts.onSkip ? { onSkip: opts.onSkip } : {}) });
+  // every file decoded once up front: an image that fails only at decode time is skipped (or, strict,
+  // fatal) here, like train does, rather than aborting the feature pass halfway
+  const scan = (dir: string) => scanImageFolder(dir, { probe: 'decode', strict: opts.strict === true, ...(opts.onSkip ? { onSkip: opts.onSkip } : {}) });
   if (await hasSplitFolders(root)) {
     const [tr, te] = await Promise.all([scan(join(root, 'train')), scan(join(root, 'test'))]);
     needClasses(tr);

@@ -1,7 +1,7 @@
 // features: frozen-encoder features of a set of images, one D-vector per image, for the
 // evaluations (kNN, linear probe, low-shot) and `ijepa embed`.
 //
-// Readouts (docs/ijepa-spec.md §7: the paper average-pools the encoder's output tokens):
+// Readouts (docs/ijepa-step.md §7: the paper average-pools the encoder's output tokens):
 //   'pooled'   mean over the N patch tokens of the encoder output, i.e. after its final LayerNorm
 //              (the default, and what docs/small-recipe.md reports);
 //   'prenorm'  mean over the N tokens of the last block's output, before the final LayerNorm.

@@ -1,4 +1,4 @@
-// model/eval: frozen-feature evaluation of an encoder (docs/ijepa-spec.md §7, docs/small-recipe.md).
+// model/eval: frozen-feature evaluation of an encoder (docs/ijepa-step.md §7, docs/small-recipe.md).
 // `ijepa eval` (model/cli/eval.ts) runs `evaluateFeatures` on the trained encoder, its random-init
 // control and raw pixels; `ijepa embed` writes `extractFeatures` to a file.
 export { FEATURE_KINDS, encodeBatch, encoderTokens, extractFeatures, pixelFeatures } from './features.ts';

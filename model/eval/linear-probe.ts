@@ -1,6 +1,6 @@
 // linear-probe: multinomial logistic regression on frozen features, trained on the engine
 // (docs/small-recipe.md: "multinomial logistic regression on z-scored features, L2 chosen on an
-// 80/20 split"; docs/ijepa-spec.md §7).
+// 80/20 split"; docs/ijepa-step.md §7).
 //
 //   x̃ = (x − μ) / σ            μ, σ per feature, from the rows being fitted
 //   logits = x̃·Wᵀ + b          W [C, D], b [C]

@@ -1,5 +1,5 @@
 // low-shot: the linear probe (linear-probe.ts) trained on a few labels per class, as the paper's
-// 1%-of-ImageNet evaluation (docs/ijepa-spec.md §7, ~12–13 images per class) scaled to our sets.
+// 1%-of-ImageNet evaluation (docs/ijepa-step.md §7, ~12–13 images per class) scaled to our sets.
 //
 // Two settings, both class-balanced and seeded (sampling.ts), drawn from the training features:
 //   { fraction: 0.01, population }  1% of the labelled training split: round(0.01·population / C)

@@ -9,7 +9,7 @@
 // Import sources, detected from the file's first bytes and its tensor names:
 //  - `.pth.tar` (torch.save zip): the official dict {encoder, predictor, target_encoder, opt,
 //    scaler, epoch, loss, batch_size, world_size, lr} with `module.`-prefixed state dicts
-//    (spec §4.6); a bare state dict (with or without `module.`) counts as an encoder;
+//    (docs/ijepa-step.md §4.6); a bare state dict (with or without `module.`) counts as an encoder;
 //  - safetensors with official names, either prefixed by net (`encoder.blocks.0…`, what `export
 //    --to safetensors` writes) or bare (one encoder or predictor);
 //  - safetensors in transformers' IJepaModel naming (model/interop/hf.ts).
@@ -26,9 +26,9 @@
 // (module versions; load_state_dict does not need it), GradScaler state (we train in f32: written
 // as None, as the official code does without bf16), and sharded safetensors (`*.index.json`).
 import { readFile, open } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Generator, decodeSafetensors, encodeSafetensors, type SafetensorsInput } from '../../engine/index.ts';
-import { CHECKPOINT_FORMAT } from '../checkpoint.ts';
+import { encodeCheckpoint, readCheckpoint, type CheckpointConfig } from '../checkpoint.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
 import { sincos2d } from '../pos-embed.ts';
 import { VisionTransformerPredictor } from '../predictor.ts';
@@ -41,6 +41,7 @@ import {
 } from './layout.ts';
 import { PyDict, PyFloat, PyTuple, pyTypeOf, type PyValue } from './pickle.ts';
 import { TensorOut, TorchFile, TorchTensor, writeTorchFile } from './torch-file.ts';
+import { formatOfficialConfig, officialConfig, officialConfigPath } from './official-config.ts';
 
 export type SourceFormat = 'pth' | 'safetensors' | 'hf-safetensors';
 
@@ -73,10 +74,12 @@ const NO_META: CheckpointMeta = { epoch: null, loss: null, lr: null, batch_size:
 // ---- reading sources ----------------------------------------------------------------------------
 
 async function sniff(path: string): Promise<'zip' | 'safetensors' | 'unknown'> {
-  const fh = await open(path, 'r');
+  const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => { throw new Error(`load ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`); });
   try {
     const b = new Uint8Array(9);
-    const { bytesRead } = await fh.read(b, 0, 9, 0);
+    const { bytesRead } = await fh.read(b, 0, 9, 0).catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`load ${path}: ${e.code === 'EISDIR' ? 'is a directory, not a checkpoint file' : e.message}`);
+    });
     if (bytesRead >= 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04) return 'zip';
     if (bytesRead === 9 && b[8] === 0x7b) return 'safetensors';   // u64 header length, then '{'
     return 'unknown';
@@ -85,18 +88,21 @@ async function sniff(path: string): Promise<'zip' | 'safetensors' | 'unknown'> {
   }
 }
 
-/** Open an official .pth.tar or a safetensors file (official or HF names) for import. */
-export async function openSource(path: string): Promise<SourceModel> {
+/**
+ * Open an official .pth.tar or a safetensors file (official or HF names) for import. `maxBytes`
+ * caps what is read from a .pth.tar's entries in all (a zip bomb stops there).
+ */
+export async function openSource(path: string, maxBytes?: number): Promise<SourceModel> {
   const kind = await sniff(path);
-  if (kind === 'zip') return openPth(path);
+  if (kind === 'zip') return openPth(path, maxBytes);
   if (kind === 'safetensors') return openSafetensors(path);
   throw new Error(`load ${path}: neither a torch.save zip archive (.pth.tar) nor a safetensors file`);
 }
 
 const num = (v: PyValue | undefined): number | null => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null);
 
-async function openPth(path: string): Promise<SourceModel> {
-  const file = await TorchFile.open(path);
+async function openPth(path: string, maxBytes?: number): Promise<SourceModel> {
+  const file = await TorchFile.open(path, maxBytes === undefined ? {} : { maxTotalBytes: maxBytes });
   try {
     const root = file.root;
     if (!(root instanceof PyDict)) throw new Error(`load ${path}: the pickled object is a ${pyTypeOf(root)}, expected a dict`);
@@ -219,7 +225,9 @@ export async function importCheckpoint(o: ImportOptions): Promise<ImportResult> 
     throw new Error(`import ${o.from}: preset ${o.preset.name}'s train state is ${(netBytes / 2 ** 30).toFixed(1)} GiB without optimizer state; ` +
       `checkpoints are read whole (model/checkpoint.ts, readFile), which Node limits to 2 GiB, so presets past vit-base cannot be imported yet`);
   }
-  const src = await openSource(o.from);
+  // what an import can need: every net and both moments, twice over (a storage read for two views),
+  // and the pickle; a file that inflates to more is not this preset's checkpoint
+  const src = await openSource(o.from, 2 * (netBytes + momentBytes) + 2 ** 26);
   try {
     const hint = shapeHint(src, o.preset);
     const notes: string[] = [];
@@ -274,7 +282,7 @@ export async function importCheckpoint(o: ImportOptions): Promise<ImportResult> 
       notes.push(`opt: AdamW state left out: with it the checkpoint would pass the 2 GiB a checkpoint may have (${((netBytes + momentBytes) / 2 ** 30).toFixed(1)} GiB)`);
       opt = null;
     }
-    const tensors: Record<string, SafetensorsInput> = {};
+    const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
     for (const n of NET_NAMES) {
       for (const [name, t] of nets[n] ?? []) tensors[`${n}/${name}`] = { dtype: 'F32', shape: t.shape, data: t.data };
     }
@@ -286,13 +294,7 @@ export async function importCheckpoint(o: ImportOptions): Promise<ImportResult> 
     }
     const config = { preset: o.preset, data: null, steps: 0, ipe: 1, seed: o.seed ?? 0, target };
     const state = { imported: { from: basename(o.from), format: src.format, ...src.meta, sources, notes } };
-    await writeFileAtomic(o.out, encodeSafetensors(tensors, {
-      format: CHECKPOINT_FORMAT,
-      config: JSON.stringify(config),
-      step: '0',
-      opt_steps: JSON.stringify(optSteps),
-      state: JSON.stringify(state),
-    }));
+    await writeFileAtomic(o.out, encodeCheckpoint(tensors, optSteps, { config, step: 0, state }));
     const steps = Object.values(optSteps);
     return { format: src.format, sources, opt: opt ? { tensors: opt.states.size, step: steps.length ? Math.max(...steps) : 0 } : null, notes };
   } finally {
@@ -372,16 +374,9 @@ async function importOpt(src: SourceModel, layout: ModelLayout, notes: string[])
 
 // ---- our train state ----------------------------------------------------------------------------
 
-interface TrainStateConfig {
-  preset: Preset;
-  target?: TargetKind;
-  ipe?: number;
-  seed?: number;
-}
-
 export interface TrainState {
   path: string;
-  config: TrainStateConfig;
+  config: CheckpointConfig;
   step: number;
   state: { imported?: Partial<CheckpointMeta> } | null;
   nets: Partial<Record<NetName, HostNet>>;
@@ -390,27 +385,12 @@ export interface TrainState {
   layout: ModelLayout;
 }
 
-/** Read one of our checkpoints into host tensors in official order. */
+/** Read one of our checkpoints into host tensors in official order (through model/checkpoint.ts's reader). */
 export async function readTrainState(path: string): Promise<TrainState> {
-  const file = decodeSafetensors(await readFile(path), path);
-  const meta = file.metadata;
-  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`load ${path}: not an ijepa-webgpu train state (format '${meta.format ?? 'missing'}', expected '${CHECKPOINT_FORMAT}')`);
-  let config: TrainStateConfig, state: TrainState['state'], optSteps: Record<string, number>;
-  try {
-    config = JSON.parse(meta.config ?? 'null') as TrainStateConfig;
-    state = JSON.parse(meta.state ?? 'null') as TrainState['state'];
-    optSteps = JSON.parse(meta.opt_steps ?? '{}') as Record<string, number>;
-  } catch (e) {
-    throw new Error(`load ${path}: metadata is not valid JSON (${(e as Error).message})`);
-  }
-  if (!config?.preset?.model) throw new Error(`load ${path}: metadata config has no preset.model`);
-  const layout = officialLayout(config.preset.model, config.target ?? 'features');
-  const get = (key: string, shape: readonly number[]): HostTensor => {
-    const t = file.tensors.get(key);
-    if (!t) throw new Error(`load ${path}: tensor ${key} is missing`);
-    if (t.shape.length !== shape.length || t.shape.some((v, i) => v !== shape[i])) throw new Error(`load ${path}: ${key} is ${fmt(t.shape)}, the model wants ${fmt(shape)}`);
-    return { shape, data: t.toFloat32() };
-  };
+  const file = await readCheckpoint(path);
+  const { config, optSteps } = file;
+  const layout = officialLayout(config.preset.model, config.target);
+  const get = (key: string, shape: readonly number[]): HostTensor => ({ shape, data: file.get(key, shape).toFloat32() });
   const nets: TrainState['nets'] = {};
   const opt: TrainState['opt'] = new Map();
   for (const n of NET_NAMES) {
@@ -424,7 +404,7 @@ export async function readTrainState(path: string): Promise<TrainState> {
     }
     nets[n] = net;
   }
-  return { path, config, step: Number(meta.step ?? 0), state, nets, opt, layout };
+  return { path, config, step: file.step, state: file.state as TrainState['state'], nets, opt, layout };
 }
 
 // ---- export -------------------------------------------------------------------------------------
@@ -447,6 +427,13 @@ export async function exportCheckpoint(o: ExportOptions): Promise<{ notes: strin
   const notes: string[] = [];
   if (o.to === 'pth') {
     await writeTorchFile(o.out, await officialCheckpointValue(ts, o.log ?? null, notes));
+    // the matching official yaml beside it, so that src/train.py continues the run (official-config.ts)
+    const yaml = officialConfigPath(o.out);
+    const { config, notes: yamlNotes } = officialConfig(ts.config.preset, {
+      data: ts.config.data, target: ts.config.target, folder: dirname(o.out), checkpoint: basename(o.out),
+    });
+    await writeFileAtomic(yaml, formatOfficialConfig(config));
+    notes.push(`wrote ${yaml} (the official config: meta.read_checkpoint is this file)`, ...yamlNotes);
     return { notes };
   }
   const tensors: Record<string, SafetensorsInput> = {};
@@ -486,7 +473,7 @@ async function epochLoss(log: string | null, step: number): Promise<number | nul
   return same.reduce((a, r) => a + r.loss!, 0) / same.length;
 }
 
-/** The dict official train.py passes to torch.save (spec §4.6), from our train state. */
+/** The dict official train.py passes to torch.save (docs/ijepa-step.md §4.6), from our train state. */
 export async function officialCheckpointValue(ts: TrainState, log: string | null, notes: string[]): Promise<PyDict> {
   const { preset } = ts.config;
   const ipe = ts.config.ipe ?? 0;

@@ -11,3 +11,5 @@ export { TorchFile, TorchTensor, TensorOut, TorchFileError, writeTorchFile } fro
 export { unpickle, pickle, PickleError, PyDict, PyTuple, PyFloat, PyGlobal } from './pickle.ts';
 export type { PyValue, Opaque, GlobalHandler, UnpickleOptions, PickleHooks } from './pickle.ts';
 export { ZipReader, ZipError, writeZip, crc32 } from './zip.ts';
+export { officialConfig, formatOfficialConfig, officialConfigPath, officialModelName, OFFICIAL_CONFIG_KEYS } from './official-config.ts';
+export type { OfficialConfig, OfficialConfigOptions } from './official-config.ts';

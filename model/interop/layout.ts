@@ -1,5 +1,5 @@
 // layout: the official state-dict names and shapes of an I-JEPA model, computed from its config
-// without building it, and the official AdamW parameter order (docs/ijepa-spec.md §4.2, §4.6).
+// without building it, and the official AdamW parameter order (docs/ijepa-step.md §4.2, §4.6).
 //
 // Import and export are file-to-file conversions: they check names and shapes before reading any
 // tensor data, so a wrong preset fails in milliseconds even on a 10 GB checkpoint. The layout must
@@ -11,6 +11,7 @@
 import type { TargetKind } from '../ijepa.ts';
 export type { TargetKind };
 import type { ModelConfig } from '../presets.ts';
+import { fmt } from '../format-shape.ts';
 
 export type NetName = 'encoder' | 'predictor' | 'target_encoder';
 export const NET_NAMES: readonly NetName[] = ['encoder', 'predictor', 'target_encoder'];
@@ -47,7 +48,7 @@ function block(prefix: string, E: number, hid: number): TensorSpec[] {
   ];
 }
 
-/** The encoder's state dict (spec §4.6), in registration order. */
+/** The encoder's state dict (docs/ijepa-step.md §4.6), in registration order. */
 export function encoderLayout(m: ModelConfig): TensorSpec[] {
   const G = m.imgSize / m.patchSize, N = G * G, D = m.dim;
   return [
@@ -85,7 +86,7 @@ export function officialLayout(m: ModelConfig, target: TargetKind = 'features'):
   };
 }
 
-/** The official weight-decay rule (spec §4.2): no 'bias' in the name and ndim ≠ 1. */
+/** The official weight-decay rule (docs/ijepa-step.md §4.2): no 'bias' in the name and ndim ≠ 1. */
 export const isDecayedSpec = (t: TensorSpec) => !t.name.includes('bias') && t.shape.length !== 1;
 
 export interface ParamRef { net: 'encoder' | 'predictor'; name: string; shape: readonly number[] }
@@ -102,7 +103,6 @@ export function officialParamGroups(l: ModelLayout): ParamRef[][] {
   return [refs('encoder', true), refs('predictor', true), refs('encoder', false), refs('predictor', false)];
 }
 
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 export { fmt as formatShape };
 
 /**

@@ -22,7 +22,8 @@ import {
   PickleError, PyDict, PyGlobal, PyTuple, pickle, pyTypeOf, unpickle,
   type GlobalHandler, type Opaque, type PyValue,
 } from './pickle.ts';
-import { ZipReader, writeZip, type ZipInput } from './zip.ts';
+import { ZipReader, writeZip, type ZipInput, type ZipReaderOptions } from './zip.ts';
+import { fmt } from '../format-shape.ts';
 
 export type TorchDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
@@ -33,7 +34,6 @@ const STORAGE_DTYPES: Readonly<Record<string, TorchDtype>> = {
 const STORAGE_OF: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(STORAGE_DTYPES).map(([k, v]) => [v, k]));
 const ELEMENT_SIZE: Readonly<Record<TorchDtype, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
-const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export class TorchFileError extends Error {
@@ -131,10 +131,11 @@ export class TorchFile {
     public root: PyValue,
   ) {}
 
-  static async open(path: string): Promise<TorchFile> {
+  /** `opts.maxTotalBytes` caps the bytes read from the archive in all (model/interop/zip.ts). */
+  static async open(path: string, opts: ZipReaderOptions = {}): Promise<TorchFile> {
     let zip: ZipReader;
     try {
-      zip = await ZipReader.open(path);
+      zip = await ZipReader.open(path, opts);
     } catch (e) {
       const first = await firstBytes(path, 2);
       if (first[0] === 0x80) {

@@ -8,7 +8,11 @@
 //
 // Reading is random access through a file handle: the central directory is read once, then only
 // the entries asked for, so importing the encoder of a 10 GB checkpoint reads about its 2.5 GB.
-// Entries may be stored or deflated (node:zlib); every entry's CRC-32 is checked. Writing produces
+// Entries may be stored or deflated (node:zlib); every entry's CRC-32 is checked. Inflation is
+// capped at the size the directory declares (an entry that inflates past it is refused, so a
+// "zip bomb" costs at most its declared size), a declared size no deflate stream can reach from
+// its compressed size is refused before inflating, and the bytes read from one archive are capped
+// in total (`maxTotalBytes`): each error names the file and the entry. Writing produces
 // what torch's writer produces: stored entries, 64-byte aligned, ZIP64 where needed, written
 // atomically (model/atomic-write.ts).
 //
@@ -71,19 +75,33 @@ function u64(v: DataView, at: number): number {
   return Number(x);
 }
 
+// Deflate's best ratio is about 1032:1 (a 258-byte match in 2 bits); a larger claim is a lie.
+const MAX_DEFLATE_RATIO = 1032;
+/** Default cap on the bytes one reader returns in total (stored or inflated). */
+export const DEFAULT_MAX_TOTAL_BYTES = 2 ** 32;
+
+export interface ZipReaderOptions {
+  /** Refuse a read that would bring the bytes returned by this reader past this (default 4 GiB). */
+  maxTotalBytes?: number;
+}
+
 export class ZipReader {
+  /** Bytes returned by read() so far: what `maxTotalBytes` caps. */
+  private total = 0;
+
   private constructor(
     readonly source: string,
     private readonly fh: FileHandle,
     /** Entries by name, in central-directory order. */
     readonly entries: ReadonlyMap<string, ZipEntry>,
+    private readonly maxTotalBytes: number,
   ) {}
 
-  static async open(path: string): Promise<ZipReader> {
+  static async open(path: string, opts: ZipReaderOptions = {}): Promise<ZipReader> {
     const fh = await open(path, 'r');
     try {
       const size = (await fh.stat()).size;
-      return new ZipReader(path, fh, await readCentralDirectory(fh, size, path));
+      return new ZipReader(path, fh, await readCentralDirectory(fh, size, path), opts.maxTotalBytes ?? DEFAULT_MAX_TOTAL_BYTES);
     } catch (e) {
       await fh.close();
       throw e;
@@ -99,6 +117,12 @@ export class ZipReader {
       throw new ZipError(`${this.source}: entry ${name} has no local header at byte ${e.localHeaderOffset}`, this.source, name);
     }
     const dataAt = e.localHeaderOffset + 30 + head.getUint16(26, true) + head.getUint16(28, true);
+    if (this.total + e.size > this.maxTotalBytes) {
+      throw new ZipError(`${this.source}: entry ${name} (${e.size} bytes) would bring the bytes read from this archive to ${this.total + e.size}, past the cap of ${this.maxTotalBytes}`, this.source, name);
+    }
+    if (e.method === 8 && e.size > MAX_DEFLATE_RATIO * e.compressedSize + 1024) {
+      throw new ZipError(`${this.source}: entry ${name} declares ${e.size} bytes from ${e.compressedSize} compressed, more than deflate can produce (a zip bomb?)`, this.source, name);
+    }
     const raw = new Uint8Array(e.compressedSize);
     for (let done = 0; done < raw.length;) {
       const { bytesRead } = await this.fh.read(raw, done, raw.length - done, dataAt + done);
@@ -107,10 +131,19 @@ export class ZipReader {
     }
     let data: Uint8Array;
     if (e.method === 0) data = raw;
-    else if (e.method === 8) data = new Uint8Array(inflateRawSync(raw));
+    else if (e.method === 8) {
+      try {
+        // never more than the directory declares: a lying entry fails here, its bytes unallocated
+        data = new Uint8Array(inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) }));
+      } catch (err) {
+        const past = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+        throw new ZipError(`${this.source}: entry ${name} ${past ? `inflates past the ${e.size} bytes its directory entry declares (a zip bomb?)` : `does not inflate: ${(err as Error).message}`}`, this.source, name);
+      }
+    }
     else throw new ZipError(`${this.source}: entry ${name} uses compression method ${e.method}; only stored (0) and deflate (8) are supported`, this.source, name);
     if (data.length !== e.size) throw new ZipError(`${this.source}: entry ${name} holds ${data.length} bytes, the directory says ${e.size}`, this.source, name);
     if (crc32(data) !== e.crc32) throw new ZipError(`${this.source}: entry ${name} fails its CRC-32 check (corrupt file)`, this.source, name);
+    this.total += data.length;
     return data;
   }
 

@@ -4,8 +4,9 @@
 // Sections, each drawn from what the run directory holds and skipped with a note when it is absent:
 //  1. summary: preset, model shape, steps, final loss, checkpoint (and the import source, if any);
 //  2. curves from log.jsonl: loss (raw and smoothed), lr, wd, EMA momentum, and the collapse watch
-//     (feat_std, rankme) logged every --watch-every steps;
-//  3. probe results from eval.json (written by `ijepa eval`), rendered as a key/value table;
+//     (feat_std, rankme) logged every --watch-every steps, and the quick kNN probe (--probe-every);
+//  3. probe results from eval.json (written by `ijepa eval`): the table the CLI prints (one row per
+//     encoder, kNN / linear / low-shot columns), from the same function (eval/results-table.ts);
 //  4. mask layouts: the run's MaskCollator (its preset's mask settings and seed) drawn over a few
 //     sample images of the run's data: context patches kept and the rest dimmed; targets tinted;
 //  5. PCA of patch features: the newest checkpoint's target encoder (the encoder for pixel
@@ -13,17 +14,20 @@
 //     tokens, shown as RGB.
 // Needs a backend for section 5 (the caller initialises WebGPU; the engine default is used).
 // Deliberately not here: interactive plots, comparisons across runs, anything fetched at view time.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { fromArray, noGrad, tidy } from '../../engine/index.ts';
-import { listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../checkpoint.ts';
+import { makeDirs } from '../make-dirs.ts';
+import { checkConfigPreset, listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../checkpoint.ts';
 import { loadFashionMnist } from '../data/fashion-mnist.ts';
-import { decodeRgb, scanImageFolder } from '../data/image-folder.ts';
+import { scanImageFolder } from '../data/image-folder.ts';
+import { evalView } from '../eval/datasets.ts';
 import { Rng } from '../data/prng.ts';
-import { IMAGENET_MEAN, IMAGENET_STD, fromHWCBytes, normalize, resizedCrop, smallRecipeTransform } from '../data/transforms.ts';
+import { smallRecipeTransform } from '../data/transforms.ts';
 import { IJepa, type TargetKind } from '../ijepa.ts';
 import { MaskCollator } from '../masks.ts';
 import type { Preset } from '../presets.ts';
+import { resultsTable } from '../eval/results-table.ts';
 import { lineChart } from './charts.ts';
 import { pcaRgb } from './pca.ts';
 import { CONTEXT_COLOR, TARGET_COLORS, contextPanel, grid, imageRaster, patchRgbRaster, targetsPanel, type Raster } from './raster.ts';
@@ -48,7 +52,7 @@ export interface ReportResult {
 }
 
 interface RunConfig { preset: Preset; data: string | null; steps?: number; seed?: number; target?: TargetKind }
-type LogRecord = Record<string, number>;
+type LogRecord = Record<string, unknown>;
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const fmtNum = (v: number) => (Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e5 ? String(Number(v.toPrecision(5))) : v.toExponential(3));
@@ -91,12 +95,7 @@ async function sampleImages(cfg: RunConfig, k: number, dataOverride: string | un
   if (scan.entries.length === 0) throw new Error(`no images in ${folder}`);
   for (let i = 0; i < k; i++) {
     const e = scan.entries[Math.floor((i * scan.entries.length) / k)]!;
-    const rgb = await decodeRgb(e.path);
-    const side = Math.min(rgb.height, rgb.width);
-    const full = fromHWCBytes(rgb.data, rgb.height, rgb.width, 3);
-    const box = { top: Math.floor((rgb.height - side) / 2), left: Math.floor((rgb.width - side) / 2), height: side, width: side };
-    const out = imgs.subarray(i * C * S * S, (i + 1) * C * S * S);
-    normalize(resizedCrop(full, box, S, S, out), IMAGENET_MEAN, IMAGENET_STD);
+    await evalView(e.path, S, imgs, i * C * S * S);
   }
   return { imgs, what: `images from ${folder} (centre crop, ${S}×${S})` };
 }
@@ -118,13 +117,17 @@ async function patchFeatures(cfg: RunConfig, ckpt: string, imgs: Float32Array, k
   }
 }
 
-function valueTable(v: unknown, prefix = ''): [string, string][] {
-  if (v === null || typeof v !== 'object') return [[prefix || 'value', typeof v === 'number' ? fmtNum(v) : String(v)]];
-  if (Array.isArray(v)) {
-    if (v.every((x) => typeof x === 'number')) return [[prefix, v.map((x) => fmtNum(x as number)).join(', ')]];
-    return v.flatMap((x, i) => valueTable(x, `${prefix}[${i}]`));
-  }
-  return Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => valueTable(x, prefix ? `${prefix}.${k}` : k));
+/** eval.json as the table `ijepa eval` prints (results-table.ts), with what it measured beneath. */
+function probeTable(json: unknown): string {
+  const { heads, rows } = resultsTable(json, 'eval.json');
+  const o = json as { source?: unknown; features?: unknown; data?: unknown; test_images?: unknown; classes?: unknown; protocol?: { knn?: { k?: unknown; temperature?: unknown }; probe_steps?: unknown } };
+  const cell = (tag: 'th' | 'td', c: string, i: number) => `<${tag}${i > 0 ? ' class="num"' : ''}>${esc(c)}</${tag}>`;
+  const caption = [
+    `${String(o.source)}; readout ${String(o.features)}. ${String(o.data)}.`,
+    `Top-1 accuracy (%) on ${String(o.test_images)} test images, ${String(o.classes)} classes; kNN: ${String(o.protocol?.knn?.k)} neighbours by cosine, T ${String(o.protocol?.knn?.temperature)}; linear probe: ${String(o.protocol?.probe_steps)} steps.`,
+  ];
+  return `<table class="probe"><tr>${heads.map((h, i) => cell('th', h, i)).join('')}</tr>${rows.map((r) => `<tr>${r.map((c, i) => cell('td', c, i)).join('')}</tr>`).join('')}</table>` +
+    `<p class="cap">${caption.map(esc).join('<br>')}</p>`;
 }
 
 const dataUri = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
@@ -136,7 +139,11 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   const notes: string[] = [];
   const ckpts = await listCheckpoints(run);
   const ckpt = o.checkpoint ? resolve(o.checkpoint) : ckpts.at(-1)?.path ?? null;
-  let cfg = (await readJson(join(run, 'config.json'))) as RunConfig | undefined;
+  const cfgPath = join(run, 'config.json');
+  const saved = await readJson(cfgPath);
+  let cfg = saved as RunConfig | undefined;
+  // its preset is checked like a checkpoint's: the report builds the model from it
+  if (cfg?.preset !== undefined) checkConfigPreset(cfg.preset, `report: ${cfgPath}`);
   let imported: Record<string, unknown> | undefined;
   if (ckpt) {
     const meta = await readCheckpointMeta(ckpt);
@@ -146,7 +153,7 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   if (!cfg?.preset?.model) throw new Error(`report: ${run} has neither config.json nor a checkpoint to read the model config from`);
   const log = await readLog(join(run, 'log.jsonl'));
   const evalJson = await readJson(join(run, 'eval.json'));
-  await mkdir(outDir, { recursive: true });
+  await makeDirs(outDir).catch((e: Error) => { throw new Error(`report: ${e.message}`); });
   const files: string[] = [];
   const m = cfg.preset.model;
   const G = m.imgSize / m.patchSize;
@@ -156,18 +163,21 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   const charts: string[] = [];
   const loss = series('loss');
   if (loss.length) {
-    charts.push(lineChart({ title: 'loss (smooth-L1)', xLabel: 'step', series: [
+    charts.push(lineChart({ title: 'loss (smooth-L1)', xLabel: 'step', yLabel: 'smooth-L1 loss', series: [
       { name: 'raw', points: loss, color: '#9ecae1' },
       { name: 'smoothed', points: smooth(loss), color: '#08519c' },
     ] }));
   }
-  for (const [key, title, color] of [
-    ['lr', 'learning rate', '#d95f02'], ['wd', 'weight decay', '#7570b3'], ['momentum', 'EMA momentum', '#1b9e77'],
-    ['feat_std', 'collapse watch: feature std', '#e7298a'], ['rankme', 'collapse watch: RankMe', '#66a61e'],
+  for (const [key, title, yLabel, color] of [
+    ['lr', 'learning rate', 'lr', '#d95f02'], ['wd', 'weight decay', 'weight decay', '#7570b3'], ['momentum', 'EMA momentum', 'momentum', '#1b9e77'],
+    ['feat_std', 'collapse watch: feature std', 'mean std per dim', '#e7298a'], ['rankme', 'collapse watch: RankMe', 'effective rank', '#66a61e'],
   ] as const) {
     const s = series(key);
-    if (s.length) charts.push(lineChart({ title, xLabel: 'step', series: [{ name: key, points: s, color }] }));
+    if (s.length) charts.push(lineChart({ title, xLabel: 'step', yLabel, series: [{ name: key, points: s, color }] }));
   }
+  // --probe-every logs a fraction; the chart reads in percent, as the eval table does
+  const probeKnn = series('probe_knn').map(([x, y]) => [x, 100 * y] as [number, number]);
+  if (probeKnn.length) charts.push(lineChart({ title: 'quick kNN probe (context encoder)', xLabel: 'step', yLabel: 'kNN top-1 (%)', series: [{ name: 'probe_knn', points: probeKnn, color: '#a6761d' }] }));
   if (!log.length) notes.push('no log.jsonl: no curves');
 
   // ---- images, masks, features ------------------------------------------------------------------
@@ -235,9 +245,15 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   const times = log.map((r) => r.time_ms).filter((t): t is number => typeof t === 'number').sort((a, b) => a - b);
   if (times.length) summary.push(['median step time', `${fmtNum(times[Math.floor(times.length / 2)]!)} ms`]);
   const row = ([kk, v]: [string, string]) => `<tr><th>${esc(kk)}</th><td>${esc(v)}</td></tr>`;
-  const probe = evalJson === undefined
-    ? '<p class="note">No eval.json in the run directory (run <code>ijepa eval</code> to add probe results).</p>'
-    : `<table>${valueTable(evalJson).map(row).join('')}</table>`;
+  let probe = '<p class="note">No eval.json in the run directory (run <code>ijepa eval</code> to add probe results).</p>';
+  if (evalJson !== undefined) {
+    try {
+      probe = probeTable(evalJson);
+    } catch (e) {
+      notes.push(`probe results left out: ${(e as Error).message}`);
+      probe = `<p class="note">${esc((e as Error).message)}</p>`;
+    }
+  }
 
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>I-JEPA run report: ${esc(basename(run))}</title>
@@ -245,6 +261,7 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
 body{font-family:sans-serif;margin:24px auto;max-width:1140px;color:#222;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 table{border-collapse:collapse;font-size:13px}th,td{text-align:left;padding:3px 12px 3px 0;vertical-align:top}th{font-weight:600;color:#444}
+.probe th,.probe td{padding:3px 14px 3px 0}.probe .num{text-align:right}.probe tr:first-child th{border-bottom:1px solid #ccc}
 .charts{display:flex;flex-wrap:wrap;gap:10px}.charts svg{border:1px solid #eee}
 .cap{font-size:12px;color:#555;max-width:900px}.note{font-size:13px;color:#8a5a00}
 .sw{display:inline-block;width:10px;height:10px;margin:0 2px;border:1px solid #666;vertical-align:middle}

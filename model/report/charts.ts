@@ -1,7 +1,8 @@
 // charts: small self-contained SVG line charts for the run report (no library, no scripts, no
 // external fonts), so the report renders offline in any browser and can be inlined in HTML.
 //
-// Axis ticks are "nice" numbers (1, 2, 5 × 10^k) covering the data range; a series with few points
+// Axis ticks are "nice" numbers (1, 2, 5 × 10^k) enclosing the data range, so both ends of each
+// axis are labelled; the y axis is labelled with what is plotted. A series with few points
 // (the collapse watch is logged every few steps) also gets a dot per point. Non-finite values are
 // dropped (a NaN loss is a gap, not a zero). Deliberately not here: interactivity, legends outside
 // the plot, log scales.
@@ -17,13 +18,18 @@ export interface ChartOptions {
   title: string;
   series: readonly Series[];
   xLabel?: string;
+  /** Written up the left side (what the y values are, with their unit). */
+  yLabel?: string;
   width?: number;
   height?: number;
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** About `count` nice tick values spanning [lo, hi]. */
+/**
+ * About `count` nice tick values enclosing [lo, hi]: the first at or below lo, the last at or
+ * above hi, so both ends of the axis carry a label (the plot is stretched to them).
+ */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) { const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.1 : 1; lo -= d; hi += d; }
   const raw = (hi - lo) / Math.max(1, count);
@@ -31,22 +37,25 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const ticks: number[] = [];
   // integer multiples of step, cleaned of binary noise (0.6000000000000001 → 0.6)
-  for (let i = Math.ceil(lo / step - 1e-9); i * step <= hi + step * 1e-9; i++) ticks.push(i === 0 ? 0 : Number((i * step).toPrecision(12)));
+  for (let i = Math.floor(lo / step + 1e-9); ; i++) {
+    ticks.push(i === 0 ? 0 : Number((i * step).toPrecision(12)));
+    if (i * step >= hi - step * 1e-9) break;
+  }
   return ticks;
 }
 
-/** A short label for a tick value: plain for moderate magnitudes, exponent form otherwise. */
+/** A short label for a tick value: plain for moderate magnitudes, exponent form otherwise ("4e-4", "2.5e-4"). */
 export function formatTick(v: number): string {
   if (v === 0) return '0';
   const a = Math.abs(v);
-  if (a >= 1e5 || a < 1e-3) return v.toExponential(1).replace('e+', 'e');
+  if (a >= 1e5 || a < 1e-3) return Number(v.toPrecision(3)).toExponential().replace('e+', 'e');
   return String(Number(v.toPrecision(4)));
 }
 
 /** One line chart as an <svg> element string. */
 export function lineChart(o: ChartOptions): string {
   const W = o.width ?? 360, H = o.height ?? 210;
-  const m = { l: 58, r: 12, t: 28, b: 36 };
+  const m = { l: o.yLabel ? 68 : 58, r: 12, t: 28, b: 36 };
   const pw = W - m.l - m.r, ph = H - m.t - m.b;
   const pts = o.series.flatMap((s) => s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)));
   const parts: string[] = [
@@ -77,6 +86,7 @@ export function lineChart(o: ChartOptions): string {
     parts.push(`<text x="${f(sx(v))}" y="${m.t + ph + 16}" text-anchor="middle" font-family="sans-serif" font-size="10" fill="#555">${formatTick(v)}</text>`);
   }
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
+  if (o.yLabel) parts.push(`<text transform="translate(12 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" font-family="sans-serif" font-size="11" fill="#444">${esc(o.yLabel)}</text>`);
   if (o.xLabel) parts.push(`<text x="${m.l + pw / 2}" y="${H - 6}" text-anchor="middle" font-family="sans-serif" font-size="11" fill="#444">${esc(o.xLabel)}</text>`);
   o.series.forEach((s, i) => {
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));

@@ -1,7 +1,7 @@
 // raster: the report's pictures, drawn as 8-bit RGB pixel buffers in plain TypeScript and encoded
 // to PNG by sharp. Two kinds:
 //  - mask layouts: an image with the context patches shown and the rest dimmed, and the same image
-//    with each target block filled in its own colour and outlined (spec §1: the blocks may overlap);
+//    with each target block filled in its own colour and outlined (docs/masks.md §3: the blocks may overlap);
 //  - PCA pictures: the first three principal components of the encoder's patch features, scaled
 //    to [0, 255] and shown as RGB, one patch = one block of pixels.
 // Images are upscaled by an integer factor with nearest neighbour, so patch edges stay sharp.

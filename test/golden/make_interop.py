@@ -70,7 +70,7 @@ class DDP(nn.Module):
 
 
 def init_opt_groups(encoder, predictor):
-    """src/helper.py init_opt's four groups, WD_exclude included (spec §4.2)."""
+    """src/helper.py init_opt's four groups, WD_exclude included (docs/ijepa-step.md §4.2)."""
     def decayed(n, p):
         return "bias" not in n and len(p.shape) != 1
     enc, pred = list(encoder.named_parameters()), list(predictor.named_parameters())

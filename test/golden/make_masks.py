@@ -5,7 +5,7 @@ Run with Debian's python3-torch (torch 1.13 on the CPU generator, no DataLoader,
     /usr/bin/python3 test/golden/make_masks.py        # writes test/golden/masks.json
 
 The collator below re-states the semantics of the official I-JEPA MaskCollator
-(facebookresearch/ijepa, src/masks/multiblock.py, commit 52c1ae95; docs/ijepa-spec.md section 1)
+(facebookresearch/ijepa, src/masks/multiblock.py, commit 52c1ae95; docs/masks.md)
 with the same torch calls in the same order, so its draws are the official ones:
   - sizes: a fresh torch.Generator seeded with the batch counter (0, 1, ...); first torch.rand(1)
     -> target size, second -> context size; one uniform drives both scale and aspect ratio;

@@ -3,13 +3,13 @@
 
 What it is
     An independent re-implementation of one iteration of facebookresearch/ijepa `src/train.py`
-    (docs/ijepa-spec.md in shared/: masks §1, encoder §2, predictor §3, step §4.1, AdamW §4.2),
+    (docs/masks.md; docs/ijepa-step.md: encoder §2, predictor §3, step §4.1, AdamW §4.2),
     run on tiny models. For each bundle it writes the initial weights, the inputs and masks, the
     loss, three activations, every gradient, and the weights after one AdamW step and one EMA
     update. The TypeScript trainer's parity test loads a bundle, runs the same step and compares.
 
 What it deliberately is not
-    Not the official code (that repository is not imported or vendored): it follows the spec.
+    Not the official code (that repository is not imported or vendored): it follows docs/ijepa-step.md and docs/masks.md.
     Not a model of the official *init*: after the official init (trunc-normal std 0.02 with
     absolute bounds ±2 on every Linear/Conv weight and on mask_token, biases 0, LayerNorm 1/0),
     ALL biases and ALL LayerNorm weights/biases get uniform noise in [-0.05, 0.05), so that they
@@ -55,7 +55,7 @@ Bundle format (safetensors, written by hand: no safetensors package is used)
       after/encoder/<name>, after/predictor/<name>        after one AdamW step (pos tables unchanged)
       after/target_encoder/<name>                         after the EMA with the updated encoder
 
-The step (spec §4.1, one process; rows of every batched tensor are ordered as in the spec)
+The step (docs/ijepa-step.md §4.1, one process; rows of every batched tensor are ordered as in docs/ijepa-step.md)
     h = target_encoder(imgs)                        full image, incl. its final affine LN
     h = F.layer_norm(h, (D,))                       no affine, eps 1e-5
     h = apply_masks(h, masks_pred)                  row p*B + b
@@ -67,7 +67,7 @@ The step (spec §4.1, one process; rows of every batched tensor are ordered as i
     The target encoder starts as an exact copy of the (perturbed) encoder.
 
 Masks
-    The official multi-block collator (spec §1) re-implemented, with constructor arguments set
+    The official multi-block collator (docs/masks.md) re-implemented, with constructor arguments set
     per bundle in BUNDLES: odd-heads uses the training values (min_keep 4); micro and two-ctx
     change scales and allow overlap so that Kc and Kt are not degenerate on their tiny grids
     (see the comments there). The mask values themselves are only inputs of the step: the test
@@ -150,10 +150,10 @@ BUNDLES = [
 
 
 # ------------------------------------------------------------------------------------------------
-# Masks (spec §1)
+# Masks (docs/masks.md)
 
 def sample_block_size(gen, G, scale, aspect):
-    """One uniform u fixes both scale and aspect ratio (spec §1.2)."""
+    """One uniform u fixes both scale and aspect ratio (docs/masks.md §2)."""
     u = torch.rand(1, generator=gen).item()
     s = scale[0] + u * (scale[1] - scale[0])
     max_keep = int(G * G * s)
@@ -168,7 +168,7 @@ def sample_block_size(gen, G, scale, aspect):
 
 
 def sample_block_mask(G, size, min_keep, regions=None):
-    """Rejection-sample a block (spec §1.3); returns (ascending indices, complement grid)."""
+    """Rejection-sample a block (docs/masks.md §3); returns (ascending indices, complement grid)."""
     h, w = size
     tries, timeout = 0, 20
     while True:
@@ -217,7 +217,7 @@ def multiblock_masks(G, B, nenc, npred, seed, enc_scale, pred_scale, aspect, min
 
 
 def apply_masks(x, masks):
-    """x [B, N, D], masks: list of [B, K] -> [len(masks)*B, K, D], row m*B + b (spec §1.5)."""
+    """x [B, N, D], masks: list of [B, K] -> [len(masks)*B, K, D], row m*B + b (docs/masks.md §6)."""
     out = []
     for m in masks:
         idx = m.unsqueeze(-1).expand(-1, -1, x.size(-1))
@@ -233,10 +233,10 @@ def repeat_interleave_batch(x, B, repeat):
 
 
 # ------------------------------------------------------------------------------------------------
-# Models (spec §2, §3). Attribute paths give the official parameter names.
+# Models (docs/ijepa-step.md §2, §3). Attribute paths give the official parameter names.
 
 def sincos_2d(E, G):
-    """[G*G, E] float64; first half encodes the column index j, second half the row i (§2.3)."""
+    """[G*G, E] float64; first half encodes the column index j, second half the row i (docs/ijepa-step.md §2.3)."""
     Q = E // 4
     omega = 1.0 / 10000 ** (np.arange(Q, dtype=np.float64) / Q)
     i, j = np.meshgrid(np.arange(G, dtype=np.float64), np.arange(G, dtype=np.float64),
@@ -343,7 +343,7 @@ class Predictor(nn.Module):
 
 
 def init_weights(model):
-    """Official init in effect (spec §2.4), then the test perturbation of biases and LN params."""
+    """Official init in effect (docs/ijepa-step.md §2.4), then the test perturbation of biases and LN params."""
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             nn.init.trunc_normal_(m.weight, std=0.02, a=-2.0, b=2.0)
@@ -365,7 +365,7 @@ def init_weights(model):
 
 
 def param_groups(encoder, predictor, wd):
-    """The 4 groups of init_opt, in order (spec §4.2). Frozen pos tables never get a grad."""
+    """The 4 groups of init_opt, in order (docs/ijepa-step.md §4.2). Frozen pos tables never get a grad."""
     def decayed(n, p):
         return "bias" not in n and p.ndim != 1
     enc, pred = list(encoder.named_parameters()), list(predictor.named_parameters())
@@ -546,7 +546,7 @@ def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "bundles")
     os.makedirs(out_dir, exist_ok=True)
     torch.set_num_threads(1)
-    # The spec's golden for the sin-cos table (E = 8, G = 3), tokens 1 (i 0, j 1) and 3 (i 1, j 0).
+    # The golden of docs/ijepa-step.md §2.3 for the sin-cos table (E = 8, G = 3), tokens 1 (i 0, j 1) and 3 (i 1, j 0).
     t = sincos_2d(8, 3)
     assert np.allclose(t[1], [0.841471, 0.01, 0.540302, 0.99995, 0, 0, 1, 1], atol=1e-6)
     assert np.allclose(t[3], [0, 0, 1, 1, 0.841471, 0.01, 0.540302, 0.99995], atol=1e-6)
