@@ -8,17 +8,23 @@
 #     python3-numpy (to regenerate the PyTorch golden files and for the interop export check),
 #     OpenBLAS (the CPU ceiling in benchmarks)
 #   - Chromium (the browser half of the tests, the browser demo, report screenshots)
+#   - with --test, what the tests that compare against Python need, so that none of them is
+#     skipped (test/skips.ts; .ci/run uses it and fails on any skip): python3-pil (resize vs
+#     PIL), python3-numpy (numpy reads our safetensors), python3-torch (torch.load of an export),
+#     python3-yaml (PyYAML reads the exported official config)
 # Then it checks that a WebGPU adapter appears.
-# Usage: bash scripts/setup.sh [--quiet] [--dev]
+# Usage: bash scripts/setup.sh [--quiet] [--dev] [--test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-QUIET=0; DEV=0
-for a in "$@"; do case "$a" in --quiet) QUIET=1 ;; --dev) DEV=1 ;; *) echo "setup: unknown option $a" >&2; exit 2 ;; esac; done
+QUIET=0; DEV=0; TEST=0
+for a in "$@"; do case "$a" in --quiet) QUIET=1 ;; --dev) DEV=1 ;; --test) TEST=1 ;; *) echo "setup: unknown option $a" >&2; exit 2 ;; esac; done
 say() { [ "$QUIET" = 1 ] || echo "setup: $*"; }
 die() { echo "setup: $*" >&2; exit 1; }
 
 # ---- npm packages ---------------------------------------------------------------------------
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A node_modules that is a symlink belongs to another checkout (a git worktree sharing it): npm ci
+# would empty that checkout's folder through the link, so it is left alone.
+if [ ! -L node_modules ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   say "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi
@@ -35,6 +41,13 @@ mesa_ok || need_pkgs+=(mesa)
 if [ "$DEV" = 1 ]; then
   /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null || need_pkgs+=(python3-torch python3-numpy)
   dpkg-query -W libopenblas0-pthread >/dev/null 2>&1 || need_pkgs+=(libopenblas0-pthread)
+fi
+if [ "$TEST" = 1 ]; then
+  py_has() { /usr/bin/python3 -c "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('$1') else 1)" 2>/dev/null; }
+  py_has PIL || need_pkgs+=(python3-pil)
+  py_has numpy || need_pkgs+=(python3-numpy)
+  py_has torch || need_pkgs+=(python3-torch)
+  py_has yaml || need_pkgs+=(python3-yaml)
 fi
 # the browser half of the test suite (test/browser/run.ts) runs in Debian's Chromium
 [ -x "${IJEPA_CHROMIUM:-/usr/bin/chromium}" ] || need_pkgs+=(chromium)

@@ -2,12 +2,11 @@
 // nested arrays in fromArray, nested arrays out of array(), an AdamW group without its own
 // weight decay, a second backward through a freed graph, and layers and random draws without
 // an explicit Generator (issue 14, item 16).
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   AdamW, defaultGenerator, fromArray, Generator, Linear, manualSeed, randn, tidy,
 } from '../engine/index.ts';
-import { checkLeaks, owned } from './helpers.ts';
+import { checkLeaks, owned, suite } from './helpers.ts';
 
 const t = suite('api-surprises');
 checkLeaks(t);

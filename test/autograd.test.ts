@@ -1,10 +1,9 @@
 // Autograd and memory scopes: accumulation over backward calls, noGrad, detach, fan-out,
 // backward's argument checks, sumToShape; tidy with sync and async functions, nested scopes,
 // returned tensors, keep, and exceptions. Runs on both backends where it matters.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
-import { checkLeaks, cpu, gpu, owned, take, throwsWith } from './helpers.ts';
+import { checkLeaks, cpu, gpu, owned, suite, take, throwsWith } from './helpers.ts';
 
 const backends = () => [cpu, gpu()] as const;
 const values = async (t: E.Tensor) => Array.from(await t.data());

@@ -1,7 +1,6 @@
 // eval: the frozen-feature evaluations. kNN against an f64 host reference of the weighted vote,
 // the linear probe on separable data, seeded class-balanced sampling, the two feature readouts,
 // and `ijepa eval` / `ijepa embed` end to end through the CLI on a folder of generated PNGs.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
@@ -18,7 +17,7 @@ import { knnClassify } from '../model/eval/knn.ts';
 import { fitLogisticRegression, linearProbe } from '../model/eval/linear-probe.ts';
 import { lowShotIndices } from '../model/eval/low-shot.ts';
 import { classBalancedSample, stratifiedSplit } from '../model/eval/sampling.ts';
-import { assertClose, checkLeaks } from './helpers.ts';
+import { assertClose, checkLeaks, suite } from './helpers.ts';
 
 await initWebGPU();   // once per process (helpers.ts has usually done it already)
 

@@ -8,15 +8,15 @@
 // kernel. GPU vs CPU differ by the f16 rounding of each stored result: a few f16 ulps (2⁻¹¹
 // relative), so tolerances here are ~4e-3 of the value scale.
 import { f16round } from '@petamoriken/float16';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
-import { assertClose, checkLeaks, cpu, gpu, owned, take, throwsWith } from './helpers.ts';
+import { assertClose, checkLeaks, cpu, gpu, owned, suite, take, throwsWith } from './helpers.ts';
+import { LACKS, skipUnless } from './skips.ts';
 
 const t = suite('f16 storage');
 checkLeaks(t);
 /** Adapters without shader-f16 (SwiftShader, Dawn's GLES backend) register these as skipped. */
-const f16 = gpu().hasF16 ? t : t.skip;
+const f16 = skipUnless(t, gpu().hasF16, LACKS.f16, 'the adapter has no shader-f16: f16 storage needs it');
 
 type Fn = (...xs: E.Tensor[]) => E.Tensor;
 const TOL = 4e-3;

@@ -4,7 +4,6 @@
 //   - on the CPU backend, the kernels' float64 twins against the composite, to f64 rounding;
 //   - fused AdamW and EMA against the composed updates, step for step.
 // Every test must leave as many tensors and storages alive as it found (checkLeaks).
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   AdamW, add, emaUpdate, fromArray, gelu, Generator, layerNormComposite, linear, linearComposite, mul, noGrad, permute,
@@ -12,7 +11,8 @@ import {
 } from '../engine/index.ts';
 import { adamwUpdate, attention, attentionQkv, emaInPlace, layerNorm } from '../engine/ops/fused.ts';
 import { attentionBackwardDkv, attentionBackwardDq, attentionForward, type AttentionLaunch } from '../kernels/attention.ts';
-import { assertClose, checkLeaks, checkOp, cpu, gpu, throwsWith } from './helpers.ts';
+import { assertClose, checkLeaks, checkOp, cpu, gpu, suite, throwsWith } from './helpers.ts';
+import { LACKS, skipUnless } from './skips.ts';
 
 type Fn = (...xs: Tensor[]) => Tensor;
 
@@ -235,7 +235,8 @@ A('gives a gradient only to the inputs that ask for one', async () => {
 // The subgroup kernels need subgroups of 8 or more; elsewhere (no subgroups: GLES; size 4:
 // SwiftShader) attention() itself runs the plain kernels and this comparison is registered as skipped.
 const sgSize = gpu().subgroupSize;
-(sgSize >= 8 ? A : A.skip)('the kernels without subgroups agree with the subgroup ones (N 19, Dh 32 and 40)', async () => {
+skipUnless(A, sgSize >= 8, LACKS.subgroups8, `the adapter's subgroups are ${sgSize || 'absent'}: the subgroup kernels need 8 or more`)(
+'the kernels without subgroups agree with the subgroup ones (N 19, Dh 32 and 40)', async () => {
   const b = gpu();
   for (const dh of [32, 40]) {   // 40: a row of 10 vec4s, not whole octets
     const p = { heads: 3, nq: 19, nk: 19, dh, scale: 0.2 };

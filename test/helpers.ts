@@ -2,11 +2,12 @@
 // f32 WebGPU device from the same seeded inputs and checks, separately,
 //   1. GPU forward and GPU gradients against the CPU (this tests the kernels);
 //   2. CPU gradients against central finite differences in f64 (this tests the backward rule).
-// `checkLeaks` makes a suite fail when a test leaves tensors or storages alive.
+// `checkLeaks` makes a suite (made with this file's `suite`) fail when a test leaves tensors or
+// storages alive, and keeps a test's own failure first when it also leaks.
 // Importing this file creates the WebGPU device (top-level await), once per process: the test
 // runner imports every test file into one process, so the device and its pipelines are shared.
 // Nothing here reads a clock.
-import type { Test } from 'uvu';
+import { suite as uvuSuite, type Callback, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   CpuBackend, fromArray, Generator, memory, mul, noGrad, sum, tidy,
@@ -21,7 +22,38 @@ export const gpu = (): WebGPUBackend => webgpu;
 /** The f64 reference backend. */
 export const cpu = new CpuBackend();
 
-// ---- leaks ------------------------------------------------------------------------------------
+// ---- suites and leaks -------------------------------------------------------------------------
+
+/** The context field where a test's own error is kept (by `suite`) for checkLeaks to see. */
+interface FailureCrumb { __failed__?: unknown }
+const recordingSuites = new WeakSet<object>();
+
+/**
+ * uvu's `suite`, except that each test's own error is recorded on its context before uvu sees it,
+ * so that an after.each hook can tell that the test failed (uvu tells hooks nothing): see
+ * checkLeaks.
+ */
+export function suite<T extends object = Record<string, unknown>>(name: string): Test<T> {
+  const t = uvuSuite<T>(name);
+  const recording = (fn: Callback<T>): Callback<T> => async (ctx) => {
+    const crumb = ctx as FailureCrumb;
+    crumb.__failed__ = undefined;
+    try {
+      await fn(ctx);
+    } catch (e) {
+      crumb.__failed__ = e;
+      throw e;
+    }
+  };
+  const s = ((n: string, fn: Callback<T>) => t(n, recording(fn))) as Test<T>;
+  s.only = (n, fn) => t.only(n, recording(fn));
+  s.skip = t.skip;
+  s.before = t.before;
+  s.after = t.after;
+  s.run = t.run;
+  recordingSuites.add(s);
+  return s;
+}
 
 interface Snapshot { tensors: number; gpuStorages: number; cpuStorages: number }
 const snapshot = (): Snapshot => ({
@@ -33,14 +65,17 @@ const snapshot = (): Snapshot => ({
 /**
  * Fail each test of `t` that ends with more (or fewer) live tensors or storages, on either
  * backend, than it started with. uvu calls after.each again from its catch block when it throws,
- * so the hook throws once per test (then adopts the new counts). If the test itself had already
- * failed, uvu's runner swallows a throw from this hook, with the test's error, and stops the
- * suite; so the leak is also printed and counted in globalThis.__TEST_HOOK_FAILURES__, which
- * test/run.ts checks. Tests keep failures leak-free with tidy, `take` and `owned`.
+ * so the hook throws once per test (then adopts the new counts). When the test itself already
+ * failed, the hook runs in uvu's catch block, where a throw would be swallowed together with the
+ * test's error (and stop the suite, leaving only a count like "(0 / 8)"); so there the leak is
+ * appended to the test's error instead: the first failure is printed first, then the leak.
+ * Leaks are also counted in globalThis.__TEST_HOOK_FAILURES__, which test/run.ts reports.
+ * `t` must come from this file's `suite`. Tests keep failures leak-free with tidy, `take` and `owned`.
  */
 export function checkLeaks<T>(t: Test<T>): void {
+  if (!recordingSuites.has(t)) throw new Error('checkLeaks: make the suite with suite() from test/helpers.ts (it records each test\'s failure, so a leak never hides it)');
   let before: Snapshot | null = null;
-  t.before.each(() => { before = snapshot(); });
+  t.before.each((ctx) => { before = snapshot(); (ctx as FailureCrumb).__failed__ = undefined; });
   t.after.each((ctx) => {
     const b = before;
     if (!b) return;
@@ -51,8 +86,14 @@ export function checkLeaks<T>(t: Test<T>): void {
     g.__TEST_HOOK_FAILURES__ = (g.__TEST_HOOK_FAILURES__ ?? 0) + 1;
     const msg = `leak in "${ctx.__suite__} / ${ctx.__test__}": live tensors ${b.tensors} → ${now.tensors}, ` +
       `webgpu storages ${b.gpuStorages} → ${now.gpuStorages}, cpu storages ${b.cpuStorages} → ${now.cpuStorages}`;
-    console.error(`\n  ${msg}\n  (if that test also failed, uvu drops its error and the rest of the suite: fix the leak first)`);
-    throw new assert.Assertion({ message: msg, operator: 'leak', expects: b, actual: now, generated: false });
+    const failed = (ctx as FailureCrumb).__failed__;
+    if (failed === undefined) throw new assert.Assertion({ message: msg, operator: 'leak', expects: b, actual: now, generated: false });
+    if (failed instanceof Error) {
+      const stack = failed.stack;   // V8 formats it lazily: fix it with the test's own message, which uvu prints above it
+      failed.message += `\n    and then ${msg}`;
+      failed.stack = stack;
+    }
+    else console.error(`\n  ${msg} (after the test threw ${String(failed)})`);
   });
 }
 

@@ -2,8 +2,7 @@
 // round-trip, the official layout equals what the modules register, and against PyTorch goldens
 // (test/golden/make_interop.py): an official .pth.tar and an HF IJepaModel safetensors file import
 // into our format and our encoder reproduces PyTorch's features; `export --to pth` is read back by
-// torch.load + load_state_dict(strict=True) (skipped without /usr/bin/python3 + torch).
-import { suite } from 'uvu';
+// torch.load + load_state_dict(strict=True) (registered as skipped without /usr/bin/python3 + torch).
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +19,8 @@ import {
 import { derivePreset, getPreset, type ModelConfig } from '../model/presets.ts';
 import { exportCommand } from '../model/cli/export.ts';
 import { importCommand } from '../model/cli/import.ts';
-import { checkLeaks } from './helpers.ts';
+import { checkLeaks, suite } from './helpers.ts';
+import { skipUnless } from './skips.ts';
 
 const GOLD = join(import.meta.dirname, 'golden', 'interop');
 const PTH = join(GOLD, 'official-micro.pth.tar');
@@ -314,10 +314,10 @@ pt('a preset that does not fit names the file, the tensor, both shapes and what 
     /hf-encoder\.safetensors: encoder tensor blocks\.2\.norm1\.weight is missing/);
 });
 
-pt('export --to pth is read by torch.load and load_state_dict(strict=True), features and AdamW state intact', async () => {
-  const out = join(tmp, 'exported.pth.tar');
+const exportedPth = join(tmp, 'exported.pth.tar');
+pt('export --to pth writes the official layout (read back by our own reader)', async () => {
+  const out = exportedPth;
   await exportCheckpoint({ checkpoint: join(tmp, 'from-pth.safetensors'), to: 'pth', out });
-  // our own reader sees what the official code saves
   const tf = await TorchFile.open(out);
   try {
     const root = tf.root as PyDict;
@@ -327,11 +327,12 @@ pt('export --to pth is read by torch.load and load_state_dict(strict=True), feat
   } finally {
     await tf.close();
   }
-  if (!hasTorch) {
-    console.log(`  (skipped the PyTorch half: ${PY} with torch is not installed; bash scripts/setup.sh --dev installs it)`);
-    return;
-  }
-  const r = spawnSync(PY, [join(import.meta.dirname, 'golden', 'make_interop.py'), 'check-export', out], { encoding: 'utf8', timeout: 120_000 });
+});
+
+skipUnless(pt, hasTorch, 'python3-torch', `${PY} cannot import torch (bash scripts/setup.sh --test installs it)`)(
+'export --to pth is read by torch.load and load_state_dict(strict=True), features and AdamW state intact', () => {
+  // the file the test above wrote and checked
+  const r = spawnSync(PY, [join(import.meta.dirname, 'golden', 'make_interop.py'), 'check-export', exportedPth], { encoding: 'utf8', timeout: 120_000 });
   assert.is(r.status, 0, r.stderr + r.stdout);
   const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number | number[]>;
   assert.ok((res.rel_err_encoder as number) < 1e-5 && (res.rel_err_target_encoder as number) < 1e-5, r.stdout);

@@ -2,7 +2,6 @@
 // encoder on a fixed small split, which is the protocol's kNN on those images; and `ijepa eval`
 // keeps its control rows (random init, raw pixels) in a cache, so a second eval of a run costs
 // one encoder pass and prints the same rows.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
@@ -18,7 +17,7 @@ import { cachedRow } from '../model/eval/row-cache.ts';
 import type { ProtocolResult } from '../model/eval/protocol.ts';
 import { getPreset } from '../model/presets.ts';
 import { VisionTransformer } from '../model/vit.ts';
-import { checkLeaks } from './helpers.ts';
+import { checkLeaks, suite } from './helpers.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-curve-'));

@@ -8,6 +8,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initWebGPU } from '../engine/device/node.ts';
 import { DEFAULT_SUBGROUP_TILE, matmul, MATMUL_TILES, peak, vec4Operands, type MatmulParams, type SubgroupTile } from '../kernels/index.ts';
+import { LACKS, skipUnless } from './skips.ts';
 
 const backend = await initWebGPU();
 const subgroupSize = backend.subgroupSize;
@@ -86,6 +87,7 @@ const T = true, F = false;
 
 // ---- subgroup kernel ----------------------------------------------------------------------------
 const sg = suite('matmul kernels: subgroup (matmul_sg)');
+const sgRuns = skipUnless(sg, subgroupSize >= 8, LACKS.subgroups8, `the adapter's subgroups are ${subgroupSize || 'absent'}: matmul_sg needs 8 or more`);
 const small: SubgroupTile = { tm: 8, tn4: 1 };
 
 // vec4 A and B in all four transposes (each needs its own alignment: see vec4Operands)
@@ -96,8 +98,7 @@ const vecCases: Case[] = [
   { batch: 2, M: 12, N: 3, K: 16, transA: T, transB: T, broadcastA: true },
 ];
 for (const c of vecCases) {
-  sg(`vec4 A and B, ${name(c)} matches the f64 reference`, async () => {
-    if (subgroupSize < 8) return;
+  sgRuns(`vec4 A and B, ${name(c)} matches the f64 reference`, async () => {
     const r = await run(c, { subgroupSize, sgTile: small });
     assert.equal(vec4Operands(r.p), { a: true, b: true }, 'this case should bind both operands as vec4');
     assertMatches(r, name(c));
@@ -113,8 +114,7 @@ const scalarCases: [Case, Partial<MatmulParams>][] = [
   [{ batch: 2, M: 33, N: 40, K: 24, transA: F, transB: F }, { scalarLoads: true }],       // f32 forced on aligned rows
 ];
 for (const [c, opts] of scalarCases) {
-  sg(`f32 operands where needed, ${name(c)}${opts.scalarLoads ? ' (forced f32)' : ''} matches the f64 reference`, async () => {
-    if (subgroupSize < 8) return;
+  sgRuns(`f32 operands where needed, ${name(c)}${opts.scalarLoads ? ' (forced f32)' : ''} matches the f64 reference`, async () => {
     assertMatches(await run(c, { subgroupSize, sgTile: small, ...opts }), name(c));
   });
 }
@@ -125,8 +125,7 @@ const used = [DEFAULT_SUBGROUP_TILE, ...MATMUL_TILES.flatMap((a) => a.tiles)];
 const tiles = [...new Map(used.map((t) => [`${t.tm}x${t.tn4}`, { tm: t.tm, tn4: t.tn4 }])).values()];
 for (const tile of tiles) {
   const c: Case = { batch: 2, M: 3 * tile.tm + 5, N: 32 * tile.tn4 + 36, K: 12, transA: F, transB: T };
-  sg(`tuned tile ${tile.tm}×${32 * tile.tn4}, ${name(c)} matches the f64 reference`, async () => {
-    if (subgroupSize < 8) return;
+  sgRuns(`tuned tile ${tile.tm}×${32 * tile.tn4}, ${name(c)} matches the f64 reference`, async () => {
     assertMatches(await run(c, { subgroupSize, sgTile: tile }), name(c));
   });
 }

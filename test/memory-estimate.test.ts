@@ -1,7 +1,6 @@
 // The memory guard (issue #14 item 11): a step's memory is estimated from the configuration,
 // close to what a step really holds; a run estimated above --max-memory is refused at once,
 // naming the estimate and the limit; and images are shrunk on decode, barely changing a view.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +15,7 @@ import { derivePreset, getPreset, type Preset } from '../model/presets.ts';
 import { estimateStepMemory } from '../model/memory-estimate.ts';
 import { decodeRgb, decodeShortSide } from '../model/data/image-folder.ts';
 import { evalView } from '../model/eval/datasets.ts';
-import { checkLeaks } from './helpers.ts';
+import { checkLeaks, suite } from './helpers.ts';
 
 const backend = await initWebGPU();
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');

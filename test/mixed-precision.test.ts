@@ -18,11 +18,11 @@ import { readCheckpointMeta } from '../model/checkpoint.ts';
 import { MaskCollator } from '../model/masks.ts';
 import { getPreset } from '../model/presets.ts';
 import { checkLeaks, cpu, gpu, owned, throwsWith } from './helpers.ts';
+import { LACKS, skipUnless } from './skips.ts';
 
 const t = suite('mixed precision');
 checkLeaks(t);
-const f16 = gpu().hasF16 ? t : t.skip;
-if (!gpu().hasF16) console.log('mixed precision: the GPU tests are skipped: this adapter lacks shader-f16');
+const f16 = skipUnless(t, gpu().hasF16, LACKS.f16, 'mixed precision keeps f16 copies of the weights: f16 storage needs shader-f16');
 
 const P = getPreset('micro');
 const S = P.model.imgSize, B = P.optim.batch;

@@ -2,11 +2,11 @@
 // finite differences (checkOp), with broadcasting, scalar operands on either side, strided
 // (transposed) inputs, ties in maximum/minimum, pow of negative bases, and the WGSL erf/GELU
 // against the f64 erf over a dense range.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
 import { erf as erf64, geluExact } from '../kernels/math.ts';
-import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, take, type Gen } from './helpers.ts';
+import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, suite, take, type Gen } from './helpers.ts';
+import { LACKS, skipUnless } from './skips.ts';
 
 const unary = suite('ops: unary');
 checkLeaks(unary);
@@ -255,7 +255,7 @@ dense('slices at offsets that are and are not multiples of 4', async () => {
   await checkOp('exp of rows 1.. (offset 4)', (x) => E.exp(E.slice(x, 0, 1, 5)), [[5, 4]], { atol: 3e-7 });
   await checkOp('add at offset 2', (a, b) => E.add(E.slice(a, 0, 1, 5), E.slice(b, 0, 1, 5)), [[5, 2], [5, 2]]);
 });
-(gpu().hasF16 ? dense : dense.skip)('f16 storage on both texts (skipped without shader-f16)', async () => {
+skipUnless(dense, gpu().hasF16, LACKS.f16, 'the adapter has no shader-f16: f16 storage needs it')('f16 storage on both texts', async () => {
   await owned(async (own) => {
     for (const n of [64, 30]) {
       const v = Float64Array.from({ length: n }, (_, i) => Math.sin(i) * 3);

@@ -1,10 +1,9 @@
 // Bad input: every documented error fires before anything is dispatched or allocated, is a
 // ShapeError (op, arg, shapes fields) where it is about shapes, and its message names the op and
 // the shapes or values involved.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
-import { checkLeaks, cpu, gpu, throwsWith } from './helpers.ts';
+import { checkLeaks, cpu, gpu, suite, throwsWith } from './helpers.ts';
 
 const t = suite('ops: errors');
 checkLeaks(t);

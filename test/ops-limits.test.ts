@@ -1,10 +1,9 @@
 // Device limits: launches over 65535 × 64 invocations need a 2-D dispatch grid and must compute
 // every element (not leave silent zeros past the first grid row); a tensor over the device's
 // largest storage binding must fail with a clear error before anything is allocated.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
-import { checkLeaks, gpu, take, throwsWith } from './helpers.ts';
+import { checkLeaks, gpu, suite, take, throwsWith } from './helpers.ts';
 
 const t = suite('ops: device limits');
 checkLeaks(t);

@@ -1,10 +1,9 @@
 // Movement and indexing ops: reshape, permute, transpose, expand, slice, concat, stack,
 // unsqueeze/squeeze/flatten, copy/contiguous/detach, gather and scatterAdd, against the f64
 // reference and finite differences, on contiguous, strided and offset views.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
-import { checkLeaks, checkOp, cpu, gpu, take } from './helpers.ts';
+import { checkLeaks, checkOp, cpu, gpu, suite, take } from './helpers.ts';
 
 const views = suite('ops: views and copies');
 checkLeaks(views);

@@ -1,9 +1,8 @@
 // Matmul (all transpose variants, batched, broadcast batches, odd sizes), softmax, and the
 // composites the model is built from: layerNorm, linear, scaledDotProductAttention, smoothL1.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
-import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, take } from './helpers.ts';
+import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, suite, take } from './helpers.ts';
 
 const mm = suite('ops: matmul');
 checkLeaks(mm);
@@ -122,6 +121,16 @@ nn('layerNorm output has zero mean and unit variance per row', async () => {
     const m = row.reduce((a, b) => a + b, 0) / 32;
     const v = row.reduce((a, b) => a + (b - m) ** 2, 0) / 32;
     assert.ok(Math.abs(m) < 1e-12 && Math.abs(v - 1) < 1e-12, `row ${i}: mean ${m}, var ${v}`);
+  }
+});
+nn('layerNorm and its composite reference honour eps: a row of ±1 (var 1) with eps 0.5 gives ±1/√1.5', async () => {
+  // a large eps, so that one ignored (or replaced by a default) moves y far beyond rounding
+  const want = [1, -1, 1, -1].map((v) => v / Math.sqrt(1.5));
+  for (const backend of [cpu, gpu()]) {
+    for (const [name, f] of [['fused', E.layerNorm], ['composite', E.layerNormComposite]] as const) {
+      const y = await take(E.tidy(() => f(E.fromArray([1, -1, 1, -1], [1, 4], { backend }), null, null, 0.5)));
+      assertClose(y, want, [1, 4], `${name} layerNorm on ${backend === cpu ? 'cpu' : 'gpu'}`, 1e-6, 0);
+    }
   }
 });
 nn('linear (x·Wᵀ + b) with and without bias, for 2-D and 3-D inputs', async () => {

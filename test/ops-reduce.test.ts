@@ -1,10 +1,9 @@
 // Reductions: sum, max, mean and variance over one, several or all axes, with and without
 // keepdim, on odd sizes (1, 3, 17, 65, 197, 257), strided and offset inputs, rows long enough
 // for the two-pass GPU reduction, and ties in max (gradient split evenly).
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
-import { checkLeaks, checkOp, cpu, gens, gpu, owned, take } from './helpers.ts';
+import { checkLeaks, checkOp, cpu, gens, gpu, owned, suite, take } from './helpers.ts';
 
 const sum = suite('ops: sum');
 checkLeaks(sum);

@@ -1,7 +1,6 @@
 // ijepa report: the page is written from what a run directory holds (curves, eval.json, masks,
 // feature PCA), is self-contained (no network references), degrades with notes when parts are
-// missing, and renders in headless Chromium (skipped with a message when chromium is absent).
-import { suite } from 'uvu';
+// missing, and renders in headless Chromium (registered as skipped when chromium is absent).
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +10,8 @@ import sharp from 'sharp';
 import { importCheckpoint } from '../model/interop/index.ts';
 import { derivePreset, getPreset } from '../model/presets.ts';
 import { formatTick, niceTicks, principalComponents, writeReport } from '../model/report/index.ts';
-import { checkLeaks } from './helpers.ts';
+import { checkLeaks, suite } from './helpers.ts';
+import { skipUnless } from './skips.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-report-'));
 const run = join(tmp, 'run');
@@ -113,11 +113,7 @@ t('leaves out what the run lacks, with notes, and still writes the page', async 
   assert.not.ok(existsSync(join(bare, 'report', 'masks.png')));
 });
 
-t('renders in headless Chromium (scripts/screenshot-report.sh)', async () => {
-  if (!chromium) {
-    console.log('  (skipped: chromium is not installed; apt-get install -y chromium)');
-    return;
-  }
+skipUnless(t, chromium, 'chromium', 'no chromium on PATH (npm run setup installs it)')('renders in headless Chromium (scripts/screenshot-report.sh)', async () => {
   const shot = join(tmp, 'shot.png');
   const r = spawnSync('bash', [SCREENSHOT, join(run, 'report', 'index.html'), shot, '1200x1600'], { encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);

@@ -3,6 +3,7 @@
 // independent numpy writer/reader (test/golden/make_safetensors.py).
 
 import { suite } from 'uvu';
+import { skipUnless } from './skips.ts';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -211,12 +212,9 @@ t('decodes a file written by numpy by hand (test/golden/make_safetensors.py)', (
   assert.equal(tensors.get('empty')?.shape, [0, 4]);
 });
 
-t('numpy reads what we write (skipped without /usr/bin/python3 + numpy)', () => {
-  const probe = spawnSync('/usr/bin/python3', ['-c', 'import numpy'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    console.log('  skip: /usr/bin/python3 with numpy not available');
-    return;
-  }
+const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy']).status === 0;
+skipUnless(t, hasNumpy, 'python3-numpy', '/usr/bin/python3 cannot import numpy (bash scripts/setup.sh --test installs it)')(
+'numpy reads what we write', () => {
   const dir = mkdtempSync(join(tmpdir(), 'st-'));
   try {
     const file = join(dir, 'ours.safetensors');

@@ -1,10 +1,9 @@
 // sanitizer: the WebGPU backend's bounds sanitizer (on in tests, see test/run.ts) catches a kernel
 // writing past its output's end, which lavapipe would otherwise drop without a trace.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as E from '../engine/index.ts';
 import type { CustomKernel } from '../engine/backend/backend.ts';
-import { checkLeaks, gpu } from './helpers.ts';
+import { checkLeaks, gpu, suite } from './helpers.ts';
 
 const t = suite('sanitizer');
 checkLeaks(t);

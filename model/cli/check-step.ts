@@ -4,13 +4,21 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
-import { checkStepBundle, formatParityReport, parseStepBundle } from '../step-bundle.ts';
+import { checkStepBundle, DEFAULT_TOLERANCE, formatParityReport, parseStepBundle, type ParityTolerance } from '../step-bundle.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
 const OPTIONS: OptionTable = {
-  tol: { type: 'number', help: 'max error of loss, activations and gradients, relative to each tensor\'s largest magnitude', default: 1e-5, min: 0, max: 1 },
-  'after-tol': { type: 'number', help: 'max absolute error of parameters after the step, in units of lr', default: 5e-3, min: 0, max: 1e6 },
+  tol: { type: 'number', help: 'max error of loss, activations and gradients, relative to each tensor\'s largest magnitude', defaultText: 'per group, 4× the measured error', min: 0, max: 1 },
+  'after-tol': { type: 'number', help: 'max absolute error of parameters after the step, in units of lr', defaultText: 'per group, 4× the measured error', min: 0, max: 1e6 },
 };
+
+/** The per-group defaults, with --tol and --after-tol (when given) replacing a whole class. */
+function tolerance(rel: unknown, after: unknown): ParityTolerance {
+  const t = { ...DEFAULT_TOLERANCE };
+  if (rel !== undefined) t.loss = t.act = t.grad = Number(rel);
+  if (after !== undefined) t['after/encoder'] = t['after/predictor'] = t['after/target_encoder'] = Number(after);
+  return t;
+}
 const SUMMARY = 'Check one training step against a PyTorch step bundle (.safetensors); exits 1 above tolerance.';
 
 export const checkStepCommand = {
@@ -22,7 +30,7 @@ export const checkStepCommand = {
     await initWebGPU();
     let failed = 0;
     for (const path of positionals) {
-      const r = await checkStepBundle(parseStepBundle(readFileSync(path), basename(path)), { tol: { rel: Number(values.tol), afterPerLr: Number(values['after-tol']) } });
+      const r = await checkStepBundle(parseStepBundle(readFileSync(path), basename(path)), { tol: tolerance(values.tol, values['after-tol']) });
       console.log(formatParityReport(r));
       if (!r.ok) failed++;
     }

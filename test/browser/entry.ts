@@ -2,8 +2,10 @@
 // browser, so a Node import anywhere on this path fails the bundle), it queues the test files
 // that need no Node (the f64-reference and finite-difference op checks, fused ops, optimizers,
 // leak checks, one I-JEPA step against each PyTorch golden bundle) and runs them with uvu, then
-// leaves the counts and the fixed optimizer run of test/optim-agreement.ts in window.__ijepaTests.
+// leaves the counts, the registered skips (test/skips.ts) and the fixed optimizer run of
+// test/optim-agreement.ts in window.__ijepaTests.
 import { optimizerRun } from '../optim-agreement.ts';
+import { registeredSkips, type Skip } from '../skips.ts';
 import { countsOk, deferSuites, newCounts, queueFile, runQueued, type RunCounts } from '../suite-count.ts';
 import { deviceInfo, initWebGPU } from './device-shim.ts';
 
@@ -26,7 +28,7 @@ const FILES: Record<string, () => Promise<unknown>> = {
 };
 
 interface BrowserResult extends RunCounts {
-  ok: boolean; adapter: unknown; features: string[]; featureLevel: string; optimizer: number[]; error?: string;
+  ok: boolean; skips: Skip[]; adapter: unknown; features: string[]; featureLevel: string; optimizer: number[]; error?: string;
 }
 const w = globalThis as typeof globalThis & { __ijepaTests?: BrowserResult };
 
@@ -42,9 +44,9 @@ try {
   const info = deviceInfo();
   const a = info.adapter;
   w.__ijepaTests = {
-    ...counts, ok: countsOk(counts), optimizer, features: info.features, featureLevel: info.featureLevel,
+    ...counts, ok: countsOk(counts), skips: registeredSkips(), optimizer, features: info.features, featureLevel: info.featureLevel,
     adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description },
   };
 } catch (e) {
-  w.__ijepaTests = { ...newCounts(), ok: false, adapter: null, features: [], featureLevel: '', optimizer: [], error: String((e as Error)?.stack ?? e) };
+  w.__ijepaTests = { ...newCounts(), ok: false, skips: [], adapter: null, features: [], featureLevel: '', optimizer: [], error: String((e as Error)?.stack ?? e) };
 }

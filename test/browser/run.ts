@@ -3,8 +3,10 @@
 // platform (so a Node import in the engine fails right here), serves it from 127.0.0.1, runs
 // it once per adapter and prints which tests ran on which adapter. Each tab also runs the fixed
 // optimizer run of test/optim-agreement.ts, which must agree with Node's (Dawn on Vulkan) to
-// 1e-6. Exits non-zero when any suite failed on any adapter, when an adapter gave no device, or
-// when the optimizer results disagree.
+// 1e-6. Exits non-zero when any suite failed on any adapter, when an adapter gave no device, when
+// the optimizer results disagree, or when the skips fail (test/skips.ts: a skip nobody registered;
+// with IJEPA_NO_SKIPS=1, any skip for something other than what the adapter lacks by design,
+// listed in ADAPTER_LACKS).
 // `node --import tsx test/browser/run.ts [filter] [--adapter swiftshader|gles]`
 import { build, type Plugin } from 'esbuild';
 import { readdirSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { initWebGPU } from '../../engine/device/node.ts';
 import { maxAbsDiff, optimizerRun } from '../optim-agreement.ts';
 import { BROWSER_ADAPTERS, FEATURE_LEVEL, launchChromium, type BrowserAdapter } from '../../scripts/chromium.ts';
 import { serve } from '../../scripts/static-server.ts';
+import { judgeSkips, LACKS, type Skip } from '../skips.ts';
 
 const dir = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -49,8 +52,19 @@ const { server, url } = await serve({
   ...Object.fromEntries(bundleNames.map((f) => [`/golden/bundles/${f}`, { file: join(bundleDir, f) }])),
 });
 
+/**
+ * What each adapter lacks by design; the tests that need it are skipped there and that is not a
+ * CI failure: the code has a fallback for it (the plain attention and matmul kernels, f32
+ * storage), which the same suite runs on that adapter. SwiftShader's subgroups are 4 wide;
+ * Dawn's GLES backend is the compatibility level, with neither subgroups nor f16.
+ */
+const ADAPTER_LACKS: Record<BrowserAdapter, readonly string[]> = {
+  swiftshader: [LACKS.subgroups8, LACKS.f16],
+  gles: [LACKS.subgroups8, LACKS.f16],
+};
+
 interface Result {
-  ok: boolean; total: number; passed: number; skipped: number; failed: string[]; hookFailures: number;
+  ok: boolean; total: number; passed: number; skipped: number; skips: Skip[]; failed: string[]; hookFailures: number;
   adapter: unknown; features: string[]; featureLevel: string; optimizer: number[]; error?: string;
 }
 /** Cross-adapter agreement of the optimizer run (AdamW and EMA in f32; a few ulps apart at most). */
@@ -78,9 +92,12 @@ try {
       summary.push(`${adapter}: ${name} (${r.featureLevel}; ${r.features.join(', ') || 'no optional features'}): `
         + `${r.passed}/${r.total} passed, ${r.skipped} skipped, ${secs} s${r.failed.length ? `; failures in ${r.failed.join(', ')}` : ''}`
         + `${r.hookFailures ? `; ${r.hookFailures} leak checks failed` : ''}`);
+      const skips = judgeSkips(r.skips, r.skipped, { noSkips: process.env.IJEPA_NO_SKIPS === '1', allowed: ADAPTER_LACKS[adapter] });
+      summary.push(...skips.lines.map((l) => `  ${l}`));
+      if (!skips.ok) summary.push(`  ${adapter}: these skips fail the run`);
       const diff = maxAbsDiff(r.optimizer, nodeOptimizer);
       agreement.push(`${adapter} vs node: max |Δ| ${diff.toExponential(2)} over ${nodeOptimizer.length} values`);
-      if (!r.ok || r.total === 0 || !(diff <= OPTIMIZER_AGREEMENT)) allOk = false;
+      if (!r.ok || !skips.ok || r.total === 0 || !(diff <= OPTIMIZER_AGREEMENT)) allOk = false;
     } finally {
       await browser.close();
     }

@@ -15,7 +15,10 @@ What it deliberately is not
     ALL biases and ALL LayerNorm weights/biases get uniform noise in [-0.05, 0.05), so that they
     are non-trivial and a swapped or ignored bias shows up. The parity test is about the step.
     No bf16 autocast, no GradScaler, no schedules: lr, weight decay and momentum are the fixed
-    values recorded in the metadata (those of the first official iteration: 1e-3 is the ref lr).
+    values recorded in the metadata: by default those of the first official iteration (1e-3 is
+    the ref lr, wd 0.04, m 0.996); a bundle may set its own (the ema-* bundles do, so that a
+    target encoder mixed from the wrong weights shows: at m 0.996 only 0.4 % of an update
+    reaches it).
 
 Precision
     Init, images and masks are drawn in float32 (torch CPU RNG, torch.manual_seed(seed)); the
@@ -96,6 +99,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 FORMAT = "ijepa-step-bundle/1"
+# Defaults of a bundle's step hyper-parameters (a BUNDLES entry may override each).
 LR = 1e-3
 WEIGHT_DECAY = 0.04
 MOMENTUM = 0.996
@@ -129,6 +133,19 @@ BUNDLES = [
          config=dict(img=24, patch=4, chans=3, dim=32, depth=2, heads=2, pred_depth=2,
                      pred_dim=16, batch=3, nenc=2, npred=3),
          collator=dict(OFFICIAL_COLLATOR, enc_scale=(0.4, 0.6), allow_overlap=True, min_keep=2)),
+    # Other step hyper-parameters, on small models (0.2-0.3 MB each). Momentum 0.5 puts half
+    # of the encoder's update into the target, so an EMA taken from the weights before AdamW (or
+    # from the predictor's, or with m and 1 - m swapped) is off by ~lr/2; lr 1e-2 and wd 0.1 make
+    # the decoupled decay 1e-3 of each decayed weight. G = 4 with the micro collator: Kc 9, Kt 4.
+    dict(name="ema-half-s3", seed=3, lr=1e-2, weight_decay=0.1, momentum=0.5,
+         config=dict(img=16, patch=4, chans=3, dim=24, depth=2, heads=2, pred_depth=1,
+                     pred_dim=12, batch=2, nenc=2, npred=2),
+         collator=dict(OFFICIAL_COLLATOR, pred_scale=(0.2, 0.3), allow_overlap=True, min_keep=0)),
+    # Momentum 0.9, lr 3e-3, wd 0.3; head dim 8 with 3 heads, one block each. G = 5.
+    dict(name="ema-0.9-s4", seed=4, lr=3e-3, weight_decay=0.3, momentum=0.9,
+         config=dict(img=20, patch=4, chans=3, dim=24, depth=1, heads=3, pred_depth=1,
+                     pred_dim=12, batch=2, nenc=1, npred=3),
+         collator=dict(OFFICIAL_COLLATOR, min_keep=2)),
 ]
 
 
@@ -413,6 +430,9 @@ def f32(t):
 
 def make_bundle(spec, out_dir):
     c, seed = spec["config"], spec["seed"]
+    lr = spec.get("lr", LR)
+    wd = spec.get("weight_decay", WEIGHT_DECAY)
+    momentum = spec.get("momentum", MOMENTUM)
     B, nenc, npred = c["batch"], c["nenc"], c["npred"]
     G = c["img"] // c["patch"]
 
@@ -459,7 +479,7 @@ def make_bundle(spec, out_dir):
     assert len(grads) == n_trainable, "every trainable parameter must receive a gradient"
 
     # Manual AdamW, step 1, to cross-check torch.optim.AdamW below.
-    groups = param_groups(encoder, predictor, WEIGHT_DECAY)
+    groups = param_groups(encoder, predictor, wd)
     expect = {}
     for g in groups:
         for p in g["params"]:
@@ -468,10 +488,10 @@ def make_bundle(spec, out_dir):
             gr = p.grad
             m_hat = (1 - BETAS[0]) * gr / (1 - BETAS[0])
             v_hat = (1 - BETAS[1]) * gr * gr / (1 - BETAS[1])
-            expect[id(p)] = p.detach() * (1 - LR * g["weight_decay"]) - \
-                LR * m_hat / (v_hat.sqrt() + EPS)
+            expect[id(p)] = p.detach() * (1 - lr * g["weight_decay"]) - \
+                lr * m_hat / (v_hat.sqrt() + EPS)
 
-    opt = torch.optim.AdamW(groups, lr=LR, betas=BETAS, eps=EPS)
+    opt = torch.optim.AdamW(groups, lr=lr, betas=BETAS, eps=EPS)
     opt.step()
     for g in groups:
         for p in g["params"]:
@@ -481,7 +501,7 @@ def make_bundle(spec, out_dir):
 
     with torch.no_grad():
         for pq, pk in zip(encoder.parameters(), target_encoder.parameters()):
-            pk.mul_(MOMENTUM).add_((1.0 - MOMENTUM) * pq.detach())
+            pk.mul_(momentum).add_((1.0 - momentum) * pq.detach())
 
     tensors = []
     tensors += [(f"init/encoder/{n}", f32(t)) for n, t in init_enc]
@@ -502,9 +522,9 @@ def make_bundle(spec, out_dir):
     metadata = {
         "format": FORMAT,
         "config": json.dumps(c, separators=(",", ":")),
-        "lr": repr(LR),
-        "weight_decay": repr(WEIGHT_DECAY),
-        "momentum": repr(MOMENTUM),
+        "lr": repr(lr),
+        "weight_decay": repr(wd),
+        "momentum": repr(momentum),
         "adamw": json.dumps({"betas": list(BETAS), "eps": EPS, "step": 1},
                             separators=(",", ":")),
     }
