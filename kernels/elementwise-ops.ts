@@ -20,6 +20,7 @@ const unary = (code: number, wgsl: string, ref: (x: number) => number): OpDef =>
 const binary = (code: number, wgsl: string, ref: (x: number, y: number) => number): OpDef => ({ code, arity: 2, wgsl, ref });
 const compare = (code: number, op: string, ref: (x: number, y: number) => boolean) => binary(code, `select(0.0, 1.0, x ${op} y)`, (x, y) => +ref(x, y));
 
+/** Every elementwise op by name: its kernel code, WGSL expression in x, y, z and f64 twin. */
 export const ELEMENTWISE = {
   copy: unary(0, 'x', (x) => x),
   neg: unary(1, '-x', (x) => -x),
