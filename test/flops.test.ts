@@ -1,12 +1,11 @@
 // flops: the analytic step FLOPs of model/flops.ts against a count by hand for a tiny config,
 // and its parameter count against the parameters a real IJepa allocates.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { measurePeakGflops } from '../engine/index.ts';
 import { IJepa } from '../model/ijepa.ts';
 import { stepFlops, trainableParams } from '../model/flops.ts';
 import { getPreset, type ModelConfig } from '../model/presets.ts';
-import { checkLeaks, cpu, gpu } from './helpers.ts';
+import { checkLeaks, cpu, gpu, suite } from './helpers.ts';
 
 const t = suite('flops');
 checkLeaks(t);

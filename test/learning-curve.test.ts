@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSyn
 import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Generator } from '../engine/index.ts';
+import { Generator, setBackend } from '../engine/index.ts';
 import { fashionMnistSplits } from '../model/eval/datasets.ts';
 import { extractFeatures } from '../model/eval/features.ts';
 import { knnClassify } from '../model/eval/knn.ts';
@@ -17,7 +17,7 @@ import { cachedRow } from '../model/eval/row-cache.ts';
 import type { ProtocolResult } from '../model/eval/protocol.ts';
 import { getPreset } from '../model/presets.ts';
 import { VisionTransformer } from '../model/vit.ts';
-import { checkLeaks, suite } from './helpers.ts';
+import { checkLeaks, gpu, suite } from './helpers.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-curve-'));
@@ -25,6 +25,8 @@ const cache = join(tmp, 'cache');
 const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, IJEPA_CACHE: cache } });
 const t = suite('learning curves and the eval row cache');
 checkLeaks(t);
+// other files leave the CPU reference as the default backend at times; these measure the GPU
+t.before(() => setBackend(gpu()));
 t.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 t('the quick probe is the protocol kNN of the encoder on its class-balanced split, the same each time', async () => {

@@ -8,20 +8,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { initWebGPU } from '../engine/device/node.ts';
-import { memory } from '../engine/index.ts';
+import { memory, setBackend } from '../engine/index.ts';
 import { IJepa, type TargetKind } from '../model/ijepa.ts';
 import { MaskCollator } from '../model/masks.ts';
 import { derivePreset, getPreset, type Preset } from '../model/presets.ts';
 import { estimateStepMemory } from '../model/memory-estimate.ts';
 import { decodeRgb, decodeShortSide } from '../model/data/image-folder.ts';
 import { evalView } from '../model/eval/datasets.ts';
-import { checkLeaks, suite } from './helpers.ts';
+import { checkLeaks, gpu, suite } from './helpers.ts';
 
 const backend = await initWebGPU();
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-memory-'));
 const t = suite('memory estimate and guard');
 checkLeaks(t);
+// other files leave the CPU reference as the default backend at times; these measure the GPU
+t.before(() => setBackend(gpu()));
 t.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const dispose = (model: IJepa) => {

@@ -6,7 +6,6 @@
 // scaler's state through a checkpoint and --resume; and the errors (the sync step, a device
 // without shader-f16, loss-scale options in f32). Adapters without shader-f16 skip the GPU f16
 // tests, by that reason.
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +16,7 @@ import { IJepa, type AsyncStepResult, type IJepaOptions } from '../model/ijepa.t
 import { readCheckpointMeta } from '../model/checkpoint.ts';
 import { MaskCollator } from '../model/masks.ts';
 import { getPreset } from '../model/presets.ts';
-import { checkLeaks, cpu, gpu, owned, throwsWith } from './helpers.ts';
+import { checkLeaks, cpu, gpu, owned, throwsWith, suite } from './helpers.ts';
 import { LACKS, skipUnless } from './skips.ts';
 
 const t = suite('mixed precision');
