@@ -76,12 +76,11 @@ t('train refuses a run estimated above --max-memory at once, naming the estimate
   mkdirSync(data);
   await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toFile(join(data, 'a.png'));
   const out = join(tmp, 'huge');
-  const t0 = performance.now();
   const r = spawnSync(process.execPath, [BIN, 'train', '--preset', 'vit-huge-14', '--batch', '1', '--data', data, '--max-memory', '4', '--out', out], { encoding: 'utf8', timeout: 60_000 });
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /652\.7M trainable parameters/);
   assert.match(r.stderr, /needs about 1\d\.\d GiB, more than --max-memory 4 \(4\.0 GiB\)\. Lower --batch or --img-size/);
-  assert.ok(performance.now() - t0 < 30_000, 'refused before building anything');
+  assert.not.match(r.stderr, /step \d+\//, 'refused before any step ran');
   assert.not.ok(existsSync(join(out, 'config.json')));
 });
 
