@@ -16,6 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
@@ -100,7 +101,7 @@ function finished(out: string): Outcome[] {
     .map((n) => JSON.parse(readFileSync(join(out, n, 'sweep.json'), 'utf8')) as Outcome);
 }
 
-if (import.meta.main ?? process.argv[1]?.endsWith('sweep.ts')) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: { out: { type: 'string', default: 'runs/sweep' }, 'probe-every': { type: 'string', default: '250' }, 'no-eval': { type: 'boolean' }, table: { type: 'boolean' } },
