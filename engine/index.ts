@@ -19,7 +19,7 @@ export { zeros, ones, full, zerosLike, arange, fromArray, randn, rand, truncNorm
 export type { CreateOptions } from './creation.ts';
 export type { NestedArray, Shape } from './shape.ts';
 export {
-  neg, exp, log, sqrt, rsqrt, abs, erf, gelu, sign,
+  neg, exp, log, sqrt, rsqrt, abs, erf, gelu, sign, tanh,
   add, sub, mul, div, pow, maximum, minimum, lt, le, gt, ge, eq, ne, where,
   copy, contiguous, detach, reshape, permute, expand, slice, concat,
   sum, max, matmul, softmax, gather, scatterAdd, geluGrad, cast,

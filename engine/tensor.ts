@@ -150,6 +150,7 @@ export class Tensor {
   erf(): Tensor { return ops.erf(this); }
   gelu(): Tensor { return ops.gelu(this); }
   sign(): Tensor { return ops.sign(this); }
+  tanh(): Tensor { return ops.tanh(this); }
   square(): Tensor { return ops.mul(this, this); }
 
   // ---- reductions -----------------------------------------------------------------------------
