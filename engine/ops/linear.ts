@@ -4,12 +4,12 @@
 // so the composed path's separate bias, GELU and residual passes over [rows, out] disappear.
 // Backward, with z = x·Wᵀ + b:  dz = g·gelu'(z) (or g);  dx = dz·W;  dW = dzᵀ·x;  db = Σ_rows dz;
 // dresidual = g. With GELU the forward keeps z (the kernel writes it beside y) for the backward,
-// in the current memory scope like any intermediate (see fused.ts).
+// in the current memory scope like any intermediate (see layer-norm.ts).
 // The composite `linearComposite` (composite.ts) is the reference this is tested against.
 import { fmt, ShapeError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
-import { willTape, withDense } from './fused.ts';
+import { willTape, withDense } from './custom-kernel.ts';
 import { geluGrad, matmul, reshape, sum } from './table.ts';
 
 /** The activation `linear` can fuse after x·Wᵀ + b. */
