@@ -12,7 +12,7 @@ import {
 import { fmt, ShapeError } from '../errors.ts';
 import { numel, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
-import { floatOf, kernel, willTape, withDense, type Launch } from './custom-kernel.ts';
+import { floatOf, kernel, withDense, type Launch } from './custom-kernel.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { concat, copy, full, reshape, slice } from './table.ts';
 
@@ -21,7 +21,6 @@ import { concat, copy, full, reshape, slice } from './table.ts';
 interface AttentionAttrs {
   scale: number;
   /** Written by the forward when taped, consumed (and disposed) by the backward. */
-  saved: { lse: Tensor } | null;
 }
 
 function attentionShape(q: Tensor, k: Tensor, scale: number): AttentionShape {
@@ -29,7 +28,7 @@ function attentionShape(q: Tensor, k: Tensor, scale: number): AttentionShape {
   return { heads: numel(q.shape.slice(0, -2)), nq, nk, dh, scale, dtype: floatOf(q) };
 }
 
-const attentionDef: OpDef<AttentionAttrs> = {
+const attentionDef: OpDef<AttentionAttrs, { lse: Tensor }> = {
   name: 'attention',
   infer([q, k, v]) {
     const dtype = needFloat('attention', [q!, k!, v!]);
@@ -54,15 +53,11 @@ const attentionDef: OpDef<AttentionAttrs> = {
         [q!.storage, k!.storage, v!.storage, out.storage, lse.storage],
       );
     });
-    if (willTape(inputs)) attrs.saved = { lse };
-    else lse.dispose();
+    return { lse };
   },
   // with P = softmax(S), S = q·kᵀ·scale, D_i = Σ_c dO_ic·o_ic:
   //   dv = Pᵀ·dO;  dS = P ⊙ (dO·vᵀ − D);  dq = scale·dS·k;  dk = scale·dSᵀ·q
-  backward(g, inputs, y, attrs, needs) {
-    const saved = attrs.saved;
-    if (!saved) throw new Error('attention: backward without the saved log-sum-exp (it runs once per graph)');
-    attrs.saved = null;
+  backward(g, inputs, y, attrs, needs, saved) {
     const [q, k] = inputs;
     const p = attentionShape(q!, k!, attrs.scale);
     const backend = q!.backend;
@@ -114,10 +109,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, scale?: number): Tens
   const dh = q.shape.at(-1)!;
   const s = scale ?? 1 / Math.sqrt(dh);
   if (dh % 4 === 0 || dh > ATTENTION_MAX_DH || q.rank < 2 || k.rank !== q.rank || v.rank !== q.rank || k.shape.at(-1) !== dh || v.shape.at(-1) !== dh) {
-    return apply(attentionDef, [q, k, v], { scale: s, saved: null });   // infer names any shape error
+    return apply(attentionDef, [q, k, v], { scale: s });   // infer names any shape error
   }
   const pad = (t: Tensor) => concat([t, full([...t.shape.slice(0, -1), 4 - (dh % 4)], 0, t.backend, t.dtype)], -1);
-  const out = apply(attentionDef, [pad(q), pad(k), pad(v)], { scale: s, saved: null });
+  const out = apply(attentionDef, [pad(q), pad(k), pad(v)], { scale: s });
   return slice(out, -1, 0, dh);
 }
 
@@ -127,7 +122,6 @@ interface QkvAttrs {
   heads: number;
   scale: number;
   /** Written by the forward when taped, consumed (and disposed) by the backward. */
-  saved: { lse: Tensor } | null;
 }
 
 /** Kernel shape and layouts for qkv [B, N, 3·heads·Dh] (see packedQkvLayouts). */
@@ -137,7 +131,7 @@ function qkvShape(qkv: Tensor, heads: number, scale: number): AttentionShape {
   return { heads: B * heads, nq: N, nk: N, dh, scale, dtype: floatOf(qkv), layouts: packedQkvLayouts({ heads: B * heads, n: N, dh, hpb: heads }) };
 }
 
-const attentionQkvDef: OpDef<QkvAttrs> = {
+const attentionQkvDef: OpDef<QkvAttrs, { lse: Tensor }> = {
   name: 'attentionQkv',
   infer([qkv], { heads }) {
     const dtype = needFloat('attentionQkv', [qkv!]);
@@ -159,14 +153,10 @@ const attentionQkvDef: OpDef<QkvAttrs> = {
         [x!.storage, out.storage, lse.storage],
       );
     });
-    if (willTape([qkv!])) attrs.saved = { lse };
-    else lse.dispose();
+    return { lse };
   },
   // as attention's backward; dq, dk and dv land in their columns of one dqkv shaped like qkv
-  backward(g, [qkv], y, attrs) {
-    const saved = attrs.saved;
-    if (!saved) throw new Error('attentionQkv: backward without the saved log-sum-exp (it runs once per graph)');
-    attrs.saved = null;
+  backward(g, [qkv], y, attrs, _needs, saved) {
     const p = qkvShape(qkv!, attrs.heads, attrs.scale);
     const backend = qkv!.backend;
     const opts = { subgroupSize: backend.subgroupSize };
@@ -194,5 +184,5 @@ const attentionQkvDef: OpDef<QkvAttrs> = {
  */
 export function attentionQkv(qkv: Tensor, heads: number, scale?: number): Tensor {
   const dh = qkv.shape.at(-1)! / 3 / heads;
-  return apply(attentionQkvDef, [qkv], { heads, scale: scale ?? 1 / Math.sqrt(dh), saved: null });
+  return apply(attentionQkvDef, [qkv], { heads, scale: scale ?? 1 / Math.sqrt(dh) });
 }

@@ -1,10 +1,10 @@
 // custom-kernel: what the fused ops (layer-norm.ts, attention.ts) and the in-place optimizer
 // launches (optim/fused-updates.ts) share: a CustomKernel built from WGSL launches with their
 // float64 twins (the WebGPU backend records the launches, the CPU backend runs the twins), dense
-// copies of strided or offset inputs (the kernels read dense rows), and the tape test.
+// copies of strided or offset inputs (the kernels read dense rows).
 import type { KernelSource } from '../../kernels/index.ts';
 import type { CustomKernel } from '../backend/backend.ts';
-import { gradEnabled, noGrad } from '../runtime.ts';
+import { noGrad } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { copy } from './table.ts';
 
@@ -40,6 +40,3 @@ export function withDense<T>(ts: readonly Tensor[], f: (d: Tensor[]) => T): T {
 
 /** The float storage type of a float tensor (kernels are built per storage type). */
 export const floatOf = (t: Tensor): 'f32' | 'f16' => (t.dtype === 'f16' ? 'f16' : 'f32');
-
-/** Whether `apply` will record a tape node for these inputs (then the forward keeps its saved tensors). */
-export const willTape = (inputs: readonly Tensor[]) => gradEnabled() && inputs.some((t) => t.requiresGrad);

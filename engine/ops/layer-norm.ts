@@ -12,7 +12,7 @@ import {
 import type { Storage } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
-import { floatOf, kernel, willTape, withDense } from './custom-kernel.ts';
+import { floatOf, kernel, withDense } from './custom-kernel.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { cast, sum } from './table.ts';
 
@@ -23,10 +23,9 @@ interface LayerNormAttrs {
   hasWeight: boolean;
   hasBias: boolean;
   /** Written by the forward when taped, consumed (and disposed) by the backward. */
-  saved: { mean: Tensor; rstd: Tensor } | null;
 }
 
-const layerNormDef: OpDef<LayerNormAttrs> = {
+const layerNormDef: OpDef<LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
   name: 'layerNorm',
   infer(inputs) {
     const dtype = needFloat('layerNorm', inputs);
@@ -45,14 +44,10 @@ const layerNormDef: OpDef<LayerNormAttrs> = {
         [x!.storage, w.storage, b.storage, out.storage, mean.storage, rstd.storage],
       );
     });
-    if (willTape(inputs)) attrs.saved = { mean, rstd };
-    else { mean.dispose(); rstd.dispose(); }
+    return { mean, rstd };
   },
   // x̂ = (x − μ)·rstd, ĝ = g·w:  dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂));  dw = Σ_rows g·x̂;  db = Σ_rows g
-  backward(g, inputs, _y, attrs, needs) {
-    const saved = attrs.saved;
-    if (!saved) throw new Error('layerNorm: backward without saved statistics (it runs once per graph)');
-    attrs.saved = null;
+  backward(g, inputs, _y, attrs, needs, saved) {
     const x = inputs[0]!, D = x.shape.at(-1)!, rows = x.size / D;
     const wantDw = attrs.hasWeight && needs[1]!;
     const wantDb = attrs.hasBias && needs[attrs.hasWeight ? 2 : 1]!;
@@ -108,5 +103,5 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
     if (p && (p.rank !== 1 || p.shape[0] !== D)) throw new ShapeError('layerNorm', name, [x.shape, p.shape], `${name} ${fmt(p.shape)} must be [${D}] for x ${fmt(x.shape)}`);
   }
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  return apply(layerNormDef, inputs, { eps, hasWeight: !!weight, hasBias: !!bias, saved: null });
+  return apply(layerNormDef, inputs, { eps, hasWeight: !!weight, hasBias: !!bias });
 }
