@@ -1,4 +1,4 @@
-// fused.bench: the fused kernels (engine/ops/fused.ts) against the composed paths they replace,
+// fused.bench: the fused kernels (engine/ops/layer-norm.ts, attention.ts) against the composed paths they replace,
 // timed in the same run so the ratio means something on a shared machine:
 //   attention fwd+bwd at B·H = 24, N = 197, Dh = 64 (ViT-S/16 at 224², batch 4)
 //   attentionQkv fwd+bwd on the qkv projection [8, 197, 3·3·64] (ViT-Ti's 3 heads, batch 8)
@@ -16,7 +16,8 @@ import {
   add, gelu, Generator, layerNormComposite, linear, linearComposite, randn, scaledDotProductAttention, tidy, truncNormal,
   type Backend, type Tensor,
 } from '../engine/index.ts';
-import { attention, attentionQkv, layerNorm } from '../engine/ops/fused.ts';
+import { attention, attentionQkv } from '../engine/ops/attention.ts';
+import { layerNorm } from '../engine/ops/layer-norm.ts';
 
 export interface FusedBenchRow {
   name: string;

@@ -106,7 +106,8 @@ for (const [R, C] of SOFTMAX_SHAPES.slice(0, 1)) {
 
 // ---- the other kernel families, each against what a tfjs user runs for the same result --------
 const { Generator, randn, tidy } = await import('../engine/index.ts');
-const { attention, layerNorm } = await import('../engine/ops/fused.ts');
+const { attention } = await import('../engine/ops/attention.ts');
+const { layerNorm } = await import('../engine/ops/layer-norm.ts');
 const gen = new Generator(0);
 async function peer(name: string, unit: 'GB/s' | 'GFLOP/s', work: number, ours: () => void, theirs: () => void, note: string): Promise<void> {
   const o = await timeLaunches(backend, ours, samples);

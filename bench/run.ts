@@ -38,7 +38,7 @@ const SUITES: Record<string, (ctx: BenchContext) => Promise<BenchRow[]>> = {
   elementwise: benchElementwise,
   reduce: benchReduce,
   softmax: benchSoftmax,
-  // the fused kernels' own bench (engine/ops/fused.ts), as composed/fused ratios
+  // the fused kernels' own bench (engine/ops/layer-norm.ts, attention.ts), as composed/fused ratios
   fused: async (ctx) => {
     const { benchFused } = await import('./fused.bench.ts') as { benchFused: (o: { samples?: number; log?: (l: string) => void }) => Promise<{ name: string; fusedMs: number; ratio: number; note: string }[]> };
     const rows = await benchFused({ samples: ctx.samples, log: (l) => ctx.log(`  ${l}`) });

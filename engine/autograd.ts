@@ -9,6 +9,7 @@ import { keep, noGrad } from './runtime.ts';
 import { sameShape, type Shape } from './shape.ts';
 import type { Tensor } from './tensor.ts';
 import { copy, full, reshape, sum } from './ops/table.ts';
+import { runBackward } from './ops/op.ts';
 
 /** Sum a broadcast gradient back to `shape` (the inverse of broadcasting). */
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
@@ -64,7 +65,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
         continue;
       }
       const needs = node.inputs.map((x) => x.requiresGrad);
-      const gin = node.def.backward!(g, node.inputs, t, node.attrs, needs);
+      const gin = runBackward(node, g, t, needs);
       node.inputs.forEach((x, k) => {
         const gi = gin[k];
         if (!needs[k] || !gi) return;

@@ -19,7 +19,7 @@ export { zeros, ones, full, zerosLike, arange, fromArray, randn, rand, truncNorm
 export type { CreateOptions } from './creation.ts';
 export type { NestedArray, Shape } from './shape.ts';
 export {
-  neg, exp, log, sqrt, rsqrt, abs, erf, gelu, sign,
+  neg, exp, log, sqrt, rsqrt, abs, erf, gelu, sign, tanh,
   add, sub, mul, div, pow, maximum, minimum, lt, le, gt, ge, eq, ne, where,
   copy, contiguous, detach, reshape, permute, expand, slice, concat,
   sum, max, matmul, softmax, gather, scatterAdd, geluGrad, cast,
@@ -29,10 +29,12 @@ export {
   layerNorm as layerNormComposite, linear as linearComposite, scaledDotProductAttention, smoothL1,
 } from './ops/composite.ts';
 // The fused kernels are the defaults; the composites above stay as their references.
-export { layerNorm, attention, attentionQkv, adamwUpdate, adamwUpdateMany, emaInPlace, emaInPlaceMany, nonFiniteCount } from './ops/fused.ts';
+export { layerNorm } from './ops/layer-norm.ts';
+export { attention, attentionQkv } from './ops/attention.ts';
+export { adamwUpdate, adamwUpdateMany, emaInPlace, emaInPlaceMany, nonFiniteCount } from './optim/fused-updates.ts';
 /** The largest head dim the fused attention kernels take (attention() pads others up to it). */
 export { ATTENTION_MAX_DH } from '../kernels/attention.ts';
-export type { AdamwStep, AdamwItem } from './ops/fused.ts';
+export type { AdamwStep, AdamwItem } from './optim/fused-updates.ts';
 export { linear } from './ops/linear.ts';
 export type { Activation, LinearOptions } from './ops/linear.ts';
 export { sumToShape } from './autograd.ts';

@@ -5,7 +5,7 @@
 import type { Backend, DType, Storage } from './backend/backend.ts';
 import { contiguousStrides, numel, type NestedArray, type Shape } from './shape.ts';
 import { leakWarnings, tensorCreated, tensorDisposed, track, untrack } from './runtime.ts';
-import type { OpDef } from './ops/op.ts';
+import type { OpDef, Saved } from './ops/op.ts';
 import * as ops from './ops/table.ts';
 import * as fn from './ops/composite.ts';
 import { backward } from './autograd.ts';
@@ -17,6 +17,8 @@ export interface TapeNode {
   readonly def: OpDef<any>;  // eslint-disable-line @typescript-eslint/no-explicit-any -- attrs are op-specific
   readonly inputs: readonly Tensor[];
   readonly attrs: unknown;
+  /** What the forward saved for backward; disposed once backward has run (ops/op.ts runBackward). */
+  readonly saved: Saved;
 }
 
 let nextId = 1;
@@ -150,6 +152,7 @@ export class Tensor {
   erf(): Tensor { return ops.erf(this); }
   gelu(): Tensor { return ops.gelu(this); }
   sign(): Tensor { return ops.sign(this); }
+  tanh(): Tensor { return ops.tanh(this); }
   square(): Tensor { return ops.mul(this, this); }
 
   // ---- reductions -----------------------------------------------------------------------------

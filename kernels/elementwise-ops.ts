@@ -32,6 +32,8 @@ export const ELEMENTWISE = {
   erf: unary(7, 'erf_(x)', erfInf),
   gelu: unary(8, 'gelu_(x)', geluInf),
   sign: unary(9, 'sign(x)', (x) => (x > 0 ? 1 : x < 0 ? -1 : 0)),
+  // tanh(±15) is ±1 in f32; the clamp keeps an implementation's exp-based tanh from overflowing to NaN
+  tanh: unary(10, 'tanh(clamp(x, -15.0, 15.0))', Math.tanh),
   add: binary(20, 'x + y', (x, y) => x + y),
   sub: binary(21, 'x - y', (x, y) => x - y),
   mul: binary(22, 'x * y', (x, y) => x * y),

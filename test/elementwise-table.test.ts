@@ -32,6 +32,7 @@ t('the twins follow torch at the edges the kernels special-case', () => {
   assert.is(ELEMENTWISE.erf.ref(-Infinity, 0, 0), -1);
   assert.is(ELEMENTWISE.gelu.ref(Infinity, 0, 0), Infinity);
   assert.is(ELEMENTWISE.sign.ref(0, 0, 0), 0);
+  assert.is(ELEMENTWISE.tanh.ref(-Infinity, 0, 0), -1);
   assert.is(ELEMENTWISE.where.ref(0, 1, 2), 2);
   assert.is(ELEMENTWISE.where.ref(-3, 1, 2), 1);
   assert.is(ELEMENTWISE.ge.ref(2, 2, 0), 1);

@@ -1,4 +1,4 @@
-// Fused ops (engine/ops/fused.ts) against the composites they replace, which stay the reference:
+// Fused ops (engine/ops/layer-norm.ts, attention.ts, optim/fused-updates.ts) against the composites they replace, which stay the reference:
 //   - on the GPU, the fused kernels against the composite built from primitives (values and
 //     gradients, seeded random inputs, sizes that are no multiple of any tile);
 //   - on the CPU backend, the kernels' float64 twins against the composite, to f64 rounding;
@@ -9,7 +9,9 @@ import {
   AdamW, add, emaUpdate, fromArray, gelu, Generator, layerNormComposite, linear, linearComposite, mul, noGrad, permute,
   scaledDotProductAttention, setBackend, sum, tidy, type Backend, type Tensor,
 } from '../engine/index.ts';
-import { adamwUpdate, attention, attentionQkv, emaInPlace, layerNorm } from '../engine/ops/fused.ts';
+import { attention, attentionQkv } from '../engine/ops/attention.ts';
+import { layerNorm } from '../engine/ops/layer-norm.ts';
+import { adamwUpdate, emaInPlace } from '../engine/optim/fused-updates.ts';
 import { attentionBackwardDkv, attentionBackwardDq, attentionForward, type AttentionLaunch } from '../kernels/attention.ts';
 import { assertClose, checkLeaks, checkOp, cpu, gpu, suite, throwsWith } from './helpers.ts';
 import { LACKS, skipUnless } from './skips.ts';

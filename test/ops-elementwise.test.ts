@@ -22,6 +22,14 @@ unary('sqrt of positive values matches f64 and finite differences', async () => 
 unary('rsqrt of positive values matches f64 and finite differences', async () => {
   await checkOp('rsqrt', (x) => E.rsqrt(x), [[4, 7]], { gen: gens.uniform(0.2, 5) });
 });
+unary('tanh matches f64 and finite differences', async () => {
+  await checkOp('tanh', (x) => E.tanh(x), [[4, 7]], { gen: gens.normal(2) });
+});
+unary('tanh saturates to ±1 (not NaN) at large |x| and ±Infinity on both backends', async () => {
+  const r = await checkOp('tanh(large)', (x) => E.tanh(x), [[6]], { gen: () => [20, -20, 100, -100, Infinity, -Infinity], grad: false });
+  assert.equal(Array.from(r.cpu), [1, -1, 1, -1, 1, -1]);
+  assert.equal(Array.from(r.gpu), [1, -1, 1, -1, 1, -1]);
+});
 unary('abs away from 0 matches f64 and finite differences', async () => {
   await checkOp('abs', (x) => E.abs(x), [[4, 7]], { gen: gens.awayFrom([0]) });
 });

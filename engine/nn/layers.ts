@@ -2,7 +2,7 @@
 // ([out, in] for Linear) so checkpoints copy over name by name.
 import { full, truncNormal, zeros } from '../creation.ts';
 import { linear, type LinearOptions } from '../ops/linear.ts';
-import { layerNorm } from '../ops/fused.ts';
+import { layerNorm } from '../ops/layer-norm.ts';
 import { defaultGenerator, type Generator } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
 import { Module, parameter } from './module.ts';

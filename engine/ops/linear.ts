@@ -4,12 +4,12 @@
 // so the composed path's separate bias, GELU and residual passes over [rows, out] disappear.
 // Backward, with z = x·Wᵀ + b:  dz = g·gelu'(z) (or g);  dx = dz·W;  dW = dzᵀ·x;  db = Σ_rows dz;
 // dresidual = g. With GELU the forward keeps z (the kernel writes it beside y) for the backward,
-// in the current memory scope like any intermediate (see fused.ts).
+// in the current memory scope like any intermediate (see layer-norm.ts).
 // The composite `linearComposite` (composite.ts) is the reference this is tested against.
 import { fmt, ShapeError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
-import { willTape, withDense } from './fused.ts';
+import { withDense } from './custom-kernel.ts';
 import { geluGrad, matmul, reshape, sum } from './table.ts';
 
 /** The activation `linear` can fuse after x·Wᵀ + b. */
@@ -20,10 +20,9 @@ interface LinearAttrs {
   hasBias: boolean;
   hasResidual: boolean;
   /** The pre-activation z, written by a taped GELU forward and consumed by its backward. */
-  saved: { pre: Tensor } | null;
 }
 
-const linearDef: OpDef<LinearAttrs> = {
+const linearDef: OpDef<LinearAttrs, { pre?: Tensor }> = {
   name: 'linear',
   // inputs: x [rows, in], weight [out, in], then bias [out] and residual [rows, out] when present
   infer(inputs) {
@@ -31,11 +30,11 @@ const linearDef: OpDef<LinearAttrs> = {
     const [x, w] = inputs;
     return { shape: [x!.shape[0]!, w!.shape[0]!], dtype };
   },
-  forward(out, inputs, attrs) {
+  forward(out, inputs, attrs, taped) {
     const [rows, N] = out.shape as [number, number];
     const K = inputs[0]!.shape[1]!;
     const gelu = attrs.activation === 'gelu';
-    const pre = gelu && willTape(inputs) ? Tensor.empty([rows, N], out.dtype, out.backend) : null;
+    const pre = gelu && taped ? Tensor.empty([rows, N], out.dtype, out.backend) : null;
     try {
       withDense(inputs, ([x, w, ...rest]) => {
         const bias = attrs.hasBias ? rest[0] : undefined;
@@ -48,17 +47,14 @@ const linearDef: OpDef<LinearAttrs> = {
       pre?.dispose();   // apply disposes the output; the pre-activation is ours
       throw e;
     }
-    if (pre) attrs.saved = { pre };
+    return pre ? { pre } : {};
   },
-  backward(g, inputs, _y, attrs, needs) {
+  backward(g, inputs, _y, attrs, needs, saved) {
     const [x, w] = inputs;
     let dz = g;
     if (attrs.activation === 'gelu') {
-      const saved = attrs.saved;
-      if (!saved) throw new Error('linear: backward without the saved pre-activation (it runs once per graph)');
-      attrs.saved = null;
-      dz = geluGrad(saved.pre, g);
-      saved.pre.dispose();
+      dz = geluGrad(saved.pre!, g);
+      saved.pre!.dispose();   // large ([rows, N]): released before the matmuls below
     }
     const grads: (Tensor | null)[] = [
       needs[0] ? matmul(dz, w!) : null,                       // [rows, in]
@@ -106,6 +102,6 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Lin
   const inputs = [as2d(x, inF), weight];
   if (bias) inputs.push(bias);
   if (residual) inputs.push(as2d(residual, outF));
-  const y = apply(linearDef, inputs, { activation, hasBias: !!bias, hasResidual: !!residual, saved: null });
+  const y = apply(linearDef, inputs, { activation, hasBias: !!bias, hasResidual: !!residual });
   return lead.length === 1 ? y : reshape(y, outShape);
 }

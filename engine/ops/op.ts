@@ -3,25 +3,36 @@
 import type { Backend, DType } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, gradEnabled } from '../runtime.ts';
-import { Tensor } from '../tensor.ts';
+import { Tensor, type TapeNode } from '../tensor.ts';
 
-export interface OpDef<A> {
+/** Tensors a forward keeps for its backward (layerNorm's mean and rstd, attention's log-sum-exp). */
+export type Saved = Readonly<Record<string, Tensor>>;
+
+export interface OpDef<A, S extends Saved = Saved> {
   readonly name: string;
   /** Output shape and dtype; throws ShapeError naming the op, the argument and the shapes. */
   infer(inputs: readonly Tensor[], attrs: A): { shape: number[]; dtype: DType };
-  /** Record the kernel(s) that write `out`. Absent for views. */
-  forward?(out: Tensor, inputs: readonly Tensor[], attrs: A): void;
+  /**
+   * Record the kernel(s) that write `out`, returning what the backward needs besides the inputs
+   * and output. `taped` says whether the tape will keep it (else `apply` disposes it at once), so
+   * a forward may skip saving work nobody reads. Absent for views.
+   */
+  forward?(out: Tensor, inputs: readonly Tensor[], attrs: A, taped: boolean): S | void;
   /** Views share the first input's storage; they give the output's strides and offset. */
   view?(x: Tensor, attrs: A): { strides: number[]; offset: number };
   /**
    * Gradients of the inputs given the output's gradient `g`, written with other ops; null for
    * inputs that get none. `needs[i]` says whether input i wants one, so rules can skip work.
    * Each gradient may have the output's (broadcast) shape: the tape sums it to the input's.
+   * `saved` is what forward returned; it is disposed after backward (which may dispose a large
+   * one early, once read, to keep the peak low).
    */
-  backward?(g: Tensor, inputs: readonly Tensor[], out: Tensor, attrs: A, needs: readonly boolean[]): readonly (Tensor | null)[];
+  backward?(g: Tensor, inputs: readonly Tensor[], out: Tensor, attrs: A, needs: readonly boolean[], saved: S): readonly (Tensor | null)[];
 }
 
-export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, onBackend?: Backend): Tensor {
+const disposeSaved = (saved: Saved | void) => { for (const t of Object.values(saved ?? {})) t.dispose(); };
+
+export function apply<A, S extends Saved>(def: OpDef<A, S>, inputs: readonly Tensor[], attrs: A, onBackend?: Backend): Tensor {
   const backend = inputs[0]?.backend ?? onBackend ?? getBackend();
   for (const [i, t] of inputs.entries()) {
     if (!(t instanceof Tensor)) throw new TypeError(`${def.name}: input ${i} is not a Tensor`);
@@ -30,7 +41,9 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, onB
   }
   const { shape, dtype } = def.infer(inputs, attrs);
   backend.setLabel(`${def.name}(${inputs.map((t) => fmt(t.shape)).join(', ')})`);
+  const taped = !!def.backward && gradEnabled() && inputs.some((t) => t.requiresGrad);
   let out: Tensor;
+  let saved: S | void = undefined;
   if (def.view) {
     const x = inputs[0]!;
     const v = def.view(x, attrs);
@@ -38,17 +51,31 @@ export function apply<A>(def: OpDef<A>, inputs: readonly Tensor[], attrs: A, onB
   } else {
     out = Tensor.empty(shape, dtype, backend);
     try {
-      def.forward!(out, inputs, attrs);
+      saved = def.forward!(out, inputs, attrs, taped);
     } catch (e) {
       out.dispose();   // a launcher that rejects its parameters must not leak the output
       throw e;
     }
   }
-  if (def.backward && gradEnabled() && inputs.some((t) => t.requiresGrad)) {
+  if (taped) {
     out.requiresGrad = true;
-    out.node = { def, inputs, attrs };
+    out.node = { def, inputs, attrs, saved: saved ?? {} };
+  } else {
+    disposeSaved(saved);
   }
   return out;
+}
+
+/**
+ * Run a tape node's backward with what its forward saved, then dispose that. The tape releases
+ * each node as it is consumed, so a node's backward runs once per graph.
+ */
+export function runBackward(node: TapeNode, g: Tensor, out: Tensor, needs: readonly boolean[]): readonly (Tensor | null)[] {
+  try {
+    return node.def.backward!(g, node.inputs, out, node.attrs, needs, node.saved);
+  } finally {
+    disposeSaved(node.saved);
+  }
 }
 
 /**

@@ -49,7 +49,7 @@ function elementwiseDef(name: string, backward?: OpDef<Ew>['backward'], dtype?: 
   };
 }
 
-type UnaryName = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'erf' | 'gelu' | 'sign';
+type UnaryName = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'erf' | 'gelu' | 'sign' | 'tanh';
 const unaryDefs: Record<UnaryName, OpDef<Ew>> = {
   // d(-x) = -dx
   neg: elementwiseDef('neg', (g) => [neg(g)]),
@@ -70,6 +70,8 @@ const unaryDefs: Record<UnaryName, OpDef<Ew>> = {
   gelu: elementwiseDef('gelu', (g, [x]) => [geluGrad(x!, g)]),
   // piecewise constant: no gradient
   sign: elementwiseDef('sign'),
+  // d tanh(x) = (1 − tanh²(x)) dx: reuse the output
+  tanh: elementwiseDef('tanh', (g, _x, y) => [mul(g, sub(1, mul(y, y)))]),
 };
 
 function unary(k: UnaryName): (x: Tensor) => Tensor {
@@ -93,6 +95,8 @@ export const erf = unary('erf');
 export const gelu = unary('gelu');
 /** −1, 0 or 1 by the sign of x, elementwise (no gradient). */
 export const sign = unary('sign');
+/** The hyperbolic tangent elementwise. */
+export const tanh = unary('tanh');
 
 /** The other operand of a binary op: a tensor input, or the scalar held in attrs. */
 const other = (inputs: readonly Tensor[], attrs: Ew): Operand => inputs[1] ?? attrs.scalar!;

@@ -9,10 +9,10 @@
 // as torch's add_param_group does.
 // Under a loss scale S (optim/grad-scaler.ts) `step({ invScale: 1/S })` multiplies each gradient
 // by 1/S first, inside the same launches.
-// By default fused launches (ops/fused.ts `adamwUpdateMany`) update θ, m and v in place, several
+// By default fused launches (fused-updates.ts `adamwUpdateMany`) update θ, m and v in place, several
 // parameters per launch; `fused: false` runs the composed ops below, which swap in new storage.
 import { zeros } from '../creation.ts';
-import { adamwUpdateMany, type AdamwItem } from '../ops/fused.ts';
+import { adamwUpdateMany, type AdamwItem } from './fused-updates.ts';
 import { add, div, mul, sqrt } from '../ops/table.ts';
 import { keep, noGrad, tidy } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';

@@ -1,8 +1,8 @@
 // ema: exponential moving average of parameters, θ̄ ← m·θ̄ + (1 − m)·θ, without gradients.
 // I-JEPA's target encoder follows the context encoder this way, every parameter in order.
-// By default fused in-place launches, several tensors each (ops/fused.ts `emaInPlaceMany`);
+// By default fused in-place launches, several tensors each (fused-updates.ts `emaInPlaceMany`);
 // `fused: false` composes mul and add and swaps in new storage.
-import { emaInPlaceMany } from '../ops/fused.ts';
+import { emaInPlaceMany } from './fused-updates.ts';
 import { add, mul } from '../ops/table.ts';
 import { noGrad, tidy } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';

@@ -7,7 +7,7 @@
 // torch's: S₀ = 2^16, growth ×2, backoff ×0.5, interval 2000.
 // This is the bookkeeping and the check's launch; the caller reads the check back with the
 // loss and decides. It is not an optimizer wrapper: the caller runs the step it allows.
-import { nonFiniteCount } from '../ops/fused.ts';
+import { nonFiniteCount } from './fused-updates.ts';
 import type { Tensor } from '../tensor.ts';
 
 /** How a GradScaler starts: its scale and growth interval (torch's defaults otherwise). */

@@ -1,0 +1,42 @@
+// custom-kernel: what the fused ops (layer-norm.ts, attention.ts) and the in-place optimizer
+// launches (optim/fused-updates.ts) share: a CustomKernel built from WGSL launches with their
+// float64 twins (the WebGPU backend records the launches, the CPU backend runs the twins), dense
+// copies of strided or offset inputs (the kernels read dense rows).
+import type { KernelSource } from '../../kernels/index.ts';
+import type { CustomKernel } from '../backend/backend.ts';
+import { noGrad } from '../runtime.ts';
+import type { Tensor } from '../tensor.ts';
+import { copy } from './table.ts';
+
+export interface Launch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
+
+/**
+ * A CustomKernel from launches run in order, each with its binding indices into the storage
+ * list and its float64 twin, which the CPU backend calls on the same storages in the same order.
+ */
+export function kernel(name: string, launches: readonly [Launch, readonly number[], (a: Float64Array[]) => void][]): CustomKernel {
+  return {
+    name,
+    launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })),
+    reference: (arrays) => { for (const [, bindings, twin] of launches) twin(bindings.map((i) => arrays[i]!)); },
+  };
+}
+
+/** t itself when it is contiguous at offset 0, else a dense copy made without taping. */
+function dense(t: Tensor): { t: Tensor; owned: boolean } {
+  if (t.isContiguous && t.offset === 0) return { t, owned: false };
+  return { t: noGrad(() => copy(t)), owned: true };
+}
+
+/** Run f on dense versions of ts, disposing the copies afterwards. */
+export function withDense<T>(ts: readonly Tensor[], f: (d: Tensor[]) => T): T {
+  const d = ts.map(dense);
+  try {
+    return f(d.map((x) => x.t));
+  } finally {
+    for (const x of d) if (x.owned) x.t.dispose();
+  }
+}
+
+/** The float storage type of a float tensor (kernels are built per storage type). */
+export const floatOf = (t: Tensor): 'f32' | 'f16' => (t.dtype === 'f16' ? 'f16' : 'f32');
