@@ -142,4 +142,23 @@ export async function timeAgainst(backend: Backend, record: () => void, ref: Ref
   return { seconds, refRate: ref.work / (seconds * median) / 1e9 };
 }
 
+/**
+ * The bench's self-test: IJEPA_BENCH_SLOW=<row name>:<fraction> (e.g. "elementwise add 4194304:0.25")
+ * makes the named row record `fraction` extra launches of its own kernel per timed launch, so that
+ * row does that much more work and `bench:check` must flag it. Read here only, never by engine/.
+ */
+export function injectSlowdown(name: string, record: () => void): () => void {
+  const spec = process.env.IJEPA_BENCH_SLOW;
+  if (!spec) return record;
+  const at = spec.lastIndexOf(':');
+  const fraction = Number(spec.slice(at + 1));
+  if (at < 0 || !(fraction > 0)) throw new Error(`bench: IJEPA_BENCH_SLOW must be "<row name>:<fraction>", got "${spec}"`);
+  if (spec.slice(0, at) !== name) return record;
+  let owed = 0;
+  return () => {
+    record();
+    for (owed += fraction; owed >= 1; owed -= 1) record();
+  };
+}
+
 export const fmtShape = (dims: readonly number[]) => dims.join('×');

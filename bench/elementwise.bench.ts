@@ -4,7 +4,7 @@
 // non-flat paths the engine hits every step, and the flat add through the strided kernel text
 // (the dense vec4 text's before).
 import { elementwise, type ElementwiseOp } from '../kernels/index.ts';
-import { filled, recordLaunch, timeAgainst, type BenchContext, type BenchRow } from './common.ts';
+import { filled, injectSlowdown, recordLaunch, timeAgainst, type BenchContext, type BenchRow } from './common.ts';
 import type { View } from '../engine/backend/backend.ts';
 
 export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
@@ -23,8 +23,9 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
     ctx.log(`  ${name.padEnd(34)} ${(m.seconds * 1e3).toFixed(3).padStart(8)} ms ${gbs.toFixed(2).padStart(7)} GB/s  ${(gbs / m.refRate).toFixed(2)}× copy`);
   };
   for (const c of cases) {
-    const t = await time(() => backend.elementwise(c.op, flat(out), flat(x), c.inputs === 2 ? flat(y) : undefined));
-    push(`elementwise ${c.op} ${n}`, t, 4 * n * (c.inputs + 1), `${c.inputs} input(s) + 1 output`);
+    const name = `elementwise ${c.op} ${n}`;
+    const t = await time(injectSlowdown(name, () => backend.elementwise(c.op, flat(out), flat(x), c.inputs === 2 ? flat(y) : undefined)));
+    push(name, t, 4 * n * (c.inputs + 1), `${c.inputs} input(s) + 1 output`);
   }
   // bias add: [1568, 768] + [768] broadcast along rows
   {

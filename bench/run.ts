@@ -8,6 +8,10 @@
 //   npm run bench -- --tune            time every matmul tile per shape, rewrite this adapter's rows
 //                                      of kernels/matmul-tiles.ts (other adapters' rows are kept)
 //   --samples N                        timed samples per row (default 7)
+//   IJEPA_BENCH_SLOW='<row>:<fraction>' the guard's self-test: the named row (so far the elementwise
+//                                      op rows, e.g. 'elementwise add 4194304:0.25') records that
+//                                      fraction of extra launches of its kernel (common.ts
+//                                      injectSlowdown), so bench:check must fail naming it
 //
 // A score is a rate divided by a reference measured in the same run: matmul against its naive
 // twin (the scalar kernel on the same inputs), bandwidth-bound kernels against the copy kernel
