@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateRawSync } from 'node:zlib';
 import { decodeSafetensors, fromArray, noGrad, tidy } from '../engine/index.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { IJepa } from '../model/ijepa.ts';
@@ -21,6 +20,7 @@ import { exportCommand } from '../model/cli/export.ts';
 import { importCommand } from '../model/cli/import.ts';
 import { checkLeaks, suite } from './helpers.ts';
 import { skipUnless } from './skips.ts';
+import { deflatedZip } from './fixtures/deflated-zip.ts';
 
 const GOLD = join(import.meta.dirname, 'golden', 'interop');
 const PTH = join(GOLD, 'official-micro.pth.tar');
@@ -174,29 +174,6 @@ pk('zip: CRC-32 check value, aligned stored entries, corruption detected', async
   }
 });
 
-/** A zip of deflated entries, each with the size its headers declare (the true one unless `declared`). */
-function deflatedZip(entries: { name: string; data: Uint8Array; declared?: number }[]): Uint8Array {
-  const parts: Uint8Array[] = [], central: Uint8Array[] = [];
-  let at = 0;
-  for (const e of entries) {
-    const name = new TextEncoder().encode(e.name), packed = deflateRawSync(e.data), crc = crc32(e.data), size = e.declared ?? e.data.length;
-    const local = new DataView(new ArrayBuffer(30 + name.length)), dir = new DataView(new ArrayBuffer(46 + name.length));
-    local.setUint32(0, 0x04034b50, true); local.setUint16(4, 20, true); local.setUint16(8, 8, true);
-    local.setUint32(14, crc, true); local.setUint32(18, packed.length, true); local.setUint32(22, size, true); local.setUint16(26, name.length, true);
-    new Uint8Array(local.buffer).set(name, 30);
-    dir.setUint32(0, 0x02014b50, true); dir.setUint16(4, 20, true); dir.setUint16(6, 20, true); dir.setUint16(10, 8, true);
-    dir.setUint32(16, crc, true); dir.setUint32(20, packed.length, true); dir.setUint32(24, size, true); dir.setUint16(28, name.length, true); dir.setUint32(42, at, true);
-    new Uint8Array(dir.buffer).set(name, 46);
-    parts.push(new Uint8Array(local.buffer), packed);
-    central.push(new Uint8Array(dir.buffer));
-    at += local.byteLength + packed.length;
-  }
-  const cdSize = central.reduce((n, c) => n + c.length, 0);
-  const end = new DataView(new ArrayBuffer(22));
-  end.setUint32(0, 0x06054b50, true); end.setUint16(8, entries.length, true); end.setUint16(10, entries.length, true);
-  end.setUint32(12, cdSize, true); end.setUint32(16, at, true);
-  return Buffer.concat([...parts, ...central, new Uint8Array(end.buffer)]);
-}
 
 pk('zip bomb: inflation stops at the declared size, impossible ratios and a total past the cap are refused, naming file and entry', async () => {
   const bomb = join(tmp, 'bomb.pth.tar');
