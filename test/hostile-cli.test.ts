@@ -100,6 +100,13 @@ t('stray arguments and an empty --out are usage errors (exit 2) naming them; --v
   r = run(['--version']);
   assert.is(r.status, 0);
   assert.match(r.stdout, /^ijepa \d+\.\d+\.\d+/);
+  r = run([]);   // no command: the usage, on stderr, as a usage error
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /name a command[\s\S]*usage: ijepa <command>/);
+  // flags that pass their own ranges but break a preset rule together: a usage error naming the flag
+  r = run(['train', ...micro, '--img-size', '36', '--steps', '1', '--out', join(tmp, 'img36')]);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /--img-size 36: preset 'micro': imgSize 36 is not divisible by patchSize 8/);
 });
 
 t('a new run into a folder that holds a run refuses, offering --resume or another --out', () => {

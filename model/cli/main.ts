@@ -39,9 +39,13 @@ function usage(): string {
 }
 
 const [name, ...rest] = argv.slice(2);
-if (!name || name === '--help' || name === '-h' || name === 'help') {
+if (!name) {   // a usage error: the usage goes to stderr and the exit code is 2, as for an unknown command
+  console.error(`ijepa: name a command\n\n${usage()}`);
+  exit(2);
+}
+if (name === '--help' || name === '-h' || name === 'help') {
   console.log(usage());
-  exit(name ? 0 : 1);
+  exit(0);
 }
 if (name === '--version' || name === '-V') {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -158,7 +158,16 @@ export function resolvePreset(v: OptionValues, base: Preset): Preset {
     ...(num('ema-final') !== undefined ? { emaFinal: num('ema-final')! } : {}),
   };
   const mask = { ...(v['mask-mode'] !== undefined ? { mode: v['mask-mode'] as 'official' | 'fixed' } : {}) };
-  return derivePreset(base, { model, optim, mask });
+  try {
+    return derivePreset(base, { model, optim, mask });
+  } catch (e) {
+    // each flag passed its own range; together with the preset they break a rule that relates fields
+    // (the image side a multiple of the patch, warmup within the run): a usage error naming the flags
+    const flags = ['img-size', 'batch', 'lr', 'start-lr', 'final-lr', 'wd', 'final-wd', 'ema-start', 'ema-final', 'mask-mode']
+      .filter((k) => v[k] !== undefined).map((k) => `--${k} ${v[k]}`);
+    if (!(e instanceof RangeError) || flags.length === 0) throw e;
+    throw new OptionError(`${flags.join(' ')}: ${e.message}`);
+  }
 }
 
 export const trainCommand = {
