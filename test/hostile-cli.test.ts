@@ -1,8 +1,8 @@
 // Hostile inputs to the CLI (issue #14), each through the real command in a child process: a
 // step whose update goes non-finite is never checkpointed and eval refuses non-finite weights,
 // dead writers' temp files are removed, signals give 128+n exit codes, stray arguments and an
-// empty --out are usage errors (exit 2), a second run into a run folder refuses, and symlink
-// loops in --data add no images.
+// empty --out are usage errors (exit 2), a second run into a run folder refuses, symlink loops in
+// --data add no images, and export never writes over a run's own files.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
@@ -134,6 +134,26 @@ t('symlink loops in --data are followed once: no extra entries, no stack overflo
   const f = await scanImageFolder(root, { probe: false });
   assert.equal(f.classes, ['a', 'b']);
   assert.is(f.entries.length, 3, f.entries.map((e) => e.path).join('\n'));
+});
+
+t('export never writes over a run\'s own files and refuses --out \'\'', () => {
+  const runDir = join(tmp, 'export-run');
+  let r = run(['train', ...micro, '--steps', '1', '--out', runDir]);
+  assert.is(r.status, 0, r.stderr);
+  const ckpt = join(runDir, 'ckpt-0000001.safetensors');
+  const before = readFileSync(ckpt);
+  for (const [out, why] of [[ckpt, /is the checkpoint being exported/], [join(runDir, 'ckpt-0000009.safetensors'), /a run folder's own file name/],
+    [join(runDir, 'log.jsonl'), /a run folder's own file name/], ['', /--out '': name the file to write/]] as const) {
+    r = run(['export', '--run', runDir, '--to', 'safetensors', '--out', out]);
+    assert.is(r.status, 2, `--out ${out}: ${r.stderr}`);
+    assert.match(r.stderr, why);
+  }
+  assert.ok(readFileSync(ckpt).equals(before), 'the checkpoint is untouched');
+  assert.not.ok(existsSync(join(runDir, 'ckpt-0000009.safetensors')));
+  const elsewhere = join(tmp, 'exports', 'new', 'micro.safetensors');   // a missing folder is created
+  r = run(['export', '--run', runDir, '--to', 'safetensors', '--out', elsewhere]);
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(existsSync(elsewhere));
 });
 
 t.run();

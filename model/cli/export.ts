@@ -3,9 +3,9 @@
 // stripping `module.`, AdamW state included), safetensors with official names, or safetensors in
 // Hugging Face IJepaModel naming. A host-side conversion (model/interop/convert.ts); no GPU.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { listCheckpoints } from '../checkpoint.ts';
+import { makeDirs } from '../make-dirs.ts';
 import { exportCheckpoint, type ExportFormat } from '../interop/index.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
@@ -38,8 +38,16 @@ export const exportCommand = {
       checkpoint = resolve(String(v.checkpoint));
     }
     const log = join(dirname(checkpoint), 'log.jsonl');
+    if (String(v.out).trim() === '') throw new OptionError("--out '': name the file to write");
     const out = resolve(String(v.out));
-    await mkdir(dirname(out), { recursive: true });   // --out into a folder that does not exist yet
+    // never over a run's own files, nor a name that a later --resume, eval --run or export --run
+    // would take for the run's newest checkpoint
+    if (out === checkpoint) throw new OptionError(`--out ${out} is the checkpoint being exported; write elsewhere`);
+    const runFile = /^(ckpt-\d+\.safetensors|log\.jsonl|config\.json)$/.test(basename(out));
+    if (runFile && (dirname(out) === dirname(checkpoint) || existsSync(join(dirname(out), 'config.json')))) {
+      throw new OptionError(`--out ${out} is a run folder's own file name (checkpoints, log.jsonl, config.json); write elsewhere or under another name`);
+    }
+    await makeDirs(dirname(out));   // --out into a folder that does not exist yet
     const r = await exportCheckpoint({
       checkpoint, to: v.to as ExportFormat, out, log: existsSync(log) ? log : null,
       ...(v.net !== undefined ? { net: v.net as 'all' | 'encoder' | 'predictor' | 'target_encoder' } : {}),
