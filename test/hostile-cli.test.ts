@@ -136,14 +136,14 @@ t('symlink loops in --data are followed once: no extra entries, no stack overflo
   assert.is(f.entries.length, 3, f.entries.map((e) => e.path).join('\n'));
 });
 
-t('export never writes over a run\'s own files and refuses --out \'\'', () => {
+t('export never writes over a run\'s own files; an empty path option is a usage error in every command', () => {
   const runDir = join(tmp, 'export-run');
   let r = run(['train', ...micro, '--steps', '1', '--out', runDir]);
   assert.is(r.status, 0, r.stderr);
   const ckpt = join(runDir, 'ckpt-0000001.safetensors');
   const before = readFileSync(ckpt);
   for (const [out, why] of [[ckpt, /is the checkpoint being exported/], [join(runDir, 'ckpt-0000009.safetensors'), /a run folder's own file name/],
-    [join(runDir, 'log.jsonl'), /a run folder's own file name/], ['', /--out '': name the file to write/]] as const) {
+    [join(runDir, 'log.jsonl'), /a run folder's own file name/], ['', /--out '' is empty: give a path/]] as const) {
     r = run(['export', '--run', runDir, '--to', 'safetensors', '--out', out]);
     assert.is(r.status, 2, `--out ${out}: ${r.stderr}`);
     assert.match(r.stderr, why);
@@ -154,6 +154,11 @@ t('export never writes over a run\'s own files and refuses --out \'\'', () => {
   r = run(['export', '--run', runDir, '--to', 'safetensors', '--out', elsewhere]);
   assert.is(r.status, 0, r.stderr);
   assert.ok(existsSync(elsewhere));
+  for (const args of [['eval', '--run', runDir, '--out', ''], ['report', runDir, '--out', ''], ['embed', '--data', ''], ['train', '--config', '']]) {
+    r = run(args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`${args.at(-2)} '' is empty: give a path`));
+  }
 });
 
 t.run();

@@ -38,7 +38,6 @@ export const exportCommand = {
       checkpoint = resolve(String(v.checkpoint));
     }
     const log = join(dirname(checkpoint), 'log.jsonl');
-    if (String(v.out).trim() === '') throw new OptionError("--out '': name the file to write");
     const out = resolve(String(v.out));
     // never over a run's own files, nor a name that a later --resume, eval --run or export --run
     // would take for the run's newest checkpoint

@@ -58,6 +58,8 @@ export function parseOptions(command: string, table: OptionTable, argv: string[]
     const s = String(raw);
     if (o.type === 'string') {
       if (o.choices && !o.choices.includes(s)) throw new OptionError(`--${name} '${s}' is not one of ${o.choices.join(', ')}`);
+      // every free string option is a path: an empty one would resolve to the current folder
+      if (s.trim() === '') throw new OptionError(`--${name} '${s}' is empty: give a path`);
       values[name] = s;
       continue;
     }

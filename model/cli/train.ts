@@ -178,7 +178,6 @@ export const trainCommand = {
     let v = opts;
     if (help) { console.log(helpText('train', SUMMARY, TRAIN_OPTIONS)); return 0; }
     // resolve('') is the current folder: an empty --out (an unset shell variable) would spill a run there
-    if (String(v.out).trim() === '') throw new OptionError("--out '': give a directory for the run");
     if (v.dtype !== 'f16') {
       for (const o of ['loss-scale', 'loss-scale-interval']) if (given.has(o) && !v.resume) throw new OptionError(`--${o} applies to --dtype f16 only`);
     }
