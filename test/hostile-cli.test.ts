@@ -2,7 +2,7 @@
 // step whose update goes non-finite is never checkpointed and eval refuses non-finite weights,
 // dead writers' temp files are removed, signals give 128+n exit codes, stray arguments and an
 // empty --out are usage errors (exit 2), a second run into a run folder refuses, symlink loops in
-// --data add no images, and export never writes over a run's own files.
+// --data add no images, export never writes over a run's own files, and one run holds an --out at a time.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
@@ -80,6 +80,30 @@ for (const [sig, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     assert.not.match(err, /done:/);
   });
 }
+
+t('one run per --out: a second train or a resume while it runs refuses naming the holder; a dead run\'s lock is taken over', async () => {
+  const out = join(tmp, 'locked');
+  const child = spawn(process.execPath, [BIN, 'train', ...micro, '--steps', '100000', '--ckpt-every', '100000', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const started = new Promise<void>((res) => child.stderr.on('data', (d) => { err += d; if (/step 1\/100000/.test(err)) res(); }));
+  const exited = new Promise<number | null>((res) => child.on('exit', res));
+  await started;
+  for (const args of [['train', ...micro, '--steps', '1', '--out', out], ['train', '--resume', '--out', out]]) {
+    const r = run(args);
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`--out ${out} is in use by another run \\(PID ${child.pid}`));
+  }
+  child.kill('SIGTERM');
+  assert.is(await exited, 143, err);
+  assert.not.ok(existsSync(join(out, '.lock')), 'released at exit');
+  // a lock left by a process that is gone (kill -9) does not block the resume
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  writeFileSync(join(out, '.lock'), `${dead}\n`);
+  const saved = Math.max(...readdirSync(out).map((f) => /^ckpt-(\d+)\.safetensors$/.exec(f)?.[1]).filter(Boolean).map(Number));
+  const r = run(['train', '--resume', '--steps', String(saved + 1), '--out', out]);
+  assert.is(r.status, 0, r.stderr);
+  assert.not.ok(existsSync(join(out, '.lock')));
+});
 
 t('stray arguments and an empty --out are usage errors (exit 2) naming them; --version', () => {
   let r = run(['train', 'extra']);

@@ -30,6 +30,7 @@ import { helpText, OptionError, parseOptions, type OptionTable, type OptionValue
 import { Progress } from './progress.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
 import { makeDirs } from '../make-dirs.ts';
+import { lockRunFolder, processAlive, RunLockedError } from '../run-lock.ts';
 import { appendRecord, cutLog } from '../run-log.ts';
 import { applyConfigFile, readConfigFile } from './config-file.ts';
 import { MODEL_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange } from '../config-schema.ts';
@@ -183,6 +184,12 @@ export const trainCommand = {
     }
     const out = resolve(String(v.out));
     await makeDirs(out).catch((e: Error) => { throw new OptionError(`--out: ${e.message}`); });
+    let unlock: () => void;
+    try {
+      unlock = lockRunFolder(out);
+    } catch (e) {
+      throw e instanceof RunLockedError ? new OptionError(`--out ${e.message}`) : e;
+    }
     await removeStaleTemps(out);
 
     // ---- 1. configuration: preset ← config file ← options; a resume takes the saved config -----
@@ -435,6 +442,7 @@ export const trainCommand = {
     const secs = (performance.now() - t0) / 1000;
     const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s, MFU ${(100 * gflopsDone / secs / peakGflops).toFixed(1)}% of the ${peakGflops.toFixed(0)} GFLOP/s FMA peak kernel${model.scaler ? `; ${skippedSteps} f16 step(s) skipped on overflow, loss scale now ${model.scaler.scale}` : ''}); log ${logPath}`;
     // a stopped run is not "done": the caller (a shell loop, a scheduler) must see the signal
+    unlock();
     if (stopSignal) { console.error(`stopped by ${stopSignal}: ${rate}`); return SIGNAL_EXIT[stopSignal]!; }
     console.error(`done: ${rate}`);
     return 0;
@@ -493,15 +501,10 @@ export async function removeStaleTemps(dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const m = /\.tmp-(\d+)\.\d+$/.exec(name);
-    if (!m || isAlive(Number(m[1]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     await unlink(join(dir, name)).then(() => removed.push(name), () => undefined);
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 /** Average-pooled encoder output [B, D] (the paper's frozen-feature readout), without grad. */
