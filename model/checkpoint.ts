@@ -53,6 +53,17 @@ export function firstNonFinite(a: ArrayLike<number>): number {
   return -1;
 }
 
+/**
+ * `data` of tensor `key` read from checkpoint `path`, or an error naming both: a poisoned file
+ * (written before the save-side check existed, or by hand) would otherwise evaluate to chance
+ * accuracy, resume into NaN or export without a word.
+ */
+export function finiteOrThrow(path: string, key: string, data: Float32Array): Float32Array {
+  const bad = firstNonFinite(data);
+  if (bad >= 0) throw new Error(`load ${path}: ${key} holds ${data[bad]} (element ${bad}); the weights are not finite`);
+  return data;
+}
+
 /** Serialise the nets, the optimizer's moments and the resume state to safetensors bytes. */
 export async function encodeTrainState(nets: TrainNets, opt: AdamW | null, c: CheckpointContents): Promise<Uint8Array> {
   const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
@@ -199,11 +210,7 @@ export async function readCheckpointMeta(path: string): Promise<CheckpointConten
 export async function loadCheckpoint(path: string, nets: TrainNets, opt: AdamW | null): Promise<CheckpointContents & { config: CheckpointConfig }> {
   const file = await readCheckpoint(path);
   const get = (key: string, like: Tensor): Tensor => {
-    // a poisoned file (written before this check existed, or by hand) would otherwise evaluate
-    // to chance accuracy or resume into NaN without a word
-    const data = file.get(key, like.shape).toFloat32();
-    const bad = firstNonFinite(data);
-    if (bad >= 0) throw new Error(`load ${path}: ${key} holds ${data[bad]} (element ${bad}); the weights are not finite`);
+    const data = finiteOrThrow(path, key, file.get(key, like.shape).toFloat32());
     return fromArray(data, like.shape, { backend: like.backend });
   };
   noGrad(() => tidy(() => {

@@ -34,7 +34,7 @@ t('a step whose update goes non-finite is never saved; no "step 0" when nothing 
   }
 });
 
-t('eval refuses a checkpoint with non-finite weights, naming the file', () => {
+t('eval and export refuse a checkpoint with non-finite weights, naming the file', () => {
   const out = join(tmp, 'ok');
   assert.is(run(['train', ...micro, '--steps', '1', '--out', out]).status, 0);
   const src = join(out, 'ckpt-0000001.safetensors');
@@ -47,9 +47,12 @@ t('eval refuses a checkpoint with non-finite weights, naming the file', () => {
   // without the CRC-32s (a file from before they were recorded): with them, the edit is refused as corruption first
   const { crc32: _, ...meta } = f.metadata;
   writeFileSync(bad, encodeSafetensors(tensors, meta));
-  const r = run(['eval', '--checkpoint', bad, '--encoder', 'context']);
-  assert.is(r.status, 1, r.stderr);
-  assert.match(r.stderr, /poisoned\.safetensors.*not finite/);
+  for (const args of [['eval', '--checkpoint', bad, '--encoder', 'context'], ['export', '--checkpoint', bad, '--to', 'pth', '--out', join(tmp, 'poisoned.pth.tar')]]) {
+    const r = run(args);
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, /poisoned\.safetensors.*not finite/);
+  }
+  assert.not.ok(existsSync(join(tmp, 'poisoned.pth.tar')), 'nothing exported');
 });
 
 t('temp files of dead writers are removed at train start; a live writer\'s stay', () => {

@@ -28,7 +28,7 @@
 import { readFile, open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Generator, decodeSafetensors, encodeSafetensors, type SafetensorsInput } from '../../engine/index.ts';
-import { encodeCheckpoint, readCheckpoint, type CheckpointConfig } from '../checkpoint.ts';
+import { encodeCheckpoint, finiteOrThrow, readCheckpoint, type CheckpointConfig } from '../checkpoint.ts';
 import { writeFileAtomic } from '../atomic-write.ts';
 import { sincos2d } from '../pos-embed.ts';
 import { VisionTransformerPredictor } from '../predictor.ts';
@@ -390,7 +390,7 @@ export async function readTrainState(path: string): Promise<TrainState> {
   const file = await readCheckpoint(path);
   const { config, optSteps } = file;
   const layout = officialLayout(config.preset.model, config.target);
-  const get = (key: string, shape: readonly number[]): HostTensor => ({ shape, data: file.get(key, shape).toFloat32() });
+  const get = (key: string, shape: readonly number[]): HostTensor => ({ shape, data: finiteOrThrow(path, key, file.get(key, shape).toFloat32()) });
   const nets: TrainState['nets'] = {};
   const opt: TrainState['opt'] = new Map();
   for (const n of NET_NAMES) {
