@@ -13,7 +13,7 @@ export { VisionTransformerPredictor } from './predictor.ts';
 export type { PredictorConfig } from './predictor.ts';
 export { MaskCollator, sampleBlockSize } from './masks.ts';
 export type { MaskBatch, MaskCollatorOptions, MaskCollatorState, MaskMode, MaskSettings, BlockSize } from './masks.ts';
-export { PRESET_NAMES, getPreset, derivePreset, gridOf, validatePreset, validateModelConfig, scheduleFor } from './presets.ts';
+export { PRESET_NAMES, getPreset, derivePreset, gridOf, validatePreset, validateModelConfig } from './presets.ts';
 export type { Preset, ModelConfig, MaskConfig, OptimConfig } from './presets.ts';
 export { warmupCosineLr, cosineWd, emaMomentum, scheduleAt, scheduleSteps } from './schedules.ts';
 export type { LrSchedule, WdSchedule, EmaSchedule, ScheduleLength } from './schedules.ts';

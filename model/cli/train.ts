@@ -23,7 +23,7 @@ import { QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from '../eval/quick-pr
 import { stepFlops } from '../flops.ts';
 import { IJepa, type AsyncStepResult } from '../ijepa.ts';
 import { MaskCollator, type MaskBatch, type MaskCollatorState } from '../masks.ts';
-import { derivePreset, getPreset, PRESET_NAMES, scheduleFor, type ModelConfig, type Preset } from '../presets.ts';
+import { derivePreset, getPreset, PRESET_NAMES, type ModelConfig, type Preset } from '../presets.ts';
 import type { VisionTransformer } from '../vit.ts';
 import { scheduleAt, scheduleSteps } from '../schedules.ts';
 import { helpText, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
@@ -255,7 +255,7 @@ export const trainCommand = {
     guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']), prefetch: Number(v.prefetch) });
     // The schedules are fixed when the run starts (their length is the starting --steps); steps
     // past that length (a resume with a larger --steps) run at the schedules' final values.
-    const sched = scheduleFor(cfg.preset, cfg.ipe);
+    const sched = { ...cfg.preset.optim, ipe: cfg.ipe };
     scheduleSteps(sched);
     // the starting --steps (epochs is steps / ipe, so the product is that integer up to rounding)
     const scheduleEnd = Math.round(cfg.preset.optim.epochs * cfg.ipe);
