@@ -24,7 +24,7 @@ export type EncoderKind = (typeof ENCODER_KINDS)[number];
 
 const DEFAULT_PRESET = 'small-recipe';
 
-export const ENCODER_SOURCE_OPTIONS: OptionTable = {
+export const ENCODER_SOURCE_OPTIONS = {
   run: { type: 'string', help: 'training output directory: use its newest checkpoint' },
   checkpoint: { type: 'string', help: 'a train-state checkpoint file (ckpt-*.safetensors, or one `ijepa import` wrote)' },
   'random-init': { type: 'boolean', help: 'a randomly initialised encoder of --preset instead of a trained one' },
@@ -36,7 +36,7 @@ export const ENCODER_SOURCE_OPTIONS: OptionTable = {
   features: { type: 'string', help: 'readout: mean of the final-LayerNorm tokens (the paper\'s), or of the last block\'s tokens before that norm', default: 'pooled', choices: FEATURE_KINDS },
   seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed of --random-init, and of data subsets, splits and low-shot draws', default: 0 },
   batch: { type: 'integer', help: 'images per forward pass', default: 256, min: 1, max: 65536 },
-};
+} satisfies OptionTable;
 
 export interface EncoderSource {
   encoder: VisionTransformer;
