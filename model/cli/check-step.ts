@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
-import { checkStepBundle, DEFAULT_TOLERANCE, formatParityReport, parseStepBundle, type ParityTolerance } from '../step-bundle.ts';
+import { checkStepBundle, DEFAULT_TOLERANCE, formatParityReport, parseStepBundle, type ParityTolerance } from '../index.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
 const OPTIONS = {

@@ -10,10 +10,9 @@
 import { relative, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { encodeSafetensors } from '../../engine/index.ts';
-import { writeFileAtomic } from '../atomic-write.ts';
-import { scanImageFolder } from '../data/image-folder.ts';
-import { folderImages } from '../eval/datasets.ts';
-import { extractFeatures } from '../eval/features.ts';
+import { writeFileAtomic } from '../node.ts';
+import { scanImageFolder } from '../data/index.ts';
+import { folderImages, extractFeatures } from '../eval/index.ts';
 import { ENCODER_SOURCE_OPTIONS, checkSourceOptions, loadEncoder } from './encoder-source.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 

@@ -12,12 +12,10 @@
 
 import { resolve } from 'node:path';
 import { Generator } from '../../engine/index.ts';
-import { listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../checkpoint.ts';
-import { FEATURE_KINDS, type FeatureKind } from '../eval/features.ts';
-import { getPreset, PRESET_NAMES, type ModelConfig } from '../presets.ts';
-import { VisionTransformer } from '../vit.ts';
+import { listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../node.ts';
+import { FEATURE_KINDS, type FeatureKind } from '../eval/index.ts';
+import { getPreset, PRESET_NAMES, VisionTransformer, RUN_FIELDS, optionRange, type ModelConfig } from '../index.ts';
 import { OptionError, type OptionTable, type OptionValues } from './options.ts';
-import { RUN_FIELDS, optionRange } from '../config-schema.ts';
 
 export const ENCODER_KINDS = ['context', 'target'] as const;
 export type EncoderKind = (typeof ENCODER_KINDS)[number];

@@ -10,14 +10,13 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
-import { writeFileAtomic } from '../atomic-write.ts';
-import { fashionMnistSplits, folderSplits, type EvalImages, type EvalSplits } from '../eval/datasets.ts';
-import { extractFeatures, pixelFeatures } from '../eval/features.ts';
-import { cachedRow, splitIdentity } from '../eval/row-cache.ts';
-import { evaluateFeatures, lowShotSpecs, type ProtocolResult } from '../eval/protocol.ts';
-import { lowShotName, lowShotPerClass } from '../eval/low-shot.ts';
-import { EVAL_FORMAT, resultsTable, type ResultsTable } from '../eval/results-table.ts';
-import type { VisionTransformer } from '../vit.ts';
+import { writeFileAtomic } from '../node.ts';
+import {
+  fashionMnistSplits, folderSplits, extractFeatures, pixelFeatures, cachedRow, splitIdentity,
+  evaluateFeatures, lowShotSpecs, lowShotName, lowShotPerClass, EVAL_FORMAT, resultsTable, type EvalImages,
+  type EvalSplits, type ProtocolResult, type ResultsTable,
+} from '../eval/index.ts';
+import type { VisionTransformer } from '../index.ts';
 import { ENCODER_SOURCE_OPTIONS, loadEncoder, randomEncoder, checkSourceOptions, type EncoderSource } from './encoder-source.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 

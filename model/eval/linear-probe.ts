@@ -29,7 +29,7 @@
 // Deliberately not: L-BFGS (the engine has no line search), or early stopping.
 
 import { AdamW, Generator, Linear, concat, fromArray, linear, tidy, type Tensor } from '../../engine/index.ts';
-import { Rng, mixSeed, permutation } from '../data/prng.ts';
+import { Rng, mixSeed, permutation } from '../data/index.ts';
 import { accuracyOf, numClassesOf } from './knn.ts';
 import { stratifiedSplit, takeLabels, takeRows } from './sampling.ts';
 
