@@ -23,13 +23,15 @@ export type { LrSchedule, WdSchedule, EmaSchedule, ScheduleLength } from './sche
 export { sincos2d } from './pos-embed.ts';
 export { collapseStats } from './collapse.ts';
 export type { CollapseStats } from './collapse.ts';
-export { MAX_STEPS, MODEL_FIELDS, MASK_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange, fieldProblem, show, checkField, checkFields } from './config-schema.ts';
+export {
+  MAX_STEPS, MODEL_FIELDS, MASK_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange, fieldProblem, show, checkField, checkFields,
+} from './config-schema.ts';
 export type { Field, NumberField, PairField, ChoiceField, BooleanField } from './config-schema.ts';
 export { estimateStepMemory, formatBytes } from './memory-estimate.ts';
 export type { StepMemory } from './memory-estimate.ts';
 export {
-  DEFAULT_TOLERANCE, MEASURED_ERROR, TOLERANCE_FACTOR, toleranceKey, parseStepBundle, bundleModelConfig, loadModuleFrom, modelFromBundle,
-  checkStepBundle, formatParityReport,
+  DEFAULT_TOLERANCE, MEASURED_ERROR, TOLERANCE_FACTOR, toleranceKey, parseStepBundle, bundleModelConfig, loadModuleFrom,
+  modelFromBundle, checkStepBundle, formatParityReport,
 } from './step-bundle.ts';
 export type { BundleConfig, ParityTolerance } from './step-bundle.ts';
 export { fmt as formatShape } from './format-shape.ts';
