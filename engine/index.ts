@@ -42,7 +42,7 @@ export { Module, parameter } from './nn/module.ts';
 export { Linear, LayerNorm } from './nn/layers.ts';
 export type { LinearInit } from './nn/layers.ts';
 export { AdamW } from './optim/adamw.ts';
-export type { ParamGroup, AdamWOptions } from './optim/adamw.ts';
+export type { ParamGroup, AdamWOptions, AdamWStep } from './optim/adamw.ts';
 export { emaUpdate } from './optim/ema.ts';
 export { GradScaler } from './optim/grad-scaler.ts';
 export type { GradScalerOptions, GradScalerState } from './optim/grad-scaler.ts';
