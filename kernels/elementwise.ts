@@ -3,7 +3,7 @@ import { ELEMENTWISE_F16_VEC4_WGSL, ELEMENTWISE_F16_WGSL, ELEMENTWISE_VEC4_WGSL,
 import { grid, MAX_RANK, need, type KernelSource } from './kernel-source.ts';
 import { ELEMENTWISE_OPS, type ElementwiseOp } from './elementwise-ops.ts';
 
-export { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp } from './elementwise-ops.ts';
+export { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp, type ElementwiseOfArity, type GradFns, type Operand } from './elementwise-ops.ts';
 
 /** A strided operand: element offset and one stride per output dim (0 where broadcast). */
 export interface StridedOperand { offset: number; strides: readonly number[] }

@@ -4,7 +4,7 @@
 export type { KernelSource, FloatStorage } from './kernel-source.ts';
 export { grid, need, MAX_RANK } from './kernel-source.ts';
 export { elementwise, ELEMENTWISE, ELEMENTWISE_OPS } from './elementwise.ts';
-export type { ElementwiseOp, StridedOperand, ElementwiseLaunch } from './elementwise.ts';
+export type { ElementwiseOp, ElementwiseOfArity, GradFns, Operand, StridedOperand, ElementwiseLaunch } from './elementwise.ts';
 export { reduceLaunch } from './reduce.ts';
 export type { ReduceOp, ReduceLaunch, ReduceShape } from './reduce.ts';
 export { matmul, DEFAULT_MATMUL_TILE, DEFAULT_SUBGROUP_TILE, SUBGROUP_TILES, pickSubgroupTile, vec4Operands } from './matmul.ts';

@@ -28,11 +28,11 @@ function dense(t: Tensor): { t: Tensor; owned: boolean } {
   return { t: noGrad(() => copy(t)), owned: true };
 }
 
-/** Run f on dense versions of ts, disposing the copies afterwards. */
-export function withDense<T>(ts: readonly Tensor[], f: (d: Tensor[]) => T): T {
+/** Run f on dense versions of ts (a tuple stays a tuple), disposing the copies afterwards. */
+export function withDense<const I extends readonly Tensor[], T>(ts: I, f: (d: { -readonly [K in keyof I]: Tensor }) => T): T {
   const d = ts.map(dense);
   try {
-    return f(d.map((x) => x.t));
+    return f(d.map((x) => x.t) as { -readonly [K in keyof I]: Tensor });
   } finally {
     for (const x of d) if (x.owned) x.t.dispose();
   }

@@ -25,7 +25,7 @@ interface LayerNormAttrs {
   /** Written by the forward when taped, consumed (and disposed) by the backward. */
 }
 
-const layerNormDef: OpDef<LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
+const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
   name: 'layerNorm',
   infer(inputs) {
     const dtype = needFloat('layerNorm', inputs);
@@ -38,10 +38,10 @@ const layerNormDef: OpDef<LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
     const shape = { rows, D, eps: attrs.eps, hasWeight: attrs.hasWeight, hasBias: attrs.hasBias, dtype: floatOf(out) };
     const mean = Tensor.empty([rows], 'f32', out.backend), rstd = Tensor.empty([rows], 'f32', out.backend);
     withDense(inputs, ([x, ...params]) => {
-      const w = attrs.hasWeight ? params[0]! : x!, b = attrs.hasBias ? params[attrs.hasWeight ? 1 : 0]! : x!;
+      const w = attrs.hasWeight ? params[0]! : x, b = attrs.hasBias ? params[attrs.hasWeight ? 1 : 0]! : x;
       out.backend.custom(
         kernel('layerNorm', [[layerNormForward(shape), [0, 1, 2, 3, 4, 5], (a) => layerNormForwardRef(a, shape)]]),
-        [x!.storage, w.storage, b.storage, out.storage, mean.storage, rstd.storage],
+        [x.storage, w.storage, b.storage, out.storage, mean.storage, rstd.storage],
       );
     });
     return { mean, rstd };
@@ -85,7 +85,7 @@ const layerNormDef: OpDef<LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
       if (c !== s) s.dispose();
       return c;
     };
-    const grads: (Tensor | null)[] = [dx];
+    const grads: [Tensor | null, ...(Tensor | null)[]] = [dx];
     if (attrs.hasWeight) grads.push(colSum(dwp));
     if (attrs.hasBias) grads.push(colSum(dbp));
     return grads;
@@ -102,6 +102,6 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
     if (p && (p.rank !== 1 || p.shape[0] !== D)) throw new ShapeError('layerNorm', name, [x.shape, p.shape], `${name} ${fmt(p.shape)} must be [${D}] for x ${fmt(x.shape)}`);
   }
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const inputs: [Tensor, ...Tensor[]] = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return apply(layerNormDef, inputs, { eps, hasWeight: !!weight, hasBias: !!bias });
 }
