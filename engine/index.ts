@@ -1,6 +1,7 @@
 /// <reference types="@webgpu/types" preserve="true" />
-// engine: the public API. An embedding program imports only from here (plus `engine/node` to
-// create a device under Node).
+// engine: the public API. An embedding program imports only from here (plus `engine/node` or
+// `engine/browser` to create a device). What tests and benchmarks reach into besides (the
+// composite references, the raw optimizer launches, sumToShape) is in internal.ts.
 //
 // Memory contract: tensors hold device memory until disposed. Wrap each step in `tidy(fn)`
 // (fn may be async): every tensor created inside and not returned is disposed when it ends.
@@ -8,10 +9,11 @@
 // (`Module.dispose`, `optimizer.dispose`, `zeroGrad`). `memory()` reports what is live.
 export { Tensor } from './tensor.ts';
 export type { Backend, DType, MemoryStats } from './backend/backend.ts';
+// the two backends: the f64 reference (a CLI command or a test runs on it) and WebGPU's
 export { CpuBackend } from './backend/cpu.ts';
 export { WebGPUBackend } from './backend/webgpu.ts';
 export { ShapeError, DeviceError } from './errors.ts';
-export { setBackend, getBackend, noGrad, tidy, keep, tensorCount } from './runtime.ts';
+export { setBackend, getBackend, noGrad, tidy, keep } from './runtime.ts';
 export { memory } from './memory.ts';
 export { measurePeakGflops } from './peak.ts';
 export { Generator, defaultGenerator, manualSeed } from './random.ts';
@@ -49,20 +51,14 @@ export {
   copy, contiguous, detach, reshape, permute, expand, slice, concat,
   sum, max, matmul, softmax, gather, scatterAdd, cast,
 } from './ops/table.ts';
-export {
-  mean, variance, transpose, unsqueeze, squeeze, flatten, stack,
-  layerNorm as layerNormComposite, linear as linearComposite, scaledDotProductAttention, smoothL1,
-} from './ops/composite.ts';
-// The fused kernels are the defaults; the composites above stay as their references.
+export { mean, variance, transpose, unsqueeze, squeeze, flatten, stack, smoothL1 } from './ops/composite.ts';
+// Fused kernels (their composite references are in internal.ts).
 export { layerNorm } from './ops/layer-norm.ts';
 export { attention, attentionQkv } from './ops/attention.ts';
-export { adamwUpdate, adamwUpdateMany, emaInPlace, emaInPlaceMany, nonFiniteCount } from './optim/fused-updates.ts';
 /** The largest head dim the fused attention kernels take (attention() pads others up to it). */
 export { ATTENTION_MAX_DH } from '../kernels/attention.ts';
-export type { AdamwStep, AdamwItem } from './optim/fused-updates.ts';
 export { linear } from './ops/linear.ts';
 export type { Activation, LinearOptions } from './ops/linear.ts';
-export { sumToShape } from './autograd.ts';
 export { Module, parameter } from './nn/module.ts';
 export { Linear, LayerNorm } from './nn/layers.ts';
 export type { LinearInit } from './nn/layers.ts';

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import {
   AdamW, add, emaUpdate, fromArray, gelu, Generator, layerNormComposite, linear, linearComposite, mul, noGrad, permute,
   scaledDotProductAttention, setBackend, sum, tidy, type Backend, type Tensor,
-} from '../engine/index.ts';
+} from '../engine/internal.ts';
 import { attention, attentionQkv } from '../engine/ops/attention.ts';
 import { layerNorm } from '../engine/ops/layer-norm.ts';
 import { adamwUpdate, emaInPlace } from '../engine/optim/fused-updates.ts';

@@ -1,7 +1,7 @@
 // sanitizer: the WebGPU backend's bounds sanitizer (on in tests, see test/run.ts) catches a kernel
 // writing past its output's end, which lavapipe would otherwise drop without a trace.
 import * as assert from 'uvu/assert';
-import * as E from '../engine/index.ts';
+import * as E from '../engine/internal.ts';
 import type { CustomKernel } from '../engine/backend/backend.ts';
 import { checkLeaks, gpu, suite } from './helpers.ts';
 
