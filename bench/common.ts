@@ -85,7 +85,7 @@ export function filled(backend: Backend, n: number, seed = 1, dtype: 'f32' | 'f1
 
 /** A raw launch recorded through the backend's public `custom` entry (bindings 1.. = storages). */
 export function recordLaunch(backend: Backend, l: { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }, storages: Storage[]): void {
-  backend.custom({
+  backend.run({
     name: l.source.name,
     launches: () => [{ ...l, bindings: storages.map((_, i) => i) }],
     reference: () => { throw new Error(`${l.source.name}: no CPU reference in bench`); },

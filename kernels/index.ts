@@ -1,8 +1,8 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // kernels/: WGSL sources and their launch builders. Pure strings and numbers; nothing here
 // knows about tensors or GPUDevice.
-export type { KernelSource, FloatStorage } from './kernel-source.ts';
-export { grid, need, MAX_RANK } from './kernel-source.ts';
+export type { KernelSource, FloatStorage, Kernel, Launch } from './kernel-source.ts';
+export { grid, kernel, need, MAX_RANK } from './kernel-source.ts';
 export { elementwise, ELEMENTWISE, ELEMENTWISE_OPS } from './elementwise.ts';
 export type { ElementwiseOp, ElementwiseOfArity, GradFns, Operand, StridedOperand, ElementwiseLaunch } from './elementwise.ts';
 export { reduceLaunch } from './reduce.ts';

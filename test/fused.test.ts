@@ -252,7 +252,7 @@ skipUnless(A, sgSize >= 8, LACKS.subgroups8, `the adapter's subgroups are ${sgSi
         [attentionBackwardDq(p, { subgroupSize }), [0, 1, 2, 3, 4, 5, 6, 7]],
         [attentionBackwardDkv(p, { subgroupSize }), [0, 1, 2, 4, 5, 7, 8]],
       ];
-      b.custom({ name: 'attention kernels', launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })), reference: () => {} }, st);
+      b.run({ name: 'attention kernels', launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })), reference: () => {} }, st);
       const res = await Promise.all([o!, lse!, dq!, dkv!].map(async (x) => Float64Array.from(await x.data())));
       for (const x of [o!, lse!, dq!, delta!, dkv!]) x.dispose();
       const half = res[3]!.length / 2;

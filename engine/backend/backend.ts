@@ -3,7 +3,7 @@
 // It knows nothing of autograd or shapes beyond what a kernel needs. Two exist: `webgpu` (f32,
 // deferred: records dispatches and submits at sync points) and `cpu` (f64, immediate), which
 // runs the same op table as the reference for tests, jax-js style.
-import type { ElementwiseOp, KernelSource, ReduceOp, ReduceShape } from '../../kernels/index.ts';
+import type { ElementwiseOp, Kernel, ReduceOp, ReduceShape } from '../../kernels/index.ts';
 
 /** Element types: f32 and i32 everywhere; f16 storage (math in f32) where the device has shader-f16. */
 export type DType = 'f32' | 'i32' | 'f16';
@@ -58,12 +58,6 @@ export interface MatmulEpilogueArgs {
   pre?: Storage;
 }
 
-export interface CustomKernel {
-  readonly name: string;
-  launches(): readonly { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number]; bindings: readonly number[] }[];
-  reference(arrays: readonly Float64Array[]): void;
-}
-
 /** What a device implements: storage, uploads and readbacks, and the primitive kernels on strided views. */
 export interface Backend {
   readonly name: 'webgpu' | 'cpu';
@@ -92,15 +86,13 @@ export interface Backend {
   softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void;
   gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void;
   scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void;
-  fill(out: Storage, numel: number, value: number, step: number): void;
-  /** out[i] = x[offset + i] converted to out's float dtype (f32 ↔ f16). */
-  cast(x: Storage, offset: number, numel: number, out: Storage): void;
   /**
-   * A kernel outside the fixed set (fused ops). The WebGPU backend records `launches` in order,
+   * Run a kernel (kernels/kernel-source.ts): the WebGPU backend records its launches in order,
    * binding `storages[i]` for each index in `bindings` (binding 1, 2, ...; binding 0 is the
-   * uniform block); the CPU backend calls `reference` on the storages' Float64Arrays instead.
+   * uniform block); the CPU backend calls its float64 `reference` on the storages' values
+   * instead, then rounds f16 storages.
    */
-  custom(k: CustomKernel, storages: readonly Storage[]): void;
+  run(k: Kernel, storages: readonly Storage[]): void;
 
   /** Submit recorded work now. */
   flush(): void;

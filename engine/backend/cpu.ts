@@ -6,7 +6,8 @@
 // f16, as the GPU does math in f32 over f16 storage.
 import { ELEMENTWISE, type ElementwiseOp, type ReduceOp, type ReduceShape } from '../../kernels/index.ts';
 import { f16round } from '@petamoriken/float16';
-import type { Backend, CustomKernel, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
+import type { Kernel } from '../../kernels/index.ts';
+import type { Backend, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
 import { contiguousStrides } from '../shape.ts';
 
 interface CpuStorage extends Storage { data: Float64Array }
@@ -175,20 +176,7 @@ export class CpuBackend implements Backend {
     this.round(out);
   }
 
-  fill(out: Storage, numel: number, value: number, step: number): void {
-    this.stats.dispatches++;
-    const o = this.d(out);
-    for (let i = 0; i < numel; i++) o[i] = out.dtype === 'i32' ? Math.trunc(value + i * step) : value + i * step;
-    this.round(out);
-  }
-
-  cast(x: Storage, offset: number, numel: number, out: Storage): void {
-    this.stats.dispatches++;
-    this.d(out).set(this.d(x).subarray(offset, offset + numel));
-    this.round(out);
-  }
-
-  custom(k: CustomKernel, storages: readonly Storage[]): void {
+  run(k: Kernel, storages: readonly Storage[]): void {
     this.stats.dispatches++;
     k.reference(storages.map((s) => this.d(s)));
     for (const s of storages) this.round(s);   // f16 outputs of the float64 twin

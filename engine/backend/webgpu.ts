@@ -23,12 +23,12 @@
 // that bound the storage writable. No extra dispatches: `dispatches` counts stay as they are.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
 import {
-  adapterKey, cast, elementwise, fill, gather, matmul, reduceLaunch, scatterAdd, softmaxBackwardRows, softmaxRows,
-  type ElementwiseOp, type FloatStorage, type KernelSource, type ReduceOp, type ReduceShape,
+  adapterKey, elementwise, gather, matmul, reduceLaunch, scatterAdd, softmaxBackwardRows, softmaxRows,
+  type ElementwiseOp, type FloatStorage, type Kernel, type KernelSource, type ReduceOp, type ReduceShape,
 } from '../../kernels/index.ts';
 import { Float16Array } from '@petamoriken/float16';
 import { DeviceError } from '../errors.ts';
-import { BYTES, type Backend, type CustomKernel, type DType, type MatmulArgs, type MatmulEpilogueArgs, type MemoryStats, type Storage, type View } from './backend.ts';
+import { BYTES, type Backend, type DType, type MatmulArgs, type MatmulEpilogueArgs, type MemoryStats, type Storage, type View } from './backend.ts';
 
 interface GpuStorage extends Storage { buffer: GPUBuffer; bucket: number }
 
@@ -488,21 +488,9 @@ export class WebGPUBackend implements Backend {
     this.dispatch(l.source, l.uniforms, [this.buf(src), this.buf(index), this.buf(out)], l.workgroups);
   }
 
-  custom(k: CustomKernel, storages: readonly Storage[]): void {
+  run(k: Kernel, storages: readonly Storage[]): void {
     for (const l of k.launches()) {
-      this.dispatch(l.source, l.uniforms, l.bindings.map((i) => this.buf(storages[i]!)), l.workgroups);
+      this.dispatch(l.source, l.uniforms, l.bindings.map((i) => (i === null ? null : this.buf(storages[i]!))), l.workgroups);
     }
-  }
-
-  fill(out: Storage, numel: number, value: number, step: number): void {
-    if (numel === 0) return;
-    const l = fill({ n: numel, value, step, isInt: out.dtype === 'i32', f16: out.dtype === 'f16' });
-    this.dispatch(l.source, l.uniforms, [this.buf(out)], l.workgroups);
-  }
-
-  cast(x: Storage, offset: number, numel: number, out: Storage): void {
-    if (numel === 0) return;
-    const l = cast({ n: numel, offset, from: floatOf(x), to: floatOf(out) });
-    this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(out)], l.workgroups);
   }
 }

@@ -48,7 +48,7 @@ const attentionDef: OpDef<[q: Tensor, k: Tensor, v: Tensor], AttentionAttrs, { l
     const p = attentionShape(inputs[0], inputs[1], attrs.scale);
     const lse = Tensor.empty([p.heads, p.nq], 'f32', out.backend);
     withDense(inputs, ([q, k, v]) => {
-      out.backend.custom(
+      out.backend.run(
         kernel('attention', [[attentionForward(p, { subgroupSize: out.backend.subgroupSize }), [0, 1, 2, 3, 4], (a) => attentionForwardRef(a, p)]]),
         [q.storage, k.storage, v.storage, out.storage, lse.storage],
       );
@@ -75,7 +75,7 @@ const attentionDef: OpDef<[q: Tensor, k: Tensor, v: Tensor], AttentionAttrs, { l
       if (dkv) launches.push([attentionBackwardDkv(p, opts), [0, 1, 2, 4, 5, 7, 8], (a) => attentionBackwardDkvRef(a, p)]);
       const st = [qd, kd, vd, o, gd, saved.lse, dq, delta].map((t) => t.storage);
       if (dkv) st.push(dkv.storage);
-      backend.custom(kernel('attention.backward', launches), st);
+      backend.run(kernel('attention.backward', launches), st);
     });
     saved.lse.dispose();
     delta.dispose();
@@ -148,7 +148,7 @@ const attentionQkvDef: OpDef<[qkv: Tensor], QkvAttrs, { lse: Tensor }> = {
     const lse = Tensor.empty([p.heads, p.nq], 'f32', out.backend);
     withDense([qkv], ([x]) => {
       // q, k and v are three read-only bindings of the one qkv buffer
-      out.backend.custom(
+      out.backend.run(
         kernel('attentionQkv', [[attentionForward(p, { subgroupSize: out.backend.subgroupSize }), [0, 0, 0, 1, 2], (a) => attentionForwardRef(a, p)]]),
         [x.storage, out.storage, lse.storage],
       );
@@ -164,7 +164,7 @@ const attentionQkvDef: OpDef<[qkv: Tensor], QkvAttrs, { lse: Tensor }> = {
     const delta = Tensor.empty([p.heads, p.nq], 'f32', backend);
     withDense([qkv, y, g], ([x, o, gd]) => {
       // storages: 0 qkv, 1 o, 2 dO, 3 lse, 4 dqkv, 5 delta
-      backend.custom(kernel('attentionQkv.backward', [
+      backend.run(kernel('attentionQkv.backward', [
         [attentionBackwardDq(p, opts), [0, 0, 0, 1, 2, 3, 4, 5], (a) => attentionBackwardDqRef(a, p)],
         [attentionBackwardDkv(p, opts), [0, 0, 0, 2, 3, 5, 4], (a) => attentionBackwardDkvRef(a, p)],
       ]), [x.storage, o.storage, gd.storage, saved.lse.storage, dqkv.storage, delta.storage]);

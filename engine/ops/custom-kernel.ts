@@ -1,26 +1,12 @@
 // custom-kernel: what the fused ops (layer-norm.ts, attention.ts) and the in-place optimizer
-// launches (optim/fused-updates.ts) share: a CustomKernel built from WGSL launches with their
-// float64 twins (the WebGPU backend records the launches, the CPU backend runs the twins), dense
-// copies of strided or offset inputs (the kernels read dense rows).
-import type { KernelSource } from '../../kernels/index.ts';
-import type { CustomKernel } from '../backend/backend.ts';
+// launches (optim/fused-updates.ts) share: kernels/'s `kernel` (WGSL launches with their float64
+// twins: the WebGPU backend records the launches, the CPU backend runs the twins), dense copies
+// of strided or offset inputs (the kernels read dense rows).
 import { noGrad } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 import { copy } from './table.ts';
 
-export interface Launch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
-
-/**
- * A CustomKernel from launches run in order, each with its binding indices into the storage
- * list and its float64 twin, which the CPU backend calls on the same storages in the same order.
- */
-export function kernel(name: string, launches: readonly [Launch, readonly number[], (a: Float64Array[]) => void][]): CustomKernel {
-  return {
-    name,
-    launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })),
-    reference: (arrays) => { for (const [, bindings, twin] of launches) twin(bindings.map((i) => arrays[i]!)); },
-  };
-}
+export { kernel, type Launch } from '../../kernels/index.ts';
 
 /** t itself when it is contiguous at offset 0, else a dense copy made without taping. */
 function dense(t: Tensor): { t: Tensor; owned: boolean } {

@@ -39,7 +39,7 @@ const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { me
     const mean = Tensor.empty([rows], 'f32', out.backend), rstd = Tensor.empty([rows], 'f32', out.backend);
     withDense(inputs, ([x, ...params]) => {
       const w = attrs.hasWeight ? params[0]! : x, b = attrs.hasBias ? params[attrs.hasWeight ? 1 : 0]! : x;
-      out.backend.custom(
+      out.backend.run(
         kernel('layerNorm', [[layerNormForward(shape), [0, 1, 2, 3, 4, 5], (a) => layerNormForwardRef(a, shape)]]),
         [x.storage, w.storage, b.storage, out.storage, mean.storage, rstd.storage],
       );
@@ -63,13 +63,13 @@ const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { me
       const st: Storage[] = [gd!.storage, xd!.storage, (w ?? gd!).storage, saved.mean.storage, saved.rstd.storage];
       if (dx) {
         const p = { rows, D, hasWeight: attrs.hasWeight, dtype };
-        backend.custom(kernel('layerNorm.dx', [[layerNormBackwardDx(p), [0, 1, 2, 3, 4, 5], (a) => layerNormBackwardDxRef(a, p)]]), [...st, dx.storage]);
+        backend.run(kernel('layerNorm.dx', [[layerNormBackwardDx(p), [0, 1, 2, 3, 4, 5], (a) => layerNormBackwardDxRef(a, p)]]), [...st, dx.storage]);
       }
       if (dwp || dbp) {
         const p = { rows, D, wantDw, wantDb, dtype };
         // the output not wanted is bound to a stand-in of its own: writable bindings may not alias
         const stand = dwp && dbp ? null : Tensor.empty([4], 'f32', backend);
-        backend.custom(kernel('layerNorm.dw_db', [[layerNormBackwardColumns(p), [0, 1, 3, 4, 5, 6], (a) => layerNormBackwardColumnsRef(a, p)]]),
+        backend.run(kernel('layerNorm.dw_db', [[layerNormBackwardColumns(p), [0, 1, 3, 4, 5, 6], (a) => layerNormBackwardColumnsRef(a, p)]]),
           [...st, (dwp ?? stand)!.storage, (dbp ?? stand)!.storage]);
         stand?.dispose();
       }

@@ -1,7 +1,7 @@
 // table: every primitive op, declared once: shape rule, forward kernel, backward in other ops.
 // Composites (mean, layerNorm, attention, ...) live in composite.ts and need no backward code.
 // Backward rules never mutate inputs and never read data back to the host.
-import type { ReduceOp } from '../../kernels/index.ts';
+import { cast as castKernel, fill as fillKernel, type ReduceOp } from '../../kernels/index.ts';
 import type { DType, View } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, noGrad } from '../runtime.ts';
@@ -9,6 +9,7 @@ import { broadcastShapes, broadcastStrides, checkShape, contiguousStrides, normD
 import type { Tensor } from '../tensor.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { hostIndexOf } from './host-index.ts';
+import { floatOf } from './custom-kernel.ts';
 import { div, eq, mul } from './elementwise.ts';
 
 /** The inputs of a one-input op. */
@@ -19,6 +20,10 @@ const view = (t: Tensor, shape: Shape = t.shape, strides: Shape = t.strides, off
 
 /** Run a temporary computation inside a forward without taping it; the caller disposes it. */
 const untaped = <T>(f: () => T): T => noGrad(f);
+
+/** Write value + i·step into out's elements (kernels/fill.ts). */
+const fillWith = (out: Tensor, value: number, step: number) =>
+  out.backend.run(fillKernel({ n: out.size, value, step, isInt: out.dtype === 'i32', f16: out.dtype === 'f16' }), [out.storage]);
 
 /**
  * A contiguous version of t: t itself, or a temporary copy (then `owned` is true). Kernels that
@@ -45,7 +50,7 @@ const castDef: OpDef<X, { dtype: 'f32' | 'f16' }> = {
   },
   forward(out, [x]) {
     const src = dense(x);
-    if (out.size > 0) out.backend.cast(src.t.storage, src.t.offset, out.size, out.storage);
+    if (out.size > 0) out.backend.run(castKernel({ n: out.size, offset: src.t.offset, from: floatOf(src.t), to: floatOf(out) }), [src.t.storage, out.storage]);
     if (src.owned) src.t.dispose();
   },
   backward: (g, [x]) => [cast(g, x.dtype as 'f32' | 'f16')],
@@ -165,7 +170,7 @@ const padSliceDef: OpDef<[g: Tensor], PadAttrs> = {
   name: 'padSlice',
   infer: ([g], { shape }) => ({ shape: [...shape], dtype: g.dtype }),
   forward: (out, [g], { dim, start }) => {
-    out.backend.fill(out.storage, out.size, 0, 0);
+    fillWith(out, 0, 0);
     out.backend.elementwise('copy', view(out, g.shape, out.strides, start * out.strides[dim]!), view(g));
   },
   backward: (gg, [g], _y, { dim, start }) => [slice(gg, dim, start, start + g.shape[dim]!)],
@@ -242,7 +247,7 @@ function reduceDef(name: ReduceOp, backward: OpDef<X, ReduceAttrs>['backward']):
         src = { t: untaped(() => copy(permute(x, [...kept, ...axes]))), owned: true };
         shape = { outer: out.size, len: prod(axes), inner: 1 };
       }
-      if (shape.len === 0) out.backend.fill(out.storage, out.size, op === 'sum' ? 0 : -Infinity, 0);
+      if (shape.len === 0) fillWith(out, op === 'sum' ? 0 : -Infinity, 0);
       else out.backend.reduce(op, src.t.storage, src.t.offset, shape, out.storage);
       if (src.owned) src.t.dispose();
     },
@@ -308,7 +313,7 @@ const matmulDef: OpDef<[a: Tensor, b: Tensor], MatmulAttrs> = {
     const K = transA ? a.shape.at(-2)! : a.shape.at(-1)!;
     // empty products: the GPU launcher rejects them, the result is empty or all zeros (as torch)
     if (out.size === 0) return;
-    if (K === 0) { out.backend.fill(out.storage, out.size, 0, 0); return; }
+    if (K === 0) { fillWith(out, 0, 0); return; }
     // an operand whose batch is 1 is shared by every batch item (stride 0); one with a partial
     // broadcast is expanded to the full batch first
     const prep = (t: Tensor, rows: number, cols: number) => {
@@ -448,7 +453,7 @@ interface FillAttrs { shape: number[]; dtype: DType; value: number; step: number
 const fillDef: OpDef<[], FillAttrs> = {
   name: 'fill',
   infer: (_inputs, { shape, dtype }) => { checkShape('fill', shape); return { shape, dtype }; },
-  forward: (out, _inputs, { value, step }) => out.backend.fill(out.storage, out.size, value, step),
+  forward: (out, _inputs, { value, step }) => fillWith(out, value, step),
   backward: null,   // no inputs
 };
 /** A tensor of `shape` filled with `value`, written on the device (no upload). */
