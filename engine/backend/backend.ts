@@ -84,8 +84,6 @@ export interface Backend {
   softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void;
   /** dx = y ⊙ (g − Σ_j g_j y_j) per row: softmax's backward from its dense output y and gradient g. */
   softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void;
-  gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void;
-  scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void;
   /**
    * Run a kernel (kernels/kernel-source.ts): the WebGPU backend records its launches in order,
    * binding `storages[i]` for each index in `bindings` (binding 1, 2, ...; binding 0 is the

@@ -8,7 +8,6 @@ import { ELEMENTWISE, type ElementwiseOp, type ReduceOp, type ReduceShape } from
 import { f16round } from '@petamoriken/float16';
 import type { Kernel } from '../../kernels/index.ts';
 import type { Backend, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
-import { contiguousStrides } from '../shape.ts';
 
 interface CpuStorage extends Storage { data: Float64Array }
 
@@ -147,35 +146,6 @@ export class CpuBackend implements Backend {
   }
 
 
-  gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void {
-    this.stats.dispatches++;
-    const a = this.d(x), idx = this.d(index), o = this.d(out);
-    const xs = contiguousStrides(xShape);
-    let i = 0;
-    forEachIndex(indexShape, (coord) => {
-      const j = idx[i]!;
-      if (j < 0 || j >= xShape[dim]!) { o[i++] = NaN; return; }
-      let off = 0;
-      for (let d = 0; d < coord.length; d++) off += (d === dim ? j : coord[d]!) * xs[d]!;
-      o[i++] = a[off]!;
-    });
-    this.round(out);
-  }
-
-  scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void {
-    this.stats.dispatches++;
-    const s = this.d(src), idx = this.d(index), o = this.d(out);
-    o.fill(0);
-    const os = contiguousStrides(outShape);
-    let i = 0;
-    forEachIndex(indexShape, (coord) => {
-      let off = 0;
-      for (let d = 0; d < coord.length; d++) off += (d === dim ? idx[i]! : coord[d]!) * os[d]!;
-      o[off]! += s[i++]!;
-    });
-    this.round(out);
-  }
-
   run(k: Kernel, storages: readonly Storage[]): void {
     this.stats.dispatches++;
     k.reference(storages.map((s) => this.d(s)));
@@ -187,16 +157,4 @@ export class CpuBackend implements Backend {
   memory(): MemoryStats { return { ...this.stats }; }
   setLabel(): void {}
   trim(): void {}
-}
-
-function forEachIndex(shape: readonly number[], f: (coord: number[]) => void): void {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const coord = new Array<number>(shape.length).fill(0);
-  for (let i = 0; i < n; i++) {
-    f(coord);
-    for (let d = shape.length - 1; d >= 0; d--) {
-      if (++coord[d]! < shape[d]!) break;
-      coord[d] = 0;
-    }
-  }
 }

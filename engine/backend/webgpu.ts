@@ -23,7 +23,7 @@
 // that bound the storage writable. No extra dispatches: `dispatches` counts stay as they are.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
 import {
-  adapterKey, elementwise, gather, matmul, reduceLaunch, scatterAdd, softmaxBackwardRows, softmaxRows,
+  adapterKey, elementwise, matmul, reduceLaunch, softmaxBackwardRows, softmaxRows,
   type ElementwiseOp, type FloatStorage, type Kernel, type KernelSource, type ReduceOp, type ReduceShape,
 } from '../../kernels/index.ts';
 import { Float16Array } from '@petamoriken/float16';
@@ -476,16 +476,6 @@ export class WebGPUBackend implements Backend {
   softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void {
     const l = softmaxBackwardRows({ rows, cols, dtype: floatOf(dx) });
     this.dispatch(l.source, l.uniforms, [this.buf(y), this.buf(g), this.buf(dx)], l.workgroups);
-  }
-
-  gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void {
-    const l = gather({ xShape, indexShape, dim, dtype: floatOf(out) });
-    this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(index), this.buf(out)], l.workgroups);
-  }
-
-  scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void {
-    const l = scatterAdd({ outShape, indexShape, dim, dtype: floatOf(out) });
-    this.dispatch(l.source, l.uniforms, [this.buf(src), this.buf(index), this.buf(out)], l.workgroups);
   }
 
   run(k: Kernel, storages: readonly Storage[]): void {

@@ -1,7 +1,7 @@
 // table: every primitive op, declared once: shape rule, forward kernel, backward in other ops.
 // Composites (mean, layerNorm, attention, ...) live in composite.ts and need no backward code.
 // Backward rules never mutate inputs and never read data back to the host.
-import { cast as castKernel, fill as fillKernel, type ReduceOp } from '../../kernels/index.ts';
+import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, type ReduceOp } from '../../kernels/index.ts';
 import type { DType, View } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, noGrad } from '../runtime.ts';
@@ -415,7 +415,7 @@ const gatherDef: OpDef<[x: Tensor, index: Tensor], { dim: number }> = {
   },
   forward(out, [x, index], { dim }) {
     const X = dense(x, true), I = dense(index, true);
-    out.backend.gather(X.t.storage, x.shape, I.t.storage, index.shape, dim, out.storage);
+    out.backend.run(gatherKernel({ xShape: x.shape, indexShape: index.shape, dim, dtype: floatOf(out) }), [X.t.storage, I.t.storage, out.storage]);
     if (X.owned) X.t.dispose();
     if (I.owned) I.t.dispose();
   },
@@ -436,7 +436,7 @@ const scatterDef: OpDef<[index: Tensor, src: Tensor], { shape: Shape; dim: numbe
   },
   forward(out, [index, src], { dim }) {
     const I = dense(index, true), S = dense(src, true);
-    out.backend.scatterAdd(S.t.storage, I.t.storage, index.shape, dim, out.shape, out.storage);
+    out.backend.run(scatterAddKernel({ outShape: out.shape, indexShape: index.shape, dim, dtype: floatOf(out) }), [S.t.storage, I.t.storage, out.storage]);
     if (I.owned) I.t.dispose();
     if (S.owned) S.t.dispose();
   },
