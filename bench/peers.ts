@@ -16,6 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { measure } from 'mitata';
 import { create, globals } from 'webgpu';
+import { softmaxRows } from '../kernels/index.ts';
 import { adapterName, filled, getBackend, timeLaunches } from './common.ts';
 import { MATMUL_SHAPES, shapeName, type MatmulShape } from './matmul.bench.ts';
 import { SOFTMAX_SHAPES } from './softmax.bench.ts';
@@ -94,7 +95,7 @@ for (const s of MATMUL_SHAPES) {
 
 for (const [R, C] of SOFTMAX_SHAPES.slice(0, 1)) {
   const x = filled(backend, R * C), y = backend.alloc(R * C, 'f32');
-  const ours = await timeLaunches(backend, () => backend.softmax(x, 0, R, C, y), samples);
+  const ours = await timeLaunches(backend, () => backend.run(softmaxRows({ rows: R, cols: C, offset: 0 }), [x, y]), samples);
   backend.release(x); backend.release(y);
   const tx = tf.randomNormal([R, C]);
   const theirs = await timeTf(() => { tf.softmax(tx); });

@@ -81,9 +81,6 @@ export interface Backend {
   reduce(op: ReduceOp, x: Storage, offset: number, shape: ReduceShape, out: Storage): void;
   /** c[batch, M, N] = op(a) · op(b), then the epilogue; a, b contiguous windows at their offsets. */
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, epilogue?: MatmulEpilogueArgs): void;
-  softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void;
-  /** dx = y ⊙ (g − Σ_j g_j y_j) per row: softmax's backward from its dense output y and gradient g. */
-  softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void;
   /**
    * Run a kernel (kernels/kernel-source.ts): the WebGPU backend records its launches in order,
    * binding `storages[i]` for each index in `bindings` (binding 1, 2, ...; binding 0 is the

@@ -122,30 +122,6 @@ export class CpuBackend implements Backend {
     if (e.pre) this.round(e.pre);
   }
 
-  softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
-    this.stats.dispatches++;
-    const a = this.d(x), o = this.d(out);
-    for (let r = 0; r < rows; r++) {
-      let m = -Infinity;
-      for (let k = 0; k < cols; k++) m = Math.max(m, a[offset + r * cols + k]!);
-      let s = 0;
-      for (let k = 0; k < cols; k++) { const e = Math.exp(a[offset + r * cols + k]! - m); o[r * cols + k] = e; s += e; }
-      for (let k = 0; k < cols; k++) o[r * cols + k]! /= s;
-    }
-    this.round(out);
-  }
-  softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void {
-    this.stats.dispatches++;
-    const Y = this.d(y), G = this.d(g), D = this.d(dx);
-    for (let r = 0; r < rows; r++) {
-      let dot = 0;
-      for (let k = 0; k < cols; k++) dot += G[r * cols + k]! * Y[r * cols + k]!;
-      for (let k = 0; k < cols; k++) D[r * cols + k] = Y[r * cols + k]! * (G[r * cols + k]! - dot);
-    }
-    this.round(dx);
-  }
-
-
   run(k: Kernel, storages: readonly Storage[]): void {
     this.stats.dispatches++;
     k.reference(storages.map((s) => this.d(s)));

@@ -23,7 +23,7 @@
 // that bound the storage writable. No extra dispatches: `dispatches` counts stay as they are.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
 import {
-  adapterKey, elementwise, matmul, reduceLaunch, softmaxBackwardRows, softmaxRows,
+  adapterKey, elementwise, matmul, reduceLaunch,
   type ElementwiseOp, type FloatStorage, type Kernel, type KernelSource, type ReduceOp, type ReduceShape,
 } from '../../kernels/index.ts';
 import { Float16Array } from '@petamoriken/float16';
@@ -466,16 +466,6 @@ export class WebGPUBackend implements Backend {
     const l = matmul({ ...args, offA, offB, offC: 0, subgroupSize: this.subgroupSize, adapter: this.adapter, epilogue, dtype: floatOf(out) });
     const extra = [e.bias, e.residual, e.pre].filter((s): s is Storage => !!s).map((s) => this.buf(s));
     this.dispatch(l.source, l.uniforms, [this.buf(a), this.buf(b), this.buf(out), ...extra], l.workgroups);
-  }
-
-  softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
-    const l = softmaxRows({ rows, cols, offset, dtype: floatOf(out) });
-    this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(out)], l.workgroups);
-  }
-
-  softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void {
-    const l = softmaxBackwardRows({ rows, cols, dtype: floatOf(dx) });
-    this.dispatch(l.source, l.uniforms, [this.buf(y), this.buf(g), this.buf(dx)], l.workgroups);
   }
 
   run(k: Kernel, storages: readonly Storage[]): void {

@@ -1,7 +1,7 @@
 // table: every primitive op, declared once: shape rule, forward kernel, backward in other ops.
 // Composites (mean, layerNorm, attention, ...) live in composite.ts and need no backward code.
 // Backward rules never mutate inputs and never read data back to the host.
-import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, type ReduceOp } from '../../kernels/index.ts';
+import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, softmaxBackwardRows, softmaxRows, type ReduceOp } from '../../kernels/index.ts';
 import type { DType, View } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, noGrad } from '../runtime.ts';
@@ -357,7 +357,7 @@ const softmaxDef: OpDef<X, null> = {
   forward(out, [x]) {
     const cols = x.shape.at(-1)!;
     const src = dense(x);
-    if (out.size > 0) out.backend.softmax(src.t.storage, src.t.offset, out.size / cols, cols, out.storage);
+    if (out.size > 0) out.backend.run(softmaxRows({ rows: out.size / cols, cols, offset: src.t.offset, dtype: floatOf(out) }), [src.t.storage, out.storage]);
     if (src.owned) src.t.dispose();
   },
   // dx = y ⊙ (g − Σ_j g_j y_j), one row kernel
@@ -371,7 +371,7 @@ const softmaxBackwardDef: OpDef<[y: Tensor, g: Tensor], null> = {
     const cols = y.shape.at(-1)!;
     if (out.size === 0) return;
     const yd = dense(y, true), gd = dense(g, true);
-    out.backend.softmaxBackward(yd.t.storage, gd.t.storage, out.size / cols, cols, out.storage);
+    out.backend.run(softmaxBackwardRows({ rows: out.size / cols, cols, dtype: floatOf(out) }), [yd.t.storage, gd.t.storage, out.storage]);
     if (yd.owned) yd.t.dispose();
     if (gd.owned) gd.t.dispose();
   },
