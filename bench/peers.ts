@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { measure } from 'mitata';
 import { create, globals } from 'webgpu';
-import { softmaxRows } from '../kernels/index.ts';
+import { reduce, softmaxRows } from '../kernels/index.ts';
 import { adapterName, filled, getBackend, timeLaunches } from './common.ts';
 import { MATMUL_SHAPES, shapeName, type MatmulShape } from './matmul.bench.ts';
 import { SOFTMAX_SHAPES } from './softmax.bench.ts';
@@ -129,7 +129,7 @@ async function peer(name: string, unit: 'GB/s' | 'GFLOP/s', work: number, ours: 
   const [R, C] = SOFTMAX_SHAPES[0]!;
   const x = filled(backend, R * C), out = backend.alloc(R, 'f32');
   const tx = tf.randomNormal([R, C]);
-  await peer(`sum rows ${R}×${C}`, 'GB/s', 4 * R * C, () => backend.reduce('sum', x, 0, { outer: R, len: C, inner: 1 }, out), () => { tf.sum(tx, -1); }, 'bytes read');
+  await peer(`sum rows ${R}×${C}`, 'GB/s', 4 * R * C, () => backend.run(reduce({ op: 'sum', shape: { outer: R, len: C, inner: 1 }, offset: 0, x: 'f32', out: 'f32' }), [x, out]), () => { tf.sum(tx, -1); }, 'bytes read');
   backend.release(x); backend.release(out);
   tx.dispose();
 }

@@ -5,7 +5,7 @@ export type { KernelSource, FloatStorage, Kernel, Launch } from './kernel-source
 export { grid, kernel, need, MAX_RANK } from './kernel-source.ts';
 export { elementwise, ELEMENTWISE, ELEMENTWISE_OPS } from './elementwise.ts';
 export type { ElementwiseOp, ElementwiseOfArity, GradFns, Operand, StridedOperand, ElementwiseLaunch } from './elementwise.ts';
-export { reduceLaunch } from './reduce.ts';
+export { reduce, reduceLaunch } from './reduce.ts';
 export type { ReduceOp, ReduceLaunch, ReduceShape } from './reduce.ts';
 export { matmul, DEFAULT_MATMUL_TILE, DEFAULT_SUBGROUP_TILE, SUBGROUP_TILES, pickSubgroupTile, vec4Operands } from './matmul.ts';
 export type { MatmulParams, MatmulLaunch } from './matmul.ts';

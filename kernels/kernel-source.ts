@@ -71,6 +71,12 @@ export interface Launch {
  */
 export interface Kernel {
   readonly name: string;
+  /**
+   * Element counts of f32 temporaries the launches use (a split reduction's partials): the
+   * WebGPU backend allocates them before the launches, as storages after the caller's (indices
+   * storages.length, +1, ...), and releases them after. The twin gets none.
+   */
+  readonly scratch?: readonly number[];
   launches(): readonly (Launch & { readonly bindings: readonly (number | null)[] })[];
   reference(arrays: readonly Float64Array[]): void;
 }

@@ -77,8 +77,6 @@ export interface Backend {
   readonly maxStorageBuffersPerStage: number;
 
   elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void;
-  /** Reduce a contiguous window x[outer, len, inner] at `offset` over `len` into out[outer, inner]. */
-  reduce(op: ReduceOp, x: Storage, offset: number, shape: ReduceShape, out: Storage): void;
   /** c[batch, M, N] = op(a) · op(b), then the epilogue; a, b contiguous windows at their offsets. */
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, epilogue?: MatmulEpilogueArgs): void;
   /**

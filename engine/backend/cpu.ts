@@ -78,23 +78,6 @@ export class CpuBackend implements Backend {
     this.round(out.storage);
   }
 
-  reduce(op: ReduceOp, x: Storage, offset: number, { outer, len, inner }: ReduceShape, out: Storage): void {
-    this.stats.dispatches++;
-    const a = this.d(x), o = this.d(out);
-    for (let k1 = 0; k1 < outer; k1++) {
-      for (let k2 = 0; k2 < inner; k2++) {
-        let acc = op === 'sum' ? 0 : -Infinity;
-        for (let r = 0; r < len; r++) {
-          const v = a[offset + (k1 * len + r) * inner + k2]!;
-          acc = op === 'sum' ? acc + v : Math.max(acc, v);
-        }
-        o[k1 * inner + k2] = acc;
-      }
-    }
-    this.round(out);
-  }
-
-
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, p: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
     this.stats.dispatches++;
     const A = this.d(a), B = this.d(b), C = this.d(out);

@@ -23,7 +23,7 @@
 // that bound the storage writable. No extra dispatches: `dispatches` counts stay as they are.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
 import {
-  adapterKey, elementwise, matmul, reduceLaunch,
+  adapterKey, elementwise, matmul,
   type ElementwiseOp, type FloatStorage, type Kernel, type KernelSource, type ReduceOp, type ReduceShape,
 } from '../../kernels/index.ts';
 import { Float16Array } from '@petamoriken/float16';
@@ -446,20 +446,6 @@ export class WebGPUBackend implements Backend {
     this.dispatch(l.source, l.uniforms, [this.buf(a.storage), bb, c ? this.buf(c.storage) : null, this.buf(out.storage)], l.workgroups);
   }
 
-  reduce(op: ReduceOp, x: Storage, offset: number, shape: ReduceShape, out: Storage): void {
-    const first = reduceLaunch({ op, shape, offset, x: floatOf(x), out: floatOf(out) });
-    if (first.parts === 1) {
-      this.dispatch(first.source, first.uniforms, [this.buf(x), this.buf(out)], first.workgroups);
-      return;
-    }
-    const outputs = shape.outer * shape.inner;
-    const partial = this.alloc(first.parts * outputs, 'f32');
-    this.dispatch(first.source, first.uniforms, [this.buf(x), this.buf(partial)], first.workgroups);
-    const second = reduceLaunch({ op, shape: { outer: 1, len: first.parts, inner: outputs }, offset: 0, minChunk: Number.MAX_SAFE_INTEGER, x: 'f32', out: floatOf(out) });
-    this.dispatch(second.source, second.uniforms, [this.buf(partial), this.buf(out)], second.workgroups);
-    this.release(partial);
-  }
-
 
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
     const epilogue = { bias: !!e.bias, gelu: !!e.gelu, residual: !!e.residual, pre: !!e.pre };
@@ -469,8 +455,11 @@ export class WebGPUBackend implements Backend {
   }
 
   run(k: Kernel, storages: readonly Storage[]): void {
+    const scratch = (k.scratch ?? []).map((n) => this.alloc(n, 'f32'));
+    const all = [...storages, ...scratch];
     for (const l of k.launches()) {
-      this.dispatch(l.source, l.uniforms, l.bindings.map((i) => (i === null ? null : this.buf(storages[i]!))), l.workgroups);
+      this.dispatch(l.source, l.uniforms, l.bindings.map((i) => (i === null ? null : this.buf(all[i]!))), l.workgroups);
     }
+    for (const s of scratch) this.release(s);
   }
 }

@@ -1,7 +1,7 @@
 // table: every primitive op, declared once: shape rule, forward kernel, backward in other ops.
 // Composites (mean, layerNorm, attention, ...) live in composite.ts and need no backward code.
 // Backward rules never mutate inputs and never read data back to the host.
-import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, softmaxBackwardRows, softmaxRows, type ReduceOp } from '../../kernels/index.ts';
+import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, reduce as reduceKernel, softmaxBackwardRows, softmaxRows, type ReduceOp } from '../../kernels/index.ts';
 import type { DType, View } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, noGrad } from '../runtime.ts';
@@ -248,7 +248,7 @@ function reduceDef(name: ReduceOp, backward: OpDef<X, ReduceAttrs>['backward']):
         shape = { outer: out.size, len: prod(axes), inner: 1 };
       }
       if (shape.len === 0) fillWith(out, op === 'sum' ? 0 : -Infinity, 0);
-      else out.backend.reduce(op, src.t.storage, src.t.offset, shape, out.storage);
+      else out.backend.run(reduceKernel({ op, shape, offset: src.t.offset, x: floatOf(src.t), out: floatOf(out) }), [src.t.storage, out.storage]);
       if (src.owned) src.t.dispose();
     },
     backward,
