@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { measure } from 'mitata';
 import { create, globals } from 'webgpu';
 import { reduce, softmaxRows } from '../kernels/index.ts';
+import { runElementwise } from '../engine/ops/elementwise.ts';
 import { adapterName, filled, getBackend, timeLaunches } from './common.ts';
 import { MATMUL_SHAPES, shapeName, type MatmulShape } from './matmul.bench.ts';
 import { SOFTMAX_SHAPES } from './softmax.bench.ts';
@@ -121,7 +122,7 @@ async function peer(name: string, unit: 'GB/s' | 'GFLOP/s', work: number, ours: 
   const x = filled(backend, n, 1), y = filled(backend, n, 2), out = backend.alloc(n, 'f32');
   const flat = (storage: typeof x) => ({ storage, shape: [n], strides: [1], offset: 0 });
   const tx = tf.randomNormal([n]), ty = tf.randomNormal([n]);
-  await peer(`elementwise add ${n}`, 'GB/s', 3 * 4 * n, () => backend.elementwise('add', flat(out), flat(x), flat(y)), () => { tf.add(tx, ty); }, 'bytes read + written');
+  await peer(`elementwise add ${n}`, 'GB/s', 3 * 4 * n, () => runElementwise(backend, 'add', flat(out), flat(x), flat(y)), () => { tf.add(tx, ty); }, 'bytes read + written');
   for (const s of [x, y, out]) backend.release(s);
   tx.dispose(); ty.dispose();
 }

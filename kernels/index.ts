@@ -3,7 +3,7 @@
 // knows about tensors or GPUDevice.
 export type { KernelSource, FloatStorage, Kernel, Launch } from './kernel-source.ts';
 export { grid, kernel, need, MAX_RANK } from './kernel-source.ts';
-export { elementwise, ELEMENTWISE, ELEMENTWISE_OPS } from './elementwise.ts';
+export { elementwise, elementwiseKernel, ELEMENTWISE, ELEMENTWISE_OPS } from './elementwise.ts';
 export type { ElementwiseOp, ElementwiseOfArity, GradFns, Operand, StridedOperand, ElementwiseLaunch } from './elementwise.ts';
 export { reduce, reduceLaunch } from './reduce.ts';
 export type { ReduceOp, ReduceLaunch, ReduceShape } from './reduce.ts';

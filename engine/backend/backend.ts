@@ -76,7 +76,6 @@ export interface Backend {
   /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; the CPU: no limit). */
   readonly maxStorageBuffersPerStage: number;
 
-  elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void;
   /** c[batch, M, N] = op(a) · op(b), then the epilogue; a, b contiguous windows at their offsets. */
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, epilogue?: MatmulEpilogueArgs): void;
   /**

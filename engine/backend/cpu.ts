@@ -13,24 +13,6 @@ interface CpuStorage extends Storage { data: Float64Array }
 
 let nextId = 1;
 
-/** Visit every coordinate of `shape` in row-major order, with the strided offset of each view. */
-function forEachOffset(shape: readonly number[], views: readonly { strides: readonly number[]; offset: number }[], f: (offsets: number[]) => void): void {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const rank = shape.length;
-  const coord = new Array<number>(rank).fill(0);
-  const offs = views.map((v) => v.offset);
-  for (let i = 0; i < n; i++) {
-    f(offs);
-    for (let d = rank - 1; d >= 0; d--) {
-      coord[d]!++;
-      for (let k = 0; k < views.length; k++) offs[k]! += views[k]!.strides[d]!;
-      if (coord[d]! < shape[d]!) break;
-      for (let k = 0; k < views.length; k++) offs[k]! -= views[k]!.strides[d]! * shape[d]!;
-      coord[d] = 0;
-    }
-  }
-}
-
 /** The f64 reference backend: runs the same op table on the host, immediately (for tests and finite differences). */
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
@@ -56,26 +38,6 @@ export class CpuBackend implements Backend {
     if (s.dtype !== 'f16') return;
     const d = this.d(s);
     for (let i = 0; i < d.length; i++) d[i] = f16round(d[i]!);
-  }
-
-  elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
-    this.stats.dispatches++;
-    const o = this.d(out.storage), x = this.d(a.storage);
-    const def = ELEMENTWISE[op];
-    if (!def) throw new Error(`cpu: no elementwise op ${op}`);
-    const f = def.ref;
-    if (def.arity === 1) {
-      forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = f(x[ia!]!, 0, 0); });
-    } else if (def.arity === 3) {
-      const y = this.d((b as View).storage), z = this.d(c!.storage);
-      forEachOffset(out.shape, [out, a, b as View, c!], ([io, ia, ib, ic]) => { o[io!] = f(x[ia!]!, y[ib!]!, z[ic!]!); });
-    } else if (typeof b === 'number') {
-      forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = f(x[ia!]!, b, 0); });
-    } else {
-      const y = this.d(b!.storage);
-      forEachOffset(out.shape, [out, a, b!], ([io, ia, ib]) => { o[io!] = f(x[ia!]!, y[ib!]!, 0); });
-    }
-    this.round(out.storage);
   }
 
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, p: MatmulArgs, e: MatmulEpilogueArgs = {}): void {

@@ -23,7 +23,7 @@
 // that bound the storage writable. No extra dispatches: `dispatches` counts stay as they are.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
 import {
-  adapterKey, elementwise, matmul,
+  adapterKey, matmul,
   type ElementwiseOp, type FloatStorage, type Kernel, type KernelSource, type ReduceOp, type ReduceShape,
 } from '../../kernels/index.ts';
 import { Float16Array } from '@petamoriken/float16';
@@ -433,18 +433,6 @@ export class WebGPUBackend implements Backend {
   private buf(s: Storage): GpuStorage { return s as GpuStorage; }
 
   // ---- kernels ------------------------------------------------------------------------------
-
-  elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
-    const operand = (v: View) => ({ offset: v.offset, strides: v.strides });
-    const l = elementwise({
-      op, shape: out.shape, out: operand(out), a: operand(a),
-      b: b === undefined ? undefined : typeof b === 'number' ? b : operand(b),
-      c: c ? operand(c) : undefined,
-      f16: out.storage.dtype === 'f16',
-    });
-    const bb = typeof b === 'object' ? this.buf(b.storage) : null;
-    this.dispatch(l.source, l.uniforms, [this.buf(a.storage), bb, c ? this.buf(c.storage) : null, this.buf(out.storage)], l.workgroups);
-  }
 
 
   matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, e: MatmulEpilogueArgs = {}): void {

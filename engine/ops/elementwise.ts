@@ -3,8 +3,8 @@
 // one kernel launch, the table's gradient), a function on tensors, and a Tensor method
 // (tensor.ts). Only the free functions' export list below names them, and tsc refuses a name
 // missing from it.
-import { ELEMENTWISE, type ElementwiseOfArity, type ElementwiseOp, type GradFns, type Operand as OperandOf } from '../../kernels/index.ts';
-import type { View } from '../backend/backend.ts';
+import { ELEMENTWISE, elementwiseKernel, type ElementwiseOfArity, type ElementwiseOp, type GradFns, type Operand as OperandOf } from '../../kernels/index.ts';
+import type { Backend, View } from '../backend/backend.ts';
 import { broadcastShapes, broadcastStrides } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
@@ -28,6 +28,20 @@ interface Ew { op: ElementwiseOp; scalar?: number }
 type EwInputs = [x: Tensor] | [x: Tensor, y: Tensor] | [cond: Tensor, a: Tensor, b: Tensor];
 
 const view = (t: Tensor, shape = t.shape, strides = t.strides): View => ({ storage: t.storage, shape, strides, offset: t.offset });
+
+/**
+ * Record out = op(a, b, c) over strided views (b a view or a scalar) on `backend`: the one
+ * elementwise launch every op here, the copies of table.ts and the benchmarks record.
+ */
+export function runElementwise(backend: Backend, op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
+  const operand = (v: View) => ({ offset: v.offset, strides: v.strides });
+  const bView = typeof b === 'object' ? b : undefined;
+  const k = elementwiseKernel({
+    op, shape: out.shape, out: operand(out), a: operand(a),
+    b: bView ? operand(bView) : b, c: c ? operand(c) : undefined, f16: out.storage.dtype === 'f16',
+  });
+  backend.run(k, [a.storage, out.storage, ...(bView ? [bView.storage] : []), ...(c ? [c.storage] : [])]);
+}
 
 /** A binary op's second operand: its tensor input, or the scalar its attrs hold. */
 function second(y: Tensor | undefined, { op, scalar }: Ew): Operand {
@@ -61,7 +75,7 @@ function elementwiseDef(op: ElementwiseOp): OpDef<EwInputs, Ew> {
     },
     forward(out, [x, y, z], attrs) {
       const bc = (t: Tensor) => view(t, out.shape, broadcastStrides(t.shape, t.strides, out.shape));
-      out.backend.elementwise(op, view(out), bc(x), y ? bc(y) : attrs.scalar, z ? bc(z) : undefined);
+      runElementwise(out.backend, op, view(out), bc(x), y ? bc(y) : attrs.scalar, z ? bc(z) : undefined);
     },
     backward: backward(),
   };

@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { hostIndexOf } from './host-index.ts';
 import { floatOf } from './custom-kernel.ts';
-import { div, eq, mul } from './elementwise.ts';
+import { div, eq, mul, runElementwise } from './elementwise.ts';
 
 /** The inputs of a one-input op. */
 type X = [x: Tensor];
@@ -70,7 +70,7 @@ export function cast(x: Tensor, dtype: 'f32' | 'f16'): Tensor {
 const copyDef: OpDef<X, null> = {
   name: 'copy',
   infer: ([x]) => ({ shape: [...x.shape], dtype: x.dtype }),
-  forward: (out, [x]) => out.backend.elementwise('copy', view(out), view(x)),
+  forward: (out, [x]) => runElementwise(out.backend, 'copy', view(out), view(x)),
   backward: (g) => [g],
 };
 /** A fresh contiguous copy (works for i32 too). */
@@ -171,7 +171,7 @@ const padSliceDef: OpDef<[g: Tensor], PadAttrs> = {
   infer: ([g], { shape }) => ({ shape: [...shape], dtype: g.dtype }),
   forward: (out, [g], { dim, start }) => {
     fillWith(out, 0, 0);
-    out.backend.elementwise('copy', view(out, g.shape, out.strides, start * out.strides[dim]!), view(g));
+    runElementwise(out.backend, 'copy', view(out, g.shape, out.strides, start * out.strides[dim]!), view(g));
   },
   backward: (gg, [g], _y, { dim, start }) => [slice(gg, dim, start, start + g.shape[dim]!)],
 };
@@ -197,7 +197,7 @@ const concatDef: OpDef<readonly Tensor[], { dim: number }> = {
   forward: (out, xs, { dim }) => {
     let start = 0;
     for (const t of xs) {
-      out.backend.elementwise('copy', view(out, t.shape, out.strides, start * out.strides[dim]!), view(t));
+      runElementwise(out.backend, 'copy', view(out, t.shape, out.strides, start * out.strides[dim]!), view(t));
       start += t.shape[dim]!;
     }
   },
