@@ -11,7 +11,8 @@
 // the epilogue's (bias, residual, pre) that are present.
 import { epilogueKey, matmulScalarWgsl, matmulSubgroupWgsl, NO_EPILOGUE, type MatmulEpilogue, type SubgroupTile } from './matmul.wgsl.ts';
 import { MATMUL_TILES, type AdapterTiles } from './matmul-tiles.ts';
-import { need, type FloatStorage, type KernelSource } from './kernel-source.ts';
+import { need, type FloatStorage, type Kernel, type KernelSource } from './kernel-source.ts';
+import { ELEMENTWISE } from './elementwise-ops.ts';
 
 /** A batched C = op(A)·op(B) (op: optional transpose) over dense operands at element offsets, with tile and epilogue choices. */
 export interface MatmulParams {
@@ -127,5 +128,41 @@ export function matmul(p: MatmulParams): MatmulLaunch {
     source: { name: `matmul_${key}${flags}`, wgsl, overrides: { ...overrides, WGX: t.wgx, WGY: t.wgy } },
     uniforms: u.buffer,
     workgroups: [gx, gy, p.batch],
+  };
+}
+
+/**
+ * The matmul as a kernel on storages [a, b, c, then bias, residual, pre as the epilogue has
+ * them]: the launch `matmul` builds, and its f64 twin (the epilogue in the same order).
+ */
+export function matmulKernel(p: MatmulParams): Kernel {
+  const e = p.epilogue ?? NO_EPILOGUE;
+  const extras = [e.bias, e.residual, e.pre].filter(Boolean).length;
+  return {
+    name: 'matmul',
+    launches: () => [{ ...matmul(p), bindings: Array.from({ length: 3 + extras }, (_, i) => i) }],
+    reference(arrays) {
+      const [A, B, C, ...rest] = arrays as [Float64Array, Float64Array, Float64Array, ...Float64Array[]];
+      const bias = e.bias ? rest.shift() : undefined, res = e.residual ? rest.shift() : undefined, pre = e.pre ? rest.shift() : undefined;
+      for (let z = 0; z < p.batch; z++) {
+        const ba = p.offA + z * p.strideA, bb = p.offB + z * p.strideB, bc = p.offC + z * p.M * p.N;
+        for (let m = 0; m < p.M; m++) {
+          for (let n = 0; n < p.N; n++) {
+            let s = 0;
+            for (let k = 0; k < p.K; k++) {
+              const av = p.transA ? A[ba + k * p.M + m]! : A[ba + m * p.K + k]!;
+              const bv = p.transB ? B[bb + n * p.K + k]! : B[bb + k * p.N + n]!;
+              s += av * bv;
+            }
+            const i = bc + m * p.N + n;
+            if (bias) s += bias[n]!;
+            if (pre) pre[i] = s;
+            if (e.gelu) s = ELEMENTWISE.gelu.ref(s, 0, 0);
+            if (res) s += res[i]!;
+            C[i] = s;
+          }
+        }
+      }
+    },
   };
 }

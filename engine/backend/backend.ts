@@ -1,9 +1,10 @@
-// backend: the interface every device implements. A backend owns raw storage (a GPU buffer, or
-// a Float64Array for the CPU reference) and runs the primitive kernels on strided views of it.
-// It knows nothing of autograd or shapes beyond what a kernel needs. Two exist: `webgpu` (f32,
-// deferred: records dispatches and submits at sync points) and `cpu` (f64, immediate), which
-// runs the same op table as the reference for tests, jax-js style.
-import type { ElementwiseOp, Kernel, ReduceOp, ReduceShape } from '../../kernels/index.ts';
+// backend: the interface every device implements: memory (raw storage: a GPU buffer, or a
+// Float64Array for the CPU reference), `run` for a kernel of kernels/ (its WGSL launches, or its
+// float64 twin), flush/sync and memory stats, and the device's capabilities as data. It knows
+// nothing of ops, autograd or shapes. Two exist: `webgpu` (f32, deferred: records dispatches and
+// submits at sync points) and `cpu` (f64, immediate), which runs every kernel's twin as the
+// reference for tests, jax-js style.
+import type { Kernel } from '../../kernels/index.ts';
 
 /** Element types: f32 and i32 everywhere; f16 storage (math in f32) where the device has shader-f16. */
 export type DType = 'f32' | 'i32' | 'f16';
@@ -39,45 +40,34 @@ export interface MemoryStats {
   submits: number;
 }
 
-export interface MatmulArgs {
-  batch: number; M: number; N: number; K: number;
-  transA: boolean; transB: boolean;
-  strideA: number; strideB: number;   // elements between batch items; 0 broadcasts
-}
-
-/**
- * What a matmul does to each output element as it stores it (the fused Linear epilogue):
- * z = c + bias[n]; pre ← z; c = gelu(z) + residual. bias is [N]; residual and pre are dense
- * like the output. Each part is optional.
- */
-export interface MatmulEpilogueArgs {
-  bias?: Storage;
-  gelu?: boolean;
-  residual?: Storage;
-  /** Receives the pre-activation z (what GELU's backward needs). */
-  pre?: Storage;
-}
-
-/** What a device implements: storage, uploads and readbacks, and the primitive kernels on strided views. */
+/** What a device implements: memory, running a kernel, syncing, and its capabilities. */
 export interface Backend {
   readonly name: 'webgpu' | 'cpu';
-  /** Largest element count one 4-byte-element storage may hold on this device (twice that in f16). */
-  readonly maxElements: number;
+
+  // ---- memory ------------------------------------------------------------------------------------
   alloc(numel: number, dtype: DType): Storage;
   /** Return storage to the pool; called when its last tensor is disposed. */
   release(s: Storage): void;
   upload(s: Storage, data: ArrayLike<number>): void;
   /** Read `numel` elements starting at `offset`; never blocks work recorded after the call. */
   read(s: Storage, offset: number, numel: number): Promise<Float32Array | Float64Array | Int32Array>;
+  memory(): MemoryStats;
+  /** Free pooled allocations (not live ones). */
+  trim(): void;
+
+  // ---- capabilities ------------------------------------------------------------------------------
+  /** Largest element count one 4-byte-element storage may hold on this device (twice that in f16). */
+  readonly maxElements: number;
   /** Whether tensors may hold f16 (the WebGPU device has shader-f16; the CPU reference always). */
   readonly hasF16: boolean;
   /** The smallest subgroup size (0: no subgroups, as on the CPU); ≥ 8 selects the subgroup kernels. */
   readonly subgroupSize: number;
   /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; the CPU: no limit). */
   readonly maxStorageBuffersPerStage: number;
+  /** adapterKey() of the device, which picks its rows of the tuned matmul tiles ('' on the CPU, which builds no launches). */
+  readonly adapter: string;
 
-  /** c[batch, M, N] = op(a) · op(b), then the epilogue; a, b contiguous windows at their offsets. */
-  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, epilogue?: MatmulEpilogueArgs): void;
+  // ---- running kernels ---------------------------------------------------------------------------
   /**
    * Run a kernel (kernels/kernel-source.ts): the WebGPU backend records its launches in order,
    * binding `storages[i]` for each index in `bindings` (binding 1, 2, ...; binding 0 is the
@@ -85,14 +75,10 @@ export interface Backend {
    * instead, then rounds f16 storages.
    */
   run(k: Kernel, storages: readonly Storage[]): void;
-
+  /** Label for errors: the op being recorded. */
+  setLabel(label: string): void;
   /** Submit recorded work now. */
   flush(): void;
   /** Resolves when every submitted piece of work has finished. */
   sync(): Promise<void>;
-  memory(): MemoryStats;
-  /** Label for errors: the op being recorded. */
-  setLabel(label: string): void;
-  /** Free pooled allocations (not live ones). */
-  trim(): void;
 }

@@ -1,13 +1,12 @@
-// cpu backend: the float64 reference device. It runs the same op table as the GPU, with plain
-// loops in double precision and no pooling or deferral, so tests can check (1) the GPU kernels
-// against it and (2) the backward rules against finite differences on it, separately.
-// It is for correctness, not speed: nothing here is optimised.
-// f16 storages hold float64 values rounded to f16 after every write: math in f64, storage in
+// cpu backend: the float64 reference device, the runner of twins. It runs the same op table as
+// the GPU, each kernel by its float64 twin (kernels/: the loops beside each kernel's WGSL), with
+// no pooling or deferral, so tests can check (1) the GPU kernels against it and (2) the backward
+// rules against finite differences on it, separately. It is for correctness, not speed.
+// f16 storages hold float64 values rounded to f16 after every kernel: math in f64, storage in
 // f16, as the GPU does math in f32 over f16 storage.
-import { ELEMENTWISE, type ElementwiseOp, type ReduceOp, type ReduceShape } from '../../kernels/index.ts';
 import { f16round } from '@petamoriken/float16';
 import type { Kernel } from '../../kernels/index.ts';
-import type { Backend, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
+import type { Backend, DType, MemoryStats, Storage } from './backend.ts';
 
 interface CpuStorage extends Storage { data: Float64Array }
 
@@ -20,6 +19,7 @@ export class CpuBackend implements Backend {
   readonly hasF16 = true;
   readonly subgroupSize = 0;
   readonly maxStorageBuffersPerStage = Number.POSITIVE_INFINITY;
+  readonly adapter = '';
   private stats = { liveStorages: 0, liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0 };
 
   alloc(numel: number, dtype: DType): CpuStorage {
@@ -38,33 +38,6 @@ export class CpuBackend implements Backend {
     if (s.dtype !== 'f16') return;
     const d = this.d(s);
     for (let i = 0; i < d.length; i++) d[i] = f16round(d[i]!);
-  }
-
-  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, p: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
-    this.stats.dispatches++;
-    const A = this.d(a), B = this.d(b), C = this.d(out);
-    const bias = e.bias && this.d(e.bias), res = e.residual && this.d(e.residual), pre = e.pre && this.d(e.pre);
-    for (let z = 0; z < p.batch; z++) {
-      const ba = offA + z * p.strideA, bb = offB + z * p.strideB, bc = z * p.M * p.N;
-      for (let m = 0; m < p.M; m++) {
-        for (let n = 0; n < p.N; n++) {
-          let s = 0;
-          for (let k = 0; k < p.K; k++) {
-            const av = p.transA ? A[ba + k * p.M + m]! : A[ba + m * p.K + k]!;
-            const bv = p.transB ? B[bb + n * p.K + k]! : B[bb + k * p.N + n]!;
-            s += av * bv;
-          }
-          const i = bc + m * p.N + n;
-          if (bias) s += bias[n]!;
-          if (pre) pre[i] = s;
-          if (e.gelu) s = ELEMENTWISE.gelu.ref(s, 0, 0);
-          if (res) s += res[i]!;
-          C[i] = s;
-        }
-      }
-    }
-    this.round(out);
-    if (e.pre) this.round(e.pre);
   }
 
   run(k: Kernel, storages: readonly Storage[]): void {

@@ -22,13 +22,10 @@
 // readback buffer; `read` and `sync` wait for that and throw a DeviceError naming the kernels
 // that bound the storage writable. No extra dispatches: `dispatches` counts stay as they are.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
-import {
-  adapterKey, matmul,
-  type ElementwiseOp, type FloatStorage, type Kernel, type KernelSource, type ReduceOp, type ReduceShape,
-} from '../../kernels/index.ts';
+import { adapterKey, type Kernel, type KernelSource } from '../../kernels/index.ts';
 import { Float16Array } from '@petamoriken/float16';
 import { DeviceError } from '../errors.ts';
-import { BYTES, type Backend, type DType, type MatmulArgs, type MatmulEpilogueArgs, type MemoryStats, type Storage, type View } from './backend.ts';
+import { BYTES, type Backend, type DType, type MemoryStats, type Storage } from './backend.ts';
 
 interface GpuStorage extends Storage { buffer: GPUBuffer; bucket: number }
 
@@ -46,8 +43,6 @@ interface ArenaChunk { gpu: GPUBuffer; cpu: Uint8Array; used: number }
 
 let nextStorageId = 1;
 
-/** The float storage type a kernel is built for: f16 for f16 storage, else f32. */
-const floatOf = (s: Storage): FloatStorage => (s.dtype === 'f16' ? 'f16' : 'f32');
 
 /** The WebGPU backend (f32, f16 storage where the device allows): records dispatches and submits at sync points. Created by `initWebGPU`. */
 export class WebGPUBackend implements Backend {
@@ -434,13 +429,6 @@ export class WebGPUBackend implements Backend {
 
   // ---- kernels ------------------------------------------------------------------------------
 
-
-  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
-    const epilogue = { bias: !!e.bias, gelu: !!e.gelu, residual: !!e.residual, pre: !!e.pre };
-    const l = matmul({ ...args, offA, offB, offC: 0, subgroupSize: this.subgroupSize, adapter: this.adapter, epilogue, dtype: floatOf(out) });
-    const extra = [e.bias, e.residual, e.pre].filter((s): s is Storage => !!s).map((s) => this.buf(s));
-    this.dispatch(l.source, l.uniforms, [this.buf(a), this.buf(b), this.buf(out), ...extra], l.workgroups);
-  }
 
   run(k: Kernel, storages: readonly Storage[]): void {
     const scratch = (k.scratch ?? []).map((n) => this.alloc(n, 'f32'));

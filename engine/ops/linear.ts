@@ -10,7 +10,7 @@ import { fmt, ShapeError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { withDense } from './custom-kernel.ts';
-import { geluGrad, matmul, reshape, sum } from './table.ts';
+import { geluGrad, matmul, reshape, runMatmul, sum } from './table.ts';
 
 /** The activation `linear` can fuse after x·Wᵀ + b. */
 export type Activation = 'none' | 'gelu';
@@ -39,7 +39,7 @@ const linearDef: OpDef<[x: Tensor, weight: Tensor, ...biasAndResidual: Tensor[]]
       withDense(inputs, ([x, w, ...rest]) => {
         const bias = attrs.hasBias ? rest[0] : undefined;
         const residual = attrs.hasResidual ? rest[attrs.hasBias ? 1 : 0] : undefined;
-        out.backend.matmul(x.storage, 0, w.storage, 0, out.storage,
+        runMatmul(out.backend, x.storage, 0, w.storage, 0, out.storage,
           { batch: 1, M: rows, N, K, transA: false, transB: true, strideA: 0, strideB: 0 },
           { bias: bias?.storage, residual: residual?.storage, gelu, pre: pre?.storage });
       });

@@ -1,8 +1,8 @@
 // table: every primitive op, declared once: shape rule, forward kernel, backward in other ops.
 // Composites (mean, layerNorm, attention, ...) live in composite.ts and need no backward code.
 // Backward rules never mutate inputs and never read data back to the host.
-import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, reduce as reduceKernel, softmaxBackwardRows, softmaxRows, type ReduceOp } from '../../kernels/index.ts';
-import type { DType, View } from '../backend/backend.ts';
+import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, matmulKernel, reduce as reduceKernel, softmaxBackwardRows, softmaxRows, type ReduceOp } from '../../kernels/index.ts';
+import type { Backend, DType, Storage, View } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, noGrad } from '../runtime.ts';
 import { broadcastShapes, broadcastStrides, checkShape, contiguousStrides, normDim, numel, sameShape, type Shape } from '../shape.ts';
@@ -284,6 +284,37 @@ export const max = (x: Tensor, axes?: number | readonly number[], keepdim = fals
 
 // ---- matmul -----------------------------------------------------------------------------------
 
+/** A batched matmul's shape: c[batch, M, N] = op(a) · op(b). */
+export interface MatmulArgs {
+  batch: number; M: number; N: number; K: number;
+  transA: boolean; transB: boolean;
+  strideA: number; strideB: number;   // elements between batch items; 0 broadcasts
+}
+
+/**
+ * What a matmul does to each output element as it stores it (the fused Linear epilogue):
+ * z = c + bias[n]; pre ← z; c = gelu(z) + residual. bias is [N]; residual and pre are dense
+ * like the output. Each part is optional.
+ */
+export interface MatmulEpilogueArgs {
+  bias?: Storage;
+  gelu?: boolean;
+  residual?: Storage;
+  /** Receives the pre-activation z (what GELU's backward needs). */
+  pre?: Storage;
+}
+
+/**
+ * Record c[batch, M, N] = op(a) · op(b), then the epilogue, on `backend`; a and b are contiguous
+ * windows at their offsets, c is dense. The device's subgroups and adapter pick the kernel and
+ * its tile (kernels/matmul.ts).
+ */
+export function runMatmul(backend: Backend, a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
+  const epilogue = { bias: !!e.bias, gelu: !!e.gelu, residual: !!e.residual, pre: !!e.pre };
+  const k = matmulKernel({ ...args, offA, offB, offC: 0, subgroupSize: backend.subgroupSize, adapter: backend.adapter, epilogue, dtype: out.dtype === 'f16' ? 'f16' : 'f32' });
+  backend.run(k, [a, b, out, ...[e.bias, e.residual, e.pre].filter((s): s is Storage => !!s)]);
+}
+
 interface MatmulAttrs { transA: boolean; transB: boolean }
 const matmulDef: OpDef<[a: Tensor, b: Tensor], MatmulAttrs> = {
   name: 'matmul',
@@ -327,7 +358,7 @@ const matmulDef: OpDef<[a: Tensor, b: Tensor], MatmulAttrs> = {
     };
     const A = prep(a, a.shape.at(-2)!, a.shape.at(-1)!);
     const B = prep(b, b.shape.at(-2)!, b.shape.at(-1)!);
-    out.backend.matmul(A.t.storage, A.t.offset, B.t.storage, B.t.offset, out.storage,
+    runMatmul(out.backend, A.t.storage, A.t.offset, B.t.storage, B.t.offset, out.storage,
       { batch, M, N, K, transA, transB, strideA: A.stride, strideB: B.stride });
     if (A.owned) A.t.dispose();
     if (B.owned) B.t.dispose();

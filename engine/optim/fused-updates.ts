@@ -1,6 +1,7 @@
 // fused-updates: the in-place optimizer launches (not ops: nothing is taped), several tensors
 // per launch: AdamW steps (adamwUpdate(Many)), EMA updates (emaInPlace(Many)) and the loss
-// scaler's non-finite count. Each is one CustomKernel per chunk of tensors, with its f64 twin.
+// scaler's non-finite count. Each is one Kernel (kernels/kernel-source.ts) per chunk of tensors,
+// with its f64 twin.
 import { adamw, adamwRef, ema, emaRef, MAX_SEGMENTS, nonFinite, nonFiniteRef, type AdamwShared } from '../../kernels/optim.ts';
 import type { Backend } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
