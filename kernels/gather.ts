@@ -24,6 +24,12 @@ function uniforms(n: number, dim: number, dimSize: number, out: readonly number[
   return u.buffer;
 }
 
+/** One launch of n invocations binding storages 0, 1, 2. */
+function launch(source: KernelSource, n: number, u: ArrayBuffer) {
+  const [x, y] = grid(n, WG);
+  return { source, uniforms: u, workgroups: [x, y, 1] as [number, number, number], bindings: [0, 1, 2] };
+}
+
 /** Visit every coordinate of `shape` in row-major order. */
 function forEachIndex(shape: readonly number[], f: (coord: number[]) => void): void {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -44,11 +50,7 @@ export function gather(p: { xShape: readonly number[]; indexShape: readonly numb
     launches() {
       need('gather', p.xShape.length <= MAX_RANK, `rank ${p.xShape.length} exceeds ${MAX_RANK}`);
       const n = p.indexShape.reduce((a, b) => a * b, 1);
-      const [x, y] = grid(n, WG);
-      return [{
-        source: GATHER[p.dtype ?? 'f32'], uniforms: uniforms(n, p.dim, p.xShape[p.dim]!, p.indexShape, p.indexShape, strides(p.xShape)),
-        workgroups: [x, y, 1], bindings: [0, 1, 2],
-      }];
+      return [launch(GATHER[p.dtype ?? 'f32'], n, uniforms(n, p.dim, p.xShape[p.dim]!, p.indexShape, p.indexShape, strides(p.xShape)))];
     },
     // an index out of range gives NaN (the op checks host-known indices before)
     reference(a) {
@@ -73,11 +75,7 @@ export function scatterAdd(p: { outShape: readonly number[]; indexShape: readonl
     launches() {
       need('scatterAdd', p.outShape.length <= MAX_RANK, `rank ${p.outShape.length} exceeds ${MAX_RANK}`);
       const n = p.outShape.reduce((a, b) => a * b, 1);
-      const [x, y] = grid(n, WG);
-      return [{
-        source: SCATTER[p.dtype ?? 'f32'], uniforms: uniforms(n, p.dim, p.indexShape[p.dim]!, p.outShape, p.indexShape, strides(p.indexShape)),
-        workgroups: [x, y, 1], bindings: [0, 1, 2],
-      }];
+      return [launch(SCATTER[p.dtype ?? 'f32'], n, uniforms(n, p.dim, p.indexShape[p.dim]!, p.outShape, p.indexShape, strides(p.indexShape)))];
     },
     reference(a) {
       const [s, idx, o] = a as [Float64Array, Float64Array, Float64Array];
