@@ -1,8 +1,8 @@
 // elementwise: the engine's side of the elementwise op table (kernels/elementwise-ops.ts). Every
 // op declared there becomes, with no line per op here, an op definition (broadcast shape rule,
 // one kernel launch, the table's gradient), a function on tensors, and a Tensor method
-// (tensor.ts). Only the free functions' export list below names them, and tsc refuses a name
-// missing from it.
+// (tensor.ts). Only the free functions' export list below (tsc refuses an op missing from it)
+// and the public export of each, with its doc, in engine/index.ts name them.
 import { ELEMENTWISE, elementwiseKernel, type ElementwiseOfArity, type ElementwiseOp, type GradFns, type Operand as OperandOf } from '../../kernels/index.ts';
 import type { Backend, View } from '../backend/backend.ts';
 import { broadcastShapes, broadcastStrides } from '../shape.ts';
@@ -50,23 +50,25 @@ function second(y: Tensor | undefined, { op, scalar }: Ew): Operand {
   return scalar;
 }
 
-function elementwiseDef(op: ElementwiseOp): OpDef<EwInputs, Ew> {
+/** The op's backward: the table's gradient, given the inputs as its arity has them (null: none). */
+function backwardOf(op: ElementwiseOp): OpDef<EwInputs, Ew>['backward'] {
   const d = ELEMENTWISE[op];
-  const backward = (): OpDef<EwInputs, Ew>['backward'] => {
-    if (d.arity === 1) {
-      const grad = d.grad;
-      return grad ? ((g, [x], y) => [grad(fns, g, x, y)]) : null;
-    }
-    if (d.arity === 2) {
-      const grad = d.grad;
-      return grad ? ((g, [a, b], y, attrs, needs) => grad(fns, g, a, second(b, attrs), y, { a: needs[0], b: !!b && !!needs[1] })) : null;
-    }
+  if (d.arity === 1) {
     const grad = d.grad;
-    return (g, [c, a, b], _y, _attrs, needs) => {
-      if (!a || !b) throw new Error(`${op}: needs three tensors`);
-      return grad(fns, g, c, a, b, { a: !!needs[1], b: !!needs[2] });
-    };
+    return grad && ((g, [x], y) => [grad(fns, g, x, y)]);
+  }
+  if (d.arity === 2) {
+    const grad = d.grad;
+    return grad && ((g, [a, b], y, attrs, needs) => grad(fns, g, a, second(b, attrs), y, { a: needs[0], b: !!b && !!needs[1] }));
+  }
+  const grad = d.grad;
+  return (g, [c, a, b], _y, _attrs, needs) => {
+    if (!a || !b) throw new Error(`${op}: needs three tensors`);
+    return grad(fns, g, c, a, b, { a: !!needs[1], b: !!needs[2] });
   };
+}
+
+function elementwiseDef(op: ElementwiseOp): OpDef<EwInputs, Ew> {
   return {
     name: op,
     infer(inputs) {
@@ -77,7 +79,7 @@ function elementwiseDef(op: ElementwiseOp): OpDef<EwInputs, Ew> {
       const bc = (t: Tensor) => view(t, out.shape, broadcastStrides(t.shape, t.strides, out.shape));
       runElementwise(out.backend, op, view(out), bc(x), y ? bc(y) : attrs.scalar, z ? bc(z) : undefined);
     },
-    backward: backward(),
+    backward: backwardOf(op),
   };
 }
 
