@@ -5,7 +5,7 @@
 import * as assert from 'uvu/assert';
 import { ELEMENTWISE } from '../kernels/index.ts';
 import { elementwise } from '../engine/ops/elementwise.ts';
-import { fromArray, tidy, Tensor } from '../engine/index.ts';
+import * as E from '../engine/index.ts';
 import { checkLeaks, cpu, suite } from './helpers.ts';
 import { ELEMENTWISE_F16_VEC4_WGSL, ELEMENTWISE_F16_WGSL, ELEMENTWISE_VEC4_WGSL, ELEMENTWISE_WGSL } from '../kernels/elementwise.wgsl.ts';
 
@@ -44,17 +44,18 @@ t('the twins follow torch at the edges the kernels special-case', () => {
   assert.is(ELEMENTWISE.minimum.ref(2, 1, 0), 1);
 });
 
-t('every op of the table is a function, and a Tensor method but where (copy is table.ts\'s own op)', () => {
+t('every op of the table is a function, a public export of engine/index.ts, and a Tensor method but where (copy is table.ts\'s own op)', () => {
   for (const [op, d] of Object.entries(ELEMENTWISE)) {
     if (op === 'copy') continue;
     assert.type(elementwise[op as keyof typeof elementwise], 'function', op);
-    assert.is(typeof (Tensor.prototype as unknown as Record<string, unknown>)[op], d.arity === 3 ? 'undefined' : 'function', op);
+    assert.is((E as Record<string, unknown>)[op], elementwise[op as keyof typeof elementwise], `engine/index.ts exports ${op}`);
+    assert.is(typeof (E.Tensor.prototype as unknown as Record<string, unknown>)[op], d.arity === 3 ? 'undefined' : 'function', op);
   }
 });
 
 t('an op declared with grad null records no tape; one with a rule does; geluGrad refuses a backward', () => {
-  tidy(() => {
-    const x = fromArray([1, -2, 3], [3], { backend: cpu, requiresGrad: true });
+  E.tidy(() => {
+    const x = E.fromArray([1, -2, 3], [3], { backend: cpu, requiresGrad: true });
     assert.is(x.sign().requiresGrad, false, 'sign is piecewise constant');
     assert.is(x.gt(0).requiresGrad, false, 'comparisons give 0/1');
     assert.is(x.tanh().requiresGrad, true);
