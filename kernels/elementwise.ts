@@ -1,20 +1,13 @@
 // elementwise launcher: op codes, dim merging and the uniform block for ELEMENTWISE_WGSL; the
 // kernel over strided operands and its f64 twin (the table's `ref`s).
 import { ELEMENTWISE_F16_VEC4_WGSL, ELEMENTWISE_F16_WGSL, ELEMENTWISE_VEC4_WGSL, ELEMENTWISE_WGSL } from './elementwise.wgsl.ts';
-import { grid, MAX_RANK, need, type Kernel, type KernelSource } from './kernel-source.ts';
+import { grid, MAX_RANK, need, type Kernel, type KernelSource, type Launch } from './kernel-source.ts';
 import { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp } from './elementwise-ops.ts';
 
 export { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp, type ElementwiseOfArity, type GradFns, type Operand } from './elementwise-ops.ts';
 
 /** A strided operand: element offset and one stride per output dim (0 where broadcast). */
 export interface StridedOperand { offset: number; strides: readonly number[] }
-
-/** One elementwise dispatch: the kernel, its uniform block and the workgroup grid. */
-export interface ElementwiseLaunch {
-  source: KernelSource;
-  uniforms: ArrayBuffer;
-  workgroups: [number, number, number];
-}
 
 const WG = 64;
 /** vec4s per invocation of the dense text (its override VPI). */
@@ -64,7 +57,7 @@ export function elementwise(p: {
   f16?: boolean;
   /** Use the strided text even where the dense vec4 one would do (tests and benchmarks). */
   noVec4?: boolean;
-}): ElementwiseLaunch {
+}): Launch {
   const n = p.shape.reduce((x, y) => x * y, 1);
   need(p.op, n < 2 ** 31, `${n} elements exceed 2^31`);
   const bOp = typeof p.b === 'object' ? p.b : undefined;

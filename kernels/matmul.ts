@@ -11,7 +11,7 @@
 // the epilogue's (bias, residual, pre) that are present.
 import { epilogueKey, matmulScalarWgsl, matmulSubgroupWgsl, NO_EPILOGUE, type MatmulEpilogue, type SubgroupTile } from './matmul.wgsl.ts';
 import { MATMUL_TILES, type AdapterTiles } from './matmul-tiles.ts';
-import { need, type FloatStorage, type Kernel, type KernelSource } from './kernel-source.ts';
+import { need, type FloatStorage, type Kernel, type KernelSource, type Launch } from './kernel-source.ts';
 import { ELEMENTWISE } from './elementwise-ops.ts';
 
 /** A batched C = op(A)·op(B) (op: optional transpose) over dense operands at element offsets, with tile and epilogue choices. */
@@ -38,8 +38,6 @@ export interface MatmulParams {
   dtype?: FloatStorage;
 }
 
-/** One matmul dispatch: the kernel, its uniform block and the workgroup grid. */
-export interface MatmulLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 
 /** The scalar kernel's default register tile (tm×tn per invocation) and workgroup (wgx×wgy). */
 export const DEFAULT_MATMUL_TILE = { tm: 4, tn: 4, wgx: 8, wgy: 8 };
@@ -86,7 +84,7 @@ export function pickSubgroupTile(p: Pick<MatmulParams, 'M' | 'N' | 'K' | 'transA
 }
 
 /** Build the matmul launch: the subgroup kernel with the tuned tile when the device has subgroups, else the scalar register-tile kernel. */
-export function matmul(p: MatmulParams): MatmulLaunch {
+export function matmul(p: MatmulParams): Launch {
   need('matmul', p.M > 0 && p.N > 0 && p.K > 0 && p.batch > 0, `empty matmul [${p.batch}, ${p.M}, ${p.K}]·[${p.K}, ${p.N}]`);
   need('matmul', p.batch <= 65535, `batch ${p.batch} exceeds the 65535 workgroups a dispatch allows along z`);
   const u = new Uint32Array([p.M, p.N, p.K, p.batch, p.strideA, p.strideB, p.M * p.N, p.offA, p.offB, p.offC, 0, 0]);
