@@ -12,7 +12,8 @@ import {
 import { fmt, ShapeError } from '../errors.ts';
 import { numel, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
-import { floatOf, kernel, withDense, type Launch } from './custom-kernel.ts';
+import { kernel, type Launch } from '../../kernels/index.ts';
+import { floatOf, withDense } from './dense.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { concat, copy, full, reshape, slice } from './table.ts';
 

@@ -12,7 +12,8 @@ import {
 import type { Storage } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
-import { floatOf, kernel, withDense } from './custom-kernel.ts';
+import { kernel } from '../../kernels/index.ts';
+import { floatOf, withDense } from './dense.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { cast, sum } from './table.ts';
 

@@ -9,7 +9,7 @@
 import { fmt, ShapeError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
-import { withDense } from './custom-kernel.ts';
+import { withDense } from './dense.ts';
 import { geluGrad, matmul, reshape, runMatmul, sum } from './table.ts';
 
 /** The activation `linear` can fuse after x·Wᵀ + b. */

@@ -9,7 +9,7 @@ import { broadcastShapes, broadcastStrides, checkShape, contiguousStrides, normD
 import type { Tensor } from '../tensor.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { hostIndexOf } from './host-index.ts';
-import { floatOf } from './custom-kernel.ts';
+import { dense, floatOf } from './dense.ts';
 import { div, eq, mul, runElementwise } from './elementwise.ts';
 
 /** The inputs of a one-input op. */
@@ -25,16 +25,6 @@ const untaped = <T>(f: () => T): T => noGrad(f);
 const fillWith = (out: Tensor, value: number, step: number) =>
   out.backend.run(fillKernel({ n: out.size, value, step, isInt: out.dtype === 'i32', f16: out.dtype === 'f16' }), [out.storage]);
 
-/**
- * A contiguous version of t: t itself, or a temporary copy (then `owned` is true). Kernels that
- * take an element offset read t at t.offset; with `atZero`, for kernels that take none (gather,
- * scatterAdd), an offset view (a contiguous slice) is copied too: it used to be passed as is, so
- * gather threw an internal error and scatterAdd silently read from the storage's start.
- */
-function dense(t: Tensor, atZero = false): { t: Tensor; owned: boolean } {
-  if (t.isContiguous && (!atZero || t.offset === 0)) return { t, owned: false };
-  return { t: untaped(() => copy(t)), owned: true };
-}
 
 // ---- elementwise: every op of kernels/elementwise-ops.ts, derived in elementwise.ts --------------
 

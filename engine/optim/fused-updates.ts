@@ -8,7 +8,8 @@ import { fmt, ShapeError } from '../errors.ts';
 import { noGrad } from '../runtime.ts';
 import { sameShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { kernel, withDense } from '../ops/custom-kernel.ts';
+import { kernel } from '../../kernels/index.ts';
+import { withDense } from '../ops/dense.ts';
 import { copy, full } from '../ops/table.ts';
 
 // ---- optimizer updates ------------------------------------------------------------------------
