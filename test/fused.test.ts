@@ -8,11 +8,12 @@ import * as assert from 'uvu/assert';
 import {
   AdamW, add, emaUpdate, fromArray, gelu, Generator, layerNormComposite, linear, linearComposite, mul, noGrad, permute,
   scaledDotProductAttention, setBackend, sum, tidy, type Backend, type Tensor,
-} from '../engine/index.ts';
+} from '../engine/internal.ts';
 import { attention, attentionQkv } from '../engine/ops/attention.ts';
 import { layerNorm } from '../engine/ops/layer-norm.ts';
 import { adamwUpdate, emaInPlace } from '../engine/optim/fused-updates.ts';
-import { attentionBackwardDkv, attentionBackwardDq, attentionForward, type AttentionLaunch } from '../kernels/attention.ts';
+import { attentionBackwardDkv, attentionBackwardDq, attentionForward } from '../kernels/attention.ts';
+import type { Launch } from '../kernels/index.ts';
 import { assertClose, checkLeaks, checkOp, cpu, gpu, suite, throwsWith } from './helpers.ts';
 import { LACKS, skipUnless } from './skips.ts';
 
@@ -247,12 +248,12 @@ skipUnless(A, sgSize >= 8, LACKS.subgroups8, `the adapter's subgroups are ${sgSi
       const t = (n: number) => fromArray(new Float64Array(n), [n], { backend: b });
       const [o, lse, dq, delta, dkv] = [t(3 * 19 * dh), t(57), t(3 * 19 * dh), t(57), t(2 * 3 * 19 * dh)];
       const st = [q!, k!, v!, o!, dO!, lse!, dq!, delta!, dkv!].map((x) => x.storage);
-      const launches: [AttentionLaunch, number[]][] = [
+      const launches: [Launch, number[]][] = [
         [attentionForward(p, { subgroupSize }), [0, 1, 2, 3, 5]],
         [attentionBackwardDq(p, { subgroupSize }), [0, 1, 2, 3, 4, 5, 6, 7]],
         [attentionBackwardDkv(p, { subgroupSize }), [0, 1, 2, 4, 5, 7, 8]],
       ];
-      b.custom({ name: 'attention kernels', launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })), reference: () => {} }, st);
+      b.run({ name: 'attention kernels', launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })), reference: () => {} }, st);
       const res = await Promise.all([o!, lse!, dq!, dkv!].map(async (x) => Float64Array.from(await x.data())));
       for (const x of [o!, lse!, dq!, delta!, dkv!]) x.dispose();
       const half = res[3]!.length / 2;

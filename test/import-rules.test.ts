@@ -110,4 +110,10 @@ t('no Node module is reachable from model/index.ts (the model loads in a browser
   assert.ok(reach('model/node.ts').nodeImports.some((x) => x.includes("'node:fs")), 'model/node.ts reaches node:fs');
 });
 
+t('only test/ and bench/ import engine/internal.ts (everything else uses the public engine/index.ts)', () => {
+  const bad = ['engine', 'kernels', 'model', 'scripts'].flatMap(all).filter((i) => i.target === 'engine/internal.ts');
+  assert.is(show(bad), '');
+  assert.ok(all('test').some((i) => i.target === 'engine/internal.ts'), 'the scan sees the tests that import it');
+});
+
 t.run();

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as E from '../engine/index.ts';
+import * as E from '../engine/internal.ts';
 import { IJepa, type AsyncStepResult, type IJepaOptions } from '../model/ijepa.ts';
 import { readCheckpointMeta } from '../model/checkpoint.ts';
 import { MaskCollator } from '../model/masks.ts';

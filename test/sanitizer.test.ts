@@ -1,14 +1,14 @@
 // sanitizer: the WebGPU backend's bounds sanitizer (on in tests, see test/run.ts) catches a kernel
 // writing past its output's end, which lavapipe would otherwise drop without a trace.
 import * as assert from 'uvu/assert';
-import * as E from '../engine/index.ts';
-import type { CustomKernel } from '../engine/backend/backend.ts';
+import * as E from '../engine/internal.ts';
+import type { Kernel } from '../kernels/index.ts';
 import { checkLeaks, gpu, suite } from './helpers.ts';
 
 const t = suite('sanitizer');
 checkLeaks(t);
 
-const overrun = (n: number): CustomKernel => ({
+const overrun = (n: number): Kernel => ({
   name: 'overrunByOne',
   // one invocation too many: the last writes out[n], one element past the end
   launches: () => [{
@@ -33,7 +33,7 @@ t('a kernel writing one element past its output throws at the next sync, naming 
   if (!b.sanitize) return;   // IJEPA_SANITIZE=0
   const out = E.zeros([5], { backend: b });
   try {
-    b.custom(overrun(5), [out.storage]);
+    b.run(overrun(5), [out.storage]);
     let err: unknown = null;
     try { await b.sync(); } catch (e) { err = e; }
     assert.instance(err, E.DeviceError);

@@ -1,13 +1,15 @@
 // fused-updates: the in-place optimizer launches (not ops: nothing is taped), several tensors
 // per launch: AdamW steps (adamwUpdate(Many)), EMA updates (emaInPlace(Many)) and the loss
-// scaler's non-finite count. Each is one CustomKernel per chunk of tensors, with its f64 twin.
+// scaler's non-finite count. Each is one Kernel (kernels/kernel-source.ts) per chunk of tensors,
+// with its f64 twin.
 import { adamw, adamwRef, ema, emaRef, MAX_SEGMENTS, nonFinite, nonFiniteRef, type AdamwShared } from '../../kernels/optim.ts';
 import type { Backend } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { noGrad } from '../runtime.ts';
 import { sameShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { kernel, withDense } from '../ops/custom-kernel.ts';
+import { kernel } from '../../kernels/index.ts';
+import { withDense } from '../ops/dense.ts';
 import { copy, full } from '../ops/table.ts';
 
 // ---- optimizer updates ------------------------------------------------------------------------
@@ -81,7 +83,7 @@ export function adamwUpdateMany(items: readonly AdamwItem[], shared: AdamwShared
     backend.setLabel(`adamwUpdate(${chunk.map(({ p }) => p.name ?? fmt(p.shape)).join(', ')})`);
     withDense(chunk.map(({ g }) => g), (gs) => {
       const storages = chunk.flatMap(({ p, m, v }, k) => [p.storage, gs[k]!.storage, m.storage, v.storage]);
-      backend.custom(kernel('adamw', [[adamw(segs, shared), storages.map((_, i) => i), (a) => adamwRef(a, segs, shared)]]), storages);
+      backend.run(kernel('adamw', [[adamw(segs, shared), storages.map((_, i) => i), (a) => adamwRef(a, segs, shared)]]), storages);
     });
   });
 }
@@ -108,7 +110,7 @@ export function emaInPlaceMany(targets: readonly Tensor[], sources: readonly Ten
     backend.setLabel(`emaInPlace(${chunk.map(([t]) => t.name ?? fmt(t.shape)).join(', ')})`);
     withDense(chunk.map(([, s]) => s), (ss) => {
       const storages = chunk.flatMap(([t], k) => [t.storage, ss[k]!.storage]);
-      backend.custom(kernel('ema', [[ema(ns, momentum), storages.map((_, i) => i), (a) => emaRef(a, ns, momentum)]]), storages);
+      backend.run(kernel('ema', [[ema(ns, momentum), storages.map((_, i) => i), (a) => emaRef(a, ns, momentum)]]), storages);
     });
   });
 }
@@ -139,7 +141,7 @@ export function nonFiniteCount(xs: readonly Tensor[]): Tensor {
     backend.setLabel(`nonFiniteCount(${chunk.length} tensors)`);
     withDense(chunk, (ds) => {
       const storages = [...ds.map((d) => d.storage), count.storage];
-      backend.custom(kernel('nonFinite', [[nonFinite(ns), storages.map((_, i) => i), (a) => nonFiniteRef(a, ns)]]), storages);
+      backend.run(kernel('nonFinite', [[nonFinite(ns), storages.map((_, i) => i), (a) => nonFiniteRef(a, ns)]]), storages);
     });
   });
   return count;
