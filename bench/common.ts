@@ -11,7 +11,7 @@ import { measure } from 'mitata';
 import { deviceInfo, initWebGPU } from '../engine/device/node.ts';
 import type { WebGPUBackend } from '../engine/backend/webgpu.ts';
 import type { Storage } from '../engine/backend/backend.ts';
-import { adapterKey, type KernelSource } from '../kernels/index.ts';
+import { adapterKey, type Launch } from '../kernels/index.ts';
 
 export type Backend = WebGPUBackend;
 
@@ -84,8 +84,8 @@ export function filled(backend: Backend, n: number, seed = 1, dtype: 'f32' | 'f1
 }
 
 /** A raw launch recorded through the backend's public `custom` entry (bindings 1.. = storages). */
-export function recordLaunch(backend: Backend, l: { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }, storages: Storage[]): void {
-  backend.custom({
+export function recordLaunch(backend: Backend, l: Launch, storages: Storage[]): void {
+  backend.run({
     name: l.source.name,
     launches: () => [{ ...l, bindings: storages.map((_, i) => i) }],
     reference: () => { throw new Error(`${l.source.name}: no CPU reference in bench`); },

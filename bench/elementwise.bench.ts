@@ -6,6 +6,7 @@
 import { elementwise, type ElementwiseOp } from '../kernels/index.ts';
 import { filled, injectSlowdown, recordLaunch, timeAgainst, type BenchContext, type BenchRow } from './common.ts';
 import type { View } from '../engine/backend/backend.ts';
+import { runElementwise } from '../engine/ops/elementwise.ts';
 
 export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
   const { backend, samples } = ctx;
@@ -24,13 +25,13 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
   };
   for (const c of cases) {
     const name = `elementwise ${c.op} ${n}`;
-    const t = await time(injectSlowdown(name, () => backend.elementwise(c.op, flat(out), flat(x), c.inputs === 2 ? flat(y) : undefined)));
+    const t = await time(injectSlowdown(name, () => runElementwise(backend, c.op, flat(out), flat(x), c.inputs === 2 ? flat(y) : undefined)));
     push(name, t, 4 * n * (c.inputs + 1), `${c.inputs} input(s) + 1 output`);
   }
   // bias add: [1568, 768] + [768] broadcast along rows
   {
     const [R, C] = [1568, 768];
-    const t = await time(() => backend.elementwise('add',
+    const t = await time(() => runElementwise(backend, 'add',
       { storage: out, shape: [R, C], strides: [C, 1], offset: 0 },
       { storage: x, shape: [R, C], strides: [C, 1], offset: 0 },
       { storage: y, shape: [R, C], strides: [0, 1], offset: 0 }));
@@ -39,7 +40,7 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
   // transposed copy: [768, 1568] ← [1568, 768]ᵀ
   {
     const [R, C] = [1568, 768];
-    const t = await time(() => backend.elementwise('copy',
+    const t = await time(() => runElementwise(backend, 'copy',
       { storage: out, shape: [C, R], strides: [R, 1], offset: 0 },
       { storage: x, shape: [C, R], strides: [1, C], offset: 0 }));
     push(`elementwise transpose ${R}×${C}`, t, 4 * 2 * R * C, 'strided read');

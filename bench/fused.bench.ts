@@ -15,7 +15,7 @@ import { initWebGPU } from '../engine/device/node.ts';
 import {
   add, gelu, Generator, layerNormComposite, linear, linearComposite, randn, scaledDotProductAttention, tidy, truncNormal,
   type Backend, type Tensor,
-} from '../engine/index.ts';
+} from '../engine/internal.ts';
 import { attention, attentionQkv } from '../engine/ops/attention.ts';
 import { layerNorm } from '../engine/ops/layer-norm.ts';
 

@@ -5,7 +5,7 @@
 //   backward dx      g·W               NN
 //   backward dW      gᵀ·x              TN
 //   attention        q·kᵀ (NT), P·v (NN)
-// Each shape runs through backend.matmul, exactly as the engine dispatches it (the subgroup
+// Each shape runs through runMatmul, exactly as the engine dispatches it (the subgroup
 // kernel with the tuned tile where the device has subgroups), in samples alternating with the
 // scalar kernel (the kernel before the subgroup one) on the same inputs: the score the check
 // compares is the speed-up over that naive twin; % of peak is printed beside it.
@@ -15,6 +15,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { matmul, MATMUL_TILES, SUBGROUP_TILES, type AdapterTiles, type MatmulParams, type SubgroupTile, type TunedMatmulTile } from '../kernels/index.ts';
+import { runMatmul } from '../engine/ops/table.ts';
 import { renderTileTable, tileTableHead, withAdapterTiles } from './tile-table.ts';
 import { filled, recordLaunch, subgroupSize, timeAgainst, timeLaunches, type BenchContext, type BenchRow, type RefKernel } from './common.ts';
 
@@ -63,7 +64,7 @@ export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
     // without subgroups), timed in samples alternating with the engine's path
     const scalar = matmul({ ...p, subgroupSize: 0 });
     const twin: RefKernel = { record: () => recordLaunch(backend, scalar, [o.a, o.b, o.c]), work: flops(s) };
-    const m = await timeAgainst(backend, () => backend.matmul(o.a, 0, o.b, 0, o.c, p), twin, samples);
+    const m = await timeAgainst(backend, () => runMatmul(backend, o.a, 0, o.b, 0, o.c, p), twin, samples);
     release(ctx, o);
     const g = flops(s) / m.seconds / 1e9;
     rows.push({ suite: 'matmul', name: `matmul ${shapeName(s)}`, seconds: m.seconds, gflops: g, ref: 'twin', refRate: m.refRate,
@@ -79,8 +80,8 @@ export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
       const p = params(s);
       const h = { a: filled(backend, s.batch * s.M * s.K, 1, 'f16'), b: filled(backend, s.batch * s.K * s.N, 2, 'f16'), c: backend.alloc(s.batch * s.M * s.N, 'f16') };
       const f = operands(ctx, s);
-      const f32: RefKernel = { record: () => backend.matmul(f.a, 0, f.b, 0, f.c, p), work: flops(s) };
-      const m = await timeAgainst(backend, () => backend.matmul(h.a, 0, h.b, 0, h.c, p), f32, samples);
+      const f32: RefKernel = { record: () => runMatmul(backend, f.a, 0, f.b, 0, f.c, p), work: flops(s) };
+      const m = await timeAgainst(backend, () => runMatmul(backend, h.a, 0, h.b, 0, h.c, p), f32, samples);
       for (const x of [h.a, h.b, h.c]) backend.release(x);
       release(ctx, f);
       const g = flops(s) / m.seconds / 1e9;

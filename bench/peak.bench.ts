@@ -4,6 +4,7 @@
 //   copy  — the elementwise kernel's `copy` of 4 Mi floats (GB/s of bytes read + written;
 //           bandwidth-bound kernels report a fraction of it).
 import { peak } from '../kernels/index.ts';
+import { runElementwise } from '../engine/ops/elementwise.ts';
 import { filled, recordLaunch, timeLaunches, type Backend, type BenchRow, type References, type RefKernel } from './common.ts';
 
 export const COPY_ELEMENTS = 4 * 1024 * 1024;
@@ -20,7 +21,7 @@ export function referenceKernels(backend: Backend): { peak: RefKernel; copy: Ref
   const view = (storage: typeof x) => ({ storage, shape: [n], strides: [1], offset: 0 });
   return {
     peak: { record: () => recordLaunch(backend, l, [out]), work: l.flops },
-    copy: { record: () => backend.elementwise('copy', view(y), view(x)), work: 2 * 4 * n },
+    copy: { record: () => runElementwise(backend, 'copy', view(y), view(x)), work: 2 * 4 * n },
   };
 }
 
@@ -35,7 +36,7 @@ export async function benchPeak(backend: Backend, samples: number): Promise<{ ro
   const n = COPY_ELEMENTS;
   const x = filled(backend, n), y = backend.alloc(n, 'f32');
   const view = (storage: typeof x) => ({ storage, shape: [n], strides: [1], offset: 0 });
-  const tc = await timeLaunches(backend, () => backend.elementwise('copy', view(y), view(x)), samples);
+  const tc = await timeLaunches(backend, () => runElementwise(backend, 'copy', view(y), view(x)), samples);
   backend.release(x);
   backend.release(y);
   const copyGbs = (2 * 4 * n) / tc / 1e9;

@@ -16,6 +16,9 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { measure } from 'mitata';
 import { create, globals } from 'webgpu';
+import { reduce, softmaxRows } from '../kernels/index.ts';
+import { runElementwise } from '../engine/ops/elementwise.ts';
+import { runMatmul } from '../engine/ops/table.ts';
 import { adapterName, filled, getBackend, timeLaunches } from './common.ts';
 import { MATMUL_SHAPES, shapeName, type MatmulShape } from './matmul.bench.ts';
 import { SOFTMAX_SHAPES } from './softmax.bench.ts';
@@ -79,7 +82,7 @@ for (const s of MATMUL_SHAPES) {
   const a = filled(backend, s.batch * s.M * s.K, 1), b = filled(backend, s.batch * s.K * s.N, 2), c = backend.alloc(s.batch * s.M * s.N, 'f32');
   const p = { batch: s.batch, M: s.M, N: s.N, K: s.K, transA: s.transA, transB: s.transB,
     strideA: s.batch > 1 ? s.M * s.K : 0, strideB: s.batch > 1 ? s.K * s.N : 0 };
-  const ours = await timeLaunches(backend, () => backend.matmul(a, 0, b, 0, c, p), samples);
+  const ours = await timeLaunches(backend, () => runMatmul(backend, a, 0, b, 0, c, p), samples);
   for (const x of [a, b, c]) backend.release(x);
   const shapeA = s.transA ? [s.K, s.M] : [s.M, s.K], shapeB = s.transB ? [s.N, s.K] : [s.K, s.N];
   const ta = tf.randomNormal(s.batch > 1 ? [s.batch, ...shapeA] : shapeA), tb = tf.randomNormal(s.batch > 1 ? [s.batch, ...shapeB] : shapeB);
@@ -94,7 +97,7 @@ for (const s of MATMUL_SHAPES) {
 
 for (const [R, C] of SOFTMAX_SHAPES.slice(0, 1)) {
   const x = filled(backend, R * C), y = backend.alloc(R * C, 'f32');
-  const ours = await timeLaunches(backend, () => backend.softmax(x, 0, R, C, y), samples);
+  const ours = await timeLaunches(backend, () => backend.run(softmaxRows({ rows: R, cols: C, offset: 0 }), [x, y]), samples);
   backend.release(x); backend.release(y);
   const tx = tf.randomNormal([R, C]);
   const theirs = await timeTf(() => { tf.softmax(tx); });
@@ -120,7 +123,7 @@ async function peer(name: string, unit: 'GB/s' | 'GFLOP/s', work: number, ours: 
   const x = filled(backend, n, 1), y = filled(backend, n, 2), out = backend.alloc(n, 'f32');
   const flat = (storage: typeof x) => ({ storage, shape: [n], strides: [1], offset: 0 });
   const tx = tf.randomNormal([n]), ty = tf.randomNormal([n]);
-  await peer(`elementwise add ${n}`, 'GB/s', 3 * 4 * n, () => backend.elementwise('add', flat(out), flat(x), flat(y)), () => { tf.add(tx, ty); }, 'bytes read + written');
+  await peer(`elementwise add ${n}`, 'GB/s', 3 * 4 * n, () => runElementwise(backend, 'add', flat(out), flat(x), flat(y)), () => { tf.add(tx, ty); }, 'bytes read + written');
   for (const s of [x, y, out]) backend.release(s);
   tx.dispose(); ty.dispose();
 }
@@ -128,7 +131,7 @@ async function peer(name: string, unit: 'GB/s' | 'GFLOP/s', work: number, ours: 
   const [R, C] = SOFTMAX_SHAPES[0]!;
   const x = filled(backend, R * C), out = backend.alloc(R, 'f32');
   const tx = tf.randomNormal([R, C]);
-  await peer(`sum rows ${R}×${C}`, 'GB/s', 4 * R * C, () => backend.reduce('sum', x, 0, { outer: R, len: C, inner: 1 }, out), () => { tf.sum(tx, -1); }, 'bytes read');
+  await peer(`sum rows ${R}×${C}`, 'GB/s', 4 * R * C, () => backend.run(reduce({ op: 'sum', shape: { outer: R, len: C, inner: 1 }, offset: 0, x: 'f32', out: 'f32' }), [x, out]), () => { tf.sum(tx, -1); }, 'bytes read');
   backend.release(x); backend.release(out);
   tx.dispose();
 }

@@ -2,7 +2,7 @@
 // copy. Shapes: rows of the [1568, 768] activations of a ViT-Ti MLP (many medium rows), the
 // [4704, 196] attention rows, a few long rows (which the launcher splits in two passes), and
 // the column sum of a bias gradient (reduced over the leading axis, no transpose).
-import type { ReduceOp } from '../kernels/index.ts';
+import { reduce, type ReduceOp } from '../kernels/index.ts';
 import { filled, timeLaunches, type BenchContext, type BenchRow } from './common.ts';
 
 export async function benchReduce(ctx: BenchContext): Promise<BenchRow[]> {
@@ -17,7 +17,7 @@ export async function benchReduce(ctx: BenchContext): Promise<BenchRow[]> {
     const x = filled(backend, c.rows * c.cols), out = backend.alloc(c.rows, 'f32');
     // columns: x is [cols, rows] and the sum runs down each column (outer 1, inner rows)
     const shape = c.columns ? { outer: 1, len: c.cols, inner: c.rows } : { outer: c.rows, len: c.cols, inner: 1 };
-    const t = await timeLaunches(backend, () => backend.reduce(c.op, x, 0, shape, out), samples);
+    const t = await timeLaunches(backend, () => backend.run(reduce({ op: c.op, shape, offset: 0, x: 'f32', out: 'f32' }), [x, out]), samples);
     backend.release(x);
     backend.release(out);
     const gbs = 4 * (c.rows * c.cols + c.rows) / t / 1e9;

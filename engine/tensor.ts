@@ -7,14 +7,16 @@ import { contiguousStrides, numel, type NestedArray, type Shape } from './shape.
 import { leakWarnings, tensorCreated, tensorDisposed, track, untrack } from './runtime.ts';
 import type { OpDef, Saved } from './ops/op.ts';
 import * as ops from './ops/table.ts';
+import { ELEMENTWISE } from '../kernels/index.ts';
+import { elementwise, type BinaryName, type UnaryName } from './ops/elementwise.ts';
 import * as fn from './ops/composite.ts';
 import { backward } from './autograd.ts';
 import { fmt, ShapeError } from './errors.ts';
 
 /** The record of how a tensor was made: what backward replays. */
 export interface TapeNode {
-  // The op's attrs type is erased here; each OpDef checks its own.
-  readonly def: OpDef<any>;  // eslint-disable-line @typescript-eslint/no-explicit-any -- attrs are op-specific
+  // The op's input and attrs types are erased here; each OpDef checks its own.
+  readonly def: OpDef<any, any, any>;  // eslint-disable-line @typescript-eslint/no-explicit-any -- inputs and attrs are op-specific
   readonly inputs: readonly Tensor[];
   readonly attrs: unknown;
   /** What the forward saved for backward; disposed once backward has run (ops/op.ts runBackward). */
@@ -32,6 +34,14 @@ function nest(flat: ArrayLike<number>, shape: Shape): NestedArray {
   };
   return build(0, 0);
 }
+
+/** x.exp(), x.add(b): the elementwise ops as methods (ops/elementwise.ts). */
+type ElementwiseMethods =
+  & { [K in UnaryName]: () => Tensor }
+  & { [K in BinaryName]: (b: Tensor | number) => Tensor };
+// the class below gets these methods at load (after it); the interface gives them their types
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface Tensor extends ElementwiseMethods {}
 
 /** An n-d array on a backend's storage, with autograd (`requiresGrad`, `.grad`, `backward()`); create with `fromArray`, `zeros`, `randn`…, free with `dispose()` or `tidy`. */
 export class Tensor {
@@ -129,30 +139,7 @@ export class Tensor {
   detach(): Tensor { return ops.detach(this); }
   requiresGrad_(on = true): this { this.requiresGrad = on; return this; }
 
-  // ---- elementwise ----------------------------------------------------------------------------
-  add(b: Tensor | number): Tensor { return ops.add(this, b); }
-  sub(b: Tensor | number): Tensor { return ops.sub(this, b); }
-  mul(b: Tensor | number): Tensor { return ops.mul(this, b); }
-  div(b: Tensor | number): Tensor { return ops.div(this, b); }
-  pow(b: Tensor | number): Tensor { return ops.pow(this, b); }
-  maximum(b: Tensor | number): Tensor { return ops.maximum(this, b); }
-  minimum(b: Tensor | number): Tensor { return ops.minimum(this, b); }
-  lt(b: Tensor | number): Tensor { return ops.lt(this, b); }
-  le(b: Tensor | number): Tensor { return ops.le(this, b); }
-  gt(b: Tensor | number): Tensor { return ops.gt(this, b); }
-  ge(b: Tensor | number): Tensor { return ops.ge(this, b); }
-  eq(b: Tensor | number): Tensor { return ops.eq(this, b); }
-  ne(b: Tensor | number): Tensor { return ops.ne(this, b); }
-  neg(): Tensor { return ops.neg(this); }
-  exp(): Tensor { return ops.exp(this); }
-  log(): Tensor { return ops.log(this); }
-  sqrt(): Tensor { return ops.sqrt(this); }
-  rsqrt(): Tensor { return ops.rsqrt(this); }
-  abs(): Tensor { return ops.abs(this); }
-  erf(): Tensor { return ops.erf(this); }
-  gelu(): Tensor { return ops.gelu(this); }
-  sign(): Tensor { return ops.sign(this); }
-  tanh(): Tensor { return ops.tanh(this); }
+  // ---- elementwise: one method per op of kernels/elementwise-ops.ts, added below the class ----
   square(): Tensor { return ops.mul(this, this); }
 
   // ---- reductions -----------------------------------------------------------------------------
@@ -179,4 +166,14 @@ export class Tensor {
   /** This tensor converted to f32 or f16 storage (itself when it already is). */
   cast(dtype: 'f32' | 'f16'): Tensor { return ops.cast(this, dtype); }
   gather(dim: number, index: Tensor): Tensor { return ops.gather(this, dim, index); }
+}
+
+// The elementwise methods, from the op table (read at call time: ops/elementwise.ts may finish
+// loading after this module).
+for (const [name, d] of Object.entries(ELEMENTWISE)) {
+  if (d.arity === 3 || name === 'copy') continue;
+  const method = d.arity === 1
+    ? function (this: Tensor) { return elementwise[name as UnaryName](this); }
+    : function (this: Tensor, b: Tensor | number) { return elementwise[name as BinaryName](this, b); };
+  Object.defineProperty(Tensor.prototype, name, { value: method, writable: true, configurable: true });
 }

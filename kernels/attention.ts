@@ -1,7 +1,7 @@
 // attention launchers (see attention.wgsl.ts) and their float64 twins, which the CPU reference
 // backend runs in place of the WGSL. Pure: numbers in, text and layout out.
 import { attentionBackwardDkvWgsl, attentionBackwardDqWgsl, attentionForwardWgsl } from './attention.wgsl.ts';
-import { need, type FloatStorage, type KernelSource } from './kernel-source.ts';
+import { need, type FloatStorage, type KernelSource, type Launch } from './kernel-source.ts';
 
 export interface AttentionShape {
   heads: number;   // product of the leading dims (B·H)
@@ -46,7 +46,6 @@ export function packedQkvLayouts(p: { heads: number; n: number; dh: number; hpb:
 const rowAt = (L: RowLayout, hpb: number, h: number, r: number) => L.off + Math.floor(h / hpb) * L.sB + (h % hpb) * L.sH + r * L.sR;
 /** Launch tiles: invocations per workgroup; keys per online-softmax block (forward). */
 export interface AttentionTile { wg: number; tk: number }
-export interface AttentionLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 export interface AttentionOptions {
   tile?: AttentionTile;
   /**
@@ -107,19 +106,19 @@ function workgroups(rows: number, heads: number, wg: number): [number, number, n
 }
 
 /** Bindings: q, k, v, o, lse. */
-export function attentionForward(p: AttentionShape, o: AttentionOptions = {}): AttentionLaunch {
+export function attentionForward(p: AttentionShape, o: AttentionOptions = {}): Launch {
   const tile = check(p, o);
   return { source: source('fwd', p.dh, o, p.dtype), uniforms: uniforms(p), workgroups: workgroups(p.nq, p.heads, tile.wg) };
 }
 
 /** Bindings: q, k, v, o, dO, lse, dq, delta. Run before attentionBackwardDkv (it writes delta). */
-export function attentionBackwardDq(p: AttentionShape, o: AttentionOptions = {}): AttentionLaunch {
+export function attentionBackwardDq(p: AttentionShape, o: AttentionOptions = {}): Launch {
   const tile = check(p, o);
   return { source: source('dq', p.dh, o, p.dtype), uniforms: uniforms(p), workgroups: workgroups(p.nq, p.heads, tile.wg) };
 }
 
 /** Bindings: q, k, v, dO, lse, delta, dkv (dk and dv at their layouts in one buffer). */
-export function attentionBackwardDkv(p: AttentionShape, o: AttentionOptions = {}): AttentionLaunch {
+export function attentionBackwardDkv(p: AttentionShape, o: AttentionOptions = {}): Launch {
   const tile = check(p, o);
   return { source: source('dkv', p.dh, o, p.dtype), uniforms: uniforms(p), workgroups: workgroups(p.nk, p.heads, tile.wg) };
 }

@@ -1,19 +1,13 @@
-// elementwise launcher: op codes, dim merging and the uniform block for ELEMENTWISE_WGSL.
+// elementwise launcher: op codes, dim merging and the uniform block for ELEMENTWISE_WGSL; the
+// kernel over strided operands and its f64 twin (the table's `ref`s).
 import { ELEMENTWISE_F16_VEC4_WGSL, ELEMENTWISE_F16_WGSL, ELEMENTWISE_VEC4_WGSL, ELEMENTWISE_WGSL } from './elementwise.wgsl.ts';
-import { grid, MAX_RANK, need, type KernelSource } from './kernel-source.ts';
-import { ELEMENTWISE_OPS, type ElementwiseOp } from './elementwise-ops.ts';
+import { grid, MAX_RANK, need, type Kernel, type KernelSource, type Launch } from './kernel-source.ts';
+import { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp } from './elementwise-ops.ts';
 
-export { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp } from './elementwise-ops.ts';
+export { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp, type ElementwiseOfArity, type GradFns, type Operand } from './elementwise-ops.ts';
 
 /** A strided operand: element offset and one stride per output dim (0 where broadcast). */
 export interface StridedOperand { offset: number; strides: readonly number[] }
-
-/** One elementwise dispatch: the kernel, its uniform block and the workgroup grid. */
-export interface ElementwiseLaunch {
-  source: KernelSource;
-  uniforms: ArrayBuffer;
-  workgroups: [number, number, number];
-}
 
 const WG = 64;
 /** vec4s per invocation of the dense text (its override VPI). */
@@ -63,7 +57,7 @@ export function elementwise(p: {
   f16?: boolean;
   /** Use the strided text even where the dense vec4 one would do (tests and benchmarks). */
   noVec4?: boolean;
-}): ElementwiseLaunch {
+}): Launch {
   const n = p.shape.reduce((x, y) => x * y, 1);
   need(p.op, n < 2 ** 31, `${n} elements exceed 2^31`);
   const bOp = typeof p.b === 'object' ? p.b : undefined;
@@ -97,4 +91,51 @@ export function elementwise(p: {
   if (vec4) u[2] = invocations;
   const [x, y] = grid(invocations, WG);
   return { source: sourceFor(p.op, !!p.f16, vec4), uniforms: buf, workgroups: [x, y, 1] };
+}
+
+/** Visit every coordinate of `shape` in row-major order, with the strided offset of each operand. */
+function forEachOffset(shape: readonly number[], views: readonly StridedOperand[], f: (offsets: number[]) => void): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const rank = shape.length;
+  const coord = new Array<number>(rank).fill(0);
+  const offs = views.map((v) => v.offset);
+  for (let i = 0; i < n; i++) {
+    f(offs);
+    for (let d = rank - 1; d >= 0; d--) {
+      coord[d]!++;
+      for (let k = 0; k < views.length; k++) offs[k]! += views[k]!.strides[d]!;
+      if (coord[d]! < shape[d]!) break;
+      for (let k = 0; k < views.length; k++) offs[k]! -= views[k]!.strides[d]! * shape[d]!;
+      coord[d] = 0;
+    }
+  }
+}
+
+/**
+ * out = op(a, b, c) over strided operands, as a kernel on storages [a, out, b, c] (b only when it
+ * is a tensor, c only for where): the launch of `elementwise`, and the table's f64 twin.
+ */
+export function elementwiseKernel(p: Parameters<typeof elementwise>[0]): Kernel {
+  const bOp = typeof p.b === 'object' ? p.b : undefined;
+  return {
+    name: p.op,
+    launches: () => [{ ...elementwise(p), bindings: [0, bOp ? 2 : null, p.c ? 3 : null, 1] }],
+    reference(arrays) {
+      const [x, o, y, z] = arrays as [Float64Array, Float64Array, Float64Array | undefined, Float64Array | undefined];
+      const def = ELEMENTWISE[p.op];
+      const f = def.ref;
+      if (def.arity === 1) {
+        forEachOffset(p.shape, [p.out, p.a], ([io, ia]) => { o[io!] = f(x[ia!]!, 0, 0); });
+      } else if (def.arity === 3) {
+        if (!bOp || !p.c || !y || !z) throw new Error(`${p.op}: needs three tensor operands`);
+        forEachOffset(p.shape, [p.out, p.a, bOp, p.c], ([io, ia, ib, ic]) => { o[io!] = f(x[ia!]!, y[ib!]!, z[ic!]!); });
+      } else if (typeof p.b === 'number') {
+        const b = p.b;
+        forEachOffset(p.shape, [p.out, p.a], ([io, ia]) => { o[io!] = f(x[ia!]!, b, 0); });
+      } else {
+        if (!bOp || !y) throw new Error(`${p.op}: needs a second operand`);
+        forEachOffset(p.shape, [p.out, p.a, bOp], ([io, ia, ib]) => { o[io!] = f(x[ia!]!, y[ib!]!, 0); });
+      }
+    },
+  };
 }

@@ -1,6 +1,7 @@
-// gather / scatter-add launchers (torch.gather index semantics; see gather.wgsl.ts).
+// gather / scatter-add kernels (torch.gather index semantics; see gather.wgsl.ts) and their f64
+// twins.
 import { gatherWgsl, scatterAddWgsl } from './gather.wgsl.ts';
-import { grid, MAX_RANK, need, type FloatStorage, type KernelSource } from './kernel-source.ts';
+import { grid, MAX_RANK, need, type FloatStorage, type Kernel, type KernelSource } from './kernel-source.ts';
 
 const WG = 64;
 const source = (name: string, wgsl: string): KernelSource => ({ name, wgsl, overrides: { WG } });
@@ -23,18 +24,69 @@ function uniforms(n: number, dim: number, dimSize: number, out: readonly number[
   return u.buffer;
 }
 
-/** out = gather(x, dim, index): x, index contiguous; out has index's shape. */
-export function gather(p: { xShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage }) {
-  need('gather', p.xShape.length <= MAX_RANK, `rank ${p.xShape.length} exceeds ${MAX_RANK}`);
-  const n = p.indexShape.reduce((a, b) => a * b, 1);
+/** One launch of n invocations binding storages 0, 1, 2. */
+function launch(source: KernelSource, n: number, u: ArrayBuffer) {
   const [x, y] = grid(n, WG);
-  return { source: GATHER[p.dtype ?? 'f32'], uniforms: uniforms(n, p.dim, p.xShape[p.dim]!, p.indexShape, p.indexShape, strides(p.xShape)), workgroups: [x, y, 1] as [number, number, number] };
+  return { source, uniforms: u, workgroups: [x, y, 1] as [number, number, number], bindings: [0, 1, 2] };
 }
 
-/** out[shape] = scatterAdd(zeros(shape), dim, index, src): index, src contiguous, same shape. */
-export function scatterAdd(p: { outShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage }) {
-  need('scatterAdd', p.outShape.length <= MAX_RANK, `rank ${p.outShape.length} exceeds ${MAX_RANK}`);
-  const n = p.outShape.reduce((a, b) => a * b, 1);
-  const [x, y] = grid(n, WG);
-  return { source: SCATTER[p.dtype ?? 'f32'], uniforms: uniforms(n, p.dim, p.indexShape[p.dim]!, p.outShape, p.indexShape, strides(p.indexShape)), workgroups: [x, y, 1] as [number, number, number] };
+/** Visit every coordinate of `shape` in row-major order. */
+function forEachIndex(shape: readonly number[], f: (coord: number[]) => void): void {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const coord = new Array<number>(shape.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    f(coord);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++coord[d]! < shape[d]!) break;
+      coord[d] = 0;
+    }
+  }
+}
+
+/** out = gather(x, dim, index) on storages [x, index, out]: x, index contiguous; out has index's shape. */
+export function gather(p: { xShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage }): Kernel {
+  return {
+    name: 'gather',
+    launches() {
+      need('gather', p.xShape.length <= MAX_RANK, `rank ${p.xShape.length} exceeds ${MAX_RANK}`);
+      const n = p.indexShape.reduce((a, b) => a * b, 1);
+      return [launch(GATHER[p.dtype ?? 'f32'], n, uniforms(n, p.dim, p.xShape[p.dim]!, p.indexShape, p.indexShape, strides(p.xShape)))];
+    },
+    // an index out of range gives NaN (the op checks host-known indices before)
+    reference(a) {
+      const [x, idx, o] = a as [Float64Array, Float64Array, Float64Array];
+      const xs = strides(p.xShape);
+      let i = 0;
+      forEachIndex(p.indexShape, (coord) => {
+        const j = idx[i]!;
+        if (j < 0 || j >= p.xShape[p.dim]!) { o[i++] = NaN; return; }
+        let off = 0;
+        for (let d = 0; d < coord.length; d++) off += (d === p.dim ? j : coord[d]!) * xs[d]!;
+        o[i++] = x[off]!;
+      });
+    },
+  };
+}
+
+/** out[shape] = scatterAdd(zeros(shape), dim, index, src) on storages [src, index, out]: index, src contiguous, same shape. */
+export function scatterAdd(p: { outShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage }): Kernel {
+  return {
+    name: 'scatterAdd',
+    launches() {
+      need('scatterAdd', p.outShape.length <= MAX_RANK, `rank ${p.outShape.length} exceeds ${MAX_RANK}`);
+      const n = p.outShape.reduce((a, b) => a * b, 1);
+      return [launch(SCATTER[p.dtype ?? 'f32'], n, uniforms(n, p.dim, p.indexShape[p.dim]!, p.outShape, p.indexShape, strides(p.indexShape)))];
+    },
+    reference(a) {
+      const [s, idx, o] = a as [Float64Array, Float64Array, Float64Array];
+      o.fill(0);
+      const os = strides(p.outShape);
+      let i = 0;
+      forEachIndex(p.indexShape, (coord) => {
+        let off = 0;
+        for (let d = 0; d < coord.length; d++) off += (d === p.dim ? idx[i]! : coord[d]!) * os[d]!;
+        o[off]! += s[i++]!;
+      });
+    },
+  };
 }

@@ -1,14 +1,14 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // kernels/: WGSL sources and their launch builders. Pure strings and numbers; nothing here
 // knows about tensors or GPUDevice.
-export type { KernelSource, FloatStorage } from './kernel-source.ts';
-export { grid, need, MAX_RANK } from './kernel-source.ts';
-export { elementwise, ELEMENTWISE, ELEMENTWISE_OPS } from './elementwise.ts';
-export type { ElementwiseOp, StridedOperand, ElementwiseLaunch } from './elementwise.ts';
-export { reduceLaunch } from './reduce.ts';
+export type { KernelSource, FloatStorage, Kernel, Launch } from './kernel-source.ts';
+export { grid, kernel, need, MAX_RANK } from './kernel-source.ts';
+export { elementwise, elementwiseKernel, ELEMENTWISE, ELEMENTWISE_OPS } from './elementwise.ts';
+export type { ElementwiseOp, ElementwiseOfArity, GradFns, Operand, StridedOperand } from './elementwise.ts';
+export { reduce, reduceLaunch } from './reduce.ts';
 export type { ReduceOp, ReduceLaunch, ReduceShape } from './reduce.ts';
-export { matmul, DEFAULT_MATMUL_TILE, DEFAULT_SUBGROUP_TILE, SUBGROUP_TILES, pickSubgroupTile, vec4Operands } from './matmul.ts';
-export type { MatmulParams, MatmulLaunch } from './matmul.ts';
+export { matmul, matmulKernel, DEFAULT_MATMUL_TILE, DEFAULT_SUBGROUP_TILE, SUBGROUP_TILES, pickSubgroupTile, vec4Operands } from './matmul.ts';
+export type { MatmulParams } from './matmul.ts';
 export type { SubgroupTile, MatmulEpilogue } from './matmul.wgsl.ts';
 export { MATMUL_TILES, adapterKey } from './matmul-tiles.ts';
 export type { AdapterTiles, TunedMatmulTile } from './matmul-tiles.ts';

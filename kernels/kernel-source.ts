@@ -54,3 +54,41 @@ export type FloatStorage = 'f32' | 'f16';
  */
 export const floatStorage = (t: FloatStorage): string =>
   t === 'f16' ? 'enable f16;\nalias T = f16;\n' : 'alias T = f32;\n';
+
+/** One dispatch: the kernel, its uniform block and its workgroup grid. */
+export interface Launch {
+  readonly source: KernelSource;
+  readonly uniforms: ArrayBuffer;
+  readonly workgroups: [number, number, number];
+}
+
+/**
+ * What a backend runs (Backend.run): launches in order over a list of storages, each binding
+ * the storages at its `bindings` indices as bindings 1, 2, ... (binding 0 is its uniform block;
+ * a null index binds a stand-in the kernel never touches), and the float64 twin the CPU backend
+ * runs on the same storages' values instead. Launches are built on demand, so the CPU backend
+ * never builds WGSL (nor the launch checks that belong to the GPU's limits).
+ */
+export interface Kernel {
+  readonly name: string;
+  /**
+   * Element counts of f32 temporaries the launches use (a split reduction's partials): the
+   * WebGPU backend allocates them before the launches, as storages after the caller's (indices
+   * storages.length, +1, ...), and releases them after. The twin gets none.
+   */
+  readonly scratch?: readonly number[];
+  launches(): readonly (Launch & { readonly bindings: readonly (number | null)[] })[];
+  reference(arrays: readonly Float64Array[]): void;
+}
+
+/**
+ * A Kernel from launches run in order, each with its binding indices into the storage list and
+ * its float64 twin, which the CPU backend calls on the same storages in the same order.
+ */
+export function kernel(name: string, launches: readonly [Launch, readonly number[], (a: Float64Array[]) => void][]): Kernel {
+  return {
+    name,
+    launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })),
+    reference: (arrays) => { for (const [, bindings, twin] of launches) twin(bindings.map((i) => arrays[i]!)); },
+  };
+}

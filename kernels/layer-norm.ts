@@ -1,9 +1,8 @@
 // layer-norm launchers (see layer-norm.wgsl.ts) and their float64 twins, which the CPU
 // reference backend runs in place of the WGSL. Pure: numbers in, text and layout out.
 import { layerNormBackwardColumnsWgsl, layerNormBackwardDxWgsl, layerNormForwardWgsl } from './layer-norm.wgsl.ts';
-import { grid, need, type FloatStorage, type KernelSource } from './kernel-source.ts';
+import { grid, need, type FloatStorage, type KernelSource, type Launch } from './kernel-source.ts';
 
-export interface LayerNormLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 export interface LayerNormShape {
   rows: number; D: number;
   /** Element type of x, w, b, y, g and dx (default f32); mean, rstd and the dw/db partials are f32. */
@@ -40,7 +39,7 @@ function uniforms(rows: number, cols: number, eps: number, parts: number): Array
 }
 
 /** Bindings: x, w, b, y, mean, rstd (w, b: any stand-in buffer when absent). */
-export function layerNormForward(p: LayerNormShape & { eps: number; hasWeight: boolean; hasBias: boolean }): LayerNormLaunch {
+export function layerNormForward(p: LayerNormShape & { eps: number; hasWeight: boolean; hasBias: boolean }): Launch {
   const v4 = check(p);
   const [x, y] = grid(p.rows, WG);
   return {
@@ -51,7 +50,7 @@ export function layerNormForward(p: LayerNormShape & { eps: number; hasWeight: b
 }
 
 /** Bindings: g, x, w, mean, rstd, dx (w: a stand-in when absent). */
-export function layerNormBackwardDx(p: LayerNormShape & { hasWeight: boolean }): LayerNormLaunch {
+export function layerNormBackwardDx(p: LayerNormShape & { hasWeight: boolean }): Launch {
   const v4 = check(p);
   const [x, y] = grid(p.rows, WG);
   return { source: source('dx', v4, p.dtype ?? 'f32', { HAS_W: +p.hasWeight }), uniforms: uniforms(p.rows, v4 ? p.D / 4 : p.D, 0, 1), workgroups: [x, y, 1] };
@@ -61,7 +60,7 @@ export function layerNormBackwardDx(p: LayerNormShape & { hasWeight: boolean }):
 export const layerNormParts = (rows: number, rowsPerPart = LAYER_NORM_ROWS_PER_PART) => Math.max(1, Math.ceil(rows / rowsPerPart));
 
 /** Bindings: g, x, mean, rstd, dw [parts, D], db [parts, D] (a stand-in for the one not wanted). */
-export function layerNormBackwardColumns(p: LayerNormShape & { wantDw: boolean; wantDb: boolean; rowsPerPart?: number }): LayerNormLaunch {
+export function layerNormBackwardColumns(p: LayerNormShape & { wantDw: boolean; wantDb: boolean; rowsPerPart?: number }): Launch {
   const v4 = check(p);
   const cols = v4 ? p.D / 4 : p.D;
   const parts = layerNormParts(p.rows, p.rowsPerPart);

@@ -11,7 +11,8 @@
 // the epilogue's (bias, residual, pre) that are present.
 import { epilogueKey, matmulScalarWgsl, matmulSubgroupWgsl, NO_EPILOGUE, type MatmulEpilogue, type SubgroupTile } from './matmul.wgsl.ts';
 import { MATMUL_TILES, type AdapterTiles } from './matmul-tiles.ts';
-import { need, type FloatStorage, type KernelSource } from './kernel-source.ts';
+import { need, type FloatStorage, type Kernel, type KernelSource, type Launch } from './kernel-source.ts';
+import { ELEMENTWISE } from './elementwise-ops.ts';
 
 /** A batched C = op(A)·op(B) (op: optional transpose) over dense operands at element offsets, with tile and epilogue choices. */
 export interface MatmulParams {
@@ -37,8 +38,6 @@ export interface MatmulParams {
   dtype?: FloatStorage;
 }
 
-/** One matmul dispatch: the kernel, its uniform block and the workgroup grid. */
-export interface MatmulLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
 
 /** The scalar kernel's default register tile (tm×tn per invocation) and workgroup (wgx×wgy). */
 export const DEFAULT_MATMUL_TILE = { tm: 4, tn: 4, wgx: 8, wgy: 8 };
@@ -85,7 +84,7 @@ export function pickSubgroupTile(p: Pick<MatmulParams, 'M' | 'N' | 'K' | 'transA
 }
 
 /** Build the matmul launch: the subgroup kernel with the tuned tile when the device has subgroups, else the scalar register-tile kernel. */
-export function matmul(p: MatmulParams): MatmulLaunch {
+export function matmul(p: MatmulParams): Launch {
   need('matmul', p.M > 0 && p.N > 0 && p.K > 0 && p.batch > 0, `empty matmul [${p.batch}, ${p.M}, ${p.K}]·[${p.K}, ${p.N}]`);
   need('matmul', p.batch <= 65535, `batch ${p.batch} exceeds the 65535 workgroups a dispatch allows along z`);
   const u = new Uint32Array([p.M, p.N, p.K, p.batch, p.strideA, p.strideB, p.M * p.N, p.offA, p.offB, p.offC, 0, 0]);
@@ -127,5 +126,41 @@ export function matmul(p: MatmulParams): MatmulLaunch {
     source: { name: `matmul_${key}${flags}`, wgsl, overrides: { ...overrides, WGX: t.wgx, WGY: t.wgy } },
     uniforms: u.buffer,
     workgroups: [gx, gy, p.batch],
+  };
+}
+
+/**
+ * The matmul as a kernel on storages [a, b, c, then bias, residual, pre as the epilogue has
+ * them]: the launch `matmul` builds, and its f64 twin (the epilogue in the same order).
+ */
+export function matmulKernel(p: MatmulParams): Kernel {
+  const e = p.epilogue ?? NO_EPILOGUE;
+  const extras = [e.bias, e.residual, e.pre].filter(Boolean).length;
+  return {
+    name: 'matmul',
+    launches: () => [{ ...matmul(p), bindings: Array.from({ length: 3 + extras }, (_, i) => i) }],
+    reference(arrays) {
+      const [A, B, C, ...rest] = arrays as [Float64Array, Float64Array, Float64Array, ...Float64Array[]];
+      const bias = e.bias ? rest.shift() : undefined, res = e.residual ? rest.shift() : undefined, pre = e.pre ? rest.shift() : undefined;
+      for (let z = 0; z < p.batch; z++) {
+        const ba = p.offA + z * p.strideA, bb = p.offB + z * p.strideB, bc = p.offC + z * p.M * p.N;
+        for (let m = 0; m < p.M; m++) {
+          for (let n = 0; n < p.N; n++) {
+            let s = 0;
+            for (let k = 0; k < p.K; k++) {
+              const av = p.transA ? A[ba + k * p.M + m]! : A[ba + m * p.K + k]!;
+              const bv = p.transB ? B[bb + n * p.K + k]! : B[bb + k * p.N + n]!;
+              s += av * bv;
+            }
+            const i = bc + m * p.N + n;
+            if (bias) s += bias[n]!;
+            if (pre) pre[i] = s;
+            if (e.gelu) s = ELEMENTWISE.gelu.ref(s, 0, 0);
+            if (res) s += res[i]!;
+            C[i] = s;
+          }
+        }
+      }
+    },
   };
 }

@@ -1,9 +1,7 @@
 // optim launchers (see optim.wgsl.ts) and their float64 twins, which compute exactly what the
 // composed versions compute on the CPU reference backend, in the same order.
 import { adamwWgsl, emaWgsl, nonFiniteWgsl } from './optim.wgsl.ts';
-import { grid, need, type KernelSource } from './kernel-source.ts';
-
-export interface OptimLaunch { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number] }
+import { grid, need, type KernelSource, type Launch } from './kernel-source.ts';
 
 /** One tensor's AdamW step; `step` is t, its step count including this one (t ≥ 1). */
 export interface AdamwSegment { n: number; lr: number; wd: number; step: number }
@@ -51,7 +49,7 @@ function adamwConstants(s: AdamwSegment, c: AdamwShared) {
 }
 
 /** AdamW on segs.length tensors; bindings: theta, grad, m, v of each in turn. */
-export function adamw(segs: readonly AdamwSegment[], c: AdamwShared): OptimLaunch {
+export function adamw(segs: readonly AdamwSegment[], c: AdamwShared): Launch {
   checkSegments('adamw', segs.map((s) => s.n));
   const { starts, total } = layout(segs.map((s) => s.n));
   const buf = new ArrayBuffer(32 + 32 * segs.length);
@@ -67,7 +65,7 @@ export function adamw(segs: readonly AdamwSegment[], c: AdamwShared): OptimLaunc
 }
 
 /** EMA on ns.length tensor pairs; bindings: target (in place), source of each in turn. */
-export function ema(ns: readonly number[], momentum: number): OptimLaunch {
+export function ema(ns: readonly number[], momentum: number): Launch {
   checkSegments('ema', ns);
   const { starts, total } = layout(ns);
   const buf = new ArrayBuffer(16 + 16 * ns.length);
@@ -79,7 +77,7 @@ export function ema(ns: readonly number[], momentum: number): OptimLaunch {
 }
 
 /** Non-finite count over ns.length f32 tensors, added into a u32 counter; bindings: each tensor, then the counter. */
-export function nonFinite(ns: readonly number[]): OptimLaunch {
+export function nonFinite(ns: readonly number[]): Launch {
   checkSegments('nonFinite', ns);
   const { starts, total } = layout(ns);
   const u = new Uint32Array(4 * ns.length);

@@ -20,16 +20,21 @@ import type { MaskConfig, ModelConfig, OptimConfig } from './presets.ts';
 export interface NumberField { kind: 'number'; min: number; max: number; integer: boolean }
 /** `[lo, hi]` with min ≤ lo ≤ hi ≤ max. */
 export interface PairField { kind: 'pair'; min: number; max: number }
+/** One of `choices`. */
 export interface ChoiceField { kind: 'choice'; choices: readonly string[] }
+/** true or false. */
 export interface BooleanField { kind: 'boolean' }
+/** What one configuration field may hold. */
 export type Field = NumberField | PairField | ChoiceField | BooleanField;
 
 const int = (min: number, max: number): NumberField => ({ kind: 'number', min, max, integer: true });
 const real = (min: number, max: number): NumberField => ({ kind: 'number', min, max, integer: false });
 const pair = (min: number, max: number): PairField => ({ kind: 'pair', min, max });
 
+/** The most steps a run may have (and so the largest epoch count, on a one-batch data set). */
 export const MAX_STEPS = 10_000_000;
 
+/** Each ModelConfig field's range. */
 export const MODEL_FIELDS: { readonly [K in keyof ModelConfig]: Field } = {
   imgSize: int(8, 1024),
   chans: int(1, 4),
@@ -43,6 +48,7 @@ export const MODEL_FIELDS: { readonly [K in keyof ModelConfig]: Field } = {
   patchEmbedStd: real(1e-6, 1),
 };
 
+/** Each MaskConfig field's range. */
 export const MASK_FIELDS: { readonly [K in keyof MaskConfig]: Field } = {
   encMaskScale: pair(1e-6, 1),
   predMaskScale: pair(1e-6, 1),
@@ -54,6 +60,7 @@ export const MASK_FIELDS: { readonly [K in keyof MaskConfig]: Field } = {
   mode: { kind: 'choice', choices: ['official', 'fixed'] },
 };
 
+/** Each OptimConfig field's range. */
 export const OPTIM_FIELDS: { readonly [K in keyof OptimConfig]: Field } = {
   batch: int(1, 4096),
   refLr: real(0, 1),

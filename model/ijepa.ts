@@ -3,7 +3,7 @@
 //
 // Legend: B batch, C channels, N patches, D width, Kc/Kt context/target tokens, nenc/npred masks.
 //
-// One step, in this order (the caller sets lr, wd and momentum from model/schedules.ts):
+// One step, in this order (its lr, wd and momentum are arguments, from model/schedules.ts):
 //   h = target_encoder(imgs)                 no grad; full image incl. its final affine LN
 //   h = layer_norm(h) without affine, eps 1e-5, gathered at masks_pred (row p·B + b), then each
 //       B-chunk repeated nenc times (row p·nenc·B + e·B + b)
@@ -11,7 +11,8 @@
 //   loss = smooth-L1 (β 1) mean over every element; backward; AdamW; EMA θ̄ ← m·θ̄ + (1 − m)·θ.
 // AdamW groups (docs/ijepa-step.md §4.2), in order: 0 encoder decayed, 1 predictor decayed, 2 encoder not
 // decayed, 3 predictor not decayed; "decayed" = no 'bias' in the name and ndim ≠ 1, which puts
-// mask_token in group 1. lr applies to all four, wd to 0 and 1 only. The frozen position tables
+// mask_token in group 1. lr applies to all four, wd to 0 and 1 only (2 and 3 fix weight decay 0,
+// the official WD_exclude groups). The frozen position tables
 // get no gradient and are left out of the groups and of the EMA (they are equal in both encoders).
 //
 // Pixel variant (`target: 'pixels'`): instead of target-encoder features the predictor regresses
@@ -145,13 +146,13 @@ export class IJepa {
     }
     const enc = this.encoder.namedParameters(), pred = this.predictor.namedParameters();
     const groups: ParamGroup[] = [
-      { name: 'encoder/decayed', params: enc.filter(([n, t]) => isDecayed(n, t)).map(([, t]) => t), weightDecay: 0 },
-      { name: 'predictor/decayed', params: pred.filter(([n, t]) => isDecayed(n, t)).map(([, t]) => t), weightDecay: 0 },
+      { name: 'encoder/decayed', params: enc.filter(([n, t]) => isDecayed(n, t)).map(([, t]) => t) },
+      { name: 'predictor/decayed', params: pred.filter(([n, t]) => isDecayed(n, t)).map(([, t]) => t) },
       { name: 'encoder/no-decay', params: enc.filter(([n, t]) => !isDecayed(n, t)).map(([, t]) => t), weightDecay: 0 },
       { name: 'predictor/no-decay', params: pred.filter(([n, t]) => !isDecayed(n, t)).map(([, t]) => t), weightDecay: 0 },
     ];
     for (const [n, t] of [...enc.map(([n, t]) => [`encoder.${n}`, t] as const), ...pred.map(([n, t]) => [`predictor.${n}`, t] as const)]) t.name = n;
-    this.optimizer = new AdamW(groups, { lr: 0 });
+    this.optimizer = new AdamW(groups);
   }
 
   /** Make the target encoder an exact copy of the encoder (at init, and after loading weights). */
@@ -178,7 +179,7 @@ export class IJepa {
   step(imgs: Float32Array | Tensor, masks: StepMasks, hyper: StepHyper, opts: { capture?: boolean } = {}): StepResult {
     if (this.dtype === 'f16') throw new Error("IJepa.step: dtype 'f16' needs stepAsync (the loss scaler reads the gradients' overflow check back before it lets the update run)");
     const capture = opts.capture ?? false;
-    this.setHyper(hyper);
+    checkHyper(hyper);
     return tidy(() => {
       const r = this.forward(imgs, masks);
       r.loss.backward();
@@ -204,7 +205,7 @@ export class IJepa {
    * they were and halves the loss scale. Any dtype; f32 gives the same update as `step`.
    */
   async stepAsync(imgs: Float32Array | Tensor, masks: StepMasks, hyper: StepHyper): Promise<AsyncStepResult> {
-    this.setHyper(hyper);
+    checkHyper(hyper);
     const S = this.scaler?.scale ?? 1;
     const { loss, check } = tidy(() => {
       const { loss } = this.forward(imgs, masks);
@@ -228,15 +229,6 @@ export class IJepa {
     return { loss: value, skipped, lossScale: this.scaler ? S : null, scaleGrown: grown };
   }
 
-  private setHyper(hyper: StepHyper): void {
-    for (const [k, v] of Object.entries(hyper)) {
-      if (!Number.isFinite(v)) throw new RangeError(`IJepa.step: ${k} ${v} must be a finite number`);
-    }
-    this.optimizer.lr = hyper.lr;
-    this.optimizer.groups[0]!.weightDecay = hyper.wd;
-    this.optimizer.groups[1]!.weightDecay = hyper.wd;
-  }
-
   /** The f32 loss and what `capture` returns; every net runs on f16 copies in an f16 model. */
   private forward(imgs: Float32Array | Tensor, masks: StepMasks): { loss: Tensor; context: Tensor; target: Tensor; prediction: Tensor } {
     const x = this.imageTensor(imgs);                                       // [B, C, H, W]
@@ -257,7 +249,7 @@ export class IJepa {
 
   /** AdamW (gradients multiplied by invScale first), then the EMA of the target encoder. */
   private update(hyper: StepHyper, invScale: number): void {
-    this.optimizer.step({ invScale });
+    this.optimizer.step({ lr: hyper.lr, wd: hyper.wd, invScale });
     if (this.target_encoder) {
       emaUpdate(trainableTwins(this.target_encoder, this.encoder), this.encoder.parameters(), hyper.momentum);
     }
@@ -292,6 +284,17 @@ export class IJepa {
   dispose(): void {
     this.optimizer.dispose();
     for (const [, m] of this.modules()) m.dispose();
+  }
+}
+
+/**
+ * Refuse a non-finite lr, wd or momentum before the step does any work. AdamW checks its own
+ * arguments too, but only after the forward and backward, and the EMA runs after AdamW: checked
+ * here, a bad value never leaves gradients behind or a half-applied update.
+ */
+function checkHyper(hyper: StepHyper): void {
+  for (const k of ['lr', 'wd', 'momentum'] as const) {
+    if (!Number.isFinite(hyper[k])) throw new RangeError(`IJepa.step: ${k} ${hyper[k]} must be a finite number`);
   }
 }
 

@@ -25,6 +25,7 @@ import type { ModelConfig } from './presets.ts';
 /** Widths of saved activations per token per block, for an MLP ratio r: 9 + 3r (see header). */
 const savedPerToken = (r: number) => 9 + 3 * r;
 
+/** A training step's estimated memory: parameter count, device bytes and host bytes. */
 export interface StepMemory {
   /** Trainable parameters (encoder + predictor). */
   params: number;
@@ -38,6 +39,7 @@ const SLACK = 1.25;
 /** Parameters of a pre-norm ViT block of width d (LN, qkv, proj, LN, fc1, fc2). */
 const blockParams = (d: number, r: number) => (4 + 2 * r) * d * d + (9 + r) * d;
 
+/** The memory one training step holds, estimated from the model shape, the masks and the batch (see the header). */
 export function estimateStepMemory(m: ModelConfig, mask: Pick<MaskSettings, 'encMaskScale' | 'predMaskScale' | 'nenc' | 'npred'>,
   batch: number, opts: { prefetch?: number; bytesPerValue?: number; target?: TargetKind } = {}): StepMemory {
   const bpv = opts.bytesPerValue ?? 4;

@@ -7,10 +7,11 @@
 // collator values every config uses); docs/small-recipe.md for `small-recipe`.
 //
 // Field names are camelCase and match the interfaces they feed: `mask` is a MaskCollatorOptions
-// subset (model/masks.ts), `scheduleFor(preset, ipe)` builds the object model/schedules.ts takes.
-// The official yaml key each field comes from is in its comment.
+// subset (model/masks.ts), and `{ ...preset.optim, ipe }` is the object model/schedules.ts takes
+// (its field names are the schedules'). The official yaml key each field comes from is in its comment.
 //
-// Invariants (checked by `validatePreset`, which every lookup runs): every field is in its range of
+// Invariants (checked by `validatePreset`: on every preset `derivePreset` makes from parts, and
+// on the constant table once, in test/ijepa.test.ts): every field is in its range of
 // model/config-schema.ts; the image side is a multiple of the patch; the encoder and predictor
 // widths are multiples of the head count and of 4 (the sin-cos table splits the width into four
 // quarters).
@@ -20,7 +21,6 @@
 
 import { checkFields, MASK_FIELDS, MODEL_FIELDS, OPTIM_FIELDS } from './config-schema.ts';
 import type { MaskSettings } from './masks.ts';
-import type { EmaSchedule, LrSchedule, WdSchedule } from './schedules.ts';
 
 /** Model shape. Names follow the official factory/config arguments, camelCased. */
 export interface ModelConfig {
@@ -53,13 +53,16 @@ export type MaskConfig = MaskSettings;
 export interface OptimConfig {
   /** Per-step batch (`batch_size`). */
   batch: number;
-  /** Peak lr (`lr`). */
+  /**
+   * Peak lr: the official yaml's `optimization.lr`, which init_opt passes to WarmupCosineSchedule
+   * as `ref_lr` (the name kept here and in model/schedules.ts); `--lr` on the command line.
+   */
   refLr: number;
   /** lr at t = 0 of the warmup (`start_lr`). */
   startLr: number;
   /** lr floor of the cosine (`final_lr`). */
   finalLr: number;
-  /** `weight_decay` (start of the rising cosine) */
+  /** `weight_decay` (start of the rising cosine; CosineWDSchedule's `ref_wd`); `--wd` on the command line. */
   refWd: number;
   /** `final_weight_decay` */
   finalWd: number;
@@ -154,11 +157,10 @@ const TABLE: readonly Preset[] = [
 /** Every preset's name, in table order (micro, tiny, small-recipe, then the official ViT configs). */
 export const PRESET_NAMES: readonly string[] = TABLE.map((p) => p.name);
 
-/** The preset called `name`, validated; throws naming the known presets otherwise. */
+/** The preset called `name`; throws naming the known presets otherwise. */
 export function getPreset(name: string): Preset {
   const p = TABLE.find((q) => q.name === name);
   if (!p) throw new RangeError(`preset '${name}' is unknown; known presets: ${PRESET_NAMES.join(', ')}`);
-  validatePreset(p);
   return p;
 }
 
@@ -211,14 +213,4 @@ export function validateModelConfig(m: ModelConfig, where = 'model config'): voi
   if (!Number.isInteger(m.dim * m.mlpRatio) || !Number.isInteger(m.predDim * m.mlpRatio)) {
     throw new RangeError(`${where}: mlpRatio ${m.mlpRatio} must give integer hidden widths for dim ${m.dim} and predDim ${m.predDim}`);
   }
-}
-
-/** The argument model/schedules.ts's `scheduleAt` takes, for a loader with `ipe` batches per epoch. */
-export function scheduleFor(p: Preset, ipe: number): LrSchedule & WdSchedule & EmaSchedule {
-  const o = p.optim;
-  return {
-    ipe, epochs: o.epochs, ipeScale: o.ipeScale, warmupEpochs: o.warmupEpochs,
-    startLr: o.startLr, refLr: o.refLr, finalLr: o.finalLr,
-    refWd: o.refWd, finalWd: o.finalWd, emaStart: o.emaStart, emaFinal: o.emaFinal,
-  };
 }

@@ -37,6 +37,7 @@ export interface LrSchedule extends ScheduleLength {
   /** Warmup length in epochs (may be fractional); W = int(warmupEpochs · ipe) iterations. */
   warmupEpochs: number;
   startLr: number;
+  /** Peak lr: WarmupCosineSchedule's `ref_lr`, the official yaml's `optimization.lr` (presets keep the name). */
   refLr: number;
   finalLr: number;
 }

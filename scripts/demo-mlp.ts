@@ -18,7 +18,7 @@ class Mlp extends Module {
 await initWebGPU();
 const g = new Generator(0);
 const model = new Mlp(g);
-const opt = new AdamW([{ params: model.parameters(), weightDecay: 0 }], { lr: 1e-2 });
+const opt = new AdamW([{ params: model.parameters(), weightDecay: 0 }]);
 const steps = Number(process.argv[2] ?? 300), batch = 256;
 let pending: Promise<number> | null = null;
 for (let step = 1; step <= steps; step++) {
@@ -31,7 +31,7 @@ for (let step = 1; step <= steps; step++) {
     const err = model.forward(fromArray(xs, [batch, 2])).sub(fromArray(ys, [batch, 1]));
     const l = err.square().mean();
     l.backward();
-    opt.step();
+    opt.step({ lr: 1e-2 });
     opt.zeroGrad();
     return l;
   });

@@ -49,36 +49,45 @@ t('array() returns nested arrays of the tensor\'s shape (a number for 0-d); data
   });
 });
 
-t('an AdamW group without weightDecay takes the default (0.01, torch\'s) and never turns weights to NaN', async () => {
+t('an AdamW group without weightDecay takes the step\'s wd, by default 0.01 (torch\'s), and never turns weights to NaN', async () => {
   await owned(async (own) => {
     const p = own(fromArray([1, -2], [2], { requiresGrad: true }));
     const q = own(fromArray([1, -2], [2], { requiresGrad: true }));
-    const opt = new AdamW([{ params: [p] }], { lr: 0.1 });
-    const explicit = new AdamW([{ params: [q], weightDecay: 0.01 }], { lr: 0.1 });
+    const opt = new AdamW([{ params: [p] }]);
+    const explicit = new AdamW([{ params: [q], weightDecay: 0.01 }]);
+    const r = own(fromArray([1], [1], { requiresGrad: true }));
+    const s = own(fromArray([1], [1], { requiresGrad: true }));
+    const two = new AdamW([{ params: [r] }, { params: [s], weightDecay: 0 }]);
     try {
-      assert.is(opt.groups[0]!.weightDecay, 0.01);
-      for (const [o, w] of [[opt, p], [explicit, q]] as const) { w.grad = fromArray([0.5, 0.5]); o.step(); o.zeroGrad(); }
+      for (const [o, w] of [[opt, p], [explicit, q]] as const) { w.grad = fromArray([0.5, 0.5]); o.step({ lr: 0.1 }); o.zeroGrad(); }
       const got = Array.from(await p.data());
       assert.ok(got.every(Number.isFinite), `weights stay finite: ${got}`);
       assert.equal(got, Array.from(await q.data()), 'same update as an explicit weightDecay 0.01');
-      const r = own(fromArray([1], [1], { requiresGrad: true }));
-      const zeroWd = new AdamW([{ params: [r] }], { lr: 0.1, weightDecay: 0 });
-      assert.is(zeroWd.groups[0]!.weightDecay, 0, 'the optimizer-wide weightDecay is the groups\' default');
-    } finally { opt.dispose(); explicit.dispose(); }
+      // a zero gradient leaves only the decay: the step's wd reaches the group without its own
+      r.grad = fromArray([0]);
+      s.grad = fromArray([0]);
+      two.step({ lr: 0.1, wd: 0.5 });
+      assert.ok(Math.abs((await r.item()) - 0.95) < 1e-6, 'decayed by the step\'s wd: 1 · (1 − 0.1 · 0.5)');
+      assert.is(await s.item(), 1, 'a group\'s own weightDecay 0 is kept');
+    } finally { opt.dispose(); explicit.dispose(); two.dispose(); }
   });
 });
 
 t('AdamW throws naming the group when a weight decay or lr is not a finite number', async () => {
   await owned(async (own) => {
     const p = own(fromArray([1, 2], [2], { requiresGrad: true }));
-    const opt = new AdamW([{ params: [p], name: 'head', weightDecay: 'x' as unknown as number }], { lr: 0.1 });
+    const q = own(fromArray([3], [1], { requiresGrad: true }));
+    assert.throws(() => new AdamW([{ params: [p], name: 'head', weightDecay: 'x' as unknown as number }]), /AdamW: group head has weightDecay x, expected a finite number/);
+    const opt = new AdamW([{ params: [p], name: 'head' }, { params: [q], name: 'tail' }]);
     try {
       p.grad = fromArray([1, 1]);
-      assert.throws(() => opt.step(), /AdamW: group head has weightDecay x, expected a finite number/);
-      opt.groups[0]!.weightDecay = 0;
-      opt.lr = NaN;
-      assert.throws(() => opt.step(), /AdamW: group head has lr NaN, expected a finite number/);
+      q.grad = fromArray([1]);
+      assert.throws(() => opt.step({ lr: NaN }), /AdamW\.step: lr NaN must be a finite number/);
+      assert.throws(() => opt.step({ lr: [0.1, NaN] }), /AdamW\.step: lr NaN \(group tail\) must be a finite number/);
+      assert.throws(() => opt.step({ lr: [0.1] }), /AdamW\.step: 1 learning rates for 2 groups/);
+      assert.throws(() => opt.step({ lr: 0.1, wd: Infinity }), /AdamW\.step: wd Infinity must be a finite number/);
       assert.equal(Array.from(await p.data()), [1, 2], 'nothing was updated');
+      assert.equal(Array.from(await q.data()), [3], 'nothing was updated');
     } finally { opt.dispose(); }
   });
 });

@@ -2,7 +2,7 @@
 // backward's argument checks, sumToShape; tidy with sync and async functions, nested scopes,
 // returned tensors, keep, and exceptions. Runs on both backends where it matters.
 import * as assert from 'uvu/assert';
-import * as E from '../engine/index.ts';
+import * as E from '../engine/internal.ts';
 import { checkLeaks, cpu, gpu, owned, suite, take, throwsWith } from './helpers.ts';
 
 const backends = () => [cpu, gpu()] as const;

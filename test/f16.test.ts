@@ -9,7 +9,7 @@
 // relative), so tolerances here are ~4e-3 of the value scale.
 import { f16round } from '@petamoriken/float16';
 import * as assert from 'uvu/assert';
-import * as E from '../engine/index.ts';
+import * as E from '../engine/internal.ts';
 import { assertClose, checkLeaks, cpu, gpu, owned, suite, take, throwsWith } from './helpers.ts';
 import { LACKS, skipUnless } from './skips.ts';
 

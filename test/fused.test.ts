@@ -8,11 +8,12 @@ import * as assert from 'uvu/assert';
 import {
   AdamW, add, emaUpdate, fromArray, gelu, Generator, layerNormComposite, linear, linearComposite, mul, noGrad, permute,
   scaledDotProductAttention, setBackend, sum, tidy, type Backend, type Tensor,
-} from '../engine/index.ts';
+} from '../engine/internal.ts';
 import { attention, attentionQkv } from '../engine/ops/attention.ts';
 import { layerNorm } from '../engine/ops/layer-norm.ts';
 import { adamwUpdate, emaInPlace } from '../engine/optim/fused-updates.ts';
-import { attentionBackwardDkv, attentionBackwardDq, attentionForward, type AttentionLaunch } from '../kernels/attention.ts';
+import { attentionBackwardDkv, attentionBackwardDq, attentionForward } from '../kernels/attention.ts';
+import type { Launch } from '../kernels/index.ts';
 import { assertClose, checkLeaks, checkOp, cpu, gpu, suite, throwsWith } from './helpers.ts';
 import { LACKS, skipUnless } from './skips.ts';
 
@@ -247,12 +248,12 @@ skipUnless(A, sgSize >= 8, LACKS.subgroups8, `the adapter's subgroups are ${sgSi
       const t = (n: number) => fromArray(new Float64Array(n), [n], { backend: b });
       const [o, lse, dq, delta, dkv] = [t(3 * 19 * dh), t(57), t(3 * 19 * dh), t(57), t(2 * 3 * 19 * dh)];
       const st = [q!, k!, v!, o!, dO!, lse!, dq!, delta!, dkv!].map((x) => x.storage);
-      const launches: [AttentionLaunch, number[]][] = [
+      const launches: [Launch, number[]][] = [
         [attentionForward(p, { subgroupSize }), [0, 1, 2, 3, 5]],
         [attentionBackwardDq(p, { subgroupSize }), [0, 1, 2, 3, 4, 5, 6, 7]],
         [attentionBackwardDkv(p, { subgroupSize }), [0, 1, 2, 4, 5, 7, 8]],
       ];
-      b.custom({ name: 'attention kernels', launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })), reference: () => {} }, st);
+      b.run({ name: 'attention kernels', launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })), reference: () => {} }, st);
       const res = await Promise.all([o!, lse!, dq!, dkv!].map(async (x) => Float64Array.from(await x.data())));
       for (const x of [o!, lse!, dq!, delta!, dkv!]) x.dispose();
       const half = res[3]!.length / 2;
@@ -306,11 +307,11 @@ checkLeaks(O);
 async function adamwSteps(backend: Backend, fused: boolean, shapes: number[][] = [[7, 13], [5]]): Promise<Float64Array[]> {
   const p0 = values(shapes, 11);
   const ps = p0.map((v, i) => fromArray(v, shapes[i]!, { backend, requiresGrad: true }));
-  const opt = new AdamW([{ params: [ps[0]!], weightDecay: 0.05 }, { params: ps.slice(1), weightDecay: 0, lr: 3e-3 }], { lr: 1e-2, fused });
+  const opt = new AdamW([{ params: [ps[0]!], weightDecay: 0.05 }, { params: ps.slice(1), weightDecay: 0 }], { fused });
   try {
     for (let s = 0; s < 3; s++) {
       values(shapes, 100 + s).forEach((g, i) => { ps[i]!.grad = fromArray(g, shapes[i]!, { backend }); });
-      opt.step();
+      opt.step({ lr: [1e-2, 3e-3] });
       opt.zeroGrad();
     }
     const out: Float64Array[] = [];
@@ -358,12 +359,12 @@ O('fused AdamW over 11 tensors in a few launches matches the composed one, bit f
   // and it took ceil(11 / K) launches for the step, K = the device's storage buffers / 4
   const b0 = gpu();
   const ps = manyShapes.map((sh, i) => fromArray(values([sh], i)[0]!, sh, { backend: b0, requiresGrad: true }));
-  const opt = new AdamW([{ params: ps, weightDecay: 0.1 }], { lr: 1e-3 });
+  const opt = new AdamW([{ params: ps }]);
   try {
     for (const p of ps) p.grad = fromArray(values([[...p.shape]], 5)[0]!, [...p.shape], { backend: b0 });
-    opt.step();   // the first step also fills the moments with zeros
+    opt.step({ lr: 1e-3, wd: 0.1 });   // the first step also fills the moments with zeros
     const before = b0.memory().dispatches;
-    opt.step();
+    opt.step({ lr: 1e-3, wd: 0.1 });
     const K = Math.min(8, Math.floor(b0.device.limits.maxStorageBuffersPerShaderStage / 4));
     assert.is(b0.memory().dispatches - before, Math.ceil(11 / K), 'launches for 11 tensors');
   } finally { opt.dispose(); for (const p of ps) p.dispose(); }
@@ -402,7 +403,7 @@ O('adamwUpdate refuses a view as the parameter', () => {
   const [g, m, v] = [0, 1, 2].map(() => fromArray(new Float64Array(6), [3, 2]));
   const pt = p.transpose();
   try {
-    throwsWith(() => adamwUpdate(pt, g!, m!, v!, { lr: 1, wd: 0, b1: 0.9, b2: 0.999, eps: 1e-8, step: 1 }), /adamwUpdate: p \[3, 2\] is updated in place, so it must be a dense tensor, not a view/);
+    throwsWith(() => adamwUpdate(pt, g!, m!, v!, { lr: 1, wd: 0, step: 1 }, { b1: 0.9, b2: 0.999, eps: 1e-8 }), /adamwUpdate: p \[3, 2\] is updated in place, so it must be a dense tensor, not a view/);
   } finally { for (const t of [pt, p, g!, m!, v!]) t.dispose(); }
 });
 

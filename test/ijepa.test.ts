@@ -7,7 +7,7 @@ import { fromArray, Generator, memory, tidy, type Module } from '../engine/index
 import { IJepa, isDecayed } from '../model/ijepa.ts';
 import { MaskCollator } from '../model/masks.ts';
 import { sincos2d } from '../model/pos-embed.ts';
-import { derivePreset, getPreset, PRESET_NAMES } from '../model/presets.ts';
+import { derivePreset, getPreset, PRESET_NAMES, validatePreset } from '../model/presets.ts';
 import { bundleModelConfig, loadModuleFrom, parseStepBundle } from '../model/step-bundle.ts';
 import { applyMasks, repeatInterleaveBatch } from '../model/vit.ts';
 import { bundleNames, readBundle } from './golden-bundles.ts';
@@ -111,7 +111,7 @@ t('loading names the file and the tensor that is missing or mis-shaped', async (
 });
 
 t('presets validate image/patch and width/heads with clear errors', () => {
-  for (const n of PRESET_NAMES) getPreset(n);
+  for (const n of PRESET_NAMES) validatePreset(getPreset(n));   // the table itself, checked here once
   const micro = getPreset('micro');
   throwsWith(() => derivePreset(micro, { model: { imgSize: 30 } }), /preset 'micro': imgSize 30 is not divisible by patchSize 8/);
   throwsWith(() => derivePreset(micro, { model: { heads: 3 } }), /preset 'micro': dim 64 is not divisible by heads 3/);

@@ -39,7 +39,7 @@ async function run(c: Case, opts: Partial<MatmulParams>): Promise<{ got: Float32
   const sa = backend.alloc(nA, 'f32'), sb = backend.alloc(nB, 'f32'), sc = backend.alloc(batch * M * N, 'f32');
   backend.upload(sa, A);
   backend.upload(sb, B);
-  backend.custom({
+  backend.run({
     name: launch.source.name,
     launches: () => [{ ...launch, bindings: [0, 1, 2] }],
     reference: () => { throw new Error('GPU only'); },
@@ -156,7 +156,7 @@ const pk = suite('peak kernel');
 pk('stores the sum of its FMA chains, as a float64 replay of the chains says', async () => {
   const l = peak({ workgroups: 2, iters: 3 });
   const out = backend.alloc(l.outElements, 'f32');
-  backend.custom({ name: l.source.name, launches: () => [{ ...l, bindings: [0] }], reference: () => { throw new Error('GPU only'); } }, [out]);
+  backend.run({ name: l.source.name, launches: () => [{ ...l, bindings: [0] }], reference: () => { throw new Error('GPU only'); } }, [out]);
   const got = await backend.read(out, 0, l.outElements);
   backend.release(out);
   const f = new Float32Array(l.uniforms);

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as E from '../engine/index.ts';
+import * as E from '../engine/internal.ts';
 import { IJepa, type AsyncStepResult, type IJepaOptions } from '../model/ijepa.ts';
 import { readCheckpointMeta } from '../model/checkpoint.ts';
 import { MaskCollator } from '../model/masks.ts';
@@ -135,10 +135,10 @@ t('AdamW invScale: gradients ·8 with invScale 1/8 give the same update, bit for
     let out: number[] = [];
     await owned(async (own) => {
       const p = own(E.parameter(E.fromArray(p0, [37])));
-      const opt = new E.AdamW([{ params: [p], weightDecay: 0.05 }], { lr: 0.01, fused });
+      const opt = new E.AdamW([{ params: [p], weightDecay: 0.05 }], { fused });
       for (let s = 0; s < 2; s++) {
         p.grad = E.keep(E.fromArray(g0.map((x) => x * factor), [37]));
-        opt.step({ invScale: 1 / factor });
+        opt.step({ lr: 0.01, invScale: 1 / factor });
         opt.zeroGrad();
       }
       out = Array.from(await p.data());
@@ -147,7 +147,7 @@ t('AdamW invScale: gradients ·8 with invScale 1/8 give the same update, bit for
     return out;
   };
   for (const fused of [true, false]) assert.equal(await after(fused, 8), await after(fused, 1), fused ? 'fused' : 'composed');
-  throwsWith(() => new E.AdamW([], { lr: 0.1 }).step({ invScale: 0 }), /AdamW\.step: invScale 0 must be a finite number > 0/);
+  throwsWith(() => new E.AdamW([]).step({ lr: 0.1, invScale: 0 }), /AdamW\.step: invScale 0 must be a finite number > 0/);
 });
 
 t('GradScaler: halves and resets on overflow, doubles after growthInterval clean steps; state round-trips', () => {

@@ -2,7 +2,7 @@
 // ShapeError (op, arg, shapes fields) where it is about shapes, and its message names the op and
 // the shapes or values involved.
 import * as assert from 'uvu/assert';
-import * as E from '../engine/index.ts';
+import * as E from '../engine/internal.ts';
 import { checkLeaks, cpu, gpu, suite, throwsWith } from './helpers.ts';
 
 const t = suite('ops: errors');

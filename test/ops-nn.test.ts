@@ -1,7 +1,7 @@
 // Matmul (all transpose variants, batched, broadcast batches, odd sizes), softmax, and the
 // composites the model is built from: layerNorm, linear, scaledDotProductAttention, smoothL1.
 import * as assert from 'uvu/assert';
-import * as E from '../engine/index.ts';
+import * as E from '../engine/internal.ts';
 import { assertClose, checkLeaks, checkOp, cpu, gens, gpu, owned, suite, take } from './helpers.ts';
 
 const mm = suite('ops: matmul');

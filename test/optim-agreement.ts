@@ -14,12 +14,12 @@ export async function optimizerRun(): Promise<Float32Array> {
   const g = new Generator(11);
   const params = SIZES.map((n) => fromArray(Float32Array.from({ length: n }, () => g.normal()), [n], { requiresGrad: true }));
   const targets = SIZES.map((n) => fromArray(Float32Array.from({ length: n }, () => g.normal()), [n]));
-  const opt = new AdamW([{ params: params.slice(0, 2), weightDecay: 0.04 }, { params: params.slice(2), weightDecay: 0 }], { lr: 1e-2 });
+  const opt = new AdamW([{ params: params.slice(0, 2), weightDecay: 0.04 }, { params: params.slice(2), weightDecay: 0 }]);
   const out: Tensor[] = [...params, ...targets];
   try {
     for (let s = 0; s < STEPS; s++) {
       params.forEach((p, i) => { p.grad = fromArray(Float32Array.from({ length: SIZES[i]! }, () => 0.1 * g.normal()), [SIZES[i]!]); });
-      opt.step();
+      opt.step({ lr: 1e-2 });
       opt.zeroGrad();
       emaUpdate(targets, params, 0.9);
     }

@@ -54,11 +54,11 @@ for (const [name, backend, tol] of backends) {
     const gq = [0, 1, 2].map(() => q0.map((_, i) => (i === 0 ? 1e-9 : g.normal())));   // a near-zero gradient too
     const p = fromArray(p0, [7], { backend, requiresGrad: true });
     const q = fromArray(q0, [5], { backend, requiresGrad: true });
-    const opt = new AdamW([{ params: [p], weightDecay: 0.04 }, { params: [q], weightDecay: 0 }], { lr: 1e-2 });
+    const opt = new AdamW([{ params: [p] }, { params: [q], weightDecay: 0 }]);
     for (let s = 0; s < 3; s++) {
       p.grad = fromArray(gp[s]!, [7], { backend });
       q.grad = fromArray(gq[s]!, [5], { backend });
-      opt.step();
+      opt.step({ lr: 1e-2, wd: 0.04 });
       opt.zeroGrad();
     }
     close(await p.data(), adamwReference(p0, gp, 1e-2, 0.04), tol, 'decayed group');
@@ -69,8 +69,8 @@ for (const [name, backend, tol] of backends) {
 
   t(`AdamW skips parameters without a gradient (${name})`, async () => {
     const p = fromArray([1, 2], [2], { backend, requiresGrad: true });
-    const opt = new AdamW([{ params: [p], weightDecay: 0.5 }], { lr: 0.1 });
-    opt.step();
+    const opt = new AdamW([{ params: [p], weightDecay: 0.5 }]);
+    opt.step({ lr: 0.1 });
     assert.equal(Array.from(await p.data()), [1, 2]);
     assert.is(opt.stateFor(p), undefined);
     opt.dispose(); p.dispose();
@@ -101,14 +101,14 @@ t('a GELU MLP on the GPU learns a smooth function: loss falls at least 10x in 15
   }
   const g = new Generator(1);
   const model = new Mlp(g);
-  const opt = new AdamW([{ params: model.parameters(), weightDecay: 0 }], { lr: 1e-2 });
+  const opt = new AdamW([{ params: model.parameters(), weightDecay: 0 }]);
   const losses: number[] = [];
   for (let step = 0; step < 150; step++) {
     const xs = new Float32Array(128), ys = new Float32Array(64);
     for (let i = 0; i < 64; i++) { const x = 2 * g.uniform() - 1, y = 2 * g.uniform() - 1; xs[2 * i] = x; xs[2 * i + 1] = y; ys[i] = Math.sin(2 * x) * y; }
     const loss = tidy(() => {
       const l = model.forward(fromArray(xs, [64, 2])).sub(fromArray(ys, [64, 1])).square().mean();
-      l.backward(); opt.step(); opt.zeroGrad();
+      l.backward(); opt.step({ lr: 1e-2 }); opt.zeroGrad();
       return l;
     });
     if (step < 5 || step >= 145) losses.push(await loss.item());

@@ -1,14 +1,14 @@
 // sanitizer: the WebGPU backend's bounds sanitizer (on in tests, see test/run.ts) catches a kernel
 // writing past its output's end, which lavapipe would otherwise drop without a trace.
 import * as assert from 'uvu/assert';
-import * as E from '../engine/index.ts';
-import type { CustomKernel } from '../engine/backend/backend.ts';
+import * as E from '../engine/internal.ts';
+import type { Kernel } from '../kernels/index.ts';
 import { checkLeaks, gpu, suite } from './helpers.ts';
 
 const t = suite('sanitizer');
 checkLeaks(t);
 
-const overrun = (n: number): CustomKernel => ({
+const overrun = (n: number): Kernel => ({
   name: 'overrunByOne',
   // one invocation too many: the last writes out[n], one element past the end
   launches: () => [{
@@ -33,7 +33,7 @@ t('a kernel writing one element past its output throws at the next sync, naming 
   if (!b.sanitize) return;   // IJEPA_SANITIZE=0
   const out = E.zeros([5], { backend: b });
   try {
-    b.custom(overrun(5), [out.storage]);
+    b.run(overrun(5), [out.storage]);
     let err: unknown = null;
     try { await b.sync(); } catch (e) { err = e; }
     assert.instance(err, E.DeviceError);
@@ -56,8 +56,8 @@ t('multi-tensor AdamW with segment sizes off the workgroup size passes the sanit
     m: E.zeros([n], { backend: b }), v: E.zeros([n], { backend: b }),
   }));
   try {
-    const o = { lr: 0.1, wd: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, step: 1 };
-    E.adamwUpdateMany(ts.map((x) => ({ ...x, o })));
+    const o = { lr: 0.1, wd: 0.01, step: 1 };
+    E.adamwUpdateMany(ts.map((x) => ({ ...x, o })), { b1: 0.9, b2: 0.999, eps: 1e-8 });
     await b.sync();
     for (const x of ts) {
       const p = await b.read(x.p.storage, 0, x.p.size);

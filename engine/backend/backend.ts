@@ -1,9 +1,10 @@
-// backend: the interface every device implements. A backend owns raw storage (a GPU buffer, or
-// a Float64Array for the CPU reference) and runs the primitive kernels on strided views of it.
-// It knows nothing of autograd or shapes beyond what a kernel needs. Two exist: `webgpu` (f32,
-// deferred: records dispatches and submits at sync points) and `cpu` (f64, immediate), which
-// runs the same op table as the reference for tests, jax-js style.
-import type { ElementwiseOp, KernelSource, ReduceOp, ReduceShape } from '../../kernels/index.ts';
+// backend: the interface every device implements: memory (raw storage: a GPU buffer, or a
+// Float64Array for the CPU reference), `run` for a kernel of kernels/ (its WGSL launches, or its
+// float64 twin), flush/sync and memory stats, and the device's capabilities as data. It knows
+// nothing of ops, autograd or shapes. Two exist: `webgpu` (f32, deferred: records dispatches and
+// submits at sync points) and `cpu` (f64, immediate), which runs every kernel's twin as the
+// reference for tests, jax-js style.
+import type { Kernel } from '../../kernels/index.ts';
 
 /** Element types: f32 and i32 everywhere; f16 storage (math in f32) where the device has shader-f16. */
 export type DType = 'f32' | 'i32' | 'f16';
@@ -39,76 +40,45 @@ export interface MemoryStats {
   submits: number;
 }
 
-export interface MatmulArgs {
-  batch: number; M: number; N: number; K: number;
-  transA: boolean; transB: boolean;
-  strideA: number; strideB: number;   // elements between batch items; 0 broadcasts
-}
-
-/**
- * What a matmul does to each output element as it stores it (the fused Linear epilogue):
- * z = c + bias[n]; pre ← z; c = gelu(z) + residual. bias is [N]; residual and pre are dense
- * like the output. Each part is optional.
- */
-export interface MatmulEpilogueArgs {
-  bias?: Storage;
-  gelu?: boolean;
-  residual?: Storage;
-  /** Receives the pre-activation z (what GELU's backward needs). */
-  pre?: Storage;
-}
-
-export interface CustomKernel {
-  readonly name: string;
-  launches(): readonly { source: KernelSource; uniforms: ArrayBuffer; workgroups: [number, number, number]; bindings: readonly number[] }[];
-  reference(arrays: readonly Float64Array[]): void;
-}
-
-/** What a device implements: storage, uploads and readbacks, and the primitive kernels on strided views. */
+/** What a device implements: memory, running a kernel, syncing, and its capabilities. */
 export interface Backend {
   readonly name: 'webgpu' | 'cpu';
-  /** Largest element count one 4-byte-element storage may hold on this device (twice that in f16). */
-  readonly maxElements: number;
+
+  // ---- memory ------------------------------------------------------------------------------------
   alloc(numel: number, dtype: DType): Storage;
   /** Return storage to the pool; called when its last tensor is disposed. */
   release(s: Storage): void;
   upload(s: Storage, data: ArrayLike<number>): void;
   /** Read `numel` elements starting at `offset`; never blocks work recorded after the call. */
   read(s: Storage, offset: number, numel: number): Promise<Float32Array | Float64Array | Int32Array>;
+  memory(): MemoryStats;
+  /** Free pooled allocations (not live ones). */
+  trim(): void;
+
+  // ---- capabilities ------------------------------------------------------------------------------
+  /** Largest element count one 4-byte-element storage may hold on this device (twice that in f16). */
+  readonly maxElements: number;
   /** Whether tensors may hold f16 (the WebGPU device has shader-f16; the CPU reference always). */
   readonly hasF16: boolean;
   /** The smallest subgroup size (0: no subgroups, as on the CPU); ≥ 8 selects the subgroup kernels. */
   readonly subgroupSize: number;
   /** Storage buffers one kernel may bind (the device's maxStorageBuffersPerShaderStage; the CPU: no limit). */
   readonly maxStorageBuffersPerStage: number;
+  /** adapterKey() of the device, which picks its rows of the tuned matmul tiles ('' on the CPU, which builds no launches). */
+  readonly adapter: string;
 
-  elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void;
-  /** Reduce a contiguous window x[outer, len, inner] at `offset` over `len` into out[outer, inner]. */
-  reduce(op: ReduceOp, x: Storage, offset: number, shape: ReduceShape, out: Storage): void;
-  /** c[batch, M, N] = op(a) · op(b), then the epilogue; a, b contiguous windows at their offsets. */
-  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, epilogue?: MatmulEpilogueArgs): void;
-  softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void;
-  /** dx = y ⊙ (g − Σ_j g_j y_j) per row: softmax's backward from its dense output y and gradient g. */
-  softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void;
-  gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void;
-  scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void;
-  fill(out: Storage, numel: number, value: number, step: number): void;
-  /** out[i] = x[offset + i] converted to out's float dtype (f32 ↔ f16). */
-  cast(x: Storage, offset: number, numel: number, out: Storage): void;
+  // ---- running kernels ---------------------------------------------------------------------------
   /**
-   * A kernel outside the fixed set (fused ops). The WebGPU backend records `launches` in order,
+   * Run a kernel (kernels/kernel-source.ts): the WebGPU backend records its launches in order,
    * binding `storages[i]` for each index in `bindings` (binding 1, 2, ...; binding 0 is the
-   * uniform block); the CPU backend calls `reference` on the storages' Float64Arrays instead.
+   * uniform block); the CPU backend calls its float64 `reference` on the storages' values
+   * instead, then rounds f16 storages.
    */
-  custom(k: CustomKernel, storages: readonly Storage[]): void;
-
+  run(k: Kernel, storages: readonly Storage[]): void;
+  /** Label for errors: the op being recorded. */
+  setLabel(label: string): void;
   /** Submit recorded work now. */
   flush(): void;
   /** Resolves when every submitted piece of work has finished. */
   sync(): Promise<void>;
-  memory(): MemoryStats;
-  /** Label for errors: the op being recorded. */
-  setLabel(label: string): void;
-  /** Free pooled allocations (not live ones). */
-  trim(): void;
 }

@@ -1,35 +1,16 @@
-// cpu backend: the float64 reference device. It runs the same op table as the GPU, with plain
-// loops in double precision and no pooling or deferral, so tests can check (1) the GPU kernels
-// against it and (2) the backward rules against finite differences on it, separately.
-// It is for correctness, not speed: nothing here is optimised.
-// f16 storages hold float64 values rounded to f16 after every write: math in f64, storage in
+// cpu backend: the float64 reference device, the runner of twins. It runs the same op table as
+// the GPU, each kernel by its float64 twin (kernels/: the loops beside each kernel's WGSL), with
+// no pooling or deferral, so tests can check (1) the GPU kernels against it and (2) the backward
+// rules against finite differences on it, separately. It is for correctness, not speed.
+// f16 storages hold float64 values rounded to f16 after every kernel: math in f64, storage in
 // f16, as the GPU does math in f32 over f16 storage.
-import { ELEMENTWISE, type ElementwiseOp, type ReduceOp, type ReduceShape } from '../../kernels/index.ts';
 import { f16round } from '@petamoriken/float16';
-import type { Backend, CustomKernel, DType, MatmulArgs, MatmulEpilogueArgs, MemoryStats, Storage, View } from './backend.ts';
-import { contiguousStrides } from '../shape.ts';
+import type { Kernel } from '../../kernels/index.ts';
+import type { Backend, DType, MemoryStats, Storage } from './backend.ts';
 
 interface CpuStorage extends Storage { data: Float64Array }
 
 let nextId = 1;
-
-/** Visit every coordinate of `shape` in row-major order, with the strided offset of each view. */
-function forEachOffset(shape: readonly number[], views: readonly { strides: readonly number[]; offset: number }[], f: (offsets: number[]) => void): void {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const rank = shape.length;
-  const coord = new Array<number>(rank).fill(0);
-  const offs = views.map((v) => v.offset);
-  for (let i = 0; i < n; i++) {
-    f(offs);
-    for (let d = rank - 1; d >= 0; d--) {
-      coord[d]!++;
-      for (let k = 0; k < views.length; k++) offs[k]! += views[k]!.strides[d]!;
-      if (coord[d]! < shape[d]!) break;
-      for (let k = 0; k < views.length; k++) offs[k]! -= views[k]!.strides[d]! * shape[d]!;
-      coord[d] = 0;
-    }
-  }
-}
 
 /** The f64 reference backend: runs the same op table on the host, immediately (for tests and finite differences). */
 export class CpuBackend implements Backend {
@@ -38,6 +19,7 @@ export class CpuBackend implements Backend {
   readonly hasF16 = true;
   readonly subgroupSize = 0;
   readonly maxStorageBuffersPerStage = Number.POSITIVE_INFINITY;
+  readonly adapter = '';
   private stats = { liveStorages: 0, liveBytes: 0, pooledBytes: 0, dispatches: 0, submits: 0 };
 
   alloc(numel: number, dtype: DType): CpuStorage {
@@ -58,137 +40,7 @@ export class CpuBackend implements Backend {
     for (let i = 0; i < d.length; i++) d[i] = f16round(d[i]!);
   }
 
-  elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
-    this.stats.dispatches++;
-    const o = this.d(out.storage), x = this.d(a.storage);
-    const def = ELEMENTWISE[op];
-    if (!def) throw new Error(`cpu: no elementwise op ${op}`);
-    const f = def.ref;
-    if (def.arity === 1) {
-      forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = f(x[ia!]!, 0, 0); });
-    } else if (def.arity === 3) {
-      const y = this.d((b as View).storage), z = this.d(c!.storage);
-      forEachOffset(out.shape, [out, a, b as View, c!], ([io, ia, ib, ic]) => { o[io!] = f(x[ia!]!, y[ib!]!, z[ic!]!); });
-    } else if (typeof b === 'number') {
-      forEachOffset(out.shape, [out, a], ([io, ia]) => { o[io!] = f(x[ia!]!, b, 0); });
-    } else {
-      const y = this.d(b!.storage);
-      forEachOffset(out.shape, [out, a, b!], ([io, ia, ib]) => { o[io!] = f(x[ia!]!, y[ib!]!, 0); });
-    }
-    this.round(out.storage);
-  }
-
-  reduce(op: ReduceOp, x: Storage, offset: number, { outer, len, inner }: ReduceShape, out: Storage): void {
-    this.stats.dispatches++;
-    const a = this.d(x), o = this.d(out);
-    for (let k1 = 0; k1 < outer; k1++) {
-      for (let k2 = 0; k2 < inner; k2++) {
-        let acc = op === 'sum' ? 0 : -Infinity;
-        for (let r = 0; r < len; r++) {
-          const v = a[offset + (k1 * len + r) * inner + k2]!;
-          acc = op === 'sum' ? acc + v : Math.max(acc, v);
-        }
-        o[k1 * inner + k2] = acc;
-      }
-    }
-    this.round(out);
-  }
-
-
-  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, p: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
-    this.stats.dispatches++;
-    const A = this.d(a), B = this.d(b), C = this.d(out);
-    const bias = e.bias && this.d(e.bias), res = e.residual && this.d(e.residual), pre = e.pre && this.d(e.pre);
-    for (let z = 0; z < p.batch; z++) {
-      const ba = offA + z * p.strideA, bb = offB + z * p.strideB, bc = z * p.M * p.N;
-      for (let m = 0; m < p.M; m++) {
-        for (let n = 0; n < p.N; n++) {
-          let s = 0;
-          for (let k = 0; k < p.K; k++) {
-            const av = p.transA ? A[ba + k * p.M + m]! : A[ba + m * p.K + k]!;
-            const bv = p.transB ? B[bb + n * p.K + k]! : B[bb + k * p.N + n]!;
-            s += av * bv;
-          }
-          const i = bc + m * p.N + n;
-          if (bias) s += bias[n]!;
-          if (pre) pre[i] = s;
-          if (e.gelu) s = ELEMENTWISE.gelu.ref(s, 0, 0);
-          if (res) s += res[i]!;
-          C[i] = s;
-        }
-      }
-    }
-    this.round(out);
-    if (e.pre) this.round(e.pre);
-  }
-
-  softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
-    this.stats.dispatches++;
-    const a = this.d(x), o = this.d(out);
-    for (let r = 0; r < rows; r++) {
-      let m = -Infinity;
-      for (let k = 0; k < cols; k++) m = Math.max(m, a[offset + r * cols + k]!);
-      let s = 0;
-      for (let k = 0; k < cols; k++) { const e = Math.exp(a[offset + r * cols + k]! - m); o[r * cols + k] = e; s += e; }
-      for (let k = 0; k < cols; k++) o[r * cols + k]! /= s;
-    }
-    this.round(out);
-  }
-  softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void {
-    this.stats.dispatches++;
-    const Y = this.d(y), G = this.d(g), D = this.d(dx);
-    for (let r = 0; r < rows; r++) {
-      let dot = 0;
-      for (let k = 0; k < cols; k++) dot += G[r * cols + k]! * Y[r * cols + k]!;
-      for (let k = 0; k < cols; k++) D[r * cols + k] = Y[r * cols + k]! * (G[r * cols + k]! - dot);
-    }
-    this.round(dx);
-  }
-
-
-  gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void {
-    this.stats.dispatches++;
-    const a = this.d(x), idx = this.d(index), o = this.d(out);
-    const xs = contiguousStrides(xShape);
-    let i = 0;
-    forEachIndex(indexShape, (coord) => {
-      const j = idx[i]!;
-      if (j < 0 || j >= xShape[dim]!) { o[i++] = NaN; return; }
-      let off = 0;
-      for (let d = 0; d < coord.length; d++) off += (d === dim ? j : coord[d]!) * xs[d]!;
-      o[i++] = a[off]!;
-    });
-    this.round(out);
-  }
-
-  scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void {
-    this.stats.dispatches++;
-    const s = this.d(src), idx = this.d(index), o = this.d(out);
-    o.fill(0);
-    const os = contiguousStrides(outShape);
-    let i = 0;
-    forEachIndex(indexShape, (coord) => {
-      let off = 0;
-      for (let d = 0; d < coord.length; d++) off += (d === dim ? idx[i]! : coord[d]!) * os[d]!;
-      o[off]! += s[i++]!;
-    });
-    this.round(out);
-  }
-
-  fill(out: Storage, numel: number, value: number, step: number): void {
-    this.stats.dispatches++;
-    const o = this.d(out);
-    for (let i = 0; i < numel; i++) o[i] = out.dtype === 'i32' ? Math.trunc(value + i * step) : value + i * step;
-    this.round(out);
-  }
-
-  cast(x: Storage, offset: number, numel: number, out: Storage): void {
-    this.stats.dispatches++;
-    this.d(out).set(this.d(x).subarray(offset, offset + numel));
-    this.round(out);
-  }
-
-  custom(k: CustomKernel, storages: readonly Storage[]): void {
+  run(k: Kernel, storages: readonly Storage[]): void {
     this.stats.dispatches++;
     k.reference(storages.map((s) => this.d(s)));
     for (const s of storages) this.round(s);   // f16 outputs of the float64 twin
@@ -199,16 +51,4 @@ export class CpuBackend implements Backend {
   memory(): MemoryStats { return { ...this.stats }; }
   setLabel(): void {}
   trim(): void {}
-}
-
-function forEachIndex(shape: readonly number[], f: (coord: number[]) => void): void {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const coord = new Array<number>(shape.length).fill(0);
-  for (let i = 0; i < n; i++) {
-    f(coord);
-    for (let d = shape.length - 1; d >= 0; d--) {
-      if (++coord[d]! < shape[d]!) break;
-      coord[d] = 0;
-    }
-  }
 }

@@ -22,13 +22,10 @@
 // readback buffer; `read` and `sync` wait for that and throw a DeviceError naming the kernels
 // that bound the storage writable. No extra dispatches: `dispatches` counts stay as they are.
 // Only `navigator.gpu` types are used: this file runs in a browser as it is.
-import {
-  adapterKey, cast, elementwise, fill, gather, matmul, reduceLaunch, scatterAdd, softmaxBackwardRows, softmaxRows,
-  type ElementwiseOp, type FloatStorage, type KernelSource, type ReduceOp, type ReduceShape,
-} from '../../kernels/index.ts';
+import { adapterKey, type Kernel, type KernelSource } from '../../kernels/index.ts';
 import { Float16Array } from '@petamoriken/float16';
 import { DeviceError } from '../errors.ts';
-import { BYTES, type Backend, type CustomKernel, type DType, type MatmulArgs, type MatmulEpilogueArgs, type MemoryStats, type Storage, type View } from './backend.ts';
+import { BYTES, type Backend, type DType, type MemoryStats, type Storage } from './backend.ts';
 
 interface GpuStorage extends Storage { buffer: GPUBuffer; bucket: number }
 
@@ -46,8 +43,6 @@ interface ArenaChunk { gpu: GPUBuffer; cpu: Uint8Array; used: number }
 
 let nextStorageId = 1;
 
-/** The float storage type a kernel is built for: f16 for f16 storage, else f32. */
-const floatOf = (s: Storage): FloatStorage => (s.dtype === 'f16' ? 'f16' : 'f32');
 
 /** The WebGPU backend (f32, f16 storage where the device allows): records dispatches and submits at sync points. Created by `initWebGPU`. */
 export class WebGPUBackend implements Backend {
@@ -434,75 +429,13 @@ export class WebGPUBackend implements Backend {
 
   // ---- kernels ------------------------------------------------------------------------------
 
-  elementwise(op: ElementwiseOp, out: View, a: View, b?: View | number, c?: View): void {
-    const operand = (v: View) => ({ offset: v.offset, strides: v.strides });
-    const l = elementwise({
-      op, shape: out.shape, out: operand(out), a: operand(a),
-      b: b === undefined ? undefined : typeof b === 'number' ? b : operand(b),
-      c: c ? operand(c) : undefined,
-      f16: out.storage.dtype === 'f16',
-    });
-    const bb = typeof b === 'object' ? this.buf(b.storage) : null;
-    this.dispatch(l.source, l.uniforms, [this.buf(a.storage), bb, c ? this.buf(c.storage) : null, this.buf(out.storage)], l.workgroups);
-  }
 
-  reduce(op: ReduceOp, x: Storage, offset: number, shape: ReduceShape, out: Storage): void {
-    const first = reduceLaunch({ op, shape, offset, x: floatOf(x), out: floatOf(out) });
-    if (first.parts === 1) {
-      this.dispatch(first.source, first.uniforms, [this.buf(x), this.buf(out)], first.workgroups);
-      return;
-    }
-    const outputs = shape.outer * shape.inner;
-    const partial = this.alloc(first.parts * outputs, 'f32');
-    this.dispatch(first.source, first.uniforms, [this.buf(x), this.buf(partial)], first.workgroups);
-    const second = reduceLaunch({ op, shape: { outer: 1, len: first.parts, inner: outputs }, offset: 0, minChunk: Number.MAX_SAFE_INTEGER, x: 'f32', out: floatOf(out) });
-    this.dispatch(second.source, second.uniforms, [this.buf(partial), this.buf(out)], second.workgroups);
-    this.release(partial);
-  }
-
-
-  matmul(a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
-    const epilogue = { bias: !!e.bias, gelu: !!e.gelu, residual: !!e.residual, pre: !!e.pre };
-    const l = matmul({ ...args, offA, offB, offC: 0, subgroupSize: this.subgroupSize, adapter: this.adapter, epilogue, dtype: floatOf(out) });
-    const extra = [e.bias, e.residual, e.pre].filter((s): s is Storage => !!s).map((s) => this.buf(s));
-    this.dispatch(l.source, l.uniforms, [this.buf(a), this.buf(b), this.buf(out), ...extra], l.workgroups);
-  }
-
-  softmax(x: Storage, offset: number, rows: number, cols: number, out: Storage): void {
-    const l = softmaxRows({ rows, cols, offset, dtype: floatOf(out) });
-    this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(out)], l.workgroups);
-  }
-
-  softmaxBackward(y: Storage, g: Storage, rows: number, cols: number, dx: Storage): void {
-    const l = softmaxBackwardRows({ rows, cols, dtype: floatOf(dx) });
-    this.dispatch(l.source, l.uniforms, [this.buf(y), this.buf(g), this.buf(dx)], l.workgroups);
-  }
-
-  gather(x: Storage, xShape: readonly number[], index: Storage, indexShape: readonly number[], dim: number, out: Storage): void {
-    const l = gather({ xShape, indexShape, dim, dtype: floatOf(out) });
-    this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(index), this.buf(out)], l.workgroups);
-  }
-
-  scatterAdd(src: Storage, index: Storage, indexShape: readonly number[], dim: number, outShape: readonly number[], out: Storage): void {
-    const l = scatterAdd({ outShape, indexShape, dim, dtype: floatOf(out) });
-    this.dispatch(l.source, l.uniforms, [this.buf(src), this.buf(index), this.buf(out)], l.workgroups);
-  }
-
-  custom(k: CustomKernel, storages: readonly Storage[]): void {
+  run(k: Kernel, storages: readonly Storage[]): void {
+    const scratch = (k.scratch ?? []).map((n) => this.alloc(n, 'f32'));
+    const all = [...storages, ...scratch];
     for (const l of k.launches()) {
-      this.dispatch(l.source, l.uniforms, l.bindings.map((i) => this.buf(storages[i]!)), l.workgroups);
+      this.dispatch(l.source, l.uniforms, l.bindings.map((i) => (i === null ? null : this.buf(all[i]!))), l.workgroups);
     }
-  }
-
-  fill(out: Storage, numel: number, value: number, step: number): void {
-    if (numel === 0) return;
-    const l = fill({ n: numel, value, step, isInt: out.dtype === 'i32', f16: out.dtype === 'f16' });
-    this.dispatch(l.source, l.uniforms, [this.buf(out)], l.workgroups);
-  }
-
-  cast(x: Storage, offset: number, numel: number, out: Storage): void {
-    if (numel === 0) return;
-    const l = cast({ n: numel, offset, from: floatOf(x), to: floatOf(out) });
-    this.dispatch(l.source, l.uniforms, [this.buf(x), this.buf(out)], l.workgroups);
+    for (const s of scratch) this.release(s);
   }
 }

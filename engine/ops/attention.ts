@@ -12,7 +12,8 @@ import {
 import { fmt, ShapeError } from '../errors.ts';
 import { numel, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
-import { floatOf, kernel, withDense, type Launch } from './custom-kernel.ts';
+import { kernel, type Launch } from '../../kernels/index.ts';
+import { floatOf, withDense } from './dense.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { concat, copy, full, reshape, slice } from './table.ts';
 
@@ -28,29 +29,29 @@ function attentionShape(q: Tensor, k: Tensor, scale: number): AttentionShape {
   return { heads: numel(q.shape.slice(0, -2)), nq, nk, dh, scale, dtype: floatOf(q) };
 }
 
-const attentionDef: OpDef<AttentionAttrs, { lse: Tensor }> = {
+const attentionDef: OpDef<[q: Tensor, k: Tensor, v: Tensor], AttentionAttrs, { lse: Tensor }> = {
   name: 'attention',
   infer([q, k, v]) {
-    const dtype = needFloat('attention', [q!, k!, v!]);
-    const shapes = [q!.shape, k!.shape, v!.shape];
-    const all = `q ${fmt(q!.shape)}, k ${fmt(k!.shape)}, v ${fmt(v!.shape)}`;
-    if (q!.rank < 2 || k!.rank !== q!.rank || v!.rank !== q!.rank) throw new ShapeError('attention', 'q, k, v', shapes, `${all} must have the same rank, at least 2`);
-    if (!sameShape(q!.shape.slice(0, -2), k!.shape.slice(0, -2)) || !sameShape(k!.shape, v!.shape)) {
+    const dtype = needFloat('attention', [q, k, v]);
+    const shapes = [q.shape, k.shape, v.shape];
+    const all = `q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)}`;
+    if (q.rank < 2 || k.rank !== q.rank || v.rank !== q.rank) throw new ShapeError('attention', 'q, k, v', shapes, `${all} must have the same rank, at least 2`);
+    if (!sameShape(q.shape.slice(0, -2), k.shape.slice(0, -2)) || !sameShape(k.shape, v.shape)) {
       throw new ShapeError('attention', 'q, k, v', shapes, `${all} disagree: k and v must have the same shape, and q their leading dims and head dim (no broadcasting)`);
     }
-    if (q!.shape.at(-1) !== k!.shape.at(-1)) throw new ShapeError('attention', 'q, k', shapes, `${all} disagree on the head dim`);
-    const dh = q!.shape.at(-1)!;
+    if (q.shape.at(-1) !== k.shape.at(-1)) throw new ShapeError('attention', 'q, k', shapes, `${all} disagree on the head dim`);
+    const dh = q.shape.at(-1)!;
     if (dh % 4 !== 0 || dh > ATTENTION_MAX_DH) throw new ShapeError('attention', 'q', shapes, `head dim ${dh} must be a multiple of 4 and at most ${ATTENTION_MAX_DH} here (attention() pads others)`);
-    if (q!.size === 0 || k!.size === 0) throw new ShapeError('attention', 'q, k', shapes, `${all} must be non-empty`);
-    return { shape: [...q!.shape], dtype };
+    if (q.size === 0 || k.size === 0) throw new ShapeError('attention', 'q, k', shapes, `${all} must be non-empty`);
+    return { shape: [...q.shape], dtype };
   },
   forward(out, inputs, attrs) {
-    const p = attentionShape(inputs[0]!, inputs[1]!, attrs.scale);
+    const p = attentionShape(inputs[0], inputs[1], attrs.scale);
     const lse = Tensor.empty([p.heads, p.nq], 'f32', out.backend);
     withDense(inputs, ([q, k, v]) => {
-      out.backend.custom(
+      out.backend.run(
         kernel('attention', [[attentionForward(p, { subgroupSize: out.backend.subgroupSize }), [0, 1, 2, 3, 4], (a) => attentionForwardRef(a, p)]]),
-        [q!.storage, k!.storage, v!.storage, out.storage, lse.storage],
+        [q.storage, k.storage, v.storage, out.storage, lse.storage],
       );
     });
     return { lse };
@@ -59,23 +60,23 @@ const attentionDef: OpDef<AttentionAttrs, { lse: Tensor }> = {
   //   dv = Pᵀ·dO;  dS = P ⊙ (dO·vᵀ − D);  dq = scale·dS·k;  dk = scale·dSᵀ·q
   backward(g, inputs, y, attrs, needs, saved) {
     const [q, k] = inputs;
-    const p = attentionShape(q!, k!, attrs.scale);
-    const backend = q!.backend;
+    const p = attentionShape(q, k, attrs.scale);
+    const backend = q.backend;
     const opts = { subgroupSize: backend.subgroupSize };
-    const wantKv = needs[1]! || needs[2]!;
-    const dq = Tensor.empty([...q!.shape], q!.dtype, backend);
+    const wantKv = needs[1] || needs[2];
+    const dq = Tensor.empty([...q.shape], q.dtype, backend);
     const delta = Tensor.empty([p.heads, p.nq], 'f32', backend);
     // dk and dv are the two halves of one buffer (the dk/dv kernel writes both through one binding)
-    const dkv = wantKv ? Tensor.empty([2, ...k!.shape], k!.dtype, backend) : null;
+    const dkv = wantKv ? Tensor.empty([2, ...k.shape], k.dtype, backend) : null;
     withDense([...inputs, y, g], ([qd, kd, vd, o, gd]) => {
       // storages: 0 q, 1 k, 2 v, 3 o, 4 dO, 5 lse, 6 dq, 7 delta, 8 dkv
       const launches: [Launch, number[], (a: Float64Array[]) => void][] = [
         [attentionBackwardDq(p, opts), [0, 1, 2, 3, 4, 5, 6, 7], (a) => attentionBackwardDqRef(a, p)],
       ];
       if (dkv) launches.push([attentionBackwardDkv(p, opts), [0, 1, 2, 4, 5, 7, 8], (a) => attentionBackwardDkvRef(a, p)]);
-      const st = [qd!, kd!, vd!, o!, gd!, saved.lse, dq, delta].map((t) => t.storage);
+      const st = [qd, kd, vd, o, gd, saved.lse, dq, delta].map((t) => t.storage);
       if (dkv) st.push(dkv.storage);
-      backend.custom(kernel('attention.backward', launches), st);
+      backend.run(kernel('attention.backward', launches), st);
     });
     saved.lse.dispose();
     delta.dispose();
@@ -85,14 +86,14 @@ const attentionDef: OpDef<AttentionAttrs, { lse: Tensor }> = {
     const half = (i: number, want: boolean) => {
       if (!dkv || !want) return null;
       const part = slice(dkv, 0, i, i + 1);
-      const h = reshape(part, [...k!.shape]);
+      const h = reshape(part, [...k.shape]);
       part.dispose();
       if (!lone) return h;
       const own = copy(h);
       h.dispose();
       return own;
     };
-    const grads = [needs[0] ? dq : null, half(0, needs[1]!), half(1, needs[2]!)];
+    const grads: [Tensor | null, Tensor | null, Tensor | null] = [needs[0] ? dq : null, half(0, needs[1]), half(1, needs[2])];
     dkv?.dispose();   // the halves keep its storage while they live
     return grads;
   },
@@ -131,11 +132,11 @@ function qkvShape(qkv: Tensor, heads: number, scale: number): AttentionShape {
   return { heads: B * heads, nq: N, nk: N, dh, scale, dtype: floatOf(qkv), layouts: packedQkvLayouts({ heads: B * heads, n: N, dh, hpb: heads }) };
 }
 
-const attentionQkvDef: OpDef<QkvAttrs, { lse: Tensor }> = {
+const attentionQkvDef: OpDef<[qkv: Tensor], QkvAttrs, { lse: Tensor }> = {
   name: 'attentionQkv',
   infer([qkv], { heads }) {
-    const dtype = needFloat('attentionQkv', [qkv!]);
-    const x = qkv!;
+    const dtype = needFloat('attentionQkv', [qkv]);
+    const x = qkv;
     if (x.rank !== 3 || x.size === 0) throw new ShapeError('attentionQkv', 'qkv', [x.shape], `qkv ${fmt(x.shape)} must be a non-empty [B, N, 3·heads·Dh]`);
     const C = x.shape[2]!;
     if (!Number.isInteger(heads) || heads < 1 || C % (3 * heads) !== 0) throw new ShapeError('attentionQkv', 'heads', [x.shape], `qkv ${fmt(x.shape)}: its last dim ${C} is not 3 × ${heads} heads × a head dim`);
@@ -144,30 +145,30 @@ const attentionQkvDef: OpDef<QkvAttrs, { lse: Tensor }> = {
     return { shape: [x.shape[0]!, x.shape[1]!, C / 3], dtype };
   },
   forward(out, [qkv], attrs) {
-    const p = qkvShape(qkv!, attrs.heads, attrs.scale);
+    const p = qkvShape(qkv, attrs.heads, attrs.scale);
     const lse = Tensor.empty([p.heads, p.nq], 'f32', out.backend);
-    withDense([qkv!], ([x]) => {
+    withDense([qkv], ([x]) => {
       // q, k and v are three read-only bindings of the one qkv buffer
-      out.backend.custom(
+      out.backend.run(
         kernel('attentionQkv', [[attentionForward(p, { subgroupSize: out.backend.subgroupSize }), [0, 0, 0, 1, 2], (a) => attentionForwardRef(a, p)]]),
-        [x!.storage, out.storage, lse.storage],
+        [x.storage, out.storage, lse.storage],
       );
     });
     return { lse };
   },
   // as attention's backward; dq, dk and dv land in their columns of one dqkv shaped like qkv
   backward(g, [qkv], y, attrs, _needs, saved) {
-    const p = qkvShape(qkv!, attrs.heads, attrs.scale);
-    const backend = qkv!.backend;
+    const p = qkvShape(qkv, attrs.heads, attrs.scale);
+    const backend = qkv.backend;
     const opts = { subgroupSize: backend.subgroupSize };
-    const dqkv = Tensor.empty([...qkv!.shape], qkv!.dtype, backend);
+    const dqkv = Tensor.empty([...qkv.shape], qkv.dtype, backend);
     const delta = Tensor.empty([p.heads, p.nq], 'f32', backend);
-    withDense([qkv!, y, g], ([x, o, gd]) => {
+    withDense([qkv, y, g], ([x, o, gd]) => {
       // storages: 0 qkv, 1 o, 2 dO, 3 lse, 4 dqkv, 5 delta
-      backend.custom(kernel('attentionQkv.backward', [
+      backend.run(kernel('attentionQkv.backward', [
         [attentionBackwardDq(p, opts), [0, 0, 0, 1, 2, 3, 4, 5], (a) => attentionBackwardDqRef(a, p)],
         [attentionBackwardDkv(p, opts), [0, 0, 0, 2, 3, 5, 4], (a) => attentionBackwardDkvRef(a, p)],
-      ]), [x!.storage, o!.storage, gd!.storage, saved.lse.storage, dqkv.storage, delta.storage]);
+      ]), [x.storage, o.storage, gd.storage, saved.lse.storage, dqkv.storage, delta.storage]);
     });
     saved.lse.dispose();
     delta.dispose();

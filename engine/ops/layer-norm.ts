@@ -12,7 +12,8 @@ import {
 import type { Storage } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
-import { floatOf, kernel, withDense } from './custom-kernel.ts';
+import { kernel } from '../../kernels/index.ts';
+import { floatOf, withDense } from './dense.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { cast, sum } from './table.ts';
 
@@ -25,7 +26,7 @@ interface LayerNormAttrs {
   /** Written by the forward when taped, consumed (and disposed) by the backward. */
 }
 
-const layerNormDef: OpDef<LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
+const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
   name: 'layerNorm',
   infer(inputs) {
     const dtype = needFloat('layerNorm', inputs);
@@ -38,10 +39,10 @@ const layerNormDef: OpDef<LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
     const shape = { rows, D, eps: attrs.eps, hasWeight: attrs.hasWeight, hasBias: attrs.hasBias, dtype: floatOf(out) };
     const mean = Tensor.empty([rows], 'f32', out.backend), rstd = Tensor.empty([rows], 'f32', out.backend);
     withDense(inputs, ([x, ...params]) => {
-      const w = attrs.hasWeight ? params[0]! : x!, b = attrs.hasBias ? params[attrs.hasWeight ? 1 : 0]! : x!;
-      out.backend.custom(
+      const w = attrs.hasWeight ? params[0]! : x, b = attrs.hasBias ? params[attrs.hasWeight ? 1 : 0]! : x;
+      out.backend.run(
         kernel('layerNorm', [[layerNormForward(shape), [0, 1, 2, 3, 4, 5], (a) => layerNormForwardRef(a, shape)]]),
-        [x!.storage, w.storage, b.storage, out.storage, mean.storage, rstd.storage],
+        [x.storage, w.storage, b.storage, out.storage, mean.storage, rstd.storage],
       );
     });
     return { mean, rstd };
@@ -63,13 +64,13 @@ const layerNormDef: OpDef<LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
       const st: Storage[] = [gd!.storage, xd!.storage, (w ?? gd!).storage, saved.mean.storage, saved.rstd.storage];
       if (dx) {
         const p = { rows, D, hasWeight: attrs.hasWeight, dtype };
-        backend.custom(kernel('layerNorm.dx', [[layerNormBackwardDx(p), [0, 1, 2, 3, 4, 5], (a) => layerNormBackwardDxRef(a, p)]]), [...st, dx.storage]);
+        backend.run(kernel('layerNorm.dx', [[layerNormBackwardDx(p), [0, 1, 2, 3, 4, 5], (a) => layerNormBackwardDxRef(a, p)]]), [...st, dx.storage]);
       }
       if (dwp || dbp) {
         const p = { rows, D, wantDw, wantDb, dtype };
         // the output not wanted is bound to a stand-in of its own: writable bindings may not alias
         const stand = dwp && dbp ? null : Tensor.empty([4], 'f32', backend);
-        backend.custom(kernel('layerNorm.dw_db', [[layerNormBackwardColumns(p), [0, 1, 3, 4, 5, 6], (a) => layerNormBackwardColumnsRef(a, p)]]),
+        backend.run(kernel('layerNorm.dw_db', [[layerNormBackwardColumns(p), [0, 1, 3, 4, 5, 6], (a) => layerNormBackwardColumnsRef(a, p)]]),
           [...st, (dwp ?? stand)!.storage, (dbp ?? stand)!.storage]);
         stand?.dispose();
       }
@@ -85,7 +86,7 @@ const layerNormDef: OpDef<LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
       if (c !== s) s.dispose();
       return c;
     };
-    const grads: (Tensor | null)[] = [dx];
+    const grads: [Tensor | null, ...(Tensor | null)[]] = [dx];
     if (attrs.hasWeight) grads.push(colSum(dwp));
     if (attrs.hasBias) grads.push(colSum(dbp));
     return grads;
@@ -102,6 +103,6 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
     if (p && (p.rank !== 1 || p.shape[0] !== D)) throw new ShapeError('layerNorm', name, [x.shape, p.shape], `${name} ${fmt(p.shape)} must be [${D}] for x ${fmt(x.shape)}`);
   }
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const inputs: [Tensor, ...Tensor[]] = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return apply(layerNormDef, inputs, { eps, hasWeight: !!weight, hasBias: !!bias });
 }

@@ -9,8 +9,8 @@
 import { fmt, ShapeError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
-import { withDense } from './custom-kernel.ts';
-import { geluGrad, matmul, reshape, sum } from './table.ts';
+import { withDense } from './dense.ts';
+import { geluGrad, matmul, reshape, runMatmul, sum } from './table.ts';
 
 /** The activation `linear` can fuse after x·Wᵀ + b. */
 export type Activation = 'none' | 'gelu';
@@ -22,24 +22,24 @@ interface LinearAttrs {
   /** The pre-activation z, written by a taped GELU forward and consumed by its backward. */
 }
 
-const linearDef: OpDef<LinearAttrs, { pre?: Tensor }> = {
+const linearDef: OpDef<[x: Tensor, weight: Tensor, ...biasAndResidual: Tensor[]], LinearAttrs, { pre?: Tensor }> = {
   name: 'linear',
   // inputs: x [rows, in], weight [out, in], then bias [out] and residual [rows, out] when present
   infer(inputs) {
     const dtype = needFloat('linear', inputs);
     const [x, w] = inputs;
-    return { shape: [x!.shape[0]!, w!.shape[0]!], dtype };
+    return { shape: [x.shape[0]!, w.shape[0]!], dtype };
   },
   forward(out, inputs, attrs, taped) {
     const [rows, N] = out.shape as [number, number];
-    const K = inputs[0]!.shape[1]!;
+    const K = inputs[0].shape[1]!;
     const gelu = attrs.activation === 'gelu';
     const pre = gelu && taped ? Tensor.empty([rows, N], out.dtype, out.backend) : null;
     try {
       withDense(inputs, ([x, w, ...rest]) => {
         const bias = attrs.hasBias ? rest[0] : undefined;
         const residual = attrs.hasResidual ? rest[attrs.hasBias ? 1 : 0] : undefined;
-        out.backend.matmul(x!.storage, 0, w!.storage, 0, out.storage,
+        runMatmul(out.backend, x.storage, 0, w.storage, 0, out.storage,
           { batch: 1, M: rows, N, K, transA: false, transB: true, strideA: 0, strideB: 0 },
           { bias: bias?.storage, residual: residual?.storage, gelu, pre: pre?.storage });
       });
@@ -56,9 +56,9 @@ const linearDef: OpDef<LinearAttrs, { pre?: Tensor }> = {
       dz = geluGrad(saved.pre!, g);
       saved.pre!.dispose();   // large ([rows, N]): released before the matmuls below
     }
-    const grads: (Tensor | null)[] = [
-      needs[0] ? matmul(dz, w!) : null,                       // [rows, in]
-      needs[1] ? matmul(dz, x!, { transA: true }) : null,     // [out, in]
+    const grads: [Tensor | null, Tensor | null, ...(Tensor | null)[]] = [
+      needs[0] ? matmul(dz, w) : null,                       // [rows, in]
+      needs[1] ? matmul(dz, x, { transA: true }) : null,     // [out, in]
     ];
     if (attrs.hasBias) grads.push(needs[2] ? sum(dz, 0) : null);
     if (attrs.hasResidual) grads.push(needs[grads.length] ? g : null);
@@ -99,7 +99,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, opts: Lin
   const rows = lead.reduce((a, b) => a * b, 1);
   if (rows === 0 || outF === 0 || inF === 0) throw new ShapeError('linear', 'x, weight', [x.shape, weight.shape], `x ${fmt(x.shape)} and weight ${fmt(weight.shape)} make an empty product`);
   const as2d = (t: Tensor, cols: number) => (t.rank === 2 ? t : reshape(t, [rows, cols]));
-  const inputs = [as2d(x, inF), weight];
+  const inputs: [Tensor, Tensor, ...Tensor[]] = [as2d(x, inF), weight];
   if (bias) inputs.push(bias);
   if (residual) inputs.push(as2d(residual, outF));
   const y = apply(linearDef, inputs, { activation, hasBias: !!bias, hasResidual: !!residual });

@@ -1,14 +1,19 @@
 // table: every primitive op, declared once: shape rule, forward kernel, backward in other ops.
 // Composites (mean, layerNorm, attention, ...) live in composite.ts and need no backward code.
 // Backward rules never mutate inputs and never read data back to the host.
-import type { ElementwiseOp, ReduceOp } from '../../kernels/index.ts';
-import type { DType, View } from '../backend/backend.ts';
+import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, matmulKernel, reduce as reduceKernel, softmaxBackwardRows, softmaxRows, type ReduceOp } from '../../kernels/index.ts';
+import type { Backend, DType, Storage, View } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, noGrad } from '../runtime.ts';
 import { broadcastShapes, broadcastStrides, checkShape, contiguousStrides, normDim, numel, sameShape, type Shape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { apply, needFloat, type OpDef } from './op.ts';
 import { hostIndexOf } from './host-index.ts';
+import { dense, floatOf } from './dense.ts';
+import { div, eq, mul, runElementwise } from './elementwise.ts';
+
+/** The inputs of a one-input op. */
+type X = [x: Tensor];
 
 const view = (t: Tensor, shape: Shape = t.shape, strides: Shape = t.strides, offset = t.offset): View =>
   ({ storage: t.storage, shape, strides, offset });
@@ -16,194 +21,29 @@ const view = (t: Tensor, shape: Shape = t.shape, strides: Shape = t.strides, off
 /** Run a temporary computation inside a forward without taping it; the caller disposes it. */
 const untaped = <T>(f: () => T): T => noGrad(f);
 
-/**
- * A contiguous version of t: t itself, or a temporary copy (then `owned` is true). Kernels that
- * take an element offset read t at t.offset; with `atZero`, for kernels that take none (gather,
- * scatterAdd), an offset view (a contiguous slice) is copied too: it used to be passed as is, so
- * gather threw an internal error and scatterAdd silently read from the storage's start.
- */
-function dense(t: Tensor, atZero = false): { t: Tensor; owned: boolean } {
-  if (t.isContiguous && (!atZero || t.offset === 0)) return { t, owned: false };
-  return { t: untaped(() => copy(t)), owned: true };
-}
+/** Write value + i·step into out's elements (kernels/fill.ts). */
+const fillWith = (out: Tensor, value: number, step: number) =>
+  out.backend.run(fillKernel({ n: out.size, value, step, isInt: out.dtype === 'i32', f16: out.dtype === 'f16' }), [out.storage]);
 
-// ---- elementwise ------------------------------------------------------------------------------
 
-type Operand = Tensor | number;
-interface Ew { op: ElementwiseOp; scalar?: number }
+// ---- elementwise: every op of kernels/elementwise-ops.ts, derived in elementwise.ts --------------
 
-function elementwiseDef(name: string, backward?: OpDef<Ew>['backward'], dtype?: DType): OpDef<Ew> {
-  return {
-    name,
-    infer(inputs) {
-      const float = needFloat(name, inputs);
-      return { shape: broadcastShapes(name, inputs.map((t) => t.shape)), dtype: dtype ?? float };
-    },
-    forward(out, inputs, { op, scalar }) {
-      const o = view(out);
-      const bc = (t: Tensor) => view(t, out.shape, broadcastStrides(t.shape, t.strides, out.shape));
-      const [a, b, c] = inputs;
-      out.backend.elementwise(op, o, bc(a!), b ? bc(b) : scalar, c ? bc(c) : undefined);
-    },
-    backward,
-  };
-}
-
-type UnaryName = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'erf' | 'gelu' | 'sign' | 'tanh';
-const unaryDefs: Record<UnaryName, OpDef<Ew>> = {
-  // d(-x) = -dx
-  neg: elementwiseDef('neg', (g) => [neg(g)]),
-  // d exp(x) = exp(x) dx: reuse the output
-  exp: elementwiseDef('exp', (g, _x, y) => [mul(g, y)]),
-  // d log(x) = dx / x
-  log: elementwiseDef('log', (g, [x]) => [div(g, x!)]),
-  // d sqrt(x) = dx / (2 sqrt(x))
-  sqrt: elementwiseDef('sqrt', (g, _x, y) => [div(g, mul(y, 2))]),
-  // d x^(-1/2) = -1/2 x^(-3/2) dx = -1/2 y³ dx
-  rsqrt: elementwiseDef('rsqrt', (g, _x, y) => [mul(g, mul(pow(y, 3), -0.5))]),
-  // d|x| = sign(x) dx (0 at 0, as torch)
-  abs: elementwiseDef('abs', (g, [x]) => [mul(g, sign(x!))]),
-  // d erf(x) = 2/√π · exp(-x²) dx
-  erf: elementwiseDef('erf', (g, [x]) => [mul(g, mul(exp(neg(mul(x!, x!))), 2 / Math.sqrt(Math.PI)))]),
-  // d gelu(x) = Φ(x) + x·φ(x), with Φ(x) = (1 + erf(x/√2))/2 and φ(x) = exp(-x²/2)/√(2π)
-  // (one fused kernel: geluGrad(x, g) = g·(Φ(x) + x·φ(x)))
-  gelu: elementwiseDef('gelu', (g, [x]) => [geluGrad(x!, g)]),
-  // piecewise constant: no gradient
-  sign: elementwiseDef('sign'),
-  // d tanh(x) = (1 − tanh²(x)) dx: reuse the output
-  tanh: elementwiseDef('tanh', (g, _x, y) => [mul(g, sub(1, mul(y, y)))]),
-};
-
-function unary(k: UnaryName): (x: Tensor) => Tensor {
-  return (x) => apply(unaryDefs[k], [x], { op: k });
-}
-/** −x elementwise. */
-export const neg = unary('neg');
-/** eˣ elementwise. */
-export const exp = unary('exp');
-/** Natural logarithm elementwise (NaN below 0, −∞ at 0, as torch). */
-export const log = unary('log');
-/** √x elementwise. */
-export const sqrt = unary('sqrt');
-/** 1/√x elementwise, as torch.rsqrt. */
-export const rsqrt = unary('rsqrt');
-/** |x| elementwise (gradient sign(x), 0 at 0, as torch). */
-export const abs = unary('abs');
-/** The Gauss error function erf(x) = 2/√π ∫₀ˣ e^(−t²) dt, elementwise. */
-export const erf = unary('erf');
-/** GELU with the exact Gaussian CDF, x·Φ(x) (Hendrycks & Gimpel 2016), as nn.GELU(). */
-export const gelu = unary('gelu');
-/** −1, 0 or 1 by the sign of x, elementwise (no gradient). */
-export const sign = unary('sign');
-/** The hyperbolic tangent elementwise. */
-export const tanh = unary('tanh');
-
-/** The other operand of a binary op: a tensor input, or the scalar held in attrs. */
-const other = (inputs: readonly Tensor[], attrs: Ew): Operand => inputs[1] ?? attrs.scalar!;
-
-type BinaryName = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne' | 'geluGrad';
-const binaryDefs: Record<BinaryName, OpDef<Ew>> = {
-  add: elementwiseDef('add', (g, inputs) => [g, inputs[1] ? g : null]),
-  sub: elementwiseDef('sub', (g, inputs, _y, _a, needs) => [g, inputs[1] && needs[1] ? neg(g) : null]),
-  mul: elementwiseDef('mul', (g, inputs, _y, attrs, needs) => [
-    needs[0] ? mul(g, other(inputs, attrs)) : null,
-    inputs[1] && needs[1] ? mul(g, inputs[0]!) : null,
-  ]),
-  // d(a/b) = da/b - a/b² db = da/b - (y/b) db
-  div: elementwiseDef('div', (g, inputs, y, attrs, needs) => [
-    needs[0] ? div(g, other(inputs, attrs)) : null,
-    inputs[1] && needs[1] ? neg(div(mul(g, y), inputs[1])) : null,
-  ]),
-  // d a^b = b a^(b-1) da + a^b log(a) db
-  pow: elementwiseDef('pow', (g, inputs, y, attrs, needs) => {
-    const [a, b] = inputs;
-    const e = other(inputs, attrs);
-    const da = needs[0] ? mul(g, typeof e === 'number' ? mul(pow(a!, e - 1), e) : mul(pow(a!, sub(e, 1)), e)) : null;
-    return [da, b && needs[1] ? mul(g, mul(y, log(a!))) : null];
-  }),
-  // ties split the gradient evenly, as torch.maximum
-  maximum: elementwiseDef('maximum', (g, inputs, _y, attrs) => minmaxGrad(g, inputs, attrs, gt)),
-  minimum: elementwiseDef('minimum', (g, inputs, _y, attrs) => minmaxGrad(g, inputs, attrs, lt)),
-  lt: elementwiseDef('lt'), le: elementwiseDef('le'), gt: elementwiseDef('gt'),
-  ge: elementwiseDef('ge'), eq: elementwiseDef('eq'), ne: elementwiseDef('ne'),
-  // backward rules run untaped, so this op is only differentiated if a user tapes it directly
-  geluGrad: elementwiseDef('geluGrad', () => { throw new Error('geluGrad: no backward (the engine differentiates once; gelu\'s second derivative is not implemented)'); }),
-};
-
-function minmaxGrad(g: Tensor, inputs: readonly Tensor[], attrs: Ew, wins: (a: Tensor, b: Operand) => Tensor) {
-  const a = inputs[0]!, b = other(inputs, attrs);
-  const share = add(wins(a, b), mul(eq(a, b), 0.5));   // 1 where a wins, ½ on ties, 0 where b wins
-  return [mul(g, share), inputs[1] ? mul(g, sub(1, share)) : null];
-}
-
-function binary(k: BinaryName): (a: Operand, b: Operand) => Tensor {
-  return (a, b) => {
-    if (typeof a === 'number') {
-      if (typeof b === 'number') throw new TypeError(`${k}: at least one operand must be a Tensor`);
-      // scalar on the left: commute where the op allows, else materialise the scalar
-      if (k === 'add' || k === 'mul' || k === 'maximum' || k === 'minimum' || k === 'eq' || k === 'ne') return binary(k)(b, a);
-      // validate before `full` allocates and dispatches (it used to leak when b was i32)
-      needFloat(k, [b]);
-      return apply(binaryDefs[k], [full(b.shape, a, b.backend, b.dtype), b], { op: k });
-    }
-    return typeof b === 'number' ? apply(binaryDefs[k], [a], { op: k, scalar: b }) : apply(binaryDefs[k], [a, b], { op: k });
-  };
-}
-/** a + b with NumPy broadcasting; either side may be a number. */
-export const add = binary('add');
-/** a − b with broadcasting; either side may be a number. */
-export const sub = binary('sub');
-/** a · b elementwise with broadcasting; either side may be a number. */
-export const mul = binary('mul');
-/** a / b elementwise with broadcasting; either side may be a number. */
-export const div = binary('div');
-/** aᵇ elementwise with broadcasting; either side may be a number. */
-export const pow = binary('pow');
-/** The larger of a and b elementwise, as torch.maximum (ties split the gradient evenly). */
-export const maximum = binary('maximum');
-/** The smaller of a and b elementwise, as torch.minimum (ties split the gradient evenly). */
-export const minimum = binary('minimum');
-/** 1 where a < b, else 0 (same float dtype; no gradient). */
-export const lt = binary('lt');
-/** 1 where a ≤ b, else 0 (same float dtype; no gradient). */
-export const le = binary('le');
-/** 1 where a > b, else 0 (same float dtype; no gradient). */
-export const gt = binary('gt');
-/** 1 where a ≥ b, else 0 (same float dtype; no gradient). */
-export const ge = binary('ge');
-/** 1 where a = b, else 0 (same float dtype; no gradient). */
-export const eq = binary('eq');
-/** 1 where a ≠ b, else 0 (same float dtype; no gradient). */
-export const ne = binary('ne');
-/** g·gelu'(x) elementwise: the gradient of gelu at x given the output gradient g, in one kernel. */
-export const geluGrad = binary('geluGrad');
-
-// the forward treats any nonzero cond as true, so the gradient masks are ne(c, 0) / eq(c, 0),
-// not c and 1 − c (which scale the gradient when cond holds values other than 0 and 1)
-const whereDef = elementwiseDef('where', (g, [c], _y, _a, needs) => [
-  null,
-  needs[1] ? mul(g, ne(c!, 0)) : null,
-  needs[2] ? mul(g, eq(c!, 0)) : null,
-]);
-/** cond ? a : b elementwise, with broadcasting; cond is 0/1 (any nonzero counts as true). */
-export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
-  return apply(whereDef, [cond, a, b], { op: 'where' });
-}
+export * from './elementwise.ts';
 
 // ---- cast -------------------------------------------------------------------------------------
 
-const castDef: OpDef<{ dtype: 'f32' | 'f16' }> = {
+const castDef: OpDef<X, { dtype: 'f32' | 'f16' }> = {
   name: 'cast',
   infer([x], { dtype }) {
-    needFloat('cast', [x!]);
-    return { shape: [...x!.shape], dtype };
+    needFloat('cast', [x]);
+    return { shape: [...x.shape], dtype };
   },
   forward(out, [x]) {
-    const src = dense(x!);
-    if (out.size > 0) out.backend.cast(src.t.storage, src.t.offset, out.size, out.storage);
+    const src = dense(x);
+    if (out.size > 0) out.backend.run(castKernel({ n: out.size, offset: src.t.offset, from: floatOf(src.t), to: floatOf(out) }), [src.t.storage, out.storage]);
     if (src.owned) src.t.dispose();
   },
-  backward: (g, [x]) => [cast(g, x!.dtype as 'f32' | 'f16')],
+  backward: (g, [x]) => [cast(g, x.dtype as 'f32' | 'f16')],
 };
 /**
  * x converted to `dtype` (f32 ↔ f16; rounding to nearest even, ±Infinity past ±65504). The same
@@ -217,10 +57,10 @@ export function cast(x: Tensor, dtype: 'f32' | 'f16'): Tensor {
 
 // ---- copies and views -------------------------------------------------------------------------
 
-const copyDef: OpDef<null> = {
+const copyDef: OpDef<X, null> = {
   name: 'copy',
-  infer: ([x]) => ({ shape: [...x!.shape], dtype: x!.dtype }),
-  forward: (out, [x]) => out.backend.elementwise('copy', view(out), view(x!)),
+  infer: ([x]) => ({ shape: [...x.shape], dtype: x.dtype }),
+  forward: (out, [x]) => runElementwise(out.backend, 'copy', view(out), view(x)),
   backward: (g) => [g],
 };
 /** A fresh contiguous copy (works for i32 too). */
@@ -228,19 +68,20 @@ export const copy = (x: Tensor) => apply(copyDef, [x], null);
 /** x itself when already contiguous, else a contiguous copy. */
 export const contiguous = (x: Tensor) => (x.isContiguous ? x : copy(x));
 
-const detachDef: OpDef<null> = {
+const detachDef: OpDef<X, null> = {
   name: 'detach',
-  infer: ([x]) => ({ shape: [...x!.shape], dtype: x!.dtype }),
+  infer: ([x]) => ({ shape: [...x.shape], dtype: x.dtype }),
   view: (x) => ({ strides: [...x.strides], offset: x.offset }),
+  backward: null,   // the point of detach: gradients stop here
 };
 /** The same storage without a tape node: gradients stop here (torch's detach). */
 export const detach = (x: Tensor) => apply(detachDef, [x], null);
 
-const reshapeDef: OpDef<{ shape: number[] }> = {
+const reshapeDef: OpDef<X, { shape: number[] }> = {
   name: 'reshape',
-  infer: ([x], { shape }) => ({ shape, dtype: x!.dtype }),
+  infer: ([x], { shape }) => ({ shape, dtype: x.dtype }),
   view: (x, { shape }) => ({ strides: contiguousStrides(shape), offset: x.offset }),
-  backward: (g, [x]) => [reshape(g, x!.shape)],
+  backward: (g, [x]) => [reshape(g, x.shape)],
 };
 /** Same elements in a new shape; one dim may be -1. A view when x is contiguous, else a copy. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -259,9 +100,9 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return apply(reshapeDef, [contiguous(x)], { shape: s });
 }
 
-const permuteDef: OpDef<{ dims: number[] }> = {
+const permuteDef: OpDef<X, { dims: number[] }> = {
   name: 'permute',
-  infer: ([x], { dims }) => ({ shape: dims.map((d) => x!.shape[d]!), dtype: x!.dtype }),
+  infer: ([x], { dims }) => ({ shape: dims.map((d) => x.shape[d]!), dtype: x.dtype }),
   view: (x, { dims }) => ({ strides: dims.map((d) => x.strides[d]!), offset: x.offset }),
   backward: (g, _x, _y, { dims }) => {
     const inverse = new Array<number>(dims.length);
@@ -278,9 +119,9 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   return apply(permuteDef, [x], { dims: nd });
 }
 
-const expandDef: OpDef<{ shape: number[] }> = {
+const expandDef: OpDef<X, { shape: number[] }> = {
   name: 'expand',
-  infer: ([x], { shape }) => ({ shape, dtype: x!.dtype }),
+  infer: ([x], { shape }) => ({ shape, dtype: x.dtype }),
   view: (x, { shape }) => ({ strides: broadcastStrides(x.shape, x.strides, shape), offset: x.offset }),
   backward: (g) => [g],   // the tape sums g back to x's shape
 };
@@ -294,15 +135,15 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 }
 
 interface SliceAttrs { dim: number; start: number; end: number }
-const sliceDef: OpDef<SliceAttrs> = {
+const sliceDef: OpDef<X, SliceAttrs> = {
   name: 'slice',
   infer: ([x], { dim, start, end }) => {
-    const shape = [...x!.shape];
+    const shape = [...x.shape];
     shape[dim] = end - start;
-    return { shape, dtype: x!.dtype };
+    return { shape, dtype: x.dtype };
   },
   view: (x, { dim, start }) => ({ strides: [...x.strides], offset: x.offset + start * x.strides[dim]! }),
-  backward: (g, [x], _y, { dim, start }) => [padSlice(g, x!.shape, dim, start)],
+  backward: (g, [x], _y, { dim, start }) => [padSlice(g, x.shape, dim, start)],
 };
 /** Elements start..end-1 along dim (a view). Negative start/end count from the end. */
 export function slice(x: Tensor, dim: number, start: number, end?: number): Tensor {
@@ -315,24 +156,25 @@ export function slice(x: Tensor, dim: number, start: number, end?: number): Tens
 }
 
 interface PadAttrs { shape: Shape; dim: number; start: number }
-const padSliceDef: OpDef<PadAttrs> = {
+const padSliceDef: OpDef<[g: Tensor], PadAttrs> = {
   name: 'padSlice',
-  infer: ([g], { shape }) => ({ shape: [...shape], dtype: g!.dtype }),
+  infer: ([g], { shape }) => ({ shape: [...shape], dtype: g.dtype }),
   forward: (out, [g], { dim, start }) => {
-    out.backend.fill(out.storage, out.size, 0, 0);
-    out.backend.elementwise('copy', view(out, g!.shape, out.strides, start * out.strides[dim]!), view(g!));
+    fillWith(out, 0, 0);
+    runElementwise(out.backend, 'copy', view(out, g.shape, out.strides, start * out.strides[dim]!), view(g));
   },
-  backward: (gg, [g], _y, { dim, start }) => [slice(gg, dim, start, start + g!.shape[dim]!)],
+  backward: (gg, [g], _y, { dim, start }) => [slice(gg, dim, start, start + g.shape[dim]!)],
 };
 /** The adjoint of slice: g placed at start along dim of zeros(shape). */
 export function padSlice(g: Tensor, shape: Shape, dim: number, start: number): Tensor {
   return apply(padSliceDef, [g], { shape, dim, start });
 }
 
-const concatDef: OpDef<{ dim: number }> = {
+const concatDef: OpDef<readonly Tensor[], { dim: number }> = {
   name: 'concat',
   infer: (xs, { dim }) => {
-    const first = xs[0]!;
+    const first = xs[0];
+    if (!first) throw new ShapeError('concat', 'tensors', [], 'needs at least one tensor');
     const shape = [...first.shape];
     shape[dim] = 0;
     for (const [i, t] of xs.entries()) {
@@ -345,7 +187,7 @@ const concatDef: OpDef<{ dim: number }> = {
   forward: (out, xs, { dim }) => {
     let start = 0;
     for (const t of xs) {
-      out.backend.elementwise('copy', view(out, t.shape, out.strides, start * out.strides[dim]!), view(t));
+      runElementwise(out.backend, 'copy', view(out, t.shape, out.strides, start * out.strides[dim]!), view(t));
       start += t.shape[dim]!;
     }
   },
@@ -369,34 +211,34 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
 
 interface ReduceAttrs { op: ReduceOp; axes: number[]; keepdim: boolean }
 
-function reduceDef(name: ReduceOp, backward: OpDef<ReduceAttrs>['backward']): OpDef<ReduceAttrs> {
+function reduceDef(name: ReduceOp, backward: OpDef<X, ReduceAttrs>['backward']): OpDef<X, ReduceAttrs> {
   return {
     name,
     infer([x], { axes, keepdim }) {
-      const dtype = needFloat(name, [x!]);
-      const shape = keepdim ? x!.shape.map((v, d) => (axes.includes(d) ? 1 : v)) : x!.shape.filter((_, d) => !axes.includes(d));
+      const dtype = needFloat(name, [x]);
+      const shape = keepdim ? x.shape.map((v, d) => (axes.includes(d) ? 1 : v)) : x.shape.filter((_, d) => !axes.includes(d));
       return { shape, dtype };
     },
     forward(out, [x], { op, axes }) {
       // Reduced dims that form one block (ignoring size-1 dims) reduce in place as the middle
       // axis of [outer, len, inner]; scattered ones are first permuted to the end (one copy).
-      const live = x!.shape.map((_, d) => d).filter((d) => x!.shape[d] !== 1);
+      const live = x.shape.map((_, d) => d).filter((d) => x.shape[d] !== 1);
       const red = live.filter((d) => axes.includes(d));
       const first = red[0] ?? 0, lastR = red.at(-1) ?? -1;
       const block = red.length === 0 || live.filter((d) => d >= first && d <= lastR).every((d) => axes.includes(d));
-      const prod = (ds: number[]) => ds.reduce((a, d) => a * x!.shape[d]!, 1);
+      const prod = (ds: number[]) => ds.reduce((a, d) => a * x.shape[d]!, 1);
       let src: { t: Tensor; owned: boolean };
       let shape: { outer: number; len: number; inner: number };
       if (block) {
-        src = dense(x!);
+        src = dense(x);
         shape = { outer: prod(live.filter((d) => d < first)), len: prod(red), inner: prod(live.filter((d) => d > lastR)) };
       } else {
-        const kept = x!.shape.map((_, d) => d).filter((d) => !axes.includes(d));
-        src = { t: untaped(() => copy(permute(x!, [...kept, ...axes]))), owned: true };
+        const kept = x.shape.map((_, d) => d).filter((d) => !axes.includes(d));
+        src = { t: untaped(() => copy(permute(x, [...kept, ...axes]))), owned: true };
         shape = { outer: out.size, len: prod(axes), inner: 1 };
       }
-      if (shape.len === 0) out.backend.fill(out.storage, out.size, op === 'sum' ? 0 : -Infinity, 0);
-      else out.backend.reduce(op, src.t.storage, src.t.offset, shape, out.storage);
+      if (shape.len === 0) fillWith(out, op === 'sum' ? 0 : -Infinity, 0);
+      else out.backend.run(reduceKernel({ op, shape, offset: src.t.offset, x: floatOf(src.t), out: floatOf(out) }), [src.t.storage, out.storage]);
       if (src.owned) src.t.dispose();
     },
     backward,
@@ -408,12 +250,12 @@ function keepShape(g: Tensor, x: Tensor, { axes, keepdim }: ReduceAttrs): Tensor
   return keepdim ? g : reshape(g, x.shape.map((v, d) => (axes.includes(d) ? 1 : v)));
 }
 
-const sumDef = reduceDef('sum', (g, [x], _y, attrs) => [expand(keepShape(g, x!, attrs), x!.shape)]);
+const sumDef = reduceDef('sum', (g, [x], _y, attrs) => [expand(keepShape(g, x, attrs), x.shape)]);
 // the gradient goes to every maximal element, split evenly between ties (as torch.amax)
 const maxDef = reduceDef('max', (g, [x], y, attrs) => {
-  const isMax = eq(x!, keepShape(y, x!, attrs));
+  const isMax = eq(x, keepShape(y, x, attrs));
   const ties = sum(isMax, attrs.axes, true);
-  return [mul(isMax, div(keepShape(g, x!, attrs), ties))];
+  return [mul(isMax, div(keepShape(g, x, attrs), ties))];
 });
 
 function normAxes(op: string, x: Tensor, axes?: number | readonly number[]): number[] {
@@ -432,25 +274,56 @@ export const max = (x: Tensor, axes?: number | readonly number[], keepdim = fals
 
 // ---- matmul -----------------------------------------------------------------------------------
 
+/** A batched matmul's shape: c[batch, M, N] = op(a) · op(b). */
+export interface MatmulArgs {
+  batch: number; M: number; N: number; K: number;
+  transA: boolean; transB: boolean;
+  strideA: number; strideB: number;   // elements between batch items; 0 broadcasts
+}
+
+/**
+ * What a matmul does to each output element as it stores it (the fused Linear epilogue):
+ * z = c + bias[n]; pre ← z; c = gelu(z) + residual. bias is [N]; residual and pre are dense
+ * like the output. Each part is optional.
+ */
+export interface MatmulEpilogueArgs {
+  bias?: Storage;
+  gelu?: boolean;
+  residual?: Storage;
+  /** Receives the pre-activation z (what GELU's backward needs). */
+  pre?: Storage;
+}
+
+/**
+ * Record c[batch, M, N] = op(a) · op(b), then the epilogue, on `backend`; a and b are contiguous
+ * windows at their offsets, c is dense. The device's subgroups and adapter pick the kernel and
+ * its tile (kernels/matmul.ts).
+ */
+export function runMatmul(backend: Backend, a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
+  const epilogue = { bias: !!e.bias, gelu: !!e.gelu, residual: !!e.residual, pre: !!e.pre };
+  const k = matmulKernel({ ...args, offA, offB, offC: 0, subgroupSize: backend.subgroupSize, adapter: backend.adapter, epilogue, dtype: out.dtype === 'f16' ? 'f16' : 'f32' });
+  backend.run(k, [a, b, out, ...[e.bias, e.residual, e.pre].filter((s): s is Storage => !!s)]);
+}
+
 interface MatmulAttrs { transA: boolean; transB: boolean }
-const matmulDef: OpDef<MatmulAttrs> = {
+const matmulDef: OpDef<[a: Tensor, b: Tensor], MatmulAttrs> = {
   name: 'matmul',
   infer([a, b], { transA, transB }) {
-    const dtype = needFloat('matmul', [a!, b!]);
-    if (a!.rank < 2 || b!.rank < 2) throw new ShapeError('matmul', 'a, b', [a!.shape, b!.shape], `a ${fmt(a!.shape)} and b ${fmt(b!.shape)} must both have at least 2 dims`);
-    const [M, Ka] = transA ? [a!.shape.at(-1)!, a!.shape.at(-2)!] : [a!.shape.at(-2)!, a!.shape.at(-1)!];
-    const [Kb, N] = transB ? [b!.shape.at(-1)!, b!.shape.at(-2)!] : [b!.shape.at(-2)!, b!.shape.at(-1)!];
+    const dtype = needFloat('matmul', [a, b]);
+    if (a.rank < 2 || b.rank < 2) throw new ShapeError('matmul', 'a, b', [a.shape, b.shape], `a ${fmt(a.shape)} and b ${fmt(b.shape)} must both have at least 2 dims`);
+    const [M, Ka] = transA ? [a.shape.at(-1)!, a.shape.at(-2)!] : [a.shape.at(-2)!, a.shape.at(-1)!];
+    const [Kb, N] = transB ? [b.shape.at(-1)!, b.shape.at(-2)!] : [b.shape.at(-2)!, b.shape.at(-1)!];
     if (Ka !== Kb) {
-      throw new ShapeError('matmul', 'a, b', [a!.shape, b!.shape],
-        `a ${fmt(a!.shape)}${transA ? 'ᵀ' : ''} and b ${fmt(b!.shape)}${transB ? 'ᵀ' : ''} disagree on the inner dim (${Ka} vs ${Kb})${!transB && b!.shape.at(-1) === Ka ? '; did you mean transB?' : ''}`);
+      throw new ShapeError('matmul', 'a, b', [a.shape, b.shape],
+        `a ${fmt(a.shape)}${transA ? 'ᵀ' : ''} and b ${fmt(b.shape)}${transB ? 'ᵀ' : ''} disagree on the inner dim (${Ka} vs ${Kb})${!transB && b.shape.at(-1) === Ka ? '; did you mean transB?' : ''}`);
     }
-    const ba = a!.shape.slice(0, -2), bb = b!.shape.slice(0, -2);
+    const ba = a.shape.slice(0, -2), bb = b.shape.slice(0, -2);
     // broadcastShapes would name only the batch dims; name the operands too
     let batch: number[];
     try {
       batch = broadcastShapes('matmul', [ba, bb]);
     } catch {
-      throw new ShapeError('matmul', 'a, b', [a!.shape, b!.shape], `batch dims of a ${fmt(a!.shape)} and b ${fmt(b!.shape)} do not broadcast (${fmt(ba)} vs ${fmt(bb)})`);
+      throw new ShapeError('matmul', 'a, b', [a.shape, b.shape], `batch dims of a ${fmt(a.shape)} and b ${fmt(b.shape)} do not broadcast (${fmt(ba)} vs ${fmt(bb)})`);
     }
     return { shape: [...batch, M, N], dtype };
   },
@@ -458,10 +331,10 @@ const matmulDef: OpDef<MatmulAttrs> = {
     const batchShape = out.shape.slice(0, -2);
     const batch = numel(batchShape);
     const M = out.shape.at(-2)!, N = out.shape.at(-1)!;
-    const K = transA ? a!.shape.at(-2)! : a!.shape.at(-1)!;
+    const K = transA ? a.shape.at(-2)! : a.shape.at(-1)!;
     // empty products: the GPU launcher rejects them, the result is empty or all zeros (as torch)
     if (out.size === 0) return;
-    if (K === 0) { out.backend.fill(out.storage, out.size, 0, 0); return; }
+    if (K === 0) { fillWith(out, 0, 0); return; }
     // an operand whose batch is 1 is shared by every batch item (stride 0); one with a partial
     // broadcast is expanded to the full batch first
     const prep = (t: Tensor, rows: number, cols: number) => {
@@ -473,9 +346,9 @@ const matmulDef: OpDef<MatmulAttrs> = {
       const full = untaped(() => copy(expand(t, [...batchShape, rows, cols])));
       return { t: full, owned: true, stride: rows * cols };
     };
-    const A = prep(a!, a!.shape.at(-2)!, a!.shape.at(-1)!);
-    const B = prep(b!, b!.shape.at(-2)!, b!.shape.at(-1)!);
-    out.backend.matmul(A.t.storage, A.t.offset, B.t.storage, B.t.offset, out.storage,
+    const A = prep(a, a.shape.at(-2)!, a.shape.at(-1)!);
+    const B = prep(b, b.shape.at(-2)!, b.shape.at(-1)!);
+    runMatmul(out.backend, A.t.storage, A.t.offset, B.t.storage, B.t.offset, out.storage,
       { batch, M, N, K, transA, transB, strideA: A.stride, strideB: B.stride });
     if (A.owned) A.t.dispose();
     if (B.owned) B.t.dispose();
@@ -483,8 +356,8 @@ const matmulDef: OpDef<MatmulAttrs> = {
   // C = op(A)·op(B): dA = g·op(B)ᵀ (or its transpose), dB = op(A)ᵀ·g (or its transpose),
   // each a single matmul with transpose flags, never an explicit transpose
   backward(g, [a, b], _y, { transA, transB }, needs) {
-    const da = !needs[0] ? null : transA ? matmul(b!, g, { transA: transB, transB: true }) : matmul(g, b!, { transB: !transB });
-    const db = !needs[1] ? null : transB ? matmul(g, a!, { transA: true, transB: transA }) : matmul(a!, g, { transA: !transA });
+    const da = !needs[0] ? null : transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB });
+    const db = !needs[1] ? null : transB ? matmul(g, a, { transA: true, transB: transA }) : matmul(a, g, { transA: !transA });
     return [da, db];
   },
 };
@@ -495,34 +368,35 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
 
 // ---- softmax ----------------------------------------------------------------------------------
 
-const softmaxDef: OpDef<null> = {
+const softmaxDef: OpDef<X, null> = {
   name: 'softmax',
   infer([x]) {
-    const dtype = needFloat('softmax', [x!]);
-    if (x!.rank === 0) throw new ShapeError('softmax', 'x', [x!.shape], 'x must have at least one dim');
-    return { shape: [...x!.shape], dtype };
+    const dtype = needFloat('softmax', [x]);
+    if (x.rank === 0) throw new ShapeError('softmax', 'x', [x.shape], 'x must have at least one dim');
+    return { shape: [...x.shape], dtype };
   },
   forward(out, [x]) {
-    const cols = x!.shape.at(-1)!;
-    const src = dense(x!);
-    if (out.size > 0) out.backend.softmax(src.t.storage, src.t.offset, out.size / cols, cols, out.storage);
+    const cols = x.shape.at(-1)!;
+    const src = dense(x);
+    if (out.size > 0) out.backend.run(softmaxRows({ rows: out.size / cols, cols, offset: src.t.offset, dtype: floatOf(out) }), [src.t.storage, out.storage]);
     if (src.owned) src.t.dispose();
   },
   // dx = y ⊙ (g − Σ_j g_j y_j), one row kernel
   backward: (g, _x, y) => [apply(softmaxBackwardDef, [y, g], null)],
 };
 // softmax's backward as an op of its own; backward rules run untaped, so it needs no backward
-const softmaxBackwardDef: OpDef<null> = {
+const softmaxBackwardDef: OpDef<[y: Tensor, g: Tensor], null> = {
   name: 'softmaxBackward',
-  infer: ([y, g]) => ({ shape: [...y!.shape], dtype: needFloat('softmaxBackward', [y!, g!]) }),
+  infer: ([y, g]) => ({ shape: [...y.shape], dtype: needFloat('softmaxBackward', [y, g]) }),
   forward(out, [y, g]) {
-    const cols = y!.shape.at(-1)!;
+    const cols = y.shape.at(-1)!;
     if (out.size === 0) return;
-    const yd = dense(y!, true), gd = dense(g!, true);
-    out.backend.softmaxBackward(yd.t.storage, gd.t.storage, out.size / cols, cols, out.storage);
+    const yd = dense(y, true), gd = dense(g, true);
+    out.backend.run(softmaxBackwardRows({ rows: out.size / cols, cols, dtype: floatOf(out) }), [yd.t.storage, gd.t.storage, out.storage]);
     if (yd.owned) yd.t.dispose();
     if (gd.owned) gd.t.dispose();
   },
+  backward: null,
 };
 /** softmax over `dim` (default last), max-subtracted. */
 export function softmax(x: Tensor, dim = -1): Tensor {
@@ -553,41 +427,41 @@ function checkIndex(op: string, x: Shape, dim: number, index: Tensor, sizeAlongD
   }
 }
 
-const gatherDef: OpDef<{ dim: number }> = {
+const gatherDef: OpDef<[x: Tensor, index: Tensor], { dim: number }> = {
   name: 'gather',
   infer([x, index], { dim }) {
-    const dtype = needFloat('gather', [x!]);
-    checkIndex('gather', x!.shape, dim, index!, x!.shape[dim]!, 'x');
-    return { shape: [...index!.shape], dtype };
+    const dtype = needFloat('gather', [x]);
+    checkIndex('gather', x.shape, dim, index, x.shape[dim]!, 'x');
+    return { shape: [...index.shape], dtype };
   },
   forward(out, [x, index], { dim }) {
-    const X = dense(x!, true), I = dense(index!, true);
-    out.backend.gather(X.t.storage, x!.shape, I.t.storage, index!.shape, dim, out.storage);
+    const X = dense(x, true), I = dense(index, true);
+    out.backend.run(gatherKernel({ xShape: x.shape, indexShape: index.shape, dim, dtype: floatOf(out) }), [X.t.storage, I.t.storage, out.storage]);
     if (X.owned) X.t.dispose();
     if (I.owned) I.t.dispose();
   },
-  backward: (g, [x, index], _y, { dim }) => [scatterAdd(x!.shape, dim, index!, g), null],
+  backward: (g, [x, index], _y, { dim }) => [scatterAdd(x.shape, dim, index, g), null],
 };
 /** torch.gather: out[i][j][k] = x[i][index[i][j][k]][k] for dim = 1; index is i32. */
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   return apply(gatherDef, [x, index], { dim: normDim('gather', dim, x.rank, x.shape) });
 }
 
-const scatterDef: OpDef<{ shape: Shape; dim: number }> = {
+const scatterDef: OpDef<[index: Tensor, src: Tensor], { shape: Shape; dim: number }> = {
   name: 'scatterAdd',
   infer([index, src], { shape, dim }) {
-    const dtype = needFloat('scatterAdd', [src!]);
-    if (!sameShape(index!.shape, src!.shape)) throw new ShapeError('scatterAdd', 'src', [index!.shape, src!.shape], `src ${fmt(src!.shape)} must have index's shape ${fmt(index!.shape)}`);
-    checkIndex('scatterAdd', shape, dim, index!, shape[dim]!, 'out');
+    const dtype = needFloat('scatterAdd', [src]);
+    if (!sameShape(index.shape, src.shape)) throw new ShapeError('scatterAdd', 'src', [index.shape, src.shape], `src ${fmt(src.shape)} must have index's shape ${fmt(index.shape)}`);
+    checkIndex('scatterAdd', shape, dim, index, shape[dim]!, 'out');
     return { shape: [...shape], dtype };
   },
   forward(out, [index, src], { dim }) {
-    const I = dense(index!, true), S = dense(src!, true);
-    out.backend.scatterAdd(S.t.storage, I.t.storage, index!.shape, dim, out.shape, out.storage);
+    const I = dense(index, true), S = dense(src, true);
+    out.backend.run(scatterAddKernel({ outShape: out.shape, indexShape: index.shape, dim, dtype: floatOf(out) }), [S.t.storage, I.t.storage, out.storage]);
     if (I.owned) I.t.dispose();
     if (S.owned) S.t.dispose();
   },
-  backward: (g, [index], _y, { dim }) => [null, gather(g, dim, index!)],
+  backward: (g, [index], _y, { dim }) => [null, gather(g, dim, index)],
 };
 /** The adjoint of gather: zeros(shape) with src added at index along dim (repeats accumulate). */
 export function scatterAdd(shape: Shape, dim: number, index: Tensor, src: Tensor): Tensor {
@@ -597,10 +471,11 @@ export function scatterAdd(shape: Shape, dim: number, index: Tensor, src: Tensor
 // ---- creation ---------------------------------------------------------------------------------
 
 interface FillAttrs { shape: number[]; dtype: DType; value: number; step: number }
-const fillDef: OpDef<FillAttrs> = {
+const fillDef: OpDef<[], FillAttrs> = {
   name: 'fill',
   infer: (_inputs, { shape, dtype }) => { checkShape('fill', shape); return { shape, dtype }; },
-  forward: (out, _inputs, { value, step }) => out.backend.fill(out.storage, out.size, value, step),
+  forward: (out, _inputs, { value, step }) => fillWith(out, value, step),
+  backward: null,   // no inputs
 };
 /** A tensor of `shape` filled with `value`, written on the device (no upload). */
 export function full(shape: Shape, value: number, backend = getBackend(), dtype: DType = 'f32'): Tensor {

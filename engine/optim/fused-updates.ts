@@ -1,13 +1,15 @@
 // fused-updates: the in-place optimizer launches (not ops: nothing is taped), several tensors
 // per launch: AdamW steps (adamwUpdate(Many)), EMA updates (emaInPlace(Many)) and the loss
-// scaler's non-finite count. Each is one CustomKernel per chunk of tensors, with its f64 twin.
-import { adamw, adamwRef, ema, emaRef, MAX_SEGMENTS, nonFinite, nonFiniteRef } from '../../kernels/optim.ts';
+// scaler's non-finite count. Each is one Kernel (kernels/kernel-source.ts) per chunk of tensors,
+// with its f64 twin.
+import { adamw, adamwRef, ema, emaRef, MAX_SEGMENTS, nonFinite, nonFiniteRef, type AdamwShared } from '../../kernels/optim.ts';
 import type { Backend } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { noGrad } from '../runtime.ts';
 import { sameShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
-import { kernel, withDense } from '../ops/custom-kernel.ts';
+import { kernel } from '../../kernels/index.ts';
+import { withDense } from '../ops/dense.ts';
 import { copy, full } from '../ops/table.ts';
 
 // ---- optimizer updates ------------------------------------------------------------------------
@@ -38,12 +40,8 @@ function writable(op: string, name: string, t: Tensor): void {
   }
 }
 
-/** One AdamW update's hyper-parameters: lr, decoupled weight decay, betas, eps and the parameter's step count (from 1). */
-export interface AdamwStep {
-  lr: number; wd: number; b1: number; b2: number; eps: number; step: number;
-  /** Multiplies the gradient first: 1/S to undo a loss scale S (default 1). */
-  invScale?: number;
-}
+/** One tensor's AdamW hyper-parameters: lr, decoupled weight decay and its step count (from 1, this one included). */
+export interface AdamwStep { lr: number; wd: number; step: number }
 /** One tensor's AdamW update: parameter, gradient, moments, and its step. */
 export interface AdamwItem { p: Tensor; g: Tensor; m: Tensor; v: Tensor; o: AdamwStep }
 
@@ -66,37 +64,33 @@ function inChunks<T>(items: readonly T[], k: number, launch: (chunk: T[]) => voi
  * place, several tensors per launch: θ ← θ(1 − lr·wd); m ← β1m + (1 − β1)g;
  * v ← β2v + (1 − β2)g²; θ ← θ − lr/(1 − β1ᵗ) · m / (√v/√(1 − β2ᵗ) + ε), with t = `step` counting
  * this one. Same arithmetic, in the same order, as the composed update in optim/adamw.ts.
- * β1, β2, ε and invScale (g ← g·invScale first) must be the same for all items (one optimizer's);
- * lr, wd and step may differ.
+ * `shared` holds what one optimizer's tensors share: β1, β2, ε and invScale (g ← g·invScale
+ * first); lr, wd and step are each item's.
  */
-export function adamwUpdateMany(items: readonly AdamwItem[]): void {
+export function adamwUpdateMany(items: readonly AdamwItem[], shared: AdamwShared): void {
   const live = items.filter((it) => it.p.size > 0);
   const first = live[0];
   if (!first) return;
-  for (const { p, g, m, v, o } of live) {
+  for (const { p, g, m, v } of live) {
     checkInPlace('adamwUpdate', [['p', p], ['g', g], ['m', m], ['v', v]]);
     if (new Set([p, m, v].map((t) => t.storage)).size !== 3) throw new Error('adamwUpdate: p, m and v must be distinct tensors');
     if (p.backend !== first.p.backend) throw new Error(`adamwUpdate: ${p.name ?? fmt(p.shape)} lives on ${p.backend.name}, ${first.p.name ?? fmt(first.p.shape)} on ${first.p.backend.name}`);
-    if (o.b1 !== first.o.b1 || o.b2 !== first.o.b2 || o.eps !== first.o.eps || (o.invScale ?? 1) !== (first.o.invScale ?? 1)) {
-      throw new Error('adamwUpdate: every tensor of one call needs the same betas, eps and invScale');
-    }
     for (const [name, t] of [['p', p], ['m', m], ['v', v]] as const) writable('adamwUpdate', name, t);
   }
   const backend = first.p.backend;
-  const shared = { b1: first.o.b1, b2: first.o.b2, eps: first.o.eps, invScale: first.o.invScale ?? 1 };
   inChunks(live, segmentsPerLaunch(backend, 4), (chunk) => {
     const segs = chunk.map(({ p, o }) => ({ n: p.size, lr: o.lr, wd: o.wd, step: o.step }));
     backend.setLabel(`adamwUpdate(${chunk.map(({ p }) => p.name ?? fmt(p.shape)).join(', ')})`);
     withDense(chunk.map(({ g }) => g), (gs) => {
       const storages = chunk.flatMap(({ p, m, v }, k) => [p.storage, gs[k]!.storage, m.storage, v.storage]);
-      backend.custom(kernel('adamw', [[adamw(segs, shared), storages.map((_, i) => i), (a) => adamwRef(a, segs, shared)]]), storages);
+      backend.run(kernel('adamw', [[adamw(segs, shared), storages.map((_, i) => i), (a) => adamwRef(a, segs, shared)]]), storages);
     });
   });
 }
 
 /** One AdamW step on one tensor: adamwUpdateMany with one item. */
-export function adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, o: AdamwStep): void {
-  adamwUpdateMany([{ p, g, m, v, o }]);
+export function adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, o: AdamwStep, shared: AdamwShared): void {
+  adamwUpdateMany([{ p, g, m, v, o }], shared);
 }
 
 /** Exponential moving averages in place, several tensors per launch: target_i ← m·target_i + (1 − m)·source_i. */
@@ -116,7 +110,7 @@ export function emaInPlaceMany(targets: readonly Tensor[], sources: readonly Ten
     backend.setLabel(`emaInPlace(${chunk.map(([t]) => t.name ?? fmt(t.shape)).join(', ')})`);
     withDense(chunk.map(([, s]) => s), (ss) => {
       const storages = chunk.flatMap(([t], k) => [t.storage, ss[k]!.storage]);
-      backend.custom(kernel('ema', [[ema(ns, momentum), storages.map((_, i) => i), (a) => emaRef(a, ns, momentum)]]), storages);
+      backend.run(kernel('ema', [[ema(ns, momentum), storages.map((_, i) => i), (a) => emaRef(a, ns, momentum)]]), storages);
     });
   });
 }
@@ -147,7 +141,7 @@ export function nonFiniteCount(xs: readonly Tensor[]): Tensor {
     backend.setLabel(`nonFiniteCount(${chunk.length} tensors)`);
     withDense(chunk, (ds) => {
       const storages = [...ds.map((d) => d.storage), count.storage];
-      backend.custom(kernel('nonFinite', [[nonFinite(ns), storages.map((_, i) => i), (a) => nonFiniteRef(a, ns)]]), storages);
+      backend.run(kernel('nonFinite', [[nonFinite(ns), storages.map((_, i) => i), (a) => nonFiniteRef(a, ns)]]), storages);
     });
   });
   return count;

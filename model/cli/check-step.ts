@@ -4,13 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
-import { checkStepBundle, DEFAULT_TOLERANCE, formatParityReport, parseStepBundle, type ParityTolerance } from '../step-bundle.ts';
+import { checkStepBundle, DEFAULT_TOLERANCE, formatParityReport, parseStepBundle, type ParityTolerance } from '../index.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
-const OPTIONS: OptionTable = {
+const OPTIONS = {
   tol: { type: 'number', help: 'max error of loss, activations and gradients, relative to each tensor\'s largest magnitude', defaultText: 'per group, 4× the measured error', min: 0, max: 1 },
   'after-tol': { type: 'number', help: 'max absolute error of parameters after the step, in units of lr', defaultText: 'per group, 4× the measured error', min: 0, max: 1e6 },
-};
+} satisfies OptionTable;
 
 /** The per-group defaults, with --tol and --after-tol (when given) replacing a whole class. */
 function tolerance(rel: unknown, after: unknown): ParityTolerance {

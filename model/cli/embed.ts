@@ -10,20 +10,19 @@
 import { relative, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { encodeSafetensors } from '../../engine/index.ts';
-import { writeFileAtomic } from '../atomic-write.ts';
-import { scanImageFolder } from '../data/image-folder.ts';
-import { folderImages } from '../eval/datasets.ts';
-import { extractFeatures } from '../eval/features.ts';
+import { writeFileAtomic } from '../node.ts';
+import { scanImageFolder } from '../data/index.ts';
+import { folderImages, extractFeatures } from '../eval/index.ts';
 import { ENCODER_SOURCE_OPTIONS, checkSourceOptions, loadEncoder } from './encoder-source.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
-export const EMBED_OPTIONS: OptionTable = {
+export const EMBED_OPTIONS = {
   ...ENCODER_SOURCE_OPTIONS,
   seed: { ...ENCODER_SOURCE_OPTIONS.seed!, help: 'seed of --random-init' },
   data: { type: 'string', help: 'folder of JPEG/PNG/WebP images (class sub-folders or flat)' },
   out: { type: 'string', help: 'output file: .safetensors (features, labels, file list) or .npy (features only, plus a .json list)' },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
-};
+} satisfies OptionTable;
 
 const SUMMARY = 'Write frozen encoder features of a folder of images to a safetensors or .npy file.';
 

@@ -12,19 +12,17 @@
 
 import { resolve } from 'node:path';
 import { Generator } from '../../engine/index.ts';
-import { listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../checkpoint.ts';
-import { FEATURE_KINDS, type FeatureKind } from '../eval/features.ts';
-import { getPreset, PRESET_NAMES, type ModelConfig } from '../presets.ts';
-import { VisionTransformer } from '../vit.ts';
+import { listCheckpoints, loadCheckpoint, readCheckpointMeta } from '../node.ts';
+import { FEATURE_KINDS, type FeatureKind } from '../eval/index.ts';
+import { getPreset, PRESET_NAMES, VisionTransformer, RUN_FIELDS, optionRange, type ModelConfig } from '../index.ts';
 import { OptionError, type OptionTable, type OptionValues } from './options.ts';
-import { RUN_FIELDS, optionRange } from '../config-schema.ts';
 
 export const ENCODER_KINDS = ['context', 'target'] as const;
 export type EncoderKind = (typeof ENCODER_KINDS)[number];
 
 const DEFAULT_PRESET = 'small-recipe';
 
-export const ENCODER_SOURCE_OPTIONS: OptionTable = {
+export const ENCODER_SOURCE_OPTIONS = {
   run: { type: 'string', help: 'training output directory: use its newest checkpoint' },
   checkpoint: { type: 'string', help: 'a train-state checkpoint file (ckpt-*.safetensors, or one `ijepa import` wrote)' },
   'random-init': { type: 'boolean', help: 'a randomly initialised encoder of --preset instead of a trained one' },
@@ -36,7 +34,7 @@ export const ENCODER_SOURCE_OPTIONS: OptionTable = {
   features: { type: 'string', help: 'readout: mean of the final-LayerNorm tokens (the paper\'s), or of the last block\'s tokens before that norm', default: 'pooled', choices: FEATURE_KINDS },
   seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed of --random-init, and of data subsets, splits and low-shot draws', default: 0 },
   batch: { type: 'integer', help: 'images per forward pass', default: 256, min: 1, max: 65536 },
-};
+} satisfies OptionTable;
 
 export interface EncoderSource {
   encoder: VisionTransformer;

@@ -10,18 +10,17 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
-import { writeFileAtomic } from '../atomic-write.ts';
-import { fashionMnistSplits, folderSplits, type EvalImages, type EvalSplits } from '../eval/datasets.ts';
-import { extractFeatures, pixelFeatures } from '../eval/features.ts';
-import { cachedRow, splitIdentity } from '../eval/row-cache.ts';
-import { evaluateFeatures, lowShotSpecs, type ProtocolResult } from '../eval/protocol.ts';
-import { lowShotName, lowShotPerClass } from '../eval/low-shot.ts';
-import { EVAL_FORMAT, resultsTable, type ResultsTable } from '../eval/results-table.ts';
-import type { VisionTransformer } from '../vit.ts';
+import { writeFileAtomic } from '../node.ts';
+import {
+  fashionMnistSplits, folderSplits, extractFeatures, pixelFeatures, cachedRow, splitIdentity,
+  evaluateFeatures, lowShotSpecs, lowShotName, lowShotPerClass, EVAL_FORMAT, resultsTable, type EvalImages,
+  type EvalSplits, type ProtocolResult, type ResultsTable,
+} from '../eval/index.ts';
+import type { VisionTransformer } from '../index.ts';
 import { ENCODER_SOURCE_OPTIONS, loadEncoder, randomEncoder, checkSourceOptions, type EncoderSource } from './encoder-source.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
-export const EVAL_OPTIONS: OptionTable = {
+export const EVAL_OPTIONS = {
   ...ENCODER_SOURCE_OPTIONS,
   data: { type: 'string', help: 'image folder with class sub-folders (train/ and test/ inside, or split 80/20)', defaultText: 'Fashion-MNIST' },
   'train-size': { type: 'integer', help: 'Fashion-MNIST train images (class-balanced subset of 60000)', default: 10000, min: 10, max: 60000 },
@@ -32,7 +31,7 @@ export const EVAL_OPTIONS: OptionTable = {
   out: { type: 'string', help: 'write the results as JSON here', defaultText: 'RUN/eval.json with --run, else none' },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
   fresh: { type: 'boolean', help: 'recompute the random-init and raw-pixel rows instead of reading them from the cache (model/eval/row-cache.ts)' },
-};
+} satisfies OptionTable;
 
 const SUMMARY = 'Evaluate frozen encoder features (kNN, linear probe, low-shot) against random init and raw pixels.';
 

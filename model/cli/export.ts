@@ -4,8 +4,7 @@
 // Hugging Face IJepaModel naming. A host-side conversion (model/interop/convert.ts); no GPU.
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { listCheckpoints } from '../checkpoint.ts';
-import { makeDirs } from '../make-dirs.ts';
+import { listCheckpoints, makeDirs } from '../node.ts';
 import { exportCheckpoint, type ExportFormat } from '../interop/index.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 

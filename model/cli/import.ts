@@ -7,9 +7,8 @@
 import { resolve } from 'node:path';
 import { CpuBackend, setBackend } from '../../engine/index.ts';
 import { importCheckpoint } from '../interop/index.ts';
-import { derivePreset, getPreset, PRESET_NAMES, type ModelConfig } from '../presets.ts';
+import { derivePreset, getPreset, PRESET_NAMES, MODEL_FIELDS, RUN_FIELDS, optionRange, type ModelConfig } from '../index.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
-import { MODEL_FIELDS, RUN_FIELDS, optionRange } from '../config-schema.ts';
 
 const FROM_PRESET = 'from the preset';
 

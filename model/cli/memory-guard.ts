@@ -4,9 +4,7 @@
 // default limit is the host memory available now; on a discrete GPU give --max-memory.
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
-import { estimateStepMemory, formatBytes } from '../memory-estimate.ts';
-import type { TargetKind } from '../ijepa.ts';
-import type { Preset } from '../presets.ts';
+import { estimateStepMemory, formatBytes, type TargetKind, type Preset } from '../index.ts';
 
 /** MemAvailable from /proc/meminfo (free + reclaimable cache) where there is one, else os.freemem(). */
 export function availableMemory(): number {

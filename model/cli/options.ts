@@ -18,7 +18,16 @@ export interface OptionSpec {
 }
 
 export type OptionTable = Record<string, OptionSpec>;
-export type OptionValues = Record<string, string | number | boolean | undefined>;
+
+/** The value an option holds: its type's, or undefined when it has no default and argv does not set it. */
+type ValueOf<S extends OptionSpec> = TypeValue<S['type']> | (S extends { default: string | number | boolean } ? never : undefined);
+type TypeValue<T extends OptionSpec['type']> = T extends 'boolean' ? boolean : T extends 'string' ? string : number;
+/**
+ * Parsed values by option name, typed from the table (declared `satisfies OptionTable`, so that
+ * each entry keeps its literal `type` and whether it has a default); a table typed only as
+ * OptionTable gives every option the union of all types.
+ */
+export type OptionValues<T extends OptionTable = OptionTable> = { [K in keyof T]: ValueOf<T[K]> };
 
 export class OptionError extends Error { override name = 'OptionError'; }
 
@@ -38,7 +47,7 @@ export function helpText(command: string, summary: string, table: OptionTable, u
  * the options that argv set (the rest hold their defaults in `values`). A positional
  * argument is an error unless `allowPositionals` (a stray word would otherwise be ignored silently).
  */
-export function parseOptions(command: string, table: OptionTable, argv: string[], allowPositionals = false): { values: OptionValues; help: boolean; positionals: string[]; given: ReadonlySet<string> } {
+export function parseOptions<T extends OptionTable>(command: string, table: T, argv: string[], allowPositionals = false): { values: OptionValues<T>; help: boolean; positionals: string[]; given: ReadonlySet<string> } {
   const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, o] of Object.entries(table)) config[name] = { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) };
   let parsed;
@@ -50,7 +59,7 @@ export function parseOptions(command: string, table: OptionTable, argv: string[]
   if (!allowPositionals && parsed.positionals.length > 0) {
     throw new OptionError(`unexpected argument '${parsed.positionals[0]}': ijepa ${command} takes only options; see 'ijepa ${command} --help'`);
   }
-  const values: OptionValues = {};
+  const values: Record<string, string | number | boolean | undefined> = {};
   for (const [name, o] of Object.entries(table)) {
     const raw = parsed.values[name];
     if (raw === undefined) { values[name] = o.default; continue; }
@@ -73,5 +82,5 @@ export function parseOptions(command: string, table: OptionTable, argv: string[]
   }
   // which options the command line named (values also holds the defaults of the rest)
   const given = new Set(Object.keys(parsed.values).filter((k) => k !== 'help'));
-  return { values, help: parsed.values.help === true, positionals: parsed.positionals, given };
+  return { values: values as OptionValues<T>, help: parsed.values.help === true, positionals: parsed.positionals, given };
 }

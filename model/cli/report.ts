@@ -6,12 +6,12 @@ import { initWebGPU } from '../../engine/device/node.ts';
 import { writeReport } from '../report/index.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
-export const REPORT_OPTIONS: OptionTable = {
+export const REPORT_OPTIONS = {
   checkpoint: { type: 'string', help: 'checkpoint for the feature PCA', defaultText: 'the run\'s newest' },
   images: { type: 'integer', help: 'sample images to draw', default: 4, min: 1, max: 32 },
   data: { type: 'string', help: 'image folder to draw instead of the run\'s data' },
   out: { type: 'string', help: 'output folder', defaultText: 'RUN_DIR/report' },
-};
+} satisfies OptionTable;
 
 const SUMMARY = 'Write a self-contained HTML report of a training run.';
 

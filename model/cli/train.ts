@@ -13,27 +13,24 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { DeviceError, fromArray, measurePeakGflops, memory, noGrad, tidy, type GradScalerState, type Tensor, type WebGPUBackend } from '../../engine/index.ts';
-import { collapseStats } from '../collapse.ts';
-import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta, saveCheckpoint, type CheckpointConfig } from '../checkpoint.ts';
-import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch, type SampleSource } from '../data/loader.ts';
-import { loadFashionMnist } from '../data/fashion-mnist.ts';
-import { scanImageFolder } from '../data/image-folder.ts';
-import { fashionMnistSplits, folderSplits } from '../eval/datasets.ts';
-import { QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from '../eval/quick-probe.ts';
-import { stepFlops } from '../flops.ts';
-import { IJepa, type AsyncStepResult } from '../ijepa.ts';
-import { MaskCollator, type MaskBatch, type MaskCollatorState } from '../masks.ts';
-import { derivePreset, getPreset, PRESET_NAMES, scheduleFor, type ModelConfig, type Preset } from '../presets.ts';
-import type { VisionTransformer } from '../vit.ts';
-import { scheduleAt, scheduleSteps } from '../schedules.ts';
+import {
+  collapseStats, stepFlops, IJepa, MaskCollator, derivePreset, getPreset, PRESET_NAMES, scheduleAt,
+  scheduleSteps, MODEL_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange, type AsyncStepResult, type MaskBatch,
+  type MaskCollatorState, type ModelConfig, type Preset, type VisionTransformer,
+} from '../index.ts';
+import {
+  checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta,
+  saveCheckpoint, writeFileAtomic, makeDirs, lockRunFolder, processAlive, RunLockedError, appendRecord,
+  cutLog, type CheckpointConfig,
+} from '../node.ts';
+import {
+  BatchLoader, fashionMnistSource, imageFolderSource, loadFashionMnist, scanImageFolder, type Batch,
+  type SampleSource,
+} from '../data/index.ts';
+import { fashionMnistSplits, folderSplits, QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from '../eval/index.ts';
 import { helpText, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
 import { Progress } from './progress.ts';
-import { writeFileAtomic } from '../atomic-write.ts';
-import { makeDirs } from '../make-dirs.ts';
-import { lockRunFolder, processAlive, RunLockedError } from '../run-lock.ts';
-import { appendRecord, cutLog } from '../run-log.ts';
 import { applyConfigFile, readConfigFile } from './config-file.ts';
-import { MODEL_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange } from '../config-schema.ts';
 import { guardStepMemory } from './memory-guard.ts';
 
 export const TRAIN_OPTIONS: OptionTable = {
@@ -255,7 +252,7 @@ export const trainCommand = {
     guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']), prefetch: Number(v.prefetch) });
     // The schedules are fixed when the run starts (their length is the starting --steps); steps
     // past that length (a resume with a larger --steps) run at the schedules' final values.
-    const sched = scheduleFor(cfg.preset, cfg.ipe);
+    const sched = { ...cfg.preset.optim, ipe: cfg.ipe };
     scheduleSteps(sched);
     // the starting --steps (epochs is steps / ipe, so the product is that integer up to rounding)
     const scheduleEnd = Math.round(cfg.preset.optim.epochs * cfg.ipe);

@@ -15,12 +15,11 @@
 
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FASHION_MNIST_CLASSES, loadFashionMnist, type GreyImages } from '../data/fashion-mnist.ts';
-import { decodeRgb, decodeShortSide, scanImageFolder, type ImageFolder, type ImageFolderEntry } from '../data/image-folder.ts';
-import { Rng } from '../data/prng.ts';
 import {
-  IMAGENET_MEAN, IMAGENET_STD, SMALL_RECIPE_SIZE, fromHWCBytes, normalize, resizedCrop, smallRecipeTransform,
-} from '../data/transforms.ts';
+  FASHION_MNIST_CLASSES, loadFashionMnist, decodeRgb, decodeShortSide, scanImageFolder, Rng, IMAGENET_MEAN,
+  IMAGENET_STD, SMALL_RECIPE_SIZE, fromHWCBytes, normalize, resizedCrop, smallRecipeTransform,
+  type GreyImages, type ImageFolder, type ImageFolderEntry,
+} from '../data/index.ts';
 import type { ImageBatches } from './features.ts';
 import { classBalancedSample, stratifiedSplit } from './sampling.ts';
 

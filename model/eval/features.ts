@@ -15,7 +15,7 @@
 // multi-layer concatenations (docs/small-recipe.md: averaging the last four layers did not help).
 
 import { fromArray, noGrad, tidy, type Tensor } from '../../engine/index.ts';
-import type { VisionTransformer } from '../vit.ts';
+import type { VisionTransformer } from '../index.ts';
 
 export const FEATURE_KINDS = ['pooled', 'prenorm'] as const;
 export type FeatureKind = (typeof FEATURE_KINDS)[number];

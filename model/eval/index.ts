@@ -17,3 +17,8 @@ export { evaluateFeatures, lowShotSpecs } from './protocol.ts';
 export type { ProtocolOptions, ProtocolResult } from './protocol.ts';
 export { evalView, fashionMnistImages, fashionMnistSplits, folderImages, folderSplits } from './datasets.ts';
 export type { EvalImages, EvalSplits } from './datasets.ts';
+export { QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from './quick-probe.ts';
+export type { QuickProbeResult } from './quick-probe.ts';
+export { EVAL_FORMAT, resultsTable } from './results-table.ts';
+export type { ResultsTable } from './results-table.ts';
+export { cacheDir, cachedRow, splitIdentity } from './row-cache.ts';

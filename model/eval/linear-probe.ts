@@ -29,7 +29,7 @@
 // Deliberately not: L-BFGS (the engine has no line search), or early stopping.
 
 import { AdamW, Generator, Linear, concat, fromArray, linear, tidy, type Tensor } from '../../engine/index.ts';
-import { Rng, mixSeed, permutation } from '../data/prng.ts';
+import { Rng, mixSeed, permutation } from '../data/index.ts';
 import { accuracyOf, numClassesOf } from './knn.ts';
 import { stratifiedSplit, takeLabels, takeRows } from './sampling.ts';
 
@@ -174,8 +174,7 @@ export async function fitLogisticRegressions(
   const y1 = oneHot(y, C);
   const g = new Generator(seed);
   const heads = settings.map(() => new Linear(D, C, { generator: g, std: 0.01 }));
-  const groups = heads.map((h, i) => ({ params: [h.weight, h.bias!], weightDecay: 0, lr: settings[i]!.lr }));
-  const opt = new AdamW(groups, { lr: 0 });
+  const opt = new AdamW(heads.map((h) => ({ params: [h.weight, h.bias!], weightDecay: 0 })));
   const lam = fromArray(settings.map((s) => s.weightDecay / 2), [G]);                 // [G]
   const losses: { step: number; loss: number }[][] = settings.map(() => []);
   let X: Tensor | null = null, Y: Tensor | null = null;                              // [n, D], [n, 1, C]
@@ -191,7 +190,6 @@ export async function fitLogisticRegressions(
         Y = fromArray(order ? takeRows(y1, C, order) : y1, [n, 1, C]);
       }
       const f = 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / steps));                // cosine, 1 → 0
-      groups.forEach((gr, i) => { gr.lr = settings[i]!.lr * f; });
       const perHead = tidy(() => {
         const xb = B === n ? X! : X!.slice(0, k * B, (k + 1) * B);                      // [B, D]
         const yb = B === n ? Y! : Y!.slice(0, k * B, (k + 1) * B);                      // [B, 1, C]
@@ -201,7 +199,7 @@ export async function fitLogisticRegressions(
         const l2 = W.mul(W).reshape([G, C * D]).sum(1).mul(lam);                          // [G]
         const loss = crossEntropyPerGroup(logits, yb).add(l2);                            // [G]
         loss.sum().backward();
-        opt.step();
+        opt.step({ lr: settings.map((s) => s.lr * f) });
         opt.zeroGrad();
         return loss.detach();
       });

@@ -5,7 +5,7 @@
 // split never changes within a run (seed 0), so points of one curve compare; `ijepa eval`, on
 // 10k/10k, stays the protocol of record.
 import { fromArray, tidy } from '../../engine/index.ts';
-import type { VisionTransformer } from '../vit.ts';
+import type { VisionTransformer } from '../index.ts';
 import type { EvalSplits } from './datasets.ts';
 import { encodeBatch } from './features.ts';
 import { knnClassify } from './knn.ts';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic-write.ts';
+import { writeFileAtomic } from '../node.ts';
 import type { ProtocolResult } from './protocol.ts';
 
 const CACHE_VERSION = 1;

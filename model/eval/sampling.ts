@@ -8,7 +8,7 @@
 // Deliberately not: weighted or stratified-by-proportion sampling of imbalanced sets beyond what
 // the two functions say.
 
-import { Rng, mixSeed, shuffleInPlace } from '../data/prng.ts';
+import { Rng, mixSeed, shuffleInPlace } from '../data/index.ts';
 
 const TAG_BALANCED = 0x4241_4c41;
 const TAG_SPLIT = 0x5350_4c54;

@@ -28,12 +28,8 @@
 import { readFile, open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { Generator, decodeSafetensors, encodeSafetensors, type SafetensorsInput } from '../../engine/index.ts';
-import { encodeCheckpoint, finiteOrThrow, readCheckpoint, type CheckpointConfig } from '../checkpoint.ts';
-import { writeFileAtomic } from '../atomic-write.ts';
-import { sincos2d } from '../pos-embed.ts';
-import { VisionTransformerPredictor } from '../predictor.ts';
-import { scheduleAt } from '../schedules.ts';
-import { scheduleFor, validatePreset, type Preset } from '../presets.ts';
+import { encodeCheckpoint, finiteOrThrow, readCheckpoint, writeFileAtomic, type CheckpointConfig } from '../node.ts';
+import { sincos2d, VisionTransformerPredictor, scheduleAt, validatePreset, type Preset } from '../index.ts';
 import { hfToOfficial, looksLikeHf, officialToHf, type HostTensor, type LazyTensor } from './hf.ts';
 import {
   FROZEN, NET_NAMES, formatShape as fmt, guessConfig, officialLayout, officialParamGroups,
@@ -486,7 +482,7 @@ export async function officialCheckpointValue(ts: TrainState, log: string | null
   let lr = preset.optim.refLr, wd = preset.optim.refWd;
   if (ts.step >= 1 && ipe >= 1) {
     try {
-      ({ lr, wd } = scheduleAt(ts.step, scheduleFor(preset, ipe)));
+      ({ lr, wd } = scheduleAt(ts.step, { ...preset.optim, ipe }));
     } catch {
       notes.push(`opt: step ${ts.step} is outside the schedule; param_groups carry the reference lr/wd`);
     }

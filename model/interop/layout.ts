@@ -8,10 +8,8 @@
 // fails there rather than producing a checkpoint that does not load.
 //
 // Legend: N patches, D width, Dp predictor width, C channels, p patch, hid = mlpRatio · width.
-import type { TargetKind } from '../ijepa.ts';
+import { formatShape as fmt, type TargetKind, type ModelConfig } from '../index.ts';
 export type { TargetKind };
-import type { ModelConfig } from '../presets.ts';
-import { fmt } from '../format-shape.ts';
 
 export type NetName = 'encoder' | 'predictor' | 'target_encoder';
 export const NET_NAMES: readonly NetName[] = ['encoder', 'predictor', 'target_encoder'];

@@ -11,7 +11,7 @@
 // What has no official key is reported as a note instead of being silently dropped: a model shape
 // that is none of the official ViT factories, the pixel-target variant, mask mode 'fixed', a
 // fractional epoch count, and the data (the official loader reads {root_path}/{image_folder}/train/).
-import type { Preset } from '../presets.ts';
+import type { Preset } from '../index.ts';
 
 /** The keys src/train.py reads, by section, in the official configs' order. */
 export const OFFICIAL_CONFIG_KEYS = {

@@ -23,7 +23,7 @@ import {
   type GlobalHandler, type Opaque, type PyValue,
 } from './pickle.ts';
 import { ZipReader, writeZip, type ZipInput, type ZipReaderOptions } from './zip.ts';
-import { fmt } from '../format-shape.ts';
+import { formatShape as fmt } from '../index.ts';
 
 export type TorchDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 

@@ -20,7 +20,7 @@
 // entries without sizes (torch never writes them), and general-purpose archiving.
 import { open, type FileHandle } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
-import { writeFileAtomic } from '../atomic-write.ts';
+import { writeFileAtomic } from '../node.ts';
 
 export class ZipError extends Error {
   constructor(message: string, readonly source: string, readonly entry?: string) {

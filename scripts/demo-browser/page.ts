@@ -6,7 +6,7 @@
 // mask layouts. Query: ?steps=N (default 300), &level=core|compatibility|auto.
 import { deviceInfo, initWebGPU } from '../../engine/device/browser.ts';
 import { fromArray, memory, noGrad, tidy } from '../../engine/index.ts';
-import { IJepa, MaskCollator, collapseStats, derivePreset, getPreset, scheduleAt, scheduleFor, type MaskBatch } from '../../model/index.ts';
+import { IJepa, MaskCollator, collapseStats, derivePreset, getPreset, scheduleAt, type MaskBatch } from '../../model/index.ts';
 import { parseIdx } from '../../model/data/idx.ts';
 import { Rng } from '../../model/data/prng.ts';
 import { smallRecipeTransform } from '../../model/data/transforms.ts';
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const m = preset.model;
   const model = new IJepa(m, { seed: 0 });
   const collator = new MaskCollator({ inputSize: m.imgSize, patchSize: m.patchSize, ...preset.mask, seed: 0 });
-  const sched = scheduleFor(preset, ipe);
+  const sched = { ...preset.optim, ipe };
   const rng = new Rng(0);
   const per = 3 * m.imgSize * m.imgSize;
   const imgs = new Float32Array(B * per);
