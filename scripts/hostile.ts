@@ -7,11 +7,11 @@
 // every command's option table, the --out / --data / --config / checkpoint / import variants, and
 // a few hand-run ones (signals, concurrent runs on one --out).
 //
-//   node --import tsx scripts/hostile.ts [--only SUBSTRING] [--keep] [--out bench/HOSTILE.md]
+//   node --import tsx scripts/hostile.ts [--only SUBSTRING]... [--keep] [--out bench/HOSTILE.md]
 //
-// --only runs the cases whose category or name contains SUBSTRING (the file is then not written
-// unless --out is given); --keep leaves the temp folder. Writes bench/HOSTILE.md's "Hostile
-// inputs" section (scripts/kill-chain.ts owns the "kill -9 chain" one).
+// --only (repeatable) runs the cases whose category or name contains one of the SUBSTRINGs (the
+// file is then not written unless --out is given); --keep leaves the temp folder. Writes
+// bench/HOSTILE.md's "Hostile inputs" section (scripts/kill-chain.ts owns the "kill -9 chain" one).
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,10 +42,10 @@ for (let i = 0; i < argv.length; i++) {
   const a = argv[i]!;
   if (a === '--only' || a === '--out') { if (argv[i + 1] === undefined) usage(`${a} needs a value`); i++; } else if (a !== '--keep') usage(`unknown argument '${a}'`);
 }
-const only = argValue('--only');
-const reportFile = argValue('--out') ?? (only === undefined ? join(ROOT, 'bench', 'HOSTILE.md') : undefined);
+const only = argv.flatMap((a, i) => (a === '--only' ? [argv[i + 1]!] : []));
+const reportFile = argValue('--out') ?? (only.length === 0 ? join(ROOT, 'bench', 'HOSTILE.md') : undefined);
 function usage(why: string): never {
-  console.error(`hostile: ${why}\nusage: node --import tsx scripts/hostile.ts [--only SUBSTRING] [--keep] [--out FILE]`);
+  console.error(`hostile: ${why}\nusage: node --import tsx scripts/hostile.ts [--only SUBSTRING]... [--keep] [--out FILE]`);
   process.exit(2);
 }
 
@@ -157,14 +157,16 @@ add({ category: '--out', name: "embed --out ''", args: ['embed', '--random-init'
 add({ category: '--out', name: "import --out ''", args: ['import', '--from', GOLDEN_PTH, '--preset', 'micro', '--out', ''], expect: 2, names: /--out ''/, cwd: at('cwd') });
 add({ category: '--out', name: "report --out ''", args: ['report', at('good'), '--out', ''], expect: 2, names: /--out ''/, cwd: at('cwd') });
 
-// 3. --data: missing, not a folder, empty, loops, nothing readable
+// 3. --data: missing, not a folder, empty, loops, nothing readable. A --data that cannot be read is
+// a failure (exit 1), not a usage error: the command line is well formed, the folder is not; the
+// message names --data and the folder in train, embed and eval alike (model/cli/data-option.ts)
 const datas: [string, string, number | readonly number[], RegExp, string[]?][] = [
-  ['missing', at('no-such-folder'), 2, /--data.*no-such-folder/],
-  ['a regular file', at('a-file.txt'), 2, /--data.*a-file\.txt.*not a (folder|directory)/],
-  ['an empty folder', at('empty'), 2, /--data.*empty.*no .*images/],
-  ['a symlink to itself (ELOOP)', at('self-link'), 2, /--data.*self-link/],
-  ['only non-images', at('nonimg'), 2, /--data.*nonimg/],
-  ['only truncated images', at('trunc'), 2, /--data.*trunc/],
+  ['missing', at('no-such-folder'), 1, /--data \S*no-such-folder: no such folder/],
+  ['a regular file', at('a-file.txt'), 1, /--data \S*a-file\.txt: not a folder/],
+  ['an empty folder', at('empty'), 1, /--data \S*empty: no .*images/],
+  ['a symlink to itself (ELOOP)', at('self-link'), 1, /--data \S*self-link: a loop of symbolic links/],
+  ['only non-images', at('nonimg'), 1, /--data \S*nonimg: none of its 6 image file\(s\) is readable/],
+  ['only truncated images', at('trunc'), 1, /--data \S*trunc: none of its 6 image file\(s\) is readable/],
   ['only truncated images, --strict', at('trunc'), [1, 2], /trunc[/\\][^ ]*\.png/, ['--strict']],
   ['fewer images than one batch', at('few'), 2, /--data.*few: 2 readable images.*fewer than one batch of 4/],
   ['symlink loops around 5 images', at('loops'), 0, /done:/],
@@ -176,9 +178,9 @@ for (const [what, dir, expect, names, extra] of datas) {
   add({ category: '--data', name: `train --data ${what}`, args: ['train', ...MICRO, '--steps', '1', '--out', newDir('data'), '--data', dir, ...(extra ?? [])], expect, names });
 }
 const embedDatas: [string, string, number | readonly number[], RegExp, string[]?][] = [
-  ['missing', at('no-such-folder'), 2, /--data.*no-such-folder/],
-  ['a regular file', at('a-file.txt'), 2, /--data.*a-file\.txt.*not a (folder|directory)/],
-  ['only truncated images', at('trunc'), 2, /--data.*trunc/],
+  ['missing', at('no-such-folder'), 1, /--data \S*no-such-folder: no such folder/],
+  ['a regular file', at('a-file.txt'), 1, /--data \S*a-file\.txt: not a folder/],
+  ['only truncated images', at('trunc'), 1, /--data \S*trunc: none of its 6 image file\(s\) is readable/],
   ['only truncated images, --strict', at('trunc'), [1, 2], /trunc[/\\][^ ]*\.png/, ['--strict']],
   ['good and truncated images mixed', at('mixed'), 0, /skipping unreadable image .*bad-0\.png[\s\S]*wrote/],
   ['good and truncated images mixed, --strict', at('mixed'), [1, 2], /mixed[/\\][^ ]*bad[^ ]*\.png/, ['--strict']],
@@ -186,8 +188,8 @@ const embedDatas: [string, string, number | readonly number[], RegExp, string[]?
 for (const [what, dir, expect, names, extra] of embedDatas) {
   add({ category: '--data', name: `embed --data ${what}`, args: ['embed', '--random-init', '--preset', 'micro', '--data', dir, '--out', join(newDir('embed'), 'f.safetensors'), ...(extra ?? [])], expect, names });
 }
-add({ category: '--data', name: 'eval --data missing', args: ['eval', '--random-init', '--preset', 'micro', '--data', at('no-such-folder')], expect: 2, names: /--data.*no-such-folder/ });
-add({ category: '--data', name: 'eval --data a flat folder (no classes)', args: ['eval', '--random-init', '--preset', 'micro', '--data', at('flat')], expect: 2, names: /--data.*flat.*class/ });
+add({ category: '--data', name: 'eval --data missing', args: ['eval', '--random-init', '--preset', 'micro', '--data', at('no-such-folder')], expect: 1, names: /--data \S*no-such-folder: no such folder/ });
+add({ category: '--data', name: 'eval --data a flat folder (no classes)', args: ['eval', '--random-init', '--preset', 'micro', '--data', at('flat')], expect: 1, names: /--data \S*flat: has no class sub-folders/ });
 
 // 4. --config files: malformed, out of range, wrong types, huge depth
 const configs: [string, string, string, RegExp][] = [
@@ -422,12 +424,16 @@ for (const [what, extra, expect, names] of conflicts) {
 {
   const r = resumeRun();
   add({ category: 'resume', name: 'a second train into a used folder', args: ['train', ...MICRO, '--steps', '1', '--out', r.d], expect: 2, names: /--out .* already holds a run .*--resume.*--out/, setup: r.setup });
+  // each on its own run: the run records its --data folder's absolute path, so a copied run would
+  // still read the fixture's folder and never see the change
+  const dataRun = (d: string) => { cpSync(at('imgs'), join(d, 'data'), { recursive: true }); fixtureRun(['--steps', '2', '--data', join(d, 'data'), '--out', join(d, 'run')]); };
   const d = newDir('shrank');
-  add({ category: 'resume', name: 'train --resume after the data folder shrank', args: ['train', '--resume', '--steps', '3', '--out', join(d, 'run')], expect: 2, names: /--data .*the run started on 8 images.*now holds 4/, setup: () => { cpSync(at('folder-run'), d, { recursive: true }); for (const n of ['0.png', '1.png', '2.png', '3.png']) rmSync(join(d, 'data', 'a', n)); } });
+  add({ category: 'resume', name: 'train --resume after the data folder shrank', args: ['train', '--resume', '--steps', '3', '--out', join(d, 'run')], expect: 2, names: /--data .*the run started on 8 images.*now holds 4/, setup: () => { dataRun(d); for (const n of ['0.png', '1.png', '2.png', '3.png']) rmSync(join(d, 'data', 'a', n)); } });
   const g = newDir('grew');
-  add({ category: 'resume', name: 'train --resume after the data folder grew', args: ['train', '--resume', '--steps', '3', '--out', join(g, 'run')], expect: 2, names: /--data .*the run started on 8 images.*now holds 12/, setup: () => { cpSync(at('folder-run'), g, { recursive: true }); for (const n of ['0.png', '1.png', '2.png', '3.png']) copyFileSync(join(g, 'data', 'a', n), join(g, 'data', 'a', `extra-${n}`)); } });
+  add({ category: 'resume', name: 'train --resume after the data folder grew', args: ['train', '--resume', '--steps', '3', '--out', join(g, 'run')], expect: 2, names: /--data .*the run started on 8 images.*now holds 12/, setup: () => { dataRun(g); for (const n of ['0.png', '1.png', '2.png', '3.png']) copyFileSync(join(g, 'data', 'a', n), join(g, 'data', 'a', `extra-${n}`)); } });
   const m = newDir('moved');
-  add({ category: 'resume', name: 'train --resume after the data folder was removed', args: ['train', '--resume', '--steps', '3', '--out', join(m, 'run')], expect: 2, names: /--data .*data/, setup: () => { cpSync(at('folder-run'), m, { recursive: true }); rmSync(join(m, 'data'), { recursive: true }); } });
+  // a folder that is gone is a failure (exit 1), as for a new run; shrunk or grown is a conflict with the run (exit 2)
+  add({ category: 'resume', name: 'train --resume after the data folder was removed', args: ['train', '--resume', '--steps', '3', '--out', join(m, 'run')], expect: 1, names: /--data \S*data \(the run's, from \S*ckpt-0000002\.safetensors\): no such folder/, setup: () => { dataRun(m); rmSync(join(m, 'data'), { recursive: true }); } });
 }
 
 // 10. signals and concurrent runs: several processes, judged together
@@ -520,15 +526,15 @@ async function makeFixtures(): Promise<void> {
   for (let i = 0; i < 4; i++) copyFileSync(at('imgs', 'a', `${i}.png`), at('tinyimg', 'a', `${i}.png`));
   await png(at('tinyimg', 'a', 'one-pixel.png'), 5, 1);
   for (let i = 0; i < 4; i++) copyFileSync(at('imgs', 'a', `${i}.png`), at('flat', `${i}.png`));
-  // a finished run (2 steps, a checkpoint each), one on a folder of images, one with pixel targets
-  const train = (args: string[]) => {
-    const r = spawnSync(process.execPath, [BIN, 'train', ...MICRO, ...args], { encoding: 'utf8', env: childEnv(), timeout: 180_000 });
-    if (r.status !== 0) throw new Error(`fixture run ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
-  };
-  train(['--steps', '2', '--ckpt-every', '1', '--out', at('good')]);
-  cpSync(at('imgs'), at('folder-run', 'data'), { recursive: true });
-  train(['--steps', '2', '--data', at('folder-run', 'data'), '--out', at('folder-run', 'run')]);
-  train(['--steps', '1', '--target', 'pixels', '--out', at('pixels')]);
+  // a finished run (2 steps, a checkpoint each), and one with pixel targets
+  fixtureRun(['--steps', '2', '--ckpt-every', '1', '--out', at('good')]);
+  fixtureRun(['--steps', '1', '--target', 'pixels', '--out', at('pixels')]);
+}
+
+/** A micro training run the cases start from; it must succeed. */
+function fixtureRun(args: string[]): void {
+  const r = spawnSync(process.execPath, [BIN, 'train', ...MICRO, ...args], { encoding: 'utf8', env: childEnv(), timeout: 180_000 });
+  if (r.status !== 0) throw new Error(`fixture run ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
 }
 
 // ---- running and judging --------------------------------------------------------------------------
@@ -575,8 +581,8 @@ const md = (s: string) => s.replace(/\|/g, '\\|').replace(/`/g, "'");
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 async function main(): Promise<void> {
-  const chosen = only === undefined ? cases : cases.filter((c) => `[${c.category}] ${c.name}`.includes(only));
-  if (chosen.length === 0) usage(`--only '${only}' matches none of the ${cases.length} cases`);
+  const chosen = only.length === 0 ? cases : cases.filter((c) => only.some((o) => `[${c.category}] ${c.name}`.includes(o)));
+  if (chosen.length === 0) usage(`--only ${only.map((o) => `'${o}'`).join(', ')} matches none of the ${cases.length} cases`);
   console.error(`hostile: ${chosen.length} of ${cases.length} cases; fixtures in ${T}`);
   const tStart = performance.now();
   await makeFixtures();
@@ -595,7 +601,7 @@ async function main(): Promise<void> {
     const byCat = new Map<string, [number, number]>();
     for (const r of rows) { const n = byCat.get(r.c.category) ?? [0, 0]; n[r.problems.length ? 1 : 0]++; byCat.set(r.c.category, n); }
     const body = [
-      `Written by \`node --import tsx scripts/hostile.ts${only ? ` --only ${only}` : ''}\` on ${new Date().toISOString().slice(0, 10)} (${secs.toFixed(0)} s on this machine).`,
+      `Written by \`node --import tsx scripts/hostile.ts${only.map((o) => ` --only '${o}'`).join('')}\` on ${new Date().toISOString().slice(0, 10)} (${secs.toFixed(0)} s on this machine).`,
       'Each case runs the real CLI (`node bin/ijepa.mjs`) in a child process with a timeout, in a temp folder (`$T`).',
       '"Handled well": the expected exit code (2 a usage error, 1 a failure, 0 fine), no signal or crash (134, 139), no hang,',
       'no raw JS stack, TypeError, `undefined` or `NaN` in the output, and a message matching the case\'s pattern, which names',

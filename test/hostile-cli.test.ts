@@ -17,6 +17,7 @@ const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
 const run = (args: string[], cwd?: string) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240_000, cwd });
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-hostile-'));
 const micro = ['--preset', 'micro', '--watch-every', '0'];
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const t = suite('ijepa CLI, hostile inputs');
 t.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -186,6 +187,36 @@ t('export never writes over a run\'s own files; an empty path option is a usage 
     assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`${args.at(-2)} '' is empty: give a path`));
   }
+});
+
+t('a --data that cannot be read fails (exit 1) naming --data and the folder, alike in train, embed and eval', () => {
+  const missing = join(tmp, 'no-such-data'), file = join(tmp, 'data-is-a-file.txt'), empty = join(tmp, 'no-images');
+  writeFileSync(file, 'not a folder\n');
+  mkdirSync(empty);
+  writeFileSync(join(empty, 'notes.txt'), 'no image here\n');
+  const commands = [['train', ...micro, '--steps', '1', '--out', join(tmp, 'data-run')], ['embed', '--random-init', '--preset', 'micro', '--out', join(tmp, 'e.npy')], ['eval', '--random-init', '--preset', 'micro']];
+  for (const [dir, why] of [[missing, 'no such folder'], [file, 'not a folder'], [empty, 'no .*images']] as const) {
+    for (const args of commands) {
+      const r = run([...args, '--data', dir]);
+      assert.is(r.status, 1, `${args[0]} --data ${dir}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^ijepa ${args[0]}: --data ${esc(dir)}: ${why}`, 'm'));
+    }
+  }
+});
+
+t('embed skips an image that fails at decode time, as train does, and makes a missing --out folder', async () => {
+  const data = join(tmp, 'embed-mixed');
+  mkdirSync(data);
+  for (let i = 0; i < 2; i++) await sharp(Buffer.alloc(16 * 16 * 3, 40 + 80 * i), { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(data, `${i}.png`));
+  writeFileSync(join(data, 'torn.png'), readFileSync(join(data, '0.png')).subarray(0, 60));   // a PNG cut after its header
+  const out = join(tmp, 'embed-out', 'new', 'f.safetensors');
+  const r = run(['embed', '--random-init', '--preset', 'micro', '--data', data, '--out', out]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /skipping unreadable image .*torn\.png/);
+  assert.equal(decodeSafetensors(readFileSync(out), out).tensors.get('features')!.shape, [2, 64]);
+  const strict = run(['embed', '--random-init', '--preset', 'micro', '--data', data, '--out', out, '--strict']);
+  assert.is(strict.status, 1, strict.stderr);
+  assert.match(strict.stderr, /--data .*: cannot read .*torn\.png/);
 });
 
 t.run();
