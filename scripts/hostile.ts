@@ -74,7 +74,9 @@ const at = (...p: string[]) => join(T, ...p);
 let fresh = 0;
 /** A folder path no case has used yet. */
 const newDir = (what: string) => at('cases', `${what}-${fresh++}`);
-const shell = (args: string[]) => ['ijepa', ...args.map((a) => (a === '' ? "''" : /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(' ').replaceAll(T, '$T');
+/** `text` as the table shows it: the temp folder as $T, the checkout's files relative to it (the table does not depend on where it was run). */
+const portable = (text: string) => text.replaceAll(T, '$T').replaceAll(`${ROOT}/`, '');
+const shell = (args: string[]) => portable(['ijepa', ...args.map((a) => (a === '' ? "''" : /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(' '));
 
 const cases: Case[] = [];
 const add = (c: Case) => cases.push(c);
@@ -575,7 +577,7 @@ const RAW = [
 function firstLine(o: Outcome): string {
   const err = o.stderr.split('\n').filter((l) => l.trim());
   const line = err.find((l) => /^ijepa( [\w-]+)?: /.test(l)) ?? (o.code === 0 ? undefined : err.at(-1)) ?? o.stdout.split('\n').find((l) => l.trim()) ?? err.at(-1) ?? '';
-  return line.replaceAll(T, '$T');
+  return portable(line);
 }
 
 function judge(c: Case, o: Outcome): string[] {
