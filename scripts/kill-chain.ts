@@ -7,7 +7,7 @@
 //
 //   node --import tsx scripts/kill-chain.ts [--kills 20] [--steps 400] [--seed 0] [--keep] [--out bench/HOSTILE.md]
 //
-// The kill moments come from a seeded PRNG (--seed; model/data/prng.ts): each process runs a random
+// The kill moments come from a seeded PRNG (--seed; model/data/prng.ts's Rng): each process runs a random
 // 0–15 steps (counted on its progress lines; 0: killed while it starts up, after "resuming from")
 // and a random fraction of a step more. Every third kill then waits for that process's checkpoint
 // temp file (`ckpt-*.safetensors.tmp-PID.N`) to appear and kills at once, so it lands during a
@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeSafetensors } from '../engine/index.ts';
-import { Rng } from '../model/data/prng.ts';
+import { Rng } from '../model/data/index.ts';
 import { writeSection } from './markdown-section.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
