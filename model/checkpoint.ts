@@ -191,6 +191,7 @@ export function checkTrainConfig(value: unknown, where: string): CheckpointConfi
 
 /** `config.preset` of a stored config, checked as validatePreset checks presets; errors start with `where`. */
 export function checkConfigPreset(p: unknown, where: string): Preset {
+  if (p === undefined) throw new Error(`${where}: config.preset is missing (the run's preset: model, mask and optimizer settings)`);
   if (typeof p !== 'object' || p === null || typeof (p as { name?: unknown }).name !== 'string') throw new Error(`${where}: config.preset ${show(p)} must be a preset object with a name`);
   try {
     validatePreset(p as Preset);

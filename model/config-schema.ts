@@ -110,8 +110,18 @@ export function fieldProblem(f: Field, value: unknown): string | null {
   }
 }
 
-/** A value as an error message shows it: JSON, except numbers JSON cannot spell (NaN, Infinity). */
-export const show = (value: unknown): string => (typeof value === 'number' ? String(value) : JSON.stringify(value) ?? String(value));
+const SHOW_MAX = 80;
+
+/**
+ * A value as an error message shows it: JSON, except numbers JSON cannot spell (NaN, Infinity)
+ * and an absent value ("(missing)"); clipped to SHOW_MAX characters with its length said, so a
+ * 50 MB string in a config file makes a one-line error naming the key, not a 50 MB one.
+ */
+export const show = (value: unknown): string => {
+  if (value === undefined) return '(missing)';
+  const s = typeof value === 'number' ? String(value) : JSON.stringify(value) ?? String(value);
+  return s.length <= SHOW_MAX ? s : `${s.slice(0, SHOW_MAX - 24)}… (${s.length} characters)`;
+};
 
 /** Throw `new Err(where: name value problem)` unless `value` fits `f`. */
 export function checkField(f: Field, value: unknown, name: string, where: string, Err: new (m: string) => Error = RangeError): void {

@@ -17,6 +17,10 @@ const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
 const run = (args: string[], cwd?: string) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240_000, cwd });
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-hostile-'));
 const micro = ['--preset', 'micro', '--watch-every', '0'];
+const GOLDEN_PTH = join(import.meta.dirname, 'golden', 'interop', 'official-micro.pth.tar');
+// the golden file's model shape (test/golden/make_interop.py), smaller than the micro preset's
+const GOLDEN_SHAPE = ['--img-size', '16', '--patch-size', '4', '--dim', '16', '--depth', '2', '--heads', '2', '--pred-depth', '1', '--pred-dim', '8'];
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const t = suite('ijepa CLI, hostile inputs');
 t.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -186,6 +190,79 @@ t('export never writes over a run\'s own files; an empty path option is a usage 
     assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`${args.at(-2)} '' is empty: give a path`));
   }
+});
+
+t('a --data that cannot be read fails (exit 1) naming --data and the folder, alike in train, embed and eval', () => {
+  const missing = join(tmp, 'no-such-data'), file = join(tmp, 'data-is-a-file.txt'), empty = join(tmp, 'no-images');
+  writeFileSync(file, 'not a folder\n');
+  mkdirSync(empty);
+  writeFileSync(join(empty, 'notes.txt'), 'no image here\n');
+  const commands = [['train', ...micro, '--steps', '1', '--out', join(tmp, 'data-run')], ['embed', '--random-init', '--preset', 'micro', '--out', join(tmp, 'e.npy')], ['eval', '--random-init', '--preset', 'micro']];
+  for (const [dir, why] of [[missing, 'no such folder'], [file, 'not a folder'], [empty, 'no .*images']] as const) {
+    for (const args of commands) {
+      const r = run([...args, '--data', dir]);
+      assert.is(r.status, 1, `${args[0]} --data ${dir}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^ijepa ${args[0]}: --data ${esc(dir)}: ${why}`, 'm'));
+    }
+  }
+});
+
+t('embed skips an image that fails at decode time, as train does, and makes a missing --out folder', async () => {
+  const data = join(tmp, 'embed-mixed');
+  mkdirSync(data);
+  for (let i = 0; i < 2; i++) await sharp(Buffer.alloc(16 * 16 * 3, 40 + 80 * i), { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(data, `${i}.png`));
+  writeFileSync(join(data, 'torn.png'), readFileSync(join(data, '0.png')).subarray(0, 60));   // a PNG cut after its header
+  const out = join(tmp, 'embed-out', 'new', 'f.safetensors');
+  const r = run(['embed', '--random-init', '--preset', 'micro', '--data', data, '--out', out]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /skipping unreadable image .*torn\.png/);
+  assert.equal(decodeSafetensors(readFileSync(out), out).tensors.get('features')!.shape, [2, 64]);
+  const strict = run(['embed', '--random-init', '--preset', 'micro', '--data', data, '--out', out, '--strict']);
+  assert.is(strict.status, 1, strict.stderr);
+  assert.match(strict.stderr, /--data .*: cannot read .*torn\.png/);
+});
+
+t('errors name the field, never "undefined" or a dump: a 1 MB string in --config, a checkpoint without its preset', () => {
+  const cfgFile = join(tmp, 'huge.json');
+  writeFileSync(cfgFile, JSON.stringify({ meta: { model_name: 'x'.repeat(1 << 20) } }));
+  let r = run(['train', ...micro, '--steps', '1', '--out', join(tmp, 'huge-run'), '--config', cfgFile]);
+  assert.is(r.status, 2, r.stderr.slice(0, 500));
+  assert.ok(r.stderr.length < 1000, `${r.stderr.length} characters on stderr`);
+  assert.match(r.stderr, /huge\.json: meta\.model_name "x+… \(1048578 characters\) is not one of/);
+  const runDir = join(tmp, 'no-preset');
+  assert.is(run(['train', ...micro, '--steps', '1', '--out', runDir]).status, 0);
+  const src = join(runDir, 'ckpt-0000001.safetensors');
+  const f = decodeSafetensors(readFileSync(src), src);
+  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
+  for (const [k, x] of f.tensors) tensors[k] = { dtype: 'F32', shape: x.shape, data: x.toFloat32() };
+  const { preset: _, ...config } = JSON.parse(f.metadata.config!) as Record<string, unknown>;
+  const bad = join(tmp, 'no-preset.safetensors');
+  writeFileSync(bad, encodeSafetensors(tensors, { ...f.metadata, config: JSON.stringify(config) }));
+  for (const args of [['eval', '--checkpoint', bad], ['export', '--checkpoint', bad, '--to', 'pth', '--out', join(tmp, 'no-preset.pth.tar')], ['train', '--resume', '--out', runDir]]) {
+    if (args[0] === 'train') copyFileSync(bad, src);
+    r = run(args);
+    assert.is(r.status, 1, r.stderr);
+    assert.match(r.stderr, /no-preset(\.safetensors|\/ckpt-0000001\.safetensors): config\.preset is missing/);
+    assert.not.match(r.stderr, /undefined/);
+  }
+});
+
+t('import refuses an --out that is its --from file (the same path or a link to it), leaving it untouched; it makes a missing --out folder', () => {
+  const pth = join(tmp, 'self.pth.tar'), link = join(tmp, 'self-link.pth.tar');
+  copyFileSync(GOLDEN_PTH, pth);
+  symlinkSync(pth, link);
+  const before = readFileSync(pth);
+  for (const out of [pth, link]) {
+    // the golden file's own shape, so that without the check the import would succeed over its source
+    const r = run(['import', '--from', pth, '--preset', 'micro', ...GOLDEN_SHAPE, '--out', out]);
+    assert.is(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--out \S*self(-link)?\.pth\.tar is the --from file/);
+  }
+  assert.ok(readFileSync(pth).equals(before), 'the source is untouched');
+  const elsewhere = join(tmp, 'imports', 'new', 'micro.safetensors');   // a missing folder is created
+  const r = run(['import', '--from', pth, '--preset', 'micro', ...GOLDEN_SHAPE, '--out', elsewhere]);
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(existsSync(elsewhere));
 });
 
 t.run();

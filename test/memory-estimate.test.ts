@@ -77,7 +77,7 @@ t('train refuses a run estimated above --max-memory at once, naming the estimate
   await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toFile(join(data, 'a.png'));
   const out = join(tmp, 'huge');
   const r = spawnSync(process.execPath, [BIN, 'train', '--preset', 'vit-huge-14', '--batch', '1', '--data', data, '--max-memory', '4', '--out', out], { encoding: 'utf8', timeout: 60_000 });
-  assert.is(r.status, 1, r.stderr);
+  assert.is(r.status, 2, r.stderr);   // a usage error: the flags ask for more than there is
   assert.match(r.stderr, /652\.7M trainable parameters/);
   assert.match(r.stderr, /needs about 1\d\.\d GiB, more than --max-memory 4 \(4\.0 GiB\)\. Lower --batch or --img-size/);
   assert.not.match(r.stderr, /step \d+\//, 'refused before any step ran');

@@ -7,14 +7,15 @@
 //                    OUT.npy.json beside it with the files, labels and classes.
 // Images are read in scanImageFolder's order (sorted paths) through the evaluation view
 // (model/eval/datasets.ts: centred square crop, resize to the encoder's size, ImageNet mean/std).
-import { relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { encodeSafetensors } from '../../engine/index.ts';
-import { writeFileAtomic } from '../node.ts';
+import { makeDirs, writeFileAtomic } from '../node.ts';
 import { scanImageFolder } from '../data/index.ts';
 import { folderImages, extractFeatures } from '../eval/index.ts';
 import { ENCODER_SOURCE_OPTIONS, checkSourceOptions, loadEncoder } from './encoder-source.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+import { readDataFolder } from './data-option.ts';
 
 export const EMBED_OPTIONS = {
   ...ENCODER_SOURCE_OPTIONS,
@@ -40,9 +41,11 @@ export const embedCommand = {
     const root = resolve(String(v.data));
     // decode every file once first, so an image that fails only at decode time is skipped (or, with
     // --strict, fatal) as in train, and the rows, labels and file list stay aligned
-    const folder = await scanImageFolder(root, {
+    const folder = await readDataFolder(root, () => scanImageFolder(root, {
       probe: 'decode', strict: v.strict === true, onSkip: (p, r) => process.stderr.write(`warning: skipping unreadable image ${p}: ${r}\n`),
-    });
+    }));
+    // --out into a folder that does not exist yet, as export does
+    await makeDirs(dirname(out)).catch((e: Error) => { throw new OptionError(`--out ${out}: ${e.message}`); });
 
     await initWebGPU();
     const src = await loadEncoder(v);

@@ -19,6 +19,7 @@ import {
 import type { VisionTransformer } from '../index.ts';
 import { ENCODER_SOURCE_OPTIONS, loadEncoder, randomEncoder, checkSourceOptions, type EncoderSource } from './encoder-source.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+import { readDataFolder } from './data-option.ts';
 
 export const EVAL_OPTIONS = {
   ...ENCODER_SOURCE_OPTIONS,
@@ -56,10 +57,11 @@ export const evalCommand = {
         if (S !== 32) throw new OptionError(`the encoder takes ${S}×${S} images; the default Fashion-MNIST data is 32×32 (pass --data DIR)`);
         splits = await fashionMnistSplits({ trainSize: Number(v['train-size']), testSize: Number(v['test-size']), seed });
       } else {
-        splits = await folderSplits(resolve(String(v.data)), {
+        const root = resolve(String(v.data));
+        splits = await readDataFolder(root, () => folderSplits(root, {
           size: S, seed, strict: v.strict === true,
           onSkip: (p, r) => log(`warning: skipping unreadable image ${p}: ${r}`),
-        });
+        }));
       }
       const C = splits.classes.length;
       log(`eval: ${src.label}; readout ${src.features}`);

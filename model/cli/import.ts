@@ -4,10 +4,12 @@
 // names and shapes are checked against the preset before any tensor data is read, and nothing in
 // the pickle is executed. The preset supplies the model shape (heads cannot be read off weights);
 // the shape options override it for files that match no preset.
-import { resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { CpuBackend, setBackend } from '../../engine/index.ts';
 import { importCheckpoint } from '../interop/index.ts';
 import { derivePreset, getPreset, PRESET_NAMES, MODEL_FIELDS, RUN_FIELDS, optionRange, type ModelConfig } from '../index.ts';
+import { makeDirs } from '../node.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
 const FROM_PRESET = 'from the preset';
@@ -44,6 +46,11 @@ export const importCommand = {
     // A fresh predictor (when the file has none) is initialised on the host: no GPU needed here.
     setBackend(new CpuBackend());
     const from = resolve(String(v.from)), out = resolve(String(v.out));
+    // the file being read is never the one written (the same path, or a link to it): a failed
+    // import would otherwise have destroyed its source
+    if (from === out || sameFile(from, out)) throw new OptionError(`--out ${out} is the --from file; give another path for the checkpoint`);
+    // --out into a folder that does not exist yet, as export and embed do
+    await makeDirs(dirname(out)).catch((e: Error) => { throw new OptionError(`--out ${out}: ${e.message}`); });
     const r = await importCheckpoint({ from, preset, out, target: v.target as 'features' | 'pixels', seed: Number(v.seed) });
     console.log(`imported ${from} (${r.format}) → ${out}`);
     for (const [net, src] of Object.entries(r.sources)) console.log(`  ${net.padEnd(15)} ${src}`);
@@ -51,3 +58,9 @@ export const importCommand = {
     for (const n of r.notes) if (!/^(encoder|predictor|target_encoder): (fresh|copy)/.test(n)) console.log(`  note: ${n}`);
   },
 };
+
+/** Whether two paths name one existing file (hard or symbolic links included). */
+function sameFile(a: string, b: string): boolean {
+  const sa = statSync(a, { throwIfNoEntry: false }), sb = statSync(b, { throwIfNoEntry: false });
+  return sa !== undefined && sb !== undefined && sa.dev === sb.dev && sa.ino === sb.ino;
+}

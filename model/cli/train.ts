@@ -32,6 +32,7 @@ import { helpText, OptionError, parseOptions, type OptionTable, type OptionValue
 import { Progress } from './progress.ts';
 import { applyConfigFile, readConfigFile } from './config-file.ts';
 import { guardStepMemory } from './memory-guard.ts';
+import { readDataFolder } from './data-option.ts';
 
 export const TRAIN_OPTIONS: OptionTable = {
   preset: { type: 'string', help: 'model/recipe preset', default: 'small-recipe', choices: PRESET_NAMES },
@@ -228,7 +229,8 @@ export const trainCommand = {
     } else {
       let skipped = 0;
       const onSkip = (p: string, r: string) => { skipped++; console.warn(`warning: skipping unreadable image ${p}: ${r}`); };
-      const folder = await scanImageFolder(cfg.data, { strict: v.strict === true, onSkip });
+      const root = cfg.data;
+      const folder = await readDataFolder(root, () => scanImageFolder(root, { strict: v.strict === true, onSkip }), resumeFrom ? `the run's, from ${resumeFrom}` : '');
       if (folder.entries.length < B) throw new OptionError(`--data ${cfg.data}: ${folder.entries.length} readable images (${skipped} skipped), fewer than one batch of ${B}`);
       source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true, onSkip });
     }

@@ -92,8 +92,8 @@ export async function scanImageFolder(root: string, opts: ImageFolderOptions = {
     }
   }
   if (found.length === 0) {
-    throw new Error(`image-folder: no ${[...exts].join('/')} images under ${root}` +
-      (classes.length > 0 ? ` (class folders: ${classes.join(', ')})` : ''));
+    throw new Error(`image-folder: ${root}: no ${[...exts].join('/')} images` +
+      (classes.length > 0 ? ` in its class folders (${classes.join(', ')})` : ''));
   }
 
   const skipped: SkippedImage[] = [];
@@ -125,7 +125,7 @@ export async function scanImageFolder(root: string, opts: ImageFolderOptions = {
         (opts.onSkip ?? warnSkip)(e.path, reason);
       }
     }
-    if (entries.length === 0) throw new Error(`image-folder: every image under ${root} is unreadable`);
+    if (entries.length === 0) throw new Error(`image-folder: ${root}: none of its ${found.length} image file(s) is readable (the first, ${skipped[0]!.path}: ${skipped[0]!.reason})`);
   }
   return { root, classes, entries, skipped };
 }
@@ -174,7 +174,7 @@ async function listDir(dir: string): Promise<{ files: string[]; dirs: string[] }
   try {
     ents = await readdir(dir, { withFileTypes: true });
   } catch (e) {
-    throw new Error(`image-folder: cannot list ${dir}: ${(e as Error).message}`);
+    throw new Error(`image-folder: ${dir}: ${fsReason(e as NodeJS.ErrnoException)}`);
   }
   const files: string[] = [];
   const dirs: string[] = [];
@@ -191,6 +191,17 @@ async function listDir(dir: string): Promise<{ files: string[]; dirs: string[] }
     else if (isFile) files.push(e.name);
   }
   return { files, dirs };
+}
+
+// what a failed listing means, in words (Node's own message repeats the path and the syscall)
+const FS_REASONS: Record<string, string> = {
+  ENOENT: 'no such folder', ENOTDIR: 'not a folder', ELOOP: 'a loop of symbolic links (ELOOP)',
+  EACCES: 'permission denied (EACCES)', EPERM: 'permission denied (EPERM)',
+};
+
+/** A failed stat or readdir of a folder, in words: 'no such folder', 'not a folder', ... */
+export function fsReason(e: NodeJS.ErrnoException): string {
+  return FS_REASONS[e.code ?? ''] ?? e.message;
 }
 
 /**
