@@ -14,7 +14,7 @@
 // kernels/matmul-tiles.ts with the fastest per shape.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { matmul, MATMUL_TILES, SUBGROUP_TILES, type AdapterTiles, type MatmulParams, type SubgroupTile, type TunedMatmulTile } from '../kernels/index.ts';
+import { matmul, MATMUL_TILES, SUBGROUP_TILES, type AdapterTiles, type MatmulParams, type TunedMatmulTile } from '../kernels/index.ts';
 import { runMatmul } from '../engine/ops/table.ts';
 import { renderTileTable, tileTableHead, withAdapterTiles } from './tile-table.ts';
 import { filled, recordLaunch, subgroupSize, timeAgainst, timeLaunches, type BenchContext, type BenchRow, type RefKernel } from './common.ts';

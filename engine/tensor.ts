@@ -44,6 +44,7 @@ type ElementwiseMethods =
 export interface Tensor extends ElementwiseMethods {}
 
 /** An n-d array on a backend's storage, with autograd (`requiresGrad`, `.grad`, `backward()`); create with `fromArray`, `zeros`, `randn`…, free with `dispose()` or `tidy`. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the other half of the merge above
 export class Tensor {
   readonly isTensor = true;
   readonly id = nextId++;

@@ -128,7 +128,7 @@ export const ELEMENTWISE = {
   // than 0 and 1)
   where: {
     code: 40, arity: 3, wgsl: 'select(z, y, x != 0.0)', ref: (x: number, y: number, z: number) => (x !== 0 ? y : z),
-    grad: ((f, g, c, _a, _b, needs) => [null, needs.a ? f.mul(g, f.ne(c, 0)) : null, needs.b ? f.mul(g, f.eq(c, 0)) : null]) as WhereGrad,
+    grad: ((f, g, c, _a, _b, needs) => [null, needs.a ? f.mul(g, f.ne(c, 0)) : null, needs.b ? f.mul(g, f.eq(c, 0)) : null]),
   },
 } as const satisfies Record<string, Declaration<1, UnaryGrad> | Declaration<2, BinaryGrad> | Declaration<3, WhereGrad>>;
 

@@ -15,6 +15,7 @@ const VPI = 4;
 const sources = new Map<string, KernelSource>();
 const TEXTS = { f32: ELEMENTWISE_WGSL, f16: ELEMENTWISE_F16_WGSL, f32_v4: ELEMENTWISE_VEC4_WGSL, f16_v4: ELEMENTWISE_F16_VEC4_WGSL };
 function sourceFor(op: ElementwiseOp, f16: boolean, vec4: boolean): KernelSource {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc widens the template to string without it
   const text = `${f16 ? 'f16' : 'f32'}${vec4 ? '_v4' : ''}` as keyof typeof TEXTS;
   const key = `${op}_${text}`;
   let s = sources.get(key);

@@ -11,7 +11,7 @@
 // the epilogue's (bias, residual, pre) that are present.
 import { epilogueKey, matmulScalarWgsl, matmulSubgroupWgsl, NO_EPILOGUE, type MatmulEpilogue, type SubgroupTile } from './matmul.wgsl.ts';
 import { MATMUL_TILES, type AdapterTiles } from './matmul-tiles.ts';
-import { need, type FloatStorage, type Kernel, type KernelSource, type Launch } from './kernel-source.ts';
+import { need, type FloatStorage, type Kernel, type Launch } from './kernel-source.ts';
 import { ELEMENTWISE } from './elementwise-ops.ts';
 
 /** A batched C = op(A)·op(B) (op: optional transpose) over dense operands at element offsets, with tile and epilogue choices. */

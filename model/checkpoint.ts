@@ -76,7 +76,7 @@ export async function encodeTrainState(nets: TrainNets, opt: AdamW | null, c: Ch
     if (bad >= 0) throw new NonFiniteError(`${name} holds ${data[bad]} (element ${bad}) at step ${c.step}`);
     tensors[name] = { dtype: 'F32', shape: [...t.shape], data };
   };
-  for (const [net, module] of Object.entries(nets) as [string, Module][]) {
+  for (const [net, module] of Object.entries<Module>(nets)) {
     for (const [name, t] of module.namedTensors()) {
       await add(`${net}/${name}`, t);
       const s = opt?.stateFor(t);
@@ -215,7 +215,7 @@ export async function loadCheckpoint(path: string, nets: TrainNets, opt: AdamW |
     return fromArray(data, like.shape, { backend: like.backend });
   };
   noGrad(() => tidy(() => {
-    for (const [net, module] of Object.entries(nets) as [string, Module][]) {
+    for (const [net, module] of Object.entries<Module>(nets)) {
       for (const [name, t] of module.namedTensors()) {
         const key = `${net}/${name}`;
         t.assign(get(key, t));

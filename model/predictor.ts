@@ -18,8 +18,9 @@
 // truncated-normal std 0.02. predictor_pos_embed is frozen.
 // Deliberately not here: the official constructor's depth rescaling (init_model erases it).
 
-import {
-  Generator, LayerNorm, Linear, Module, ShapeError, Tensor, concat, parameter, truncNormal,
+import type {
+  Generator, Tensor} from '../engine/index.ts';
+import { LayerNorm, Linear, Module, ShapeError, concat, parameter, truncNormal,
 } from '../engine/index.ts';
 import { Block, applyMasks, posEmbedParameter, repeatInterleaveBatch } from './vit.ts';
 import { fmt } from './format-shape.ts';

@@ -20,8 +20,9 @@
 // Deliberately not here: cls token, dropout / drop-path (0 in every config), the resize branch
 // of interpolate_pos_encoding (wrong for I-JEPA), bf16 autocast.
 
-import {
-  Generator, LayerNorm, Linear, Module, ShapeError, Tensor,
+import type {
+  Generator, Tensor} from '../engine/index.ts';
+import { LayerNorm, Linear, Module, ShapeError,
   ATTENTION_MAX_DH, attention, attentionQkv, concat, fromArray, gather, linear, parameter, truncNormal, zeros,
 } from '../engine/index.ts';
 import { sincos2d } from './pos-embed.ts';
@@ -77,7 +78,7 @@ export function repeatInterleaveBatch(x: Tensor, B: number, repeat: number): Ten
 
 /** Images [B, C, G·p, G·p] → patches [B, N, C·p·p], each flattened in (c, ky, kx) order. */
 export function patchify(imgs: Tensor, p: number): Tensor {
-  const [B, C, Hh, W] = imgs.shape as [number, number, number, number];
+  const [B, C, Hh] = imgs.shape as [number, number, number, number];
   const G = Hh / p;
   return imgs.reshape([B, C, G, p, G, p])                                   // [B, C, G, p, G, p]
     .permute([0, 2, 4, 1, 3, 5])                                            // [B, G, G, C, p, p]

@@ -246,6 +246,7 @@ function join8(p: Parts): Uint8Array {
 }
 const meta = (p: Parts) => p.header.__metadata__ as unknown as Record<string, string>;
 const tensorNames = (p: Parts) => Object.keys(p.header).filter((k) => k !== '__metadata__').sort();
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the saved config is edited freely, to corrupt it
 const editConfig = (edit: (c: Record<string, any>) => void) => (p: Parts) => { const c = JSON.parse(meta(p).config!); edit(c); meta(p).config = JSON.stringify(c); };
 /** Write float `value` into tensor `name`'s first element and fix its CRC, so only the value is wrong. */
 function poison(p: Parts, name: string, value: number): void {
@@ -558,6 +559,7 @@ function runCase(c: Case): Promise<Outcome> {
   if (c.run) return c.run();
   return new Promise((res) => {
     const r = spawnSync(process.execPath, [BIN, ...c.args], { cwd: c.cwd ?? T, env: childEnv(), encoding: 'utf8', timeout: c.timeoutMs ?? DEFAULT_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 64 << 20 });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc types r.error as Error, without .code
     const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT';
     res({ code: r.status, signal: r.signal, timedOut, stdout: r.stdout ?? '', stderr: r.stderr ?? '', command: shell(c.args) });
   });

@@ -219,7 +219,7 @@ mem('keep takes a tensor out of every scope; leaf gradients are kept too', () =>
   assert.ok(!k!.disposed);
   assert.ok(x.grad && !x.grad.disposed, 'leaf gradient survives the scopes of backward');
   assert.is(live(), start + 3);
-  k!.dispose(); x.grad!.dispose(); x.dispose();
+  k!.dispose(); x.grad.dispose(); x.dispose();
   assert.is(live(), start);
 });
 mem('views keep their storage alive after the base tensor is disposed', async () => {

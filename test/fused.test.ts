@@ -29,7 +29,7 @@ interface Result { y: Float64Array; shape: number[]; grads: (Float64Array | null
 
 /** fn's output and the gradients of Σ fn(...)·R for the inputs flagged in `grad`; disposes all it made. */
 async function run(backend: Backend, fn: Fn, shapes: readonly number[][], vals: readonly Float64Array[], grad: readonly boolean[] = shapes.map(() => true)): Promise<Result> {
-  const leaves = vals.map((v, i) => fromArray(v, shapes[i]!, { backend, requiresGrad: grad[i]! }));
+  const leaves = vals.map((v, i) => fromArray(v, shapes[i], { backend, requiresGrad: grad[i]! }));
   try {
     const y = tidy(() => {
       const out = fn(...leaves);
@@ -195,8 +195,8 @@ F.run();
 const A = suite('fused attention');
 checkLeaks(A);
 
-const sdpa: Fn = (q, k, v) => scaledDotProductAttention(q!, k!, v!);
-const flash: Fn = (q, k, v) => attention(q!, k!, v!);
+const sdpa: Fn = (q, k, v) => scaledDotProductAttention(q, k, v);
+const flash: Fn = (q, k, v) => attention(q, k, v);
 
 for (const dh of [32, 64, 80, 96]) {
   // N = 17 with two leading dims; N = 197 (the ViT's 14² + 1 tokens) with one head, to stay small
@@ -213,7 +213,7 @@ for (const [dh, n] of [[32, 17], [64, 50], [96, 17]] as const) {
 // head dims below reuse the pipelines of Dh 32 (lavapipe's first compile of each takes seconds)
 A('handles more keys than queries, an explicit scale and a head dim padded to a multiple of 4', async () => {
   const shapes = [[3, 9, 30], [3, 23, 30], [3, 23, 30]];   // Dh 30 runs as 32
-  const f: Fn = (q, k, v) => attention(q!, k!, v!, 0.3), r: Fn = (q, k, v) => scaledDotProductAttention(q!, k!, v!, 0.3);
+  const f: Fn = (q, k, v) => attention(q, k, v, 0.3), r: Fn = (q, k, v) => scaledDotProductAttention(q, k, v, 0.3);
   await compare('attention Nq 9, Nk 23, Dh 18', gpu(), f, r, shapes, GPU_TOL, 5);
   await compare('attention Nq 9, Nk 23, Dh 18 (cpu)', cpu, f, r, shapes, CPU_TOL, 5);
 });
@@ -222,7 +222,7 @@ A('reads strided views (q, k, v sliced from one permuted qkv tensor)', () => {
   // the ViT's layout: qkv [B, N, 3, H, Dh] → 3 × [B, H, N, Dh]
   const [B, N, H, Dh] = [2, 13, 2, 32];
   const split = (f: (q: Tensor, k: Tensor, v: Tensor) => Tensor): Fn => (qkv) => {
-    const t = permute(qkv!, [2, 0, 3, 1, 4]);   // [3, B, H, N, Dh]
+    const t = permute(qkv, [2, 0, 3, 1, 4]);   // [3, B, H, N, Dh]
     const part = (i: number) => t.slice(0, i, i + 1).reshape([B, H, N, Dh]);
     return f(part(0), part(1), part(2));
   };
@@ -247,15 +247,15 @@ skipUnless(A, sgSize >= 8, LACKS.subgroups8, `the adapter's subgroups are ${sgSi
     const outs = async (subgroupSize: number) => {
       const t = (n: number) => fromArray(new Float64Array(n), [n], { backend: b });
       const [o, lse, dq, delta, dkv] = [t(3 * 19 * dh), t(57), t(3 * 19 * dh), t(57), t(2 * 3 * 19 * dh)];
-      const st = [q!, k!, v!, o!, dO!, lse!, dq!, delta!, dkv!].map((x) => x.storage);
+      const st = [q!, k!, v!, o, dO!, lse, dq, delta, dkv].map((x) => x.storage);
       const launches: [Launch, number[]][] = [
         [attentionForward(p, { subgroupSize }), [0, 1, 2, 3, 5]],
         [attentionBackwardDq(p, { subgroupSize }), [0, 1, 2, 3, 4, 5, 6, 7]],
         [attentionBackwardDkv(p, { subgroupSize }), [0, 1, 2, 4, 5, 7, 8]],
       ];
       b.run({ name: 'attention kernels', launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })), reference: () => {} }, st);
-      const res = await Promise.all([o!, lse!, dq!, dkv!].map(async (x) => Float64Array.from(await x.data())));
-      for (const x of [o!, lse!, dq!, delta!, dkv!]) x.dispose();
+      const res = await Promise.all([o, lse, dq, dkv].map(async (x) => Float64Array.from(await x.data())));
+      for (const x of [o, lse, dq, delta, dkv]) x.dispose();
       const half = res[3]!.length / 2;
       return [res[0]!, res[1]!, res[2]!, res[3]!.subarray(0, half), res[3]!.subarray(half)];
     };
@@ -267,14 +267,14 @@ skipUnless(A, sgSize >= 8, LACKS.subgroups8, `the adapter's subgroups are ${sgSi
 
 // attentionQkv against the head split / sdpa / merge it replaces, values and d(qkv)
 const splitHeads = (heads: number): Fn => (qkv) => {
-  const [B, N, C] = qkv!.shape as [number, number, number];
+  const [B, N, C] = qkv.shape as [number, number, number];
   const dh = C / 3 / heads;
-  const parts = permute(qkv!.reshape([B, N, 3, heads, dh]), [2, 0, 3, 1, 4]);
+  const parts = permute(qkv.reshape([B, N, 3, heads, dh]), [2, 0, 3, 1, 4]);
   const part = (i: number) => parts.slice(0, i, i + 1).reshape([B, heads, N, dh]);
   return permute(scaledDotProductAttention(part(0), part(1), part(2)), [0, 2, 1, 3]).reshape([B, N, heads * dh]);
 };
 for (const [B, N, heads, dh] of [[2, 17, 3, 8], [1, 50, 2, 64], [3, 5, 1, 40]] as const) {
-  const packed: Fn = (qkv) => attentionQkv(qkv!, heads);
+  const packed: Fn = (qkv) => attentionQkv(qkv, heads);
   A(`attentionQkv matches split heads + composite on the GPU: B ${B}, N ${N}, ${heads} heads of ${dh}`, () =>
     compare(`attentionQkv ${B}/${N}/${heads}/${dh}`, gpu(), packed, splitHeads(heads), [[B, N, 3 * heads * dh]], GPU_TOL, N));
   A(`attentionQkv f64 twin matches on the CPU: B ${B}, N ${N}, ${heads} heads of ${dh}`, () =>
@@ -306,11 +306,11 @@ checkLeaks(O);
  */
 async function adamwSteps(backend: Backend, fused: boolean, shapes: number[][] = [[7, 13], [5]]): Promise<Float64Array[]> {
   const p0 = values(shapes, 11);
-  const ps = p0.map((v, i) => fromArray(v, shapes[i]!, { backend, requiresGrad: true }));
+  const ps = p0.map((v, i) => fromArray(v, shapes[i], { backend, requiresGrad: true }));
   const opt = new AdamW([{ params: [ps[0]!], weightDecay: 0.05 }, { params: ps.slice(1), weightDecay: 0 }], { fused });
   try {
     for (let s = 0; s < 3; s++) {
-      values(shapes, 100 + s).forEach((g, i) => { ps[i]!.grad = fromArray(g, shapes[i]!, { backend }); });
+      values(shapes, 100 + s).forEach((g, i) => { ps[i]!.grad = fromArray(g, shapes[i], { backend }); });
       opt.step({ lr: [1e-2, 3e-3] });
       opt.zeroGrad();
     }
@@ -337,8 +337,8 @@ for (const [name, backend, rtol] of [['GPU', gpu(), 1e-6], ['CPU', cpu, 0]] as c
     const shapes = [[3, 7], [11]];
     const [t0, s0] = [values(shapes, 21), values(shapes, 22)];
     const result = async (fused: boolean) => {
-      const ts = t0.map((v, i) => fromArray(v, shapes[i]!, { backend }));
-      const ss = s0.map((v, i) => fromArray(v, shapes[i]!, { backend }));
+      const ts = t0.map((v, i) => fromArray(v, shapes[i], { backend }));
+      const ss = s0.map((v, i) => fromArray(v, shapes[i], { backend }));
       emaUpdate(ts, ss, 0.996, { fused });
       emaUpdate(ts, ss, 0.9, { fused });
       const out = await Promise.all(ts.map(async (t) => Float64Array.from(await t.data())));
@@ -373,8 +373,8 @@ O('fused EMA over 11 tensors matches the composed EMA (GPU and CPU)', async () =
   for (const backend of [gpu(), cpu]) {
     const [t0, s0] = [values(manyShapes, 31), values(manyShapes, 32)];
     const result = async (fused: boolean) => {
-      const ts = t0.map((v, i) => fromArray(v, manyShapes[i]!, { backend }));
-      const ss = s0.map((v, i) => fromArray(v, manyShapes[i]!, { backend }));
+      const ts = t0.map((v, i) => fromArray(v, manyShapes[i], { backend }));
+      const ss = s0.map((v, i) => fromArray(v, manyShapes[i], { backend }));
       emaUpdate(ts, ss, 0.99, { fused });
       const out = await Promise.all(ts.map(async (t) => Float64Array.from(await t.data())));
       for (const t of [...ts, ...ss]) t.dispose();

@@ -115,7 +115,7 @@ pk('pickle → unpickle round-trips the values a checkpoint holds', () => {
     [7, new PyDict(true, [['a', 1]])],
   ]);
   const back = unpickle(pickle(v), { source: 'rt', globals: { 'collections.OrderedDict': { call: () => new PyDict(true) } } }) as PyDict;
-  assert.equal((back.get('ints') as number[]), [0, 1, 255, 256, 65535, 65536, -1, -129, 2 ** 31 - 1, -(2 ** 31), 2 ** 40, -(2 ** 40)]);
+  assert.equal((back.get('ints')), [0, 1, 255, 256, 65535, 65536, -1, -129, 2 ** 31 - 1, -(2 ** 31), 2 ** 40, -(2 ** 40)]);
   assert.is(back.get('big'), 2n ** 70n);
   assert.equal(back.get('floats'), [0.5, -1e-8, 0, 3]);
   assert.is(back.get('str'), 'Grüße ∑');
@@ -266,8 +266,8 @@ pt('the official AdamW state lands on the right tensors (one per group), with it
     const [, kind, net, ...rest] = k.split('/');
     const s = ts.opt.get(`${net}/${rest.join('/')}`);
     assert.ok(s, `${k} imported`);
-    assert.equal(kind === 'exp_avg' ? s!.m.data : s!.v.data, goldF32(k), k);
-    assert.is(s!.step, 2);
+    assert.equal(kind === 'exp_avg' ? s.m.data : s.v.data, goldF32(k), k);
+    assert.is(s.step, 2);
   }
   assert.ok(!ts.opt.has('encoder/pos_embed') && !ts.opt.has('predictor/predictor_pos_embed'));
   assert.equal(ts.state?.imported?.epoch, 1);

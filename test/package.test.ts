@@ -51,7 +51,7 @@ t('the tarball installs into an empty project and the README example runs with p
   assert.ok(tgz, 'a tarball was packed');
   sh('mkdir', ['-p', consumer], tmp);
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tgz!)], consumer);
+  sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tgz)], consumer);
   writeFileSync(join(consumer, 'example.mjs'), readmeExample());
   const out = sh(process.execPath, ['example.mjs'], consumer);
   const losses = out.trim().split('\n').map((l) => Number(l.split(/\s+/)[1]));

@@ -89,7 +89,7 @@ export class WebGPUBackend implements Backend {
     this.maxStorageBuffersPerStage = device.limits.maxStorageBuffersPerShaderStage;
     this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
     device.addEventListener('uncapturederror', (e) => {
-      const err = (e as GPUUncapturedErrorEvent).error;
+      const err = (e).error;
       this.error ??= new DeviceError(this.label, `WebGPU error while recording: ${err.message}`);
     });
     void device.lost.then((info) => {

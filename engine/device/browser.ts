@@ -38,7 +38,7 @@ function missingWebGPU(): string {
 
 async function adapterFor(gpu: GPU, level: 'core' | 'compatibility', powerPreference: GPUPowerPreference): Promise<GPUAdapter | null> {
   // featureLevel is newer than some type definitions; browsers that do not know it ignore it
-  return gpu.requestAdapter({ powerPreference, featureLevel: level } as GPURequestAdapterOptions);
+  return gpu.requestAdapter({ powerPreference, featureLevel: level });
 }
 
 /** Create (once per page) the WebGPU device and make it the default backend. */
@@ -53,7 +53,7 @@ export async function initWebGPU(opts: BrowserDeviceOptions = {}): Promise<WebGP
     const adapter = await adapterFor(gpu, level, powerPreference);
     if (!adapter) continue;
     // An adapter that is only compatibility-capable reports it; take its word over our request.
-    const isCompat = level === 'compatibility' && !(adapter.features as ReadonlySet<string>).has('core-features-and-limits');
+    const isCompat = level === 'compatibility' && !(adapter.features).has('core-features-and-limits');
     const { device, info } = await requestFullDevice(adapter, isCompat ? 'compatibility' : 'core');
     const backend = new WebGPUBackend(device, { sanitize: opts.sanitize ?? false });
     setBackend(backend);

@@ -4,7 +4,7 @@
 // 256-wide kernels) and the optional features the engine can use when present.
 
 /** Features the engine uses where the adapter has them; none is required. */
-export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups' as GPUFeatureName];
+export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups'];
 
 /** Adapter, features and limits of the device a bootstrap created. */
 export interface DeviceInfo {

@@ -30,7 +30,7 @@ const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { me
   name: 'layerNorm',
   infer(inputs) {
     const dtype = needFloat('layerNorm', inputs);
-    const x = inputs[0]!;
+    const x = inputs[0];
     if (x.rank === 0 || x.size === 0) throw new ShapeError('layerNorm', 'x', [x.shape], `x ${fmt(x.shape)} must have at least one dim and one element`);
     return { shape: [...x.shape], dtype };
   },
@@ -49,7 +49,7 @@ const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { me
   },
   // x̂ = (x − μ)·rstd, ĝ = g·w:  dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂));  dw = Σ_rows g·x̂;  db = Σ_rows g
   backward(g, inputs, _y, attrs, needs, saved) {
-    const x = inputs[0]!, D = x.shape.at(-1)!, rows = x.size / D;
+    const x = inputs[0], D = x.shape.at(-1)!, rows = x.size / D;
     const wantDw = attrs.hasWeight && needs[1]!;
     const wantDb = attrs.hasBias && needs[attrs.hasWeight ? 2 : 1]!;
     const backend = x.backend;
@@ -61,7 +61,7 @@ const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { me
     const dwp = wantDw ? Tensor.empty(partShape, 'f32', backend) : null;
     const dbp = wantDb ? Tensor.empty(partShape, 'f32', backend) : null;
     withDense([g, x, ...(attrs.hasWeight ? [inputs[1]!] : [])], ([gd, xd, w]) => {
-      const st: Storage[] = [gd!.storage, xd!.storage, (w ?? gd!).storage, saved.mean.storage, saved.rstd.storage];
+      const st: Storage[] = [gd.storage, xd.storage, (w ?? gd).storage, saved.mean.storage, saved.rstd.storage];
       if (dx) {
         const p = { rows, D, hasWeight: attrs.hasWeight, dtype };
         backend.run(kernel('layerNorm.dx', [[layerNormBackwardDx(p), [0, 1, 2, 3, 4, 5], (a) => layerNormBackwardDxRef(a, p)]]), [...st, dx.storage]);

@@ -180,7 +180,7 @@ const concatDef: OpDef<readonly Tensor[], { dim: number }> = {
     for (const [i, t] of xs.entries()) {
       const bad = t.rank !== first.rank || t.dtype !== first.dtype || t.shape.some((v, d) => d !== dim && v !== first.shape[d]);
       if (bad) throw new ShapeError('concat', `tensors[${i}]`, xs.map((x) => x.shape), `tensors[${i}] ${fmt(t.shape)} ${t.dtype} does not match tensors[0] ${fmt(first.shape)} ${first.dtype} outside dim ${dim}`);
-      shape[dim]! += t.shape[dim]!;
+      shape[dim] += t.shape[dim]!;
     }
     return { shape, dtype: first.dtype };
   },

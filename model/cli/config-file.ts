@@ -103,7 +103,7 @@ export function applyConfigFile(base: Preset, json: unknown, file: string): Pres
     }
   }
   try {
-    return derivePreset(preset, over as { model: Partial<ModelConfig>; mask: Partial<MaskConfig>; optim: Partial<OptimConfig> });
+    return derivePreset(preset, over);
   } catch (e) {
     // a rule between fields (crop_size not a multiple of patch_size, warmup past epochs)
     throw new OptionError(`${where}: ${(e as Error).message}`);

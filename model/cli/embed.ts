@@ -19,7 +19,7 @@ import { readDataFolder } from './data-option.ts';
 
 export const EMBED_OPTIONS = {
   ...ENCODER_SOURCE_OPTIONS,
-  seed: { ...ENCODER_SOURCE_OPTIONS.seed!, help: 'seed of --random-init' },
+  seed: { ...ENCODER_SOURCE_OPTIONS.seed, help: 'seed of --random-init' },
   data: { type: 'string', help: 'folder of JPEG/PNG/WebP images (class sub-folders or flat)' },
   out: { type: 'string', help: 'output file: .safetensors (features, labels, file list) or .npy (features only, plus a .json list)' },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },

@@ -63,7 +63,7 @@ export function parseOptions<T extends OptionTable>(command: string, table: T, a
   for (const [name, o] of Object.entries(table)) {
     const raw = parsed.values[name];
     if (raw === undefined) { values[name] = o.default; continue; }
-    if (o.type === 'boolean') { values[name] = raw as boolean; continue; }
+    if (o.type === 'boolean') { values[name] = raw; continue; }
     const s = String(raw);
     if (o.type === 'string') {
       if (o.choices && !o.choices.includes(s)) throw new OptionError(`--${name} '${s}' is not one of ${o.choices.join(', ')}`);

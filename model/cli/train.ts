@@ -16,7 +16,7 @@ import { DeviceError, fromArray, measurePeakGflops, memory, noGrad, tidy, type G
 import {
   collapseStats, stepFlops, IJepa, MaskCollator, derivePreset, getPreset, PRESET_NAMES, scheduleAt,
   scheduleSteps, MODEL_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange, type AsyncStepResult, type MaskBatch,
-  type MaskCollatorState, type ModelConfig, type Preset, type VisionTransformer,
+  type ModelConfig, type Preset, type VisionTransformer,
 } from '../index.ts';
 import {
   checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta,
@@ -197,7 +197,7 @@ export const trainCommand = {
       const last = (await listCheckpoints(out)).at(-1);
       if (!last) throw new OptionError(`--resume: no checkpoint (ckpt-*.safetensors) in ${out}`);
       resumeFrom = last.path;
-      cfg = (await readCheckpointMeta(last.path)).config as TrainConfig;
+      cfg = (await readCheckpointMeta(last.path)).config;
       v = resumeOptions(cfg, v, given, last.path);
       if (given.has('steps') || given.has('epochs')) {
         cfg.steps = given.has('steps') ? Number(v.steps) : Math.max(1, Math.floor(Number(v.epochs) * cfg.ipe));
@@ -285,7 +285,7 @@ export const trainCommand = {
         if (!st.scaler) throw new Error(`load ${resumeFrom}: metadata 'state' has no scaler (the loss scaler of an f16 run); this checkpoint cannot be resumed in f16`);
         model.scaler.loadState(st.scaler, `load ${resumeFrom}: state.scaler`);
       }
-      collator.setState({ nextSeed: st.collator.nextSeed, rng: { ...st.collator.rng, mt: Uint32Array.from(st.collator.rng.mt) } } as MaskCollatorState);
+      collator.setState({ nextSeed: st.collator.nextSeed, rng: { ...st.collator.rng, mt: Uint32Array.from(st.collator.rng.mt) } });
       loaderStart = st.loader;
       const cut = await cutLog(logPath, step);
       console.error(`resuming from ${resumeFrom} at step ${step}${cut ? ` (dropped ${cut} log record(s) past it from ${logPath})` : ''}`);

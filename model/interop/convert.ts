@@ -396,7 +396,7 @@ export async function readTrainState(path: string): Promise<TrainState> {
     for (const s of specs) {
       net.set(s.name, get(`${n}/${s.name}`, s.shape));
       const key = `${n}/${s.name}`;
-      if (optSteps[key] !== undefined) opt.set(key, { m: get(`opt/exp_avg/${key}`, s.shape), v: get(`opt/exp_avg_sq/${key}`, s.shape), step: optSteps[key]! });
+      if (optSteps[key] !== undefined) opt.set(key, { m: get(`opt/exp_avg/${key}`, s.shape), v: get(`opt/exp_avg_sq/${key}`, s.shape), step: optSteps[key] });
     }
     nets[n] = net;
   }
@@ -476,7 +476,7 @@ export async function officialCheckpointValue(ts: TrainState, log: string | null
   const imported = ts.state?.imported;
   const stateDict = (net: HostNet) => new PyDict(true, [...net].map(([name, t]) => [`module.${name}`, new TensorOut(t.shape, t.data)] as [PyValue, PyValue]));
   const root = new PyDict();
-  for (const n of NET_NAMES) if (ts.nets[n]) root.set(n, stateDict(ts.nets[n]!));
+  for (const n of NET_NAMES) if (ts.nets[n]) root.set(n, stateDict(ts.nets[n]));
 
   // AdamW state_dict: indices follow init_opt's four groups (layout.ts); only stepped params have state.
   let lr = preset.optim.refLr, wd = preset.optim.refWd;

@@ -89,7 +89,7 @@ export function pyTypeOf(v: PyValue): string {
   if (v instanceof PyDict) return v.ordered ? 'OrderedDict' : 'dict';
   if (v instanceof PyFloat) return 'float';
   if (v instanceof PyGlobal) return v.qualified;
-  return (v as Opaque).pyType;
+  return (v).pyType;
 }
 
 // ---- reading ------------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
   const popMark = (): PyValue[] => {
     const k = stack.lastIndexOf(MARK_OBJ);
     if (k < 0) fail('no MARK on the stack');
-    const items = stack.splice(k) as StackItem[];
+    const items = stack.splice(k);
     return items.slice(1) as PyValue[];
   };
   const resolve = (module: string, name: string): PyGlobal => {
