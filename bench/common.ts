@@ -42,16 +42,22 @@ export interface BenchRow {
 }
 
 /** The references every score is normalised by, measured first in the same run. */
-export interface References { peakGflops: number; copyGbs: number }
+export interface References {
+  peakGflops: number;
+  copyGbs: number;
+}
 
 /** A reference kernel to interleave with a measurement: one launch, and its work (FLOPs or bytes). */
-export interface RefKernel { record: () => void; work: number }
+export interface RefKernel {
+  record: () => void;
+  work: number;
+}
 
 export interface BenchContext {
   backend: Backend;
   refs: References;
   /** The reference kernels themselves, for timeAgainst. */
-  refKernels: { peak: RefKernel; copy: RefKernel };
+  refKernels: { peak: RefKernel; copy: RefKernel; };
   /** Samples per row (mitata min/max samples). */
   samples: number;
   log: (line: string) => void;
@@ -78,7 +84,10 @@ export function filled(backend: Backend, n: number, seed = 1, dtype: 'f32' | 'f1
   const s = backend.alloc(n, dtype);
   const v = new Float32Array(n);
   let x = seed >>> 0;
-  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; v[i] = (x >>> 8) / 2 ** 23 - 1; }
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    v[i] = (x >>> 8) / 2 ** 23 - 1;
+  }
   backend.upload(s, v);
   return s;
 }
@@ -88,7 +97,9 @@ export function recordLaunch(backend: Backend, l: Launch, storages: Storage[]): 
   backend.run({
     name: l.source.name,
     launches: () => [{ ...l, bindings: storages.map((_, i) => i) }],
-    reference: () => { throw new Error(`${l.source.name}: no CPU reference in bench`); },
+    reference: () => {
+      throw new Error(`${l.source.name}: no CPU reference in bench`);
+    },
   }, storages);
 }
 
@@ -99,7 +110,7 @@ export function recordLaunch(backend: Backend, l: Launch, storages: Storage[]): 
  */
 export async function timeLaunches(backend: Backend, record: () => void, samples: number, targetMs = 150): Promise<number> {
   record();
-  await backend.sync();            // compile + first run, untimed
+  await backend.sync(); // compile + first run, untimed
   const t0 = performance.now();
   record();
   await backend.sync();
@@ -109,7 +120,7 @@ export async function timeLaunches(backend: Backend, record: () => void, samples
     for (let r = 0; r < reps; r++) record();
     await backend.sync();
   }, { min_samples: samples, max_samples: samples, min_cpu_time: 0, warmup_samples: 0, batch_samples: 1, batch_unroll: 1 });
-  return stats.min / 1e9 / reps;   // mitata reports ns
+  return stats.min / 1e9 / reps; // mitata reports ns
 }
 
 /**
@@ -120,18 +131,29 @@ export async function timeLaunches(backend: Backend, record: () => void, samples
  * median drops the pairs a burst split. `refRate` (work/s / 1e9) is the reference rate that
  * makes rate / refRate equal that median, with rate from the fastest sample.
  */
-export async function timeAgainst(backend: Backend, record: () => void, ref: RefKernel, samples: number, targetMs = 150): Promise<{ seconds: number; refRate: number }> {
+export async function timeAgainst(backend: Backend, record: () => void, ref: RefKernel, samples: number,
+  targetMs = 150): Promise<{ seconds: number; refRate: number; }>
+{
   const reps = async (f: () => void) => {
-    f(); await backend.sync();                       // compile + first run, untimed
-    const t0 = performance.now(); f(); await backend.sync();
+    f();
+    await backend.sync(); // compile + first run, untimed
+    const t0 = performance.now();
+    f();
+    await backend.sync();
     return Math.max(1, Math.min(200, Math.round(targetMs / Math.max(0.05, performance.now() - t0))));
   };
   const rk = await reps(record), rr = await reps(ref.record);
   const opts = { min_samples: 1, max_samples: 1, min_cpu_time: 0, warmup_samples: 0, batch_samples: 1, batch_unroll: 1 };
-  const times: number[] = [], ratios: number[] = [];   // ratios: t_ref / t (both per launch)
+  const times: number[] = [], ratios: number[] = []; // ratios: t_ref / t (both per launch)
   for (let s = 0; s < samples; s++) {
-    const a = await measure(async () => { for (let r = 0; r < rk; r++) record(); await backend.sync(); }, opts);
-    const b = await measure(async () => { for (let r = 0; r < rr; r++) ref.record(); await backend.sync(); }, opts);
+    const a = await measure(async () => {
+      for (let r = 0; r < rk; r++) record();
+      await backend.sync();
+    }, opts);
+    const b = await measure(async () => {
+      for (let r = 0; r < rr; r++) ref.record();
+      await backend.sync();
+    }, opts);
     const t = a.min / 1e9 / rk, tr = b.min / 1e9 / rr;
     times.push(t);
     ratios.push(tr / t);

@@ -14,14 +14,19 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
   const n = 4 * 1024 * 1024;
   const x = filled(backend, n, 1), y = filled(backend, n, 2), out = backend.alloc(n, 'f32');
   const flat = (storage: typeof x): View => ({ storage, shape: [n], strides: [1], offset: 0 });
-  const cases: { op: ElementwiseOp; inputs: number }[] = [
-    { op: 'add', inputs: 2 }, { op: 'mul', inputs: 2 }, { op: 'exp', inputs: 1 }, { op: 'gelu', inputs: 1 },
+  const cases: { op: ElementwiseOp; inputs: number; }[] = [
+    { op: 'add', inputs: 2 },
+    { op: 'mul', inputs: 2 },
+    { op: 'exp', inputs: 1 },
+    { op: 'gelu', inputs: 1 },
   ];
   const time = (record: () => void) => timeAgainst(backend, record, ctx.refKernels.copy, samples);
-  const push = (name: string, m: { seconds: number; refRate: number }, bytes: number, note: string) => {
+  const push = (name: string, m: { seconds: number; refRate: number; }, bytes: number, note: string) => {
     const gbs = bytes / m.seconds / 1e9;
     rows.push({ suite: 'elementwise', name, seconds: m.seconds, gbs, ref: 'copy', refRate: m.refRate, note });
-    ctx.log(`  ${name.padEnd(34)} ${(m.seconds * 1e3).toFixed(3).padStart(8)} ms ${gbs.toFixed(2).padStart(7)} GB/s  ${(gbs / m.refRate).toFixed(2)}× copy`);
+    ctx.log(
+      `  ${name.padEnd(34)} ${(m.seconds * 1e3).toFixed(3).padStart(8)} ms ${gbs.toFixed(2).padStart(7)} GB/s  ${(gbs / m.refRate).toFixed(2)}× copy`,
+    );
   };
   for (const c of cases) {
     const name = `elementwise ${c.op} ${n}`;
@@ -31,24 +36,26 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
   // bias add: [1568, 768] + [768] broadcast along rows
   {
     const [R, C] = [1568, 768];
-    const t = await time(() => runElementwise(backend, 'add',
-      { storage: out, shape: [R, C], strides: [C, 1], offset: 0 },
-      { storage: x, shape: [R, C], strides: [C, 1], offset: 0 },
-      { storage: y, shape: [R, C], strides: [0, 1], offset: 0 }));
+    const t = await time(() =>
+      runElementwise(backend, 'add', { storage: out, shape: [R, C], strides: [C, 1], offset: 0 }, { storage: x, shape: [R, C], strides: [C, 1],
+        offset: 0 }, { storage: y, shape: [R, C], strides: [0, 1], offset: 0 })
+    );
     push(`elementwise add-bias ${R}×${C}`, t, 4 * (2 * R * C + C), 'row broadcast');
   }
   // transposed copy: [768, 1568] ← [1568, 768]ᵀ
   {
     const [R, C] = [1568, 768];
-    const t = await time(() => runElementwise(backend, 'copy',
-      { storage: out, shape: [C, R], strides: [R, 1], offset: 0 },
-      { storage: x, shape: [C, R], strides: [1, C], offset: 0 }));
+    const t = await time(() =>
+      runElementwise(backend, 'copy', { storage: out, shape: [C, R], strides: [R, 1], offset: 0 }, { storage: x, shape: [C, R], strides: [1, C],
+        offset: 0 })
+    );
     push(`elementwise transpose ${R}×${C}`, t, 4 * 2 * R * C, 'strided read');
   }
   // the same flat add through the strided text (what every op ran before the dense vec4 text)
   {
-    const l = elementwise({ op: 'add', shape: [n], out: { offset: 0, strides: [1] }, a: { offset: 0, strides: [1] }, b: { offset: 0, strides: [1] }, noVec4: true });
-    const unused = backend.alloc(4, 'f32');   // binding c, which add never reads
+    const l = elementwise({ op: 'add', shape: [n], out: { offset: 0, strides: [1] }, a: { offset: 0, strides: [1] }, b: { offset: 0, strides: [1] },
+      noVec4: true });
+    const unused = backend.alloc(4, 'f32'); // binding c, which add never reads
     const t = await time(() => recordLaunch(backend, l, [x, y, unused, out]));
     backend.release(unused);
     push(`elementwise add ${n} (strided text)`, t, 4 * n * 3, 'the strided kernel on the flat add, for comparison');

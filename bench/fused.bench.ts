@@ -13,8 +13,18 @@ import { measure } from 'mitata';
 import { pathToFileURL } from 'node:url';
 import { initWebGPU } from '../engine/device/node.ts';
 import {
-  add, gelu, Generator, layerNormComposite, linear, linearComposite, randn, scaledDotProductAttention, tidy, truncNormal,
-  type Backend, type Tensor,
+  add,
+  gelu,
+  Generator,
+  layerNormComposite,
+  linear,
+  linearComposite,
+  randn,
+  scaledDotProductAttention,
+  tidy,
+  truncNormal,
+  type Backend,
+  type Tensor,
 } from '../engine/internal.ts';
 import { attention, attentionQkv } from '../engine/ops/attention.ts';
 import { layerNorm } from '../engine/ops/layer-norm.ts';
@@ -39,26 +49,36 @@ type Step = () => void;
 function fwdBwd(leaves: Tensor[], dy: Tensor, f: () => Tensor): Step {
   return () => {
     tidy(() => f().backward(dy));
-    for (const l of leaves) { l.grad?.dispose(); l.grad = null; }
+    for (const l of leaves) {
+      l.grad?.dispose();
+      l.grad = null;
+    }
   };
 }
 
 /** Median wall ms (mitata) and mean process-CPU ms of one step, each awaiting the GPU. */
-async function timeMs(backend: Backend, step: Step, samples: number): Promise<{ wall: number; cpu: number }> {
-  step();                  // compile and warm the pool outside the timing
+async function timeMs(backend: Backend, step: Step, samples: number): Promise<{ wall: number; cpu: number; }> {
+  step(); // compile and warm the pool outside the timing
   await backend.sync();
-  const stats = await measure(async () => { step(); await backend.sync(); }, { min_samples: samples, max_samples: samples, min_cpu_time: 0 });
+  const stats = await measure(async () => {
+    step();
+    await backend.sync();
+  }, { min_samples: samples, max_samples: samples, min_cpu_time: 0 });
   const c0 = process.cpuUsage();
-  for (let i = 0; i < samples; i++) { step(); await backend.sync(); }
+  for (let i = 0; i < samples; i++) {
+    step();
+    await backend.sync();
+  }
   const c = process.cpuUsage(c0);
-  return { wall: stats.p50 / 1e6, cpu: (c.user + c.system) / 1e3 / samples };   // mitata reports ns, cpuUsage µs
+  return { wall: stats.p50 / 1e6, cpu: (c.user + c.system) / 1e3 / samples }; // mitata reports ns, cpuUsage µs
 }
 
-function row(name: string, fused: { wall: number; cpu: number }, composed: { wall: number; cpu: number }, note: string): FusedBenchRow {
-  return { name, fusedMs: fused.wall, composedMs: composed.wall, ratio: composed.wall / fused.wall, fusedCpuMs: fused.cpu, composedCpuMs: composed.cpu, note };
+function row(name: string, fused: { wall: number; cpu: number; }, composed: { wall: number; cpu: number; }, note: string): FusedBenchRow {
+  return { name, fusedMs: fused.wall, composedMs: composed.wall, ratio: composed.wall / fused.wall, fusedCpuMs: fused.cpu,
+    composedCpuMs: composed.cpu, note };
 }
 
-export async function benchFused(opts: { samples?: number; log?: (line: string) => void } = {}): Promise<FusedBenchRow[]> {
+export async function benchFused(opts: { samples?: number; log?: (line: string) => void; } = {}): Promise<FusedBenchRow[]> {
   const backend = await initWebGPU();
   const samples = opts.samples ?? 10;
   const log = opts.log ?? console.log;
@@ -74,8 +94,10 @@ export async function benchFused(opts: { samples?: number; log?: (line: string) 
     const composed = await timeMs(backend, fwdBwd([q, k, v], dy, () => scaledDotProductAttention(q, k, v)), samples);
     // FLOPs: forward 2 matmuls (4·BH·N²·Dh), backward 5 of them counting the recomputed scores
     const gflop = (14 * BH * N * N * Dh) / 1e9;
-    rows.push(row(`attention fwd+bwd [${BH}, ${N}, ${Dh}]`, fused, composed,
-      `fused ${(gflop / (fused.wall / 1e3)).toFixed(1)} GFLOP/s (${gflop.toFixed(2)} GFLOP counted as 14·BH·N²·Dh)`));
+    rows.push(
+      row(`attention fwd+bwd [${BH}, ${N}, ${Dh}]`, fused, composed,
+        `fused ${(gflop / (fused.wall / 1e3)).toFixed(1)} GFLOP/s (${gflop.toFixed(2)} GFLOP counted as 14·BH·N²·Dh)`),
+    );
     for (const t of [q, k, v, dy]) t.dispose();
   }
 
@@ -92,8 +114,10 @@ export async function benchFused(opts: { samples?: number; log?: (line: string) 
     const fused = await timeMs(backend, fwdBwd([qkv], dy, () => attentionQkv(qkv, H)), samples);
     const composed = await timeMs(backend, fwdBwd([qkv], dy, composedVit), samples);
     const gflop = (14 * B * H * N * N * Dh) / 1e9;
-    rows.push(row(`attentionQkv fwd+bwd [${B}, ${N}, 3·${H}·${Dh}]`, fused, composed,
-      `fused ${(gflop / (fused.wall / 1e3)).toFixed(1)} GFLOP/s; composed = head split copies + matmul–softmax–matmul + merge`));
+    rows.push(
+      row(`attentionQkv fwd+bwd [${B}, ${N}, 3·${H}·${Dh}]`, fused, composed,
+        `fused ${(gflop / (fused.wall / 1e3)).toFixed(1)} GFLOP/s; composed = head split copies + matmul–softmax–matmul + merge`),
+    );
     for (const t of [qkv, dy]) t.dispose();
   }
 
@@ -105,8 +129,14 @@ export async function benchFused(opts: { samples?: number; log?: (line: string) 
     const dy = randn([R, D], g);
     const fused = await timeMs(backend, fwdBwd([x, w, b], dy, () => layerNorm(x, w, b)), samples);
     const composed = await timeMs(backend, fwdBwd([x, w, b], dy, () => layerNormComposite(x, w, b)), samples);
-    const fwdFused = await timeMs(backend, () => tidy(() => { layerNorm(x, w, b); }), samples);
-    const fwdComposed = await timeMs(backend, () => tidy(() => { layerNormComposite(x, w, b); }), samples);
+    const fwdFused = await timeMs(backend, () =>
+      tidy(() => {
+        layerNorm(x, w, b);
+      }), samples);
+    const fwdComposed = await timeMs(backend, () =>
+      tidy(() => {
+        layerNormComposite(x, w, b);
+      }), samples);
     // bytes the fused pair must move at least: x, y, dy, dx (4 bytes each)
     const gb = (4 * R * D * 4) / 1e9;
     rows.push(row(`layerNorm fwd+bwd [${R}, ${D}]`, fused, composed, `fused ${(gb / (fused.wall / 1e3)).toFixed(2)} GB/s of x, y, dy, dx`));
@@ -126,11 +156,20 @@ export async function benchFused(opts: { samples?: number; log?: (line: string) 
     const composedMlp = () => add(x, linearComposite(gelu(linearComposite(x, w1, b1)), w2, b2));
     const fused = await timeMs(backend, fwdBwd(leaves, dy, fusedMlp), samples);
     const composed = await timeMs(backend, fwdBwd(leaves, dy, composedMlp), samples);
-    const fwdFused = await timeMs(backend, () => tidy(() => { fusedMlp(); }), samples);
-    const fwdComposed = await timeMs(backend, () => tidy(() => { composedMlp(); }), samples);
+    const fwdFused = await timeMs(backend, () =>
+      tidy(() => {
+        fusedMlp();
+      }), samples);
+    const fwdComposed = await timeMs(backend, () =>
+      tidy(() => {
+        composedMlp();
+      }), samples);
     // forward 2 matmuls of 2·R·D·H, backward 4 more
     const gflop = (12 * R * D * H) / 1e9;
-    rows.push(row(`mlp+residual fwd+bwd [${R}, ${D}→${H}]`, fused, composed, `fused ${(gflop / (fused.wall / 1e3)).toFixed(1)} GFLOP/s (${gflop.toFixed(2)} GFLOP in its 6 matmuls)`));
+    rows.push(
+      row(`mlp+residual fwd+bwd [${R}, ${D}→${H}]`, fused, composed,
+        `fused ${(gflop / (fused.wall / 1e3)).toFixed(1)} GFLOP/s (${gflop.toFixed(2)} GFLOP in its 6 matmuls)`),
+    );
     rows.push(row(`mlp+residual fwd [${R}, ${D}→${H}]`, fwdFused, fwdComposed, ''));
     for (const t of [...leaves, dy]) t.dispose();
   }

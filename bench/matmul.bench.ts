@@ -19,7 +19,15 @@ import { runMatmul } from '../engine/ops/table.ts';
 import { renderTileTable, tileTableHead, withAdapterTiles } from './tile-table.ts';
 import { filled, recordLaunch, subgroupSize, timeAgainst, timeLaunches, type BenchContext, type BenchRow, type RefKernel } from './common.ts';
 
-export interface MatmulShape { batch: number; M: number; N: number; K: number; transA: boolean; transB: boolean; what: string }
+export interface MatmulShape {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  what: string;
+}
 
 const T = true, F = false;
 export const MATMUL_SHAPES: readonly MatmulShape[] = [
@@ -34,20 +42,25 @@ export const MATMUL_SHAPES: readonly MatmulShape[] = [
   { batch: 24, M: 197, N: 64, K: 197, transA: F, transB: F, what: 'attention P·v' },
 ];
 
-export const shapeName = (s: MatmulShape) =>
-  `${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'} ${s.batch > 1 ? `${s.batch}×` : ''}${s.M}×${s.N}×${s.K}`;
+export const shapeName = (s: MatmulShape) => `${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'} ${s.batch > 1 ? `${s.batch}×` : ''}${s.M}×${s.N}×${s.K}`;
 
-interface Operands { a: ReturnType<typeof filled>; b: ReturnType<typeof filled>; c: ReturnType<typeof filled> }
+interface Operands {
+  a: ReturnType<typeof filled>;
+  b: ReturnType<typeof filled>;
+  c: ReturnType<typeof filled>;
+}
 
 function operands(ctx: BenchContext, s: MatmulShape): Operands {
   const { backend } = ctx;
   return { a: filled(backend, s.batch * s.M * s.K, 1), b: filled(backend, s.batch * s.K * s.N, 2), c: backend.alloc(s.batch * s.M * s.N, 'f32') };
 }
-function release(ctx: BenchContext, o: Operands): void { for (const s of [o.a, o.b, o.c]) ctx.backend.release(s); }
+function release(ctx: BenchContext, o: Operands): void {
+  for (const s of [o.a, o.b, o.c]) ctx.backend.release(s);
+}
 
 function params(s: MatmulShape): MatmulParams {
-  return { batch: s.batch, M: s.M, N: s.N, K: s.K, transA: s.transA, transB: s.transB,
-    strideA: s.batch > 1 ? s.M * s.K : 0, strideB: s.batch > 1 ? s.K * s.N : 0, offA: 0, offB: 0, offC: 0 };
+  return { batch: s.batch, M: s.M, N: s.N, K: s.K, transA: s.transA, transB: s.transB, strideA: s.batch > 1 ? s.M * s.K : 0,
+    strideB: s.batch > 1 ? s.K * s.N : 0, offA: 0, offB: 0, offC: 0 };
 }
 
 const flops = (s: MatmulShape) => 2 * s.batch * s.M * s.N * s.K;
@@ -78,7 +91,8 @@ export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
   if (backend.hasF16) {
     for (const s of [MATMUL_SHAPES[0]!, MATMUL_SHAPES[2]!]) {
       const p = params(s);
-      const h = { a: filled(backend, s.batch * s.M * s.K, 1, 'f16'), b: filled(backend, s.batch * s.K * s.N, 2, 'f16'), c: backend.alloc(s.batch * s.M * s.N, 'f16') };
+      const h = { a: filled(backend, s.batch * s.M * s.K, 1, 'f16'), b: filled(backend, s.batch * s.K * s.N, 2, 'f16'),
+        c: backend.alloc(s.batch * s.M * s.N, 'f16') };
       const f = operands(ctx, s);
       const f32: RefKernel = { record: () => runMatmul(backend, f.a, 0, f.b, 0, f.c, p), work: flops(s) };
       const m = await timeAgainst(backend, () => runMatmul(backend, h.a, 0, h.b, 0, h.c, p), f32, samples);
@@ -104,8 +118,11 @@ export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
 export async function tuneMatmul(ctx: BenchContext): Promise<void> {
   const { backend, samples } = ctx;
   const sg = subgroupSize(backend);
-  if (sg < 8) { ctx.log('tune: this device has no subgroups of 8+ lanes; the scalar kernel has nothing to tune'); return; }
-  const rates: number[][] = [];   // [shape][tile] GFLOP/s
+  if (sg < 8) {
+    ctx.log('tune: this device has no subgroups of 8+ lanes; the scalar kernel has nothing to tune');
+    return;
+  }
+  const rates: number[][] = []; // [shape][tile] GFLOP/s
   for (const s of MATMUL_SHAPES) {
     const o = operands(ctx, s);
     const launches = SUBGROUP_TILES.map((tile) => matmul({ ...params(s), subgroupSize: sg, sgTile: tile }));
@@ -118,11 +135,19 @@ export async function tuneMatmul(ctx: BenchContext): Promise<void> {
     }
     release(ctx, o);
     rates.push(best.map((t) => flops(s) / t / 1e9));
-    ctx.log(`  tune ${shapeName(s).padEnd(22)} ` + SUBGROUP_TILES.map((tile, i) => `${tile.tm}×${32 * tile.tn4} ${rates.at(-1)![i]!.toFixed(1)}`).join('  ') + ' GFLOP/s');
+    ctx.log(
+      `  tune ${shapeName(s).padEnd(22)} ` + SUBGROUP_TILES.map((tile, i) =>
+        `${tile.tm}×${32 * tile.tn4} ${rates.at(-1)![i]!.toFixed(1)}`
+      ).join('  ') + ' GFLOP/s',
+    );
   }
   const geo = SUBGROUP_TILES.map((_, i) => Math.exp(rates.reduce((acc, r) => acc + Math.log(r[i]!), 0) / rates.length));
   const overall = geo.indexOf(Math.max(...geo));
-  ctx.log(`  tune: best over all shapes ${SUBGROUP_TILES[overall]!.tm}×${32 * SUBGROUP_TILES[overall]!.tn4} (geometric mean ${geo[overall]!.toFixed(1)} GFLOP/s)`);
+  ctx.log(
+    `  tune: best over all shapes ${SUBGROUP_TILES[overall]!.tm}×${32 * SUBGROUP_TILES[overall]!.tn4} (geometric mean ${
+      geo[overall]!.toFixed(1)
+    } GFLOP/s)`,
+  );
   const winners = MATMUL_SHAPES.map((s, k) => {
     const r = rates[k]!;
     // among the tiles within 15 % of this shape's fastest, the one best over all shapes
@@ -133,7 +158,8 @@ export async function tuneMatmul(ctx: BenchContext): Promise<void> {
   const adapter = backend.adapter;
   const entry: AdapterTiles = { adapter, tuned: new Date().toISOString().slice(0, 10), tiles: winners.map(({ batch: _b, what: _w, ...t }) => t) };
   const path = fileURLToPath(new URL('../kernels/matmul-tiles.ts', import.meta.url));
-  const label = (t: TunedMatmulTile) => MATMUL_SHAPES.find((m) => m.M === t.M && m.N === t.N && m.K === t.K && m.transA === t.transA && m.transB === t.transB)?.what ?? '';
+  const label = (t: TunedMatmulTile) =>
+    MATMUL_SHAPES.find((m) => m.M === t.M && m.N === t.N && m.K === t.K && m.transA === t.transA && m.transB === t.transB)?.what ?? '';
   writeFileSync(path, renderTileTable(tileTableHead(readFileSync(path, 'utf8')), withAdapterTiles(MATMUL_TILES, entry), label));
   ctx.log(`tune: wrote the rows of ${adapter} into ${path} (takes effect in the next process)`);
 }

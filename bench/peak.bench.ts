@@ -13,7 +13,7 @@ export const COPY_ELEMENTS = 4 * 1024 * 1024;
  * The two reference kernels as launches to interleave with other measurements (timeAgainst).
  * Their buffers live for the whole run.
  */
-export function referenceKernels(backend: Backend): { peak: RefKernel; copy: RefKernel } {
+export function referenceKernels(backend: Backend): { peak: RefKernel; copy: RefKernel; } {
   const l = peak({ workgroups: 1024, iters: 64 });
   const out = backend.alloc(l.outElements, 'f32');
   const n = COPY_ELEMENTS;
@@ -25,7 +25,7 @@ export function referenceKernels(backend: Backend): { peak: RefKernel; copy: Ref
   };
 }
 
-export async function benchPeak(backend: Backend, samples: number): Promise<{ rows: BenchRow[]; refs: References }> {
+export async function benchPeak(backend: Backend, samples: number): Promise<{ rows: BenchRow[]; refs: References; }> {
   // 1024 workgroups × 8 invocations: enough for every lavapipe thread (and a GPU's SMs) to stay busy
   const l = peak({ workgroups: 1024, iters: 256 });
   const out = backend.alloc(l.outElements, 'f32');

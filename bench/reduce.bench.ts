@@ -8,9 +8,11 @@ import { filled, timeLaunches, type BenchContext, type BenchRow } from './common
 export async function benchReduce(ctx: BenchContext): Promise<BenchRow[]> {
   const { backend, refs, samples } = ctx;
   const rows: BenchRow[] = [];
-  const cases: { op: ReduceOp; rows: number; cols: number; columns?: boolean }[] = [
-    { op: 'sum', rows: 1568, cols: 768 }, { op: 'max', rows: 4704, cols: 196 },
-    { op: 'sum', rows: 4704, cols: 196 }, { op: 'sum', rows: 8, cols: 1024 * 1024 },
+  const cases: { op: ReduceOp; rows: number; cols: number; columns?: boolean; }[] = [
+    { op: 'sum', rows: 1568, cols: 768 },
+    { op: 'max', rows: 4704, cols: 196 },
+    { op: 'sum', rows: 4704, cols: 196 },
+    { op: 'sum', rows: 8, cols: 1024 * 1024 },
     { op: 'sum', rows: 768, cols: 1568, columns: true },
   ];
   for (const c of cases) {
@@ -23,7 +25,9 @@ export async function benchReduce(ctx: BenchContext): Promise<BenchRow[]> {
     const gbs = 4 * (c.rows * c.cols + c.rows) / t / 1e9;
     const name = c.columns ? `reduce ${c.op} columns ${c.cols}×${c.rows}` : `reduce ${c.op} ${c.rows}×${c.cols}`;
     rows.push({ suite: 'reduce', name, seconds: t, gbs, score: gbs / refs.copyGbs, ref: 'copy' });
-    ctx.log(`  ${name.padEnd(34)} ${(t * 1e3).toFixed(3).padStart(8)} ms ${gbs.toFixed(2).padStart(7)} GB/s  ${(gbs / refs.copyGbs).toFixed(2)}× copy`);
+    ctx.log(
+      `  ${name.padEnd(34)} ${(t * 1e3).toFixed(3).padStart(8)} ms ${gbs.toFixed(2).padStart(7)} GB/s  ${(gbs / refs.copyGbs).toFixed(2)}× copy`,
+    );
   }
   return rows;
 }

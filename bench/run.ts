@@ -30,7 +30,12 @@ import { benchElementwise } from './elementwise.bench.ts';
 import { benchReduce } from './reduce.bench.ts';
 import { benchSoftmax } from './softmax.bench.ts';
 
-interface Baseline { adapter: string; date: string; margin: number; scores: Record<string, number> }
+interface Baseline {
+  adapter: string;
+  date: string;
+  margin: number;
+  scores: Record<string, number>;
+}
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const BASELINE = here('./baseline.json');
@@ -44,9 +49,13 @@ const SUITES: Record<string, (ctx: BenchContext) => Promise<BenchRow[]>> = {
   softmax: benchSoftmax,
   // the fused kernels' own bench (engine/ops/layer-norm.ts, attention.ts), as composed/fused ratios
   fused: async (ctx) => {
-    const { benchFused } = await import('./fused.bench.ts') as { benchFused: (o: { samples?: number; log?: (l: string) => void }) => Promise<{ name: string; fusedMs: number; ratio: number; note: string }[]> };
+    const { benchFused } = await import('./fused.bench.ts') as {
+      benchFused: (o: { samples?: number; log?: (l: string) => void; }) => Promise<{ name: string; fusedMs: number; ratio: number; note: string; }[]>;
+    };
     const rows = await benchFused({ samples: ctx.samples, log: (l) => ctx.log(`  ${l}`) });
-    return rows.map((r) => ({ suite: 'fused', name: `fused ${r.name}`, seconds: r.fusedMs / 1e3, score: r.ratio, note: `composed/fused; ${r.note}` }));
+    return rows.map((r) => ({ suite: 'fused', name: `fused ${r.name}`, seconds: r.fusedMs / 1e3, score: r.ratio,
+      note: `composed/fused; ${r.note}` })
+    );
   },
 };
 
@@ -55,7 +64,9 @@ function parseArgs(argv: string[]) {
   const samplesAt = argv.indexOf('--samples');
   const samples = samplesAt >= 0 ? Number(argv[samplesAt + 1]) : 7;
   const names = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--samples');
-  for (const n of names) if (!(n in SUITES) && n !== 'peak') throw new Error(`bench: unknown suite "${n}"; suites: peak, ${Object.keys(SUITES).join(', ')}`);
+  for (const n of names) {
+    if (!(n in SUITES) && n !== 'peak') throw new Error(`bench: unknown suite "${n}"; suites: peak, ${Object.keys(SUITES).join(', ')}`);
+  }
   if (!(samples >= 1)) throw new Error(`bench: --samples needs a positive count, got ${argv[samplesAt + 1]}`);
   return { save: flags.has('--save'), check: flags.has('--check'), tune: flags.has('--tune'), samples, names };
 }
@@ -72,7 +83,9 @@ function scoreText(r: BenchRow): string {
   return `${r.score.toFixed(2)}×`;
 }
 let peakForPct = 0;
-const pctPeak = (r: BenchRow) => (r.gflops !== undefined && peakForPct > 0 && r.suite !== 'peak' ? `${(100 * r.gflops / peakForPct).toFixed(1)} %` : '');
+const pctPeak = (
+  r: BenchRow,
+) => (r.gflops !== undefined && peakForPct > 0 && r.suite !== 'peak' ? `${(100 * r.gflops / peakForPct).toFixed(1)} %` : '');
 
 function resultsMarkdown(adapter: string, rows: BenchRow[], refsLine: string): string {
   const out: string[] = [
@@ -83,15 +96,16 @@ function resultsMarkdown(adapter: string, rows: BenchRow[], refsLine: string): s
     `References measured in the same run: ${refsLine}; % of peak is a rate over that peak (the FMA peak kernel).` +
     ' The score column is what `npm run bench:check` compares against bench/baseline.json: for matmul, the speed-up' +
     ' over its naive twin (the scalar kernel, "twin") on the same inputs; for bandwidth-bound kernels, GB/s over the copy' +
-    ' kernel\'s. Where a reference is shown beside a row, the two ran in alternating samples, the score is the median' +
-    ' of the pairs\' ratios, and the reference shown is the rate that makes rate / reference equal that median.' +
-    ' For fused kernels the score is the composed path\'s time over the fused one\'s.' +
+    " kernel's. Where a reference is shown beside a row, the two ran in alternating samples, the score is the median" +
+    " of the pairs' ratios, and the reference shown is the rate that makes rate / reference equal that median." +
+    " For fused kernels the score is the composed path's time over the fused one's." +
     ' Times are the fastest of several samples, each a batch of launches then one sync, divided by the batch.' +
     ' The machine is shared with other processes, so absolute times wander between runs; scores much less.',
     '',
   ];
   for (const suite of [...new Set(rows.map((r) => r.suite))]) {
-    out.push(`## ${suite}`, '', '| kernel | time (ms) | rate | % of peak | reference beside it | score | note |', '| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+    out.push(`## ${suite}`, '', '| kernel | time (ms) | rate | % of peak | reference beside it | score | note |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const r of rows.filter((x) => x.suite === suite)) {
       const ref = r.refRate === undefined ? '' : `${r.refRate.toFixed(r.ref === 'copy' ? 2 : 1)} ${r.ref === 'copy' ? 'GB/s' : 'GFLOP/s'}`;
       out.push(`| ${r.name} | ${(r.seconds * 1e3).toFixed(3)} | ${rate(r)} | ${pctPeak(r)} | ${ref} | ${scoreText(r)} | ${r.note ?? ''} |`);
@@ -126,7 +140,7 @@ for (const name of selected.length ? selected : Object.keys(SUITES)) {
     rows.push(...await SUITES[name]!(ctx));
   } catch (e) {
     if (name !== 'fused') throw e;
-    log(`  fused suite skipped: ${(e as Error).message}`);   // another helper's bench: optional here
+    log(`  fused suite skipped: ${(e as Error).message}`); // another helper's bench: optional here
   }
 }
 
@@ -165,7 +179,10 @@ if (args.save) {
 }
 
 if (args.check) {
-  if (!existsSync(BASELINE)) { console.error(`bench:check: no ${BASELINE}; run \`npm run bench -- --save\` first`); process.exit(1); }
+  if (!existsSync(BASELINE)) {
+    console.error(`bench:check: no ${BASELINE}; run \`npm run bench -- --save\` first`);
+    process.exit(1);
+  }
   const base = JSON.parse(readFileSync(BASELINE, 'utf8')) as Baseline;
   if (base.adapter !== adapter) log(`note: the baseline was taken on "${base.adapter}", this run is on "${adapter}"`);
   const failures: string[] = [];
@@ -174,10 +191,18 @@ if (args.check) {
     if (r.score === undefined || b === undefined) continue;
     const floor = b * (1 - base.margin);
     const verdict = r.score < floor ? 'REGRESSED' : 'ok';
-    log(`  ${verdict.padEnd(9)} ${r.name.padEnd(40)} score ${r.score.toPrecision(3).padStart(7)}  baseline ${b.toPrecision(3).padStart(7)}  floor ${floor.toPrecision(3)}`);
-    if (r.score < floor) failures.push(`${r.name}: ${r.score.toPrecision(3)} < ${floor.toPrecision(3)} (baseline ${b}, margin ${base.margin * 100} %)`);
+    log(
+      `  ${verdict.padEnd(9)} ${r.name.padEnd(40)} score ${r.score.toPrecision(3).padStart(7)}  baseline ${b.toPrecision(3).padStart(7)}  floor ${
+        floor.toPrecision(3)
+      }`,
+    );
+    if (r.score < floor) {
+      failures.push(`${r.name}: ${r.score.toPrecision(3)} < ${floor.toPrecision(3)} (baseline ${b}, margin ${base.margin * 100} %)`);
+    }
   }
-  const missing = Object.keys(base.scores).filter((k) => !rows.some((r) => r.name === k) && (!selected.length || selected.some((s) => k.startsWith(s))));
+  const missing = Object.keys(base.scores).filter((k) =>
+    !rows.some((r) => r.name === k) && (!selected.length || selected.some((s) => k.startsWith(s)))
+  );
   if (missing.length) log(`  not measured this run: ${missing.join(', ')}`);
   if (failures.length) {
     console.error(`bench:check: ${failures.length} regression(s):\n  ${failures.join('\n  ')}`);

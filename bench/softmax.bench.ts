@@ -13,7 +13,8 @@ export async function benchSoftmax(ctx: BenchContext): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const [R, C] of SOFTMAX_SHAPES) {
     const x = filled(backend, R * C), y = backend.alloc(R * C, 'f32');
-    const { seconds: t, refRate } = await timeAgainst(backend, () => backend.run(softmaxRows({ rows: R, cols: C, offset: 0 }), [x, y]), ctx.refKernels.copy, samples);
+    const { seconds: t, refRate } = await timeAgainst(backend, () => backend.run(softmaxRows({ rows: R, cols: C, offset: 0 }), [x, y]),
+      ctx.refKernels.copy, samples);
     backend.release(x);
     backend.release(y);
     const gbs = 2 * 4 * R * C / t / 1e9;
@@ -23,7 +24,8 @@ export async function benchSoftmax(ctx: BenchContext): Promise<BenchRow[]> {
   }
   const [R, C] = SOFTMAX_SHAPES[0]!;
   const y = filled(backend, R * C), g = filled(backend, R * C), dx = backend.alloc(R * C, 'f32');
-  const { seconds: t, refRate } = await timeAgainst(backend, () => backend.run(softmaxBackwardRows({ rows: R, cols: C }), [y, g, dx]), ctx.refKernels.copy, samples);
+  const { seconds: t, refRate } = await timeAgainst(backend, () => backend.run(softmaxBackwardRows({ rows: R, cols: C }), [y, g, dx]),
+    ctx.refKernels.copy, samples);
   for (const s of [y, g, dx]) backend.release(s);
   const gbs = 3 * 4 * R * C / t / 1e9;
   const name = `softmax backward ${R}×${C}`;

@@ -11,16 +11,22 @@ export function withAdapterTiles(table: readonly AdapterTiles[], entry: AdapterT
 
 /** kernels/matmul-tiles.ts with its fixed head and `table` as its generated part. */
 export function renderTileTable(head: string, table: readonly AdapterTiles[], label: (t: AdapterTiles['tiles'][number]) => string): string {
-  const adapters = table.map((a) => [
-    '  {',
-    `    adapter: ${quote(a.adapter)},`,
-    `    tuned: ${quote(a.tuned)},`,
-    '    tiles: [',
-    ...a.tiles.map((t) => `      { M: ${t.M}, N: ${t.N}, K: ${t.K}, transA: ${t.transA}, transB: ${t.transB}, tm: ${t.tm}, tn4: ${t.tn4}, gflops: ${t.gflops.toFixed(1)} },`
-      + (label(t) ? `   // ${label(t)}` : '')),
-    '    ],',
-    '  },',
-  ].join('\n'));
+  const adapters = table.map((a) =>
+    [
+      '  {',
+      `    adapter: ${quote(a.adapter)},`,
+      `    tuned: ${quote(a.tuned)},`,
+      '    tiles: [',
+      ...a.tiles.map((t) =>
+        `      { M: ${t.M}, N: ${t.N}, K: ${t.K}, transA: ${t.transA}, transB: ${t.transB}, tm: ${t.tm}, tn4: ${t.tn4}, gflops: ${
+          t.gflops.toFixed(1)
+        } },`
+        + (label(t) ? `   // ${label(t)}` : '')
+      ),
+      '    ],',
+      '  },',
+    ].join('\n')
+  );
   return `${head}${GENERATED_MARK}\nexport const MATMUL_TILES: readonly AdapterTiles[] = [\n${adapters.join('\n')}\n];\n`;
 }
 

@@ -28,7 +28,10 @@ function topoOrder(root: Tensor): Tensor[] {
   const stack: [Tensor, boolean][] = [[root, false]];
   while (stack.length) {
     const [t, done] = stack.pop()!;
-    if (done) { order.push(t); continue; }
+    if (done) {
+      order.push(t);
+      continue;
+    }
     if (seen.has(t)) continue;
     if (t.tapeReleased) {
       throw new Error(`backward: ${t.name ?? `${t}`} was already backpropagated through, and backward frees the graph as it goes ` +
@@ -38,13 +41,13 @@ function topoOrder(root: Tensor): Tensor[] {
     stack.push([t, true]);
     for (const i of t.node?.inputs ?? []) if (i.requiresGrad && !seen.has(i)) stack.push([i, false]);
   }
-  return order;   // inputs before the tensors made from them
+  return order; // inputs before the tensors made from them
 }
 
 export function backward(root: Tensor, grad?: Tensor): void {
   if (!root.requiresGrad) throw new Error(`backward: ${root} does not require grad (no input had requiresGrad, or it was made under noGrad)`);
   if (!grad && root.size !== 1) throw new ShapeError('backward', 'root', [root.shape], `root ${fmt(root.shape)} is not a scalar; pass its gradient`);
-  const order = topoOrder(root);   // throws on a freed graph before anything is allocated
+  const order = topoOrder(root); // throws on a freed graph before anything is allocated
   noGrad(() => {
     const grads = new Map<Tensor, Tensor>();
     grads.set(root, grad ?? full(root.shape, 1, root.backend, root.dtype));

@@ -3,14 +3,18 @@ import type { Backend, DType } from './backend/backend.ts';
 import { fmt, ShapeError } from './errors.ts';
 import { rememberHostIndex } from './ops/host-index.ts';
 import { fillRange, full as fullOp } from './ops/table.ts';
-import type { Generator} from './random.ts';
+import type { Generator } from './random.ts';
 import { defaultGenerator, truncNormalSample } from './random.ts';
 import { getBackend } from './runtime.ts';
 import { checkShape, numel, sameShape, type NestedArray, type Shape } from './shape.ts';
 import { Tensor } from './tensor.ts';
 
 /** Where and how a new tensor is made: dtype (default f32), backend (default the current one), requiresGrad. */
-export interface CreateOptions { dtype?: DType; backend?: Backend; requiresGrad?: boolean }
+export interface CreateOptions {
+  dtype?: DType;
+  backend?: Backend;
+  requiresGrad?: boolean;
+}
 
 function finish(t: Tensor, o: CreateOptions): Tensor {
   if (o.requiresGrad) t.requiresGrad = true;
@@ -43,7 +47,10 @@ export function fromArray(values: ArrayLike<number> | NestedArray, shape?: Shape
   let flat: ArrayLike<number>;
   if (typeof values === 'number' || (Array.isArray(values) && values.some((v) => typeof v !== 'number'))) {
     const nested = flattenNested(values as NestedArray);
-    if (shape && !sameShape(shape, nested.shape)) throw new ShapeError('fromArray', 'shape', [shape, nested.shape], `shape ${fmt(shape)} disagrees with the nested values' shape ${fmt(nested.shape)}`);
+    if (shape && !sameShape(shape, nested.shape)) {
+      throw new ShapeError('fromArray', 'shape', [shape, nested.shape],
+        `shape ${fmt(shape)} disagrees with the nested values' shape ${fmt(nested.shape)}`);
+    }
     flat = nested.values;
     shape = nested.shape;
   } else {
@@ -51,7 +58,9 @@ export function fromArray(values: ArrayLike<number> | NestedArray, shape?: Shape
     shape ??= [flat.length];
   }
   checkShape('fromArray', shape);
-  if (numel(shape) !== flat.length) throw new ShapeError('fromArray', 'shape', [shape], `${flat.length} values do not fill shape ${fmt(shape)} (${numel(shape)} elements)`);
+  if (numel(shape) !== flat.length) {
+    throw new ShapeError('fromArray', 'shape', [shape], `${flat.length} values do not fill shape ${fmt(shape)} (${numel(shape)} elements)`);
+  }
   const backend = o.backend ?? getBackend();
   const dtype = o.dtype ?? (flat instanceof Int32Array ? 'i32' : 'f32');
   const t = Tensor.empty(shape, dtype, backend);
@@ -61,7 +70,7 @@ export function fromArray(values: ArrayLike<number> | NestedArray, shape?: Shape
 }
 
 /** Row-major values and the shape of nested arrays; every sibling must have the same length. */
-function flattenNested(values: NestedArray): { values: number[]; shape: number[] } {
+function flattenNested(values: NestedArray): { values: number[]; shape: number[]; } {
   const shape: number[] = [];
   for (let v: NestedArray = values; Array.isArray(v); v = (v as readonly NestedArray[])[0] ?? 0) {
     shape.push((v as readonly NestedArray[]).length);
@@ -72,13 +81,19 @@ function flattenNested(values: NestedArray): { values: number[]; shape: number[]
   const walk = (v: NestedArray, dim: number, at: number[]): void => {
     const where = `values${at.map((i) => `[${i}]`).join('')}`, first = `values${'[0]'.repeat(at.length)}`;
     const ragged = (what: string, expected: string) =>
-      new ShapeError('fromArray', 'values', [shape], `ragged nested array: ${where} ${what} where ${first} ${expected} (dim ${dim}; the first entries give shape ${fmt(shape)})`);
+      new ShapeError('fromArray', 'values', [shape],
+        `ragged nested array: ${where} ${what} where ${first} ${expected} (dim ${dim}; the first entries give shape ${fmt(shape)})`);
     if (dim === shape.length) {
-      if (typeof v === 'number') { out.push(v); return; }
+      if (typeof v === 'number') {
+        out.push(v);
+        return;
+      }
       if (Array.isArray(v)) throw ragged('is an array', 'is a number');
       throw new ShapeError('fromArray', 'values', [shape], `${where} is ${v === null ? 'null' : typeof v}, expected a number`);
     }
-    if (!Array.isArray(v)) throw ragged(typeof v === 'number' ? `is the number ${v}` : `is ${v === null ? 'null' : typeof v}`, `is an array of ${shape[dim]}`);
+    if (!Array.isArray(v)) {
+      throw ragged(typeof v === 'number' ? `is the number ${v}` : `is ${v === null ? 'null' : typeof v}`, `is an array of ${shape[dim]}`);
+    }
     if (v.length !== shape[dim]) throw ragged(`has ${v.length} entries`, `has ${shape[dim]}`);
     v.forEach((x: NestedArray, i: number) => walk(x, dim + 1, [...at, i]));
   };
@@ -94,7 +109,7 @@ export function randn(shape: Shape, g: Generator = defaultGenerator, o: CreateOp
 }
 
 /** Uniform [lo, hi) draws (default generator: `defaultGenerator`). */
-export function rand(shape: Shape, g: Generator = defaultGenerator, o: CreateOptions & { lo?: number; hi?: number } = {}): Tensor {
+export function rand(shape: Shape, g: Generator = defaultGenerator, o: CreateOptions & { lo?: number; hi?: number; } = {}): Tensor {
   const lo = o.lo ?? 0, hi = o.hi ?? 1;
   const v = new Float64Array(numel(shape));
   for (let i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * g.uniform();
@@ -102,7 +117,9 @@ export function rand(shape: Shape, g: Generator = defaultGenerator, o: CreateOpt
 }
 
 /** Truncated normal with absolute bounds [a, b], PyTorch's trunc_normal_ algorithm (default generator: `defaultGenerator`). */
-export function truncNormal(shape: Shape, g: Generator = defaultGenerator, o: CreateOptions & { mean?: number; std?: number; a?: number; b?: number } = {}): Tensor {
+export function truncNormal(shape: Shape, g: Generator = defaultGenerator,
+  o: CreateOptions & { mean?: number; std?: number; a?: number; b?: number; } = {}): Tensor
+{
   const v = new Float64Array(numel(shape));
   for (let i = 0; i < v.length; i++) v[i] = truncNormalSample(g, o.mean ?? 0, o.std ?? 1, o.a ?? -2, o.b ?? 2);
   return fromArray(v, shape, o);

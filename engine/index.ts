@@ -7,19 +7,16 @@
 // (fn may be async): every tensor created inside and not returned is disposed when it ends.
 // Parameters, optimizer state and gradients are kept outside scopes and freed by their owners
 // (`Module.dispose`, `optimizer.dispose`, `zeroGrad`). `memory()` reports what is live.
-export { Tensor } from './tensor.ts';
 export type { Backend, DType, MemoryStats } from './backend/backend.ts';
+export { Tensor } from './tensor.ts';
 // the two backends: the f64 reference (a CLI command or a test runs on it) and WebGPU's
 export { CpuBackend } from './backend/cpu.ts';
 export { WebGPUBackend } from './backend/webgpu.ts';
-export { ShapeError, DeviceError } from './errors.ts';
-export { setBackend, getBackend, noGrad, tidy, keep } from './runtime.ts';
-export { memory } from './memory.ts';
-export { measurePeakGflops } from './peak.ts';
-export { Generator, defaultGenerator, manualSeed } from './random.ts';
 export { zeros, ones, full, zerosLike, arange, fromArray, randn, rand, truncNormal } from './creation.ts';
 export type { CreateOptions } from './creation.ts';
-export type { NestedArray, Shape } from './shape.ts';
+export { ShapeError, DeviceError } from './errors.ts';
+export { memory } from './memory.ts';
+export { mean, variance, transpose, unsqueeze, squeeze, flatten, stack, smoothL1 } from './ops/composite.ts';
 export {
   /** −x elementwise. */ neg,
   /** eˣ elementwise. */ exp,
@@ -48,25 +45,41 @@ export {
   /** cond ? a : b elementwise, with broadcasting; cond is 0/1 (any nonzero counts as true). */ where,
 } from './ops/elementwise.ts';
 export {
-  copy, contiguous, detach, reshape, permute, expand, slice, concat,
-  sum, max, matmul, softmax, gather, scatterAdd, cast,
+  copy,
+  contiguous,
+  detach,
+  reshape,
+  permute,
+  expand,
+  slice,
+  concat,
+  sum,
+  max,
+  matmul,
+  softmax,
+  gather,
+  scatterAdd,
+  cast,
 } from './ops/table.ts';
-export { mean, variance, transpose, unsqueeze, squeeze, flatten, stack, smoothL1 } from './ops/composite.ts';
+export { measurePeakGflops } from './peak.ts';
+export { Generator, defaultGenerator, manualSeed } from './random.ts';
+export { setBackend, getBackend, noGrad, tidy, keep } from './runtime.ts';
+export type { NestedArray, Shape } from './shape.ts';
 // Fused kernels (their composite references are in internal.ts).
-export { layerNorm } from './ops/layer-norm.ts';
 export { attention, attentionQkv } from './ops/attention.ts';
+export { layerNorm } from './ops/layer-norm.ts';
 /** The largest head dim the fused attention kernels take (attention() pads others up to it). */
 export { ATTENTION_MAX_DH } from '../kernels/attention.ts';
-export { linear } from './ops/linear.ts';
-export type { Activation, LinearOptions } from './ops/linear.ts';
-export { Module, parameter } from './nn/module.ts';
+export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './io/safetensors.ts';
+export type { DecodedTensor, DecodedSafetensors, TensorInput as SafetensorsInput, Dtype as SafetensorsDtype } from './io/safetensors.ts';
+export { withHalfWeights } from './nn/half-weights.ts';
 export { Linear, LayerNorm } from './nn/layers.ts';
 export type { LinearInit } from './nn/layers.ts';
+export { Module, parameter } from './nn/module.ts';
+export { linear } from './ops/linear.ts';
+export type { Activation, LinearOptions } from './ops/linear.ts';
 export { AdamW } from './optim/adamw.ts';
 export type { ParamGroup, AdamWOptions, AdamWStep } from './optim/adamw.ts';
 export { emaUpdate } from './optim/ema.ts';
 export { GradScaler } from './optim/grad-scaler.ts';
 export type { GradScalerOptions, GradScalerState } from './optim/grad-scaler.ts';
-export { withHalfWeights } from './nn/half-weights.ts';
-export { encodeSafetensors, decodeSafetensors, SafetensorsError } from './io/safetensors.ts';
-export type { DecodedTensor, DecodedSafetensors, TensorInput as SafetensorsInput, Dtype as SafetensorsDtype } from './io/safetensors.ts';

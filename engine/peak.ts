@@ -13,14 +13,17 @@ export async function measurePeakGflops(backend: Backend = getBackend(), rounds 
   if (backend.name !== 'webgpu') throw new Error(`measurePeakGflops: needs the WebGPU backend, not ${backend.name}`);
   const l = peak({ workgroups: 1024, iters: 64 });
   const out = backend.alloc(l.outElements, 'f32');
-  const launch = () => backend.run({
-    name: 'peak',
-    launches: () => [{ ...l, bindings: [0] }],
-    reference: () => { throw new Error('measurePeakGflops: no CPU reference'); },
-  }, [out]);
+  const launch = () =>
+    backend.run({
+      name: 'peak',
+      launches: () => [{ ...l, bindings: [0] }],
+      reference: () => {
+        throw new Error('measurePeakGflops: no CPU reference');
+      },
+    }, [out]);
   try {
     launch();
-    await backend.sync();   // compiles; untimed
+    await backend.sync(); // compiles; untimed
     let t = performance.now();
     launch();
     await backend.sync();

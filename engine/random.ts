@@ -5,8 +5,10 @@
 import { erf } from '../kernels/math.ts';
 
 function fmix32(h: number): number {
-  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
 }
@@ -29,12 +31,14 @@ export class Generator {
 
   /** Standard normal (Box-Muller; one pair of uniforms per value, so draws stay aligned). */
   normal(): number {
-    const u1 = 1 - this.uniform();   // (0, 1]: log never sees 0
+    const u1 = 1 - this.uniform(); // (0, 1]: log never sees 0
     const u2 = this.uniform();
     return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
   }
 
-  state(): { seed: number; counter: number } { return { seed: this.seed, counter: this.counter }; }
+  state(): { seed: number; counter: number; } {
+    return { seed: this.seed, counter: this.counter };
+  }
 }
 
 /**
@@ -60,12 +64,16 @@ export function erfinv(y: number): number {
   if (w < 5) {
     w -= 2.5;
     let p = 2.81022636e-08;
-    for (const c of [3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) p = c + p * w;
+    for (const c of [3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941]) {
+      p = c + p * w;
+    }
     x = p * y;
   } else {
     w = Math.sqrt(w) - 3;
     let p = -0.000200214257;
-    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) p = c + p * w;
+    for (const c of [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682]) {
+      p = c + p * w;
+    }
     x = p * y;
   }
   for (let i = 0; i < 2; i++) x -= (erf(x) - y) / (2 / Math.sqrt(Math.PI) * Math.exp(-x * x));

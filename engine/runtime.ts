@@ -13,7 +13,9 @@ import type { Tensor } from './tensor.ts';
 let defaultBackend: Backend | null = null;
 
 /** Make `b` the backend new tensors are created on. */
-export function setBackend(b: Backend): void { defaultBackend = b; }
+export function setBackend(b: Backend): void {
+  defaultBackend = b;
+}
 
 /** The backend new tensors are created on; throws, saying how to create one, before `initWebGPU`/`setBackend`. */
 export function getBackend(): Backend {
@@ -37,7 +39,9 @@ export function noGrad<T>(fn: () => T): T {
     throw e;
   }
   if (result instanceof Promise) {
-    return result.finally(() => { noGradDepth--; }) as T;
+    return result.finally(() => {
+      noGradDepth--;
+    }) as T;
   }
   noGradDepth--;
   return result;
@@ -45,7 +49,9 @@ export function noGrad<T>(fn: () => T): T {
 
 // ---- scopes -----------------------------------------------------------------------------------
 
-class Scope { readonly tensors = new Set<Tensor>(); }
+class Scope {
+  readonly tensors = new Set<Tensor>();
+}
 const scopes: Scope[] = [];
 
 export function track(t: Tensor): void {
@@ -65,10 +71,19 @@ export function keep<T extends Tensor | Tensor[]>(t: T): T {
 function collect(v: unknown, out: Set<Tensor>, seen = new Set<unknown>()): void {
   if (v === null || typeof v !== 'object' || seen.has(v)) return;
   seen.add(v);
-  if ((v as { isTensor?: boolean }).isTensor === true) { out.add(v as Tensor); return; }
-  if (v instanceof Map) { for (const x of v.values()) collect(x, out, seen); return; }
-  if (Array.isArray(v)) { for (const x of v) collect(x, out, seen); return; }
-  if (Object.getPrototypeOf(v) === Object.prototype) for (const x of Object.values(v)) collect(x, out, seen);
+  if ((v as { isTensor?: boolean; }).isTensor === true) {
+    out.add(v as Tensor);
+    return;
+  }
+  if (v instanceof Map) {
+    for (const x of v.values()) collect(x, out, seen);
+    return;
+  }
+  if (Array.isArray(v)) {
+    for (const x of v) collect(x, out, seen);
+    return;
+  }
+  if (Object.getPrototypeOf(v) === Object.prototype) { for (const x of Object.values(v)) collect(x, out, seen); }
 }
 
 function close(scope: Scope, result: unknown): void {
@@ -100,8 +115,14 @@ export function tidy<T>(fn: () => T): T {
   }
   if (result instanceof Promise) {
     return result.then(
-      (v: unknown) => { close(scope, v); return v; },
-      (e: unknown) => { close(scope, undefined); throw e; },
+      (v: unknown) => {
+        close(scope, v);
+        return v;
+      },
+      (e: unknown) => {
+        close(scope, undefined);
+        throw e;
+      },
     ) as T;
   }
   close(scope, result);
@@ -113,8 +134,12 @@ export function tidy<T>(fn: () => T): T {
 let liveTensors = 0;
 /** Tensors (views included) created and not yet disposed, on every backend. */
 export const tensorCount = () => liveTensors;
-export function tensorCreated(): void { liveTensors++; }
-export function tensorDisposed(): void { liveTensors--; }
+export function tensorCreated(): void {
+  liveTensors++;
+}
+export function tensorDisposed(): void {
+  liveTensors--;
+}
 
 /** Warns (once per site) about tensors garbage-collected without dispose(): memory leaked. */
 export const leakWarnings = new FinalizationRegistry<string>((label) => {

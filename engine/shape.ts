@@ -12,7 +12,10 @@ export const numel = (shape: Shape) => shape.reduce((a, b) => a * b, 1);
 export function contiguousStrides(shape: Shape): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]!; }
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d]!;
+  }
   return s;
 }
 
@@ -25,7 +28,10 @@ export function broadcastShapes(op: string, shapes: readonly Shape[]): number[] 
       const d = rank - s.length + i;
       const v = s[i]!;
       if (v === out[d] || v === 1) continue;
-      if (out[d] === 1) { out[d] = v; continue; }
+      if (out[d] === 1) {
+        out[d] = v;
+        continue;
+      }
       throw new ShapeError(op, 'shapes', shapes, `cannot broadcast ${shapes.map(fmt).join(' and ')}: dim ${d} is ${out[d]} vs ${v}`);
     }
   }

@@ -16,7 +16,7 @@ import { fmt, ShapeError } from './errors.ts';
 /** The record of how a tensor was made: what backward replays. */
 export interface TapeNode {
   // The op's input and attrs types are erased here; each OpDef checks its own.
-  readonly def: OpDef<any, any, any>;  // eslint-disable-line @typescript-eslint/no-explicit-any -- inputs and attrs are op-specific
+  readonly def: OpDef<any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- inputs and attrs are op-specific
   readonly inputs: readonly Tensor[];
   readonly attrs: unknown;
   /** What the forward saved for backward; disposed once backward has run (ops/op.ts runBackward). */
@@ -37,8 +37,8 @@ function nest(flat: ArrayLike<number>, shape: Shape): NestedArray {
 
 /** x.exp(), x.add(b): the elementwise ops as methods (ops/elementwise.ts). */
 type ElementwiseMethods =
-  & { [K in UnaryName]: () => Tensor }
-  & { [K in BinaryName]: (b: Tensor | number) => Tensor };
+  & { [K in UnaryName]: () => Tensor; }
+  & { [K in BinaryName]: (b: Tensor | number) => Tensor; };
 // the class below gets these methods at load (after it); the interface gives them their types
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface Tensor extends ElementwiseMethods {}
@@ -83,8 +83,12 @@ export class Tensor {
     if (!this._storage) throw new Error(`tensor ${this.name ?? this.id} ${fmt(this.shape)} used after dispose()`);
     return this._storage;
   }
-  get disposed(): boolean { return this._storage === null; }
-  get rank(): number { return this.shape.length; }
+  get disposed(): boolean {
+    return this._storage === null;
+  }
+  get rank(): number {
+    return this.shape.length;
+  }
   get isContiguous(): boolean {
     const c = contiguousStrides(this.shape);
     return this.strides.every((s, d) => s === c[d] || this.shape[d] === 1);
@@ -105,7 +109,8 @@ export class Tensor {
   /** Replace this tensor's contents with `src` (same shape, contiguous): optimizers use it. */
   assign(src: Tensor): this {
     if (src.dtype !== this.dtype || src.shape.length !== this.shape.length || src.shape.some((v, i) => v !== this.shape[i])) {
-      throw new ShapeError('assign', 'src', [this.shape, src.shape], `src ${fmt(src.shape)} ${src.dtype} does not match ${fmt(this.shape)} ${this.dtype}`);
+      throw new ShapeError('assign', 'src', [this.shape, src.shape],
+        `src ${fmt(src.shape)} ${src.dtype} does not match ${fmt(this.shape)} ${this.dtype}`);
     }
     if (!this.isContiguous || this.offset !== 0) throw new Error(`assign: target ${this.name ?? this.id} must be a contiguous tensor, not a view`);
     const c = src.isContiguous && src.offset === 0 ? src : src.contiguous();
@@ -129,44 +134,93 @@ export class Tensor {
     return (await this.data())[0]!;
   }
   /** The values as nested arrays of this tensor's shape (a number for a 0-d tensor), like torch's `tolist()`; `data()` gives them flat. */
-  async array(): Promise<NestedArray> { return nest(await this.data(), this.shape); }
+  async array(): Promise<NestedArray> {
+    return nest(await this.data(), this.shape);
+  }
 
-  toString(): string { return `Tensor(${fmt(this.shape)}, ${this.dtype}${this.requiresGrad ? ', grad' : ''})`; }
+  toString(): string {
+    return `Tensor(${fmt(this.shape)}, ${this.dtype}${this.requiresGrad ? ', grad' : ''})`;
+  }
 
   // ---- autograd -------------------------------------------------------------------------------
   /** Gradients of this scalar w.r.t. every tensor that requires grad, accumulated into `.grad`. */
-  backward(grad?: Tensor): void { backward(this, grad); }
+  backward(grad?: Tensor): void {
+    backward(this, grad);
+  }
   /** Same storage, no tape: gradients stop here. */
-  detach(): Tensor { return ops.detach(this); }
-  requiresGrad_(on = true): this { this.requiresGrad = on; return this; }
+  detach(): Tensor {
+    return ops.detach(this);
+  }
+  requiresGrad_(on = true): this {
+    this.requiresGrad = on;
+    return this;
+  }
 
   // ---- elementwise: one method per op of kernels/elementwise-ops.ts, added below the class ----
-  square(): Tensor { return ops.mul(this, this); }
+  square(): Tensor {
+    return ops.mul(this, this);
+  }
 
   // ---- reductions -----------------------------------------------------------------------------
-  sum(axes?: number | number[], keepdim = false): Tensor { return ops.sum(this, axes, keepdim); }
-  max(axes?: number | number[], keepdim = false): Tensor { return ops.max(this, axes, keepdim); }
-  mean(axes?: number | number[], keepdim = false): Tensor { return fn.mean(this, axes, keepdim); }
-  var(axes?: number | number[], keepdim = false, correction = 0): Tensor { return fn.variance(this, axes, keepdim, correction); }
+  sum(axes?: number | number[], keepdim = false): Tensor {
+    return ops.sum(this, axes, keepdim);
+  }
+  max(axes?: number | number[], keepdim = false): Tensor {
+    return ops.max(this, axes, keepdim);
+  }
+  mean(axes?: number | number[], keepdim = false): Tensor {
+    return fn.mean(this, axes, keepdim);
+  }
+  var(axes?: number | number[], keepdim = false, correction = 0): Tensor {
+    return fn.variance(this, axes, keepdim, correction);
+  }
 
   // ---- movement -------------------------------------------------------------------------------
-  reshape(shape: readonly number[]): Tensor { return ops.reshape(this, shape); }
-  permute(dims: readonly number[]): Tensor { return ops.permute(this, dims); }
-  transpose(d0 = -2, d1 = -1): Tensor { return fn.transpose(this, d0, d1); }
-  expand(shape: readonly number[]): Tensor { return ops.expand(this, shape); }
-  slice(dim: number, start: number, end?: number): Tensor { return ops.slice(this, dim, start, end); }
-  unsqueeze(dim: number): Tensor { return fn.unsqueeze(this, dim); }
-  squeeze(dim: number): Tensor { return fn.squeeze(this, dim); }
-  flatten(start = 0, end = -1): Tensor { return fn.flatten(this, start, end); }
-  contiguous(): Tensor { return ops.contiguous(this); }
-  clone(): Tensor { return ops.copy(this); }
+  reshape(shape: readonly number[]): Tensor {
+    return ops.reshape(this, shape);
+  }
+  permute(dims: readonly number[]): Tensor {
+    return ops.permute(this, dims);
+  }
+  transpose(d0 = -2, d1 = -1): Tensor {
+    return fn.transpose(this, d0, d1);
+  }
+  expand(shape: readonly number[]): Tensor {
+    return ops.expand(this, shape);
+  }
+  slice(dim: number, start: number, end?: number): Tensor {
+    return ops.slice(this, dim, start, end);
+  }
+  unsqueeze(dim: number): Tensor {
+    return fn.unsqueeze(this, dim);
+  }
+  squeeze(dim: number): Tensor {
+    return fn.squeeze(this, dim);
+  }
+  flatten(start = 0, end = -1): Tensor {
+    return fn.flatten(this, start, end);
+  }
+  contiguous(): Tensor {
+    return ops.contiguous(this);
+  }
+  clone(): Tensor {
+    return ops.copy(this);
+  }
 
   // ---- the rest -------------------------------------------------------------------------------
-  matmul(b: Tensor, opts?: { transA?: boolean; transB?: boolean }): Tensor { return ops.matmul(this, b, opts); }
-  softmax(dim = -1): Tensor { return ops.softmax(this, dim); }
+  matmul(b: Tensor, opts?: { transA?: boolean; transB?: boolean; }): Tensor {
+    return ops.matmul(this, b, opts);
+  }
+  softmax(dim = -1): Tensor {
+    return ops.softmax(this, dim);
+  }
   /** This tensor converted to f32 or f16 storage (itself when it already is). */
-  cast(dtype: 'f32' | 'f16'): Tensor { return ops.cast(this, dtype); }
-  gather(dim: number, index: Tensor): Tensor { return ops.gather(this, dim, index); }
+  cast(dtype: 'f32' | 'f16'): Tensor {
+    return ops.cast(this, dtype);
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return ops.gather(this, dim, index);
+  }
 }
 
 // The elementwise methods, from the op table (read at call time: ops/elementwise.ts may finish
@@ -174,7 +228,11 @@ export class Tensor {
 for (const [name, d] of Object.entries(ELEMENTWISE)) {
   if (d.arity === 3 || name === 'copy') continue;
   const method = d.arity === 1
-    ? function (this: Tensor) { return elementwise[name as UnaryName](this); }
-    : function (this: Tensor, b: Tensor | number) { return elementwise[name as BinaryName](this, b); };
+    ? function(this: Tensor) {
+      return elementwise[name as UnaryName](this);
+    }
+    : function(this: Tensor, b: Tensor | number) {
+      return elementwise[name as BinaryName](this, b);
+    };
   Object.defineProperty(Tensor.prototype, name, { value: method, writable: true, configurable: true });
 }

@@ -4,10 +4,10 @@ import { attentionBackwardDkvWgsl, attentionBackwardDqWgsl, attentionForwardWgsl
 import { need, type FloatStorage, type KernelSource, type Launch } from './kernel-source.ts';
 
 export interface AttentionShape {
-  heads: number;   // product of the leading dims (B·H)
-  nq: number;      // query rows per head
-  nk: number;      // key/value rows per head
-  dh: number;      // head dim: a multiple of 4, at most ATTENTION_MAX_DH
+  heads: number; // product of the leading dims (B·H)
+  nq: number; // query rows per head
+  nk: number; // key/value rows per head
+  dh: number; // head dim: a multiple of 4, at most ATTENTION_MAX_DH
   scale: number;
   /** Where each tensor's rows are (default: dense [heads, N, Dh] for all; see attention.wgsl.ts). */
   layouts?: AttentionLayouts;
@@ -19,9 +19,17 @@ export interface AttentionShape {
  * Row r of head h of a tensor starts at element off + ⌊h / hpb⌋·sB + (h mod hpb)·sH + r·sR;
  * its Dh elements are contiguous. All four must be multiples of 4.
  */
-export interface RowLayout { off: number; sB: number; sH: number; sR: number }
+export interface RowLayout {
+  off: number;
+  sB: number;
+  sH: number;
+  sR: number;
+}
 export type AttentionTensor = 'q' | 'k' | 'v' | 'o' | 'dout' | 'dq' | 'dk' | 'dv';
-export interface AttentionLayouts { hpb: number; rows: Record<AttentionTensor, RowLayout> }
+export interface AttentionLayouts {
+  hpb: number;
+  rows: Record<AttentionTensor, RowLayout>;
+}
 const ORDER: readonly AttentionTensor[] = ['q', 'k', 'v', 'o', 'dout', 'dq', 'dk', 'dv'];
 
 /** Every tensor dense [heads, N, Dh]; dk at the start of the dkv buffer, dv after it. */
@@ -35,7 +43,7 @@ export function denseLayouts(p: Pick<AttentionShape, 'heads' | 'nq' | 'nk' | 'dh
  * The layouts of attention over a fused projection qkv [B, N, 3, H, Dh] (q, k, v read in place),
  * with o, dO in [B, N, H, Dh] order and dq, dk, dv written into a dqkv shaped like qkv.
  */
-export function packedQkvLayouts(p: { heads: number; n: number; dh: number; hpb: number }): AttentionLayouts {
+export function packedQkvLayouts(p: { heads: number; n: number; dh: number; hpb: number; }): AttentionLayouts {
   const D = p.hpb * p.dh;
   const inQkv = (part: number): RowLayout => ({ off: part * D, sB: p.n * 3 * D, sH: p.dh, sR: 3 * D });
   const bnhd: RowLayout = { off: 0, sB: p.n * D, sH: p.dh, sR: D };
@@ -45,7 +53,10 @@ export function packedQkvLayouts(p: { heads: number; n: number; dh: number; hpb:
 /** Element index of row r of head h under layout L. */
 const rowAt = (L: RowLayout, hpb: number, h: number, r: number) => L.off + Math.floor(h / hpb) * L.sB + (h % hpb) * L.sH + r * L.sR;
 /** Launch tiles: invocations per workgroup; keys per online-softmax block (forward). */
-export interface AttentionTile { wg: number; tk: number }
+export interface AttentionTile {
+  wg: number;
+  tk: number;
+}
 export interface AttentionOptions {
   tile?: AttentionTile;
   /**
@@ -66,8 +77,11 @@ function source(kind: 'fwd' | 'dq' | 'dkv', dh: number, o: AttentionOptions, dty
   const name = `attention_${kind}_d${dh}${kind === 'fwd' ? `_tk${tile.tk}` : ''}${sg ? '_sg' : ''}${dtype === 'f16' ? '_f16' : ''}`;
   let wgsl = texts.get(name);
   if (!wgsl) {
-    wgsl = kind === 'fwd' ? attentionForwardWgsl(dh / 4, tile.tk, sg, dtype)
-      : kind === 'dq' ? attentionBackwardDqWgsl(dh / 4, sg, dtype) : attentionBackwardDkvWgsl(dh / 4, sg, dtype);
+    wgsl = kind === 'fwd' ?
+      attentionForwardWgsl(dh / 4, tile.tk, sg, dtype)
+      : kind === 'dq'
+      ? attentionBackwardDqWgsl(dh / 4, sg, dtype)
+      : attentionBackwardDkvWgsl(dh / 4, sg, dtype);
     texts.set(name, wgsl);
   }
   // the subgroup kernels need whole octets: workgroups of a multiple of 8 invocations
@@ -76,7 +90,8 @@ function source(kind: 'fwd' | 'dq' | 'dkv', dh: number, o: AttentionOptions, dty
 
 function check(p: AttentionShape, o: AttentionOptions): AttentionTile {
   const tile = o.tile ?? DEFAULT_ATTENTION_TILE;
-  need('attention', p.dh > 0 && p.dh % 4 === 0 && p.dh <= ATTENTION_MAX_DH, `head dim ${p.dh} must be a positive multiple of 4, at most ${ATTENTION_MAX_DH}`);
+  need('attention', p.dh > 0 && p.dh % 4 === 0 && p.dh <= ATTENTION_MAX_DH,
+    `head dim ${p.dh} must be a positive multiple of 4, at most ${ATTENTION_MAX_DH}`);
   need('attention', p.heads > 0 && p.nq > 0 && p.nk > 0, `empty attention: ${p.heads} heads, ${p.nq} queries, ${p.nk} keys`);
   need('attention', p.heads * Math.max(p.nq, p.nk) * p.dh < 2 ** 31, `[${p.heads}, ${Math.max(p.nq, p.nk)}, ${p.dh}] has 2^31 elements or more`);
   const ok = (v: number, hi: number) => Number.isInteger(v) && v >= 1 && v <= hi;
@@ -160,7 +175,8 @@ export function attentionForwardRef(a: readonly Float64Array[], p: AttentionShap
 
 /** [q, k, v, o, dO, lse, dq, delta] as in attentionBackwardDq. */
 export function attentionBackwardDqRef(a: readonly Float64Array[], p: AttentionShape): void {
-  const [q, k, v, o, dout, lse, dq, delta] = a as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
+  const [q, k, v, o, dout, lse, dq, delta] = a as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array,
+    Float64Array];
   const { hpb, rows: L } = p.layouts ?? denseLayouts(p);
   const D = p.dh;
   for (let h = 0; h < p.heads; h++) {
@@ -188,7 +204,10 @@ export function attentionBackwardDkvRef(a: readonly Float64Array[], p: Attention
     for (let j = 0; j < p.nk; j++) {
       const kj = rowAt(L.k, hpb, h, j), vj = rowAt(L.v, hpb, h, j);
       const dkj = rowAt(L.dk, hpb, h, j), dvj = rowAt(L.dv, hpb, h, j);
-      for (let c = 0; c < D; c++) { dkv[dkj + c] = 0; dkv[dvj + c] = 0; }
+      for (let c = 0; c < D; c++) {
+        dkv[dkj + c] = 0;
+        dkv[dvj + c] = 0;
+      }
       for (let i = 0; i < p.nq; i++) {
         const qi = rowAt(L.q, hpb, h, i), gi = rowAt(L.dout, hpb, h, i), r = h * p.nq + i;
         const pij = Math.exp(dotRows(q, qi, k, kj, D) * p.scale - lse[r]!);

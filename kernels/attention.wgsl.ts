@@ -43,25 +43,30 @@ import { floatStorage, type FloatStorage } from './kernel-source.ts';
 
 /** What varies with the subgroup choice: the extension, the entry's extra argument, the fetchers. */
 function variant(sg: boolean, streamed: readonly string[]) {
-  const fetchers = streamed.map((b) => sg
-    ? /* wgsl */ `
+  const fetchers = streamed.map((b) =>
+    sg
+      ? /* wgsl */ `
 // ${b}: this lane's share (chunk c8 + lane) of chunks c8..c8+7 of the row at rb; chunk c8 + cc
 // from the lane that loaded it
 fn ${b}_frag(rb: u32, c8: u32) -> vec4<f32> { return vec4<f32>(${b}[rb + min(c8 + lane, DH4 - 1u)]); }
 fn ${b}_at(frag: vec4<f32>, rb: u32, c8: u32, cc: u32) -> vec4<f32> { return subgroupShuffle(frag, octet + cc); }`
-    : /* wgsl */ `
+      : /* wgsl */ `
 // ${b}: chunk c8 + cc of the row at rb, loaded directly (the fragment is unused)
 fn ${b}_frag(rb: u32, c8: u32) -> vec4<f32> { return vec4<f32>(0.0); }
-fn ${b}_at(frag: vec4<f32>, rb: u32, c8: u32, cc: u32) -> vec4<f32> { return vec4<f32>(${b}[rb + min(c8 + cc, DH4 - 1u)]); }`).join('\n');
+fn ${b}_at(frag: vec4<f32>, rb: u32, c8: u32, cc: u32) -> vec4<f32> { return vec4<f32>(${b}[rb + min(c8 + cc, DH4 - 1u)]); }`
+  ).join('\n');
   return {
     enable: sg ? 'enable subgroups;' : '',
     arg: sg ? ', @builtin(subgroup_invocation_id) sid: u32' : '',
     init: sg ? 'lane = sid & 7u; octet = sid - lane;' : '',
-    fns: (sg ? "var<private> lane: u32;    // this invocation's place in its octet\nvar<private> octet: u32;   // subgroup id of the octet's first lane\n" : '') + fetchers,
+    fns: (sg
+      ? "var<private> lane: u32;    // this invocation's place in its octet\nvar<private> octet: u32;   // subgroup id of the octet's first lane\n"
+      : '') + fetchers,
   };
 }
 
-const header = (dh4: number, tk: number, enable: string, dtype: FloatStorage) => /* wgsl */ `${enable}
+const header = (dh4: number, tk: number, enable: string, dtype: FloatStorage) =>
+  /* wgsl */ `${enable}
 ${floatStorage(dtype)}alias T4 = vec4<T>;   // a stored row chunk (q, k, v, o, dO and the gradients); math is vec4<f32>
 const DH4 = ${dh4}u;   // head dim / 4
 const DH8 = ${Math.ceil(dh4 / 8) * 8}u;   // DH4 rounded up to whole octets
@@ -88,7 +93,8 @@ fn row_of(t: u32, h: u32, r: u32) -> u32 {
 }
 `;
 
-const MAIN = (arg: string) => /* wgsl */ `@compute @workgroup_size(WG)
+const MAIN = (arg: string) =>
+  /* wgsl */ `@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>${arg})`;
 

@@ -4,7 +4,8 @@
 import { grid, LINEAR_ID, MAIN_1D, need, type FloatStorage, type Kernel, type KernelSource } from './kernel-source.ts';
 
 const WG = 64;
-const castWgsl = (from: FloatStorage, to: FloatStorage) => /* wgsl */ `${from === 'f16' || to === 'f16' ? 'enable f16;' : ''}
+const castWgsl = (from: FloatStorage, to: FloatStorage) =>
+  /* wgsl */ `${from === 'f16' || to === 'f16' ? 'enable f16;' : ''}
 struct Params { n: u32, off_x: u32, inf_bits: u32, pad: u32 }   // inf_bits: two f16 +Infinity
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<${from}>;
@@ -14,24 +15,31 @@ ${LINEAR_ID}
 
 ${MAIN_1D()}
   if (i >= p.n) { return; }
-  ${to === 'f16' && from === 'f32' ? `let v = x[p.off_x + i];
+  ${
+    to === 'f16' && from === 'f32' ?
+      `let v = x[p.off_x + i];
   // +Infinity in f16: from a uniform, since no f16 constant may be infinite (not even a bitcast)
   let inf = bitcast<vec2<f16>>(p.inf_bits).x;
-  o[i] = select(f16(v), select(-inf, inf, v > 0.0), abs(v) >= 65520.0);` : `o[i] = ${to}(x[p.off_x + i]);`}
+  o[i] = select(f16(v), select(-inf, inf, v > 0.0), abs(v) >= 65520.0);` :
+      `o[i] = ${to}(x[p.off_x + i]);`
+  }
 }
 `;
 
 const sources = new Map<string, KernelSource>();
 
 /** out[i] = x[offset + i] converted between f32 and f16 (round to nearest even; overflow to ±Infinity); storages [x, out]. */
-export function cast(p: { n: number; offset: number; from: FloatStorage; to: FloatStorage }): Kernel {
+export function cast(p: { n: number; offset: number; from: FloatStorage; to: FloatStorage; }): Kernel {
   return {
     name: 'cast',
     launches() {
       need('cast', p.n > 0 && p.n < 2 ** 31, `${p.n} elements: must be non-empty and fewer than 2^31`);
       const key = `cast_${p.from}_${p.to}`;
       let source = sources.get(key);
-      if (!source) { source = { name: key, wgsl: castWgsl(p.from, p.to), overrides: { WG } }; sources.set(key, source); }
+      if (!source) {
+        source = { name: key, wgsl: castWgsl(p.from, p.to), overrides: { WG } };
+        sources.set(key, source);
+      }
       const [x, y] = grid(p.n, WG);
       return [{ source, uniforms: new Uint32Array([p.n, p.offset, 0x7c007c00, 0]).buffer, workgroups: [x, y, 1], bindings: [0, 1] }];
     },

@@ -39,9 +39,9 @@ export type UnaryGrad = <T>(f: GradFns<T>, g: T, x: T, y: T) => T;
  * The gradients of a and b for y = op(a, b) and its gradient g; `needs` says which input wants
  * one (b never does when it is a number), so a rule may skip the other.
  */
-export type BinaryGrad = <T>(f: GradFns<T>, g: T, a: T, b: Operand<T>, y: T, needs: { a: boolean; b: boolean }) => [T | null, T | null];
+export type BinaryGrad = <T>(f: GradFns<T>, g: T, a: T, b: Operand<T>, y: T, needs: { a: boolean; b: boolean; }) => [T | null, T | null];
 /** The gradients of cond, a and b for y = where(cond, a, b). */
-export type WhereGrad = <T>(f: GradFns<T>, g: T, cond: T, a: T, b: T, needs: { a: boolean; b: boolean }) => [null, T | null, T | null];
+export type WhereGrad = <T>(f: GradFns<T>, g: T, cond: T, a: T, b: T, needs: { a: boolean; b: boolean; }) => [null, T | null, T | null];
 
 /**
  * An op's declaration. `grad` is required: null says the op has no gradient (it is piecewise
@@ -61,16 +61,17 @@ interface Declaration<Arity extends 1 | 2 | 3, Grad> {
 // what the GPU kernels (and torch) give
 const erfInf = (x: number) => (x === Infinity ? 1 : x === -Infinity ? -1 : erf(x));
 const geluInf = (x: number) => (x === Infinity ? Infinity : x === -Infinity ? NaN : geluExact(x));
-const unary = (code: number, wgsl: string, ref: (x: number) => number, grad: UnaryGrad | null): Declaration<1, UnaryGrad> =>
-  ({ code, arity: 1, wgsl, ref, grad });
-const binary = (code: number, wgsl: string, ref: (x: number, y: number) => number, grad: BinaryGrad | null): Declaration<2, BinaryGrad> =>
-  ({ code, arity: 2, wgsl, ref, grad });
+const unary = (code: number, wgsl: string, ref: (x: number) => number, grad: UnaryGrad | null): Declaration<1, UnaryGrad> => ({ code, arity: 1, wgsl,
+  ref, grad });
+const binary = (code: number, wgsl: string, ref: (x: number, y: number) => number, grad: BinaryGrad | null): Declaration<2, BinaryGrad> => ({ code,
+  arity: 2, wgsl, ref, grad });
 // comparisons give 0 or 1: no gradient
-const compare = (code: number, op: string, ref: (x: number, y: number) => boolean) => binary(code, `select(0.0, 1.0, x ${op} y)`, (x, y) => +ref(x, y), null);
+const compare = (code: number, op: string, ref: (x: number, y: number) => boolean) =>
+  binary(code, `select(0.0, 1.0, x ${op} y)`, (x, y) => +ref(x, y), null);
 
 // maximum/minimum: ties split the gradient evenly, as torch.maximum
 const minmaxGrad = (wins: 'gt' | 'lt'): BinaryGrad => (f, g, a, b, _y, needs) => {
-  const share = f.add(f[wins](a, b), f.mul(f.eq(a, b), 0.5));   // 1 where a wins, ½ on ties, 0 where b wins
+  const share = f.add(f[wins](a, b), f.mul(f.eq(a, b), 0.5)); // 1 where a wins, ½ on ties, 0 where b wins
   return [needs.a ? f.mul(g, share) : null, needs.b ? f.mul(g, f.sub(1, share)) : null];
 };
 
@@ -110,7 +111,7 @@ export const ELEMENTWISE = {
     needs.a ? f.mul(g, f.mul(f.pow(a, typeof b === 'number' ? b - 1 : f.sub(b, 1)), b)) : null,
     needs.b ? f.mul(g, f.mul(y, f.log(a))) : null,
   ]),
-  maximum: binary(25, 'max(x, y)', (x, y) => Math.max(x, y), minmaxGrad('gt')),   // never Math.max itself: the twins get a third argument
+  maximum: binary(25, 'max(x, y)', (x, y) => Math.max(x, y), minmaxGrad('gt')), // never Math.max itself: the twins get a third argument
   minimum: binary(26, 'min(x, y)', (x, y) => Math.min(x, y), minmaxGrad('lt')),
   lt: compare(27, '<', (x, y) => x < y),
   le: compare(28, '<=', (x, y) => x <= y),
@@ -121,14 +122,17 @@ export const ELEMENTWISE = {
   // geluGrad(x, g): the gradient g·gelu'(x) in one pass. Backward rules run untaped, so it is only
   // differentiated if a user tapes it directly
   geluGrad: binary(33, 'y * gelu_grad_(x)', (x, g) => g * geluGradExact(x), () => {
-    throw new Error('geluGrad: no backward (the engine differentiates once; gelu\'s second derivative is not implemented)');
+    throw new Error("geluGrad: no backward (the engine differentiates once; gelu's second derivative is not implemented)");
   }),
   // where(cond = x, y, z). The forward treats any nonzero cond as true, so the gradient masks are
   // ne(c, 0) / eq(c, 0), not c and 1 − c (which scale the gradient when cond holds values other
   // than 0 and 1)
   where: {
-    code: 40, arity: 3, wgsl: 'select(z, y, x != 0.0)', ref: (x: number, y: number, z: number) => (x !== 0 ? y : z),
-    grad: ((f, g, c, _a, _b, needs) => [null, needs.a ? f.mul(g, f.ne(c, 0)) : null, needs.b ? f.mul(g, f.eq(c, 0)) : null]),
+    code: 40,
+    arity: 3,
+    wgsl: 'select(z, y, x != 0.0)',
+    ref: (x: number, y: number, z: number) => (x !== 0 ? y : z),
+    grad: (f, g, c, _a, _b, needs) => [null, needs.a ? f.mul(g, f.ne(c, 0)) : null, needs.b ? f.mul(g, f.eq(c, 0)) : null],
   },
 } as const satisfies Record<string, Declaration<1, UnaryGrad> | Declaration<2, BinaryGrad> | Declaration<3, WhereGrad>>;
 
@@ -136,15 +140,18 @@ export const ELEMENTWISE = {
 export type ElementwiseOp = keyof typeof ELEMENTWISE;
 type ArityOf<K extends ElementwiseOp> = (typeof ELEMENTWISE)[K]['arity'];
 /** The ops of one arity. */
-export type ElementwiseOfArity<N extends 1 | 2 | 3> = { [K in ElementwiseOp]: ArityOf<K> extends N ? K : never }[ElementwiseOp];
+export type ElementwiseOfArity<N extends 1 | 2 | 3> = { [K in ElementwiseOp]: ArityOf<K> extends N ? K : never; }[ElementwiseOp];
 
 /** Op codes by name (the kernel's OP override). */
-export const ELEMENTWISE_OPS = Object.fromEntries(Object.entries(ELEMENTWISE).map(([k, d]) => [k, d.code])) as { readonly [K in ElementwiseOp]: number };
+export const ELEMENTWISE_OPS = Object.fromEntries(Object.entries(ELEMENTWISE).map(([k, d]) => [k, d.code])) as {
+  readonly [K in ElementwiseOp]: number;
+};
 
 /** The WGSL `apply` switch: one case per op; copy (code 0) is also the default WGSL requires, never reached by another op. */
 export function applySwitchWgsl(): string {
   const cases = Object.values(ELEMENTWISE).map((d) => (d.code === 0
     ? `    case 0u, default: { return ${d.wgsl}; }`
-    : `    case ${d.code}u: { return ${d.wgsl}; }`));
+    : `    case ${d.code}u: { return ${d.wgsl}; }`)
+  );
   return `fn apply(x: f32, y: f32, z: f32) -> f32 {\n  switch OP {\n${cases.join('\n')}\n  }\n}`;
 }

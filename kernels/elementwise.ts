@@ -7,7 +7,10 @@ import { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp } from './elementwise-
 export { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp, type ElementwiseOfArity, type GradFns, type Operand } from './elementwise-ops.ts';
 
 /** A strided operand: element offset and one stride per output dim (0 where broadcast). */
-export interface StridedOperand { offset: number; strides: readonly number[] }
+export interface StridedOperand {
+  offset: number;
+  strides: readonly number[];
+}
 
 const WG = 64;
 /** vec4s per invocation of the dense text (its override VPI). */
@@ -19,7 +22,10 @@ function sourceFor(op: ElementwiseOp, f16: boolean, vec4: boolean): KernelSource
   const text = `${f16 ? 'f16' : 'f32'}${vec4 ? '_v4' : ''}` as keyof typeof TEXTS;
   const key = `${op}_${text}`;
   let s = sources.get(key);
-  if (!s) { s = { name: `elementwise_${key}`, wgsl: TEXTS[text], overrides: { WG, OP: ELEMENTWISE_OPS[op] } }; sources.set(key, s); }
+  if (!s) {
+    s = { name: `elementwise_${key}`, wgsl: TEXTS[text], overrides: { WG, OP: ELEMENTWISE_OPS[op] } };
+    sources.set(key, s);
+  }
   return s;
 }
 
@@ -27,7 +33,7 @@ function sourceFor(op: ElementwiseOp, f16: boolean, vec4: boolean): KernelSource
  * Drop size-1 dims and merge neighbours d, d+1 that every operand walks contiguously
  * (stride[d] = stride[d+1]·shape[d+1]): the same elements in the fewest dims.
  */
-export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][]; } {
   const dims: number[] = [];
   for (let d = 0; d < shape.length; d++) if (shape[d] !== 1) dims.push(d);
   const outShape: number[] = [];
@@ -37,7 +43,9 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
     const mergeable = last >= 0 && strides.every((st, k) => outStrides[k]![last] === st[d]! * shape[d]!);
     if (mergeable) {
       outShape[last]! *= shape[d]!;
-      strides.forEach((st, k) => { outStrides[k]![last] = st[d]!; });
+      strides.forEach((st, k) => {
+        outStrides[k]![last] = st[d]!;
+      });
     } else {
       outShape.push(shape[d]!);
       strides.forEach((st, k) => outStrides[k]!.push(st[d]!));
@@ -49,10 +57,10 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
 /** Build the launch of out = op(a, b, c) over strided operands (dims merged where contiguous; the dense vec4 text where allowed). */
 export function elementwise(p: {
   op: ElementwiseOp;
-  shape: readonly number[];           // output shape
+  shape: readonly number[]; // output shape
   out: StridedOperand;
   a: StridedOperand;
-  b?: StridedOperand | number;        // a number is passed as a uniform scalar
+  b?: StridedOperand | number; // a number is passed as a uniform scalar
   c?: StridedOperand;
   /** Every buffer holds f16 (else 32-bit words: f32, or i32 for copies). */
   f16?: boolean;
@@ -64,7 +72,10 @@ export function elementwise(p: {
   const bOp = typeof p.b === 'object' ? p.b : undefined;
   const zeros = p.shape.map(() => 0);
   const merged = coalesce(p.shape, [p.a.strides, bOp?.strides ?? zeros, p.c?.strides ?? zeros, p.out.strides]);
-  if (merged.shape.length === 0) { merged.shape.push(1); merged.strides.forEach((s) => s.push(0)); }
+  if (merged.shape.length === 0) {
+    merged.shape.push(1);
+    merged.strides.forEach((s) => s.push(0));
+  }
   const rank = merged.shape.length - 1;
   need(p.op, rank <= MAX_RANK, `rank ${rank + 1} after merging dims exceeds the kernel limit ${MAX_RANK + 1}`);
   const last = merged.shape[rank]!;
@@ -79,12 +90,22 @@ export function elementwise(p: {
   const buf = new ArrayBuffer(224);
   const u = new Uint32Array(buf);
   const f = new Float32Array(buf);
-  u[0] = rows; u[1] = last; u[2] = chunks; u[3] = rank;
-  u[4] = p.a.offset; u[5] = bOp?.offset ?? 0; u[6] = p.c?.offset ?? 0; u[7] = p.out.offset;
-  merged.strides.forEach((s, k) => { u[8 + k] = s[rank]!; });
+  u[0] = rows;
+  u[1] = last;
+  u[2] = chunks;
+  u[3] = rank;
+  u[4] = p.a.offset;
+  u[5] = bOp?.offset ?? 0;
+  u[6] = p.c?.offset ?? 0;
+  u[7] = p.out.offset;
+  merged.strides.forEach((s, k) => {
+    u[8 + k] = s[rank]!;
+  });
   f[12] = typeof p.b === 'number' ? p.b : 0;
   u[13] = typeof p.b === 'number' ? 1 : 0;
-  const put = (base: number, v: readonly number[]) => { for (let d = 0; d < rank; d++) u[base + d] = v[d]!; };
+  const put = (base: number, v: readonly number[]) => {
+    for (let d = 0; d < rank; d++) u[base + d] = v[d]!;
+  };
   put(16, merged.shape);
   merged.strides.forEach((s, k) => put(24 + 8 * k, s));
   // dense text: VPI vec4s per invocation; `chunks` carries the invocation count (their stride)
@@ -126,16 +147,24 @@ export function elementwiseKernel(p: Parameters<typeof elementwise>[0]): Kernel 
       const def = ELEMENTWISE[p.op];
       const f = def.ref;
       if (def.arity === 1) {
-        forEachOffset(p.shape, [p.out, p.a], ([io, ia]) => { o[io!] = f(x[ia!]!, 0, 0); });
+        forEachOffset(p.shape, [p.out, p.a], ([io, ia]) => {
+          o[io!] = f(x[ia!]!, 0, 0);
+        });
       } else if (def.arity === 3) {
         if (!bOp || !p.c || !y || !z) throw new Error(`${p.op}: needs three tensor operands`);
-        forEachOffset(p.shape, [p.out, p.a, bOp, p.c], ([io, ia, ib, ic]) => { o[io!] = f(x[ia!]!, y[ib!]!, z[ic!]!); });
+        forEachOffset(p.shape, [p.out, p.a, bOp, p.c], ([io, ia, ib, ic]) => {
+          o[io!] = f(x[ia!]!, y[ib!]!, z[ic!]!);
+        });
       } else if (typeof p.b === 'number') {
         const b = p.b;
-        forEachOffset(p.shape, [p.out, p.a], ([io, ia]) => { o[io!] = f(x[ia!]!, b, 0); });
+        forEachOffset(p.shape, [p.out, p.a], ([io, ia]) => {
+          o[io!] = f(x[ia!]!, b, 0);
+        });
       } else {
         if (!bOp || !y) throw new Error(`${p.op}: needs a second operand`);
-        forEachOffset(p.shape, [p.out, p.a, bOp], ([io, ia, ib]) => { o[io!] = f(x[ia!]!, y[ib!]!, 0); });
+        forEachOffset(p.shape, [p.out, p.a, bOp], ([io, ia, ib]) => {
+          o[io!] = f(x[ia!]!, y[ib!]!, 0);
+        });
       }
     },
   };

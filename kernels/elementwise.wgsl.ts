@@ -104,7 +104,9 @@ fn pow_(x: f32, y: f32) -> f32 {
 
 ${applySwitchWgsl()}
 
-${vec4 ? `${MAIN_1D()}
+${
+    vec4 ?
+      `${MAIN_1D()}
   // dense path: every operand contiguous from a multiple of 4, last % 4 == 0 (one row). Each
   // invocation takes VPI vec4s, strided by the invocation count (p.chunks here), so neighbouring
   // lanes still touch neighbouring addresses
@@ -123,7 +125,8 @@ ${vec4 ? `${MAIN_1D()}
     o[jo] = ${store}(vec4<f32>(apply(x.x, y.x, z.x), apply(x.y, y.y, z.y), apply(x.z, y.z, z.z), apply(x.w, y.w, z.w)));
   }
 }
-` : `${MAIN_1D()}
+` :
+      `${MAIN_1D()}
   if (i >= p.rows * p.chunks) { return; }
   let row = i / p.chunks;
   let col0 = (i % p.chunks) * 4u;
@@ -154,7 +157,8 @@ ${vec4 ? `${MAIN_1D()}
     o[jo] = ${store}(apply(x, y, z));
   }
 }
-`}
+`
+  }
 `;
 };
 export const ELEMENTWISE_WGSL = elementwiseWgsl(false, false);

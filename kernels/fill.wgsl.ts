@@ -3,7 +3,8 @@
 // f16 storage has a kernel text of its own (FILL_F16_WGSL): 32-bit words are written as bits.
 import { LINEAR_ID, MAIN_1D } from './kernel-source.ts';
 
-const fillWgsl = (f16: boolean) => /* wgsl */ `${f16 ? 'enable f16;' : ''}
+const fillWgsl = (f16: boolean) =>
+  /* wgsl */ `${f16 ? 'enable f16;' : ''}
 struct Params { n: u32, is_int: u32, value: f32, step: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> o: array<${f16 ? 'f16' : 'u32'}>;

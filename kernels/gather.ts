@@ -11,16 +11,28 @@ const SCATTER = { f32: source('scatter_add', scatterAddWgsl('f32')), f16: source
 function strides(shape: readonly number[]): number[] {
   const s: number[] = [];
   let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) { s[d] = acc; acc *= shape[d]!; }
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d]!;
+  }
   return s;
 }
 
 function uniforms(n: number, dim: number, dimSize: number, out: readonly number[], index: readonly number[], xStrides: number[]) {
   const u = new Uint32Array(28);
-  u[0] = n; u[1] = out.length; u[2] = dim; u[3] = dimSize;
-  out.forEach((v, d) => { u[4 + d] = v; });
-  index.forEach((v, d) => { u[12 + d] = v; });
-  xStrides.forEach((v, d) => { u[20 + d] = v; });
+  u[0] = n;
+  u[1] = out.length;
+  u[2] = dim;
+  u[3] = dimSize;
+  out.forEach((v, d) => {
+    u[4 + d] = v;
+  });
+  index.forEach((v, d) => {
+    u[12 + d] = v;
+  });
+  xStrides.forEach((v, d) => {
+    u[20 + d] = v;
+  });
   return u.buffer;
 }
 
@@ -44,7 +56,7 @@ function forEachIndex(shape: readonly number[], f: (coord: number[]) => void): v
 }
 
 /** out = gather(x, dim, index) on storages [x, index, out]: x, index contiguous; out has index's shape. */
-export function gather(p: { xShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage }): Kernel {
+export function gather(p: { xShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage; }): Kernel {
   return {
     name: 'gather',
     launches() {
@@ -59,7 +71,10 @@ export function gather(p: { xShape: readonly number[]; indexShape: readonly numb
       let i = 0;
       forEachIndex(p.indexShape, (coord) => {
         const j = idx[i]!;
-        if (j < 0 || j >= p.xShape[p.dim]!) { o[i++] = NaN; return; }
+        if (j < 0 || j >= p.xShape[p.dim]!) {
+          o[i++] = NaN;
+          return;
+        }
         let off = 0;
         for (let d = 0; d < coord.length; d++) off += (d === p.dim ? j : coord[d]!) * xs[d]!;
         o[i++] = x[off]!;
@@ -69,7 +84,7 @@ export function gather(p: { xShape: readonly number[]; indexShape: readonly numb
 }
 
 /** out[shape] = scatterAdd(zeros(shape), dim, index, src) on storages [src, index, out]: index, src contiguous, same shape. */
-export function scatterAdd(p: { outShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage }): Kernel {
+export function scatterAdd(p: { outShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage; }): Kernel {
   return {
     name: 'scatterAdd',
     launches() {

@@ -8,7 +8,8 @@
 // x, src and out hold T (f32, or f16: see floatStorage); scatter_add sums in f32.
 import { floatStorage, LINEAR_ID, MAIN_1D, MAX_RANK, type FloatStorage } from './kernel-source.ts';
 
-const common = (dtype: FloatStorage) => /* wgsl */ `${floatStorage(dtype)}
+const common = (dtype: FloatStorage) =>
+  /* wgsl */ `${floatStorage(dtype)}
 struct Params {
   n: u32,          // output elements
   rank: u32,
@@ -28,7 +29,8 @@ ${LINEAR_ID}
 fn at(v: array<vec4<u32>, 2>, i: u32) -> u32 { return v[i / 4u][i % 4u]; }
 `;
 
-export const gatherWgsl = (dtype: FloatStorage) => common(dtype) + /* wgsl */ `
+export const gatherWgsl = (dtype: FloatStorage) =>
+  common(dtype) + /* wgsl */ `
 ${MAIN_1D()}
   if (i >= p.n) { return; }
   let j = index[i];                       // index is contiguous with the output's shape
@@ -47,7 +49,8 @@ ${MAIN_1D()}
 }
 `;
 
-export const scatterAddWgsl = (dtype: FloatStorage) => common(dtype) + /* wgsl */ `
+export const scatterAddWgsl = (dtype: FloatStorage) =>
+  common(dtype) + /* wgsl */ `
 ${MAIN_1D()}
   if (i >= p.n) { return; }
   // coordinates of this output element; outside the index's extent (other than along dim)

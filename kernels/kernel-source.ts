@@ -34,7 +34,8 @@ fn linearId(wid: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, wg: u32) -> u32 {
  * WGSL: the entry point of a 1-D launch split over a 2-D grid (see `grid`): `fn main` binding
  * `id` to the linear invocation id. Needs LINEAR_ID and `override WG` in the shader.
  */
-export const MAIN_1D = (id = 'i') => /* wgsl */ `@compute @workgroup_size(WG)
+export const MAIN_1D = (id = 'i') =>
+  /* wgsl */ `@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
   let ${id} = linearId(wid, nwg, lid, WG);`;
@@ -52,8 +53,7 @@ export type FloatStorage = 'f32' | 'f16';
  * arithmetic and accumulation stays in f32 whatever the storage holds. Must open the shader
  * (enable directives precede every declaration).
  */
-export const floatStorage = (t: FloatStorage): string =>
-  t === 'f16' ? 'enable f16;\nalias T = f16;\n' : 'alias T = f32;\n';
+export const floatStorage = (t: FloatStorage): string => t === 'f16' ? 'enable f16;\nalias T = f16;\n' : 'alias T = f32;\n';
 
 /** One dispatch: the kernel, its uniform block and its workgroup grid. */
 export interface Launch {
@@ -77,7 +77,7 @@ export interface Kernel {
    * storages.length, +1, ...), and releases them after. The twin gets none.
    */
   readonly scratch?: readonly number[];
-  launches(): readonly (Launch & { readonly bindings: readonly (number | null)[] })[];
+  launches(): readonly (Launch & { readonly bindings: readonly (number | null)[]; })[];
   reference(arrays: readonly Float64Array[]): void;
 }
 
@@ -89,6 +89,8 @@ export function kernel(name: string, launches: readonly [Launch, readonly number
   return {
     name,
     launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })),
-    reference: (arrays) => { for (const [, bindings, twin] of launches) twin(bindings.map((i) => arrays[i]!)); },
+    reference: (arrays) => {
+      for (const [, bindings, twin] of launches) twin(bindings.map((i) => arrays[i]!));
+    },
   };
 }

@@ -4,7 +4,8 @@ import { layerNormBackwardColumnsWgsl, layerNormBackwardDxWgsl, layerNormForward
 import { grid, need, type FloatStorage, type KernelSource, type Launch } from './kernel-source.ts';
 
 export interface LayerNormShape {
-  rows: number; D: number;
+  rows: number;
+  D: number;
   /** Element type of x, w, b, y, g and dx (default f32); mean, rstd and the dw/db partials are f32. */
   dtype?: FloatStorage;
 }
@@ -33,13 +34,15 @@ function check(p: LayerNormShape): boolean {
 function uniforms(rows: number, cols: number, eps: number, parts: number): ArrayBuffer {
   const buf = new ArrayBuffer(16);
   const u = new Uint32Array(buf);
-  u[0] = rows; u[1] = cols; u[3] = parts;
+  u[0] = rows;
+  u[1] = cols;
+  u[3] = parts;
   new Float32Array(buf)[2] = eps;
   return buf;
 }
 
 /** Bindings: x, w, b, y, mean, rstd (w, b: any stand-in buffer when absent). */
-export function layerNormForward(p: LayerNormShape & { eps: number; hasWeight: boolean; hasBias: boolean }): Launch {
+export function layerNormForward(p: LayerNormShape & { eps: number; hasWeight: boolean; hasBias: boolean; }): Launch {
   const v4 = check(p);
   const [x, y] = grid(p.rows, WG);
   return {
@@ -50,17 +53,18 @@ export function layerNormForward(p: LayerNormShape & { eps: number; hasWeight: b
 }
 
 /** Bindings: g, x, w, mean, rstd, dx (w: a stand-in when absent). */
-export function layerNormBackwardDx(p: LayerNormShape & { hasWeight: boolean }): Launch {
+export function layerNormBackwardDx(p: LayerNormShape & { hasWeight: boolean; }): Launch {
   const v4 = check(p);
   const [x, y] = grid(p.rows, WG);
-  return { source: source('dx', v4, p.dtype ?? 'f32', { HAS_W: +p.hasWeight }), uniforms: uniforms(p.rows, v4 ? p.D / 4 : p.D, 0, 1), workgroups: [x, y, 1] };
+  return { source: source('dx', v4, p.dtype ?? 'f32', { HAS_W: +p.hasWeight }), uniforms: uniforms(p.rows, v4 ? p.D / 4 : p.D, 0, 1),
+    workgroups: [x, y, 1] };
 }
 
 /** Number of row blocks the column kernel writes for `rows` rows. */
 export const layerNormParts = (rows: number, rowsPerPart = LAYER_NORM_ROWS_PER_PART) => Math.max(1, Math.ceil(rows / rowsPerPart));
 
 /** Bindings: g, x, mean, rstd, dw [parts, D], db [parts, D] (a stand-in for the one not wanted). */
-export function layerNormBackwardColumns(p: LayerNormShape & { wantDw: boolean; wantDb: boolean; rowsPerPart?: number }): Launch {
+export function layerNormBackwardColumns(p: LayerNormShape & { wantDw: boolean; wantDb: boolean; rowsPerPart?: number; }): Launch {
   const v4 = check(p);
   const cols = v4 ? p.D / 4 : p.D;
   const parts = layerNormParts(p.rows, p.rowsPerPart);
@@ -75,7 +79,7 @@ export function layerNormBackwardColumns(p: LayerNormShape & { wantDw: boolean; 
 // ---- float64 twins: the same algorithms, naively, in double precision ---------------------------
 
 /** [x, w, b, y, mean, rstd] as in layerNormForward. */
-export function layerNormForwardRef(a: readonly Float64Array[], p: LayerNormShape & { eps: number; hasWeight: boolean; hasBias: boolean }): void {
+export function layerNormForwardRef(a: readonly Float64Array[], p: LayerNormShape & { eps: number; hasWeight: boolean; hasBias: boolean; }): void {
   const [x, w, b, y, mean, rstd] = a as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   for (let r = 0; r < p.rows; r++) {
     const o = r * p.D;
@@ -97,7 +101,7 @@ export function layerNormForwardRef(a: readonly Float64Array[], p: LayerNormShap
 }
 
 /** [g, x, w, mean, rstd, dx] as in layerNormBackwardDx. */
-export function layerNormBackwardDxRef(a: readonly Float64Array[], p: LayerNormShape & { hasWeight: boolean }): void {
+export function layerNormBackwardDxRef(a: readonly Float64Array[], p: LayerNormShape & { hasWeight: boolean; }): void {
   const [g, x, w, mean, rstd, dx] = a as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   for (let r = 0; r < p.rows; r++) {
     const o = r * p.D, mu = mean[r]!, rs = rstd[r]!;
@@ -116,7 +120,9 @@ export function layerNormBackwardDxRef(a: readonly Float64Array[], p: LayerNormS
 }
 
 /** [g, x, mean, rstd, dw, db] as in layerNormBackwardColumns. */
-export function layerNormBackwardColumnsRef(a: readonly Float64Array[], p: LayerNormShape & { wantDw: boolean; wantDb: boolean; rowsPerPart?: number }): void {
+export function layerNormBackwardColumnsRef(a: readonly Float64Array[],
+  p: LayerNormShape & { wantDw: boolean; wantDb: boolean; rowsPerPart?: number; }): void
+{
   const [g, x, mean, rstd, dw, db] = a as [Float64Array, Float64Array, Float64Array, Float64Array, Float64Array, Float64Array];
   const parts = layerNormParts(p.rows, p.rowsPerPart);
   const per = Math.ceil(p.rows / parts);

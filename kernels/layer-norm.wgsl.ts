@@ -38,7 +38,8 @@ override WG: u32 = 64;
 ${LINEAR_ID}
 `;
 
-export const layerNormForwardWgsl = (vec4: boolean, dtype: FloatStorage = 'f32') => /* wgsl */ `${layerNormPreamble(vec4, dtype)}
+export const layerNormForwardWgsl = (vec4: boolean, dtype: FloatStorage = 'f32') =>
+  /* wgsl */ `${layerNormPreamble(vec4, dtype)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> x: array<S>;              // [rows, cols]
 @group(0) @binding(2) var<storage, read> w: array<S>;              // [cols]
@@ -70,7 +71,8 @@ ${MAIN_1D('r')}
 }
 `;
 
-export const layerNormBackwardDxWgsl = (vec4: boolean, dtype: FloatStorage = 'f32') => /* wgsl */ `${layerNormPreamble(vec4, dtype)}
+export const layerNormBackwardDxWgsl = (vec4: boolean, dtype: FloatStorage = 'f32') =>
+  /* wgsl */ `${layerNormPreamble(vec4, dtype)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> g: array<S>;              // [rows, cols] dL/dy
 @group(0) @binding(2) var<storage, read> x: array<S>;              // [rows, cols]
@@ -105,7 +107,8 @@ ${MAIN_1D('r')}
 }
 `;
 
-export const layerNormBackwardColumnsWgsl = (vec4: boolean, dtype: FloatStorage = 'f32') => /* wgsl */ `${layerNormPreamble(vec4, dtype)}
+export const layerNormBackwardColumnsWgsl = (vec4: boolean, dtype: FloatStorage = 'f32') =>
+  /* wgsl */ `${layerNormPreamble(vec4, dtype)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> g: array<S>;              // [rows, cols] dL/dy
 @group(0) @binding(2) var<storage, read> x: array<S>;              // [rows, cols]

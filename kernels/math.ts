@@ -19,7 +19,8 @@ export function erf(x: number): number {
   let f = z, c = z, d = 0;
   for (let n = 1; n < 200; n++) {
     const an = n / 2;
-    d = z + an * d; d = 1 / d;
+    d = z + an * d;
+    d = 1 / d;
     c = z + an / c;
     const delta = c * d;
     f *= delta;

@@ -16,12 +16,19 @@ import { ELEMENTWISE } from './elementwise-ops.ts';
 
 /** A batched C = op(A)·op(B) (op: optional transpose) over dense operands at element offsets, with tile and epilogue choices. */
 export interface MatmulParams {
-  batch: number; M: number; N: number; K: number;
-  transA: boolean; transB: boolean;
-  strideA: number; strideB: number;   // 0 broadcasts the operand over the batch
-  offA: number; offB: number; offC: number;
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  strideA: number;
+  strideB: number; // 0 broadcasts the operand over the batch
+  offA: number;
+  offB: number;
+  offC: number;
   /** Tile of the scalar (no-subgroup) kernel. */
-  tile?: { tm: number; tn: number; wgx: number; wgy: number };
+  tile?: { tm: number; tn: number; wgx: number; wgy: number; };
   /** The device's smallest subgroup size (0 or absent: no subgroups; use the scalar kernel). */
   subgroupSize?: number;
   /** Tile of the subgroup kernel; absent: the tuned table's choice for this shape and adapter. */
@@ -29,7 +36,7 @@ export interface MatmulParams {
   /** adapterKey() of the device: selects its rows of the tuned table (none: the default tile). */
   adapter?: string;
   /** Octets (8-lane groups) per workgroup of the subgroup kernel along M and N (default 1×1). */
-  octets?: { m: number; n: number };
+  octets?: { m: number; n: number; };
   /** Bind operands as f32 even where vec4 would do (tests and benchmarks of the fallback paths). */
   scalarLoads?: boolean;
   /** Bias / GELU / residual / pre-activation applied as C is stored (kernels/matmul.wgsl.ts). */
@@ -38,23 +45,29 @@ export interface MatmulParams {
   dtype?: FloatStorage;
 }
 
-
 /** The scalar kernel's default register tile (tm×tn per invocation) and workgroup (wgx×wgy). */
 export const DEFAULT_MATMUL_TILE = { tm: 4, tn: 4, wgx: 8, wgy: 8 };
 /** Tiles the subgroup kernel may be built with (each is one more pipeline to compile). */
 export const SUBGROUP_TILES: readonly SubgroupTile[] = [
-  { tm: 8, tn4: 1 }, { tm: 16, tn4: 1 }, { tm: 32, tn4: 1 }, { tm: 8, tn4: 2 }, { tm: 16, tn4: 2 },
+  { tm: 8, tn4: 1 },
+  { tm: 16, tn4: 1 },
+  { tm: 32, tn4: 1 },
+  { tm: 8, tn4: 2 },
+  { tm: 16, tn4: 2 },
 ];
 const sources = new Map<string, string>();
 
 function cached(key: string, build: () => string): string {
   let wgsl = sources.get(key);
-  if (!wgsl) { wgsl = build(); sources.set(key, wgsl); }
+  if (!wgsl) {
+    wgsl = build();
+    sources.set(key, wgsl);
+  }
   return wgsl;
 }
 
 /** Which operands the subgroup kernel may bind as vec4 for these parameters. */
-export function vec4Operands(p: MatmulParams): { a: boolean; b: boolean } {
+export function vec4Operands(p: MatmulParams): { a: boolean; b: boolean; } {
   const aligned = (off: number, stride: number) => off % 4 === 0 && stride % 4 === 0;
   return {
     a: !p.scalarLoads && (p.transA ? p.M % 4 === 0 : p.K % 4 === 0) && aligned(p.offA, p.strideA),
@@ -71,14 +84,18 @@ export const DEFAULT_SUBGROUP_TILE: SubgroupTile = { tm: 16, tn4: 1 };
  * the same transposes, else DEFAULT_SUBGROUP_TILE (always so for an adapter never tuned).
  */
 export function pickSubgroupTile(p: Pick<MatmulParams, 'M' | 'N' | 'K' | 'transA' | 'transB' | 'adapter'>,
-  table: readonly AdapterTiles[] = MATMUL_TILES): SubgroupTile {
+  table: readonly AdapterTiles[] = MATMUL_TILES): SubgroupTile
+{
   let best = DEFAULT_SUBGROUP_TILE;
   let bestDist = Infinity;
   const rows = table.find((t) => t.adapter === p.adapter)?.tiles ?? [];
   for (const e of rows) {
     if (e.transA !== p.transA || e.transB !== p.transB) continue;
     const d = Math.abs(Math.log(e.M / p.M)) + Math.abs(Math.log(e.N / p.N)) + Math.abs(Math.log(e.K / p.K));
-    if (d < bestDist) { bestDist = d; best = { tm: e.tm, tn4: e.tn4 }; }
+    if (d < bestDist) {
+      bestDist = d;
+      best = { tm: e.tm, tn4: e.tn4 };
+    }
   }
   return best;
 }

@@ -54,7 +54,12 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;`;
 
 /** What `finish` does to each output element; all false is a plain matmul. */
-export interface MatmulEpilogue { bias: boolean; gelu: boolean; residual: boolean; pre: boolean }
+export interface MatmulEpilogue {
+  bias: boolean;
+  gelu: boolean;
+  residual: boolean;
+  pre: boolean;
+}
 export const NO_EPILOGUE: MatmulEpilogue = { bias: false, gelu: false, residual: false, pre: false };
 
 /** Short key of an epilogue for kernel names ('' for none). */
@@ -67,9 +72,15 @@ function epilogueWgsl(e: MatmulEpilogue): string {
   let binding = 4;
   const decl: string[] = [];
   const body: string[] = [];
-  if (e.bias) { decl.push(`@group(0) @binding(${binding++}) var<storage, read> bias: array<T>;        // [N]`); body.push('z += f32(bias[n]);'); }
+  if (e.bias) {
+    decl.push(`@group(0) @binding(${binding++}) var<storage, read> bias: array<T>;        // [N]`);
+    body.push('z += f32(bias[n]);');
+  }
   if (e.residual) decl.push(`@group(0) @binding(${binding++}) var<storage, read> residual: array<T>;    // like C`);
-  if (e.pre) { decl.push(`@group(0) @binding(${binding++}) var<storage, read_write> pre: array<T>;   // like C`); body.push('pre[i] = T(z);'); }
+  if (e.pre) {
+    decl.push(`@group(0) @binding(${binding++}) var<storage, read_write> pre: array<T>;   // like C`);
+    body.push('pre[i] = T(z);');
+  }
   if (e.gelu) body.push('z = gelu_(z);');
   if (e.residual) body.push('z += f32(residual[i]);');
   return `${decl.join('\n')}
@@ -164,7 +175,9 @@ fn load_b(base: u32, n: u32, k0: u32) -> array<vec4<f32>, 4> {
  * The subgroup kernel for one tile and operand layout. `aVec4`/`bVec4` bind A/B as
  * array<vec4<f32>> (the launcher checks the rows, offsets and batch strides allow it).
  */
-export function matmulSubgroupWgsl(t: SubgroupTile, aVec4: boolean, bVec4: boolean, epi: MatmulEpilogue = NO_EPILOGUE, dtype: FloatStorage = 'f32'): string {
+export function matmulSubgroupWgsl(t: SubgroupTile, aVec4: boolean, bVec4: boolean, epi: MatmulEpilogue = NO_EPILOGUE,
+  dtype: FloatStorage = 'f32'): string
+{
   const { tm, tn4 } = t;
   // The straight-line FMA block of one K step: for each column group j, load B once, then for
   // each row i fold the 4 k values into acc_i_j (so one accumulator is live at a time).
@@ -174,7 +187,9 @@ export function matmulSubgroupWgsl(t: SubgroupTile, aVec4: boolean, bVec4: boole
     step.push(`    let bq${j} = load_b(base_b, n0 + 4u * (lane + ${8 * j}u), k0);`);
     for (let i = 0; i < tm; i++) {
       const a = (kk: number) => `vec4<f32>(a_at(af${i >> 3}, gbase, ${i & 7}u, ${kk}u))`;
-      step.push(`    acc_${i}_${j} = fma(${a(3)}, bq${j}[3], fma(${a(2)}, bq${j}[2], fma(${a(1)}, bq${j}[1], fma(${a(0)}, bq${j}[0], acc_${i}_${j}))));`);
+      step.push(
+        `    acc_${i}_${j} = fma(${a(3)}, bq${j}[3], fma(${a(2)}, bq${j}[2], fma(${a(1)}, bq${j}[1], fma(${a(0)}, bq${j}[0], acc_${i}_${j}))));`,
+      );
     }
   }
   const decl: string[] = [];

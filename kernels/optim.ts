@@ -4,9 +4,16 @@ import { adamwWgsl, emaWgsl, nonFiniteWgsl } from './optim.wgsl.ts';
 import { grid, need, type KernelSource, type Launch } from './kernel-source.ts';
 
 /** One tensor's AdamW step; `step` is t, its step count including this one (t ≥ 1). */
-export interface AdamwSegment { n: number; lr: number; wd: number; step: number }
+export interface AdamwSegment {
+  n: number;
+  lr: number;
+  wd: number;
+  step: number;
+}
 export interface AdamwShared {
-  b1: number; b2: number; eps: number;
+  b1: number;
+  b2: number;
+  eps: number;
   /** Multiplies every gradient first: 1/S under a loss scale S (default 1, which changes no bit). */
   invScale?: number;
 }
@@ -20,15 +27,21 @@ const WGSL = { adamw: adamwWgsl, ema: emaWgsl, nonFinite: nonFiniteWgsl };
 function source(kind: keyof typeof WGSL, K: number): KernelSource {
   const name = `${kind}_x${K}`;
   let s = sources.get(name);
-  if (!s) { s = { name, wgsl: WGSL[kind](K), overrides: { WG } }; sources.set(name, s); }
+  if (!s) {
+    s = { name, wgsl: WGSL[kind](K), overrides: { WG } };
+    sources.set(name, s);
+  }
   return s;
 }
 
 /** Segment starts (multiples of WG, so no workgroup straddles two tensors) and the invocations in all. */
-function layout(ns: readonly number[]): { starts: number[]; total: number } {
+function layout(ns: readonly number[]): { starts: number[]; total: number; } {
   const starts: number[] = [];
   let at = 0;
-  for (const n of ns) { starts.push(at); at += Math.ceil(n / WG) * WG; }
+  for (const n of ns) {
+    starts.push(at);
+    at += Math.ceil(n / WG) * WG;
+  }
   return { starts, total: at };
 }
 
@@ -118,5 +131,7 @@ export function emaRef(a: readonly Float64Array[], ns: readonly number[], moment
 /** Each tensor of ns in turn, then the counter [1], as in nonFinite. */
 export function nonFiniteRef(a: readonly Float64Array[], ns: readonly number[]): void {
   const count = a[ns.length]!;
-  ns.forEach((n, k) => { for (let i = 0; i < n; i++) if (!Number.isFinite(a[k]![i]!)) count[0] = count[0]! + 1; });
+  ns.forEach((n, k) => {
+    for (let i = 0; i < n; i++) if (!Number.isFinite(a[k]![i]!)) count[0] = count[0]! + 1;
+  });
 }

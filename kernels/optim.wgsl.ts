@@ -28,7 +28,8 @@ import { LINEAR_ID, MAIN_1D } from './kernel-source.ts';
  * backend clamps it onto the neighbouring tensor's last element).
  */
 export function segments(K: number, body: (k: number) => string): string {
-  return Array.from({ length: K }, (_, k) => `  if (i >= p.seg[${k}].start && i - p.seg[${k}].start < p.seg[${k}].n) {
+  return Array.from({ length: K }, (_, k) =>
+    `  if (i >= p.seg[${k}].start && i - p.seg[${k}].start < p.seg[${k}].n) {
     let j = i - p.seg[${k}].start;
 ${body(k)}
   }`).join('\n');
@@ -65,7 +66,9 @@ override WG: u32 = 256;
 ${LINEAR_ID}
 
 ${MAIN_1D()}
-${segments(K, (k) => `    let s = p.seg[${k}];
+${
+    segments(K, (k) =>
+      `    let s = p.seg[${k}];
     let g = grad${k}[j] * p.inv_scale;
     let decayed = theta${k}[j] * s.decay;
     let mi = m${k}[j] * p.b1 + g * p.one_minus_b1;
@@ -73,7 +76,8 @@ ${segments(K, (k) => `    let s = p.seg[${k}];
     m${k}[j] = mi;
     v${k}[j] = vi;
     let denom = sqrt(vi) / s.bc2_sqrt + p.eps;
-    theta${k}[j] = decayed + (mi / denom) * s.neg_step;`)}
+    theta${k}[j] = decayed + (mi / denom) * s.neg_step;`)
+  }
 }
 `;
 }

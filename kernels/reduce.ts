@@ -10,12 +10,19 @@ const sources = new Map<string, KernelSource>();
 function sourceFor(op: ReduceOp, x: FloatStorage, o: FloatStorage): KernelSource {
   const key = `reduce_${op}${x === 'f32' && o === 'f32' ? '' : `_${x}_${o}`}`;
   let s = sources.get(key);
-  if (!s) { s = { name: key, wgsl: reduceWgsl(x, o), overrides: { WG, OP: op === 'sum' ? 0 : 1 } }; sources.set(key, s); }
+  if (!s) {
+    s = { name: key, wgsl: reduceWgsl(x, o), overrides: { WG, OP: op === 'sum' ? 0 : 1 } };
+    sources.set(key, s);
+  }
   return s;
 }
 
 /** A reduction of x[outer, len, inner] over `len`. */
-export interface ReduceShape { outer: number; len: number; inner: number }
+export interface ReduceShape {
+  outer: number;
+  len: number;
+  inner: number;
+}
 
 /** One reduction dispatch (or the first of two when `parts` > 1). */
 export interface ReduceLaunch {
@@ -31,9 +38,13 @@ export interface ReduceLaunch {
  * chunks (aiming at ~2048 invocations in all, chunks of at least `minChunk`) so it stays parallel.
  */
 export function reduceLaunch(p: {
-  op: ReduceOp; shape: ReduceShape; offset: number; minChunk?: number;
+  op: ReduceOp;
+  shape: ReduceShape;
+  offset: number;
+  minChunk?: number;
   /** Element types of x and of the output (default f32); partials of a split reduction are f32. */
-  x?: FloatStorage; out?: FloatStorage;
+  x?: FloatStorage;
+  out?: FloatStorage;
 }): ReduceLaunch {
   const { outer, len, inner } = p.shape;
   const outputs = outer * inner;
@@ -51,7 +62,7 @@ export function reduceLaunch(p: {
  * out[outer, inner] = op over len of the window x[outer, len, inner] at `offset`, storages
  * [x, out]: one launch, or two through an f32 scratch of partials when the axis is split.
  */
-export function reduce(p: { op: ReduceOp; shape: ReduceShape; offset: number; x: FloatStorage; out: FloatStorage }): Kernel {
+export function reduce(p: { op: ReduceOp; shape: ReduceShape; offset: number; x: FloatStorage; out: FloatStorage; }): Kernel {
   const { op, shape, offset } = p;
   const first = reduceLaunch({ op, shape, offset, x: p.x, out: p.out });
   const outputs = shape.outer * shape.inner;
@@ -60,7 +71,8 @@ export function reduce(p: { op: ReduceOp; shape: ReduceShape; offset: number; x:
     scratch: first.parts === 1 ? [] : [first.parts * outputs],
     launches() {
       if (first.parts === 1) return [{ ...first, bindings: [0, 1] }];
-      const second = reduceLaunch({ op, shape: { outer: 1, len: first.parts, inner: outputs }, offset: 0, minChunk: Number.MAX_SAFE_INTEGER, x: 'f32', out: p.out });
+      const second = reduceLaunch({ op, shape: { outer: 1, len: first.parts, inner: outputs }, offset: 0, minChunk: Number.MAX_SAFE_INTEGER, x: 'f32',
+        out: p.out });
       return [{ ...first, bindings: [0, 2] }, { ...second, bindings: [2, 1] }];
     },
     reference(arrays) {

@@ -8,7 +8,8 @@
 // one compiles away. Accumulates in f32 whatever x and o hold (f32 or f16; partials are f32).
 import { LINEAR_ID, MAIN_1D, type FloatStorage } from './kernel-source.ts';
 
-export const reduceWgsl = (x: FloatStorage, o: FloatStorage) => /* wgsl */ `${x === 'f16' || o === 'f16' ? 'enable f16;' : ''}
+export const reduceWgsl = (x: FloatStorage, o: FloatStorage) =>
+  /* wgsl */ `${x === 'f16' || o === 'f16' ? 'enable f16;' : ''}
 struct Params {
   outer: u32,
   len: u32,       // the reduced axis

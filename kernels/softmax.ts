@@ -5,16 +5,18 @@ import { grid, need, type FloatStorage, type Kernel, type KernelSource } from '.
 const WG = 64;
 const source = (name: string, wgsl: string): KernelSource => ({ name, wgsl, overrides: { WG } });
 const FORWARD = { f32: source('softmax_rows', softmaxWgsl('f32')), f16: source('softmax_rows_f16', softmaxWgsl('f16')) };
-const BACKWARD = { f32: source('softmax_backward_rows', softmaxBackwardWgsl('f32')), f16: source('softmax_backward_rows_f16', softmaxBackwardWgsl('f16')) };
+const BACKWARD = { f32: source('softmax_backward_rows', softmaxBackwardWgsl('f32')),
+  f16: source('softmax_backward_rows_f16', softmaxBackwardWgsl('f16')) };
 
 /** y = softmax(x) over each row of dense [rows, cols] x at `offset` (max-subtracted), storages [x, y]; one workgroup per row. */
-export function softmaxRows(p: { rows: number; cols: number; offset: number; dtype?: FloatStorage }): Kernel {
+export function softmaxRows(p: { rows: number; cols: number; offset: number; dtype?: FloatStorage; }): Kernel {
   return {
     name: 'softmax',
     launches() {
       need('softmax', p.cols > 0 && p.rows * p.cols < 2 ** 31, `x [${p.rows}, ${p.cols}] must be non-empty with fewer than 2^31 elements`);
       const [x, y] = grid(p.rows, WG);
-      return [{ source: FORWARD[p.dtype ?? 'f32'], uniforms: new Uint32Array([p.rows, p.cols, p.offset, 0]).buffer, workgroups: [x, y, 1], bindings: [0, 1] }];
+      return [{ source: FORWARD[p.dtype ?? 'f32'], uniforms: new Uint32Array([p.rows, p.cols, p.offset, 0]).buffer, workgroups: [x, y, 1],
+        bindings: [0, 1] }];
     },
     reference(arrays) {
       const [a, o] = arrays as [Float64Array, Float64Array];
@@ -23,7 +25,11 @@ export function softmaxRows(p: { rows: number; cols: number; offset: number; dty
         let m = -Infinity;
         for (let k = 0; k < cols; k++) m = Math.max(m, a[offset + r * cols + k]!);
         let s = 0;
-        for (let k = 0; k < cols; k++) { const e = Math.exp(a[offset + r * cols + k]! - m); o[r * cols + k] = e; s += e; }
+        for (let k = 0; k < cols; k++) {
+          const e = Math.exp(a[offset + r * cols + k]! - m);
+          o[r * cols + k] = e;
+          s += e;
+        }
         for (let k = 0; k < cols; k++) o[r * cols + k]! /= s;
       }
     },
@@ -31,13 +37,14 @@ export function softmaxRows(p: { rows: number; cols: number; offset: number; dty
 }
 
 /** dx = y ⊙ (g − Σ g·y) per row of dense [rows, cols] y and g, storages [y, g, dx]. */
-export function softmaxBackwardRows(p: { rows: number; cols: number; dtype?: FloatStorage }): Kernel {
+export function softmaxBackwardRows(p: { rows: number; cols: number; dtype?: FloatStorage; }): Kernel {
   return {
     name: 'softmaxBackward',
     launches() {
       need('softmax backward', p.cols > 0 && p.rows * p.cols < 2 ** 31, `y [${p.rows}, ${p.cols}] must be non-empty with fewer than 2^31 elements`);
       const [x, y] = grid(p.rows, WG);
-      return [{ source: BACKWARD[p.dtype ?? 'f32'], uniforms: new Uint32Array([p.rows, p.cols, 0, 0]).buffer, workgroups: [x, y, 1], bindings: [0, 1, 2] }];
+      return [{ source: BACKWARD[p.dtype ?? 'f32'], uniforms: new Uint32Array([p.rows, p.cols, 0, 0]).buffer, workgroups: [x, y, 1],
+        bindings: [0, 1, 2] }];
     },
     reference(arrays) {
       const [Y, G, D] = arrays as [Float64Array, Float64Array, Float64Array];

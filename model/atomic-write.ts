@@ -25,16 +25,21 @@ export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string | readonly Uint8Array[],
 ): Promise<void> {
-  const there = await stat(path).catch(() => null);   // follows a symlink: what a reader would open
+  const there = await stat(path).catch(() => null); // follows a symlink: what a reader would open
   if (there && !there.isFile()) {
-    throw new Error(`write ${path}: ${there.isDirectory() ? 'is a directory (EISDIR)' : 'is not a regular file (a device, FIFO or socket)'}; give a file path`);
+    throw new Error(
+      `write ${path}: ${there.isDirectory() ? 'is a directory (EISDIR)' : 'is not a regular file (a device, FIFO or socket)'}; give a file path`,
+    );
   }
   const tmp = `${path}.tmp-${process.pid}.${counter++}`;
   try {
     const fh = await open(tmp, 'w', 0o644);
     try {
-      const chunks = typeof data === 'string' ? [new TextEncoder().encode(data)]
-        : data instanceof Uint8Array ? [data] : data;
+      const chunks = typeof data === 'string' ?
+        [new TextEncoder().encode(data)]
+        : data instanceof Uint8Array
+        ? [data]
+        : data;
       let position = 0;
       for (const chunk of chunks) {
         // write() may write less than asked (large buffers, some file systems): loop until done.

@@ -15,7 +15,8 @@
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { decodeSafetensors, encodeSafetensors, fromArray, noGrad, tidy, type AdamW, type DecodedTensor, type Module, type Tensor } from '../engine/index.ts';
+import { decodeSafetensors, encodeSafetensors, fromArray, noGrad, tidy, type AdamW, type DecodedTensor, type Module,
+  type Tensor } from '../engine/index.ts';
 import { writeFileAtomic } from './atomic-write.ts';
 import { checkFields, MAX_STEPS, RUN_FIELDS, show } from './config-schema.ts';
 import { validatePreset, type Preset } from './presets.ts';
@@ -45,7 +46,9 @@ export interface CheckpointContents {
 }
 
 /** Thrown by encodeTrainState when a tensor holds NaN/Inf: such a state is never written. */
-export class NonFiniteError extends Error { override name = 'NonFiniteError'; }
+export class NonFiniteError extends Error {
+  override name = 'NonFiniteError';
+}
 
 /** Index of the first NaN/±Inf in `a`, or -1. */
 export function firstNonFinite(a: ArrayLike<number>): number {
@@ -66,7 +69,7 @@ export function finiteOrThrow(path: string, key: string, data: Float32Array): Fl
 
 /** Serialise the nets, the optimizer's moments and the resume state to safetensors bytes. */
 export async function encodeTrainState(nets: TrainNets, opt: AdamW | null, c: CheckpointContents): Promise<Uint8Array> {
-  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
+  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array; }> = {};
   const optSteps: Record<string, number> = {};
   // Every value is read back here anyway, so the finiteness check costs no extra GPU work: a
   // step whose update produced NaN/Inf must never become the "last good" checkpoint.
@@ -92,8 +95,9 @@ export async function encodeTrainState(nets: TrainNets, opt: AdamW | null, c: Ch
 
 /** Host tensors (F32) and metadata → the bytes of a train-state checkpoint, each tensor's CRC-32 included. */
 export function encodeCheckpoint(
-  tensors: Readonly<Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }>>,
-  optSteps: Readonly<Record<string, number>>, c: CheckpointContents,
+  tensors: Readonly<Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array; }>>,
+  optSteps: Readonly<Record<string, number>>,
+  c: CheckpointContents,
 ): Uint8Array {
   const crcs: Record<string, number> = {};
   for (const [name, t] of Object.entries(tensors)) crcs[name] = crc32(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
@@ -131,16 +135,24 @@ export async function readCheckpoint(path: string): Promise<CheckpointFile> {
     bytes = await readFile(path);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new Error(`load ${path}: ${err.code === 'EISDIR' ? 'is a directory, not a checkpoint file' : err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    throw new Error(
+      `load ${path}: ${err.code === 'EISDIR' ? 'is a directory, not a checkpoint file' : err.code === 'ENOENT' ? 'no such file' : err.message}`,
+    );
   }
   const file = decodeSafetensors(bytes, path);
   const meta = file.metadata;
   const where = `load ${path}`;
-  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`${where}: not an ijepa-webgpu train state (format '${meta.format ?? 'missing'}', expected '${CHECKPOINT_FORMAT}')`);
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    throw new Error(`${where}: not an ijepa-webgpu train state (format '${meta.format ?? 'missing'}', expected '${CHECKPOINT_FORMAT}')`);
+  }
   const json = (key: string, fallback: string | undefined): unknown => {
     const text = meta[key] ?? fallback;
     if (text === undefined) throw new Error(`${where}: metadata has no '${key}'`);
-    try { return JSON.parse(text) as unknown; } catch (e) { throw new Error(`${where}: metadata '${key}' is not valid JSON (${(e as Error).message})`); }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (e) {
+      throw new Error(`${where}: metadata '${key}' is not valid JSON (${(e as Error).message})`);
+    }
   };
   const config = checkTrainConfig(json('config', undefined), where);
   const stepText = meta.step;
@@ -150,22 +162,37 @@ export async function readCheckpoint(path: string): Promise<CheckpointFile> {
   const state = json('state', 'null');
   if (typeof state !== 'object' || Array.isArray(state)) throw new Error(`${where}: metadata 'state' must be an object or null, got ${show(state)}`);
   const optSteps = json('opt_steps', '{}');
-  if (typeof optSteps !== 'object' || optSteps === null || Array.isArray(optSteps)) throw new Error(`${where}: metadata 'opt_steps' must be an object, got ${show(optSteps)}`);
+  if (typeof optSteps !== 'object' || optSteps === null || Array.isArray(optSteps)) {
+    throw new Error(`${where}: metadata 'opt_steps' must be an object, got ${show(optSteps)}`);
+  }
   for (const [k, n] of Object.entries(optSteps)) {
-    if (!Number.isInteger(n) || (n as number) < 0 || (n as number) > MAX_STEPS) throw new Error(`${where}: metadata 'opt_steps' of ${k} is ${show(n)}, not a step count in 0..${MAX_STEPS}`);
+    if (!Number.isInteger(n) || (n as number) < 0 || (n as number) > MAX_STEPS) {
+      throw new Error(`${where}: metadata 'opt_steps' of ${k} is ${show(n)}, not a step count in 0..${MAX_STEPS}`);
+    }
   }
   // files written before the CRCs were recorded carry none; then only the structure is checked
   const crcs = meta.crc32 === undefined ? null : json('crc32', undefined);
-  if (crcs !== null && (typeof crcs !== 'object' || Array.isArray(crcs))) throw new Error(`${where}: metadata 'crc32' must be an object, got ${show(crcs)}`);
+  if (crcs !== null && (typeof crcs !== 'object' || Array.isArray(crcs))) {
+    throw new Error(`${where}: metadata 'crc32' must be an object, got ${show(crcs)}`);
+  }
   for (const [name, t] of file.tensors) {
     if (t.dtype !== 'F32') throw new Error(`${where}: tensor ${name} is ${t.dtype}; a train state holds F32 tensors only`);
     if (crcs === null) continue;
     const want = (crcs as Record<string, unknown>)[name];
     if (want === undefined) throw new Error(`${where}: tensor ${name} has no CRC-32 in the metadata (was it added by hand?)`);
-    if (crc32(t.data) !== want) throw new Error(`${where}: tensor ${name} fails its CRC-32 check: its bytes are not those saved under that name (corrupt file, or data offsets moved)`);
+    if (crc32(t.data) !== want) {
+      throw new Error(
+        `${where}: tensor ${name} fails its CRC-32 check: its bytes are not those saved under that name (corrupt file, or data offsets moved)`,
+      );
+    }
   }
   return {
-    path, config, step: Number(stepText), state: state as unknown, optSteps: optSteps as Record<string, number>, tensors: file.tensors,
+    path,
+    config,
+    step: Number(stepText),
+    state: state as unknown,
+    optSteps: optSteps as Record<string, number>,
+    tensors: file.tensors,
     get(key, shape) {
       const t = file.tensors.get(key);
       if (!t) throw new Error(`${where}: tensor ${key} is missing`);
@@ -179,7 +206,9 @@ export async function readCheckpoint(path: string): Promise<CheckpointFile> {
 
 /** `value` as a CheckpointConfig, every field checked against model/config-schema.ts; errors start with `where`. */
 export function checkTrainConfig(value: unknown, where: string): CheckpointConfig {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${where}: config must be an object holding the run's preset, got ${show(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${where}: config must be an object holding the run's preset, got ${show(value)}`);
+  }
   const c = value as Record<string, unknown>;
   const { steps, ipe, seed, target } = RUN_FIELDS;
   checkFields({ steps, ipe, seed, target }, c, 'config', where, Error);
@@ -192,7 +221,9 @@ export function checkTrainConfig(value: unknown, where: string): CheckpointConfi
 /** `config.preset` of a stored config, checked as validatePreset checks presets; errors start with `where`. */
 export function checkConfigPreset(p: unknown, where: string): Preset {
   if (p === undefined) throw new Error(`${where}: config.preset is missing (the run's preset: model, mask and optimizer settings)`);
-  if (typeof p !== 'object' || p === null || typeof (p as { name?: unknown }).name !== 'string') throw new Error(`${where}: config.preset ${show(p)} must be a preset object with a name`);
+  if (typeof p !== 'object' || p === null || typeof (p as { name?: unknown; }).name !== 'string') {
+    throw new Error(`${where}: config.preset ${show(p)} must be a preset object with a name`);
+  }
   try {
     validatePreset(p as Preset);
   } catch (e) {
@@ -202,28 +233,30 @@ export function checkConfigPreset(p: unknown, where: string): Preset {
 }
 
 /** Read a checkpoint's metadata without touching any model (to build the model from its config). */
-export async function readCheckpointMeta(path: string): Promise<CheckpointContents & { config: CheckpointConfig }> {
+export async function readCheckpointMeta(path: string): Promise<CheckpointContents & { config: CheckpointConfig; }> {
   const f = await readCheckpoint(path);
   return { config: f.config, step: f.step, state: f.state };
 }
 
 /** Load a checkpoint into existing nets (and optimizer): every tensor must be present with its shape. */
-export async function loadCheckpoint(path: string, nets: TrainNets, opt: AdamW | null): Promise<CheckpointContents & { config: CheckpointConfig }> {
+export async function loadCheckpoint(path: string, nets: TrainNets, opt: AdamW | null): Promise<CheckpointContents & { config: CheckpointConfig; }> {
   const file = await readCheckpoint(path);
   const get = (key: string, like: Tensor): Tensor => {
     const data = finiteOrThrow(path, key, file.get(key, like.shape).toFloat32());
     return fromArray(data, like.shape, { backend: like.backend });
   };
-  noGrad(() => tidy(() => {
-    for (const [net, module] of Object.entries<Module>(nets)) {
-      for (const [name, t] of module.namedTensors()) {
-        const key = `${net}/${name}`;
-        t.assign(get(key, t));
-        const steps = file.optSteps[key];
-        if (opt && steps !== undefined) opt.loadState(t, get(`opt/exp_avg/${key}`, t), get(`opt/exp_avg_sq/${key}`, t), steps);
+  noGrad(() =>
+    tidy(() => {
+      for (const [net, module] of Object.entries<Module>(nets)) {
+        for (const [name, t] of module.namedTensors()) {
+          const key = `${net}/${name}`;
+          t.assign(get(key, t));
+          const steps = file.optSteps[key];
+          if (opt && steps !== undefined) opt.loadState(t, get(`opt/exp_avg/${key}`, t), get(`opt/exp_avg_sq/${key}`, t), steps);
+        }
       }
-    }
-  }));
+    })
+  );
   return { config: file.config, step: file.step, state: file.state };
 }
 
@@ -231,10 +264,17 @@ const CKPT = /^ckpt-(\d+)\.safetensors$/;
 export const checkpointName = (step: number) => `ckpt-${String(step).padStart(7, '0')}.safetensors`;
 
 /** Checkpoints in a run directory, oldest first. */
-export async function listCheckpoints(dir: string): Promise<{ step: number; path: string }[]> {
+export async function listCheckpoints(dir: string): Promise<{ step: number; path: string; }[]> {
   let names: string[] = [];
-  try { names = await readdir(dir); } catch { return []; }
-  return names.flatMap((n) => { const m = CKPT.exec(n); return m ? [{ step: Number(m[1]), path: join(dir, n) }] : []; })
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  return names.flatMap((n) => {
+    const m = CKPT.exec(n);
+    return m ? [{ step: Number(m[1]), path: join(dir, n) }] : [];
+  })
     .sort((a, b) => a.step - b.step);
 }
 

@@ -37,7 +37,11 @@ export function symmetricEigenvalues(a: Float64Array, n: number): Float64Array {
 }
 
 /** The collapse watch: mean per-dimension feature std, RankMe (the entropy effective rank) and its ceiling min(B, D). */
-export interface CollapseStats { std: number; rankMe: number; maxRank: number }
+export interface CollapseStats {
+  std: number;
+  rankMe: number;
+  maxRank: number;
+}
 
 /** std and RankMe of features [B, D] (row-major). */
 export function collapseStats(features: ArrayLike<number>, B: number, D: number): CollapseStats {
@@ -57,14 +61,18 @@ export function collapseStats(features: ArrayLike<number>, B: number, D: number)
   for (let i = 0; i < n; i++) {
     for (let j = i; j < n; j++) {
       let s = 0;
-      if (B <= D) for (let d = 0; d < D; d++) s += features[i * D + d]! * features[j * D + d]!;
+      if (B <= D) { for (let d = 0; d < D; d++) s += features[i * D + d]! * features[j * D + d]!; }
       else for (let b = 0; b < B; b++) s += features[b * D + i]! * features[b * D + j]!;
-      gram[i * n + j] = s; gram[j * n + i] = s;
+      gram[i * n + j] = s;
+      gram[j * n + i] = s;
     }
   }
   const sv = Array.from(symmetricEigenvalues(gram, n), (e) => Math.sqrt(Math.max(0, e)));
   const total = sv.reduce((a, b) => a + b, 0) + 1e-12;
   let entropy = 0;
-  for (const s of sv) { const p = s / total + 1e-12; entropy -= p * Math.log(p); }
+  for (const s of sv) {
+    const p = s / total + 1e-12;
+    entropy -= p * Math.log(p);
+  }
   return { std, rankMe: Math.exp(entropy), maxRank: n };
 }

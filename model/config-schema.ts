@@ -17,13 +17,27 @@
 import type { MaskConfig, ModelConfig, OptimConfig } from './presets.ts';
 
 /** A numeric field: inclusive range; `integer` fields refuse fractions. */
-export interface NumberField { kind: 'number'; min: number; max: number; integer: boolean }
+export interface NumberField {
+  kind: 'number';
+  min: number;
+  max: number;
+  integer: boolean;
+}
 /** `[lo, hi]` with min ≤ lo ≤ hi ≤ max. */
-export interface PairField { kind: 'pair'; min: number; max: number }
+export interface PairField {
+  kind: 'pair';
+  min: number;
+  max: number;
+}
 /** One of `choices`. */
-export interface ChoiceField { kind: 'choice'; choices: readonly string[] }
+export interface ChoiceField {
+  kind: 'choice';
+  choices: readonly string[];
+}
 /** true or false. */
-export interface BooleanField { kind: 'boolean' }
+export interface BooleanField {
+  kind: 'boolean';
+}
 /** What one configuration field may hold. */
 export type Field = NumberField | PairField | ChoiceField | BooleanField;
 
@@ -35,7 +49,7 @@ const pair = (min: number, max: number): PairField => ({ kind: 'pair', min, max 
 export const MAX_STEPS = 10_000_000;
 
 /** Each ModelConfig field's range. */
-export const MODEL_FIELDS: { readonly [K in keyof ModelConfig]: Field } = {
+export const MODEL_FIELDS: { readonly [K in keyof ModelConfig]: Field; } = {
   imgSize: int(8, 1024),
   chans: int(1, 4),
   patchSize: int(1, 512),
@@ -49,7 +63,7 @@ export const MODEL_FIELDS: { readonly [K in keyof ModelConfig]: Field } = {
 };
 
 /** Each MaskConfig field's range. */
-export const MASK_FIELDS: { readonly [K in keyof MaskConfig]: Field } = {
+export const MASK_FIELDS: { readonly [K in keyof MaskConfig]: Field; } = {
   encMaskScale: pair(1e-6, 1),
   predMaskScale: pair(1e-6, 1),
   aspectRatio: pair(1e-3, 1000),
@@ -61,7 +75,7 @@ export const MASK_FIELDS: { readonly [K in keyof MaskConfig]: Field } = {
 };
 
 /** Each OptimConfig field's range. */
-export const OPTIM_FIELDS: { readonly [K in keyof OptimConfig]: Field } = {
+export const OPTIM_FIELDS: { readonly [K in keyof OptimConfig]: Field; } = {
   batch: int(1, 4096),
   refLr: real(0, 1),
   startLr: real(0, 1),
@@ -87,7 +101,7 @@ export const RUN_FIELDS = {
 } as const satisfies Record<string, Field>;
 
 /** A numeric field as an option-table entry's type and range (model/cli/options.ts). */
-export function optionRange(f: Field): { type: 'integer' | 'number'; min: number; max: number } {
+export function optionRange(f: Field): { type: 'integer' | 'number'; min: number; max: number; } {
   if (f.kind !== 'number') throw new Error(`optionRange: a ${f.kind} field is not a numeric option`);
   return { type: f.integer ? 'integer' : 'number', min: f.min, max: f.max };
 }
@@ -100,7 +114,9 @@ export function fieldProblem(f: Field, value: unknown): string | null {
       if (f.integer && !Number.isInteger(value)) return `must be an integer in ${f.min}..${f.max}`;
       return value < f.min || value > f.max ? `is out of range: allowed ${f.min}..${f.max}` : null;
     case 'pair':
-      if (!Array.isArray(value) || value.length !== 2 || value.some((v) => typeof v !== 'number' || !Number.isFinite(v))) return 'must be [number, number]';
+      if (!Array.isArray(value) || value.length !== 2 || value.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+        return 'must be [number, number]';
+      }
       if (value[0] > value[1]) return 'must have min ≤ max';
       return value[0] < f.min || value[1] > f.max ? `is out of range: both ends in ${f.min}..${f.max}` : null;
     case 'choice':
@@ -124,14 +140,16 @@ export const show = (value: unknown): string => {
 };
 
 /** Throw `new Err(where: name value problem)` unless `value` fits `f`. */
-export function checkField(f: Field, value: unknown, name: string, where: string, Err: new (m: string) => Error = RangeError): void {
+export function checkField(f: Field, value: unknown, name: string, where: string, Err: new(m: string) => Error = RangeError): void {
   if (value === undefined) throw new Err(`${where}: ${name} is missing`);
   const problem = fieldProblem(f, value);
   if (problem) throw new Err(`${where}: ${name} ${show(value)} ${problem}`);
 }
 
 /** Check every field of `fields` in the object `value` (all required), naming `prefix.field`. */
-export function checkFields(fields: Readonly<Record<string, Field>>, value: unknown, prefix: string, where: string, Err: new (m: string) => Error = RangeError): void {
+export function checkFields(fields: Readonly<Record<string, Field>>, value: unknown, prefix: string, where: string,
+  Err: new(m: string) => Error = RangeError): void
+{
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Err(`${where}: ${prefix} must be an object, got ${show(value)}`);
   for (const [k, f] of Object.entries(fields)) checkField(f, (value as Record<string, unknown>)[k], `${prefix}.${k}`, where, Err);
 }

@@ -30,7 +30,12 @@ export interface StepShape {
 }
 
 /** Model FLOPs of one train step per op family (see the counting rules in the file header), and their sum. */
-export interface StepFlops { matmul: number; attention: number; rest: number; total: number }
+export interface StepFlops {
+  matmul: number;
+  attention: number;
+  rest: number;
+  total: number;
+}
 
 type Counts = Omit<StepFlops, 'total'>;
 
@@ -45,9 +50,9 @@ const times = (c: Counts, k: number): Counts => ({ matmul: c.matmul * k, attenti
 function blocks(depth: number, S: number, n: number, W: number, heads: number, mlpRatio: number): Counts {
   const T = S * n, h = mlpRatio * W;
   return times({
-    matmul: 2 * T * (W * 3 * W + W * W + W * h + h * W),      // qkv, proj, fc1, fc2
-    attention: 4 * S * n * n * W,                             // heads · 4n²·Dh, heads·Dh = W
-    rest: T * (2 * 7 * W + 8 * h + 2 * W + (3 * W + W + h + W)) + 5 * S * heads * n * n,  // 2 LN, GELU, 2 residuals, biases; softmax
+    matmul: 2 * T * (W * 3 * W + W * W + W * h + h * W), // qkv, proj, fc1, fc2
+    attention: 4 * S * n * n * W, // heads · 4n²·Dh, heads·Dh = W
+    rest: T * (2 * 7 * W + 8 * h + 2 * W + (3 * W + W + h + W)) + 5 * S * heads * n * n, // 2 LN, GELU, 2 residuals, biases; softmax
   }, depth);
 }
 
@@ -70,7 +75,7 @@ export function stepFlops(m: ModelConfig, s: StepShape): StepFlops {
   const pix = m.chans * m.patchSize ** 2;
   const features = (s.target ?? 'features') === 'features';
   const out = features ? D : pix;
-  const patchEmbed: Counts = { matmul: 2 * B * N * pix * D, attention: 0, rest: 2 * B * N * D };   // + bias, + positions
+  const patchEmbed: Counts = { matmul: 2 * B * N * pix * D, attention: 0, rest: 2 * B * N * D }; // + bias, + positions
 
   // target encoder: all N patches, forward only, then the affine-free layer norm
   const target = features
@@ -85,9 +90,9 @@ export function stepFlops(m: ModelConfig, s: StepShape): StepFlops {
   // predictor: embed the context, npred·nenc·B sequences of Kc + Kt, project the Kt targets
   const R = npred * nenc * B, n = s.kc + s.kt;
   const predictor = times(add(
-    { matmul: 2 * Sc * s.kc * D * Dp, attention: 0, rest: Sc * s.kc * 2 * Dp + R * s.kt * Dp },   // + bias, + positions; mask token + positions
+    { matmul: 2 * Sc * s.kc * D * Dp, attention: 0, rest: Sc * s.kc * 2 * Dp + R * s.kt * Dp }, // + bias, + positions; mask token + positions
     blocks(m.predDepth, R, n, Dp, m.heads, m.mlpRatio),
-    { matmul: 2 * R * s.kt * Dp * out, attention: 0, rest: R * n * 7 * Dp + R * s.kt * (out + 4 * out) },   // norm; proj bias, loss
+    { matmul: 2 * R * s.kt * Dp * out, attention: 0, rest: R * n * 7 * Dp + R * s.kt * (out + 4 * out) }, // norm; proj bias, loss
   ), 3);
   const params = encoderParams(m) + predictorParams(m, out);
   const optim = { matmul: 0, attention: 0, rest: 12 * params + (features ? 3 * encoderParams(m) : 0) };

@@ -34,9 +34,22 @@
 // is being recorded.
 
 import {
-  AdamW, GradScaler, Generator, ShapeError, Tensor,
-  copy, emaUpdate, fromArray, getBackend, layerNorm, noGrad, smoothL1, tidy, withHalfWeights,
-  type Module, type ParamGroup,
+  AdamW,
+  GradScaler,
+  Generator,
+  ShapeError,
+  Tensor,
+  copy,
+  emaUpdate,
+  fromArray,
+  getBackend,
+  layerNorm,
+  noGrad,
+  smoothL1,
+  tidy,
+  withHalfWeights,
+  type Module,
+  type ParamGroup,
 } from '../engine/index.ts';
 import type { MaskBatch } from './masks.ts';
 import type { ModelConfig } from './presets.ts';
@@ -72,7 +85,7 @@ export interface StepHyper {
 }
 
 /** Masks as i32 tensors [B, Kc] / [B, Kt], or a collator batch (uploaded by the step). */
-export type StepMasks = { enc: readonly Tensor[]; pred: readonly Tensor[] } | MaskBatch;
+export type StepMasks = { enc: readonly Tensor[]; pred: readonly Tensor[]; } | MaskBatch;
 
 /** What `IJepa.step` returns: the loss, and with `capture` the intermediate tensors (for parity checks). */
 export interface StepResult {
@@ -125,7 +138,8 @@ export class IJepa {
       throw new Error(`IJepa: lossScale and lossScaleInterval apply to dtype 'f16' only (dtype is 'f32')`);
     }
     this.scaler = this.dtype === 'f16'
-      ? new GradScaler({ ...(opts.lossScale !== undefined ? { initScale: opts.lossScale } : {}), ...(opts.lossScaleInterval !== undefined ? { growthInterval: opts.lossScaleInterval } : {}) })
+      ? new GradScaler({ ...(opts.lossScale !== undefined ? { initScale: opts.lossScale } : {}),
+        ...(opts.lossScaleInterval !== undefined ? { growthInterval: opts.lossScaleInterval } : {}) })
       : null;
     this.config = { ...cfg };
     this.target = opts.target ?? 'features';
@@ -134,7 +148,13 @@ export class IJepa {
     this.encoder = new VisionTransformer(cfg, g);
     const outDim = this.target === 'pixels' ? cfg.chans * cfg.patchSize * cfg.patchSize : cfg.dim;
     this.predictor = new VisionTransformerPredictor({
-      G, dim: cfg.dim, predDim: cfg.predDim, predDepth: cfg.predDepth, heads: cfg.heads, mlpRatio: cfg.mlpRatio, outDim,
+      G,
+      dim: cfg.dim,
+      predDim: cfg.predDim,
+      predDepth: cfg.predDepth,
+      heads: cfg.heads,
+      mlpRatio: cfg.mlpRatio,
+      outDim,
     }, g);
     if (this.target === 'features') {
       // Its own init draws are overwritten at once; a separate stream keeps `g` unaffected.
@@ -164,7 +184,7 @@ export class IJepa {
       dst.forEach(([name, t], i) => {
         const [srcName, s] = src[i]!;
         if (srcName !== name) throw new Error(`syncTargetEncoder: internal: target ${name} faces encoder ${srcName}`);
-        const c = copy(s);   // a storage of its own: the fused AdamW and EMA update parameters in place
+        const c = copy(s); // a storage of its own: the fused AdamW and EMA update parameters in place
         t.assign(c);
         c.dispose();
       });
@@ -176,8 +196,12 @@ export class IJepa {
    * that layout). Returns the loss tensor at once, without waiting for the GPU. f32 only: an f16
    * step must read its overflow check before updating, which `stepAsync` does.
    */
-  step(imgs: Float32Array | Tensor, masks: StepMasks, hyper: StepHyper, opts: { capture?: boolean } = {}): StepResult {
-    if (this.dtype === 'f16') throw new Error("IJepa.step: dtype 'f16' needs stepAsync (the loss scaler reads the gradients' overflow check back before it lets the update run)");
+  step(imgs: Float32Array | Tensor, masks: StepMasks, hyper: StepHyper, opts: { capture?: boolean; } = {}): StepResult {
+    if (this.dtype === 'f16') {
+      throw new Error(
+        "IJepa.step: dtype 'f16' needs stepAsync (the loss scaler reads the gradients' overflow check back before it lets the update run)",
+      );
+    }
     const capture = opts.capture ?? false;
     checkHyper(hyper);
     return tidy(() => {
@@ -192,7 +216,7 @@ export class IJepa {
       for (const [net, m] of [['encoder', this.encoder], ['predictor', this.predictor]] as const) {
         for (const [name, p] of m.namedParameters()) {
           if (p.grad) grads.set(`${net}/${name}`, p.grad);
-          p.grad = null;   // ownership moves to the caller
+          p.grad = null; // ownership moves to the caller
         }
       }
       return { ...r, grads };
@@ -230,18 +254,18 @@ export class IJepa {
   }
 
   /** The f32 loss and what `capture` returns; every net runs on f16 copies in an f16 model. */
-  private forward(imgs: Float32Array | Tensor, masks: StepMasks): { loss: Tensor; context: Tensor; target: Tensor; prediction: Tensor } {
-    const x = this.imageTensor(imgs);                                       // [B, C, H, W]
+  private forward(imgs: Float32Array | Tensor, masks: StepMasks): { loss: Tensor; context: Tensor; target: Tensor; prediction: Tensor; } {
+    const x = this.imageTensor(imgs); // [B, C, H, W]
     const B = x.shape[0]!;
     const { enc, pred } = maskTensors(masks, B);
     const nenc = enc.length;
     const run = () => {
       const xs = x.cast(this.dtype);
-      const target = noGrad(() => this.targets(xs, pred, nenc));            // [npred·nenc·B, Kt, D]
-      const context = this.encoder.forward(xs, enc);                        // [nenc·B, Kc, D]
-      const prediction = this.predictor.forward(context, enc, pred);        // [npred·nenc·B, Kt, D]
+      const target = noGrad(() => this.targets(xs, pred, nenc)); // [npred·nenc·B, Kt, D]
+      const context = this.encoder.forward(xs, enc); // [nenc·B, Kc, D]
+      const prediction = this.predictor.forward(context, enc, pred); // [npred·nenc·B, Kt, D]
       // cast() of an f32 tensor is the tensor itself; f16 outputs meet in an f32 loss
-      const loss = smoothL1(prediction.cast('f32'), target.cast('f32'));    // []
+      const loss = smoothL1(prediction.cast('f32'), target.cast('f32')); // []
       return { loss, context, target, prediction };
     };
     return this.dtype === 'f16' ? withHalfWeights(this.modules().map(([, m]) => m), run) : run();
@@ -259,8 +283,8 @@ export class IJepa {
   private targets(x: Tensor, pred: readonly Tensor[], nenc: number): Tensor {
     const B = x.shape[0]!;
     const full = this.target_encoder
-      ? layerNorm(this.target_encoder.forward(x), null, null, 1e-5)        // [B, N, D]
-      : normPixels(patchify(x, this.config.patchSize));                     // [B, N, C·p·p]
+      ? layerNorm(this.target_encoder.forward(x), null, null, 1e-5) // [B, N, D]
+      : normPixels(patchify(x, this.config.patchSize)); // [B, N, C·p·p]
     return repeatInterleaveBatch(applyMasks(full, pred), B, nenc);
   }
 
@@ -303,9 +327,9 @@ function checkHyper(hyper: StepHyper): void {
  * over its C·p·p values, (x − mean) / sqrt(var + 1e-6) with torch.var's unbiased variance.
  */
 function normPixels(patches: Tensor): Tensor {
-  const mean = patches.mean(-1, true);                                      // [B, N, 1]
-  const std = patches.var(-1, true, 1).add(1e-6).sqrt();                    // [B, N, 1]
-  return patches.sub(mean).div(std);                                        // [B, N, C·p·p]
+  const mean = patches.mean(-1, true); // [B, N, 1]
+  const std = patches.var(-1, true, 1).add(1e-6).sqrt(); // [B, N, 1]
+  return patches.sub(mean).div(std); // [B, N, C·p·p]
 }
 
 /** The target encoder's tensors paired with the encoder's trainable ones, in parameter order. */
@@ -314,7 +338,7 @@ function trainableTwins(target: VisionTransformer, encoder: VisionTransformer): 
   return encoder.namedParameters().map(([n]) => byName.get(n)!);
 }
 
-function maskTensors(masks: StepMasks, B: number): { enc: Tensor[]; pred: Tensor[] } {
+function maskTensors(masks: StepMasks, B: number): { enc: Tensor[]; pred: Tensor[]; } {
   const list = 'encMasks' in masks
     ? {
       enc: masks.encMasks.map((m) => fromArray(m, [masks.B, masks.Le])),
@@ -322,11 +346,14 @@ function maskTensors(masks: StepMasks, B: number): { enc: Tensor[]; pred: Tensor
     }
     : { enc: [...masks.enc], pred: [...masks.pred] };
   if (list.enc.length === 0 || list.pred.length === 0) {
-    throw new ShapeError('IJepa.step', 'masks', [], `needs at least one context and one target mask (got ${list.enc.length} and ${list.pred.length})`);
+    throw new ShapeError('IJepa.step', 'masks', [],
+      `needs at least one context and one target mask (got ${list.enc.length} and ${list.pred.length})`);
   }
   for (const [what, l] of [['enc', list.enc], ['pred', list.pred]] as const) {
     l.forEach((m, i) => {
-      if (m.rank !== 2 || m.shape[0] !== B) throw new ShapeError('IJepa.step', `masks.${what}[${i}]`, [m.shape], `masks.${what}[${i}] ${fmt(m.shape)} must be [B = ${B}, K]`);
+      if (m.rank !== 2 || m.shape[0] !== B) {
+        throw new ShapeError('IJepa.step', `masks.${what}[${i}]`, [m.shape], `masks.${what}[${i}] ${fmt(m.shape)} must be [B = ${B}, K]`);
+      }
     });
   }
   return list;

@@ -223,8 +223,7 @@ export class MaskCollator {
     if (o.mode !== 'official' && o.mode !== 'fixed') {
       throw new RangeError(`MaskCollator: mode '${String(o.mode)}' must be 'official' or 'fixed'`);
     }
-    for (const [name, r] of [['encMaskScale', o.encMaskScale], ['predMaskScale', o.predMaskScale],
-      ['aspectRatio', o.aspectRatio]] as const) {
+    for (const [name, r] of [['encMaskScale', o.encMaskScale], ['predMaskScale', o.predMaskScale], ['aspectRatio', o.aspectRatio]] as const) {
       if (!(Number.isFinite(r[0]) && Number.isFinite(r[1]) && r[0] > 0 && r[1] >= r[0])) {
         throw new RangeError(`MaskCollator: ${name} (${r[0]}, ${r[1]}) must be positive with min ≤ max`);
       }
@@ -248,7 +247,7 @@ export class MaskCollator {
     this.relaxations = 0;
 
     const pred: Int32Array[][] = []; // [B][npred]
-    const enc: Int32Array[][] = [];  // [B][nenc]
+    const enc: Int32Array[][] = []; // [B][nenc]
     let Lp = this.height * this.width;
     let Le = this.height * this.width;
     for (let b = 0; b < B; b++) {
@@ -272,14 +271,20 @@ export class MaskCollator {
     }
 
     return {
-      B, Le, Lp, seed, predSize, encSize, relaxations: this.relaxations,
+      B,
+      Le,
+      Lp,
+      seed,
+      predSize,
+      encSize,
+      relaxations: this.relaxations,
       encMasks: stack(enc, nenc, B, Le),
       predMasks: stack(pred, npred, B, Lp),
     };
   }
 
   /** The two block sizes batch `seed` uses: first uniform → target, second → context (square). */
-  blockSizes(seed: number): { predSize: BlockSize; encSize: BlockSize } {
+  blockSizes(seed: number): { predSize: BlockSize; encSize: BlockSize; } {
     const g = new TorchGenerator(seed);
     const { predMaskScale, encMaskScale, aspectRatio, mode } = this.options;
     const predSize = sampleBlockSize(g.rand(), this.height, this.width, predMaskScale, aspectRatio, mode);
@@ -304,7 +309,7 @@ export class MaskCollator {
    * the first max(R − tries, 0) regions' rectangles. Returns the kept indices (ascending) and the raw
    * rectangle (whose complement is the official `mask_complement`).
    */
-  private sampleBlock(size: BlockSize, regions: readonly Rect[] | null): { indices: Int32Array; rect: Rect } {
+  private sampleBlock(size: BlockSize, regions: readonly Rect[] | null): { indices: Int32Array; rect: Rect; } {
     const { h, w } = size;
     const { minKeep, mode } = this.options;
     const W = this.width;
@@ -324,7 +329,10 @@ export class MaskCollator {
           let keep = true;
           for (let r = 0; r < active; r++) {
             const q = regs[r]!;
-            if (i >= q.top && i < q.top + q.h && j >= q.left && j < q.left + q.w) { keep = false; break; }
+            if (i >= q.top && i < q.top + q.h && j >= q.left && j < q.left + q.w) {
+              keep = false;
+              break;
+            }
           }
           if (keep) out[count++] = i * W + j;
         }
@@ -349,9 +357,10 @@ export class MaskCollator {
     if (size.h * size.w > minKeep) return;
     throw new Error(
       `MaskCollator: ${what} block ${size.h}×${size.w} (${size.h * size.w} patches) on the ` +
-      `${this.height}×${this.width} grid can never hold more than minKeep ${minKeep} patches ` +
-      `(batch seed ${seed}, mode '${mode}'); the official collator would loop forever. ` +
-      `Lower minKeep below ${size.h * size.w} or enlarge the ${what} scale.`);
+        `${this.height}×${this.width} grid can never hold more than minKeep ${minKeep} patches ` +
+        `(batch seed ${seed}, mode '${mode}'); the official collator would loop forever. ` +
+        `Lower minKeep below ${size.h * size.w} or enlarge the ${what} scale.`,
+    );
   }
 
   /**
@@ -364,15 +373,15 @@ export class MaskCollator {
     const STEPS = 4096;
     for (let k = 0; k <= STEPS; k++) {
       const u = (k / STEPS) * (1 - 2 ** -24); // torch.rand's largest value is 1 − 2^−24
-      for (const [what, scale, aspect] of [['target', predMaskScale, aspectRatio],
-        ['context', encMaskScale, [1, 1]]] as const) {
+      for (const [what, scale, aspect] of [['target', predMaskScale, aspectRatio], ['context', encMaskScale, [1, 1]]] as const) {
         const s = sampleBlockSize(u, this.height, this.width, scale, aspect, mode);
         if (s.h * s.w <= minKeep) {
           throw new Error(
             `MaskCollator: ${what} block ${s.h}×${s.w} (${s.h * s.w} patches, at uniform u = ${u.toFixed(4)}) ` +
-            `on the ${this.height}×${this.width} grid can never hold more than minKeep ${minKeep} ` +
-            `patches (mode '${mode}'); the official collator would loop forever on such batches. ` +
-            `Lower minKeep below ${s.h * s.w} or enlarge the ${what} scale.`);
+              `on the ${this.height}×${this.width} grid can never hold more than minKeep ${minKeep} ` +
+              `patches (mode '${mode}'); the official collator would loop forever on such batches. ` +
+              `Lower minKeep below ${s.h * s.w} or enlarge the ${what} scale.`,
+          );
         }
       }
     }

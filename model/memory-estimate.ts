@@ -40,8 +40,9 @@ const SLACK = 1.25;
 const blockParams = (d: number, r: number) => (4 + 2 * r) * d * d + (9 + r) * d;
 
 /** The memory one training step holds, estimated from the model shape, the masks and the batch (see the header). */
-export function estimateStepMemory(m: ModelConfig, mask: Pick<MaskSettings, 'encMaskScale' | 'predMaskScale' | 'nenc' | 'npred'>,
-  batch: number, opts: { prefetch?: number; bytesPerValue?: number; target?: TargetKind } = {}): StepMemory {
+export function estimateStepMemory(m: ModelConfig, mask: Pick<MaskSettings, 'encMaskScale' | 'predMaskScale' | 'nenc' | 'npred'>, batch: number,
+  opts: { prefetch?: number; bytesPerValue?: number; target?: TargetKind; } = {}): StepMemory
+{
   const bpv = opts.bytesPerValue ?? 4;
   const N = (m.imgSize / m.patchSize) ** 2;
   const r = m.mlpRatio, D = m.dim, Dp = m.predDim;
@@ -50,14 +51,14 @@ export function estimateStepMemory(m: ModelConfig, mask: Pick<MaskSettings, 'enc
   const out = features ? D : m.chans * m.patchSize ** 2;
   const predictor = D * Dp + Dp + Dp + m.predDepth * blockParams(Dp, r) + 2 * Dp + Dp * out + out;
   const params = encoder + predictor;
-  const state = (params * 4 + (features ? encoder : 0)) * 4;   // f32 masters, grads, two moments; target weights
+  const state = (params * 4 + (features ? encoder : 0)) * 4; // f32 masters, grads, two moments; target weights
 
   const Kc = Math.min(N, Math.ceil(mask.encMaskScale[1] * N)), Kt = Math.min(N, Math.ceil(mask.predMaskScale[1] * N));
   const encTokens = batch * mask.nenc * Kc, encSeq = Kc;
   const predTokens = batch * mask.nenc * mask.npred * (Kc + Kt), predSeq = Kc + Kt;
   const perBlock = (tokens: number, d: number, seq: number) => tokens * (savedPerToken(r) * d + m.heads * seq);
   const activations = m.depth * perBlock(encTokens, D, encSeq) + m.predDepth * perBlock(predTokens, Dp, predSeq)
-    + batch * N * out * 2;   // the targets and their layer norm (the target encoder's blocks save nothing)
+    + batch * N * out * 2; // the targets and their layer norm (the target encoder's blocks save nothing)
   const deviceBytes = Math.ceil((state + activations * bpv) * SLACK);
 
   const image = m.chans * m.imgSize ** 2 * 4;

@@ -19,9 +19,10 @@
 // Deliberately not here: the official constructor's depth rescaling (init_model erases it).
 
 import type {
-  Generator, Tensor} from '../engine/index.ts';
-import { LayerNorm, Linear, Module, ShapeError, concat, parameter, truncNormal,
+  Generator,
+  Tensor,
 } from '../engine/index.ts';
+import { LayerNorm, Linear, Module, ShapeError, concat, parameter, truncNormal } from '../engine/index.ts';
 import { Block, applyMasks, posEmbedParameter, repeatInterleaveBatch } from './vit.ts';
 import { fmt } from './format-shape.ts';
 
@@ -57,8 +58,8 @@ export class VisionTransformerPredictor extends Module {
     }
     this.config = { ...cfg };
     const g = generator;
-    this.mask_token = parameter(truncNormal([1, 1, cfg.predDim], g, { std: 0.02 }));            // [1, 1, Dp]
-    this.predictor_pos_embed = posEmbedParameter(cfg.predDim, cfg.G);                           // [1, N, Dp]
+    this.mask_token = parameter(truncNormal([1, 1, cfg.predDim], g, { std: 0.02 })); // [1, 1, Dp]
+    this.predictor_pos_embed = posEmbedParameter(cfg.predDim, cfg.G); // [1, N, Dp]
     this.predictor_embed = new Linear(cfg.dim, cfg.predDim, { generator: g, std: 0.02 });
     this.predictor_blocks = Array.from({ length: cfg.predDepth }, () => new Block(cfg.predDim, cfg.heads, cfg.mlpRatio, g));
     this.predictor_norm = new LayerNorm(cfg.predDim, 1e-6);
@@ -78,17 +79,17 @@ export class VisionTransformerPredictor extends Module {
         `x ${fmt(x.shape)} must be [nenc·B, Kc, D] with ${nenc} context mask(s) and at least one target mask (got ${npred})`);
     }
     const B = x.shape[0]! / nenc;
-    let z = this.predictor_embed.forward(x);                                // [nenc·B, Kc, Dp]
+    let z = this.predictor_embed.forward(x); // [nenc·B, Kc, Dp]
     // one contiguous [B, N, Dp] copy of the table, shared by every gather below
-    const pos = this.predictor_pos_embed.expand([B, N, Dp]).contiguous();   // [B, N, Dp]
-    z = z.add(applyMasks(pos, masksX));                                     // [nenc·B, Kc, Dp]
+    const pos = this.predictor_pos_embed.expand([B, N, Dp]).contiguous(); // [B, N, Dp]
+    z = z.add(applyMasks(pos, masksX)); // [nenc·B, Kc, Dp]
     const Kc = z.shape[1]!;
-    const t = repeatInterleaveBatch(applyMasks(pos, masks), B, nenc)        // [npred·nenc·B, Kt, Dp]
+    const t = repeatInterleaveBatch(applyMasks(pos, masks), B, nenc) // [npred·nenc·B, Kt, Dp]
       .add(this.mask_token);
     const tiled = npred === 1 ? z : concat(Array.from({ length: npred }, () => z), 0); // [npred·nenc·B, Kc, Dp]
-    let y = concat([tiled, t], 1);                                          // [npred·nenc·B, Kc + Kt, Dp]
+    let y = concat([tiled, t], 1); // [npred·nenc·B, Kc + Kt, Dp]
     for (const blk of this.predictor_blocks) y = blk.forward(y);
-    y = this.predictor_norm.forward(y).slice(1, Kc);                        // [npred·nenc·B, Kt, Dp]
-    return this.predictor_proj.forward(y);                                  // [npred·nenc·B, Kt, outDim]
+    y = this.predictor_norm.forward(y).slice(1, Kc); // [npred·nenc·B, Kt, Dp]
+    return this.predictor_proj.forward(y); // [npred·nenc·B, Kt, outDim]
   }
 }

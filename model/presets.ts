@@ -88,14 +88,29 @@ export interface Preset {
 
 /** The collator values of every official config (docs/masks.md). */
 const OFFICIAL_MASK: MaskConfig = {
-  encMaskScale: [0.85, 1.0], predMaskScale: [0.15, 0.2], aspectRatio: [0.75, 1.5],
-  nenc: 1, npred: 4, minKeep: 10, allowOverlap: false, mode: 'official',
+  encMaskScale: [0.85, 1.0],
+  predMaskScale: [0.15, 0.2],
+  aspectRatio: [0.75, 1.5],
+  nenc: 1,
+  npred: 4,
+  minKeep: 10,
+  allowOverlap: false,
+  mode: 'official',
 };
 
 /** The optimisation values of every official config (docs/ijepa-step.md §6), ViT-H/14's batch per GPU. */
 const OFFICIAL_OPTIM: OptimConfig = {
-  batch: 128, refLr: 1e-3, startLr: 2e-4, finalLr: 1e-6, refWd: 0.04, finalWd: 0.4,
-  emaStart: 0.996, emaFinal: 1.0, warmupEpochs: 40, epochs: 300, ipeScale: 1.0,
+  batch: 128,
+  refLr: 1e-3,
+  startLr: 2e-4,
+  finalLr: 1e-6,
+  refWd: 0.04,
+  finalWd: 0.4,
+  emaStart: 0.996,
+  emaFinal: 1.0,
+  warmupEpochs: 40,
+  epochs: 300,
+  ipeScale: 1.0,
 };
 
 // Fashion-MNIST at batch 32 has ipe = floor(60000 / 32) = 1875; the small runs of
@@ -167,7 +182,7 @@ export function getPreset(name: string): Preset {
 /** A copy of `base` with some fields replaced, validated (e.g. a preset at another image size). */
 export function derivePreset(
   base: Preset,
-  over: { name?: string; model?: Partial<ModelConfig>; mask?: Partial<MaskConfig>; optim?: Partial<OptimConfig> },
+  over: { name?: string; model?: Partial<ModelConfig>; mask?: Partial<MaskConfig>; optim?: Partial<OptimConfig>; },
 ): Preset {
   const p: Preset = {
     name: over.name ?? base.name,
@@ -180,7 +195,7 @@ export function derivePreset(
 }
 
 /** Patch grid side G and token count N of a model. */
-export function gridOf(m: Pick<ModelConfig, 'imgSize' | 'patchSize'>): { G: number; N: number } {
+export function gridOf(m: Pick<ModelConfig, 'imgSize' | 'patchSize'>): { G: number; N: number; } {
   const G = m.imgSize / m.patchSize;
   return { G, N: G * G };
 }

@@ -6,7 +6,9 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export class RunLockedError extends Error { override name = 'RunLockedError'; }
+export class RunLockedError extends Error {
+  override name = 'RunLockedError';
+}
 
 /** Whether a process with this PID exists (this one included). */
 export function processAlive(pid: number): boolean {
@@ -15,14 +17,14 @@ export function processAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';   // exists, owned by another user
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
   }
 }
 
 /** Take `dir`'s lock; returns its release (idempotent). Throws RunLockedError naming the holder. */
 export function lockRunFolder(dir: string): () => void {
   const file = join(dir, '.lock');
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0;; attempt++) {
     try {
       writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
       break;
@@ -32,7 +34,7 @@ export function lockRunFolder(dir: string): () => void {
       if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
         throw new RunLockedError(`${dir} is in use by another run (PID ${holder}, ${file}); wait for it to end, or give another --out`);
       }
-      unlinkSync(file);   // stale: its writer died without releasing it
+      unlinkSync(file); // stale: its writer died without releasing it
     }
   }
   let held = true;
@@ -44,6 +46,6 @@ export function lockRunFolder(dir: string): () => void {
       if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
     } catch { /* already gone */ }
   };
-  process.on('exit', release);   // also on process.exit() after an error
+  process.on('exit', release); // also on process.exit() after an error
   return release;
 }

@@ -34,10 +34,10 @@ export async function cutLog(path: string, step: number): Promise<number> {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const kept = lines.filter((l) => {
     try {
-      const r = JSON.parse(l) as { step?: unknown };
+      const r = JSON.parse(l) as { step?: unknown; };
       return typeof r.step === 'number' && r.step <= step;
     } catch {
-      return false;   // a line torn by a kill mid-append
+      return false; // a line torn by a kill mid-append
     }
   });
   if (kept.length === lines.length) return 0;

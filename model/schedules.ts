@@ -59,7 +59,7 @@ export interface EmaSchedule extends ScheduleLength {
 }
 
 /** W and T in iterations, with Python's int() truncation. */
-export function scheduleSteps(o: LrSchedule | ScheduleLength): { warmup: number; total: number } {
+export function scheduleSteps(o: LrSchedule | ScheduleLength): { warmup: number; total: number; } {
   const ipeScale = o.ipeScale ?? 1.0;
   checkLength(o, ipeScale);
   const warmup = 'warmupEpochs' in o ? Math.trunc(o.warmupEpochs * o.ipe) : 0;
@@ -105,7 +105,7 @@ export function emaMomentum(i: number, o: EmaSchedule): number {
 export function scheduleAt(
   k: number,
   o: LrSchedule & Omit<WdSchedule, keyof ScheduleLength> & Omit<EmaSchedule, keyof ScheduleLength>,
-): { lr: number; wd: number; momentum: number } {
+): { lr: number; wd: number; momentum: number; } {
   return { lr: warmupCosineLr(k, o), wd: cosineWd(k, o), momentum: emaMomentum(k - 1, o) };
 }
 

@@ -32,8 +32,17 @@ export const STEP_BUNDLE_FORMAT = 'ijepa-step-bundle/1';
 
 /** The bundle's `config` metadata (make_step_bundle.py). */
 export interface BundleConfig {
-  img: number; patch: number; chans: number; dim: number; depth: number; heads: number;
-  pred_depth: number; pred_dim: number; batch: number; nenc: number; npred: number;
+  img: number;
+  patch: number;
+  chans: number;
+  dim: number;
+  depth: number;
+  heads: number;
+  pred_depth: number;
+  pred_dim: number;
+  batch: number;
+  nenc: number;
+  npred: number;
 }
 
 export interface StepBundle {
@@ -72,12 +81,12 @@ export const TOLERANCE_FACTOR = 4;
  * ~1e-7, eps 1e-8). A bundle with lr < 1e-3 would raise the after/* floor in lr units.
  */
 export const MEASURED_ERROR: ParityTolerance = {
-  loss: 2.0e-7,                     // ema-0.9-s4 (the same on all three adapters)
-  act: 3.6e-7,                      // micro-s0 act/context
-  grad: 8.1e-7,                     // two-ctx-s2 predictor qkv.weight
-  'after/encoder': 1.19e-4,         // micro-s0 norm1.weight: one ulp of ~1 at lr 1e-3
-  'after/predictor': 1.26e-3,       // two-ctx-s2 mlp.fc2.weight on SwiftShader (1.03e-3 on lavapipe): AdamW's eps amplification
-  'after/target_encoder': 1.19e-4,  // one ulp of ~1 at lr 1e-3
+  loss: 2.0e-7, // ema-0.9-s4 (the same on all three adapters)
+  act: 3.6e-7, // micro-s0 act/context
+  grad: 8.1e-7, // two-ctx-s2 predictor qkv.weight
+  'after/encoder': 1.19e-4, // micro-s0 norm1.weight: one ulp of ~1 at lr 1e-3
+  'after/predictor': 1.26e-3, // two-ctx-s2 mlp.fc2.weight on SwiftShader (1.03e-3 on lavapipe): AdamW's eps amplification
+  'after/target_encoder': 1.19e-4, // one ulp of ~1 at lr 1e-3
 };
 
 /** MEASURED_ERROR × TOLERANCE_FACTOR, group by group. */
@@ -133,7 +142,9 @@ export function parseStepBundle(bytes: Uint8Array, name: string): StepBundle {
   }
   const num = (key: string) => {
     const v = Number(metadata[key]);
-    if (metadata[key] === undefined || !Number.isFinite(v)) throw new Error(`load ${name}: metadata ${key} is ${JSON.stringify(metadata[key])}, expected a number`);
+    if (metadata[key] === undefined || !Number.isFinite(v)) {
+      throw new Error(`load ${name}: metadata ${key} is ${JSON.stringify(metadata[key])}, expected a number`);
+    }
     return v;
   };
   let config: BundleConfig;
@@ -143,7 +154,9 @@ export function parseStepBundle(bytes: Uint8Array, name: string): StepBundle {
     throw new Error(`load ${name}: metadata config is not JSON: ${(e as Error).message}`);
   }
   for (const k of ['img', 'patch', 'chans', 'dim', 'depth', 'heads', 'pred_depth', 'pred_dim', 'batch', 'nenc', 'npred'] as const) {
-    if (!config || !Number.isInteger(config[k])) throw new Error(`load ${name}: metadata config.${k} is ${JSON.stringify(config?.[k])}, expected an integer`);
+    if (!config || !Number.isInteger(config[k])) {
+      throw new Error(`load ${name}: metadata config.${k} is ${JSON.stringify(config?.[k])}, expected an integer`);
+    }
   }
   return { name, config, lr: num('lr'), weightDecay: num('weight_decay'), momentum: num('momentum'), tensors };
 }
@@ -151,8 +164,16 @@ export function parseStepBundle(bytes: Uint8Array, name: string): StepBundle {
 /** The ModelConfig a bundle describes (mlp ratio 4 and the official init std, as the script). */
 export function bundleModelConfig(c: BundleConfig): ModelConfig {
   return {
-    imgSize: c.img, chans: c.chans, patchSize: c.patch, dim: c.dim, depth: c.depth, heads: c.heads,
-    mlpRatio: 4, predDepth: c.pred_depth, predDim: c.pred_dim, patchEmbedStd: 0.02,
+    imgSize: c.img,
+    chans: c.chans,
+    patchSize: c.patch,
+    dim: c.dim,
+    depth: c.depth,
+    heads: c.heads,
+    mlpRatio: 4,
+    predDepth: c.pred_depth,
+    predDim: c.pred_dim,
+    patchEmbedStd: 0.02,
   };
 }
 
@@ -200,7 +221,12 @@ export function modelFromBundle(b: StepBundle): IJepa {
   return model;
 }
 
-interface Measure { name: string; maxAbs: number; scale: number; problem?: string }
+interface Measure {
+  name: string;
+  maxAbs: number;
+  scale: number;
+  problem?: string;
+}
 
 function compare(name: string, ours: Float32Array | Float64Array | Int32Array, oursShape: readonly number[], ref: DecodedTensor): Measure {
   if (oursShape.length !== ref.shape.length || oursShape.some((v, i) => v !== ref.shape[i])) {
@@ -221,7 +247,7 @@ function compare(name: string, ours: Float32Array | Float64Array | Int32Array, o
  * Run one step of bundle `b` (parseStepBundle) and compare it (see the file header). Uses the
  * current engine backend; frees everything it allocates.
  */
-export async function checkStepBundle(b: StepBundle, opts: { tol?: Partial<ParityTolerance> } = {}): Promise<ParityReport> {
+export async function checkStepBundle(b: StepBundle, opts: { tol?: Partial<ParityTolerance>; } = {}): Promise<ParityReport> {
   const tol: ParityTolerance = { ...DEFAULT_TOLERANCE, ...opts.tol };
   const c = b.config;
   const model = modelFromBundle(b);
@@ -232,12 +258,13 @@ export async function checkStepBundle(b: StepBundle, opts: { tol?: Partial<Parit
     if (imgs.shape.join() !== [c.batch, c.chans, S, S].join()) {
       throw new Error(`load ${b.name}: input/imgs is ${fmt(imgs.shape)}, the config wants ${fmt([c.batch, c.chans, S, S])}`);
     }
-    const masks = (kind: 'enc' | 'pred', n: number) => Array.from({ length: n }, (_, i) => {
-      const m = need(b, `masks/${kind}/${i}`);
-      const t = fromArray(m.toInt32(), m.shape);
-      tensorsToFree.push(t);
-      return t;
-    });
+    const masks = (kind: 'enc' | 'pred', n: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const m = need(b, `masks/${kind}/${i}`);
+        const t = fromArray(m.toInt32(), m.shape);
+        tensorsToFree.push(t);
+        return t;
+      });
     const enc = masks('enc', c.nenc), pred = masks('pred', c.npred);
     const x = fromArray(imgs.toFloat32(), imgs.shape);
     tensorsToFree.push(x);
@@ -254,8 +281,14 @@ export async function checkStepBundle(b: StepBundle, opts: { tol?: Partial<Parit
     const problems: string[] = [];
     const read = async (group: string, key: string, t: Tensor | undefined) => {
       const ref = b.tensors.get(key);
-      if (!ref) { problems.push(`${key}: missing from the bundle`); return; }
-      if (!t) { add(group, { name: key, maxAbs: Infinity, scale: 0, problem: `${key}: the step produced nothing` }); return; }
+      if (!ref) {
+        problems.push(`${key}: missing from the bundle`);
+        return;
+      }
+      if (!t) {
+        add(group, { name: key, maxAbs: Infinity, scale: 0, problem: `${key}: the step produced nothing` });
+        return;
+      }
       add(group, compare(key, await t.data(), t.shape, ref));
     };
 
@@ -293,7 +326,10 @@ export async function checkStepBundle(b: StepBundle, opts: { tol?: Partial<Parit
         maxRel = Math.max(maxRel, rel);
         maxAbsPerLr = Math.max(maxAbsPerLr, perLr);
         const v = after ? perLr : rel;
-        if (v > worstVal) { worstVal = v; worst = m.name; }
+        if (v > worstVal) {
+          worstVal = v;
+          worst = m.name;
+        }
       }
       const limit = tol[toleranceKey(group)];
       const ok = list.every((m) => !m.problem) && (after ? maxAbsPerLr : maxRel) <= limit;
@@ -313,7 +349,11 @@ export function formatParityReport(r: ParityReport): string {
     const measure = g.group.startsWith('after/')
       ? `abs/lr ${g.maxAbsPerLr.toExponential(2)} (tol ${g.tolerance.toExponential(1)})`
       : `rel ${g.maxRel.toExponential(2)} (tol ${g.tolerance.toExponential(1)})`;
-    lines.push(`  ${g.ok ? 'ok  ' : 'FAIL'} ${g.group.padEnd(22)} n ${String(g.count).padStart(3)}  ${measure}  abs ${g.maxAbs.toExponential(2)}  worst ${g.worst}`);
+    lines.push(
+      `  ${g.ok ? 'ok  ' : 'FAIL'} ${g.group.padEnd(22)} n ${String(g.count).padStart(3)}  ${measure}  abs ${
+        g.maxAbs.toExponential(2)
+      }  worst ${g.worst}`,
+    );
   }
   for (const p of r.problems) lines.push(`  problem: ${p}`);
   return lines.join('\n');

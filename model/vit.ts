@@ -21,10 +21,11 @@
 // of interpolate_pos_encoding (wrong for I-JEPA), bf16 autocast.
 
 import type {
-  Generator, Tensor} from '../engine/index.ts';
-import { LayerNorm, Linear, Module, ShapeError,
-  ATTENTION_MAX_DH, attention, attentionQkv, concat, fromArray, gather, linear, parameter, truncNormal, zeros,
+  Generator,
+  Tensor,
 } from '../engine/index.ts';
+import { LayerNorm, Linear, Module, ShapeError, ATTENTION_MAX_DH, attention, attentionQkv, concat, fromArray, gather, linear, parameter, truncNormal,
+  zeros } from '../engine/index.ts';
 import { sincos2d } from './pos-embed.ts';
 import type { ModelConfig } from './presets.ts';
 import { validateModelConfig } from './presets.ts';
@@ -55,9 +56,9 @@ export function applyMasks(x: Tensor, masks: readonly Tensor[]): Tensor {
         `masks[${i}] ${fmt(m.shape)} ${m.dtype} must be i32 [${B}, K] with the K (${K0}) of masks[0], for x ${fmt(x.shape)}`);
     }
     const K = m.shape[1]!;
-    return gather(x, 1, m.reshape([B, K, 1]).expand([B, K, E]));            // [B, K, E]
+    return gather(x, 1, m.reshape([B, K, 1]).expand([B, K, E])); // [B, K, E]
   });
-  return parts.length === 1 ? parts[0]! : concat(parts, 0);                 // [M·B, K, E]
+  return parts.length === 1 ? parts[0]! : concat(parts, 0); // [M·B, K, E]
 }
 
 /**
@@ -80,9 +81,9 @@ export function repeatInterleaveBatch(x: Tensor, B: number, repeat: number): Ten
 export function patchify(imgs: Tensor, p: number): Tensor {
   const [B, C, Hh] = imgs.shape as [number, number, number, number];
   const G = Hh / p;
-  return imgs.reshape([B, C, G, p, G, p])                                   // [B, C, G, p, G, p]
-    .permute([0, 2, 4, 1, 3, 5])                                            // [B, G, G, C, p, p]
-    .reshape([B, G * G, C * p * p]);                                        // [B, N, C·p·p]
+  return imgs.reshape([B, C, G, p, G, p]) // [B, C, G, p, G, p]
+    .permute([0, 2, 4, 1, 3, 5]) // [B, G, G, C, p, p]
+    .reshape([B, G * G, C * p * p]); // [B, N, C·p·p]
 }
 
 // ---- layers -------------------------------------------------------------------------------------
@@ -119,8 +120,8 @@ export class PatchEmbed extends Module {
       throw new ShapeError('PatchEmbed', 'imgs', [imgs.shape], `imgs ${fmt(imgs.shape)} must be [B, ${C}, ${img}, ${img}]`);
     }
     const D = this.proj.weight.shape[0]!;
-    const w = this.proj.weight.reshape([D, C * p * p]);                     // [D, C·p·p]
-    return linear(patchify(imgs, p), w, this.proj.bias);                    // [B, N, D]
+    const w = this.proj.weight.reshape([D, C * p * p]); // [D, C·p·p]
+    return linear(patchify(imgs, p), w, this.proj.bias); // [B, N, D]
   }
 }
 
@@ -140,15 +141,15 @@ export class Attention extends Module {
   forward(x: Tensor, residual?: Tensor): Tensor {
     const [B, N, D] = x.shape as [number, number, number];
     const H = this.heads, Dh = D / H;
-    const qkv = this.qkv.forward(x);                                        // [B, N, 3D] = [B, N, 3, H, Dh]
+    const qkv = this.qkv.forward(x); // [B, N, 3D] = [B, N, 3, H, Dh]
     if (Dh % 4 === 0 && Dh <= ATTENTION_MAX_DH) {
       // the kernels read the heads in place and write o in token order: no split/merge copies
-      return this.proj.forward(attentionQkv(qkv, H), { residual });         // [B, N, D]
+      return this.proj.forward(attentionQkv(qkv, H), { residual }); // [B, N, D]
     }
-    const heads = qkv.reshape([B, N, 3, H, Dh]).permute([2, 0, 3, 1, 4]);  // [3, B, H, N, Dh]
+    const heads = qkv.reshape([B, N, 3, H, Dh]).permute([2, 0, 3, 1, 4]); // [3, B, H, N, Dh]
     const part = (s: number) => heads.slice(0, s, s + 1).reshape([B, H, N, Dh]);
-    const o = attention(part(0), part(1), part(2));                         // [B, H, N, Dh] (fused: no N×N matrix)
-    return this.proj.forward(o.permute([0, 2, 1, 3]).reshape([B, N, D]), { residual });  // [B, N, D]
+    const o = attention(part(0), part(1), part(2)); // [B, H, N, Dh] (fused: no N×N matrix)
+    return this.proj.forward(o.permute([0, 2, 1, 3]).reshape([B, N, D]), { residual }); // [B, N, D]
   }
 }
 
@@ -163,8 +164,8 @@ export class Mlp extends Module {
   }
   /** fc2(gelu(fc1 x)), plus `residual` when given; GELU and residual run in the matmuls' epilogues. */
   forward(x: Tensor, residual?: Tensor): Tensor {
-    const h = this.fc1.forward(x, { activation: 'gelu' });                  // [.., hidden]
-    return this.fc2.forward(h, { residual });                               // [.., D]
+    const h = this.fc1.forward(x, { activation: 'gelu' }); // [.., hidden]
+    return this.fc2.forward(h, { residual }); // [.., D]
   }
 }
 
@@ -182,8 +183,8 @@ export class Block extends Module {
     this.mlp = new Mlp(D, D * mlpRatio, g);
   }
   forward(x: Tensor): Tensor {
-    const y = this.attn.forward(this.norm1.forward(x), x);                  // x + Attn(LN1 x)  [B, N, D]
-    return this.mlp.forward(this.norm2.forward(y), y);                      // y + MLP(LN2 y)   [B, N, D]
+    const y = this.attn.forward(this.norm1.forward(x), x); // x + Attn(LN1 x)  [B, N, D]
+    return this.mlp.forward(this.norm2.forward(y), y); // y + MLP(LN2 y)   [B, N, D]
   }
 }
 
@@ -209,7 +210,7 @@ export class VisionTransformer extends Module {
     this.config = { ...cfg };
     this.G = cfg.imgSize / cfg.patchSize;
     this.N = this.G * this.G;
-    this.pos_embed = posEmbedParameter(cfg.dim, this.G);                    // [1, N, D]
+    this.pos_embed = posEmbedParameter(cfg.dim, this.G); // [1, N, D]
     this.patch_embed = new PatchEmbed(cfg.imgSize, cfg.patchSize, cfg.chans, cfg.dim, generator, cfg.patchEmbedStd);
     this.blocks = Array.from({ length: cfg.depth }, () => new Block(cfg.dim, cfg.heads, cfg.mlpRatio, generator));
     this.norm = new LayerNorm(cfg.dim, LN_EPS);
@@ -220,8 +221,8 @@ export class VisionTransformer extends Module {
    * gathered after adding positions: [nenc·B, K, D], row e·B + b.
    */
   forward(imgs: Tensor, masks?: readonly Tensor[]): Tensor {
-    let x = this.patch_embed.forward(imgs).add(this.pos_embed);            // [B, N, D]
-    if (masks) x = applyMasks(x, masks);                                    // [nenc·B, K, D]
+    let x = this.patch_embed.forward(imgs).add(this.pos_embed); // [B, N, D]
+    if (masks) x = applyMasks(x, masks); // [nenc·B, K, D]
     for (const blk of this.blocks) x = blk.forward(x);
     return this.norm.forward(x);
   }

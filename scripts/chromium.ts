@@ -14,8 +14,14 @@ export const CHROMIUM = process.env.IJEPA_CHROMIUM ?? '/usr/bin/chromium';
 
 // Without the background-networking flags Chromium keeps dialling out on a closed network.
 const BASE_ARGS = [
-  '--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--no-first-run', '--disable-quic',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 const ADAPTER_ARGS: Record<BrowserAdapter, string[]> = {
   swiftshader: [],

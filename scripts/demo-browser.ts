@@ -11,19 +11,36 @@ import { serve } from './static-server.ts';
 import { fashionMnistDir, FASHION_MNIST_FILES } from '../model/data/fashion-mnist.ts';
 
 const args = process.argv.slice(2);
-const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const opt = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const headless = args.includes('--headless');
 const steps = Number(opt('--steps') ?? 300);
 const adapter = (opt('--adapter') ?? 'gles') as BrowserAdapter;
-if (!BROWSER_ADAPTERS.includes(adapter)) { console.error(`demo-browser: --adapter '${adapter}' is not one of ${BROWSER_ADAPTERS.join(', ')}`); process.exit(2); }
-if (!(Number.isInteger(steps) && steps >= 2)) { console.error(`demo-browser: --steps '${opt('--steps')}' must be an integer ≥ 2`); process.exit(2); }
+if (!BROWSER_ADAPTERS.includes(adapter)) {
+  console.error(`demo-browser: --adapter '${adapter}' is not one of ${BROWSER_ADAPTERS.join(', ')}`);
+  process.exit(2);
+}
+if (!(Number.isInteger(steps) && steps >= 2)) {
+  console.error(`demo-browser: --steps '${opt('--steps')}' must be an integer ≥ 2`);
+  process.exit(2);
+}
 
 const images = join(fashionMnistDir(), FASHION_MNIST_FILES.train.images);
-if (!existsSync(images)) { console.error(`demo-browser: ${images} not found: \`npm run setup\` installs Debian's dataset-fashion-mnist`); process.exit(1); }
+if (!existsSync(images)) {
+  console.error(`demo-browser: ${images} not found: \`npm run setup\` installs Debian's dataset-fashion-mnist`);
+  process.exit(1);
+}
 
 const bundle = await build({
-  entryPoints: [join(import.meta.dirname, 'demo-browser', 'page.ts')], bundle: true, format: 'esm', platform: 'browser',
-  target: 'es2022', write: false, logLevel: 'error',
+  entryPoints: [join(import.meta.dirname, 'demo-browser', 'page.ts')],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  write: false,
+  logLevel: 'error',
 });
 const html = `<!doctype html><meta charset="utf-8"><title>I-JEPA in a tab</title>
 <style>body{font:14px sans-serif;margin:20px} canvas{border:1px solid #ccc;margin:4px} #status{font-family:monospace}</style>
@@ -32,7 +49,8 @@ const html = `<!doctype html><meta charset="utf-8"><title>I-JEPA in a tab</title
 <p>current batch: context patches bright, target blocks outlined</p>
 ${[0, 1, 2, 3].map(() => '<canvas class="mask" width="128" height="128"></canvas>').join('')}
 <script type="module" src="/page.js"></script>`;
-const { server, url } = await serve({ '/': html, '/page.js': bundle.outputFiles[0]!.contents, '/data/train-images-idx3-ubyte.gz': { file: images } }, headless ? 0 : Number(process.env.PORT ?? 8080));
+const { server, url } = await serve({ '/': html, '/page.js': bundle.outputFiles[0]!.contents, '/data/train-images-idx3-ubyte.gz': { file: images } },
+  headless ? 0 : Number(process.env.PORT ?? 8080));
 
 if (!headless) {
   console.log(`demo-browser: open ${url}/ in a browser with WebGPU (Ctrl-C stops the server)`);
@@ -42,11 +60,17 @@ if (!headless) {
     const page = await browser.newPage({ viewport: { width: 760, height: 640 } });
     page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
     await page.goto(`${url}/?steps=${steps}&level=${FEATURE_LEVEL[adapter]}`);
-    await page.waitForFunction(() => (globalThis as { __demo?: { done: boolean } }).__demo?.done, undefined, { timeout: 20 * 60_000, polling: 500 });
-    const s = await page.evaluate(() => (globalThis as unknown as { __demo: { losses: number[]; std: number[]; rank: number[]; error?: string; adapter?: string } }).__demo);
+    await page.waitForFunction(() => (globalThis as { __demo?: { done: boolean; }; }).__demo?.done, undefined, { timeout: 20 * 60_000,
+      polling: 500 });
+    const s = await page.evaluate(() =>
+      (globalThis as unknown as { __demo: { losses: number[]; std: number[]; rank: number[]; error?: string; adapter?: string; }; }).__demo
+    );
     const shot = opt('--screenshot');
     if (shot) await page.screenshot({ path: shot });
-    if (s.error) { console.error(`demo-browser: ${s.error}`); process.exitCode = 1; }
+    if (s.error) {
+      console.error(`demo-browser: ${s.error}`);
+      process.exitCode = 1;
+    }
     console.log(JSON.stringify({ adapter: s.adapter, steps: s.losses.length, losses: s.losses, std: s.std, rank: s.rank }));
   } finally {
     await browser.close();

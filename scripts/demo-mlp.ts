@@ -5,14 +5,18 @@ import { initWebGPU } from '../engine/device/node.ts';
 import { AdamW, fromArray, Generator, Linear, memory, Module, tidy, type Tensor } from '../engine/index.ts';
 
 class Mlp extends Module {
-  fc1: Linear; fc2: Linear; fc3: Linear;
+  fc1: Linear;
+  fc2: Linear;
+  fc3: Linear;
   constructor(g: Generator) {
     super();
     this.fc1 = new Linear(2, 64, { generator: g, std: 0.5 });
     this.fc2 = new Linear(64, 64, { generator: g, std: 0.15 });
     this.fc3 = new Linear(64, 1, { generator: g, std: 0.15 });
   }
-  forward(x: Tensor): Tensor { return this.fc3.forward(this.fc2.forward(this.fc1.forward(x).gelu()).gelu()); }
+  forward(x: Tensor): Tensor {
+    return this.fc3.forward(this.fc2.forward(this.fc1.forward(x).gelu()).gelu());
+  }
 }
 
 await initWebGPU();
@@ -25,7 +29,9 @@ for (let step = 1; step <= steps; step++) {
   const xs = new Float32Array(batch * 2), ys = new Float32Array(batch);
   for (let i = 0; i < batch; i++) {
     const x = 2 * g.uniform() - 1, y = 2 * g.uniform() - 1;
-    xs[2 * i] = x; xs[2 * i + 1] = y; ys[i] = Math.sin(3 * x) * Math.cos(2 * y);
+    xs[2 * i] = x;
+    xs[2 * i + 1] = y;
+    ys[i] = Math.sin(3 * x) * Math.cos(2 * y);
   }
   const loss = tidy(() => {
     const err = model.forward(fromArray(xs, [batch, 2])).sub(fromArray(ys, [batch, 1]));

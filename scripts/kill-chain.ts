@@ -40,7 +40,10 @@ function usage(why: string): never {
 const opts: Record<string, string> = {};
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i]!;
-  if (a === '--keep') { opts.keep = '1'; continue; }
+  if (a === '--keep') {
+    opts.keep = '1';
+    continue;
+  }
   if (!['--kills', '--steps', '--seed', '--out'].includes(a)) usage(`unknown argument '${a}'`);
   if (argv[i + 1] === undefined) usage(`${a} needs a value`);
   opts[a.slice(2)] = argv[++i]!;
@@ -52,12 +55,22 @@ const int = (name: string, dflt: number, min: number) => {
 };
 const KILLS = int('kills', 20, 1), SEED = int('seed', 0, 0);
 const STEPS = int('steps', 400, 1);
-if (STEPS <= KILLS * MAX_STEPS_PER_PROCESS) usage(`--steps ${STEPS} must exceed --kills × ${MAX_STEPS_PER_PROCESS} (${KILLS * MAX_STEPS_PER_PROCESS}), so that the run cannot finish before the last kill`);
+if (STEPS <= KILLS * MAX_STEPS_PER_PROCESS) {
+  usage(
+    `--steps ${STEPS} must exceed --kills × ${MAX_STEPS_PER_PROCESS} (${
+      KILLS * MAX_STEPS_PER_PROCESS
+    }), so that the run cannot finish before the last kill`,
+  );
+}
 const reportFile = opts.out ?? join(ROOT, 'bench', 'HOSTILE.md');
 const FLAGS = ['--preset', 'micro', '--watch-every', '0', '--ckpt-every', '1', '--log-every', '1', '--seed', '0', '--steps', String(STEPS)];
 
 // ---- one process --------------------------------------------------------------------------------
-interface Kill { afterSteps: number; fraction: number; midWrite: boolean }
+interface Kill {
+  afterSteps: number;
+  fraction: number;
+  midWrite: boolean;
+}
 interface Life {
   args: string[];
   kill: Kill | null;
@@ -92,7 +105,10 @@ function live(args: string[], dir: string, kill: Kill | null): Promise<Life> {
     // poll for this process's checkpoint temp file and kill the moment one is there
     const killMidWrite = (until: number) => {
       if (child.exitCode !== null) return;
-      if (tempsOf(dir, pid).some((n) => n.startsWith('ckpt-')) || performance.now() > until) { fire(); return; }
+      if (tempsOf(dir, pid).some((n) => n.startsWith('ckpt-')) || performance.now() > until) {
+        fire();
+        return;
+      }
       setImmediate(() => killMidWrite(until));
     };
     const arm = () => {
@@ -126,17 +142,23 @@ function live(args: string[], dir: string, kill: Kill | null): Promise<Life> {
 }
 
 // ---- comparing the two runs ---------------------------------------------------------------------
-interface LogRecord { step: number; loss: number }
+interface LogRecord {
+  step: number;
+  loss: number;
+}
 const readLog = (dir: string): LogRecord[] => readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LogRecord);
 
 /** Differences between two checkpoints: tensors (names, shapes, bytes) and the resume metadata. */
-function compareCheckpoints(a: string, b: string): { tensors: number; problems: string[] } {
+function compareCheckpoints(a: string, b: string): { tensors: number; problems: string[]; } {
   const fa = decodeSafetensors(readFileSync(a), a), fb = decodeSafetensors(readFileSync(b), b);
   const problems: string[] = [];
   const names = new Set([...fa.tensors.keys(), ...fb.tensors.keys()]);
   for (const n of names) {
     const x = fa.tensors.get(n), y = fb.tensors.get(n);
-    if (!x || !y) { problems.push(`${n} is in one checkpoint only`); continue; }
+    if (!x || !y) {
+      problems.push(`${n} is in one checkpoint only`);
+      continue;
+    }
     if (x.shape.join(',') !== y.shape.join(',')) problems.push(`${n}: shape [${x.shape}] vs [${y.shape}]`);
     else if (!Buffer.from(x.data).equals(Buffer.from(y.data))) {
       const p = x.toFloat32(), q = y.toFloat32();
@@ -170,7 +192,9 @@ async function main(): Promise<void> {
   let broken: string | null = null;
   for (let k = 0; k <= KILLS && broken === null; k++) {
     // 0–15 steps (a new run: 1–15, as it needs a checkpoint first), then a fraction of a step
-    const kill = k < KILLS ? { afterSteps: rng.int(MAX_STEPS_PER_PROCESS + 1) || (k === 0 ? 1 : 0), fraction: rng.next(), midWrite: (k + 1) % MID_WRITE_EVERY === 0 } : null;
+    const kill = k < KILLS
+      ? { afterSteps: rng.int(MAX_STEPS_PER_PROCESS + 1) || (k === 0 ? 1 : 0), fraction: rng.next(), midWrite: (k + 1) % MID_WRITE_EVERY === 0 }
+      : null;
     const args = k === 0 ? ['train', ...FLAGS, '--out', dir] : ['train', '--resume', '--out', dir];
     const life = await live(args, dir, kill);
     // the previous process's orphans must be gone: each start removes dead writers' temp files
@@ -182,11 +206,25 @@ async function main(): Promise<void> {
     if (k > 0) {
       const went = life.resumedFrom !== null && (life.signal === 'SIGKILL' || life.code === 0);
       if (went) survived++;
-      else broken = `after kill ${k}, the resume ${life.signal ? `was killed by ${life.signal}` : `exited ${life.code}`}: ${life.stderr.trim().split('\n').at(-1)}`;
+      else {broken = `after kill ${k}, the resume ${life.signal ? `was killed by ${life.signal}` : `exited ${life.code}`}: ${
+          life.stderr.trim().split('\n').at(-1)
+        }`;}
     }
-    if (kill && life.signal !== 'SIGKILL') broken ??= `process ${k + 1} ended by itself (${life.code}) before its kill: ${life.stderr.trim().split('\n').at(-1)}`;
-    console.error(`  ${k < KILLS ? `kill ${k + 1}` : 'final'}: pid ${life.pid} ${life.resumedFrom === null ? 'new run' : `resumed at step ${life.resumedFrom}`}, ran ${life.stepsRun} step(s), `
-      + `${life.signal ?? `exit ${life.code}`}${kill ? `${kill.midWrite ? ' (aimed mid-write)' : ''}${life.tempAtKill ? ', temp file present at the kill' : ''}${life.tempsLeft.length ? `, left ${life.tempsLeft.join(', ')}` : ''}` : ''}`);
+    if (kill && life.signal !== 'SIGKILL') {
+      broken ??= `process ${k + 1} ended by itself (${life.code}) before its kill: ${life.stderr.trim().split('\n').at(-1)}`;
+    }
+    console.error(
+      `  ${k < KILLS ? `kill ${k + 1}` : 'final'}: pid ${life.pid} ${
+        life.resumedFrom === null ? 'new run' : `resumed at step ${life.resumedFrom}`
+      }, ran ${life.stepsRun} step(s), `
+        + `${life.signal ?? `exit ${life.code}`}${
+          kill
+            ? `${kill.midWrite ? ' (aimed mid-write)' : ''}${life.tempAtKill ? ', temp file present at the kill' : ''}${
+              life.tempsLeft.length ? `, left ${life.tempsLeft.join(', ')}` : ''
+            }`
+            : ''
+        }`,
+    );
   }
 
   // ---- the verdict --------------------------------------------------------------------------------
@@ -215,7 +253,7 @@ async function main(): Promise<void> {
   if (lossDiffs) problems.push(`${lossDiffs} logged loss(es) differ from the uninterrupted run's`);
   if (orphans.length) problems.push(`temp files left: ${orphans.join(', ')}`);
   if (orphanKept.length) problems.push(`temp files a later run did not remove: ${orphanKept.join(', ')}`);
-  if (lockLeft) problems.push('the run folder\'s .lock is left');
+  if (lockLeft) problems.push("the run folder's .lock is left");
   const aimedMid = lives.filter((l) => l.kill?.midWrite).length;
   const midWrite = lives.filter((l) => l.kill && l.tempAtKill).length;
   const leftTemp = lives.filter((l) => l.kill && l.tempsLeft.length > 0).length;
@@ -225,25 +263,41 @@ async function main(): Promise<void> {
   for (const p of problems) console.log(`  problem: ${p}`);
 
   const body = [
-    `Written by \`node --import tsx scripts/kill-chain.ts\` on ${new Date().toISOString().slice(0, 10)} (${secs.toFixed(0)} s on this machine, the uninterrupted run ${refSecs.toFixed(0)} s of it).`,
+    `Written by \`node --import tsx scripts/kill-chain.ts\` on ${new Date().toISOString().slice(0, 10)} (${
+      secs.toFixed(0)
+    } s on this machine, the uninterrupted run ${refSecs.toFixed(0)} s of it).`,
     `A micro run (\`ijepa train ${FLAGS.join(' ')}\`) was killed with SIGKILL ${KILLS} times, each kill followed by`,
     '`ijepa train --resume --out DIR` in the same folder, until the run finished. The kill moments come from a seeded PRNG',
     `(seed ${SEED}): each process ran a random 0–${MAX_STEPS_PER_PROCESS} steps (0: killed while starting up) and a random fraction`,
-    'of a step more; every third kill then waited for the process\'s checkpoint temp file to appear and killed at once',
+    "of a step more; every third kill then waited for the process's checkpoint temp file to appear and killed at once",
     '(mid-write). The final checkpoint was compared tensor for tensor (bytes) with an uninterrupted run of the same seed and',
     'flags, with its metadata (step, AdamW step counts, collator and loader state, config); the log was checked step by step',
-    'against the uninterrupted run\'s.',
+    "against the uninterrupted run's.",
     '',
     `**${headline}.**`,
     '',
-    `- kills aimed at a checkpoint write: ${aimedMid}; kills that found a checkpoint temp file on disk (mid-write): ${midWrite} of ${KILLS}; kills that left it behind as an orphan: ${leftTemp}${leftTemp ? `, ${orphanKept.length === 0 ? 'each' : 'not all'} removed when the next run started` : ''}`,
-    `- final checkpoint \`${final}\`: ${stateIdentical ? `all ${tensors} tensors byte-identical to the uninterrupted run's, metadata equal` : problems.filter((p) => !/log|temp|lock/.test(p)).join('; ') || 'not compared'}`,
-    `- log.jsonl: ${log.length} records, ${duplicates} duplicate step(s), ${missing.length} missing; losses equal to the uninterrupted run's at ${log.length - lossDiffs} of ${log.length} steps`,
+    `- kills aimed at a checkpoint write: ${aimedMid}; kills that found a checkpoint temp file on disk (mid-write): ${midWrite} of ${KILLS}; kills that left it behind as an orphan: ${leftTemp}${
+      leftTemp ? `, ${orphanKept.length === 0 ? 'each' : 'not all'} removed when the next run started` : ''
+    }`,
+    `- final checkpoint \`${final}\`: ${
+      stateIdentical
+        ? `all ${tensors} tensors byte-identical to the uninterrupted run's, metadata equal`
+        : problems.filter((p) => !/log|temp|lock/.test(p)).join('; ') || 'not compared'
+    }`,
+    `- log.jsonl: ${log.length} records, ${duplicates} duplicate step(s), ${missing.length} missing; losses equal to the uninterrupted run's at ${
+      log.length - lossDiffs
+    } of ${log.length} steps`,
     `- left in the run folder at the end: ${orphans.length} temp file(s), ${lockLeft ? 'a stale .lock' : 'no .lock'}`,
     '',
     '| # | process | started at | steps run | kill aimed | ended | temp file at the kill | left behind |',
     '|---|---|---|---|---|---|---|---|',
-    ...lives.map((l, i) => `| ${i < KILLS ? i + 1 : 'final'} | ${l.args.includes('--resume') ? 'resume' : 'new run'} | step ${l.resumedFrom ?? 0} | ${l.stepsRun} | ${l.kill ? `after ${l.kill.afterSteps} + ${l.kill.fraction.toFixed(2)} step${l.kill.midWrite ? ', mid-write' : ''}` : ''} | ${l.signal ?? `exit ${l.code}`} | ${l.kill ? (l.tempAtKill ? 'yes' : 'no') : ''} | ${l.tempsLeft.join(', ').replace(/\.tmp-\d+/g, '.tmp-PID')} |`),
+    ...lives.map((l, i) =>
+      `| ${i < KILLS ? i + 1 : 'final'} | ${l.args.includes('--resume') ? 'resume' : 'new run'} | step ${l.resumedFrom ?? 0} | ${l.stepsRun} | ${
+        l.kill ? `after ${l.kill.afterSteps} + ${l.kill.fraction.toFixed(2)} step${l.kill.midWrite ? ', mid-write' : ''}` : ''
+      } | ${l.signal ?? `exit ${l.code}`} | ${l.kill ? (l.tempAtKill ? 'yes' : 'no') : ''} | ${
+        l.tempsLeft.join(', ').replace(/\.tmp-\d+/g, '.tmp-PID')
+      } |`
+    ),
   ].join('\n');
   writeSection(reportFile, 'Hostile inputs and a kill -9 chain (issue #14)', 'kill -9 chain', body);
   console.log(`wrote ${reportFile}`);

@@ -20,11 +20,19 @@ const TIMEOUT_MS = 10 * 60_000;
 const { values } = parseArgs({ options: { only: { type: 'string' }, out: { type: 'string', default: join(ROOT, 'bench', 'MUTATION.md') } } });
 const only = values.only?.split(',');
 const planted = only ? MUTATIONS.filter((m) => only.includes(m.id)) : MUTATIONS;
-if (only) for (const id of only) if (!MUTATIONS.some((m) => m.id === id)) throw new Error(`mutate: --only names ${id}, which is not in scripts/mutations.ts`);
+if (only) {
+  for (const id of only) {
+    if (!MUTATIONS.some((m) => m.id === id)) throw new Error(`mutate: --only names ${id}, which is not in scripts/mutations.ts`);
+  }
+}
 
-interface Command { label: string; args: string[] }
-const bundles = () => readdirSync(join(ROOT, 'test', 'golden', 'bundles')).filter((f) => f.endsWith('.safetensors')).sort()
-  .map((f) => join('test', 'golden', 'bundles', f));
+interface Command {
+  label: string;
+  args: string[];
+}
+const bundles = () =>
+  readdirSync(join(ROOT, 'test', 'golden', 'bundles')).filter((f) => f.endsWith('.safetensors')).sort()
+    .map((f) => join('test', 'golden', 'bundles', f));
 function commands(m: Mutation): Command[] {
   const out: Command[] = m.tests.map((t) => ({ label: t, args: ['--import', 'tsx', 'test/run.ts', t] }));
   if (m.checkStep) out.push({ label: 'check-step', args: ['--import', 'tsx', 'bin/ijepa.mjs', 'check-step', ...bundles()] });
@@ -46,13 +54,15 @@ function copyTree(): string {
   if (ls.status !== 0) throw new Error(`mutate: git ls-files failed: ${ls.stderr}`);
   for (const f of ls.stdout.split('\0').filter((f) => f && f !== 'node_modules')) {
     mkdirSync(dirname(join(dir, f)), { recursive: true });
-    try { cpSync(join(ROOT, f), join(dir, f)); } catch { /* listed by git but deleted in the working tree */ }
+    try {
+      cpSync(join(ROOT, f), join(dir, f));
+    } catch { /* listed by git but deleted in the working tree */ }
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
   return dir;
 }
 
-const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim();   // what copyTree copies
+const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim(); // what copyTree copies
 const dir = copyTree();
 try {
   // every mutation must apply before any test runs, so a stale one fails in seconds
@@ -63,7 +73,7 @@ try {
   const base = firstFailure(dir, [...all.values()]);
   if (base) throw new Error(`mutate: ${base} fails without any mutation; fix that first (the score would mean nothing)`);
 
-  const rows: { m: Mutation; killedBy: string | null }[] = [];
+  const rows: { m: Mutation; killedBy: string | null; }[] = [];
   for (const m of planted) {
     const path = join(dir, m.file);
     const original = readFileSync(path, 'utf8');
@@ -100,6 +110,6 @@ try {
   console.log(`mutate: wrote ${values.out}`);
   process.exitCode = killed === rows.length ? 0 : 1;
 } finally {
-  unlinkSync(join(dir, 'node_modules'));   // the link first, so nothing can follow it into the real folder
+  unlinkSync(join(dir, 'node_modules')); // the link first, so nothing can follow it into the real folder
   rmSync(dir, { recursive: true, force: true });
 }

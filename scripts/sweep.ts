@@ -21,11 +21,24 @@ import { parseArgs } from 'node:util';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
 
-interface Experiment { name: string; note: string; flags: string[]; official: Record<string, unknown> }
-interface CurvePoint { step: number; knn: number }
+interface Experiment {
+  name: string;
+  note: string;
+  flags: string[];
+  official: Record<string, unknown>;
+}
+interface CurvePoint {
+  step: number;
+  knn: number;
+}
 interface Outcome {
-  name: string; note: string; flags: string[]; official: Record<string, unknown>;
-  steps: number; minutes: number; curve: CurvePoint[];
+  name: string;
+  note: string;
+  flags: string[];
+  official: Record<string, unknown>;
+  steps: number;
+  minutes: number;
+  curve: CurvePoint[];
   eval?: Record<string, Record<string, number | string>>;
 }
 
@@ -33,20 +46,22 @@ interface Outcome {
 export function readExperiment(file: string): Experiment {
   const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`sweep: ${file}: expected a JSON object`);
-  const { sweep = {}, ...official } = json as { sweep?: { note?: unknown; flags?: unknown } };
+  const { sweep = {}, ...official } = json as { sweep?: { note?: unknown; flags?: unknown; }; };
   const flags = sweep.flags ?? [];
   if (!Array.isArray(flags) || !flags.every((f) => typeof f === 'string')) throw new Error(`sweep: ${file}: sweep.flags must be an array of strings`);
-  if (flags.some((f) => f === '--out' || f === '--config' || f === '--resume')) throw new Error(`sweep: ${file}: sweep.flags may not set --out, --config or --resume (the script does)`);
+  if (flags.some((f) => f === '--out' || f === '--config' || f === '--resume')) {
+    throw new Error(`sweep: ${file}: sweep.flags may not set --out, --config or --resume (the script does)`);
+  }
   return { name: basename(file).replace(/\.json$/, ''), note: typeof sweep.note === 'string' ? sweep.note : '', flags, official };
 }
 
 /** The probe curve and step count of a run's JSONL log. */
-function readLog(runDir: string): { steps: number; curve: CurvePoint[] } {
+function readLog(runDir: string): { steps: number; curve: CurvePoint[]; } {
   const curve: CurvePoint[] = [];
   let steps = 0;
   for (const line of readFileSync(join(runDir, 'log.jsonl'), 'utf8').split('\n')) {
     if (!line.trim()) continue;
-    const r = JSON.parse(line) as { step?: number; probe_knn?: number };
+    const r = JSON.parse(line) as { step?: number; probe_knn?: number; };
     if (typeof r.step === 'number') steps = Math.max(steps, r.step);
     if (typeof r.step === 'number' && typeof r.probe_knn === 'number') curve.push({ step: r.step, knn: 100 * r.probe_knn });
   }
@@ -70,7 +85,7 @@ function runExperiment(e: Experiment, out: string, probeEvery: number, evaluate:
   const minutes = (performance.now() - t0) / 60_000;
   if (evaluate) runCli(['eval', '--run', dir]);
   const { steps, curve } = readLog(dir);
-  const evalJson = evaluate ? (JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as { results: Outcome['eval'] }).results : undefined;
+  const evalJson = evaluate ? (JSON.parse(readFileSync(join(dir, 'eval.json'), 'utf8')) as { results: Outcome['eval']; }).results : undefined;
   const outcome: Outcome = { ...e, steps, minutes: resume ? NaN : minutes, curve, ...(evalJson ? { eval: evalJson } : {}) };
   writeFileSync(join(dir, 'sweep.json'), JSON.stringify(outcome, null, 2) + '\n');
   return outcome;
@@ -81,8 +96,8 @@ const f1 = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? x.toFi
 /** The markdown table of every finished experiment under `out`, in name order. */
 export function sweepTable(outcomes: Outcome[]): string {
   const lowShotKeys = [...new Set(outcomes.flatMap((o) => Object.keys(o.eval?.trained ?? {}).filter((k) => k.startsWith('low_shot_'))))].sort();
-  const head = ['experiment', 'what changed', 'steps', 'minutes', 'probe kNN (best @ step)', 'probe kNN (last)',
-    'kNN', 'linear', ...lowShotKeys.map((k) => k.replace('low_shot_', '')), 'random init kNN / linear'];
+  const head = ['experiment', 'what changed', 'steps', 'minutes', 'probe kNN (best @ step)', 'probe kNN (last)', 'kNN', 'linear',
+    ...lowShotKeys.map((k) => k.replace('low_shot_', '')), 'random init kNN / linear'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const o of outcomes) {
     const best = o.curve.reduce<CurvePoint | null>((b, p) => (b && b.knn >= p.knn ? b : p), null);
@@ -90,7 +105,9 @@ export function sweepTable(outcomes: Outcome[]): string {
     const t = o.eval?.trained ?? {};
     const r = o.eval?.random_init ?? {};
     lines.push(`| ${o.name} | ${o.note} | ${o.steps} | ${f1(o.minutes)} | ${best ? `${f1(best.knn)} @ ${best.step}` : '–'} | ${f1(last?.knn)} | ` +
-      `${f1(t.knn)} | ${f1(t.linear)} | ${lowShotKeys.map((k) => f1(t[k])).join(' | ')}${lowShotKeys.length ? ' | ' : ''}${f1(r.knn)} / ${f1(r.linear)} |`);
+      `${f1(t.knn)} | ${f1(t.linear)} | ${lowShotKeys.map((k) => f1(t[k])).join(' | ')}${lowShotKeys.length ? ' | ' : ''}${f1(r.knn)} / ${
+        f1(r.linear)
+      } |`);
   }
   return lines.join('\n');
 }
@@ -104,7 +121,8 @@ function finished(out: string): Outcome[] {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { out: { type: 'string', default: 'runs/sweep' }, 'probe-every': { type: 'string', default: '250' }, 'no-eval': { type: 'boolean' }, table: { type: 'boolean' } },
+    options: { out: { type: 'string', default: 'runs/sweep' }, 'probe-every': { type: 'string', default: '250' }, 'no-eval': { type: 'boolean' },
+      table: { type: 'boolean' } },
   });
   const out = resolve(values.out);
   const probeEvery = Number(values['probe-every']);
@@ -113,7 +131,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     if (positionals.length === 0) throw new Error('sweep: name one or more experiment files (scripts/recipe/*.json), or --table');
     const experiments = positionals.map(readExperiment);
     for (const e of experiments) {
-      if (existsSync(join(out, e.name, 'sweep.json'))) { console.log(`sweep: ${e.name} is done (${join(out, e.name, 'sweep.json')})`); continue; }
+      if (existsSync(join(out, e.name, 'sweep.json'))) {
+        console.log(`sweep: ${e.name} is done (${join(out, e.name, 'sweep.json')})`);
+        continue;
+      }
       console.log(`sweep: ${e.name}: ${e.note}`);
       runExperiment(e, out, probeEvery, !values['no-eval']);
     }

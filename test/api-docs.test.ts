@@ -30,7 +30,9 @@ const t = suite('api-docs');
 
 t('every symbol exported by engine/, kernels/ and model/ index.ts has a doc comment', () => {
   // the project's own compiler options (typedoc reads the same), over the entry points only
-  const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n')); } });
+  const config = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => {
+    throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  } });
   if (!config) throw new Error('api-docs: cannot read tsconfig.json');
   const program = ts.createProgram(ENTRY_POINTS.map((f) => join(root, f)), { ...config.options, noEmit: true });
   const report = ENTRY_POINTS.map((f) => [f, undocumented(program, f)] as const).filter(([, m]) => m.length);

@@ -4,7 +4,14 @@
 // an explicit Generator (issue 14, item 16).
 import * as assert from 'uvu/assert';
 import {
-  AdamW, defaultGenerator, fromArray, Generator, Linear, manualSeed, randn, tidy,
+  AdamW,
+  defaultGenerator,
+  fromArray,
+  Generator,
+  Linear,
+  manualSeed,
+  randn,
+  tidy,
 } from '../engine/index.ts';
 import { checkLeaks, owned, suite } from './helpers.ts';
 
@@ -36,12 +43,12 @@ t('fromArray names the ragged dim and the entry of a ragged nested array', () =>
   assert.throws(() => fromArray([[1, 2], [3, 4]], [4]), /fromArray: shape \[4\] disagrees with the nested values' shape \[2, 2\]/);
 });
 
-t('array() returns nested arrays of the tensor\'s shape (a number for 0-d); data() stays flat', async () => {
+t("array() returns nested arrays of the tensor's shape (a number for 0-d); data() stays flat", async () => {
   await owned(async (own) => {
     const x = own(fromArray([1, 2, 3, 4, 5, 6], [2, 3, 1]));
     assert.equal(await x.array(), [[[1], [2], [3]], [[4], [5], [6]]]);
     assert.equal(Array.from(await x.data()), [1, 2, 3, 4, 5, 6]);
-    const xt = own(tidy(() => x.reshape([2, 3]).transpose()));                   // a strided view
+    const xt = own(tidy(() => x.reshape([2, 3]).transpose())); // a strided view
     assert.equal(await xt.array(), [[1, 4], [2, 5], [3, 6]]);
     assert.equal(await own(fromArray(2.5)).array(), 2.5);
     assert.equal(await own(fromArray([], [0, 3])).array(), []);
@@ -49,7 +56,7 @@ t('array() returns nested arrays of the tensor\'s shape (a number for 0-d); data
   });
 });
 
-t('an AdamW group without weightDecay takes the step\'s wd, by default 0.01 (torch\'s), and never turns weights to NaN', async () => {
+t("an AdamW group without weightDecay takes the step's wd, by default 0.01 (torch's), and never turns weights to NaN", async () => {
   await owned(async (own) => {
     const p = own(fromArray([1, -2], [2], { requiresGrad: true }));
     const q = own(fromArray([1, -2], [2], { requiresGrad: true }));
@@ -59,7 +66,11 @@ t('an AdamW group without weightDecay takes the step\'s wd, by default 0.01 (tor
     const s = own(fromArray([1], [1], { requiresGrad: true }));
     const two = new AdamW([{ params: [r] }, { params: [s], weightDecay: 0 }]);
     try {
-      for (const [o, w] of [[opt, p], [explicit, q]] as const) { w.grad = fromArray([0.5, 0.5]); o.step({ lr: 0.1 }); o.zeroGrad(); }
+      for (const [o, w] of [[opt, p], [explicit, q]] as const) {
+        w.grad = fromArray([0.5, 0.5]);
+        o.step({ lr: 0.1 });
+        o.zeroGrad();
+      }
       const got = Array.from(await p.data());
       assert.ok(got.every(Number.isFinite), `weights stay finite: ${got}`);
       assert.equal(got, Array.from(await q.data()), 'same update as an explicit weightDecay 0.01');
@@ -67,9 +78,13 @@ t('an AdamW group without weightDecay takes the step\'s wd, by default 0.01 (tor
       r.grad = fromArray([0]);
       s.grad = fromArray([0]);
       two.step({ lr: 0.1, wd: 0.5 });
-      assert.ok(Math.abs((await r.item()) - 0.95) < 1e-6, 'decayed by the step\'s wd: 1 · (1 − 0.1 · 0.5)');
-      assert.is(await s.item(), 1, 'a group\'s own weightDecay 0 is kept');
-    } finally { opt.dispose(); explicit.dispose(); two.dispose(); }
+      assert.ok(Math.abs((await r.item()) - 0.95) < 1e-6, "decayed by the step's wd: 1 · (1 − 0.1 · 0.5)");
+      assert.is(await s.item(), 1, "a group's own weightDecay 0 is kept");
+    } finally {
+      opt.dispose();
+      explicit.dispose();
+      two.dispose();
+    }
   });
 });
 
@@ -77,7 +92,8 @@ t('AdamW throws naming the group when a weight decay or lr is not a finite numbe
   await owned(async (own) => {
     const p = own(fromArray([1, 2], [2], { requiresGrad: true }));
     const q = own(fromArray([3], [1], { requiresGrad: true }));
-    assert.throws(() => new AdamW([{ params: [p], name: 'head', weightDecay: 'x' as unknown as number }]), /AdamW: group head has weightDecay x, expected a finite number/);
+    assert.throws(() => new AdamW([{ params: [p], name: 'head', weightDecay: 'x' as unknown as number }]),
+      /AdamW: group head has weightDecay x, expected a finite number/);
     const opt = new AdamW([{ params: [p], name: 'head' }, { params: [q], name: 'tail' }]);
     try {
       p.grad = fromArray([1, 1]);
@@ -88,25 +104,27 @@ t('AdamW throws naming the group when a weight decay or lr is not a finite numbe
       assert.throws(() => opt.step({ lr: 0.1, wd: Infinity }), /AdamW\.step: wd Infinity must be a finite number/);
       assert.equal(Array.from(await p.data()), [1, 2], 'nothing was updated');
       assert.equal(Array.from(await q.data()), [3], 'nothing was updated');
-    } finally { opt.dispose(); }
+    } finally {
+      opt.dispose();
+    }
   });
 });
 
 t('a second backward through a freed graph throws, as PyTorch does without retain_graph', async () => {
   await owned(async (own) => {
     const w = own(fromArray([1, 2, 3], [3], { requiresGrad: true }));
-    tidy(() => {   // the forward's intermediates must live until backward: one scope for both
+    tidy(() => { // the forward's intermediates must live until backward: one scope for both
       const loss = w.mul(w).sum();
       loss.backward();
       assert.throws(() => loss.backward(), /backward: .* was already backpropagated through.*run the forward again/);
     });
     assert.equal(Array.from(await w.grad!.data()), [2, 4, 6], 'the refused backward accumulated nothing');
-    tidy(() => {   // a second loss through a freed intermediate is refused the same way
+    tidy(() => { // a second loss through a freed intermediate is refused the same way
       const h = w.mul(2);
       h.sum().backward();
       assert.throws(() => h.mul(h).sum().backward(), /was already backpropagated through/);
     });
-    tidy(() => w.mul(w).sum().backward());   // a fresh forward differentiates again
+    tidy(() => w.mul(w).sum().backward()); // a fresh forward differentiates again
     assert.equal(Array.from(await w.grad!.data()), [2 + 2 + 2, 4 + 2 + 4, 6 + 2 + 6]);
   });
 });
@@ -128,9 +146,15 @@ t('new Linear(3, 1) and randn(shape) draw from the default generator, which manu
         assert.equal(Array.from(await again.weight.data()), w1, 'manualSeed repeats the weights');
         assert.equal(Array.from(await y.data()), x1, 'and the draws after them');
         assert.equal(Array.from(await explicit.weight.data()), w1, 'the default generator is a Generator(seed)');
-      } finally { again.dispose(); explicit.dispose(); }
+      } finally {
+        again.dispose();
+        explicit.dispose();
+      }
       assert.throws(() => manualSeed(1.5), /manualSeed: seed must be an integer, got 1.5/);
-    } finally { layer.dispose(); manualSeed(0); }
+    } finally {
+      layer.dispose();
+      manualSeed(0);
+    }
   });
 });
 

@@ -11,7 +11,9 @@ import { writeFileAtomic } from '../model/atomic-write.ts';
 
 const t = suite('atomic-write');
 let dir = '';
-t.before.each(() => { dir = mkdtempSync(join(tmpdir(), 'atomic-')); });
+t.before.each(() => {
+  dir = mkdtempSync(join(tmpdir(), 'atomic-'));
+});
 t.after.each(() => rmSync(dir, { recursive: true, force: true }));
 
 t('writes bytes, strings and chunk lists, leaving no temp file', async () => {
@@ -52,7 +54,7 @@ t('a failed rename removes the temp file and rethrows', async () => {
 
 t('a path that is a directory or a device is refused by name before anything is written', async () => {
   const sub = join(dir, 'empty'), fifo = join(dir, 'fifo');
-  mkdirSync(sub);   // an empty directory: rename(2) would replace it
+  mkdirSync(sub); // an empty directory: rename(2) would replace it
   // a FIFO stands for a device (as root, the rename replaced /dev/full with a regular file)
   assert.is(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
   for (const p of [sub, fifo]) {
@@ -60,7 +62,8 @@ t('a path that is a directory or a device is refused by name before anything is 
       await writeFileAtomic(p, 'data');
       assert.unreachable('should have thrown');
     } catch (e) {
-      assert.match(String((e as Error).message), new RegExp(`^write ${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: is (a directory|not a regular file)`));
+      assert.match(String((e as Error).message),
+        new RegExp(`^write ${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: is (a directory|not a regular file)`));
     }
   }
   assert.ok(statSync(sub).isDirectory());

@@ -15,8 +15,8 @@ ag('gradients accumulate over two backward calls', async () => {
   for (const backend of backends()) {
     await owned(async (own) => {
       const x = own(E.fromArray([1, 2, 3], [3], { backend, requiresGrad: true }));
-      E.tidy(() => x.mul(x).sum().backward());   // 2x
-      E.tidy(() => x.mul(3).sum().backward());   // + 3
+      E.tidy(() => x.mul(x).sum().backward()); // 2x
+      E.tidy(() => x.mul(3).sum().backward()); // + 3
       assert.equal(await values(x.grad!), [5, 7, 9]);
     });
   }
@@ -32,11 +32,17 @@ ag('noGrad records no tape, for sync and async functions', async () => {
         const z = x.mul(2);
         assert.ok(z.requiresGrad && z.node !== null, 'grad mode is back on after noGrad');
       });
-      const w = own(await E.noGrad(async () => { await Promise.resolve(); return x.add(1); }));
+      const w = own(await E.noGrad(async () => {
+        await Promise.resolve();
+        return x.add(1);
+      }));
       assert.is(w.requiresGrad, false);
       assert.is(w.node, null);
       assert.ok(E.tidy(() => x.add(1).requiresGrad), 'grad mode is back on after an async noGrad');
-      throwsWith(() => E.noGrad(() => { throw new Error('boom'); }), /boom/);
+      throwsWith(() =>
+        E.noGrad(() => {
+          throw new Error('boom');
+        }), /boom/);
       assert.ok(E.tidy(() => x.add(1).requiresGrad), 'grad mode is back on after noGrad threw');
     });
   }
@@ -49,7 +55,7 @@ ag('detach shares storage but stops gradients', async () => {
         const d = x.detach();
         assert.is(d.requiresGrad, false);
         assert.is(d.storage, x.storage);
-        x.mul(d).sum().backward();   // d/dx (x · stop(x)) = stop(x)
+        x.mul(d).sum().backward(); // d/dx (x · stop(x)) = stop(x)
       });
       assert.equal(await values(x.grad!), [1, 2, 3]);
     });
@@ -60,9 +66,9 @@ ag('a tensor used twice (or more) gets the summed gradient', async () => {
     await owned(async (own) => {
       const x = own(E.fromArray([1, -2, 3], [3], { backend, requiresGrad: true }));
       E.tidy(() => {
-        const y = x.mul(x).add(x).add(x.exp().mul(0));   // x² + x (+ 0·eˣ: a third use)
-        const z = E.concat([x, x], 0).sum();             // two more uses through one op
-        y.sum().add(z).backward();                       // 2x + 1 + 2
+        const y = x.mul(x).add(x).add(x.exp().mul(0)); // x² + x (+ 0·eˣ: a third use)
+        const z = E.concat([x, x], 0).sum(); // two more uses through one op
+        y.sum().add(z).backward(); // 2x + 1 + 2
       });
       assert.equal(await values(x.grad!), [5, -1, 9]);
     });
@@ -106,24 +112,29 @@ ag('backward of a tensor that does not require grad throws, naming it', () => {
     });
   }
 });
-ag('a leaf gradient never aliases the gradient passed to backward', () => owned(async (own) => {
-  const x = own(E.fromArray([1, 2], [2], { backend: gpu(), requiresGrad: true }));
-  const g = own(E.fromArray([3, 4], [2], { backend: gpu() }));
-  x.backward(g);
-  assert.is.not(x.grad, g);
-  assert.is.not(x.grad!.storage, g.storage);
-  g.dispose();
-  assert.equal(await values(x.grad!), [3, 4]);
-}));
-ag('only leaves that require grad get .grad; intermediates do not', () => owned((own) => {
-  const a = own(E.fromArray([1, 2], [2], { backend: cpu, requiresGrad: true }));
-  const b = own(E.fromArray([3, 4], [2], { backend: cpu }));
-  let mid: E.Tensor | null = null;
-  E.tidy(() => { mid = a.mul(b); mid.sum().backward(); });
-  assert.is(b.grad, null);
-  assert.is(mid!.grad, null);
-  assert.ok(a.grad);
-}));
+ag('a leaf gradient never aliases the gradient passed to backward', () =>
+  owned(async (own) => {
+    const x = own(E.fromArray([1, 2], [2], { backend: gpu(), requiresGrad: true }));
+    const g = own(E.fromArray([3, 4], [2], { backend: gpu() }));
+    x.backward(g);
+    assert.is.not(x.grad, g);
+    assert.is.not(x.grad!.storage, g.storage);
+    g.dispose();
+    assert.equal(await values(x.grad!), [3, 4]);
+  }));
+ag('only leaves that require grad get .grad; intermediates do not', () =>
+  owned((own) => {
+    const a = own(E.fromArray([1, 2], [2], { backend: cpu, requiresGrad: true }));
+    const b = own(E.fromArray([3, 4], [2], { backend: cpu }));
+    let mid: E.Tensor | null = null;
+    E.tidy(() => {
+      mid = a.mul(b);
+      mid.sum().backward();
+    });
+    assert.is(b.grad, null);
+    assert.is(mid!.grad, null);
+    assert.ok(a.grad);
+  }));
 ag('sumToShape sums a broadcast gradient back to the input shape', async () => {
   for (const backend of backends()) {
     const s = E.tidy(() => E.sumToShape(E.arange(24, undefined, 1, { backend }).reshape([2, 3, 4]), [3, 1]));
@@ -166,7 +177,10 @@ mem('tidy keeps tensors returned inside arrays, plain objects and Maps', () => {
     return { list: [a.mul(2), tmp.mul(3)], named: { z: a.neg() }, map: new Map([['w', tmp.exp()]]) };
   });
   assert.is(live(), start + 4);
-  for (const t of [...r.list, r.named.z, r.map.get('w')!]) { assert.ok(!t.disposed); t.dispose(); }
+  for (const t of [...r.list, r.named.z, r.map.get('w')!]) {
+    assert.ok(!t.disposed);
+    t.dispose();
+  }
   assert.is(live(), start);
 });
 mem('tidy with an async fn disposes after the promise settles', async () => {
@@ -175,7 +189,7 @@ mem('tidy with an async fn disposes after the promise settles', async () => {
     let inner: E.Tensor | null = null;
     const y = await E.tidy(async () => {
       inner = E.ones([3], { backend }).mul(2);
-      const v = await inner.data();   // awaiting inside the scope
+      const v = await inner.data(); // awaiting inside the scope
       assert.equal(Array.from(v), [2, 2, 2]);
       return inner.add(1);
     });
@@ -202,12 +216,22 @@ mem('nested scopes: an inner result moves to the outer scope and dies with it', 
 });
 mem('tidy disposes everything when fn throws (sync and async)', async () => {
   const start = live();
-  throwsWith(() => E.tidy(() => { E.ones([2], { backend: cpu }).mul(2); throw new Error('sync boom'); }), /sync boom/);
+  throwsWith(() =>
+    E.tidy(() => {
+      E.ones([2], { backend: cpu }).mul(2);
+      throw new Error('sync boom');
+    }), /sync boom/);
   assert.is(live(), start);
   let err: unknown = null;
   try {
-    await E.tidy(async () => { E.ones([2], { backend: gpu() }).mul(2); await Promise.resolve(); throw new Error('async boom'); });
-  } catch (e) { err = e; }
+    await E.tidy(async () => {
+      E.ones([2], { backend: gpu() }).mul(2);
+      await Promise.resolve();
+      throw new Error('async boom');
+    });
+  } catch (e) {
+    err = e;
+  }
   assert.match((err as Error).message, /async boom/);
   assert.is(live(), start);
 });
@@ -215,11 +239,18 @@ mem('keep takes a tensor out of every scope; leaf gradients are kept too', () =>
   const start = live();
   const x = E.fromArray([1, 2], [2], { backend: cpu, requiresGrad: true });
   let k: E.Tensor | null = null;
-  E.tidy(() => E.tidy(() => { k = E.keep(x.mul(2)); x.mul(x).sum().backward(); }));
+  E.tidy(() =>
+    E.tidy(() => {
+      k = E.keep(x.mul(2));
+      x.mul(x).sum().backward();
+    })
+  );
   assert.ok(!k!.disposed);
   assert.ok(x.grad && !x.grad.disposed, 'leaf gradient survives the scopes of backward');
   assert.is(live(), start + 3);
-  k!.dispose(); x.grad.dispose(); x.dispose();
+  k!.dispose();
+  x.grad.dispose();
+  x.dispose();
   assert.is(live(), start);
 });
 mem('views keep their storage alive after the base tensor is disposed', async () => {

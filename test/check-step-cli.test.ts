@@ -12,7 +12,7 @@ const checkStep = (...args: string[]) => spawnSync(process.execPath, [BIN, 'chec
 
 const t = suite('check-step CLI');
 
-t('passes with the per-group defaults and prints each group\'s tolerance', () => {
+t("passes with the per-group defaults and prints each group's tolerance", () => {
   const r = checkStep();
   assert.is(r.status, 0, r.stderr + r.stdout);
   assert.match(r.stdout, new RegExp(`ok {3}act/target .*\\(tol ${DEFAULT_TOLERANCE.act.toExponential(1)}\\)`));

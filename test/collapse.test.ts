@@ -13,8 +13,16 @@ t('RankMe is ~1 for collapsed features and ~min(B, D) for isotropic ones', () =>
   const B = 16, D = 8;
   const collapsed = new Float64Array(B * D), iso = new Float64Array(B * D);
   let s = 1;
-  const rnd = () => { s = (s * 16807) % 2147483647; return s / 2147483647 - 0.5; };
-  for (let b = 0; b < B; b++) for (let d = 0; d < D; d++) { collapsed[b * D + d] = (1 + 0.001 * rnd()) * (d + 1); iso[b * D + d] = rnd(); }
+  const rnd = () => {
+    s = (s * 16807) % 2147483647;
+    return s / 2147483647 - 0.5;
+  };
+  for (let b = 0; b < B; b++) {
+    for (let d = 0; d < D; d++) {
+      collapsed[b * D + d] = (1 + 0.001 * rnd()) * (d + 1);
+      iso[b * D + d] = rnd();
+    }
+  }
   const c = collapseStats(collapsed, B, D), i = collapseStats(iso, B, D);
   assert.ok(c.rankMe < 1.1, `collapsed rankMe ${c.rankMe}`);
   assert.ok(i.rankMe > 6, `isotropic rankMe ${i.rankMe}`);

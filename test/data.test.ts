@@ -13,14 +13,31 @@ import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { Rng, mixSeed, permutation } from '../model/data/prng.ts';
 import {
-  fromHWCBytes, greyToRgb, pad, crop, hflip, normalize, randomResizedCropParams, resizedCrop,
-  pretrainTransform, smallRecipeTransform, roundHalfEven, IMAGENET_MEAN, IMAGENET_STD, type ImageCHW,
+  fromHWCBytes,
+  greyToRgb,
+  pad,
+  crop,
+  hflip,
+  normalize,
+  randomResizedCropParams,
+  resizedCrop,
+  pretrainTransform,
+  smallRecipeTransform,
+  roundHalfEven,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type ImageCHW,
 } from '../model/data/transforms.ts';
 import { scanImageFolder, ImageReadError } from '../model/data/image-folder.ts';
 import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch } from '../model/data/loader.ts';
 import {
-  loadFashionMnist, hasFashionMnist, fashionMnistDir, FASHION_MNIST_DEBIAN_PACKAGE,
-  FASHION_MNIST_PADDED_MEAN as FM_MEAN, FASHION_MNIST_PADDED_STD as FM_STD, type GreyImages,
+  loadFashionMnist,
+  hasFashionMnist,
+  fashionMnistDir,
+  FASHION_MNIST_DEBIAN_PACKAGE,
+  FASHION_MNIST_PADDED_MEAN as FM_MEAN,
+  FASHION_MNIST_PADDED_STD as FM_STD,
+  type GreyImages,
 } from '../model/data/fashion-mnist.ts';
 import { skipUnless } from './skips.ts';
 
@@ -158,40 +175,41 @@ tr('resizedCrop: identity at scale 1, constants stay constant, crop reads the bo
 
 const hasPil = spawnSync('/usr/bin/python3', ['-c', 'import PIL']).status === 0;
 skipUnless(tr, hasPil, 'python3-pil', '/usr/bin/python3 cannot import PIL (bash scripts/setup.sh --test installs it)')(
-'resizedCrop matches PIL BILINEAR within 8-bit rounding', () => {
-  const H = 41;
-  const W = 53;
-  const bytes = noiseBytes(H, W, 3, 5);
-  const img = fromHWCBytes(bytes, H, W, 3);
-  const cases = [
-    { box: { top: 0, left: 0, height: 41, width: 53 }, out: [12, 9] },   // shrink ~3.4×/5.9×
-    { box: { top: 5, left: 7, height: 20, width: 30 }, out: [33, 47] },  // enlarge
-    { box: { top: 3, left: 2, height: 37, width: 17 }, out: [16, 16] },  // mixed
-  ] as const;
-  const py = [
-    'import sys, json',
-    'from PIL import Image',
-    'H, W = int(sys.argv[1]), int(sys.argv[2])',
-    'im = Image.frombytes("RGB", (W, H), sys.stdin.buffer.read())',
-    'res = []',
-    'for t, l, h, w, oh, ow in json.loads(sys.argv[3]):',
-    '    res.append(list(im.crop((l, t, l + w, t + h)).resize((ow, oh), Image.BILINEAR).tobytes()))',
-    'print(json.dumps(res))',
-  ].join('\n');
-  const spec = cases.map((c) => [c.box.top, c.box.left, c.box.height, c.box.width, c.out[0], c.out[1]]);
-  const r = spawnSync('/usr/bin/python3', ['-c', py, String(H), String(W), JSON.stringify(spec)],
-    { input: bytes, encoding: 'utf8' });
-  assert.is(r.status, 0, r.stderr);
-  const pil = JSON.parse(r.stdout) as number[][];
-  cases.forEach((c, k) => {
-    const ours = resizedCrop(img, c.box, c.out[0], c.out[1]);
-    const [oh, ow] = c.out;
-    const ref = fromHWCBytes(Uint8Array.from(pil[k] ?? []), oh, ow, 3);
-    // PIL rounds to 8 bits after each of its two passes: at most ~1 level apart.
-    const d = maxAbsDiff(ours.data, ref.data) * 255;
-    assert.ok(d <= 1.01, `case ${k}: max diff ${d.toFixed(3)} levels`);
-  });
-});
+  'resizedCrop matches PIL BILINEAR within 8-bit rounding',
+  () => {
+    const H = 41;
+    const W = 53;
+    const bytes = noiseBytes(H, W, 3, 5);
+    const img = fromHWCBytes(bytes, H, W, 3);
+    const cases = [
+      { box: { top: 0, left: 0, height: 41, width: 53 }, out: [12, 9] }, // shrink ~3.4×/5.9×
+      { box: { top: 5, left: 7, height: 20, width: 30 }, out: [33, 47] }, // enlarge
+      { box: { top: 3, left: 2, height: 37, width: 17 }, out: [16, 16] }, // mixed
+    ] as const;
+    const py = [
+      'import sys, json',
+      'from PIL import Image',
+      'H, W = int(sys.argv[1]), int(sys.argv[2])',
+      'im = Image.frombytes("RGB", (W, H), sys.stdin.buffer.read())',
+      'res = []',
+      'for t, l, h, w, oh, ow in json.loads(sys.argv[3]):',
+      '    res.append(list(im.crop((l, t, l + w, t + h)).resize((ow, oh), Image.BILINEAR).tobytes()))',
+      'print(json.dumps(res))',
+    ].join('\n');
+    const spec = cases.map((c) => [c.box.top, c.box.left, c.box.height, c.box.width, c.out[0], c.out[1]]);
+    const r = spawnSync('/usr/bin/python3', ['-c', py, String(H), String(W), JSON.stringify(spec)], { input: bytes, encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    const pil = JSON.parse(r.stdout) as number[][];
+    cases.forEach((c, k) => {
+      const ours = resizedCrop(img, c.box, c.out[0], c.out[1]);
+      const [oh, ow] = c.out;
+      const ref = fromHWCBytes(Uint8Array.from(pil[k] ?? []), oh, ow, 3);
+      // PIL rounds to 8 bits after each of its two passes: at most ~1 level apart.
+      const d = maxAbsDiff(ours.data, ref.data) * 255;
+      assert.ok(d <= 1.01, `case ${k}: max diff ${d.toFixed(3)} levels`);
+    });
+  },
+);
 
 tr('pretrainTransform: shape, fixed seed repeats, constant image normalises exactly', () => {
   const img = fromHWCBytes(noiseBytes(30, 45, 3, 2), 30, 45, 3);
@@ -306,7 +324,7 @@ lo('shuffles each epoch, drops the last partial batch, labels follow images', as
 
 lo('identical batches for any prefetch depth, and on resume', async () => {
   const data = syntheticGrey(23);
-  const run = async (prefetch: number, start?: { epoch: number; batch: number }, k = 12): Promise<Batch[]> => {
+  const run = async (prefetch: number, start?: { epoch: number; batch: number; }, k = 12): Promise<Batch[]> => {
     const l = new BatchLoader(fashionMnistSource(data, { augment: true }), { batchSize: 4, seed: 5, prefetch, start });
     const got = await take(l, k);
     l.close();
@@ -345,8 +363,7 @@ lo('recycled buffers do not change the data', async () => {
 
 lo('bad options are named', () => {
   const src = fashionMnistSource(syntheticGrey(5), { augment: false });
-  assert.throws(() => new BatchLoader(src, { batchSize: 8, seed: 0 }),
-    /BatchLoader: 5 samples make no full batch of 8 \(dropLast\)/);
+  assert.throws(() => new BatchLoader(src, { batchSize: 8, seed: 0 }), /BatchLoader: 5 samples make no full batch of 8 \(dropLast\)/);
   assert.throws(() => new BatchLoader(src, { batchSize: 2, seed: 0, start: { epoch: 0, batch: 2 } }),
     /BatchLoader: start \(epoch 0, batch 2\) is out of range; an epoch has 2 batches/);
   const all = new BatchLoader(src, { batchSize: 2, seed: 0, dropLast: false, shuffle: false });
@@ -381,8 +398,8 @@ fo('class folders give sorted labels; the corrupt file is skipped and named', as
   const reported: string[] = [];
   const folder = await scanImageFolder(root, { onSkip: (p) => reported.push(p) });
   assert.equal(folder.classes, ['cats', 'dogs']);
-  assert.equal(folder.entries.map((e) => [e.path.slice(root.length + 1), e.label]),
-    [['cats/red.png', 0], ['cats/sub/green.jpg', 0], ['dogs/blue.png', 1]]);
+  assert.equal(folder.entries.map((e) => [e.path.slice(root.length + 1), e.label]), [['cats/red.png', 0], ['cats/sub/green.jpg', 0], ['dogs/blue.png',
+    1]]);
   assert.equal(reported, [join(root, 'dogs', 'broken.jpg')]);
   assert.equal(folder.skipped.map((s) => s.path), reported);
 });
@@ -445,14 +462,12 @@ fo('close() abandons in-flight decodes without reporting them', async () => {
     }
     const reported: string[] = [];
     const folder = await scanImageFolder(dir);
-    const l = new BatchLoader(imageFolderSource(folder, { size: 8, onSkip: (p) => reported.push(p) }),
-      { batchSize: 2, seed: 0, prefetch: 3 });
+    const l = new BatchLoader(imageFolderSource(folder, { size: 8, onSkip: (p) => reported.push(p) }), { batchSize: 2, seed: 0, prefetch: 3 });
     // next() schedules batches 0..3; close before they start: their files vanish, yet nothing is reported.
     const pending = l.next();
     l.close();
     rmSync(dir, { recursive: true, force: true });
-    await pending.then(() => assert.unreachable('abandoned batch resolved'), (e: Error) =>
-      assert.match(e.message, /BatchLoader closed/));
+    await pending.then(() => assert.unreachable('abandoned batch resolved'), (e: Error) => assert.match(e.message, /BatchLoader closed/));
     await new Promise((resolve) => setTimeout(resolve, 100)); // let any stray decode finish and report
     assert.equal(reported, []);
     await l.next().then(() => assert.unreachable('next() after close'), (e: Error) =>
@@ -465,8 +480,7 @@ fo('close() abandons in-flight decodes without reporting them', async () => {
 fo('unprobed corrupt file: the loader substitutes and reports it once, or throws when strict', async () => {
   const folder = await scanImageFolder(join(root, 'dogs'), { probe: false });
   assert.equal(folder.classes, []);
-  assert.equal(folder.entries.map((e) => [e.path.slice(root.length + 1), e.label]),
-    [['dogs/blue.png', -1], ['dogs/broken.jpg', -1]]);
+  assert.equal(folder.entries.map((e) => [e.path.slice(root.length + 1), e.label]), [['dogs/blue.png', -1], ['dogs/broken.jpg', -1]]);
   const reported: string[] = [];
   const src = imageFolderSource(folder, { size: 8, onSkip: (p) => reported.push(p) });
   const loader = new BatchLoader(src, { batchSize: 2, seed: 3 });
@@ -512,12 +526,17 @@ withFm('the padded mean and std, recomputed from the training images, round to t
   const raw = gunzipSync(readFileSync(join(fashionMnistDir(), 'train-images-idx3-ubyte.gz'))).subarray(16);
   assert.is(raw.length, 60000 * 784);
   let s = 0, s2 = 0;
-  for (let i = 0; i < raw.length; i++) { const v = raw[i]!; s += v; s2 += v * v; }
-  const n28 = raw.length, n32 = 60000 * 1024;   // the padding adds only zeros
+  for (let i = 0; i < raw.length; i++) {
+    const v = raw[i]!;
+    s += v;
+    s2 += v * v;
+  }
+  const n28 = raw.length, n32 = 60000 * 1024; // the padding adds only zeros
   const mean28 = s / n28 / 255, std28 = Math.sqrt(s2 / n28 / 255 ** 2 - mean28 ** 2);
   const mean32 = s / n32 / 255, std32 = Math.sqrt(s2 / n32 / 255 ** 2 - mean32 ** 2);
   // the published 28×28 figures check the recomputation itself
-  const near4 = (got: number, want: number, what: string) => assert.ok(Math.abs(got - want) <= 5e-5, `${what}: ${got.toFixed(6)}, expected ${want} to 4 digits`);
+  const near4 = (got: number, want: number, what: string) =>
+    assert.ok(Math.abs(got - want) <= 5e-5, `${what}: ${got.toFixed(6)}, expected ${want} to 4 digits`);
   near4(mean28, 0.2860, '28×28 mean');
   near4(std28, 0.3530, '28×28 std');
   near4(mean32, FM_PADDED_MEAN, 'padded mean');

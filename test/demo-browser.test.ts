@@ -11,7 +11,7 @@ t('the page trains micro on Fashion-MNIST in a tab and the loss falls', () => {
   const script = join(import.meta.dirname, '..', 'scripts', 'demo-browser.ts');
   const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--headless', '--steps', '24'], { encoding: 'utf8', timeout: 300_000 });
   assert.is(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { steps: number; losses: number[]; std: number[]; rank: number[] };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { steps: number; losses: number[]; std: number[]; rank: number[]; };
   assert.is(out.steps, 24);
   assert.ok(out.losses.every(Number.isFinite), 'finite losses');
   const first = out.losses.slice(0, 4).reduce((a, b) => a + b) / 4, last = out.losses.slice(-4).reduce((a, b) => a + b) / 4;

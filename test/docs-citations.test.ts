@@ -38,7 +38,7 @@ t('every section cited after a docs file (§N) is a heading of that file', () =>
   for (const f of files) {
     for (const m of readFileSync(f, 'utf8').matchAll(/docs\/([\w-]+\.md) §(\d+(?:\.\d+)?)/g)) {
       const doc = join(root, 'docs', m[1]!);
-      if (!existsSync(doc)) continue;   // reported by the test above
+      if (!existsSync(doc)) continue; // reported by the test above
       const heading = new RegExp(`^#{2,3} ${m[2]!.replace('.', '\\.')}[. ]`, 'm');
       if (!heading.test(readFileSync(doc, 'utf8'))) bad.push(`${relative(root, f)}: docs/${m[1]} has no section ${m[2]}`);
     }

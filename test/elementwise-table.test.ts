@@ -44,7 +44,7 @@ t('the twins follow torch at the edges the kernels special-case', () => {
   assert.is(ELEMENTWISE.minimum.ref(2, 1, 0), 1);
 });
 
-t('every op of the table is a function, a public export of engine/index.ts, and a Tensor method but where (copy is table.ts\'s own op)', () => {
+t("every op of the table is a function, a public export of engine/index.ts, and a Tensor method but where (copy is table.ts's own op)", () => {
   for (const [op, d] of Object.entries(ELEMENTWISE)) {
     if (op === 'copy') continue;
     assert.type(elementwise[op as keyof typeof elementwise], 'function', op);

@@ -19,15 +19,16 @@ import { lowShotIndices } from '../model/eval/low-shot.ts';
 import { classBalancedSample, stratifiedSplit } from '../model/eval/sampling.ts';
 import { assertClose, checkLeaks, suite } from './helpers.ts';
 
-await initWebGPU();   // once per process (helpers.ts has usually done it already)
+await initWebGPU(); // once per process (helpers.ts has usually done it already)
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
 // the control rows' cache goes to this test's own folder, never the user's
-const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, IJEPA_CACHE: join(tmp, 'cache') } });
+const cli = (args: string[]) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, IJEPA_CACHE: join(tmp, 'cache') } });
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-eval-'));
 
 /** n points per class around C random unit-ish centres in D dims, with noise `spread`. */
-function clusters(g: Generator, C: number, n: number, D: number, spread: number): { x: Float32Array; y: Int32Array } {
+function clusters(g: Generator, C: number, n: number, D: number, spread: number): { x: Float32Array; y: Int32Array; } {
   const centres = Array.from({ length: C }, () => Float64Array.from({ length: D }, () => g.normal()));
   const x = new Float32Array(C * n * D), y = new Int32Array(C * n);
   for (let c = 0; c < C; c++) {
@@ -41,18 +42,23 @@ function clusters(g: Generator, C: number, n: number, D: number, spread: number)
 }
 
 /** Rows i with i % 4 === 3 as test, the rest as train. */
-function split(c: { x: Float32Array; y: Int32Array }, D: number) {
+function split(c: { x: Float32Array; y: Int32Array; }, D: number) {
   const idx = (keep: (i: number) => boolean) => Array.from(c.y.keys()).filter(keep);
   const part = (rows: number[]) => ({
     x: Float32Array.from(rows.flatMap((i) => Array.from(c.x.subarray(i * D, (i + 1) * D)))),
-    y: Int32Array.from(rows, (i) => c.y[i]!), D,
+    y: Int32Array.from(rows, (i) => c.y[i]!),
+    D,
   });
   return { tr: part(idx((i) => i % 4 !== 3)), te: part(idx((i) => i % 4 === 3)) };
 }
 
 /** The weighted vote in f64 on the host, straight from the definition (knn.ts's header). */
 function knnReference(train: Float32Array, ytr: Int32Array, test: Float32Array, D: number, C: number, k: number, T: number): Float64Array {
-  const norm = (v: Float32Array, i: number) => { let s = 0; for (let d = 0; d < D; d++) s += v[i * D + d]! ** 2; return Math.sqrt(s); };
+  const norm = (v: Float32Array, i: number) => {
+    let s = 0;
+    for (let d = 0; d < D; d++) s += v[i * D + d]! ** 2;
+    return Math.sqrt(s);
+  };
   const nTr = ytr.length, nTe = test.length / D;
   const scores = new Float64Array(nTe * C);
   for (let q = 0; q < nTe; q++) {
@@ -128,12 +134,14 @@ t('pre-norm readout is the encoder output before its final norm; batching does n
   try {
     const g = new Generator(4);
     const px = Float32Array.from({ length: 3 * 3 * 32 * 32 }, () => g.normal());
-    const [full, pre] = await noGrad(() => tidy(async () => {
-      const x = fromArray(px, [3, 3, 32, 32]);
-      const a = enc.forward(x);                                          // [3, N, D]
-      const b = layerNorm(encoderTokens(enc, x, 'prenorm'), enc.norm.weight, enc.norm.bias, enc.norm.eps);
-      return [await a.data(), await b.data()];
-    }));
+    const [full, pre] = await noGrad(() =>
+      tidy(async () => {
+        const x = fromArray(px, [3, 3, 32, 32]);
+        const a = enc.forward(x); // [3, N, D]
+        const b = layerNorm(encoderTokens(enc, x, 'prenorm'), enc.norm.weight, enc.norm.bias, enc.norm.eps);
+        return [await a.data(), await b.data()];
+      })
+    );
     assertClose(pre, full, [full.length], 'norm(prenorm tokens) vs forward', 1e-5, 1e-5);
     const images: ImageBatches = { n: 3, chans: 3, size: 32, batch: async (s, c) => px.slice(s * 3072, (s + c) * 3072) };
     const one = await extractFeatures(enc, images, { batchSize: 3 });
@@ -144,7 +152,7 @@ t('pre-norm readout is the encoder output before its final norm; batching does n
   }
 });
 
-t('the random-init control is the run\'s step-0 encoder', async () => {
+t("the random-init control is the run's step-0 encoder", async () => {
   const m = getPreset('micro').model;
   const model = new IJepa(m, { seed: 9 });
   const enc = randomEncoder(m, 9);
@@ -169,9 +177,11 @@ async function makeFolder(): Promise<void> {
     for (let i = 0; i < 8; i++) {
       const W = 40, H = 36;
       const raw = Buffer.alloc(W * H * 3);
-      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-        const v = c === 1 ? ((y >> 2) % 2) * 200 + 40 : ((x >> 2) % 2) * 60 + i * 5;
-        raw.fill(v, (y * W + x) * 3, (y * W + x + 1) * 3);
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const v = c === 1 ? ((y >> 2) % 2) * 200 + 40 : ((x >> 2) % 2) * 60 + i * 5;
+          raw.fill(v, (y * W + x) * 3, (y * W + x + 1) * 3);
+        }
       }
       await sharp(raw, { raw: { width: W, height: H, channels: 3 } }).png().toFile(join(data, cls, `${i}.png`));
     }
@@ -234,7 +244,7 @@ t('ijepa embed writes features [n, D], labels and the file list', async () => {
 });
 
 /** A copy of the test folder plus `stripes/truncated.png`: its header reads, its pixels do not. */
-async function makeFolderWithTruncatedImage(): Promise<{ dir: string; bad: string }> {
+async function makeFolderWithTruncatedImage(): Promise<{ dir: string; bad: string; }> {
   await makeFolder();
   const dir = join(tmp, 'imgs-truncated');
   if (!existsSync(dir)) cpSync(data, dir, { recursive: true });

@@ -76,7 +76,7 @@ f16('upload and readback round to f16 and survive odd offsets and lengths', asyn
     // f16 has 11 significant bits: 1/3 → 0.333251953125, 0.1 → 0.0999755859375; 1e-5 is subnormal
     assert.equal(got, v.map(f16round));
     assert.is(got[1], 0.333251953125);
-    const odd = await own(x.slice(0, 3, 6)).data();   // starts mid-word
+    const odd = await own(x.slice(0, 3, 6)).data(); // starts mid-word
     assert.equal(Array.from(odd), [65504, f16round(1e-5), 7]);
   });
 });
@@ -111,7 +111,8 @@ f16('matmul on f16 storage matches the reference at odd sizes, all layouts', asy
   await same('[17, 33]·[33, 9]', (a, b) => E.matmul(a, b), [[17, 33], [33, 9]]);
   await same('[197, 64]·[65, 64]ᵀ (vec4 loads)', (a, b) => E.matmul(a, b, { transB: true }), [[197, 64], [65, 64]]);
   await same('[3, 12, 5]ᵀ·[3, 12, 7] batched', (a, b) => E.matmul(a, b, { transA: true }), [[3, 12, 5], [3, 12, 7]]);
-  await same('linear + bias + GELU + residual', (x, w, b, r) => E.linear(x, w, b, { activation: 'gelu', residual: r }), [[9, 20], [12, 20], [12], [9, 12]]);
+  await same('linear + bias + GELU + residual', (x, w, b, r) => E.linear(x, w, b, { activation: 'gelu', residual: r }), [[9, 20], [12, 20], [12], [9,
+    12]]);
 });
 
 f16('matmul and sum accumulate in f32: sums of ones run past 2048, where f16 sums stall', async () => {
@@ -141,13 +142,17 @@ f16('attention and attentionQkv on f16 match the reference, forward and gradient
   await sameGrads('attentionQkv [2, 9, 3·2·8]', (qkv) => E.attentionQkv(qkv, 2), [[2, 9, 48]]);
 });
 
-f16('gather and scatterAdd on f16 match the reference, and gather\'s gradient', async () => {
+f16("gather and scatterAdd on f16 match the reference, and gather's gradient", async () => {
   const index = (b: E.Backend) => E.fromArray(new Int32Array([2, 0, 1, 2, 2, 0]), [2, 3], { backend: b });
   for (const b of [gpu(), cpu]) {
     await owned(async (own) => {
       const x = own(E.fromArray(values([2, 5], 3), [2, 5], { backend: b, dtype: 'f16', requiresGrad: true }));
       const idx = own(index(b));
-      const y = E.tidy(() => { const g = E.gather(x, 1, idx); g.mul(E.fromArray([1, 2, 3, 4, 5, 6], [2, 3], { backend: b, dtype: 'f16' })).sum().backward(); return g; });
+      const y = E.tidy(() => {
+        const g = E.gather(x, 1, idx);
+        g.mul(E.fromArray([1, 2, 3, 4, 5, 6], [2, 3], { backend: b, dtype: 'f16' })).sum().backward();
+        return g;
+      });
       assert.is(y.dtype, 'f16');
       const xs = await x.data(), ys = await take(y), gs = await x.grad!.data();
       assert.equal(Array.from(ys), [xs[2]!, xs[0]!, xs[1]!, xs[7]!, xs[7]!, xs[5]!], `${b.name} gather`);
@@ -189,7 +194,8 @@ f16('ops without an f16 kernel and mixed dtypes say so', async () => {
     const h2 = own(E.zeros([2, 4], { backend: b, dtype: 'f16' }));
     throwsWith(() => E.emaInPlace(h, h2, 0.9), /emaInPlace: target must be f32, got f16/);
     throwsWith(() => E.add(h, f), /add: .*needs f16 like input 0 \(cast\(\) to mix f16 and f32\), got f32 \[2, 4\]/);
-    throwsWith(() => E.linear(h, own(E.zeros([3, 4], { backend: b, dtype: 'f16' })), null, { residual: own(E.zeros([2, 3], { backend: b })) }), /linear: residual is f32 but x is f16; cast\(\) one of them/);
+    throwsWith(() => E.linear(h, own(E.zeros([3, 4], { backend: b, dtype: 'f16' })), null, { residual: own(E.zeros([2, 3], { backend: b })) }),
+      /linear: residual is f32 but x is f16; cast\(\) one of them/);
     throwsWith(() => E.cast(f, 'i32' as 'f32'), /cast: dtype 'i32' is not one of 'f32', 'f16'/);
   });
 });

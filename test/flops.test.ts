@@ -11,7 +11,8 @@ const t = suite('flops');
 checkLeaks(t);
 
 // G 2 (N 4), one channel, 4 pixels per patch, D = Dp = 4, h 8, one head, one block each
-const tinyCfg: ModelConfig = { imgSize: 4, chans: 1, patchSize: 2, dim: 4, depth: 1, heads: 1, mlpRatio: 2, predDepth: 1, predDim: 4, patchEmbedStd: 0.02 };
+const tinyCfg: ModelConfig = { imgSize: 4, chans: 1, patchSize: 2, dim: 4, depth: 1, heads: 1, mlpRatio: 2, predDepth: 1, predDim: 4,
+  patchEmbedStd: 0.02 };
 
 t('a tiny step matches the count by hand, per family', () => {
   const f = stepFlops(tinyCfg, { batch: 1, kc: 2, kt: 1, nenc: 1, npred: 1 });
@@ -59,7 +60,9 @@ t('measurePeakGflops: a positive rate on the WebGPU device, an error on the CPU 
   const g = await measurePeakGflops(gpu());
   assert.ok(Number.isFinite(g) && g > 0, `peak ${g} GFLOP/s`);
   let err: unknown = null;
-  await measurePeakGflops(cpu).catch((e: unknown) => { err = e; });
+  await measurePeakGflops(cpu).catch((e: unknown) => {
+    err = e;
+  });
   assert.match(String(err), /measurePeakGflops: needs the WebGPU backend, not cpu/);
 });
 

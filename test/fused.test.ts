@@ -6,8 +6,24 @@
 // Every test must leave as many tensors and storages alive as it found (checkLeaks).
 import * as assert from 'uvu/assert';
 import {
-  AdamW, add, emaUpdate, fromArray, gelu, Generator, layerNormComposite, linear, linearComposite, mul, noGrad, permute,
-  scaledDotProductAttention, setBackend, sum, tidy, type Backend, type Tensor,
+  AdamW,
+  add,
+  emaUpdate,
+  fromArray,
+  gelu,
+  Generator,
+  layerNormComposite,
+  linear,
+  linearComposite,
+  mul,
+  noGrad,
+  permute,
+  scaledDotProductAttention,
+  setBackend,
+  sum,
+  tidy,
+  type Backend,
+  type Tensor,
 } from '../engine/internal.ts';
 import { attention, attentionQkv } from '../engine/ops/attention.ts';
 import { layerNorm } from '../engine/ops/layer-norm.ts';
@@ -25,10 +41,16 @@ function values(shapes: readonly number[][], seed: number, gen: (g: Generator) =
   return shapes.map((s) => Float64Array.from({ length: s.reduce((a, b) => a * b, 1) }, () => Math.fround(gen(g))));
 }
 
-interface Result { y: Float64Array; shape: number[]; grads: (Float64Array | null)[] }
+interface Result {
+  y: Float64Array;
+  shape: number[];
+  grads: (Float64Array | null)[];
+}
 
 /** fn's output and the gradients of Σ fn(...)·R for the inputs flagged in `grad`; disposes all it made. */
-async function run(backend: Backend, fn: Fn, shapes: readonly number[][], vals: readonly Float64Array[], grad: readonly boolean[] = shapes.map(() => true)): Promise<Result> {
+async function run(backend: Backend, fn: Fn, shapes: readonly number[][], vals: readonly Float64Array[],
+  grad: readonly boolean[] = shapes.map(() => true)): Promise<Result>
+{
   const leaves = vals.map((v, i) => fromArray(v, shapes[i], { backend, requiresGrad: grad[i]! }));
   try {
     const y = tidy(() => {
@@ -43,12 +65,18 @@ async function run(backend: Backend, fn: Fn, shapes: readonly number[][], vals: 
     const grads = await Promise.all(leaves.map(async (l) => (l.grad ? Float64Array.from(await l.grad.data()) : null)));
     return { y: yv, shape, grads };
   } finally {
-    for (const l of leaves) { l.grad?.dispose(); l.grad = null; l.dispose(); }
+    for (const l of leaves) {
+      l.grad?.dispose();
+      l.grad = null;
+      l.dispose();
+    }
   }
 }
 
 /** Run both paths on `backend` and compare output and every gradient. */
-async function compare(what: string, backend: Backend, fused: Fn, reference: Fn, shapes: number[][], tol: { atol: number; rtol: number }, seed = 1, grad?: boolean[]): Promise<void> {
+async function compare(what: string, backend: Backend, fused: Fn, reference: Fn, shapes: number[][], tol: { atol: number; rtol: number; }, seed = 1,
+  grad?: boolean[]): Promise<void>
+{
   const vals = values(shapes, seed);
   const a = await run(backend, fused, shapes, vals, grad);
   const b = await run(backend, reference, shapes, vals, grad);
@@ -56,7 +84,10 @@ async function compare(what: string, backend: Backend, fused: Fn, reference: Fn,
   assertClose(a.y, b.y, b.shape, `${what}: output`, tol.atol, tol.rtol);
   b.grads.forEach((gb, i) => {
     const ga = a.grads[i];
-    if (!gb || !ga) { assert.is(ga, gb, `${what}: input ${i} has a gradient on one path only`); return; }
+    if (!gb || !ga) {
+      assert.is(ga, gb, `${what}: input ${i} has a gradient on one path only`);
+      return;
+    }
     assertClose(ga, gb, shapes[i]!, `${what}: gradient of input ${i}`, tol.atol, tol.rtol);
   });
 }
@@ -90,8 +121,8 @@ for (const [name, x, w, b] of lnCases) {
   L(`f64 twin matches the composite on the CPU: ${name}`, () => compare(`layerNorm ${name} (cpu)`, cpu, ...ln(w, b), lnShapes(x, w, b), CPU_TOL));
 }
 
-L('gives a gradient only to the inputs that ask for one', () =>
-  compare('layerNorm, weight frozen', gpu(), ...ln(true, true), lnShapes([5, 20], true, true), GPU_TOL, 2, [true, false, true]));
+L('gives a gradient only to the inputs that ask for one',
+  () => compare('layerNorm, weight frozen', gpu(), ...ln(true, true), lnShapes([5, 20], true, true), GPU_TOL, 2, [true, false, true]));
 
 L('stays accurate when |mean| ≫ std (two-pass variance)', async () => {
   // x = 1e4 + N(0, 1): E[x²] − E[x]² would lose every digit of the variance in f32
@@ -109,7 +140,8 @@ L('without a tape it keeps no statistics (and leaks none)', async () => {
   const x = fromArray(values([[4, 8]], 4)[0]!, [4, 8], { requiresGrad: true });
   const y = noGrad(() => layerNorm(x, null, null));
   assert.is(y.requiresGrad, false);
-  y.dispose(); x.dispose();
+  y.dispose();
+  x.dispose();
 });
 
 L('names the weight whose shape is wrong', () => {
@@ -117,7 +149,10 @@ L('names the weight whose shape is wrong', () => {
   const x = fromArray(new Float64Array(12), [3, 4]), w = fromArray(new Float64Array(5), [5]);
   try {
     throwsWith(() => layerNorm(x, w, null), /layerNorm: weight \[5\] must be \[4\] for x \[3, 4\]/);
-  } finally { x.dispose(); w.dispose(); }
+  } finally {
+    x.dispose();
+    w.dispose();
+  }
 });
 
 L.run();
@@ -127,7 +162,14 @@ L.run();
 const F = suite('fused linear');
 checkLeaks(F);
 
-interface LinCase { name: string; x: number[]; out: number; bias: boolean; gelu: boolean; residual: boolean }
+interface LinCase {
+  name: string;
+  x: number[];
+  out: number;
+  bias: boolean;
+  gelu: boolean;
+  residual: boolean;
+}
 const linCases: LinCase[] = [
   { name: 'bias, in 17 (scalar loads), 3-d x', x: [3, 5, 17], out: 12, bias: true, gelu: false, residual: false },
   { name: 'bias + GELU, 197 rows, out 65', x: [197, 64], out: 65, bias: true, gelu: true, residual: false },
@@ -139,7 +181,10 @@ const linShapes = (c: LinCase) => [c.x, [c.out, c.x.at(-1)!], ...(c.bias ? [[c.o
 const lin = (c: LinCase): [Fn, Fn] => {
   const pick = (xs: Tensor[]) => ({ x: xs[0]!, w: xs[1]!, b: c.bias ? xs[2]! : null, r: c.residual ? xs[c.bias ? 3 : 2]! : null });
   return [
-    (...xs) => { const { x, w, b, r } = pick(xs); return linear(x, w, b, { activation: c.gelu ? 'gelu' : 'none', residual: r }); },
+    (...xs) => {
+      const { x, w, b, r } = pick(xs);
+      return linear(x, w, b, { activation: c.gelu ? 'gelu' : 'none', residual: r });
+    },
     (...xs) => {
       const { x, w, b, r } = pick(xs);
       const z = linearComposite(x, w, b), y = c.gelu ? gelu(z) : z;
@@ -169,12 +214,14 @@ F('without a tape it keeps no pre-activation (and leaks none)', async () => {
     return out;
   });
   assert.is(y.requiresGrad, false);
-  tidy(() => {   // the same call taped keeps it
+  tidy(() => { // the same call taped keeps it
     const before = gpu().memory().liveStorages;
     linear(x, w, null, { activation: 'gelu' });
     assert.is(gpu().memory().liveStorages - before, 2, 'storages made with a tape: the output and the pre-activation');
   });
-  y.dispose(); x.dispose(); w.dispose();
+  y.dispose();
+  x.dispose();
+  w.dispose();
 });
 
 F('names the argument whose shape is wrong', () => {
@@ -185,7 +232,12 @@ F('names the argument whose shape is wrong', () => {
     throwsWith(() => linear(x, w, b), /linear: bias \[4\] must be \[5\] for weight \[5, 4\]/);
     throwsWith(() => linear(x, w, null, { residual: r }), /linear: residual \[5, 3\] must be \[3, 5\]/);
     throwsWith(() => linear(x, r, null), /linear: weight \[5, 3\] must be \[out, 4\] for x \[3, 4\]/);
-  } finally { x.dispose(); w.dispose(); b.dispose(); r.dispose(); }
+  } finally {
+    x.dispose();
+    w.dispose();
+    b.dispose();
+    r.dispose();
+  }
 });
 
 F.run();
@@ -212,7 +264,7 @@ for (const [dh, n] of [[32, 17], [64, 50], [96, 17]] as const) {
 
 // head dims below reuse the pipelines of Dh 32 (lavapipe's first compile of each takes seconds)
 A('handles more keys than queries, an explicit scale and a head dim padded to a multiple of 4', async () => {
-  const shapes = [[3, 9, 30], [3, 23, 30], [3, 23, 30]];   // Dh 30 runs as 32
+  const shapes = [[3, 9, 30], [3, 23, 30], [3, 23, 30]]; // Dh 30 runs as 32
   const f: Fn = (q, k, v) => attention(q, k, v, 0.3), r: Fn = (q, k, v) => scaledDotProductAttention(q, k, v, 0.3);
   await compare('attention Nq 9, Nk 23, Dh 18', gpu(), f, r, shapes, GPU_TOL, 5);
   await compare('attention Nq 9, Nk 23, Dh 18 (cpu)', cpu, f, r, shapes, CPU_TOL, 5);
@@ -222,7 +274,7 @@ A('reads strided views (q, k, v sliced from one permuted qkv tensor)', () => {
   // the ViT's layout: qkv [B, N, 3, H, Dh] → 3 × [B, H, N, Dh]
   const [B, N, H, Dh] = [2, 13, 2, 32];
   const split = (f: (q: Tensor, k: Tensor, v: Tensor) => Tensor): Fn => (qkv) => {
-    const t = permute(qkv, [2, 0, 3, 1, 4]);   // [3, B, H, N, Dh]
+    const t = permute(qkv, [2, 0, 3, 1, 4]); // [3, B, H, N, Dh]
     const part = (i: number) => t.slice(0, i, i + 1).reshape([B, H, N, Dh]);
     return f(part(0), part(1), part(2));
   };
@@ -239,31 +291,35 @@ A('gives a gradient only to the inputs that ask for one', async () => {
 // SwiftShader) attention() itself runs the plain kernels and this comparison is registered as skipped.
 const sgSize = gpu().subgroupSize;
 skipUnless(A, sgSize >= 8, LACKS.subgroups8, `the adapter's subgroups are ${sgSize || 'absent'}: the subgroup kernels need 8 or more`)(
-'the kernels without subgroups agree with the subgroup ones (N 19, Dh 32 and 40)', async () => {
-  const b = gpu();
-  for (const dh of [32, 40]) {   // 40: a row of 10 vec4s, not whole octets
-    const p = { heads: 3, nq: 19, nk: 19, dh, scale: 0.2 };
-    const [q, k, v, dO] = values([0, 1, 2, 3].map(() => [3 * 19 * dh]), dh).map((x) => fromArray(x, [3, 19, dh], { backend: b }));
-    const outs = async (subgroupSize: number) => {
-      const t = (n: number) => fromArray(new Float64Array(n), [n], { backend: b });
-      const [o, lse, dq, delta, dkv] = [t(3 * 19 * dh), t(57), t(3 * 19 * dh), t(57), t(2 * 3 * 19 * dh)];
-      const st = [q!, k!, v!, o, dO!, lse, dq, delta, dkv].map((x) => x.storage);
-      const launches: [Launch, number[]][] = [
-        [attentionForward(p, { subgroupSize }), [0, 1, 2, 3, 5]],
-        [attentionBackwardDq(p, { subgroupSize }), [0, 1, 2, 3, 4, 5, 6, 7]],
-        [attentionBackwardDkv(p, { subgroupSize }), [0, 1, 2, 4, 5, 7, 8]],
-      ];
-      b.run({ name: 'attention kernels', launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })), reference: () => {} }, st);
-      const res = await Promise.all([o, lse, dq, dkv].map(async (x) => Float64Array.from(await x.data())));
-      for (const x of [o, lse, dq, delta, dkv]) x.dispose();
-      const half = res[3]!.length / 2;
-      return [res[0]!, res[1]!, res[2]!, res[3]!.subarray(0, half), res[3]!.subarray(half)];
-    };
-    const [plain, sg] = [await outs(0), await outs(8)];
-    ['o', 'lse', 'dq', 'dk', 'dv'].forEach((name, i) => assertClose(plain[i]!, sg[i]!, [sg[i]!.length], `attention ${name}, Dh ${dh}: plain vs subgroups`, 1e-6, 1e-5));
-    for (const x of [q!, k!, v!, dO!]) x.dispose();
-  }
-});
+  'the kernels without subgroups agree with the subgroup ones (N 19, Dh 32 and 40)',
+  async () => {
+    const b = gpu();
+    for (const dh of [32, 40]) { // 40: a row of 10 vec4s, not whole octets
+      const p = { heads: 3, nq: 19, nk: 19, dh, scale: 0.2 };
+      const [q, k, v, dO] = values([0, 1, 2, 3].map(() => [3 * 19 * dh]), dh).map((x) => fromArray(x, [3, 19, dh], { backend: b }));
+      const outs = async (subgroupSize: number) => {
+        const t = (n: number) => fromArray(new Float64Array(n), [n], { backend: b });
+        const [o, lse, dq, delta, dkv] = [t(3 * 19 * dh), t(57), t(3 * 19 * dh), t(57), t(2 * 3 * 19 * dh)];
+        const st = [q!, k!, v!, o, dO!, lse, dq, delta, dkv].map((x) => x.storage);
+        const launches: [Launch, number[]][] = [
+          [attentionForward(p, { subgroupSize }), [0, 1, 2, 3, 5]],
+          [attentionBackwardDq(p, { subgroupSize }), [0, 1, 2, 3, 4, 5, 6, 7]],
+          [attentionBackwardDkv(p, { subgroupSize }), [0, 1, 2, 4, 5, 7, 8]],
+        ];
+        b.run({ name: 'attention kernels', launches: () => launches.map(([l, bindings]) => ({ ...l, bindings })), reference: () => {} }, st);
+        const res = await Promise.all([o, lse, dq, dkv].map(async (x) => Float64Array.from(await x.data())));
+        for (const x of [o, lse, dq, delta, dkv]) x.dispose();
+        const half = res[3]!.length / 2;
+        return [res[0]!, res[1]!, res[2]!, res[3]!.subarray(0, half), res[3]!.subarray(half)];
+      };
+      const [plain, sg] = [await outs(0), await outs(8)];
+      ['o', 'lse', 'dq', 'dk', 'dv'].forEach((name, i) =>
+        assertClose(plain[i]!, sg[i]!, [sg[i]!.length], `attention ${name}, Dh ${dh}: plain vs subgroups`, 1e-6, 1e-5)
+      );
+      for (const x of [q!, k!, v!, dO!]) x.dispose();
+    }
+  },
+);
 
 // attentionQkv against the head split / sdpa / merge it replaces, values and d(qkv)
 const splitHeads = (heads: number): Fn => (qkv) => {
@@ -290,7 +346,11 @@ A('names the shapes that disagree, and head dims above 128', () => {
     throwsWith(() => attention(big, big, big), /attention: head dim 132 must be a multiple of 4 and at most 128/);
     throwsWith(() => attentionQkv(q, 3), /attentionQkv: qkv \[2, 5, 8\]: its last dim 8 is not 3 × 3 heads × a head dim/);
     throwsWith(() => attentionQkv(big, 2), /attentionQkv: head dim 22 must be a multiple of 4 and at most 128 \(attention\(\) takes any\)/);
-  } finally { q.dispose(); k.dispose(); big.dispose(); }
+  } finally {
+    q.dispose();
+    k.dispose();
+    big.dispose();
+  }
 });
 
 A.run();
@@ -310,7 +370,9 @@ async function adamwSteps(backend: Backend, fused: boolean, shapes: number[][] =
   const opt = new AdamW([{ params: [ps[0]!], weightDecay: 0.05 }, { params: ps.slice(1), weightDecay: 0 }], { fused });
   try {
     for (let s = 0; s < 3; s++) {
-      values(shapes, 100 + s).forEach((g, i) => { ps[i]!.grad = fromArray(g, shapes[i], { backend }); });
+      values(shapes, 100 + s).forEach((g, i) => {
+        ps[i]!.grad = fromArray(g, shapes[i], { backend });
+      });
       opt.step({ lr: [1e-2, 3e-3] });
       opt.zeroGrad();
     }
@@ -362,12 +424,15 @@ O('fused AdamW over 11 tensors in a few launches matches the composed one, bit f
   const opt = new AdamW([{ params: ps }]);
   try {
     for (const p of ps) p.grad = fromArray(values([[...p.shape]], 5)[0]!, [...p.shape], { backend: b0 });
-    opt.step({ lr: 1e-3, wd: 0.1 });   // the first step also fills the moments with zeros
+    opt.step({ lr: 1e-3, wd: 0.1 }); // the first step also fills the moments with zeros
     const before = b0.memory().dispatches;
     opt.step({ lr: 1e-3, wd: 0.1 });
     const K = Math.min(8, Math.floor(b0.device.limits.maxStorageBuffersPerShaderStage / 4));
     assert.is(b0.memory().dispatches - before, Math.ceil(11 / K), 'launches for 11 tensors');
-  } finally { opt.dispose(); for (const p of ps) p.dispose(); }
+  } finally {
+    opt.dispose();
+    for (const p of ps) p.dispose();
+  }
 });
 O('fused EMA over 11 tensors matches the composed EMA (GPU and CPU)', async () => {
   for (const backend of [gpu(), cpu]) {
@@ -390,11 +455,13 @@ O('in-place updates leave other tensors sharing the storage alone', async () => 
   const src = fromArray([1, 2, 3], [3]);
   const target = fromArray([0, 0, 0], [3]);
   const other = fromArray([4, 4, 4], [3]);
-  target.assign(src);   // target now shares src's storage
+  target.assign(src); // target now shares src's storage
   emaInPlace(target, other, 0.5);
   assert.equal(Array.from(await src.data()), [1, 2, 3]);
   assert.equal(Array.from(await target.data()), [2.5, 3, 3.5]);
-  src.dispose(); target.dispose(); other.dispose();
+  src.dispose();
+  target.dispose();
+  other.dispose();
 });
 
 O('adamwUpdate refuses a view as the parameter', () => {
@@ -403,8 +470,11 @@ O('adamwUpdate refuses a view as the parameter', () => {
   const [g, m, v] = [0, 1, 2].map(() => fromArray(new Float64Array(6), [3, 2]));
   const pt = p.transpose();
   try {
-    throwsWith(() => adamwUpdate(pt, g!, m!, v!, { lr: 1, wd: 0, step: 1 }, { b1: 0.9, b2: 0.999, eps: 1e-8 }), /adamwUpdate: p \[3, 2\] is updated in place, so it must be a dense tensor, not a view/);
-  } finally { for (const t of [pt, p, g!, m!, v!]) t.dispose(); }
+    throwsWith(() => adamwUpdate(pt, g!, m!, v!, { lr: 1, wd: 0, step: 1 }, { b1: 0.9, b2: 0.999, eps: 1e-8 }),
+      /adamwUpdate: p \[3, 2\] is updated in place, so it must be a dense tensor, not a view/);
+  } finally {
+    for (const t of [pt, p, g!, m!, v!]) t.dispose();
+  }
 });
 
 O.run();

@@ -10,8 +10,17 @@
 import { suite as uvuSuite, type Callback, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CpuBackend, fromArray, Generator, memory, mul, noGrad, sum, tidy,
-  type Backend, type Tensor, type WebGPUBackend,
+  CpuBackend,
+  fromArray,
+  Generator,
+  memory,
+  mul,
+  noGrad,
+  sum,
+  tidy,
+  type Backend,
+  type Tensor,
+  type WebGPUBackend,
 } from '../engine/index.ts';
 import { initWebGPU } from '../engine/device/node.ts';
 
@@ -25,7 +34,9 @@ export const cpu = new CpuBackend();
 // ---- suites and leaks -------------------------------------------------------------------------
 
 /** The context field where a test's own error is kept (by `suite`) for checkLeaks to see. */
-interface FailureCrumb { __failed__?: unknown }
+interface FailureCrumb {
+  __failed__?: unknown;
+}
 const recordingSuites = new WeakSet<object>();
 
 /**
@@ -55,7 +66,11 @@ export function suite<T extends object = Record<string, unknown>>(name: string):
   return s;
 }
 
-interface Snapshot { tensors: number; gpuStorages: number; cpuStorages: number }
+interface Snapshot {
+  tensors: number;
+  gpuStorages: number;
+  cpuStorages: number;
+}
 const snapshot = (): Snapshot => ({
   tensors: memory(cpu).liveTensors,
   gpuStorages: memory(webgpu).liveStorages,
@@ -73,27 +88,31 @@ const snapshot = (): Snapshot => ({
  * `t` must come from this file's `suite`. Tests keep failures leak-free with tidy, `take` and `owned`.
  */
 export function checkLeaks<T>(t: Test<T>): void {
-  if (!recordingSuites.has(t)) throw new Error('checkLeaks: make the suite with suite() from test/helpers.ts (it records each test\'s failure, so a leak never hides it)');
+  if (!recordingSuites.has(t)) {
+    throw new Error("checkLeaks: make the suite with suite() from test/helpers.ts (it records each test's failure, so a leak never hides it)");
+  }
   let before: Snapshot | null = null;
-  t.before.each((ctx) => { before = snapshot(); (ctx as FailureCrumb).__failed__ = undefined; });
+  t.before.each((ctx) => {
+    before = snapshot();
+    (ctx as FailureCrumb).__failed__ = undefined;
+  });
   t.after.each((ctx) => {
     const b = before;
     if (!b) return;
     const now = snapshot();
     if (now.tensors === b.tensors && now.gpuStorages === b.gpuStorages && now.cpuStorages === b.cpuStorages) return;
-    before = now;   // report once: uvu re-runs after.each after a throw
-    const g = globalThis as { __TEST_HOOK_FAILURES__?: number };
+    before = now; // report once: uvu re-runs after.each after a throw
+    const g = globalThis as { __TEST_HOOK_FAILURES__?: number; };
     g.__TEST_HOOK_FAILURES__ = (g.__TEST_HOOK_FAILURES__ ?? 0) + 1;
     const msg = `leak in "${ctx.__suite__} / ${ctx.__test__}": live tensors ${b.tensors} → ${now.tensors}, ` +
       `webgpu storages ${b.gpuStorages} → ${now.gpuStorages}, cpu storages ${b.cpuStorages} → ${now.cpuStorages}`;
     const failed = (ctx as FailureCrumb).__failed__;
     if (failed === undefined) throw new assert.Assertion({ message: msg, operator: 'leak', expects: b, actual: now, generated: false });
     if (failed instanceof Error) {
-      const stack = failed.stack;   // V8 formats it lazily: fix it with the test's own message, which uvu prints above it
+      const stack = failed.stack; // V8 formats it lazily: fix it with the test's own message, which uvu prints above it
       failed.message += `\n    and then ${msg}`;
       failed.stack = stack;
-    }
-    else console.error(`\n  ${msg} (after the test threw ${String(failed)})`);
+    } else console.error(`\n  ${msg} (after the test threw ${String(failed)})`);
   });
 }
 
@@ -105,9 +124,16 @@ export function checkLeaks<T>(t: Test<T>): void {
 export async function owned(body: (own: <T extends Tensor>(t: T) => T) => unknown): Promise<void> {
   const list: Tensor[] = [];
   try {
-    await body((t) => { list.push(t); return t; });
+    await body((t) => {
+      list.push(t);
+      return t;
+    });
   } finally {
-    for (const t of list) { t.grad?.dispose(); t.grad = null; t.dispose(); }
+    for (const t of list) {
+      t.grad?.dispose();
+      t.grad = null;
+      t.dispose();
+    }
   }
 }
 
@@ -120,12 +146,13 @@ export const gens = {
   normal: (scale = 1): Gen => (g, n) => Float64Array.from({ length: n }, () => scale * g.normal()),
   uniform: (lo: number, hi: number): Gen => (g, n) => Float64Array.from({ length: n }, () => lo + (hi - lo) * g.uniform()),
   /** Normal draws redrawn until at least `margin` from every point in `kinks` (abs, where...). */
-  awayFrom: (kinks: readonly number[], margin = 0.05, scale = 1): Gen => (g, n) => Float64Array.from({ length: n }, () => {
-    for (;;) {
-      const v = scale * g.normal();
-      if (kinks.every((k) => Math.abs(v - k) >= margin)) return v;
-    }
-  }),
+  awayFrom: (kinks: readonly number[], margin = 0.05, scale = 1): Gen => (g, n) =>
+    Float64Array.from({ length: n }, () => {
+      for (;;) {
+        const v = scale * g.normal();
+        if (kinks.every((k) => Math.abs(v - k) >= margin)) return v;
+      }
+    }),
   /** Distinct values at least `gap` apart, shuffled (max without ties or near-ties). */
   spaced: (gap = 0.05): Gen => (g, n) => {
     const v = Float64Array.from({ length: n }, (_, k) => (k - n / 2) * gap);
@@ -141,11 +168,18 @@ export const gens = {
 
 // ---- comparisons ------------------------------------------------------------------------------
 
-const maxAbs = (v: ArrayLike<number>) => { let m = 0; for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]!)); return m; };
+const maxAbs = (v: ArrayLike<number>) => {
+  let m = 0;
+  for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]!));
+  return m;
+};
 
 function coordOf(i: number, shape: readonly number[]): string {
   const c: number[] = [];
-  for (let d = shape.length - 1; d >= 0; d--) { c.unshift(i % shape[d]!); i = Math.floor(i / shape[d]!); }
+  for (let d = shape.length - 1; d >= 0; d--) {
+    c.unshift(i % shape[d]!);
+    i = Math.floor(i / shape[d]!);
+  }
   return `(${c.join(', ')})`;
 }
 
@@ -153,17 +187,22 @@ function coordOf(i: number, shape: readonly number[]): string {
  * Assert |actual − expected| ≤ atol·max(1, max|expected|) + rtol·|expected| everywhere (NaN only
  * where expected is NaN). Names the worst element with its coordinates.
  */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, shape: readonly number[], what: string, atol: number, rtol: number): void {
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, shape: readonly number[], what: string, atol: number,
+  rtol: number): void
+{
   assert.is(actual.length, expected.length, `${what}: ${actual.length} values, expected ${expected.length}`);
   const scale = Math.max(1, maxAbs(expected));
   let worst = -1, worstExcess = 0;
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i]!, e = expected[i]!;
     if (Number.isNaN(e) && Number.isNaN(a)) continue;
-    if (e === a) continue;   // equal infinities
+    if (e === a) continue; // equal infinities
     const err = Math.abs(a - e), tol = atol * scale + rtol * Math.abs(e);
     const excess = Number.isNaN(err) ? Infinity : err / tol;
-    if (excess > 1 && excess > worstExcess) { worst = i; worstExcess = excess; }
+    if (excess > 1 && excess > worstExcess) {
+      worst = i;
+      worstExcess = excess;
+    }
   }
   if (worst >= 0) {
     const a = actual[worst]!, e = expected[worst]!;
@@ -219,18 +258,26 @@ const pick = <T>(v: T | readonly T[] | undefined, i: number, dflt: T): T =>
   v === undefined ? dflt : Array.isArray(v) ? ((v as readonly T[])[i] ?? dflt) : (v as T);
 
 /** The shape an input is stored in: transposed inputs swap their last two dims. */
-const storedShape = (shape: readonly number[], t: boolean) =>
-  t ? [...shape.slice(0, -2), shape.at(-1)!, shape.at(-2)!] : [...shape];
+const storedShape = (shape: readonly number[], t: boolean) => t ? [...shape.slice(0, -2), shape.at(-1)!, shape.at(-2)!] : [...shape];
 
-interface Run { shape: number[]; y: Float64Array; grads: (Float64Array | null)[] }
+interface Run {
+  shape: number[];
+  y: Float64Array;
+  grads: (Float64Array | null)[];
+}
 
 /**
  * Run fn on `backend` from host values: returns its output, and with `r` the gradients of
  * sum(fn(...) · R) for the inputs flagged in `wantGrad`. Disposes everything it made.
  */
 async function runOn(
-  backend: Backend, name: string, fn: (...xs: Tensor[]) => Tensor, values: readonly Float64Array[],
-  shapes: readonly (readonly number[])[], transposed: readonly boolean[], wantGrad: readonly boolean[] | null,
+  backend: Backend,
+  name: string,
+  fn: (...xs: Tensor[]) => Tensor,
+  values: readonly Float64Array[],
+  shapes: readonly (readonly number[])[],
+  transposed: readonly boolean[],
+  wantGrad: readonly boolean[] | null,
   r: ((n: number) => Float64Array) | null,
 ): Promise<Run> {
   const leaves: Tensor[] = [];
@@ -244,7 +291,7 @@ async function runOn(
         const R = fromArray(r(out.size), out.shape, { backend });
         sum(mul(out, R)).backward();
       }
-      return out;   // the leaves die with the scope; their .grad is kept out of scopes
+      return out; // the leaves die with the scope; their .grad is kept out of scopes
     });
     grads = leaves.map((l) => l.grad);
     const shape = [...y.shape];
@@ -252,7 +299,11 @@ async function runOn(
     const gv = await Promise.all(grads.map((g) => (g ? take(g) : Promise.resolve(null))));
     return { shape, y: yv, grads: gv };
   } finally {
-    for (const l of leaves) { l.grad?.dispose(); l.grad = null; l.dispose(); }
+    for (const l of leaves) {
+      l.grad?.dispose();
+      l.grad = null;
+      l.dispose();
+    }
   }
 }
 
@@ -261,7 +312,10 @@ async function runOn(
  * reference, and the CPU gradients against central finite differences. See CheckOpOptions.
  */
 export async function checkOp(
-  name: string, fn: (...xs: Tensor[]) => Tensor, inputShapes: readonly (readonly number[])[], opts: CheckOpOptions = {},
+  name: string,
+  fn: (...xs: Tensor[]) => Tensor,
+  inputShapes: readonly (readonly number[])[],
+  opts: CheckOpOptions = {},
 ): Promise<CheckOpResult> {
   const g = new Generator(opts.seed ?? 1);
   const gen = opts.gen ?? gens.normal();
@@ -278,7 +332,10 @@ export async function checkOp(
   });
   // R is drawn once the output size is known, from its own stream so every run sees the same R
   const rSeed = (opts.seed ?? 1) * 7919 + 13;
-  const r = (n: number) => { const rg = new Generator(rSeed); return Float64Array.from({ length: n }, () => Math.fround(rg.normal())); };
+  const r = (n: number) => {
+    const rg = new Generator(rSeed);
+    return Float64Array.from({ length: n }, () => Math.fround(rg.normal()));
+  };
 
   const ref = await runOn(cpu, name, fn, values, inputShapes, transposed, wantGrad, r);
   const dev = await runOn(webgpu, name, fn, values, inputShapes, transposed, wantGrad, r);
@@ -304,24 +361,38 @@ export async function checkOp(
 
 /** CPU gradient of input i against (L(x + εe_j) − L(x − εe_j)) / 2ε, L = Σ fn(...)·R. */
 async function checkFiniteDifferences(
-  name: string, fn: (...xs: Tensor[]) => Tensor, values: readonly Float64Array[], shapes: readonly (readonly number[])[],
-  transposed: readonly boolean[], i: number, grad: Float64Array, r: (n: number) => Float64Array,
-  g: Generator, opts: CheckOpOptions,
+  name: string,
+  fn: (...xs: Tensor[]) => Tensor,
+  values: readonly Float64Array[],
+  shapes: readonly (readonly number[])[],
+  transposed: readonly boolean[],
+  i: number,
+  grad: Float64Array,
+  r: (n: number) => Float64Array,
+  g: Generator,
+  opts: CheckOpOptions,
 ): Promise<void> {
   const eps = opts.fdEps ?? 1e-6, tol = opts.fdTol ?? 1e-6;
   const n = values[i]!.length;
   const samples = Math.min(n, opts.fdSamples ?? 128);
   let idx = Array.from({ length: n }, (_, k) => k);
   if (samples < n) {
-    for (let k = n - 1; k > 0; k--) { const j = Math.floor(g.uniform() * (k + 1)); [idx[k], idx[j]] = [idx[j]!, idx[k]!]; }
+    for (let k = n - 1; k > 0; k--) {
+      const j = Math.floor(g.uniform() * (k + 1));
+      [idx[k], idx[j]] = [idx[j]!, idx[k]!];
+    }
     idx = idx.slice(0, samples);
   }
   let R: Float64Array | null = null;
   const loss = async (vals: readonly Float64Array[]): Promise<number> => {
-    const y = tidy(() => noGrad(() => fn(...vals.map((v, k) => {
-      const t = fromArray(v, storedShape(shapes[k]!, transposed[k]!), { backend: cpu });
-      return transposed[k] ? t.transpose() : t;
-    }))));
+    const y = tidy(() =>
+      noGrad(() =>
+        fn(...vals.map((v, k) => {
+          const t = fromArray(v, storedShape(shapes[k]!, transposed[k]!), { backend: cpu });
+          return transposed[k] ? t.transpose() : t;
+        }))
+      )
+    );
     const yv = await take(y);
     R ??= r(yv.length);
     let s = 0;
@@ -350,7 +421,7 @@ async function checkFiniteDifferences(
 }
 
 /** Assert fn throws an error whose message matches `re` (and, when given, of class `cls`). */
-export function throwsWith(fn: () => unknown, re: RegExp, cls?: new (...a: never[]) => Error): Error {
+export function throwsWith(fn: () => unknown, re: RegExp, cls?: new(...a: never[]) => Error): Error {
   try {
     fn();
   } catch (e) {

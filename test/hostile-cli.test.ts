@@ -28,7 +28,8 @@ t.after(() => rmSync(tmp, { recursive: true, force: true }));
 t('a step whose update goes non-finite is never saved; no "step 0" when nothing was saved', async () => {
   // lr 1 with wd 10 blows the weights up within a few steps (the issue's repro, shortened)
   const out = join(tmp, 'nan');
-  const r = run(['train', ...micro, '--steps', '40', '--lr', '1', '--start-lr', '1', '--final-lr', '1', '--wd', '10', '--final-wd', '10', '--target', 'pixels', '--ckpt-every', '1', '--out', out]);
+  const r = run(['train', ...micro, '--steps', '40', '--lr', '1', '--start-lr', '1', '--final-lr', '1', '--wd', '10', '--final-wd', '10', '--target',
+    'pixels', '--ckpt-every', '1', '--out', out]);
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /non-finite|loss is (NaN|-?Infinity)/);
   assert.not.match(r.stderr, /checkpoint \(step 0\)/);
@@ -43,7 +44,7 @@ t('eval and export refuse a checkpoint with non-finite weights, naming the file'
   assert.is(run(['train', ...micro, '--steps', '1', '--out', out]).status, 0);
   const src = join(out, 'ckpt-0000001.safetensors');
   const f = decodeSafetensors(readFileSync(src), src);
-  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
+  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array; }> = {};
   for (const [k, x] of f.tensors) tensors[k] = { dtype: 'F32', shape: x.shape, data: x.toFloat32() };
   const first = Object.keys(tensors).find((k) => k.startsWith('encoder/'))!;
   tensors[first]!.data[0] = NaN;
@@ -51,7 +52,9 @@ t('eval and export refuse a checkpoint with non-finite weights, naming the file'
   // without the CRC-32s (a file from before they were recorded): with them, the edit is refused as corruption first
   const { crc32: _, ...meta } = f.metadata;
   writeFileSync(bad, encodeSafetensors(tensors, meta));
-  for (const args of [['eval', '--checkpoint', bad, '--encoder', 'context'], ['export', '--checkpoint', bad, '--to', 'pth', '--out', join(tmp, 'poisoned.pth.tar')]]) {
+  for (const args of [['eval', '--checkpoint', bad, '--encoder', 'context'], ['export', '--checkpoint', bad, '--to', 'pth', '--out',
+    join(tmp, 'poisoned.pth.tar')]])
+  {
     const r = run(args);
     assert.is(r.status, 1, r.stderr);
     assert.match(r.stderr, /poisoned\.safetensors.*not finite/);
@@ -59,7 +62,7 @@ t('eval and export refuse a checkpoint with non-finite weights, naming the file'
   assert.not.ok(existsSync(join(tmp, 'poisoned.pth.tar')), 'nothing exported');
 });
 
-t('temp files of dead writers are removed at train start; a live writer\'s stay', () => {
+t("temp files of dead writers are removed at train start; a live writer's stay", () => {
   const out = join(tmp, 'temps');
   mkdirSync(out);
   // a pid that is certainly dead: a child that has exited
@@ -68,14 +71,16 @@ t('temp files of dead writers are removed at train start; a live writer\'s stay'
   writeFileSync(join(out, orphan), 'half a checkpoint');
   writeFileSync(join(out, live), 'being written');
   assert.is(run(['train', ...micro, '--steps', '1', '--out', out]).status, 0);
-  assert.not.ok(existsSync(join(out, orphan)), 'the dead writer\'s temp file is gone');
-  assert.ok(existsSync(join(out, live)), 'a live writer\'s temp file is kept');
+  assert.not.ok(existsSync(join(out, orphan)), "the dead writer's temp file is gone");
+  assert.ok(existsSync(join(out, live)), "a live writer's temp file is kept");
 });
 
 for (const [sig, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
   t(`${sig} writes a checkpoint and exits ${code}`, async () => {
     const out = join(tmp, sig);
-    const child = spawn(process.execPath, [BIN, 'train', ...micro, '--steps', '100000', '--ckpt-every', '100000', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'train', ...micro, '--steps', '100000', '--ckpt-every', '100000', '--out', out], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => {
       err += d;
@@ -88,11 +93,18 @@ for (const [sig, code] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
   });
 }
 
-t('one run per --out: a second train or a resume while it runs refuses naming the holder; a dead run\'s lock is taken over', async () => {
+t("one run per --out: a second train or a resume while it runs refuses naming the holder; a dead run's lock is taken over", async () => {
   const out = join(tmp, 'locked');
-  const child = spawn(process.execPath, [BIN, 'train', ...micro, '--steps', '100000', '--ckpt-every', '100000', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'train', ...micro, '--steps', '100000', '--ckpt-every', '100000', '--out', out], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
-  const started = new Promise<void>((res) => child.stderr.on('data', (d) => { err += d; if (/step 1\/100000/.test(err)) res(); }));
+  const started = new Promise<void>((res) =>
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/step 1\/100000/.test(err)) res();
+    })
+  );
   const exited = new Promise<number | null>((res) => child.on('exit', res));
   await started;
   for (const args of [['train', ...micro, '--steps', '1', '--out', out], ['train', '--resume', '--out', out]]) {
@@ -131,7 +143,7 @@ t('stray arguments and an empty --out are usage errors (exit 2) naming them; --v
   r = run(['--version']);
   assert.is(r.status, 0);
   assert.match(r.stdout, /^ijepa \d+\.\d+\.\d+/);
-  r = run([]);   // no command: the usage, on stderr, as a usage error
+  r = run([]); // no command: the usage, on stderr, as a usage error
   assert.is(r.status, 2);
   assert.match(r.stderr, /name a command[\s\S]*usage: ijepa <command>/);
   // flags that pass their own ranges but break a preset rule together: a usage error naming the flag
@@ -158,8 +170,8 @@ t('symlink loops in --data are followed once: no extra entries, no stack overflo
   await sharp(Buffer.alloc(8 * 8 * 3, 100), { raw: { width: 8, height: 8, channels: 3 } }).png().toFile(png);
   copyFileSync(png, join(root, 'a', 'deep', '1.png'));
   copyFileSync(png, join(root, 'b', '2.png'));
-  symlinkSync('.', join(root, 'a', 'self'));                    // a self-loop
-  symlinkSync('..', join(root, 'a', 'deep', 'up'));             // a loop back to an ancestor
+  symlinkSync('.', join(root, 'a', 'self')); // a self-loop
+  symlinkSync('..', join(root, 'a', 'deep', 'up')); // a loop back to an ancestor
   symlinkSync(join(root, 'a'), join(root, 'a', 'deep', 'again')); // a second way into it (branching)
   symlinkSync(join(root, 'b'), join(root, 'b', 'me'));
   const f = await scanImageFolder(root, { probe: false });
@@ -167,21 +179,23 @@ t('symlink loops in --data are followed once: no extra entries, no stack overflo
   assert.is(f.entries.length, 3, f.entries.map((e) => e.path).join('\n'));
 });
 
-t('export never writes over a run\'s own files; an empty path option is a usage error in every command', () => {
+t("export never writes over a run's own files; an empty path option is a usage error in every command", () => {
   const runDir = join(tmp, 'export-run');
   let r = run(['train', ...micro, '--steps', '1', '--out', runDir]);
   assert.is(r.status, 0, r.stderr);
   const ckpt = join(runDir, 'ckpt-0000001.safetensors');
   const before = readFileSync(ckpt);
-  for (const [out, why] of [[ckpt, /is the checkpoint being exported/], [join(runDir, 'ckpt-0000009.safetensors'), /a run folder's own file name/],
-    [join(runDir, 'log.jsonl'), /a run folder's own file name/], ['', /--out '' is empty: give a path/]] as const) {
+  for (const [out, why] of [[ckpt, /is the checkpoint being exported/], [join(runDir, 'ckpt-0000009.safetensors'), /a run folder's own file name/], [
+    join(runDir, 'log.jsonl'),
+    /a run folder's own file name/,
+  ], ['', /--out '' is empty: give a path/]] as const) {
     r = run(['export', '--run', runDir, '--to', 'safetensors', '--out', out]);
     assert.is(r.status, 2, `--out ${out}: ${r.stderr}`);
     assert.match(r.stderr, why);
   }
   assert.ok(readFileSync(ckpt).equals(before), 'the checkpoint is untouched');
   assert.not.ok(existsSync(join(runDir, 'ckpt-0000009.safetensors')));
-  const elsewhere = join(tmp, 'exports', 'new', 'micro.safetensors');   // a missing folder is created
+  const elsewhere = join(tmp, 'exports', 'new', 'micro.safetensors'); // a missing folder is created
   r = run(['export', '--run', runDir, '--to', 'safetensors', '--out', elsewhere]);
   assert.is(r.status, 0, r.stderr);
   assert.ok(existsSync(elsewhere));
@@ -197,7 +211,8 @@ t('a --data that cannot be read fails (exit 1) naming --data and the folder, ali
   writeFileSync(file, 'not a folder\n');
   mkdirSync(empty);
   writeFileSync(join(empty, 'notes.txt'), 'no image here\n');
-  const commands = [['train', ...micro, '--steps', '1', '--out', join(tmp, 'data-run')], ['embed', '--random-init', '--preset', 'micro', '--out', join(tmp, 'e.npy')], ['eval', '--random-init', '--preset', 'micro']];
+  const commands = [['train', ...micro, '--steps', '1', '--out', join(tmp, 'data-run')], ['embed', '--random-init', '--preset', 'micro', '--out',
+    join(tmp, 'e.npy')], ['eval', '--random-init', '--preset', 'micro']];
   for (const [dir, why] of [[missing, 'no such folder'], [file, 'not a folder'], [empty, 'no .*images']] as const) {
     for (const args of commands) {
       const r = run([...args, '--data', dir]);
@@ -210,8 +225,10 @@ t('a --data that cannot be read fails (exit 1) naming --data and the folder, ali
 t('embed skips an image that fails at decode time, as train does, and makes a missing --out folder', async () => {
   const data = join(tmp, 'embed-mixed');
   mkdirSync(data);
-  for (let i = 0; i < 2; i++) await sharp(Buffer.alloc(16 * 16 * 3, 40 + 80 * i), { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(data, `${i}.png`));
-  writeFileSync(join(data, 'torn.png'), readFileSync(join(data, '0.png')).subarray(0, 60));   // a PNG cut after its header
+  for (let i = 0; i < 2; i++) {
+    await sharp(Buffer.alloc(16 * 16 * 3, 40 + 80 * i), { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(data, `${i}.png`));
+  }
+  writeFileSync(join(data, 'torn.png'), readFileSync(join(data, '0.png')).subarray(0, 60)); // a PNG cut after its header
   const out = join(tmp, 'embed-out', 'new', 'f.safetensors');
   const r = run(['embed', '--random-init', '--preset', 'micro', '--data', data, '--out', out]);
   assert.is(r.status, 0, r.stderr);
@@ -233,12 +250,17 @@ t('errors name the field, never "undefined" or a dump: a 1 MB string in --config
   assert.is(run(['train', ...micro, '--steps', '1', '--out', runDir]).status, 0);
   const src = join(runDir, 'ckpt-0000001.safetensors');
   const f = decodeSafetensors(readFileSync(src), src);
-  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
+  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array; }> = {};
   for (const [k, x] of f.tensors) tensors[k] = { dtype: 'F32', shape: x.shape, data: x.toFloat32() };
   const { preset: _, ...config } = JSON.parse(f.metadata.config!) as Record<string, unknown>;
   const bad = join(tmp, 'no-preset.safetensors');
   writeFileSync(bad, encodeSafetensors(tensors, { ...f.metadata, config: JSON.stringify(config) }));
-  for (const args of [['eval', '--checkpoint', bad], ['export', '--checkpoint', bad, '--to', 'pth', '--out', join(tmp, 'no-preset.pth.tar')], ['train', '--resume', '--out', runDir]]) {
+  for (const args of [['eval', '--checkpoint', bad], ['export', '--checkpoint', bad, '--to', 'pth', '--out', join(tmp, 'no-preset.pth.tar')], [
+    'train',
+    '--resume',
+    '--out',
+    runDir,
+  ]]) {
     if (args[0] === 'train') copyFileSync(bad, src);
     r = run(args);
     assert.is(r.status, 1, r.stderr);
@@ -259,7 +281,7 @@ t('import refuses an --out that is its --from file (the same path or a link to i
     assert.match(r.stderr, /--out \S*self(-link)?\.pth\.tar is the --from file/);
   }
   assert.ok(readFileSync(pth).equals(before), 'the source is untouched');
-  const elsewhere = join(tmp, 'imports', 'new', 'micro.safetensors');   // a missing folder is created
+  const elsewhere = join(tmp, 'imports', 'new', 'micro.safetensors'); // a missing folder is created
   const r = run(['import', '--from', pth, '--preset', 'micro', ...GOLDEN_SHAPE, '--out', elsewhere]);
   assert.is(r.status, 0, r.stderr);
   assert.ok(existsSync(elsewhere));

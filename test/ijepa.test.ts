@@ -29,7 +29,7 @@ t('sin-cos table matches the golden of docs/ijepa-step.md §2.3 (E 8, G 3): firs
   assert.throws(() => sincos2d(6, 3), /width E 6 must be a positive multiple of 4/);
 });
 
-t('sin-cos tables round to the bundles\' float32 tables exactly', async () => {
+t("sin-cos tables round to the bundles' float32 tables exactly", async () => {
   for (const f of bundleFiles) {
     const b = await readStepBundle(f);
     const G = b.config.img / b.config.patch;
@@ -43,14 +43,16 @@ t('sin-cos tables round to the bundles\' float32 tables exactly', async () => {
   }
 });
 
-t('state-dict names, shapes and order equal the bundles\' init/encoder and init/predictor', async () => {
+t("state-dict names, shapes and order equal the bundles' init/encoder and init/predictor", async () => {
   for (const f of bundleFiles) {
     const b = await readStepBundle(f);
     const model = new IJepa(bundleModelConfig(b.config));
     try {
       for (const [net, m] of [['encoder', model.encoder], ['predictor', model.predictor]] as [string, Module][]) {
         const prefix = `init/${net}/`;
-        const want = [...b.tensors.values()].filter((d) => d.name.startsWith(prefix)).map((d) => `${d.name.slice(prefix.length)} [${d.shape.join(', ')}]`);
+        const want = [...b.tensors.values()].filter((d) => d.name.startsWith(prefix)).map((d) =>
+          `${d.name.slice(prefix.length)} [${d.shape.join(', ')}]`
+        );
         const got = m.namedTensors().map(([n, x]) => `${n} [${x.shape.join(', ')}]`);
         assert.equal(got, want, `${f}: ${net}`);
       }
@@ -88,8 +90,8 @@ t('applyMasks is mask-major and repeatInterleaveBatch repeats B-chunks', async (
     // x[b, n, 0] = 10·b + n
     const x = fromArray(Float32Array.from({ length: 2 * 4 }, (_, i) => 10 * Math.floor(i / 4) + (i % 4)), [2, 4, 1]);
     const m0 = fromArray(new Int32Array([1, 2, 0, 3]), [2, 2]), m1 = fromArray(new Int32Array([3, 0, 2, 1]), [2, 2]);
-    const masked = applyMasks(x, [m0, m1]);                                 // [4, 2, 1], row m·B + b
-    return [masked, repeatInterleaveBatch(masked, 2, 2)];                   // [8, 2, 1]
+    const masked = applyMasks(x, [m0, m1]); // [4, 2, 1], row m·B + b
+    return [masked, repeatInterleaveBatch(masked, 2, 2)]; // [8, 2, 1]
   });
   assert.equal(Array.from(await y.data()), [1, 2, 10, 13, 3, 0, 12, 11]);
   assert.equal(Array.from(await r.data()), [1, 2, 10, 13, 1, 2, 10, 13, 3, 0, 12, 11, 3, 0, 12, 11]);
@@ -111,7 +113,7 @@ t('loading names the file and the tensor that is missing or mis-shaped', async (
 });
 
 t('presets validate image/patch and width/heads with clear errors', () => {
-  for (const n of PRESET_NAMES) validatePreset(getPreset(n));   // the table itself, checked here once
+  for (const n of PRESET_NAMES) validatePreset(getPreset(n)); // the table itself, checked here once
   const micro = getPreset('micro');
   throwsWith(() => derivePreset(micro, { model: { imgSize: 30 } }), /preset 'micro': imgSize 30 is not divisible by patchSize 8/);
   throwsWith(() => derivePreset(micro, { model: { heads: 3 } }), /preset 'micro': dim 64 is not divisible by heads 3/);

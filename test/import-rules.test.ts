@@ -26,14 +26,19 @@ function sources(dir: string): string[] {
   return out;
 }
 
-interface Import { file: string; spec: string; target: string | null }
+interface Import {
+  file: string;
+  spec: string;
+  target: string | null;
+}
 
 /** The module specifiers a file imports or re-exports (static and dynamic), resolved when relative. */
 function importsOf(file: string): Import[] {
   const text = readFileSync(join(root, file), 'utf8');
   const specs = [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)'([^']+)'/gm)].map((m) => m[1]!);
   return specs.map((spec) => ({
-    file, spec,
+    file,
+    spec,
     target: spec.startsWith('.') ? relative(root, resolve(root, dirname(file), spec)).split('\\').join('/') : null,
   }));
 }
@@ -58,7 +63,9 @@ t('engine/ imports nothing from model/', () => {
 });
 
 t('engine/ has no node: import outside engine/device/node.ts', () => {
-  const bad = all('engine').filter((i) => i.file !== join('engine', 'device', 'node.ts') && (i.spec.startsWith('node:') || ['fs', 'path', 'os', 'url', 'module'].includes(i.spec)));
+  const bad = all('engine').filter((i) =>
+    i.file !== join('engine', 'device', 'node.ts') && (i.spec.startsWith('node:') || ['fs', 'path', 'os', 'url', 'module'].includes(i.spec))
+  );
   assert.is(show(bad), '');
 });
 
@@ -88,7 +95,7 @@ const NODE_ONLY = new Set([...builtinModules, 'webgpu', 'sharp']);
 const nodeOnly = (spec: string) => spec.startsWith('node:') || NODE_ONLY.has(spec.startsWith('@') ? spec : spec.split('/')[0]!);
 
 /** The files reachable from `entry` by relative imports, and each Node-only import among them with the chain that reaches it. */
-function reach(entry: string): { files: Set<string>; nodeImports: string[] } {
+function reach(entry: string): { files: Set<string>; nodeImports: string[]; } {
   const files = new Set<string>(), nodeImports: string[] = [];
   const visit = (file: string, chain: string[]) => {
     if (files.has(file)) return;

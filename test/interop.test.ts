@@ -12,8 +12,20 @@ import { decodeSafetensors, fromArray, noGrad, tidy } from '../engine/index.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { IJepa } from '../model/ijepa.ts';
 import {
-  PickleError, PyDict, PyFloat, PyTuple, TorchFile, ZipReader, crc32, exportCheckpoint,
-  importCheckpoint, officialLayout, pickle, readTrainState, unpickle, writeZip,
+  PickleError,
+  PyDict,
+  PyFloat,
+  PyTuple,
+  TorchFile,
+  ZipReader,
+  crc32,
+  exportCheckpoint,
+  importCheckpoint,
+  officialLayout,
+  pickle,
+  readTrainState,
+  unpickle,
+  writeZip,
 } from '../model/interop/index.ts';
 import { derivePreset, getPreset, type ModelConfig } from '../model/presets.ts';
 import { exportCommand } from '../model/cli/export.ts';
@@ -41,7 +53,10 @@ const hasTorch = spawnSync(PY, ['-c', "import importlib.util, sys; sys.exit(0 if
 /** max|a − b| / max|b| */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let e = 0, m = 0;
-  for (let i = 0; i < b.length; i++) { e = Math.max(e, Math.abs(a[i]! - b[i]!)); m = Math.max(m, Math.abs(b[i]!)); }
+  for (let i = 0; i < b.length; i++) {
+    e = Math.max(e, Math.abs(a[i]! - b[i]!));
+    m = Math.max(m, Math.abs(b[i]!));
+  }
   return e / m;
 }
 
@@ -64,7 +79,12 @@ async function features(ckpt: string): Promise<Record<'encoder' | 'target_encode
 }
 
 const expectThrow = async (fn: () => Promise<unknown>, re: RegExp): Promise<Error> => {
-  try { await fn(); } catch (e) { assert.match((e as Error).message, re); return e as Error; }
+  try {
+    await fn();
+  } catch (e) {
+    assert.match((e as Error).message, re);
+    return e as Error;
+  }
   assert.unreachable(`expected an error matching ${re}`);
   throw new Error('unreachable');
 };
@@ -77,17 +97,23 @@ pk('a GLOBAL naming os.system is refused before anything runs, naming it', () =>
   // protocol 0, the classic payload: os.system('echo pwned')
   const p0 = new TextEncoder().encode("cos\nsystem\n(S'echo pwned'\ntR.");
   // protocol 2 with STACK_GLOBAL-free GLOBAL, and protocol 4's STACK_GLOBAL for builtins.eval
-  const p2 = Uint8Array.from([0x80, 2, ...new TextEncoder().encode('cposix\nsystem\nX'), 4, 0, 0, 0, ...new TextEncoder().encode('ls /'), 0x85, 0x52, 0x2e]);
+  const p2 = Uint8Array.from([0x80, 2, ...new TextEncoder().encode('cposix\nsystem\nX'), 4, 0, 0, 0, ...new TextEncoder().encode('ls /'), 0x85, 0x52,
+    0x2e]);
   const p4 = Uint8Array.from([0x80, 4, 0x8c, 8, ...new TextEncoder().encode('builtins'), 0x8c, 4, ...new TextEncoder().encode('eval'), 0x93, 0x2e]);
   let called = 0;
-  const globals = { 'collections.OrderedDict': { call: () => { called++; return null; } } };
+  const globals = { 'collections.OrderedDict': { call: () => {
+    called++;
+    return null;
+  } } };
   for (const [bytes, name] of [[p0, 'os.system'], [p2, 'posix.system'], [p4, 'builtins.eval']] as const) {
     try {
       unpickle(bytes, { source: 'evil.pkl', globals });
       assert.unreachable('must throw');
     } catch (e) {
       assert.instance(e, PickleError);
-      assert.match((e as Error).message, new RegExp(`evil\\.pkl: pickle byte \\d+: refusing to load the global ${name.replace('.', '\\.')}: only collections\\.OrderedDict are allowed`));
+      assert.match((e as Error).message, new RegExp(
+        `evil\\.pkl: pickle byte \\d+: refusing to load the global ${name.replace('.', '\\.')}: only collections\\.OrderedDict are allowed`,
+      ));
     }
   }
   assert.is(called, 0);
@@ -99,7 +125,8 @@ pk('a .pth.tar whose data.pkl calls os.system is rejected naming the file and th
     { name: 'evil/data.pkl', data: new TextEncoder().encode("cos\nsystem\n(S'touch /tmp/pwned'\ntR.") },
     { name: 'evil/version', data: new TextEncoder().encode('3\n') },
   ]);
-  await expectThrow(() => TorchFile.open(path), /evil\.pth\.tar \(evil\/data\.pkl\): pickle byte 0: refusing to load the global os\.system: only collections\.OrderedDict, torch\._utils\._rebuild_tensor_v2/);
+  await expectThrow(() => TorchFile.open(path),
+    /evil\.pth\.tar \(evil\/data\.pkl\): pickle byte 0: refusing to load the global os\.system: only collections\.OrderedDict, torch\._utils\._rebuild_tensor_v2/);
   await expectThrow(() => importCheckpoint({ from: path, preset, out: join(tmp, 'x.safetensors') }), /refusing to load the global os\.system/);
 });
 
@@ -115,7 +142,7 @@ pk('pickle → unpickle round-trips the values a checkpoint holds', () => {
     [7, new PyDict(true, [['a', 1]])],
   ]);
   const back = unpickle(pickle(v), { source: 'rt', globals: { 'collections.OrderedDict': { call: () => new PyDict(true) } } }) as PyDict;
-  assert.equal((back.get('ints')), [0, 1, 255, 256, 65535, 65536, -1, -129, 2 ** 31 - 1, -(2 ** 31), 2 ** 40, -(2 ** 40)]);
+  assert.equal(back.get('ints'), [0, 1, 255, 256, 65535, 65536, -1, -129, 2 ** 31 - 1, -(2 ** 31), 2 ** 40, -(2 ** 40)]);
   assert.is(back.get('big'), 2n ** 70n);
   assert.equal(back.get('floats'), [0.5, -1e-8, 0, 3]);
   assert.is(back.get('str'), 'Grüße ∑');
@@ -132,7 +159,8 @@ pk('pickle → unpickle round-trips the values a checkpoint holds', () => {
 });
 
 pk('pickle errors name the opcode and byte', () => {
-  assert.throws(() => unpickle(Uint8Array.of(0x80, 2, 0x49, 0x2e), { source: 's', globals: {} }), /s: pickle byte 2: unsupported opcode 0x49 \('I'\)/);
+  assert.throws(() => unpickle(Uint8Array.of(0x80, 2, 0x49, 0x2e), { source: 's', globals: {} }),
+    /s: pickle byte 2: unsupported opcode 0x49 \('I'\)/);
   assert.throws(() => unpickle(Uint8Array.of(0x80, 2, 0x58, 9, 0, 0, 0, 0x41), { source: 's', globals: {} }), /needs 9 more bytes/);
   assert.throws(() => unpickle(Uint8Array.of(0x80, 2, 0x4e, 0x51, 0x2e), { source: 's', globals: {} }), /persistent ids are not allowed/);
   assert.throws(() => pickle({ pyType: 'thing' }), /no way to write a thing/);
@@ -174,18 +202,19 @@ pk('zip: CRC-32 check value, aligned stored entries, corruption detected', async
   }
 });
 
-
 pk('zip bomb: inflation stops at the declared size, impossible ratios and a total past the cap are refused, naming file and entry', async () => {
   const bomb = join(tmp, 'bomb.pth.tar');
   // 8 MiB of zeros deflate to about 8 KB; the directory says 100 bytes
   writeFileSync(bomb, deflatedZip([{ name: 'archive/data.pkl', data: new Uint8Array(8 << 20), declared: 100 }]));
   const z = await ZipReader.open(bomb);
   try {
-    await expectThrow(() => z.read('archive/data.pkl'), /bomb\.pth\.tar: entry archive\/data\.pkl inflates past the 100 bytes its directory entry declares/);
+    await expectThrow(() => z.read('archive/data.pkl'),
+      /bomb\.pth\.tar: entry archive\/data\.pkl inflates past the 100 bytes its directory entry declares/);
   } finally {
     await z.close();
   }
-  await expectThrow(() => importCheckpoint({ from: bomb, preset, out: join(tmp, 'bomb-out.safetensors') }), /bomb\.pth\.tar: entry archive\/data\.pkl inflates past the 100 bytes/);
+  await expectThrow(() => importCheckpoint({ from: bomb, preset, out: join(tmp, 'bomb-out.safetensors') }),
+    /bomb\.pth\.tar: entry archive\/data\.pkl inflates past the 100 bytes/);
   // a claim no deflate stream can reach from its compressed size is refused before inflating
   const liar = join(tmp, 'liar.zip');
   writeFileSync(liar, deflatedZip([{ name: 'r/x', data: new Uint8Array(1000), declared: 2 ** 31 }]));
@@ -201,7 +230,8 @@ pk('zip bomb: inflation stops at the declared size, impossible ratios and a tota
   const zm = await ZipReader.open(many, { maxTotalBytes: 1500 });
   try {
     assert.equal(await zm.read('r/a'), new Uint8Array(1000).fill(1));
-    await expectThrow(() => zm.read('r/b'), /many\.zip: entry r\/b \(1000 bytes\) would bring the bytes read from this archive to 2000, past the cap of 1500/);
+    await expectThrow(() => zm.read('r/b'),
+      /many\.zip: entry r\/b \(1000 bytes\) would bring the bytes read from this archive to 2000, past the cap of 1500/);
   } finally {
     await zm.close();
   }
@@ -216,7 +246,9 @@ checkLeaks(ly);
 
 ly('equals the names and shapes IJepa registers, for several configs and both targets', () => {
   const configs: [ModelConfig, 'features' | 'pixels'][] = [
-    [preset.model, 'features'], [getPreset('micro').model, 'features'], [getPreset('small-recipe').model, 'pixels'],
+    [preset.model, 'features'],
+    [getPreset('micro').model, 'features'],
+    [getPreset('small-recipe').model, 'pixels'],
     [{ ...getPreset('micro').model, heads: 4, mlpRatio: 2, depth: 3, predDepth: 3 }, 'features'],
   ];
   for (const [cfg, target] of configs) {
@@ -286,7 +318,8 @@ pt('an HF IJepaModel safetensors imports as the encoder (q/k/v → qkv) and matc
 pt('a preset that does not fit names the file, the tensor, both shapes and what the file looks like', async () => {
   const err = await expectThrow(() => importCheckpoint({ from: PTH, preset: getPreset('micro'), out: join(tmp, 'no.safetensors') }),
     /official-micro\.pth\.tar: encoder pos_embed is \[1, 16, 16\], the model wants \[1, 16, 64\]/);
-  assert.match(err.message, /the file looks like: dim 16, depth 2, patch size 4, channels 3, image size 16, mlp ratio 4, predictor dim 8, predictor depth 1/);
+  assert.match(err.message,
+    /the file looks like: dim 16, depth 2, patch size 4, channels 3, image size 16, mlp ratio 4, predictor dim 8, predictor depth 1/);
   await expectThrow(() => importCheckpoint({ from: HF, preset: derivePreset(preset, { model: { depth: 3 } }), out: join(tmp, 'no.safetensors') }),
     /hf-encoder\.safetensors: encoder tensor blocks\.2\.norm1\.weight is missing/);
 });
@@ -307,17 +340,20 @@ pt('export --to pth writes the official layout (read back by our own reader)', a
 });
 
 skipUnless(pt, hasTorch, 'python3-torch', `${PY} cannot import torch (bash scripts/setup.sh --test installs it)`)(
-'export --to pth is read by torch.load and load_state_dict(strict=True), features and AdamW state intact', () => {
-  // the file the test above wrote and checked
-  const r = spawnSync(PY, [join(import.meta.dirname, 'golden', 'make_interop.py'), 'check-export', exportedPth], { encoding: 'utf8', timeout: 120_000 });
-  assert.is(r.status, 0, r.stderr + r.stdout);
-  const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number | number[]>;
-  assert.ok((res.rel_err_encoder as number) < 1e-5 && (res.rel_err_target_encoder as number) < 1e-5, r.stdout);
-  assert.is(res.opt_moment_err, 0);
-  assert.is(res.opt_states, 47);
-  assert.equal(res.opt_steps, [2]);
-  assert.is(res.batch_size, 2);
-});
+  'export --to pth is read by torch.load and load_state_dict(strict=True), features and AdamW state intact',
+  () => {
+    // the file the test above wrote and checked
+    const r = spawnSync(PY, [join(import.meta.dirname, 'golden', 'make_interop.py'), 'check-export', exportedPth], { encoding: 'utf8',
+      timeout: 120_000 });
+    assert.is(r.status, 0, r.stderr + r.stdout);
+    const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, number | number[]>;
+    assert.ok((res.rel_err_encoder as number) < 1e-5 && (res.rel_err_target_encoder as number) < 1e-5, r.stdout);
+    assert.is(res.opt_moment_err, 0);
+    assert.is(res.opt_states, 47);
+    assert.equal(res.opt_steps, [2]);
+    assert.is(res.batch_size, 2);
+  },
+);
 
 pt('export --to safetensors and --to hf import back to the same tensors', async () => {
   const src = join(tmp, 'from-pth.safetensors');
@@ -338,12 +374,16 @@ pt('export --to safetensors and --to hf import back to the same tensors', async 
 pt('the CLI runs import and export end to end', async () => {
   const ck = join(tmp, 'cli.safetensors');
   const shape = ['--img-size', '16', '--patch-size', '4', '--dim', '16', '--depth', '2', '--heads', '2', '--pred-depth', '1', '--pred-dim', '8'];
-  let r = spawnSync(process.execPath, [BIN, 'import', '--from', PTH, '--preset', 'micro', ...shape, '--out', ck], { encoding: 'utf8', timeout: 60_000 });
+  let r = spawnSync(process.execPath, [BIN, 'import', '--from', PTH, '--preset', 'micro', ...shape, '--out', ck], { encoding: 'utf8',
+    timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /imported .*official-micro\.pth\.tar \(pth\)[\s\S]*AdamW moments for 47 tensors \(step 2\)/);
   // --out into a folder that does not exist yet: it is created
   const teOut = join(tmp, 'new', 'folder', 'cli-te.safetensors');
-  r = spawnSync(process.execPath, [BIN, 'export', '--checkpoint', ck, '--to', 'safetensors', '--net', 'target_encoder', '--out', teOut], { encoding: 'utf8', timeout: 60_000 });
+  r = spawnSync(process.execPath, [BIN, 'export', '--checkpoint', ck, '--to', 'safetensors', '--net', 'target_encoder', '--out', teOut], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.is(r.status, 0, r.stderr);
   const te = decodeSafetensors(readFileSync(teOut));
   assert.ok(te.tensors.has('blocks.1.attn.qkv.weight') && te.tensors.has('pos_embed'));
@@ -353,9 +393,11 @@ pt('the CLI runs import and export end to end', async () => {
   assert.is(r.status, 0, r.stderr);
   assert.ok(r.stdout.includes(`note: wrote ${join(tmp, 'official', 'jepa-latest.yaml')}`), r.stdout);
   const yaml = JSON.parse(readFileSync(join(tmp, 'official', 'jepa-latest.yaml'), 'utf8'));
-  assert.equal([yaml.meta.read_checkpoint, yaml.logging.folder, yaml.mask.patch_size, yaml.data.crop_size], ['jepa-latest.pth.tar', join(tmp, 'official'), 4, 16]);
+  assert.equal([yaml.meta.read_checkpoint, yaml.logging.folder, yaml.mask.patch_size, yaml.data.crop_size], ['jepa-latest.pth.tar',
+    join(tmp, 'official'), 4, 16]);
   await expectThrow(() => exportCommand.run(['--to', 'pth', '--out', join(tmp, 'x.pth.tar')]), /give exactly one of --run DIR and --checkpoint FILE/);
-  await expectThrow(() => exportCommand.run(['--checkpoint', ck, '--to', 'pth', '--net', 'encoder', '--out', join(tmp, 'x.pth.tar')]), /--net: a \.pth\.tar always holds every net/);
+  await expectThrow(() => exportCommand.run(['--checkpoint', ck, '--to', 'pth', '--net', 'encoder', '--out', join(tmp, 'x.pth.tar')]),
+    /--net: a \.pth\.tar always holds every net/);
   await expectThrow(() => importCommand.run(['--from', PTH, '--out', ck]), /--preset is required/);
 });
 

@@ -10,8 +10,11 @@ import { join } from 'node:path';
 const t = suite('leak check and the first failure');
 
 t('a failing test that also leaks shows its assertion, then the leak; the suite goes on', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'run.ts'), '--dir', join(import.meta.dirname, 'fixtures', 'runner'), 'leak-after-failure'], {
-    encoding: 'utf8', timeout: 60_000, env: { ...process.env, IJEPA_NO_SKIPS: '' },
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'run.ts'), '--dir',
+    join(import.meta.dirname, 'fixtures', 'runner'), 'leak-after-failure'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, IJEPA_NO_SKIPS: '' },
   });
   const out = r.stdout + r.stderr;
   assert.is(r.status, 1, out);

@@ -22,7 +22,8 @@ import { checkLeaks, gpu, suite } from './helpers.ts';
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-curve-'));
 const cache = join(tmp, 'cache');
-const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, IJEPA_CACHE: cache } });
+const cli = (args: string[]) =>
+  spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240_000, env: { ...process.env, IJEPA_CACHE: cache } });
 const t = suite('learning curves and the eval row cache');
 checkLeaks(t);
 // other files leave the CPU reference as the default backend at times; these measure the GPU
@@ -34,14 +35,16 @@ t('the quick probe is the protocol kNN of the encoder on its class-balanced spli
   const probe = await QuickProbe.prepare(splits, { bank: 100, test: 50 });
   const enc = new VisionTransformer(getPreset('micro').model, new Generator(3));
   try {
-    const a = await probe.run(enc), b = await probe.run(enc, 7);   // another batch size: same features
+    const a = await probe.run(enc), b = await probe.run(enc, 7); // another batch size: same features
     assert.is(a.knn, b.knn);
     assert.ok(a.knn > 0.1 && a.knn <= 1, `kNN ${a.knn}`);
     // the whole 200/100 split through extractFeatures and knnClassify directly: near the 100/50 probe
     const bankFeats = await extractFeatures(enc, splits.train), testFeats = await extractFeatures(enc, splits.test);
     const all = await knnClassify(bankFeats, splits.train.labels, testFeats, enc.config.dim, splits.test.labels, { numClasses: 10 });
     assert.ok(Math.abs(all.accuracy - a.knn) < 0.25, `the 100/50 probe (${a.knn}) is near the 200/100 kNN (${all.accuracy})`);
-  } finally { enc.dispose(); }
+  } finally {
+    enc.dispose();
+  }
 });
 
 t('train --probe-every logs probe_knn at every N-th and the last step, into the JSONL log and the progress line', () => {
@@ -50,14 +53,19 @@ t('train --probe-every logs probe_knn at every N-th and the last step, into the 
   assert.is(r.status, 0, r.stderr);
   const recs = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
   assert.equal(recs.filter((x) => 'probe_knn' in x).map((x) => x.step), [2, 3]);
-  for (const x of recs.filter((x) => 'probe_knn' in x)) { assert.ok(x.probe_knn! > 0 && x.probe_knn! <= 1); assert.ok(x.probe_ms! > 0); }
+  for (const x of recs.filter((x) => 'probe_knn' in x)) {
+    assert.ok(x.probe_knn! > 0 && x.probe_knn! <= 1);
+    assert.ok(x.probe_ms! > 0);
+  }
   assert.match(r.stderr, /kNN \d+\.\d/);
 });
 
 t('--probe-every on an unlabelled folder is an error naming the option', async () => {
   const data = join(tmp, 'flat');
   mkdirSync(data);
-  for (let i = 0; i < 4; i++) await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 40 * i, g: 0, b: 0 } } }).png().toFile(join(data, `${i}.png`));
+  for (let i = 0; i < 4; i++) {
+    await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 40 * i, g: 0, b: 0 } } }).png().toFile(join(data, `${i}.png`));
+  }
   const r = cli(['train', '--preset', 'micro', '--data', data, '--steps', '1', '--probe-every', '1', '--out', join(tmp, 'flat-run')]);
   assert.is(r.status, 2, r.stderr);
   assert.match(r.stderr, /--probe-every: eval: .* has no class sub-folders/);
@@ -79,9 +87,13 @@ t('a second eval reads the control rows from the cache and prints the same table
 
 t('the cache keeps NaN, and recomputes a torn entry', async () => {
   const dir = join(tmp, 'unit');
-  const row = { dim: 4, knn: 0.5, linear: { accuracy: 0.6, lr: 0.03, weightDecay: 0, valAccuracy: NaN, sweep: [], losses: [], nTrain: 10 }, lowShot: [] } as ProtocolResult;
+  const row = { dim: 4, knn: 0.5, linear: { accuracy: 0.6, lr: 0.03, weightDecay: 0, valAccuracy: NaN, sweep: [], losses: [], nTrain: 10 },
+    lowShot: [] } as ProtocolResult;
   let computed = 0;
-  const compute = async () => { computed++; return row; };
+  const compute = async () => {
+    computed++;
+    return row;
+  };
   await cachedRow({ a: 1 }, compute, { dir });
   const again = await cachedRow({ a: 1 }, compute, { dir });
   assert.is(computed, 1);

@@ -3,7 +3,11 @@ import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  MaskCollator, roundHalfEven, sampleBlockSize, type MaskBatch, type MaskCollatorOptions,
+  MaskCollator,
+  roundHalfEven,
+  sampleBlockSize,
+  type MaskBatch,
+  type MaskCollatorOptions,
 } from '../model/masks.ts';
 import { TorchGenerator } from '../model/torch-rng.ts';
 
@@ -25,8 +29,7 @@ interface GoldenConfig {
   batches: GoldenBatch[];
   nextDraw: number;
 }
-const golden = (JSON.parse(readFileSync(new URL('./golden/masks.json', import.meta.url), 'utf8')) as
-  { configs: GoldenConfig[] }).configs;
+const golden = (JSON.parse(readFileSync(new URL('./golden/masks.json', import.meta.url), 'utf8')) as { configs: GoldenConfig[]; }).configs;
 
 /** Row b of a [B, L] mask. */
 const row = (m: Int32Array, b: number, L: number): number[] => Array.from(m.subarray(b * L, (b + 1) * L));
@@ -119,8 +122,10 @@ s.run();
 // ---------------------------------------------------------------------------------------------
 const p = suite('masks properties');
 
-const OFFICIAL_CASES: { G: number; minKeep: number; B: number }[] = [
-  { G: 8, minKeep: 4, B: 8 }, { G: 14, minKeep: 10, B: 16 }, { G: 16, minKeep: 10, B: 16 },
+const OFFICIAL_CASES: { G: number; minKeep: number; B: number; }[] = [
+  { G: 8, minKeep: 4, B: 8 },
+  { G: 14, minKeep: 10, B: 16 },
+  { G: 16, minKeep: 10, B: 16 },
 ];
 
 p('shapes: Lp = h·w, every row L long, indices in range and ascending', () => {
@@ -228,9 +233,10 @@ p('nenc 2 and allowOverlap: every mask list is filled; overlap lets the context 
 
 p('a target area ≤ minKeep throws (the official loop would hang), naming grid, block and minKeep', () => {
   // G = 8, minKeep 10: 3×3 = 9 targets for u < 0.485; the constructor's scan catches it.
-  assert.throws(() => new MaskCollator({ gridSize: 8, minKeep: 10 }), (e: unknown) =>
-    e instanceof Error && /target block 3×3 \(9 patches/.test(e.message) && /8×8 grid/.test(e.message) &&
-    /minKeep 10/.test(e.message));
+  assert.throws(() => new MaskCollator({ gridSize: 8, minKeep: 10 }),
+    (e: unknown) =>
+      e instanceof Error && /target block 3×3 \(9 patches/.test(e.message) && /8×8 grid/.test(e.message) &&
+      /minKeep 10/.test(e.message));
   // Without the scan, next() throws on the first hanging batch and leaves the state untouched.
   const c = new MaskCollator({ gridSize: 8, minKeep: 10, precheck: false });
   let threw = false;
@@ -251,8 +257,7 @@ p('a target area ≤ minKeep throws (the official loop would hang), naming grid,
   assert.ok(threw, 'some seed below 50 gives u < 0.485');
   // A context that cannot exceed minKeep even with every region relaxed also hangs officially:
   // encMaskScale 0.1 on 8×8 gives max_keep 6 → a 2×2 context.
-  assert.throws(() => new MaskCollator({ gridSize: 8, minKeep: 4, encMaskScale: [0.1, 0.11] }),
-    /context block 2×2 \(4 patches.*8×8 grid.*minKeep 4/);
+  assert.throws(() => new MaskCollator({ gridSize: 8, minKeep: 4, encMaskScale: [0.1, 0.11] }), /context block 2×2 \(4 patches.*8×8 grid.*minKeep 4/);
 });
 
 p('deterministic from a seed; another seed differs', () => {

@@ -14,21 +14,31 @@ const backend = await initWebGPU();
 const subgroupSize = backend.subgroupSize;
 
 interface Case {
-  batch: number; M: number; N: number; K: number; transA: boolean; transB: boolean;
-  broadcastA?: boolean; broadcastB?: boolean;
-  offA?: number; offB?: number;
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  broadcastA?: boolean;
+  broadcastB?: boolean;
+  offA?: number;
+  offB?: number;
 }
 
 /** Deterministic values in [-1, 1) (a 32-bit LCG), exactly representable in f32. */
 function values(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; out[i] = (s >>> 8) / 2 ** 23 - 1; }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s >>> 8) / 2 ** 23 - 1;
+  }
   return out;
 }
 
 /** Run one launch on the GPU; return C and the f64 reference with the bound per element. */
-async function run(c: Case, opts: Partial<MatmulParams>): Promise<{ got: Float32Array; want: Float64Array; bound: Float64Array; p: MatmulParams }> {
+async function run(c: Case, opts: Partial<MatmulParams>): Promise<{ got: Float32Array; want: Float64Array; bound: Float64Array; p: MatmulParams; }> {
   const { batch, M, N, K, transA, transB } = c;
   const offA = c.offA ?? 0, offB = c.offB ?? 0;
   const strideA = c.broadcastA ? 0 : M * K, strideB = c.broadcastB ? 0 : K * N;
@@ -42,7 +52,9 @@ async function run(c: Case, opts: Partial<MatmulParams>): Promise<{ got: Float32
   backend.run({
     name: launch.source.name,
     launches: () => [{ ...launch, bindings: [0, 1, 2] }],
-    reference: () => { throw new Error('GPU only'); },
+    reference: () => {
+      throw new Error('GPU only');
+    },
   }, [sa, sb, sc]);
   const got = await backend.read(sc, 0, batch * M * N) as Float32Array;
   for (const s of [sa, sb, sc]) backend.release(s);
@@ -80,14 +92,16 @@ function assertMatches(r: Awaited<ReturnType<typeof run>>, what: string): void {
   }
 }
 
-const name = (c: Case) => `[${c.batch}×${c.M}×${c.K}]${c.transA ? 'ᵀ' : ''}·[${c.K}×${c.N}]${c.transB ? 'ᵀ' : ''}` +
+const name = (c: Case) =>
+  `[${c.batch}×${c.M}×${c.K}]${c.transA ? 'ᵀ' : ''}·[${c.K}×${c.N}]${c.transB ? 'ᵀ' : ''}` +
   `${c.broadcastA ? ' A broadcast' : ''}${c.broadcastB ? ' B broadcast' : ''}${c.offA || c.offB ? ` offsets ${c.offA ?? 0}/${c.offB ?? 0}` : ''}`;
 
 const T = true, F = false;
 
 // ---- subgroup kernel ----------------------------------------------------------------------------
 const sg = suite('matmul kernels: subgroup (matmul_sg)');
-const sgRuns = skipUnless(sg, subgroupSize >= 8, LACKS.subgroups8, `the adapter's subgroups are ${subgroupSize || 'absent'}: matmul_sg needs 8 or more`);
+const sgRuns = skipUnless(sg, subgroupSize >= 8, LACKS.subgroups8,
+  `the adapter's subgroups are ${subgroupSize || 'absent'}: matmul_sg needs 8 or more`);
 const small: SubgroupTile = { tm: 8, tn4: 1 };
 
 // vec4 A and B in all four transposes (each needs its own alignment: see vec4Operands)
@@ -109,9 +123,9 @@ for (const c of vecCases) {
 const scalarCases: [Case, Partial<MatmulParams>][] = [
   [{ batch: 1, M: 1, N: 1, K: 1, transA: F, transB: F }, {}],
   [{ batch: 2, M: 17, N: 3, K: 257, transA: T, transB: T, offA: 1, offB: 3 }, {}],
-  [{ batch: 2, M: 197, N: 64, K: 197, transA: F, transB: F }, {}],                        // A f32, B vec4 (attention P·V)
-  [{ batch: 1, M: 36, N: 13, K: 9, transA: T, transB: F, broadcastB: true }, {}],         // A vec4, B f32
-  [{ batch: 2, M: 33, N: 40, K: 24, transA: F, transB: F }, { scalarLoads: true }],       // f32 forced on aligned rows
+  [{ batch: 2, M: 197, N: 64, K: 197, transA: F, transB: F }, {}], // A f32, B vec4 (attention P·V)
+  [{ batch: 1, M: 36, N: 13, K: 9, transA: T, transB: F, broadcastB: true }, {}], // A vec4, B f32
+  [{ batch: 2, M: 33, N: 40, K: 24, transA: F, transB: F }, { scalarLoads: true }], // f32 forced on aligned rows
 ];
 for (const [c, opts] of scalarCases) {
   sgRuns(`f32 operands where needed, ${name(c)}${opts.scalarLoads ? ' (forced f32)' : ''} matches the f64 reference`, async () => {
@@ -131,8 +145,12 @@ for (const tile of tiles) {
 }
 
 sg('rejects a tile whose rows are not a multiple of 8', () => {
-  assert.throws(() => matmul({ batch: 1, M: 4, N: 4, K: 4, transA: F, transB: F, strideA: 0, strideB: 0, offA: 0, offB: 0, offC: 0, subgroupSize: 8, sgTile: { tm: 12, tn4: 1 } }),
-    /matmul: subgroup tile tm=12, tn4=1/);
+  assert.throws(
+    () =>
+      matmul({ batch: 1, M: 4, N: 4, K: 4, transA: F, transB: F, strideA: 0, strideB: 0, offA: 0, offB: 0, offC: 0, subgroupSize: 8,
+        sgTile: { tm: 12, tn4: 1 } }),
+    /matmul: subgroup tile tm=12, tn4=1/,
+  );
 });
 sg.run();
 
@@ -156,7 +174,9 @@ const pk = suite('peak kernel');
 pk('stores the sum of its FMA chains, as a float64 replay of the chains says', async () => {
   const l = peak({ workgroups: 2, iters: 3 });
   const out = backend.alloc(l.outElements, 'f32');
-  backend.run({ name: l.source.name, launches: () => [{ ...l, bindings: [0] }], reference: () => { throw new Error('GPU only'); } }, [out]);
+  backend.run({ name: l.source.name, launches: () => [{ ...l, bindings: [0] }], reference: () => {
+    throw new Error('GPU only');
+  } }, [out]);
   const got = await backend.read(out, 0, l.outElements);
   backend.release(out);
   const f = new Float32Array(l.uniforms);

@@ -44,7 +44,10 @@ test('an adapter never tuned gets the default tile for every shape, even a shape
 test('the shipped table has one entry per adapter, each with rows', () => {
   const keys = MATMUL_TILES.map((t) => t.adapter);
   assert.is(new Set(keys).size, keys.length);
-  for (const t of MATMUL_TILES) { assert.ok(t.adapter.length > 0); assert.ok(t.tiles.length > 0, t.adapter); }
+  for (const t of MATMUL_TILES) {
+    assert.ok(t.adapter.length > 0);
+    assert.ok(t.tiles.length > 0, t.adapter);
+  }
 });
 
 test("a tune replaces its adapter's rows, appends a new adapter, and keeps the others", () => {
@@ -63,12 +66,14 @@ test('the file a tune writes loads back as the same table, with the hand-written
   try {
     const file = join(dir, 'matmul-tiles.ts');
     writeFileSync(file, text);
-    const loaded = await import(file) as { MATMUL_TILES: AdapterTiles[] };
+    const loaded = await import(file) as { MATMUL_TILES: AdapterTiles[]; };
     assert.equal(loaded.MATMUL_TILES, table);
     // and the shipped file is itself what the renderer writes (the tune's output format)
     const shipped = renderTileTable(head, MATMUL_TILES, () => '').replace(/ {3}\/\/.*$/gm, '');
     assert.is(source.replace(/ {3}\/\/.*$/gm, ''), shipped);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

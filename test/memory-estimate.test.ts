@@ -32,8 +32,11 @@ const dispose = (model: IJepa) => {
 };
 
 for (const [name, over, target] of [
-  ['micro', {}, 'features'], ['micro', {}, 'pixels'], ['tiny', {}, 'features'], ['vit-tiny-16', { imgSize: 64 }, 'features'],
-] as [string, { imgSize?: number }, TargetKind][]) {
+  ['micro', {}, 'features'],
+  ['micro', {}, 'pixels'],
+  ['tiny', {}, 'features'],
+  ['vit-tiny-16', { imgSize: 64 }, 'features'],
+] as [string, { imgSize?: number; }, TargetKind][]) {
   t(`counts the trainable parameters of ${name}${over.imgSize ? ` at ${over.imgSize} px` : ''} (${target} target) exactly`, () => {
     const p = derivePreset(getPreset(name), { model: over });
     const model = new IJepa(p.model, { seed: 0, target });
@@ -76,8 +79,9 @@ t('train refuses a run estimated above --max-memory at once, naming the estimate
   mkdirSync(data);
   await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toFile(join(data, 'a.png'));
   const out = join(tmp, 'huge');
-  const r = spawnSync(process.execPath, [BIN, 'train', '--preset', 'vit-huge-14', '--batch', '1', '--data', data, '--max-memory', '4', '--out', out], { encoding: 'utf8', timeout: 60_000 });
-  assert.is(r.status, 2, r.stderr);   // a usage error: the flags ask for more than there is
+  const r = spawnSync(process.execPath, [BIN, 'train', '--preset', 'vit-huge-14', '--batch', '1', '--data', data, '--max-memory', '4', '--out', out],
+    { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.status, 2, r.stderr); // a usage error: the flags ask for more than there is
   assert.match(r.stderr, /652\.7M trainable parameters/);
   assert.match(r.stderr, /needs about 1\d\.\d GiB, more than --max-memory 4 \(4\.0 GiB\)\. Lower --batch or --img-size/);
   assert.not.match(r.stderr, /step \d+\//, 'refused before any step ran');
@@ -88,7 +92,10 @@ t('a large image is shrunk on decode to the short side the view needs, a small o
   const big = join(tmp, 'big.png'), small = join(tmp, 'small.png');
   // a smooth pattern, so that the view from the shrunk decode can be compared with the full one
   const W = 1200, H = 600;
-  const px = new Uint8Array(W * H * 3).map((_, i) => { const k = Math.floor(i / 3), x = k % W, y = Math.floor(k / W); return 128 + 100 * Math.sin(x / 37 + (i % 3)) * Math.cos(y / 23); });
+  const px = new Uint8Array(W * H * 3).map((_, i) => {
+    const k = Math.floor(i / 3), x = k % W, y = Math.floor(k / W);
+    return 128 + 100 * Math.sin(x / 37 + (i % 3)) * Math.cos(y / 23);
+  });
   await sharp(px, { raw: { width: W, height: H, channels: 3 } }).png().toFile(big);
   await sharp(px.subarray(0, 100 * 50 * 3), { raw: { width: 100, height: 50, channels: 3 } }).png().toFile(small);
   assert.is(decodeShortSide(32), 256);

@@ -25,7 +25,10 @@ const f16 = skipUnless(t, gpu().hasF16, LACKS.f16, 'mixed precision keeps f16 co
 
 const P = getPreset('micro');
 const S = P.model.imgSize, B = P.optim.batch;
-const imgs = (() => { const g = new E.Generator(5); return Float32Array.from({ length: B * 3 * S * S }, () => g.normal()); })();
+const imgs = (() => {
+  const g = new E.Generator(5);
+  return Float32Array.from({ length: B * 3 * S * S }, () => g.normal());
+})();
 const hyper = { lr: 1e-3, wd: 0.04, momentum: 0.996 };
 
 async function run(opts: IJepaOptions, steps: number): Promise<AsyncStepResult[]> {
@@ -93,7 +96,8 @@ t('the sync step refuses f16; f16 needs shader-f16; loss-scale options need f16'
   const prev = E.getBackend();
   E.setBackend(noF16);
   try {
-    throwsWith(() => new IJepa(P.model, { dtype: 'f16' }), /IJepa: dtype 'f16' needs a device with the shader-f16 feature, which this cpu device lacks; use dtype 'f32'/);
+    throwsWith(() => new IJepa(P.model, { dtype: 'f16' }),
+      /IJepa: dtype 'f16' needs a device with the shader-f16 feature, which this cpu device lacks; use dtype 'f32'/);
   } finally {
     E.setBackend(prev);
   }
@@ -101,11 +105,13 @@ t('the sync step refuses f16; f16 needs shader-f16; loss-scale options need f16'
 });
 
 t('nonFiniteCount counts NaN and ±Inf over many tensors (several launches), as the CPU reference', async () => {
-  const sizes = [5, 300, 1, 257, 64, 9, 1000, 3, 17, 2];   // more tensors than one launch binds
+  const sizes = [5, 300, 1, 257, 64, 9, 1000, 3, 17, 2]; // more tensors than one launch binds
   const bad = new Map<number, number[]>([[1, [0, 299]], [3, [256]], [6, [500, 501, 999]], [9, [1]]]);
   const values = sizes.map((n, k) => {
     const v = Float32Array.from({ length: n }, (_, i) => (i % 7) - 3 + k * 1e-3);
-    (bad.get(k) ?? []).forEach((i, j) => { v[i] = [NaN, Infinity, -Infinity][j % 3]!; });
+    (bad.get(k) ?? []).forEach((i, j) => {
+      v[i] = [NaN, Infinity, -Infinity][j % 3]!;
+    });
     return v;
   });
   const want = [...bad.values()].reduce((s, l) => s + l.length, 0);
@@ -152,8 +158,15 @@ t('AdamW invScale: gradients ·8 with invScale 1/8 give the same update, bit for
 
 t('GradScaler: halves and resets on overflow, doubles after growthInterval clean steps; state round-trips', () => {
   const s = new E.GradScaler({ initScale: 1024, growthInterval: 3 });
-  const seen = [0, 0, 5, 0, 0, 0, 0].map((n) => { const r = s.update(n); return [r.skipped, r.grown, s.scale]; });
-  assert.equal(seen, [[false, false, 1024], [false, false, 1024], [true, false, 512], [false, false, 512], [false, false, 512], [false, true, 1024], [false, false, 1024]]);
+  const seen = [0, 0, 5, 0, 0, 0, 0].map((n) => {
+    const r = s.update(n);
+    return [r.skipped, r.grown, s.scale];
+  });
+  assert.equal(seen, [[false, false, 1024], [false, false, 1024], [true, false, 512], [false, false, 512], [false, false, 512], [false, true, 1024], [
+    false,
+    false,
+    1024,
+  ]]);
   const copy = new E.GradScaler({ growthInterval: 3 });
   copy.loadState(JSON.parse(JSON.stringify(s.state())) as E.GradScalerState);
   assert.equal(copy.state(), { scale: 1024, cleanSteps: 1 });
@@ -161,14 +174,17 @@ t('GradScaler: halves and resets on overflow, doubles after growthInterval clean
   assert.is(new E.GradScaler().scale, 2 ** 16);
   throwsWith(() => new E.GradScaler({ initScale: -1 }), /GradScaler: initScale -1 must be a finite number > 0/);
   throwsWith(() => new E.GradScaler({ growthInterval: 0 }), /growthInterval 0 must be an integer ≥ 1/);
-  throwsWith(() => copy.loadState({ scale: 8, cleanSteps: 3 }, 'ckpt.safetensors state.scaler'), /ckpt\.safetensors state\.scaler: cleanSteps 3 must be an integer in 0\.\.2/);
+  throwsWith(() => copy.loadState({ scale: 8, cleanSteps: 3 }, 'ckpt.safetensors state.scaler'),
+    /ckpt\.safetensors state\.scaler: cleanSteps 3 must be an integer in 0\.\.2/);
 });
 
 // ---- through the CLI ----------------------------------------------------------------------------
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'ijepa.mjs');
-const cli = (args: string[]) => spawnSync(process.execPath, [BIN, 'train', '--preset', 'micro', '--watch-every', '0', ...args], { encoding: 'utf8', timeout: 240_000 });
-const log = (dir: string) => readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | boolean>);
+const cli = (args: string[]) =>
+  spawnSync(process.execPath, [BIN, 'train', '--preset', 'micro', '--watch-every', '0', ...args], { encoding: 'utf8', timeout: 240_000 });
+const log = (dir: string) =>
+  readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | boolean>);
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-f16-'));
 t.after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -181,7 +197,8 @@ f16('ijepa train --dtype f16 logs an overflowed step (loss_scale, skipped) and s
   assert.equal([rec!.loss_scale, rec!.skipped, rec!.scale_grown], [2 ** 40, true, false]);
   // MFU beside img/s, and in the closing line with the peak it is a fraction of
   assert.match(r.stderr, /step 1\/1 .* img\/s MFU \d+\.\d%/);
-  assert.match(r.stderr, /done: 1 steps in .* MFU \d+\.\d% of the \d+ GFLOP\/s FMA peak kernel; 1 f16 step\(s\) skipped on overflow, loss scale now 549755813888\)/);
+  assert.match(r.stderr,
+    /done: 1 steps in .* MFU \d+\.\d% of the \d+ GFLOP\/s FMA peak kernel; 1 f16 step\(s\) skipped on overflow, loss scale now 549755813888\)/);
 });
 
 f16('--resume restores the loss scaler from the checkpoint (scale and clean-step count)', async () => {
@@ -189,7 +206,7 @@ f16('--resume restores the loss scaler from the checkpoint (scale and clean-step
   assert.is(cli(['--dtype', 'f16', '--loss-scale-interval', '3', '--steps', '4', '--ckpt-every', '2', '--out', out]).status, 0);
   const full = readFileSync(join(out, 'log.jsonl'), 'utf8');
   const meta = await readCheckpointMeta(join(out, 'ckpt-0000002.safetensors'));
-  assert.equal((meta.state as { scaler?: unknown }).scaler, { scale: 2 ** 16, cleanSteps: 2 });
+  assert.equal((meta.state as { scaler?: unknown; }).scaler, { scale: 2 ** 16, cleanSteps: 2 });
   // forget steps 3 and 4, then resume from the step-2 checkpoint: step 3 is the third clean one
   rmSync(join(out, 'ckpt-0000004.safetensors'));
   writeFileSync(join(out, 'log.jsonl'), full.split('\n').slice(0, 2).join('\n') + '\n');

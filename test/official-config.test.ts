@@ -13,8 +13,8 @@ import { derivePreset, getPreset, type Preset } from '../model/presets.ts';
 // What facebookresearch/ijepa's src/train.py reads from its config, section by section (commit 52c1ae95).
 const TRAIN_PY_READS: Record<string, string[]> = {
   meta: ['use_bfloat16', 'model_name', 'load_checkpoint', 'read_checkpoint', 'copy_data', 'pred_depth', 'pred_emb_dim'],
-  data: ['use_gaussian_blur', 'use_horizontal_flip', 'use_color_distortion', 'color_jitter_strength', 'batch_size', 'pin_mem',
-    'num_workers', 'root_path', 'image_folder', 'crop_size', 'crop_scale'],
+  data: ['use_gaussian_blur', 'use_horizontal_flip', 'use_color_distortion', 'color_jitter_strength', 'batch_size', 'pin_mem', 'num_workers',
+    'root_path', 'image_folder', 'crop_size', 'crop_scale'],
   mask: ['allow_overlap', 'patch_size', 'num_enc_masks', 'min_keep', 'enc_mask_scale', 'num_pred_masks', 'pred_mask_scale', 'aspect_ratio'],
   optimization: ['ema', 'ipe_scale', 'weight_decay', 'final_weight_decay', 'epochs', 'warmup', 'start_lr', 'lr', 'final_lr'],
   logging: ['folder', 'write_tag'],
@@ -25,7 +25,8 @@ const PRESET: Preset = derivePreset(getPreset('vit-small-16'), {
   name: 'round-trip',
   model: { imgSize: 96, predDepth: 3, predDim: 192 },
   mask: { encMaskScale: [0.8, 0.95], predMaskScale: [0.1, 0.25], aspectRatio: [0.5, 2], nenc: 2, npred: 3, minKeep: 4, allowOverlap: true },
-  optim: { batch: 24, refLr: 3.5e-4, startLr: 1e-7, finalLr: 2.5e-8, refWd: 0.05, finalWd: 0.3, emaStart: 0.99, emaFinal: 1, warmupEpochs: 2.5, epochs: 12, ipeScale: 1 },
+  optim: { batch: 24, refLr: 3.5e-4, startLr: 1e-7, finalLr: 2.5e-8, refWd: 0.05, finalWd: 0.3, emaStart: 0.99, emaFinal: 1, warmupEpochs: 2.5,
+    epochs: 12, ipeScale: 1 },
 });
 const OPTS = { data: '/data/imgs', folder: '/runs/x', checkpoint: 'jepa-latest.pth.tar' };
 
@@ -71,19 +72,23 @@ t('every float is written with a decimal point, so YAML 1.1 reads it as a float'
 });
 
 const py = spawnSync('/usr/bin/python3', ['-c', 'import yaml'], { encoding: 'utf8' }).status === 0;
-skipUnless(t, py, 'python3-yaml', '/usr/bin/python3 cannot import yaml (bash scripts/setup.sh --test installs it); the decimal-point check above still runs')(
-'PyYAML reads it as the official config (floats as floats, flags as booleans)', () => {
-  const text = formatOfficialConfig(officialConfig(PRESET, OPTS).config);
-  const r = spawnSync('/usr/bin/python3', ['-c', [
-    'import sys, yaml, json',
-    'c = yaml.load(sys.stdin.read(), Loader=yaml.FullLoader)',
-    'o = c["optimization"]',
-    'print(json.dumps({k: type(v).__name__ for k, v in [("start_lr", o["start_lr"]), ("final_lr", o["final_lr"]), ("lr", o["lr"]), ("ema", o["ema"][1]),',
-    '  ("batch_size", c["data"]["batch_size"]), ("use_bfloat16", c["meta"]["use_bfloat16"]), ("root_path", c["data"]["root_path"])]}))',
-  ].join('\n')], { input: text, encoding: 'utf8' });
-  assert.is(r.status, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout), { start_lr: 'float', final_lr: 'float', lr: 'float', ema: 'float', batch_size: 'int', use_bfloat16: 'bool', root_path: 'str' });
-});
+skipUnless(t, py, 'python3-yaml',
+  '/usr/bin/python3 cannot import yaml (bash scripts/setup.sh --test installs it); the decimal-point check above still runs')(
+    'PyYAML reads it as the official config (floats as floats, flags as booleans)',
+    () => {
+      const text = formatOfficialConfig(officialConfig(PRESET, OPTS).config);
+      const r = spawnSync('/usr/bin/python3', ['-c', [
+        'import sys, yaml, json',
+        'c = yaml.load(sys.stdin.read(), Loader=yaml.FullLoader)',
+        'o = c["optimization"]',
+        'print(json.dumps({k: type(v).__name__ for k, v in [("start_lr", o["start_lr"]), ("final_lr", o["final_lr"]), ("lr", o["lr"]), ("ema", o["ema"][1]),',
+        '  ("batch_size", c["data"]["batch_size"]), ("use_bfloat16", c["meta"]["use_bfloat16"]), ("root_path", c["data"]["root_path"])]}))',
+      ].join('\n')], { input: text, encoding: 'utf8' });
+      assert.is(r.status, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout), { start_lr: 'float', final_lr: 'float', lr: 'float', ema: 'float', batch_size: 'int', use_bfloat16: 'bool',
+        root_path: 'str' });
+    },
+  );
 
 t('what the official code cannot express is a note: custom model size, pixel targets, mode fixed, fractional epochs, the data', () => {
   const small = getPreset('small-recipe');

@@ -11,8 +11,12 @@ import { LACKS, skipUnless } from './skips.ts';
 const unary = suite('ops: unary');
 checkLeaks(unary);
 
-unary('neg matches f64 and finite differences', async () => { await checkOp('neg', (x) => E.neg(x), [[3, 5]]); });
-unary('exp matches f64 and finite differences', async () => { await checkOp('exp', (x) => E.exp(x), [[4, 7]], { atol: 2e-7 }); });
+unary('neg matches f64 and finite differences', async () => {
+  await checkOp('neg', (x) => E.neg(x), [[3, 5]]);
+});
+unary('exp matches f64 and finite differences', async () => {
+  await checkOp('exp', (x) => E.exp(x), [[4, 7]], { atol: 2e-7 });
+});
 unary('log of positive values matches f64 and finite differences', async () => {
   await checkOp('log', (x) => E.log(x), [[4, 7]], { gen: gens.uniform(0.2, 5) });
 });
@@ -33,12 +37,15 @@ unary('tanh saturates to ±1 (not NaN) at large |x| and ±Infinity on both backe
 unary('abs away from 0 matches f64 and finite differences', async () => {
   await checkOp('abs', (x) => E.abs(x), [[4, 7]], { gen: gens.awayFrom([0]) });
 });
-unary('abs has gradient 0 at 0, as torch', () => owned(async (own) => {
-  const x = own(E.fromArray([0, -2, 3], [3], { backend: cpu, requiresGrad: true }));
-  E.tidy(() => E.abs(x).sum().backward());
-  assert.equal(Array.from(await x.grad!.data()), [0, -1, 1]);
-}));
-unary('erf matches f64 and finite differences', async () => { await checkOp('erf', (x) => E.erf(x), [[4, 7]], { gen: gens.normal(1.5) }); });
+unary('abs has gradient 0 at 0, as torch', () =>
+  owned(async (own) => {
+    const x = own(E.fromArray([0, -2, 3], [3], { backend: cpu, requiresGrad: true }));
+    E.tidy(() => E.abs(x).sum().backward());
+    assert.equal(Array.from(await x.grad!.data()), [0, -1, 1]);
+  }));
+unary('erf matches f64 and finite differences', async () => {
+  await checkOp('erf', (x) => E.erf(x), [[4, 7]], { gen: gens.normal(1.5) });
+});
 unary('gelu matches exact-erf GELU and finite differences', async () => {
   await checkOp('gelu', (x) => E.gelu(x), [[4, 7]], { gen: gens.normal(2) });
 });
@@ -50,7 +57,7 @@ unary('unary ops read transposed (strided) inputs', async () => {
   await checkOp('exp∘transpose', (x) => E.exp(x), [[3, 5]], { transposed: true, atol: 2e-7 });
 });
 
-unary('geluGrad is g·gelu\'(x) (the fused gelu backward), on both backends', async () => {
+unary("geluGrad is g·gelu'(x) (the fused gelu backward), on both backends", async () => {
   // forward only (it has no backward of its own); against the f64 formula at its own inputs
   const seen: Float64Array[] = [];
   const gen: Gen = (g, n, i) => (seen[i] = Float64Array.from({ length: n }, () => Math.fround(2 * g.normal())));
@@ -69,13 +76,16 @@ unary('erf, gelu and exp agree at ±Infinity and NaN on both backends', async ()
   await checkOp('exp(±inf)', (x) => E.exp(x), [[2]], { gen: () => [Infinity, -Infinity], grad: false });
 });
 unary('WGSL erf is within 1e-7 of the f64 erf on [-6, 6]', async () => {
-  const n = 120001;   // step 1e-4
+  const n = 120001; // step 1e-4
   const xs = Float64Array.from({ length: n }, (_, i) => Math.fround(-6 + i * 1e-4));
   const y = await take(E.tidy(() => E.erf(E.fromArray(xs, [n], { backend: gpu() }))));
   let worst = 0, at = 0;
   for (let i = 0; i < n; i++) {
     const err = Math.abs(y[i]! - erf64(xs[i]!));
-    if (err > worst) { worst = err; at = xs[i]!; }
+    if (err > worst) {
+      worst = err;
+      at = xs[i]!;
+    }
   }
   assert.ok(worst <= 1e-7, `max |erf_gpu − erf_f64| = ${worst.toExponential(3)} at x = ${at}`);
 });
@@ -87,7 +97,10 @@ unary('WGSL gelu is within 2e-7·max(1, |x|) of exact GELU on [-8, 8]', async ()
   let worst = 0, at = 0;
   for (let i = 0; i < n; i++) {
     const err = Math.abs(y[i]! - geluExact(xs[i]!)) / Math.max(1, Math.abs(xs[i]!));
-    if (err > worst) { worst = err; at = xs[i]!; }
+    if (err > worst) {
+      worst = err;
+      at = xs[i]!;
+    }
   }
   assert.ok(worst <= 2e-7, `max |gelu_gpu − gelu_f64| / max(1, |x|) = ${worst.toExponential(3)} at x = ${at}`);
 });
@@ -99,9 +112,15 @@ unary.run();
 const binary = suite('ops: binary');
 checkLeaks(binary);
 
-binary('add matches f64 and finite differences', async () => { await checkOp('add', (a, b) => E.add(a, b), [[3, 4], [3, 4]]); });
-binary('sub matches f64 and finite differences', async () => { await checkOp('sub', (a, b) => E.sub(a, b), [[3, 4], [3, 4]]); });
-binary('mul matches f64 and finite differences', async () => { await checkOp('mul', (a, b) => E.mul(a, b), [[3, 4], [3, 4]]); });
+binary('add matches f64 and finite differences', async () => {
+  await checkOp('add', (a, b) => E.add(a, b), [[3, 4], [3, 4]]);
+});
+binary('sub matches f64 and finite differences', async () => {
+  await checkOp('sub', (a, b) => E.sub(a, b), [[3, 4], [3, 4]]);
+});
+binary('mul matches f64 and finite differences', async () => {
+  await checkOp('mul', (a, b) => E.mul(a, b), [[3, 4], [3, 4]]);
+});
 binary('div matches f64 and finite differences', async () => {
   await checkOp('div', (a, b) => E.div(a, b), [[3, 4], [3, 4]], { gen: gens.each(gens.normal(), gens.awayFrom([0], 0.5)) });
 });
@@ -150,16 +169,22 @@ binary('comparisons give 0/1 on both backends, ties included', async () => {
   for (const k of Object.keys(ops) as (keyof typeof ops)[]) {
     let a: Float64Array | null = null, b: Float64Array | null = null;
     const r = await checkOp(k, (x, y) => ops[k](x, y), [[4, 6], [4, 6]], {
-      gen: (g, n, i, prev) => { const v = Float64Array.from(tie(g, n, i, prev), Math.fround); if (i === 0) a = v; else b = v; return v; },
+      gen: (g, n, i, prev) => {
+        const v = Float64Array.from(tie(g, n, i, prev), Math.fround);
+        if (i === 0) a = v;
+        else b = v;
+        return v;
+      },
       grad: false,
     });
     assert.equal(Array.from(r.gpu), Array.from(a!, (x, j) => +host[k](x, b![j]!)), `${k} values`);
   }
 });
-binary('comparisons have no gradient: their output does not require grad', () => owned((own) => {
-  const x = own(E.fromArray([1, 2], [2], { backend: cpu, requiresGrad: true }));
-  assert.is(own(E.lt(x, 1.5)).requiresGrad, false);
-}));
+binary('comparisons have no gradient: their output does not require grad', () =>
+  owned((own) => {
+    const x = own(E.fromArray([1, 2], [2], { backend: cpu, requiresGrad: true }));
+    assert.is(own(E.lt(x, 1.5)).requiresGrad, false);
+  }));
 
 binary('binary ops broadcast [4, 1, 3] with [5, 1] to [4, 5, 3]', async () => {
   for (const [name, f] of [['add', E.add], ['sub', E.sub], ['mul', E.mul], ['maximum', E.maximum]] as const) {
@@ -192,7 +217,9 @@ binary('scalar operands work on either side', async () => {
 binary('binary ops read transposed (strided) operands', async () => {
   await checkOp('mul strided', (a, b) => E.mul(a, b), [[3, 5], [3, 5]], { transposed: [true, false] });
 });
-binary('a tensor used as both operands gets the summed gradient', async () => { await checkOp('mul(x, x)', (x) => E.mul(x, x), [[3, 3]]); });
+binary('a tensor used as both operands gets the summed gradient', async () => {
+  await checkOp('mul(x, x)', (x) => E.mul(x, x), [[3, 3]]);
+});
 
 binary.run();
 
@@ -203,14 +230,17 @@ checkLeaks(where);
 
 const cond = (g: E.Generator, n: number) => Float64Array.from({ length: n }, () => (g.uniform() < 0.5 ? 1 : 0));
 where('where picks a or b and routes gradients to the picked one', async () => {
-  await checkOp('where', (c, a, b) => E.where(c, a, b), [[3, 4], [3, 4], [3, 4]], { gen: gens.each(cond, gens.normal(), gens.normal()), grad: [false, true, true] });
+  await checkOp('where', (c, a, b) => E.where(c, a, b), [[3, 4], [3, 4], [3, 4]], { gen: gens.each(cond, gens.normal(), gens.normal()),
+    grad: [false, true, true] });
 });
 where('where broadcasts cond [3, 1], a [4] and b [] to [3, 4]', async () => {
-  await checkOp('where broadcast', (c, a, b) => E.where(c, a, b), [[3, 1], [4], []], { shape: [3, 4], gen: gens.each(cond, gens.normal(), gens.normal()), grad: [false, true, true] });
+  await checkOp('where broadcast', (c, a, b) => E.where(c, a, b), [[3, 1], [4], []], { shape: [3, 4],
+    gen: gens.each(cond, gens.normal(), gens.normal()), grad: [false, true, true] });
 });
 where('where treats any nonzero cond as true, in values and gradients', async () => {
   await checkOp('where nonzero', (c, a, b) => E.where(c, a, b), [[8], [8], [8]], {
-    gen: gens.each(() => [2, -1, 0, 0.5, 0, -3, 1, 0], gens.normal(), gens.normal()), grad: [false, true, true],
+    gen: gens.each(() => [2, -1, 0, 0.5, 0, -3, 1, 0], gens.normal(), gens.normal()),
+    grad: [false, true, true],
   });
 });
 where('where of a comparison (relu-like) matches finite differences away from the kink', async () => {
@@ -232,10 +262,14 @@ rank('elementwise ops on rank > 8 run on the GPU when the layout merges to fewer
 rank('a strided op whose dims cannot merge below the kernel limit throws a named error and leaks nothing', () => {
   E.tidy(() => {
     const x = E.zeros(Array(12).fill(2), { backend: gpu() });
-    const p = E.permute(x, [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);   // reversed: no two dims merge
+    const p = E.permute(x, [11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0]); // reversed: no two dims merge
     const live = gpu().memory().liveStorages;
     let msg = '';
-    try { E.exp(p); } catch (e) { msg = (e as Error).message; }
+    try {
+      E.exp(p);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
     assert.match(msg, /^exp: rank 12 .*exceeds the kernel limit \d+$/);
     assert.is(gpu().memory().liveStorages, live);
   });
@@ -254,7 +288,8 @@ dense('both texts match the reference: copy, add, scalar mul, where, geluGrad', 
   for (const shape of [[8, 4], [30]]) {
     await checkOp(`add ${shape}`, (a, b) => E.add(a, b), [shape, shape]);
     await checkOp(`mul by a scalar ${shape}`, (a) => E.mul(a, 1.5), [shape]);
-    await checkOp(`where ${shape}`, (c, a, b) => E.where(c, a, b), [shape, shape, shape], { gen: gens.each(cond, gens.normal(), gens.normal()), grad: [false, true, true] });
+    await checkOp(`where ${shape}`, (c, a, b) => E.where(c, a, b), [shape, shape, shape], { gen: gens.each(cond, gens.normal(), gens.normal()),
+      grad: [false, true, true] });
     await checkOp(`copy ${shape}`, (a) => E.copy(a), [shape]);
     await checkOp(`geluGrad ${shape}`, (x, g) => E.geluGrad(x, g), [shape, shape], { grad: false });
   }

@@ -8,7 +8,7 @@ import { checkLeaks, gpu, suite, take, throwsWith } from './helpers.ts';
 const t = suite('ops: device limits');
 checkLeaks(t);
 
-const N = 5_000_000;   // > 65535 × 64 = 4 194 240 invocations: the launch needs a 2-D grid
+const N = 5_000_000; // > 65535 × 64 = 4 194 240 invocations: the launch needs a 2-D grid
 
 /** Index of the first i where v[i] !== want(i), or -1. */
 function firstMismatch(v: ArrayLike<number>, want: (i: number) => number): number {
@@ -17,7 +17,7 @@ function firstMismatch(v: ArrayLike<number>, want: (i: number) => number): numbe
 }
 
 t('elementwise and fill over 5e6 elements write every element', async () => {
-  const y = E.tidy(() => E.arange(N, undefined, 1, { backend: gpu() }).mul(2).add(1));   // exact in f32 below 2^24
+  const y = E.tidy(() => E.arange(N, undefined, 1, { backend: gpu() }).mul(2).add(1)); // exact in f32 below 2^24
   const v = await take(y);
   const bad = firstMismatch(v, (i) => 2 * i + 1);
   assert.is(bad, -1, `element ${bad} is ${v[bad]}, expected ${2 * bad + 1}`);
@@ -28,7 +28,7 @@ t('a strided (non-flat) copy and a row reduction over 4.5e6 rows are complete', 
     const x = E.arange(n, undefined, 1, { backend: gpu() });
     // [2, n/2] read through its transpose: every output element takes the strided path
     const copy = x.reshape([2, n / 2]).transpose().contiguous();
-    return [copy, x.reshape([n, 1]).sum(-1)];   // n rows of one column: n invocations
+    return [copy, x.reshape([n, 1]).sum(-1)]; // n rows of one column: n invocations
   });
   const cv = await take(c), rv = await take(r);
   const bad = firstMismatch(cv, (i) => (i % 2) * (n / 2) + Math.floor(i / 2));
@@ -67,16 +67,21 @@ t('gather and scatterAdd over 4.5e6 outputs cover every element', async () => {
 t('a tensor over the largest storage binding throws a clear error and allocates nothing', async () => {
   const b = gpu();
   const before = b.memory();
-  const e = throwsWith(() => E.zeros([b.maxElements + 1], { backend: b }),
-    new RegExp(`^fill\\(\\): a f32 tensor of ${b.maxElements + 1} elements \\([\\d.]+ MiB\\) exceeds this device's largest storage binding \\(${b.maxElements} f32 elements\\); split it$`), E.DeviceError);
+  const e = throwsWith(() => E.zeros([b.maxElements + 1], { backend: b }), new RegExp(
+    `^fill\\(\\): a f32 tensor of ${
+      b.maxElements + 1
+    } elements \\([\\d.]+ MiB\\) exceeds this device's largest storage binding \\(${b.maxElements} f32 elements\\); split it$`,
+  ), E.DeviceError);
   assert.is((e as E.DeviceError).op, 'fill()');
   // f16 elements are 2 bytes: the limit in elements doubles
   throwsWith(() => E.zeros([2 * b.maxElements + 1], { backend: b, dtype: 'f16' }),
-    new RegExp(`^fill\\(\\): a f16 tensor of ${2 * b.maxElements + 1} elements .* \\(${2 * b.maxElements} f16 elements\\); split it$`), E.DeviceError);
+    new RegExp(`^fill\\(\\): a f16 tensor of ${2 * b.maxElements + 1} elements .* \\(${2 * b.maxElements} f16 elements\\); split it$`),
+    E.DeviceError);
   // an op whose output is too large names itself and its input shapes
   E.tidy(() => {
     const x = E.ones([1], { backend: b });
-    throwsWith(() => E.expand(x, [b.maxElements + 1]).contiguous(), /^copy\(\[\d+\]\): a f32 tensor of \d+ elements .*exceeds this device's largest storage binding/, E.DeviceError);
+    throwsWith(() => E.expand(x, [b.maxElements + 1]).contiguous(),
+      /^copy\(\[\d+\]\): a f32 tensor of \d+ elements .*exceeds this device's largest storage binding/, E.DeviceError);
   });
   assert.is(b.memory().liveStorages, before.liveStorages);
   // and the device still works afterwards
@@ -99,9 +104,9 @@ rec('thousands of dispatches recorded before one readback all run, in order', as
 rec('an upload into a reused buffer does not overtake work recorded before it', async () => {
   const y = E.tidy(() => {
     const x = E.fromArray([1, 2, 3, 4], [4], { backend: gpu() });
-    const doubled = x.mul(2);        // recorded, not yet submitted
-    x.dispose();                     // its buffer goes back to the pool...
-    E.fromArray([100, 100, 100, 100], [4], { backend: gpu() });   // ...and is likely reused here
+    const doubled = x.mul(2); // recorded, not yet submitted
+    x.dispose(); // its buffer goes back to the pool...
+    E.fromArray([100, 100, 100, 100], [4], { backend: gpu() }); // ...and is likely reused here
     return doubled;
   });
   assert.equal(Array.from(await take(y)), [2, 4, 6, 8]);

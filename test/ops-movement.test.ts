@@ -31,7 +31,10 @@ views('permute and transpose, and ops on their (strided) results', async () => {
 views('expand broadcasts size-1 and new leading dims (the gradient sums back)', async () => {
   await checkOp('expand [3, 1] → [2, 3, 4]', (x) => E.expand(x, [2, 3, 4]), [[3, 1]], { shape: [2, 3, 4] });
   await checkOp('expand with -1', (x) => E.expand(x, [-1, 5]), [[3, 1]], { shape: [3, 5] });
-  await checkOp('expand then mul by itself', (x) => { const e = E.expand(x, [4, 3]); return E.mul(e, e); }, [[1, 3]]);
+  await checkOp('expand then mul by itself', (x) => {
+    const e = E.expand(x, [4, 3]);
+    return E.mul(e, e);
+  }, [[1, 3]]);
 });
 views('slice with positive and negative bounds, on any dim, and of views', async () => {
   await checkOp('slice(0, 1, 3)', (x) => E.slice(x, 0, 1, 3), [[4, 5]], { shape: [2, 5] });
@@ -125,13 +128,21 @@ index('gather gives the torch.gather values', async () => {
 index('scatterAdd accumulates repeated indices and its gradient is a gather', async () => {
   const rep = (b: E.Backend) => E.fromArray(new Int32Array([0, 2, 0, 0, 1, 1, 2, 2, 2, 0, 0, 0]), [4, 3], { backend: b });
   await checkOp('scatterAdd dim 0 repeated', (src) => E.scatterAdd([3, 3], 0, rep(src.backend), src), [[4, 3]], { shape: [3, 3] });
-  await checkOp('scatterAdd dim 1', (src) => E.scatterAdd([2, 6, 3], 1, indexOf(src.backend, [2, 9, 3], 6, 10), src), [[2, 9, 3]], { shape: [2, 6, 3] });
+  await checkOp('scatterAdd dim 1', (src) => E.scatterAdd([2, 6, 3], 1, indexOf(src.backend, [2, 9, 3], 6, 10), src), [[2, 9, 3]], {
+    shape: [2, 6, 3],
+  });
   await checkOp('scatterAdd dim 2', (src) => E.scatterAdd([2, 3, 4], 2, indexOf(src.backend, [2, 3, 5], 4, 11), src), [[2, 3, 5]]);
-  await checkOp('scatterAdd of a strided src', (src) => E.scatterAdd([2, 3], 1, indexOf(src.backend, [2, 5], 3, 12), src), [[2, 5]], { transposed: true });
-  await checkOp('scatterAdd of an offset src', (src) => E.scatterAdd([2, 3], 1, indexOf(src.backend, [2, 5], 3, 13), E.slice(src, 0, 1, 3)), [[4, 5]]);
-  await checkOp('scatterAdd with an offset index', (src) => E.scatterAdd([2, 3], 1, E.slice(indexOf(src.backend, [4, 5], 3, 14), 0, 2), src), [[2, 5]]);
+  await checkOp('scatterAdd of a strided src', (src) => E.scatterAdd([2, 3], 1, indexOf(src.backend, [2, 5], 3, 12), src), [[2, 5]], {
+    transposed: true,
+  });
+  await checkOp('scatterAdd of an offset src', (src) => E.scatterAdd([2, 3], 1, indexOf(src.backend, [2, 5], 3, 13), E.slice(src, 0, 1, 3)), [[4,
+    5]]);
+  await checkOp('scatterAdd with an offset index', (src) => E.scatterAdd([2, 3], 1, E.slice(indexOf(src.backend, [4, 5], 3, 14), 0, 2), src), [[2,
+    5]]);
   for (const backend of [cpu, gpu()]) {
-    const y = E.tidy(() => E.scatterAdd([3], 0, E.fromArray(new Int32Array([1, 1, 0, 1]), [4], { backend }), E.fromArray([1, 2, 3, 4], [4], { backend })));
+    const y = E.tidy(() =>
+      E.scatterAdd([3], 0, E.fromArray(new Int32Array([1, 1, 0, 1]), [4], { backend }), E.fromArray([1, 2, 3, 4], [4], { backend }))
+    );
     assert.equal(Array.from(await take(y)), [3, 7, 0]);
   }
 });

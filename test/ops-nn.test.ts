@@ -8,33 +8,42 @@ const mm = suite('ops: matmul');
 checkLeaks(mm);
 
 /** Shapes of a and b for op(a)·op(b) = [M, K]·[K, N] under the transpose flags. */
-const mmShapes = (M: number, K: number, N: number, transA: boolean, transB: boolean, batchA: number[] = [], batchB: number[] = []) =>
-  [[...batchA, ...(transA ? [K, M] : [M, K])], [...batchB, ...(transB ? [N, K] : [K, N])]];
+const mmShapes = (M: number, K: number, N: number, transA: boolean, transB: boolean, batchA: number[] = [],
+  batchB: number[] = []) => [[...batchA, ...(transA ? [K, M] : [M, K])], [...batchB, ...(transB ? [N, K] : [K, N])]];
 
 mm('all four transA/transB combinations match f64 and finite differences', async () => {
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
-      await checkOp(`matmul tA=${transA} tB=${transB}`, (a, b) => E.matmul(a, b, { transA, transB }), mmShapes(5, 7, 3, transA, transB), { shape: [5, 3] });
+      await checkOp(`matmul tA=${transA} tB=${transB}`, (a, b) => E.matmul(a, b, { transA, transB }), mmShapes(5, 7, 3, transA, transB), {
+        shape: [5, 3],
+      });
     }
   }
 });
 mm('batched matmul, each transpose variant', async () => {
   for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
-    await checkOp(`batched tA=${transA} tB=${transB}`, (a, b) => a.matmul(b, { transA, transB }), mmShapes(3, 4, 5, transA, transB, [2], [2]), { shape: [2, 3, 5] });
+    await checkOp(`batched tA=${transA} tB=${transB}`, (a, b) => a.matmul(b, { transA, transB }), mmShapes(3, 4, 5, transA, transB, [2], [2]), {
+      shape: [2, 3, 5],
+    });
   }
 });
 mm('broadcast batches: [2, 3, M, K]·[K, N] and [2, 1, M, K]·[3, K, N]', async () => {
   await checkOp('[2, 3, M, K]·[K, N]', (a, b) => E.matmul(a, b), [[2, 3, 4, 5], [5, 3]], { shape: [2, 3, 4, 3] });
   await checkOp('[2, 1, M, K]·[3, K, N]', (a, b) => E.matmul(a, b), [[2, 1, 4, 5], [3, 5, 3]], { shape: [2, 3, 4, 3] });
   await checkOp('[M, K]·[2, K, N] tB', (a, b) => E.matmul(a, b, { transB: true }), [[4, 5], [2, 3, 5]], { shape: [2, 4, 3] });
-  await checkOp('[2, 1, K, M]ᵀ·[1, 3, N, K]ᵀ', (a, b) => E.matmul(a, b, { transA: true, transB: true }), [[2, 1, 5, 4], [1, 3, 3, 5]], { shape: [2, 3, 4, 3] });
+  await checkOp('[2, 1, K, M]ᵀ·[1, 3, N, K]ᵀ', (a, b) => E.matmul(a, b, { transA: true, transB: true }), [[2, 1, 5, 4], [1, 3, 3, 5]], {
+    shape: [2, 3, 4, 3],
+  });
 });
 mm('odd sizes 1, 3, 17, 65, 197, 257 (edge tiles)', async () => {
   const cases: [number, number, number][] = [[1, 1, 1], [1, 257, 1], [197, 3, 17], [17, 65, 3], [3, 17, 257], [65, 1, 65], [257, 3, 1]];
   for (const [M, K, N] of cases) {
     await checkOp(`matmul ${M}×${K}×${N}`, (a, b) => E.matmul(a, b), [[M, K], [K, N]], { shape: [M, N], fdSamples: 32, atol: 2e-6 });
   }
-  await checkOp('matmul 65×197×17 tA tB', (a, b) => E.matmul(a, b, { transA: true, transB: true }), mmShapes(65, 197, 17, true, true), { fdSamples: 16, atol: 2e-6 });
+  await checkOp('matmul 65×197×17 tA tB', (a, b) => E.matmul(a, b, { transA: true, transB: true }), mmShapes(65, 197, 17, true, true), {
+    fdSamples: 16,
+    atol: 2e-6,
+  });
 });
 mm('matmul reads strided (transposed) and offset (sliced) operands', async () => {
   await checkOp('matmul of transposed views', (a, b) => E.matmul(a, b), [[4, 6], [6, 3]], { transposed: true });
@@ -87,13 +96,17 @@ sm('the fused backward kernel equals the composed rule y ⊙ (g − Σ g·y) on 
     E.tidy(() => E.softmax(x).backward(dy));
     const fused = await take(x.grad!);
     x.grad = null;
-    const composed = await take(E.tidy(() => { const y = E.softmax(x); return E.mul(y, E.sub(dy, E.sum(E.mul(dy, y), -1, true))); }));
+    const composed = await take(E.tidy(() => {
+      const y = E.softmax(x);
+      return E.mul(y, E.sub(dy, E.sum(E.mul(dy, y), -1, true)));
+    }));
     assertClose(fused, composed, [6, 197], 'softmax backward: kernel vs composed', 1e-7, 1e-6);
   });
 });
 sm('softmax is max-subtracted: large logits neither overflow nor underflow to NaN', async () => {
   const r = await checkOp('softmax(±1000)', (x) => E.softmax(x, -1), [[2, 4]], {
-    gen: () => [1000, 999, 998, -1000, -1000, -999, -1001, -1000.5], grad: false,
+    gen: () => [1000, 999, 998, -1000, -1000, -999, -1001, -1000.5],
+    grad: false,
   });
   for (const v of r.gpu) assert.ok(Number.isFinite(v));
 });
@@ -140,9 +153,12 @@ nn('linear (x·Wᵀ + b) with and without bias, for 2-D and 3-D inputs', async (
 });
 nn('scaledDotProductAttention matches f64 and finite differences', async () => {
   await checkOp('sdpa [2, 3, 4]', (q, k, v) => E.scaledDotProductAttention(q, k, v), [[2, 3, 4], [2, 5, 4], [2, 5, 6]], { shape: [2, 3, 6] });
-  await checkOp('sdpa [1, 2, 3, 4] scale 0.3', (q, k, v) => E.scaledDotProductAttention(q, k, v, 0.3), [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]], { shape: [1, 2, 3, 4] });
-  await checkOp('sdpa on permuted heads', (q, k, v) => E.scaledDotProductAttention(E.permute(q, [1, 0, 2]), E.permute(k, [1, 0, 2]), E.permute(v, [1, 0, 2])),
-    [[3, 2, 4], [5, 2, 4], [5, 2, 4]], { shape: [2, 3, 4] });
+  await checkOp('sdpa [1, 2, 3, 4] scale 0.3', (q, k, v) => E.scaledDotProductAttention(q, k, v, 0.3), [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]], {
+    shape: [1, 2, 3, 4],
+  });
+  await checkOp('sdpa on permuted heads',
+    (q, k, v) => E.scaledDotProductAttention(E.permute(q, [1, 0, 2]), E.permute(k, [1, 0, 2]), E.permute(v, [1, 0, 2])), [[3, 2, 4], [5, 2, 4], [5, 2,
+    4]], { shape: [2, 3, 4] });
 });
 nn('scaledDotProductAttention equals softmax(q·kᵀ/√Dh)·v computed on the host', async () => {
   const r = await checkOp('sdpa host', (q, k, v) => E.scaledDotProductAttention(q, k, v), [[2, 3], [4, 3], [4, 2]], { grad: false });

@@ -23,7 +23,9 @@ sum('sum over several axes and over all axes', async () => {
   await checkOp('sum(all, keepdim)', (x) => E.sum(x, undefined, true), [[3, 4, 5]], { shape: [1, 1, 1] });
 });
 sum('sum on odd sizes 1, 3, 17, 65, 197, 257', async () => {
-  for (const [shape, axis] of [[[1, 257], 1], [[257, 1], 0], [[197, 3], 0], [[3, 197], -1], [[65, 17], 1], [[17, 65], 0], [[1], 0], [[2, 1, 3], 1]] as [number[], number][]) {
+  for (const [shape, axis] of [[[1, 257], 1], [[257, 1], 0], [[197, 3], 0], [[3, 197], -1], [[65, 17], 1], [[17, 65], 0], [[1], 0], [[2, 1, 3],
+    1]] as [number[], number][])
+  {
     await checkOp(`sum([${shape}], ${axis})`, (x) => E.sum(x, axis), [shape], { fdSamples: 48 });
   }
 });
@@ -40,7 +42,10 @@ sum('sum of long rows takes the two-pass path and stays accurate', async () => {
 });
 sum('sum over an empty axis is 0, max is -Infinity', async () => {
   for (const backend of [cpu, gpu()]) {
-    const [s, m] = E.tidy(() => { const x = E.zeros([2, 0], { backend }); return [E.sum(x, 1), E.max(x, 1)]; });
+    const [s, m] = E.tidy(() => {
+      const x = E.zeros([2, 0], { backend });
+      return [E.sum(x, 1), E.max(x, 1)];
+    });
     assert.equal(Array.from(await take(s)), [0, 0]);
     assert.equal(Array.from(await take(m)), [-Infinity, -Infinity]);
   }
@@ -69,7 +74,11 @@ max('max splits the gradient evenly between tied maxima, as torch.amax', async (
   for (const backend of [cpu, gpu()]) {
     await owned(async (own) => {
       const x = own(E.fromArray([3, 1, 3, 2, 5, 5, 5, 0], [2, 4], { backend, requiresGrad: true }));
-      const y = own(E.tidy(() => { const m = E.max(x, 1); m.sum().backward(); return m; }));
+      const y = own(E.tidy(() => {
+        const m = E.max(x, 1);
+        m.sum().backward();
+        return m;
+      }));
       assert.equal(Array.from(await y.data()), [3, 5]);
       assert.equal(Array.from(await x.grad!.data()), [0.5, 0, 0.5, 0, 1 / 3, 1 / 3, 1 / 3, 0].map((v) => (backend === cpu ? v : Math.fround(v))));
     });
@@ -98,7 +107,10 @@ stats('variance (biased and Bessel-corrected) matches f64 and finite differences
 });
 stats('variance is two-pass: no cancellation when |mean| ≫ std', async () => {
   const r = await checkOp('variance(offset 1000)', (x) => E.variance(x, -1), [[2, 64]], {
-    gen: (g, n) => Float64Array.from({ length: n }, () => 1000 + 0.01 * g.normal()), atol: 1e-9, rtol: 2e-2, grad: false,
+    gen: (g, n) => Float64Array.from({ length: n }, () => 1000 + 0.01 * g.normal()),
+    atol: 1e-9,
+    rtol: 2e-2,
+    grad: false,
   });
   for (const v of r.gpu) assert.ok(v > 5e-5 && v < 2e-4, `variance ${v} should be near 1e-4`);
 });

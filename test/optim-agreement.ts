@@ -18,7 +18,9 @@ export async function optimizerRun(): Promise<Float32Array> {
   const out: Tensor[] = [...params, ...targets];
   try {
     for (let s = 0; s < STEPS; s++) {
-      params.forEach((p, i) => { p.grad = fromArray(Float32Array.from({ length: SIZES[i]! }, () => 0.1 * g.normal()), [SIZES[i]!]); });
+      params.forEach((p, i) => {
+        p.grad = fromArray(Float32Array.from({ length: SIZES[i]! }, () => 0.1 * g.normal()), [SIZES[i]!]);
+      });
       opt.step({ lr: 1e-2 });
       opt.zeroGrad();
       emaUpdate(targets, params, 0.9);
@@ -26,7 +28,10 @@ export async function optimizerRun(): Promise<Float32Array> {
     const parts = await Promise.all(out.map((t) => t.data()));
     const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
     let o = 0;
-    for (const p of parts) { all.set(p, o); o += p.length; }
+    for (const p of parts) {
+      all.set(p, o);
+      o += p.length;
+    }
     return all;
   } finally {
     opt.dispose();

@@ -4,8 +4,18 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initWebGPU } from '../engine/device/node.ts';
 import {
-  AdamW, CpuBackend, emaUpdate, fromArray, Generator, Linear, memory, Module, setBackend, tidy,
-  type Backend, type Tensor,
+  AdamW,
+  CpuBackend,
+  emaUpdate,
+  fromArray,
+  Generator,
+  Linear,
+  memory,
+  Module,
+  setBackend,
+  tidy,
+  type Backend,
+  type Tensor,
 } from '../engine/index.ts';
 
 /** torch.optim.AdamW (single-tensor path), in float64. */
@@ -27,7 +37,9 @@ function adamwReference(p: number[], grads: number[][], lr: number, wd: number, 
 
 function close(actual: ArrayLike<number>, expected: number[], tol: number, what: string): void {
   let worst = 0;
-  expected.forEach((e, i) => { worst = Math.max(worst, Math.abs(actual[i]! - e)); });
+  expected.forEach((e, i) => {
+    worst = Math.max(worst, Math.abs(actual[i]! - e));
+  });
   assert.ok(worst <= tol, `${what}: max abs error ${worst.toExponential(2)} > ${tol}`);
 }
 
@@ -37,7 +49,9 @@ const backends: [string, Backend, number][] = [['cpu f64', cpu, 1e-12], ['webgpu
 
 const t = suite('optim');
 let before = { tensors: 0, gpu: 0, cpu: 0 };
-t.before.each(() => { before = { tensors: memory(gpu).liveTensors, gpu: memory(gpu).liveStorages, cpu: memory(cpu).liveStorages }; });
+t.before.each(() => {
+  before = { tensors: memory(gpu).liveTensors, gpu: memory(gpu).liveStorages, cpu: memory(cpu).liveStorages };
+});
 t.after.each(() => {
   setBackend(gpu);
   assert.is(memory(gpu).liveTensors, before.tensors, 'live tensors returned to their count');
@@ -51,7 +65,7 @@ for (const [name, backend, tol] of backends) {
     const p0 = Array.from({ length: 7 }, () => g.normal());
     const q0 = Array.from({ length: 5 }, () => g.normal());
     const gp = [0, 1, 2].map(() => p0.map(() => g.normal() * 0.1));
-    const gq = [0, 1, 2].map(() => q0.map((_, i) => (i === 0 ? 1e-9 : g.normal())));   // a near-zero gradient too
+    const gq = [0, 1, 2].map(() => q0.map((_, i) => (i === 0 ? 1e-9 : g.normal()))); // a near-zero gradient too
     const p = fromArray(p0, [7], { backend, requiresGrad: true });
     const q = fromArray(q0, [5], { backend, requiresGrad: true });
     const opt = new AdamW([{ params: [p] }, { params: [q], weightDecay: 0 }]);
@@ -64,7 +78,9 @@ for (const [name, backend, tol] of backends) {
     close(await p.data(), adamwReference(p0, gp, 1e-2, 0.04), tol, 'decayed group');
     close(await q.data(), adamwReference(q0, gq, 1e-2, 0), tol, 'no-decay group');
     assert.is(opt.stateFor(p)?.step, 3);
-    opt.dispose(); p.dispose(); q.dispose();
+    opt.dispose();
+    p.dispose();
+    q.dispose();
   });
 
   t(`AdamW skips parameters without a gradient (${name})`, async () => {
@@ -73,14 +89,16 @@ for (const [name, backend, tol] of backends) {
     opt.step({ lr: 0.1 });
     assert.equal(Array.from(await p.data()), [1, 2]);
     assert.is(opt.stateFor(p), undefined);
-    opt.dispose(); p.dispose();
+    opt.dispose();
+    p.dispose();
   });
 
   t(`EMA update is m·target + (1 − m)·source (${name})`, async () => {
     const a = fromArray([1, 2, 3], [3], { backend }), b = fromArray([3, 2, 1], [3], { backend });
     emaUpdate([a], [b], 0.996);
     close(await a.data(), [0.996 + 0.004 * 3, 2, 3 * 0.996 + 0.004], tol * 10, 'ema');
-    a.dispose(); b.dispose();
+    a.dispose();
+    b.dispose();
   });
 }
 
@@ -89,15 +107,25 @@ t('emaUpdate names the tensor whose shapes disagree', () => {
   const a = fromArray([1, 2], [2]), b = fromArray([1, 2, 3], [3]);
   try {
     assert.throws(() => emaUpdate([a], [b], 0.9), /emaUpdate: tensor 0 .*\[2\] in the target but \[3\] in the source/);
-  } finally { a.dispose(); b.dispose(); }
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
 });
 
 t('a GELU MLP on the GPU learns a smooth function: loss falls at least 10x in 150 steps', async () => {
   setBackend(gpu);
   class Mlp extends Module {
-    fc1: Linear; fc2: Linear;
-    constructor(g: Generator) { super(); this.fc1 = new Linear(2, 32, { generator: g, std: 0.5 }); this.fc2 = new Linear(32, 1, { generator: g, std: 0.2 }); }
-    forward(x: Tensor) { return this.fc2.forward(this.fc1.forward(x).gelu()); }
+    fc1: Linear;
+    fc2: Linear;
+    constructor(g: Generator) {
+      super();
+      this.fc1 = new Linear(2, 32, { generator: g, std: 0.5 });
+      this.fc2 = new Linear(32, 1, { generator: g, std: 0.2 });
+    }
+    forward(x: Tensor) {
+      return this.fc2.forward(this.fc1.forward(x).gelu());
+    }
   }
   const g = new Generator(1);
   const model = new Mlp(g);
@@ -105,10 +133,17 @@ t('a GELU MLP on the GPU learns a smooth function: loss falls at least 10x in 15
   const losses: number[] = [];
   for (let step = 0; step < 150; step++) {
     const xs = new Float32Array(128), ys = new Float32Array(64);
-    for (let i = 0; i < 64; i++) { const x = 2 * g.uniform() - 1, y = 2 * g.uniform() - 1; xs[2 * i] = x; xs[2 * i + 1] = y; ys[i] = Math.sin(2 * x) * y; }
+    for (let i = 0; i < 64; i++) {
+      const x = 2 * g.uniform() - 1, y = 2 * g.uniform() - 1;
+      xs[2 * i] = x;
+      xs[2 * i + 1] = y;
+      ys[i] = Math.sin(2 * x) * y;
+    }
     const loss = tidy(() => {
       const l = model.forward(fromArray(xs, [64, 2])).sub(fromArray(ys, [64, 1])).square().mean();
-      l.backward(); opt.step({ lr: 1e-2 }); opt.zeroGrad();
+      l.backward();
+      opt.step({ lr: 1e-2 });
+      opt.zeroGrad();
       return l;
     });
     if (step < 5 || step >= 145) losses.push(await loss.item());
@@ -116,7 +151,8 @@ t('a GELU MLP on the GPU learns a smooth function: loss falls at least 10x in 15
   }
   const first = losses.slice(0, 5).reduce((a, b) => a + b) / 5, last = losses.slice(5).reduce((a, b) => a + b) / 5;
   assert.ok(last * 10 < first, `loss fell from ${first.toFixed(4)} to ${last.toFixed(4)}`);
-  opt.dispose(); model.dispose();
+  opt.dispose();
+  model.dispose();
 });
 
 t.run();

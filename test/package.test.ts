@@ -34,7 +34,7 @@ let files: string[] = [];
 
 t('npm pack ships built JS, declarations, the bin, README and LICENSE, and no tests', () => {
   const out = sh('npm', ['pack', '--json', '--pack-destination', tmp], ROOT);
-  const info = JSON.parse(out.slice(out.indexOf('['))) as { filename: string; size: number; files: { path: string }[] }[];
+  const info = JSON.parse(out.slice(out.indexOf('['))) as { filename: string; size: number; files: { path: string; }[]; }[];
   files = info[0]!.files.map((f) => f.path);
   for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/ijepa.mjs', 'dist/model/cli/main.js']) assert.ok(files.includes(f), f);
   for (const entry of ['engine/index', 'engine/device/node', 'engine/device/browser', 'kernels/index', 'model/index']) {
@@ -62,7 +62,8 @@ t('the tarball installs into an empty project and the README example runs with p
 
 t('a .ts consumer type-checks against the installed package with skipLibCheck off', () => {
   writeFileSync(join(consumer, 'tsconfig.json'), JSON.stringify({
-    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true, types: [] },
+    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true,
+      types: [] },
     files: ['example.ts', 'model.ts'],
   }));
   writeFileSync(join(consumer, 'example.ts'), readmeExample());

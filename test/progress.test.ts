@@ -5,9 +5,12 @@ import * as assert from 'uvu/assert';
 import { fitLine, Progress, type ProgressFields } from '../model/cli/progress.ts';
 
 /** A stand-in for process.stderr: a terminal of `columns` (or none) that records what is written. */
-function fakeStream(columns: number | undefined, isTTY = true): NodeJS.WriteStream & { text: string } {
-  const s = { isTTY, columns, text: '', write(chunk: string) { s.text += chunk; return true; } };
-  return s as unknown as NodeJS.WriteStream & { text: string };
+function fakeStream(columns: number | undefined, isTTY = true): NodeJS.WriteStream & { text: string; } {
+  const s = { isTTY, columns, text: '', write(chunk: string) {
+    s.text += chunk;
+    return true;
+  } };
+  return s as unknown as NodeJS.WriteStream & { text: string; };
 }
 
 const step = (n: number, extra = ''): ProgressFields => ({ step: n, total: 1500, loss: 0.1331234, lr: 8.51e-6, imgsPerSec: 56.3, etaSec: 85, extra });

@@ -16,14 +16,22 @@ import { skipUnless } from './skips.ts';
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-report-'));
 const run = join(tmp, 'run');
 const images = join(tmp, 'images');
-const preset = derivePreset(getPreset('micro'), { name: 'interop-golden', model: { imgSize: 16, patchSize: 4, dim: 16, depth: 2, heads: 2, predDepth: 1, predDim: 8 } });
+const preset = derivePreset(getPreset('micro'), { name: 'interop-golden',
+  model: { imgSize: 16, patchSize: 4, dim: 16, depth: 2, heads: 2, predDepth: 1, predDim: 8 } });
 const SCREENSHOT = join(import.meta.dirname, '..', 'scripts', 'screenshot-report.sh');
 const chromium = ['chromium', 'chromium-browser'].some((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status === 0);
 
 /** An eval.json as `ijepa eval` writes it (two low-shot settings, three rows). */
 const EVAL_JSON = {
-  format: 'ijepa-webgpu-eval/1', source: 'context encoder of ckpt-0000020.safetensors', step: 20, encoder: 'context', features: 'avgpool',
-  data: 'images: 30 images in 3 classes', classes: 3, train_images: 24, test_images: 6,
+  format: 'ijepa-webgpu-eval/1',
+  source: 'context encoder of ckpt-0000020.safetensors',
+  step: 20,
+  encoder: 'context',
+  features: 'avgpool',
+  data: 'images: 30 images in 3 classes',
+  classes: 3,
+  train_images: 24,
+  test_images: 6,
   protocol: { knn: { k: 20, temperature: 0.07 }, probe_steps: 100, seed: 0, low_shot: { '1%': 1, '10/class': 10 } },
   results: {
     trained: { label: 'context encoder, step 20', dim: 16, knn: 41.23, linear: 38.8, linear_lr: 0.01, 'low_shot_1%': 33.33, 'low_shot_10/class': 50 },
@@ -43,25 +51,35 @@ t.before(async () => {
   for (let i = 0; i < 3; i++) {
     // 40×48 pictures: a coloured disc on a gradient, different per image
     const raw = Buffer.alloc(40 * 48 * 3);
-    for (let y = 0; y < 40; y++) for (let x = 0; x < 48; x++) {
-      const inside = (x - 16 - 8 * i) ** 2 + (y - 20) ** 2 < 120;
-      raw.set(inside ? [220 - 60 * i, 60 * i, 90] : [x * 5, y * 6, 128], 3 * (y * 48 + x));
+    for (let y = 0; y < 40; y++) {
+      for (let x = 0; x < 48; x++) {
+        const inside = (x - 16 - 8 * i) ** 2 + (y - 20) ** 2 < 120;
+        raw.set(inside ? [220 - 60 * i, 60 * i, 90] : [x * 5, y * 6, 128], 3 * (y * 48 + x));
+      }
     }
     await sharp(raw, { raw: { width: 48, height: 40, channels: 3 } }).png().toFile(join(images, `${i}.png`));
   }
-  await importCheckpoint({ from: join(import.meta.dirname, 'golden', 'interop', 'official-micro.pth.tar'), preset, out: join(run, 'ckpt-0000020.safetensors') });
+  await importCheckpoint({ from: join(import.meta.dirname, 'golden', 'interop', 'official-micro.pth.tar'), preset,
+    out: join(run, 'ckpt-0000020.safetensors') });
   writeFileSync(join(run, 'config.json'), JSON.stringify({ preset, data: images, steps: 20, ipe: 10, seed: 0, target: 'features' }));
   const log = Array.from({ length: 20 }, (_, i) => {
     const step = i + 1;
     return JSON.stringify({
-      step, epoch: Math.floor(i / 10), loss: 0.5 * Math.exp(-step / 8) + 0.1 + 0.01 * Math.sin(step), lr: 1e-3 * Math.min(1, step / 4),
-      wd: 0.04 + 0.018 * i, momentum: 0.996 + 0.0002 * i, time_ms: 300 + i, context_patches: 9, target_patches: 4,
+      step,
+      epoch: Math.floor(i / 10),
+      loss: 0.5 * Math.exp(-step / 8) + 0.1 + 0.01 * Math.sin(step),
+      lr: 1e-3 * Math.min(1, step / 4),
+      wd: 0.04 + 0.018 * i,
+      momentum: 0.996 + 0.0002 * i,
+      time_ms: 300 + i,
+      context_patches: 9,
+      target_patches: 4,
       timestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, step)).toISOString(),
       ...(step === 1 || step % 10 === 0 ? { feat_std: 0.1 + 0.01 * step, rankme: 2 + step / 10 } : {}),
       ...(step % 10 === 0 ? { probe_knn: 0.3 + step / 100, probe_ms: 900 } : {}),
     });
   });
-  writeFileSync(join(run, 'log.jsonl'), log.join('\n') + '\n{"step": 21, "lo');   // a torn last line
+  writeFileSync(join(run, 'log.jsonl'), log.join('\n') + '\n{"step": 21, "lo'); // a torn last line
   writeFileSync(join(run, 'eval.json'), JSON.stringify(EVAL_JSON));
 });
 
@@ -70,7 +88,8 @@ t('writes index.html with curves, probe numbers, masks and PCA, and the PNGs bes
   assert.equal(r.notes, []);
   const html = readFileSync(r.html, 'utf8');
   for (const s of ['loss (smooth-L1)', 'learning rate', 'weight decay', 'EMA momentum', 'collapse watch: feature std', 'collapse watch: RankMe',
-    'Kc 9', 'target encoder', 'ckpt-0000020.safetensors', 'official-micro.pth.tar (pth)', '20 of 20']) {
+    'Kc 9', 'target encoder', 'ckpt-0000020.safetensors', 'official-micro.pth.tar (pth)', '20 of 20'])
+  {
     assert.ok(html.includes(s), `report mentions ${s}`);
   }
   assert.is((html.match(/<svg /g) ?? []).length, 7);
@@ -87,7 +106,9 @@ t('writes index.html with curves, probe numbers, masks and PCA, and the PNGs bes
   assert.not.match(html, /results\.trained|low_shot_/, 'no flattened eval.json keys');
   assert.match(html, /Top-1 accuracy \(%\) on 6 test images, 3 classes/);
   // each chart names its y axis
-  for (const y of ['smooth-L1 loss', 'weight decay', 'effective rank', 'kNN top-1 \\(%\\)']) assert.match(html, new RegExp(`rotate\\(-90\\)[^>]*>${y}<`));
+  for (const y of ['smooth-L1 loss', 'weight decay', 'effective rank', 'kNN top-1 \\(%\\)']) {
+    assert.match(html, new RegExp(`rotate\\(-90\\)[^>]*>${y}<`));
+  }
   assert.is((html.match(/src="data:image\/png;base64,/g) ?? []).length, 2);
   assert.not.match(html, /(src|href)\s*=\s*"(https?:|\/\/)|url\(|<script|<link/, 'self-contained: nothing fetched');
   const masks = await sharp(join(run, 'report', 'masks.png')).metadata();
@@ -113,17 +134,18 @@ t('leaves out what the run lacks, with notes, and still writes the page', async 
   assert.not.ok(existsSync(join(bare, 'report', 'masks.png')));
 });
 
-skipUnless(t, chromium, 'chromium', 'no chromium on PATH (npm run setup installs it)')('renders in headless Chromium (scripts/screenshot-report.sh)', async () => {
-  const shot = join(tmp, 'shot.png');
-  const r = spawnSync('bash', [SCREENSHOT, join(run, 'report', 'index.html'), shot, '1200x1600'], { encoding: 'utf8', timeout: 60_000 });
-  assert.is(r.status, 0, r.stderr);
-  const img = sharp(shot);
-  const meta = await img.metadata();
-  assert.equal([meta.width, meta.height], [1200, 1600]);
-  const st = await img.stats();
-  // a blank or error page is (nearly) one colour; the report has text, charts and pictures
-  assert.ok(st.channels.every((c) => c.stdev > 20), `screenshot looks blank (stdev ${st.channels.map((c) => c.stdev.toFixed(1)).join(', ')})`);
-});
+skipUnless(t, chromium, 'chromium', 'no chromium on PATH (npm run setup installs it)')('renders in headless Chromium (scripts/screenshot-report.sh)',
+  async () => {
+    const shot = join(tmp, 'shot.png');
+    const r = spawnSync('bash', [SCREENSHOT, join(run, 'report', 'index.html'), shot, '1200x1600'], { encoding: 'utf8', timeout: 60_000 });
+    assert.is(r.status, 0, r.stderr);
+    const img = sharp(shot);
+    const meta = await img.metadata();
+    assert.equal([meta.width, meta.height], [1200, 1600]);
+    const st = await img.stats();
+    // a blank or error page is (nearly) one colour; the report has text, charts and pictures
+    assert.ok(st.channels.every((c) => c.stdev > 20), `screenshot looks blank (stdev ${st.channels.map((c) => c.stdev.toFixed(1)).join(', ')})`);
+  });
 
 t('nice ticks and PCA directions', () => {
   assert.equal(niceTicks(0, 1, 5), [0, 0.2, 0.4, 0.6, 0.8, 1]);
@@ -136,12 +158,20 @@ t('nice ticks and PCA directions', () => {
   const M = 200, D = 4;
   const X = new Float64Array(M * D);
   for (let i = 0; i < M; i++) {
-    X[i * D] = 10 * Math.sin(i * 0.7); X[i * D + 2] = 5 * Math.cos(i * 1.3); X[i * D + 1] = Math.sin(i * 2.9); X[i * D + 3] = 3;
+    X[i * D] = 10 * Math.sin(i * 0.7);
+    X[i * D + 2] = 5 * Math.cos(i * 1.3);
+    X[i * D + 1] = Math.sin(i * 2.9);
+    X[i * D + 3] = 3;
   }
   const P = principalComponents(X, M, D, 3);
   const corr = (j: number, d: number) => {
     let s = 0, a = 0, b = 0;
-    for (let i = 0; i < M; i++) { const p = P[i * 3 + j]!, x = X[i * D + d]!; s += p * x; a += p * p; b += x * x; }
+    for (let i = 0; i < M; i++) {
+      const p = P[i * 3 + j]!, x = X[i * D + d]!;
+      s += p * x;
+      a += p * p;
+      b += x * x;
+    }
     return Math.abs(s) / Math.sqrt(a * b);
   };
   assert.ok(corr(0, 0) > 0.99 && corr(1, 2) > 0.99 && corr(2, 1) > 0.99, `${corr(0, 0)} ${corr(1, 2)} ${corr(2, 1)}`);

@@ -11,7 +11,10 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-  encodeSafetensors, decodeSafetensors, SafetensorsError, type TensorInput,
+  encodeSafetensors,
+  decodeSafetensors,
+  SafetensorsError,
+  type TensorInput,
 } from '../engine/io/safetensors.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,7 +29,7 @@ function handBuilt(header: unknown, data: Uint8Array, headerLenOverride?: number
   return out;
 }
 
-function throwsWith(fn: () => unknown, re: RegExp, fields?: { key?: string; offset?: number }): void {
+function throwsWith(fn: () => unknown, re: RegExp, fields?: { key?: string; offset?: number; }): void {
   try {
     fn();
   } catch (e) {
@@ -100,8 +103,7 @@ t('I64 → int32 range check names file, tensor, index and byte offset', () => {
   const bytes = encodeSafetensors({ idx: { dtype: 'I64', shape: [2], data: new BigInt64Array([1n, 2n ** 31n]) } });
   const idx = decodeSafetensors(bytes, 'masks.safetensors').tensors.get('idx');
   assert.ok(idx);
-  throwsWith(() => idx.toInt32(),
-    /safetensors masks\.safetensors: idx: I64 value 2147483648 at flat index 1 \(file byte \d+\) does not fit in int32/,
+  throwsWith(() => idx.toInt32(), /safetensors masks\.safetensors: idx: I64 value 2147483648 at flat index 1 \(file byte \d+\) does not fit in int32/,
     { key: 'idx' });
 });
 
@@ -115,21 +117,18 @@ t('encode errors name the tensor', () => {
     /w is F32 \[2, 3\] = 6 elements \(24 bytes\), but its data is a Float32Array of 5 elements/, { key: 'w' });
   throwsWith(() => encodeSafetensors({ w: { dtype: 'I32', shape: [2], data: new Float32Array(2) } }),
     /w is I32 \[2\].*a Float32Array, which cannot be stored as I32/);
-  throwsWith(() => encodeSafetensors({ __metadata__: { dtype: 'U8', shape: [0], data: new Uint8Array(0) } }),
-    /"__metadata__" is reserved/);
+  throwsWith(() => encodeSafetensors({ __metadata__: { dtype: 'U8', shape: [0], data: new Uint8Array(0) } }), /"__metadata__" is reserved/);
 });
 
 t('truncated file: fewer than 8 bytes', () => {
   throwsWith(() => decodeSafetensors(new Uint8Array(5), 'ckpt.safetensors'),
-    /safetensors ckpt\.safetensors: file is truncated: 5 bytes, fewer than the 8-byte header length at byte 0/,
-    { offset: 0 });
+    /safetensors ckpt\.safetensors: file is truncated: 5 bytes, fewer than the 8-byte header length at byte 0/, { offset: 0 });
 });
 
 t('header length beyond the file', () => {
   const bytes = handBuilt({}, new Uint8Array(0), 1000);
   throwsWith(() => decodeSafetensors(bytes, 'ckpt.safetensors'),
-    /ckpt\.safetensors: header length 1000 \(u64 at byte 0\) runs past the end of the file \(10 bytes, so at most 2 header bytes\)/,
-    { offset: 0 });
+    /ckpt\.safetensors: header length 1000 \(u64 at byte 0\) runs past the end of the file \(10 bytes, so at most 2 header bytes\)/, { offset: 0 });
 });
 
 t('bad JSON names the header byte range', () => {
@@ -137,8 +136,9 @@ t('bad JSON names the header byte range', () => {
   const bytes = new Uint8Array(8 + json.length);
   new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
   bytes.set(json, 8);
-  throwsWith(() => decodeSafetensors(bytes, 'ckpt.safetensors'),
-    /ckpt\.safetensors: header \(bytes 8\.\.17\) is not valid UTF-8 JSON/, { offset: 8 });
+  throwsWith(() => decodeSafetensors(bytes, 'ckpt.safetensors'), /ckpt\.safetensors: header \(bytes 8\.\.17\) is not valid UTF-8 JSON/, {
+    offset: 8,
+  });
 });
 
 t('data_offsets past the end (truncated data) names tensor and file byte', () => {
@@ -148,8 +148,7 @@ t('data_offsets past the end (truncated data) names tensor and file byte', () =>
   const start = full.length - 16;
   throwsWith(() => decodeSafetensors(cut, 'ckpt.safetensors'),
     new RegExp(`ckpt\\.safetensors: a: data_offsets \\[0, 16\\] end at file byte ${start + 16}, past the end of the file ` +
-      `\\(${cut.length} bytes; data section holds 12\\); is the file truncated\\?`),
-    { key: 'a', offset: start + 16 });
+      `\\(${cut.length} bytes; data section holds 12\\); is the file truncated\\?`), { key: 'a', offset: start + 16 });
 });
 
 t('overlapping tensors', () => {
@@ -160,8 +159,7 @@ t('overlapping tensors', () => {
   const bytes = handBuilt(header, new Uint8Array(12));
   const start = bytes.length - 12;
   throwsWith(() => decodeSafetensors(bytes, 'x.safetensors'),
-    new RegExp(`x\\.safetensors: b: data_offsets \\[4, 12\\] overlap a \\[0, 8\\] at file byte ${start + 4}`),
-    { key: 'b', offset: start + 4 });
+    new RegExp(`x\\.safetensors: b: data_offsets \\[4, 12\\] overlap a \\[0, 8\\] at file byte ${start + 4}`), { key: 'b', offset: start + 4 });
 });
 
 t('gap between tensors and trailing bytes', () => {
@@ -172,25 +170,22 @@ t('gap between tensors and trailing bytes', () => {
   throwsWith(() => decodeSafetensors(gap, 'g.safetensors'),
     /g\.safetensors: data bytes \[2, 4\) \(file byte \d+\) belong to no tensor \(gap before b\)/, { key: 'b' });
   const trailing = handBuilt({ a: { dtype: 'U8', shape: [2], data_offsets: [0, 2] } }, new Uint8Array(5));
-  throwsWith(() => decodeSafetensors(trailing, 't.safetensors'),
-    /t\.safetensors: 3 trailing bytes after the last tensor, from file byte \d+/);
+  throwsWith(() => decodeSafetensors(trailing, 't.safetensors'), /t\.safetensors: 3 trailing bytes after the last tensor, from file byte \d+/);
 });
 
 t('size not matching dtype × shape', () => {
-  const bytes = handBuilt({ 'blocks.3.attn.qkv.weight': { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } },
-    new Uint8Array(20));
+  const bytes = handBuilt({ 'blocks.3.attn.qkv.weight': { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, new Uint8Array(20));
   const start = bytes.length - 20;
   throwsWith(() => decodeSafetensors(bytes, 'ijepa-0040.safetensors'),
     new RegExp(`ijepa-0040\\.safetensors: blocks\\.3\\.attn\\.qkv\\.weight: F32 \\[2, 3\\] needs 24 bytes, ` +
-      `but data_offsets \\[0, 20\\] hold 20 \\(file bytes ${start}\\.\\.${start + 20}\\)`),
-    { key: 'blocks.3.attn.qkv.weight', offset: start });
+      `but data_offsets \\[0, 20\\] hold 20 \\(file bytes ${start}\\.\\.${start + 20}\\)`), { key: 'blocks.3.attn.qkv.weight', offset: start });
 });
 
 t('unsupported dtype and malformed entries', () => {
-  throwsWith(() => decodeSafetensors(handBuilt({ m: { dtype: 'BOOL', shape: [1], data_offsets: [0, 1] } },
-    new Uint8Array(1)), 'd.st'), /d\.st: m: dtype "BOOL" is not supported/, { key: 'm' });
-  throwsWith(() => decodeSafetensors(handBuilt({ m: { dtype: 'U8', shape: [-1], data_offsets: [0, 1] } },
-    new Uint8Array(1)), 'd.st'), /d\.st: m: shape \[-1\] must be an array of non-negative integers/);
+  throwsWith(() => decodeSafetensors(handBuilt({ m: { dtype: 'BOOL', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1)), 'd.st'),
+    /d\.st: m: dtype "BOOL" is not supported/, { key: 'm' });
+  throwsWith(() => decodeSafetensors(handBuilt({ m: { dtype: 'U8', shape: [-1], data_offsets: [0, 1] } }, new Uint8Array(1)), 'd.st'),
+    /d\.st: m: shape \[-1\] must be an array of non-negative integers/);
   throwsWith(() => decodeSafetensors(handBuilt({ __metadata__: { a: 1 } }, new Uint8Array(0)), 'd.st'),
     /d\.st: __metadata__\.a must be a string, got 1/);
 });
@@ -214,39 +209,41 @@ t('decodes a file written by numpy by hand (test/golden/make_safetensors.py)', (
 
 const hasNumpy = spawnSync('/usr/bin/python3', ['-c', 'import numpy']).status === 0;
 skipUnless(t, hasNumpy, 'python3-numpy', '/usr/bin/python3 cannot import numpy (bash scripts/setup.sh --test installs it)')(
-'numpy reads what we write', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'st-'));
-  try {
-    const file = join(dir, 'ours.safetensors');
-    writeFileSync(file, encodeSafetensors({
-      w: { dtype: 'F32', shape: [2, 2], data: new Float32Array([0.25, -1, 3, 1e-3]) },
-      h: { dtype: 'F16', shape: [2], data: new Float32Array([0.1, -2]) },
-      n: { dtype: 'I64', shape: [1], data: new Int32Array([-7]) },
-    }, { note: 'hi' }));
-    // An independent reader: parse the layout by hand with numpy, print values as JSON.
-    const py = [
-      'import json, struct, sys, numpy as np',
-      'b = open(sys.argv[1], "rb").read()',
-      'n = struct.unpack("<Q", b[:8])[0]',
-      'h = json.loads(b[8:8 + n])',
-      'dt = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}',
-      'out = {"__metadata__": h.pop("__metadata__"), "__n__": n}',
-      'for k, v in h.items():',
-      '    s, e = v["data_offsets"]',
-      '    out[k] = np.frombuffer(b[8 + n + s:8 + n + e], dtype=dt[v["dtype"]]).reshape(v["shape"]).astype(float).tolist()',
-      'print(json.dumps(out))',
-    ].join('\n');
-    const r = spawnSync('/usr/bin/python3', ['-c', py, file], { encoding: 'utf8' });
-    assert.is(r.status, 0, r.stderr);
-    const got = JSON.parse(r.stdout) as Record<string, unknown>;
-    assert.equal(got['__metadata__'], { note: 'hi' });
-    assert.is((got['__n__'] as number) % 8, 0);
-    assert.equal(got['w'], [[0.25, -1], [3, Math.fround(1e-3)]]);
-    assert.equal(got['h'], [0.0999755859375, -2]); // 0.1 rounded to the nearest half
-    assert.equal(got['n'], [-7]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  'numpy reads what we write',
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'st-'));
+    try {
+      const file = join(dir, 'ours.safetensors');
+      writeFileSync(file, encodeSafetensors({
+        w: { dtype: 'F32', shape: [2, 2], data: new Float32Array([0.25, -1, 3, 1e-3]) },
+        h: { dtype: 'F16', shape: [2], data: new Float32Array([0.1, -2]) },
+        n: { dtype: 'I64', shape: [1], data: new Int32Array([-7]) },
+      }, { note: 'hi' }));
+      // An independent reader: parse the layout by hand with numpy, print values as JSON.
+      const py = [
+        'import json, struct, sys, numpy as np',
+        'b = open(sys.argv[1], "rb").read()',
+        'n = struct.unpack("<Q", b[:8])[0]',
+        'h = json.loads(b[8:8 + n])',
+        'dt = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}',
+        'out = {"__metadata__": h.pop("__metadata__"), "__n__": n}',
+        'for k, v in h.items():',
+        '    s, e = v["data_offsets"]',
+        '    out[k] = np.frombuffer(b[8 + n + s:8 + n + e], dtype=dt[v["dtype"]]).reshape(v["shape"]).astype(float).tolist()',
+        'print(json.dumps(out))',
+      ].join('\n');
+      const r = spawnSync('/usr/bin/python3', ['-c', py, file], { encoding: 'utf8' });
+      assert.is(r.status, 0, r.stderr);
+      const got = JSON.parse(r.stdout) as Record<string, unknown>;
+      assert.equal(got['__metadata__'], { note: 'hi' });
+      assert.is((got['__n__'] as number) % 8, 0);
+      assert.equal(got['w'], [[0.25, -1], [3, Math.fround(1e-3)]]);
+      assert.equal(got['h'], [0.0999755859375, -2]); // 0.1 rounded to the nearest half
+      assert.equal(got['n'], [-7]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 t.run();

@@ -13,7 +13,8 @@ const overrun = (n: number): Kernel => ({
   // one invocation too many: the last writes out[n], one element past the end
   launches: () => [{
     source: {
-      name: 'overrunByOne', overrides: {},
+      name: 'overrunByOne',
+      overrides: {},
       wgsl: `struct P { n: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -30,12 +31,16 @@ const overrun = (n: number): Kernel => ({
 
 t('a kernel writing one element past its output throws at the next sync, naming the kernel and the size', async () => {
   const b = gpu();
-  if (!b.sanitize) return;   // IJEPA_SANITIZE=0
+  if (!b.sanitize) return; // IJEPA_SANITIZE=0
   const out = E.zeros([5], { backend: b });
   try {
     b.run(overrun(5), [out.storage]);
     let err: unknown = null;
-    try { await b.sync(); } catch (e) { err = e; }
+    try {
+      await b.sync();
+    } catch (e) {
+      err = e;
+    }
     assert.instance(err, E.DeviceError);
     assert.match((err as Error).message, /overrunByOne/);
     assert.match((err as Error).message, /f32 storage of 5 elements \(20 bytes\)/);
@@ -52,8 +57,10 @@ t('multi-tensor AdamW with segment sizes off the workgroup size passes the sanit
   const b = gpu();
   const sizes = [1, 63, 65, 130, 7, 257];
   const ts = sizes.map((n) => ({
-    p: E.ones([n], { backend: b }), g: E.ones([n], { backend: b }),
-    m: E.zeros([n], { backend: b }), v: E.zeros([n], { backend: b }),
+    p: E.ones([n], { backend: b }),
+    g: E.ones([n], { backend: b }),
+    m: E.zeros([n], { backend: b }),
+    v: E.zeros([n], { backend: b }),
   }));
   try {
     const o = { lr: 0.1, wd: 0.01, step: 1 };
@@ -64,7 +71,12 @@ t('multi-tensor AdamW with segment sizes off the workgroup size passes the sanit
       for (const v of p) assert.ok(Math.abs(v - (1 - 0.1 * 0.01 - 0.1)) < 1e-5, `p ${v}`);
     }
   } finally {
-    for (const x of ts) { x.p.dispose(); x.g.dispose(); x.m.dispose(); x.v.dispose(); }
+    for (const x of ts) {
+      x.p.dispose();
+      x.g.dispose();
+      x.m.dispose();
+      x.v.dispose();
+    }
   }
 });
 

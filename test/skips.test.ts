@@ -46,7 +46,9 @@ t('IJEPA_NO_SKIPS fails on any skip, except what the adapter lacks by design', (
 
 const runFixture = (filter: string, env: Record<string, string> = {}) =>
   spawnSync(process.execPath, ['--import', 'tsx', RUN, '--dir', FIXTURES, filter], {
-    encoding: 'utf8', timeout: 60_000, env: { ...process.env, IJEPA_NO_SKIPS: '', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, IJEPA_NO_SKIPS: '', ...env },
   });
 
 t('test/run.ts prints each registered skip and passes; with IJEPA_NO_SKIPS=1 it fails', () => {

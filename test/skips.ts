@@ -61,7 +61,7 @@ export interface SkipVerdict {
  * Judge a run's skips. `uvuSkipped` is uvu's own count; `noSkips` (IJEPA_NO_SKIPS=1) makes any
  * skip fail the run except those whose `lacks` is in `allowed` (what the adapter lacks by design).
  */
-export function judgeSkips(skips: readonly Skip[], uvuSkipped: number, opts: { noSkips: boolean; allowed?: readonly string[] }): SkipVerdict {
+export function judgeSkips(skips: readonly Skip[], uvuSkipped: number, opts: { noSkips: boolean; allowed?: readonly string[]; }): SkipVerdict {
   const allowed = new Set(opts.allowed ?? []);
   const lines = [`Skipped: ${uvuSkipped}`];
   for (const s of skips) {

@@ -22,8 +22,9 @@ t('the golden bundles are there, with more than one lr and EMA momentum', async 
 });
 
 /** One line of measured errors per bundle: loss, act, grad relative; after/* in units of lr. */
-const measured = (r: ParityReport) => `  measured ${r.bundle} (lr ${r.lr}): ` + r.groups.map((g) =>
-  `${g.group} ${(g.group.startsWith('after/') ? g.maxAbsPerLr : g.maxRel).toExponential(2)}`).join(', ');
+const measured = (r: ParityReport) =>
+  `  measured ${r.bundle} (lr ${r.lr}): ` +
+  r.groups.map((g) => `${g.group} ${(g.group.startsWith('after/') ? g.maxAbsPerLr : g.maxRel).toExponential(2)}`).join(', ');
 
 for (const name of names) {
   t(`one step matches the PyTorch bundle ${name} (f32)`, async () => {
@@ -31,8 +32,8 @@ for (const name of names) {
     console.log(measured(r));
     assert.ok(r.ok, formatParityReport(r));
     const groups = r.groups.map((g) => g.group);
-    for (const g of ['loss', 'act/context', 'act/target', 'act/prediction', 'grad/encoder', 'grad/predictor',
-      'after/encoder', 'after/predictor', 'after/target_encoder']) assert.ok(groups.includes(g), `group ${g} compared`);
+    for (const g of ['loss', 'act/context', 'act/target', 'act/prediction', 'grad/encoder', 'grad/predictor', 'after/encoder', 'after/predictor',
+      'after/target_encoder']) assert.ok(groups.includes(g), `group ${g} compared`);
   });
 }
 

@@ -14,7 +14,13 @@ export type TestGlobals = typeof globalThis & {
   __TEST_HOOK_FAILURES__?: number;
 };
 
-export interface RunCounts { total: number; passed: number; skipped: number; failed: string[]; hookFailures: number }
+export interface RunCounts {
+  total: number;
+  passed: number;
+  skipped: number;
+  failed: string[];
+  hookFailures: number;
+}
 
 /** Call before uvu is imported: suites queue instead of running. */
 export function deferSuites(): TestGlobals {
@@ -49,7 +55,9 @@ export async function runQueued(exec: () => Promise<void>, counts: RunCounts): P
       group[k] = async () => {
         const res = await run();
         const [errors, ran, skip, max] = res;
-        counts.total += max; counts.passed += ran; counts.skipped += skip;
+        counts.total += max;
+        counts.passed += ran;
+        counts.skipped += skip;
         if (errors !== true || ran < max) counts.failed.push(file);
         return res;
       };

@@ -12,9 +12,14 @@ import { readExperiment } from '../scripts/sweep.ts';
 const SWEEP = join(import.meta.dirname, '..', 'scripts', 'sweep.ts');
 const tmp = mkdtempSync(join(tmpdir(), 'ijepa-sweep-'));
 const out = join(tmp, 'out');
-const sweep = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', SWEEP, ...args, '--out', out, '--probe-every', '2', '--no-eval'],
-  { encoding: 'utf8', timeout: 240_000 });
-const experiment = (name: string, body: object) => { const f = join(tmp, `${name}.json`); writeFileSync(f, JSON.stringify(body)); return f; };
+const sweep = (args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', SWEEP, ...args, '--out', out, '--probe-every', '2', '--no-eval'], { encoding: 'utf8',
+    timeout: 240_000 });
+const experiment = (name: string, body: object) => {
+  const f = join(tmp, `${name}.json`);
+  writeFileSync(f, JSON.stringify(body));
+  return f;
+};
 const micro = (steps: number) => ['--preset', 'micro', '--steps', String(steps), '--watch-every', '0'];
 
 const t = suite('scripts/sweep.ts');

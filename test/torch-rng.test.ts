@@ -6,9 +6,9 @@ import { TorchGenerator } from '../model/torch-rng.ts';
 
 interface RngGolden {
   ops: (['rand'] | ['randint', number, number])[];
-  cases: { seed: number; values: number[]; tailFrom: number; tail: number[] }[];
+  cases: { seed: number; values: number[]; tailFrom: number; tail: number[]; }[];
 }
-const golden = (JSON.parse(readFileSync(new URL('./golden/masks.json', import.meta.url), 'utf8')) as { rng: RngGolden }).rng;
+const golden = (JSON.parse(readFileSync(new URL('./golden/masks.json', import.meta.url), 'utf8')) as { rng: RngGolden; }).rng;
 
 const t = suite('torch-rng');
 

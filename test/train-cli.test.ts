@@ -22,13 +22,14 @@ t.after(() => rmSync(tmp, { recursive: true, force: true }));
 t('--help lists every option with its default', () => {
   const r = run(['train', '--help']);
   assert.is(r.status, 0);
-  for (const o of ['--preset', '--data', '--img-size', '--batch', '--steps', '--epochs', '--lr', '--config', '--out', '--resume', '--seed', '--dtype']) assert.ok(r.stdout.includes(o), o);
+  for (const o of ['--preset', '--data', '--img-size', '--batch', '--steps', '--epochs', '--lr', '--config', '--out', '--resume', '--seed',
+    '--dtype']) assert.ok(r.stdout.includes(o), o);
   assert.match(r.stdout, /--ckpt-every <n>\s+steps between checkpoints \(default: 250\)/);
 });
 
 t('out-of-range and unknown options fail before any work, naming the option', () => {
   let r = run(['train', '--lr', '5']);
-  assert.is(r.status, 2);   // a usage error
+  assert.is(r.status, 2); // a usage error
   assert.match(r.stderr, /--lr 5 is out of range: allowed 0\.\.1/);
   r = run(['train', '--preset', 'nope']);
   assert.match(r.stderr, /--preset 'nope' is not one of micro, tiny/);
@@ -90,7 +91,9 @@ t('--resume continues with the same losses as an uninterrupted run', () => {
 
 t('SIGINT finishes the step, writes a checkpoint and exits 130', async () => {
   const out = join(tmp, 'sigint');
-  const child = spawn(process.execPath, [BIN, 'train', ...micro, '--steps', '100000', '--ckpt-every', '100000', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'train', ...micro, '--steps', '100000', '--ckpt-every', '100000', '--out', out], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   child.stderr.on('data', (d) => {
     err += d;

@@ -8,7 +8,9 @@ import { f16round } from '@petamoriken/float16';
 import type { Kernel } from '../../kernels/index.ts';
 import type { Backend, DType, MemoryStats, Storage } from './backend.ts';
 
-interface CpuStorage extends Storage { data: Float64Array }
+interface CpuStorage extends Storage {
+  data: Float64Array;
+}
 
 let nextId = 1;
 
@@ -27,12 +29,20 @@ export class CpuBackend implements Backend {
     this.stats.liveBytes += numel * 8;
     return { id: nextId++, numel, dtype, refs: 0, data: new Float64Array(numel) };
   }
-  release(s: Storage): void { this.stats.liveStorages--; this.stats.liveBytes -= s.numel * 8; }
-  upload(s: Storage, data: ArrayLike<number>): void { (s as CpuStorage).data.set(data); this.round(s); }
+  release(s: Storage): void {
+    this.stats.liveStorages--;
+    this.stats.liveBytes -= s.numel * 8;
+  }
+  upload(s: Storage, data: ArrayLike<number>): void {
+    (s as CpuStorage).data.set(data);
+    this.round(s);
+  }
   read(s: Storage, offset: number, numel: number): Promise<Float64Array> {
     return Promise.resolve((s as CpuStorage).data.slice(offset, offset + numel));
   }
-  private d(s: Storage): Float64Array { return (s as CpuStorage).data; }
+  private d(s: Storage): Float64Array {
+    return (s as CpuStorage).data;
+  }
   /** Round an f16 storage's values to f16 after a write (whole storage: this is the slow reference). */
   private round(s: Storage): void {
     if (s.dtype !== 'f16') return;
@@ -43,12 +53,16 @@ export class CpuBackend implements Backend {
   run(k: Kernel, storages: readonly Storage[]): void {
     this.stats.dispatches++;
     k.reference(storages.map((s) => this.d(s)));
-    for (const s of storages) this.round(s);   // f16 outputs of the float64 twin
+    for (const s of storages) this.round(s); // f16 outputs of the float64 twin
   }
 
   flush(): void {}
-  sync(): Promise<void> { return Promise.resolve(); }
-  memory(): MemoryStats { return { ...this.stats }; }
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+  memory(): MemoryStats {
+    return { ...this.stats };
+  }
   setLabel(): void {}
   trim(): void {}
 }

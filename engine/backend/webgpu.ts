@@ -27,7 +27,10 @@ import { Float16Array } from '@petamoriken/float16';
 import { DeviceError } from '../errors.ts';
 import { BYTES, type Backend, type DType, type MemoryStats, type Storage } from './backend.ts';
 
-interface GpuStorage extends Storage { buffer: GPUBuffer; bucket: number }
+interface GpuStorage extends Storage {
+  buffer: GPUBuffer;
+  bucket: number;
+}
 
 /** Guard tail per storage in sanitize mode: 64 words, past any one-vec4 or one-row overrun. */
 const GUARD_BYTES = 256;
@@ -35,14 +38,20 @@ const GUARD_BYTES = 256;
 const SENTINEL = 0x7fab7fab;
 const GUARD = new Uint32Array(GUARD_BYTES / 4).fill(SENTINEL);
 /** Storages bound writable since the last submit: who wrote them (kernel and op), for the error. */
-interface Written { storage: GpuStorage; writers: Set<string> }
+interface Written {
+  storage: GpuStorage;
+  writers: Set<string>;
+}
 
 const MAX_PENDING = 1024;
 const ARENA_BYTES = 64 * 1024;
-interface ArenaChunk { gpu: GPUBuffer; cpu: Uint8Array; used: number }
+interface ArenaChunk {
+  gpu: GPUBuffer;
+  cpu: Uint8Array;
+  used: number;
+}
 
 let nextStorageId = 1;
-
 
 /** The WebGPU backend (f32, f16 storage where the device allows): records dispatches and submits at sync points. Created by `initWebGPU`. */
 export class WebGPUBackend implements Backend {
@@ -77,7 +86,7 @@ export class WebGPUBackend implements Backend {
   private owner = new WeakMap<GPUBuffer, number>();
   private readonly writableBindings = new Map<string, Set<number>>();
 
-  constructor(readonly device: GPUDevice, opts: { sanitize?: boolean } = {}) {
+  constructor(readonly device: GPUDevice, opts: { sanitize?: boolean; } = {}) {
     this.sanitize = !!opts.sanitize;
     this.guard = this.sanitize ? GUARD_BYTES : 0;
     // the guard tail shares the binding: a tensor may use the largest binding less the tail
@@ -89,7 +98,7 @@ export class WebGPUBackend implements Backend {
     this.maxStorageBuffersPerStage = device.limits.maxStorageBuffersPerShaderStage;
     this.dummy = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
     device.addEventListener('uncapturederror', (e) => {
-      const err = (e).error;
+      const err = e.error;
       this.error ??= new DeviceError(this.label, `WebGPU error while recording: ${err.message}`);
     });
     void device.lost.then((info) => {
@@ -97,7 +106,9 @@ export class WebGPUBackend implements Backend {
     });
   }
 
-  setLabel(label: string): void { this.label = label; }
+  setLabel(label: string): void {
+    this.label = label;
+  }
 
   // ---- memory -------------------------------------------------------------------------------
 
@@ -113,9 +124,14 @@ export class WebGPUBackend implements Backend {
   alloc(numel: number, dtype: DType): GpuStorage {
     const bytes = numel * BYTES[dtype];
     if (bytes > this.maxElements * 4) {
-      throw new DeviceError(this.label, `a ${dtype} tensor of ${numel} elements (${(bytes / 2 ** 20).toFixed(1)} MiB) exceeds this device's largest storage binding (${Math.floor(this.maxElements * 4 / BYTES[dtype])} ${dtype} elements); split it`);
+      throw new DeviceError(this.label,
+        `a ${dtype} tensor of ${numel} elements (${(bytes / 2 ** 20).toFixed(1)} MiB) exceeds this device's largest storage binding (${
+          Math.floor(this.maxElements * 4 / BYTES[dtype])
+        } ${dtype} elements); split it`);
     }
-    if (dtype === 'f16' && !this.hasF16) throw new DeviceError(this.label, 'f16 storage needs the shader-f16 feature, which this device lacks; use f32');
+    if (dtype === 'f16' && !this.hasF16) {
+      throw new DeviceError(this.label, 'f16 storage needs the shader-f16 feature, which this device lacks; use f32');
+    }
     // f16 buffers round up to whole 4-byte words (WebGPU copies and bindings are word-aligned)
     const words = Math.ceil(bytes / 4) * 4;
     const bucket = this.bucketOf(words + this.guard);
@@ -137,7 +153,9 @@ export class WebGPUBackend implements Backend {
   }
 
   /** Bytes a storage is bound with: its words, plus the guard tail in sanitize mode. */
-  private bindSize(s: GpuStorage): number { return Math.ceil(s.numel * BYTES[s.dtype] / 4) * 4 + this.guard; }
+  private bindSize(s: GpuStorage): number {
+    return Math.ceil(s.numel * BYTES[s.dtype] / 4) * 4 + this.guard;
+  }
 
   release(s: Storage): void {
     const g = s as GpuStorage;
@@ -146,13 +164,19 @@ export class WebGPUBackend implements Backend {
     this.stats.pooledBytes += g.bucket;
     // sanitize mode: `alloc` arms tails with queue writes, which would overtake recorded work
     // still using this buffer; so it waits for the next submit (and its tail check) to be pooled
-    if (this.sanitize) { this.quarantine.push(g); return; }
+    if (this.sanitize) {
+      this.quarantine.push(g);
+      return;
+    }
     this.toPool(g);
   }
 
   private toPool(g: GpuStorage): void {
     let list = this.pool.get(g.bucket);
-    if (!list) { list = []; this.pool.set(g.bucket, list); }
+    if (!list) {
+      list = [];
+      this.pool.set(g.bucket, list);
+    }
     list.push(g.buffer);
   }
 
@@ -163,10 +187,12 @@ export class WebGPUBackend implements Backend {
     this.stats.pooledBytes = 0;
   }
 
-  memory(): MemoryStats { return { ...this.stats }; }
+  memory(): MemoryStats {
+    return { ...this.stats };
+  }
 
   upload(s: Storage, data: ArrayLike<number>): void {
-    if (this.pending > 0) this.flush();   // see the invariants above
+    if (this.pending > 0) this.flush(); // see the invariants above
     const typed = s.dtype === 'i32' ? Int32Array.from(data) : s.dtype === 'f16' ? Float16Array.from(data) : Float32Array.from(data);
     // writeBuffer moves whole 4-byte words: an odd count of f16 values gets a zero pad
     const bytes = Math.ceil(typed.byteLength / 4) * 4;
@@ -197,8 +223,10 @@ export class WebGPUBackend implements Backend {
     this.throwIfError();
     const skip = offset * size - first;
     const bytes = staging.getMappedRange().slice(skip, skip + numel * size);
-    const copy = s.dtype === 'i32' ? new Int32Array(bytes)
-      : s.dtype === 'f16' ? Float32Array.from(new Float16Array(bytes))
+    const copy = s.dtype === 'i32' ?
+      new Int32Array(bytes)
+      : s.dtype === 'f16' ?
+      Float32Array.from(new Float16Array(bytes))
       : new Float32Array(bytes);
     staging.unmap();
     staging.destroy();
@@ -223,14 +251,15 @@ export class WebGPUBackend implements Backend {
       const info = await module.getCompilationInfo();
       const lines = src.wgsl.split('\n');
       const where = info.messages.map((m) =>
-        `  ${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}\n    ${m.lineNum}| ${lines[m.lineNum - 1] ?? ''}`).join('\n');
+        `  ${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}\n    ${m.lineNum}| ${lines[m.lineNum - 1] ?? ''}`
+      ).join('\n');
       this.error ??= new DeviceError(this.label, `kernel ${src.name} failed to compile: ${err.message}\n${where}`);
     });
     this.pipelines.set(key, p);
     return p;
   }
 
-  private uniformSlot(data: ArrayBuffer): { buffer: GPUBuffer; offset: number; size: number } {
+  private uniformSlot(data: ArrayBuffer): { buffer: GPUBuffer; offset: number; size: number; } {
     const size = Math.ceil(data.byteLength / 16) * 16;
     let chunk = this.arenaUsed[this.arenaUsed.length - 1];
     if (!chunk || chunk.used + size > ARENA_BYTES) {
@@ -268,11 +297,17 @@ export class WebGPUBackend implements Backend {
     if (this.sanitize) {
       const writable = this.writable(src);
       storages.forEach((s, i) => {
-        if (!s) { entries.push({ binding: i + 1, resource: { buffer: this.dummy } }); return; }
+        if (!s) {
+          entries.push({ binding: i + 1, resource: { buffer: this.dummy } });
+          return;
+        }
         entries.push({ binding: i + 1, resource: { buffer: s.buffer, size: this.bindSize(s) } });
         if (!writable.has(i + 1)) return;
         let w = this.written.get(s.buffer);
-        if (!w) { w = { storage: s, writers: new Set() }; this.written.set(s.buffer, w); }
+        if (!w) {
+          w = { storage: s, writers: new Set() };
+          this.written.set(s.buffer, w);
+        }
         w.writers.add(`${src.name} (op ${this.label})`);
       });
     } else {
@@ -293,12 +328,18 @@ export class WebGPUBackend implements Backend {
   }
 
   private endPass(): void {
-    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
   }
 
   flush(): void {
     this.endPass();
-    if (!this.encoder) { this.releaseQuarantine(); return; }
+    if (!this.encoder) {
+      this.releaseQuarantine();
+      return;
+    }
     if (this.profiling) this.resolveProfile();
     const check = this.sanitize ? this.recordTailCopies(this.encoder) : null;
     for (const c of this.arenaUsed) this.device.queue.writeBuffer(c.gpu, 0, c.cpu.buffer, 0, c.used);
@@ -316,7 +357,9 @@ export class WebGPUBackend implements Backend {
   // ---- profiling: GPU time per kernel from timestamp queries -------------------------------
   // Each dispatch gets a pass of its own with begin/end timestamps (so profiling adds pass
   // overhead: use it to find where time goes, not to time the whole).
-  private profiling: { names: string[]; set: GPUQuerySet | null; reads: Promise<void>[]; totals: Map<string, { count: number; ms: number }> } | null = null;
+  private profiling:
+    | { names: string[]; set: GPUQuerySet | null; reads: Promise<void>[]; totals: Map<string, { count: number; ms: number; }>; }
+    | null = null;
 
   /** Start collecting GPU time per kernel (needs the adapter's `timestamp-query`). */
   startProfile(): void {
@@ -326,7 +369,7 @@ export class WebGPUBackend implements Backend {
   }
 
   /** Stop and return kernel name → dispatches and milliseconds of GPU time. */
-  async stopProfile(): Promise<Map<string, { count: number; ms: number }>> {
+  async stopProfile(): Promise<Map<string, { count: number; ms: number; }>> {
     const p = this.profiling;
     if (!p) throw new Error('stopProfile: profiling was not started');
     this.flush();
@@ -342,7 +385,9 @@ export class WebGPUBackend implements Backend {
     p.set ??= this.device.createQuerySet({ type: 'timestamp', count: 2 * MAX_PENDING });
     const i = p.names.length;
     p.names.push(name);
-    this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: p.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+    this.pass = this.encoder.beginComputePass({
+      timestampWrites: { querySet: p.set, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+    });
   }
 
   private resolveProfile(): void {
@@ -356,18 +401,22 @@ export class WebGPUBackend implements Backend {
     p.names = [];
     p.set = null;
     // mapAsync must come after the submit that writes readBuf: flush calls it via `afterSubmit`
-    this.afterSubmit.push(() => p.reads.push((async () => {
-      await readBuf.mapAsync(GPUMapMode.READ);
-      const ts = new BigInt64Array(readBuf.getMappedRange());
-      names.forEach((name, i) => {
-        const t = p.totals.get(name) ?? { count: 0, ms: 0 };
-        t.count++;
-        t.ms += Number(ts[2 * i + 1]! - ts[2 * i]!) / 1e6;
-        p.totals.set(name, t);
-      });
-      readBuf.unmap();
-      readBuf.destroy(); resolveBuf.destroy(); set.destroy();
-    })()));
+    this.afterSubmit.push(() =>
+      p.reads.push((async () => {
+        await readBuf.mapAsync(GPUMapMode.READ);
+        const ts = new BigInt64Array(readBuf.getMappedRange());
+        names.forEach((name, i) => {
+          const t = p.totals.get(name) ?? { count: 0, ms: 0 };
+          t.count++;
+          t.ms += Number(ts[2 * i + 1]! - ts[2 * i]!) / 1e6;
+          p.totals.set(name, t);
+        });
+        readBuf.unmap();
+        readBuf.destroy();
+        resolveBuf.destroy();
+        set.destroy();
+      })())
+    );
   }
   private afterSubmit: (() => void)[] = [];
 
@@ -379,24 +428,33 @@ export class WebGPUBackend implements Backend {
     this.written.clear();
     if (list.length === 0) return null;
     const staging = this.device.createBuffer({ size: list.length * GUARD_BYTES, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    list.forEach(({ storage }, k) => encoder.copyBufferToBuffer(storage.buffer, this.bindSize(storage) - GUARD_BYTES, staging, k * GUARD_BYTES, GUARD_BYTES));
+    list.forEach(({ storage }, k) =>
+      encoder.copyBufferToBuffer(storage.buffer, this.bindSize(storage) - GUARD_BYTES, staging, k * GUARD_BYTES, GUARD_BYTES)
+    );
     return async () => {
       try {
         await staging.mapAsync(GPUMapMode.READ);
       } catch {
-        return;   // device lost or a validation error: reported as such at the sync point
+        return; // device lost or a validation error: reported as such at the sync point
       }
       const tails = new Uint32Array(staging.getMappedRange());
       list.forEach(({ storage: s, writers }, k) => {
         let first = -1, count = 0;
-        for (let w = 0; w < GUARD_BYTES / 4; w++) if (tails[k * GUARD_BYTES / 4 + w] !== SENTINEL) { if (first < 0) first = w; count++; }
+        for (let w = 0; w < GUARD_BYTES / 4; w++) {
+          if (tails[k * GUARD_BYTES / 4 + w] !== SENTINEL) {
+            if (first < 0) first = w;
+            count++;
+          }
+        }
         if (first < 0) return;
         const bytes = s.numel * BYTES[s.dtype];
         const at = Math.floor((this.bindSize(s) - GUARD_BYTES + 4 * first) / BYTES[s.dtype]);
         const names = [...writers];
         this.error ??= new DeviceError(names.length === 1 ? names[0]! : 'bounds sanitizer',
-          `out-of-bounds write past a ${s.dtype} storage of ${s.numel} elements (${bytes} bytes): ${count} of its ${GUARD_BYTES / 4} guard words changed, ` +
-          `the first at element ${at}; kernels that bound it writable since the last check: ${names.join(', ')}`);
+          `out-of-bounds write past a ${s.dtype} storage of ${s.numel} elements (${bytes} bytes): ${count} of its ${
+            GUARD_BYTES / 4
+          } guard words changed, ` +
+            `the first at element ${at}; kernels that bound it writable since the last check: ${names.join(', ')}`);
         // re-arm while the same storage still holds the buffer, so later checks blame only later writes
         if (this.owner.get(s.buffer) === s.id) this.device.queue.writeBuffer(s.buffer, this.bindSize(s) - GUARD_BYTES, GUARD);
       });
@@ -406,7 +464,10 @@ export class WebGPUBackend implements Backend {
   }
 
   private releaseQuarantine(): void {
-    for (const g of this.quarantine.splice(0)) { this.owner.delete(g.buffer); this.toPool(g); }
+    for (const g of this.quarantine.splice(0)) {
+      this.owner.delete(g.buffer);
+      this.toPool(g);
+    }
   }
 
   /** Wait for the tail checks of every submit so far (their failures land in `error`). */
@@ -422,13 +483,18 @@ export class WebGPUBackend implements Backend {
   }
 
   private throwIfError(): void {
-    if (this.error) { const e = this.error; this.error = null; throw e; }
+    if (this.error) {
+      const e = this.error;
+      this.error = null;
+      throw e;
+    }
   }
 
-  private buf(s: Storage): GpuStorage { return s as GpuStorage; }
+  private buf(s: Storage): GpuStorage {
+    return s as GpuStorage;
+  }
 
   // ---- kernels ------------------------------------------------------------------------------
-
 
   run(k: Kernel, storages: readonly Storage[]): void {
     const scratch = (k.scratch ?? []).map((n) => this.alloc(n, 'f32'));

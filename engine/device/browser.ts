@@ -23,11 +23,11 @@ export interface BrowserDeviceOptions {
   sanitize?: boolean;
 }
 
-let current: { backend: WebGPUBackend; info: DeviceInfo } | null = null;
+let current: { backend: WebGPUBackend; info: DeviceInfo; } | null = null;
 
 /** Why there is no WebGPU here, in words a user can act on. */
 function missingWebGPU(): string {
-  const secure = (globalThis as { isSecureContext?: boolean }).isSecureContext;
+  const secure = (globalThis as { isSecureContext?: boolean; }).isSecureContext;
   if (secure === false) {
     return 'initWebGPU: navigator.gpu is missing because this page is not a secure context: serve it over https or from http://localhost / http://127.0.0.1 (not file://)';
   }
@@ -44,7 +44,7 @@ async function adapterFor(gpu: GPU, level: 'core' | 'compatibility', powerPrefer
 /** Create (once per page) the WebGPU device and make it the default backend. */
 export async function initWebGPU(opts: BrowserDeviceOptions = {}): Promise<WebGPUBackend> {
   if (current) return current.backend;
-  const gpu = opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  const gpu = opts.gpu ?? (globalThis as { navigator?: { gpu?: GPU; }; }).navigator?.gpu;
   if (!gpu) throw new Error(missingWebGPU());
   const want = opts.featureLevel ?? 'core';
   const powerPreference = opts.powerPreference ?? 'high-performance';
@@ -53,7 +53,7 @@ export async function initWebGPU(opts: BrowserDeviceOptions = {}): Promise<WebGP
     const adapter = await adapterFor(gpu, level, powerPreference);
     if (!adapter) continue;
     // An adapter that is only compatibility-capable reports it; take its word over our request.
-    const isCompat = level === 'compatibility' && !(adapter.features).has('core-features-and-limits');
+    const isCompat = level === 'compatibility' && !adapter.features.has('core-features-and-limits');
     const { device, info } = await requestFullDevice(adapter, isCompat ? 'compatibility' : 'core');
     const backend = new WebGPUBackend(device, { sanitize: opts.sanitize ?? false });
     setBackend(backend);
@@ -62,7 +62,7 @@ export async function initWebGPU(opts: BrowserDeviceOptions = {}): Promise<WebGP
   }
   throw new Error(`initWebGPU: navigator.gpu gave no adapter for feature level ${levels.join(' or ')}. `
     + 'On a machine without a GPU, Chromium blocklists CPU adapters unless started with --enable-unsafe-webgpu; '
-    + (want === 'core' ? 'an OpenGL ES-only adapter needs featureLevel: \'compatibility\'.' : 'check chrome://gpu for why WebGPU is disabled.'));
+    + (want === 'core' ? "an OpenGL ES-only adapter needs featureLevel: 'compatibility'." : 'check chrome://gpu for why WebGPU is disabled.'));
 }
 
 /** Adapter, features, limits and feature level of the device `initWebGPU` created. */

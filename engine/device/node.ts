@@ -12,16 +12,18 @@ export type { DeviceInfo };
 
 // The GPU instance and adapter are held for the life of the process: if the instance is
 // garbage-collected, Dawn tears down its threads under the device and the process aborts.
-let current: { backend: WebGPUBackend; info: DeviceInfo; gpu: GPU; adapter: GPUAdapter } | null = null;
+let current: { backend: WebGPUBackend; info: DeviceInfo; gpu: GPU; adapter: GPUAdapter; } | null = null;
 
 /** Create (once per process) the WebGPU device and make it the default backend. `sanitize` defaults to IJEPA_SANITIZE=1. */
-export async function initWebGPU(opts: { powerPreference?: GPUPowerPreference; sanitize?: boolean } = {}): Promise<WebGPUBackend> {
+export async function initWebGPU(opts: { powerPreference?: GPUPowerPreference; sanitize?: boolean; } = {}): Promise<WebGPUBackend> {
   if (current) return current.backend;
   Object.assign(globalThis, globals);
   const gpu = create([]);
   const adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
   if (!adapter) {
-    throw new Error('initWebGPU: no WebGPU adapter. On Linux without a GPU, install Mesa ≥ 24 lavapipe and libvulkan1 (`npm run setup` does it on Debian)');
+    throw new Error(
+      'initWebGPU: no WebGPU adapter. On Linux without a GPU, install Mesa ≥ 24 lavapipe and libvulkan1 (`npm run setup` does it on Debian)',
+    );
   }
   const { device, info } = await requestFullDevice(adapter, 'core');
   // IJEPA_SANITIZE=1 turns on the bounds sanitizer (test/run.ts sets it): see backend/webgpu.ts

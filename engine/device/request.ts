@@ -15,7 +15,9 @@ export interface DeviceInfo {
 }
 
 /** Request a device with every limit at the adapter's value and the optional features it has. */
-export async function requestFullDevice(adapter: GPUAdapter, featureLevel: DeviceInfo['featureLevel']): Promise<{ device: GPUDevice; info: DeviceInfo }> {
+export async function requestFullDevice(adapter: GPUAdapter,
+  featureLevel: DeviceInfo['featureLevel']): Promise<{ device: GPUDevice; info: DeviceInfo; }>
+{
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
   for (const key in adapter.limits) {

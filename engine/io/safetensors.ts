@@ -22,7 +22,13 @@ export type Dtype = 'F32' | 'I32' | 'F16' | 'I64' | 'F64' | 'BF16' | 'U8';
 
 /** Bytes per element of each supported dtype. */
 export const DTYPE_SIZE: Readonly<Record<Dtype, number>> = {
-  F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, U8: 1,
+  F64: 8,
+  I64: 8,
+  F32: 4,
+  I32: 4,
+  F16: 2,
+  BF16: 2,
+  U8: 1,
 };
 
 /**
@@ -33,8 +39,7 @@ export const DTYPE_SIZE: Readonly<Record<Dtype, number>> = {
  * - a Float32Array for F16/BF16/F64 (converted, F16 and BF16 rounding to nearest even), or an
  *   Int32Array for I64 (widened).
  */
-export type TensorData =
-  | Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array | Uint8Array;
+export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint16Array | Uint8Array;
 
 /** One tensor for `encodeSafetensors`: dtype, shape and data (see `TensorData` for what data may be). */
 export interface TensorInput {
@@ -109,8 +114,7 @@ export function encodeSafetensors(
   metadata?: Readonly<Record<string, string>>,
 ): Uint8Array {
   const src = 'encodeSafetensors';
-  const entries: [string, TensorInput][] =
-    tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const entries: [string, TensorInput][] = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
 
   const prepared = entries.map(([name, t]) => {
     if (name === '__metadata__') {
@@ -155,12 +159,17 @@ function tensorBytes(name: string, t: TensorInput): Uint8Array {
   if (!isDtype(t.dtype)) {
     throw new SafetensorsError(
       `${src}: ${name} has dtype ${String(t.dtype)}; supported: ${Object.keys(DTYPE_SIZE).join(', ')}`,
-      src, name);
+      src,
+      name,
+    );
   }
   for (const d of t.shape) {
     if (!(Number.isSafeInteger(d) && d >= 0)) {
       throw new SafetensorsError(
-        `${src}: ${name} has shape ${fmtShape(t.shape)}; dims must be non-negative integers`, src, name);
+        `${src}: ${name} has shape ${fmtShape(t.shape)}; dims must be non-negative integers`,
+        src,
+        name,
+      );
     }
   }
   const numel = numelOf(t.shape);
@@ -169,7 +178,10 @@ function tensorBytes(name: string, t: TensorInput): Uint8Array {
   const mismatch = (what: string): SafetensorsError =>
     new SafetensorsError(
       `${src}: ${name} is ${t.dtype} ${fmtShape(t.shape)} = ${numel} elements (${numel * size} bytes), ` +
-      `but its data is ${what}`, src, name);
+        `but its data is ${what}`,
+      src,
+      name,
+    );
   if (size > 1 && !LITTLE_ENDIAN) {
     throw new SafetensorsError(`${src}: ${name}: big-endian hosts are not supported`, src, name);
   }
@@ -248,8 +260,7 @@ export function decodeSafetensors(bytes: Uint8Array | ArrayBuffer, source = '<bu
     new SafetensorsError(`safetensors ${source}: ${msg}`, source, key, offset);
 
   if (buf.length < 8) {
-    throw fail(`file is truncated: ${buf.length} bytes, fewer than the 8-byte header length at byte 0`,
-      undefined, 0);
+    throw fail(`file is truncated: ${buf.length} bytes, fewer than the 8-byte header length at byte 0`, undefined, 0);
   }
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n64 = dv.getBigUint64(0, true);
@@ -276,7 +287,7 @@ export function decodeSafetensors(bytes: Uint8Array | ArrayBuffer, source = '<bu
   }
 
   const metadata: Record<string, string> = {};
-  const raw: { name: string; dtype: Dtype; shape: number[]; begin: number; end: number }[] = [];
+  const raw: { name: string; dtype: Dtype; shape: number[]; begin: number; end: number; }[] = [];
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
@@ -307,14 +318,12 @@ export function decodeSafetensors(bytes: Uint8Array | ArrayBuffer, source = '<bu
     }
     if (end > dataLen) {
       throw fail(`${name}: data_offsets [${begin}, ${end}] end at file byte ${dataStart + end}, past the end ` +
-        `of the file (${buf.length} bytes; data section holds ${dataLen}); is the file truncated?`,
-        name, dataStart + end);
+        `of the file (${buf.length} bytes; data section holds ${dataLen}); is the file truncated?`, name, dataStart + end);
     }
     const want = numelOf(shape as number[]) * DTYPE_SIZE[dtype];
     if (end - begin !== want) {
       throw fail(`${name}: ${dtype} ${fmtShape(shape as number[])} needs ${want} bytes, but data_offsets ` +
-        `[${begin}, ${end}] hold ${end - begin} (file bytes ${dataStart + begin}..${dataStart + end})`,
-        name, dataStart + begin);
+        `[${begin}, ${end}] hold ${end - begin} (file bytes ${dataStart + begin}..${dataStart + end})`, name, dataStart + begin);
     }
     raw.push({ name, dtype, shape: shape as number[], begin, end });
   }
@@ -336,8 +345,7 @@ export function decodeSafetensors(bytes: Uint8Array | ArrayBuffer, source = '<bu
     prev = t;
   }
   if (cursor !== dataLen) {
-    throw fail(`${dataLen - cursor} trailing bytes after the last tensor, from file byte ${dataStart + cursor}`,
-      prev?.name, dataStart + cursor);
+    throw fail(`${dataLen - cursor} trailing bytes after the last tensor, from file byte ${dataStart + cursor}`, prev?.name, dataStart + cursor);
   }
 
   const tensors = new Map<string, DecodedTensor>();
@@ -349,13 +357,17 @@ export function decodeSafetensors(bytes: Uint8Array | ArrayBuffer, source = '<bu
 }
 
 function makeTensor(
-  name: string, dtype: Dtype, shape: number[], data: Uint8Array, fileOffset: number, source: string,
+  name: string,
+  dtype: Dtype,
+  shape: number[],
+  data: Uint8Array,
+  fileOffset: number,
+  source: string,
 ): DecodedTensor {
   const numel = numelOf(shape);
-  const fail = (msg: string): SafetensorsError =>
-    new SafetensorsError(`safetensors ${source}: ${name}: ${msg}`, source, name, fileOffset);
+  const fail = (msg: string): SafetensorsError => new SafetensorsError(`safetensors ${source}: ${name}: ${msg}`, source, name, fileOffset);
   // A copy of the bytes into fresh, aligned storage, read as `Ctor`: the file view may be unaligned.
-  const aligned = <T>(Ctor: new (b: ArrayBuffer) => T): T => {
+  const aligned = <T>(Ctor: new(b: ArrayBuffer) => T): T => {
     const copy = new Uint8Array(data.length);
     copy.set(data);
     return new Ctor(copy.buffer);
@@ -365,15 +377,24 @@ function makeTensor(
   };
 
   return {
-    name, dtype, shape, data, fileOffset,
+    name,
+    dtype,
+    shape,
+    data,
+    fileOffset,
     toFloat32(): Float32Array {
       checkHost();
       switch (dtype) {
-        case 'F32': return aligned(Float32Array);
-        case 'F64': return Float32Array.from(aligned(Float64Array));
-        case 'I32': return Float32Array.from(aligned(Int32Array));
-        case 'U8': return Float32Array.from(data);
-        case 'I64': return Float32Array.from(aligned(BigInt64Array), (v) => Number(v));
+        case 'F32':
+          return aligned(Float32Array);
+        case 'F64':
+          return Float32Array.from(aligned(Float64Array));
+        case 'I32':
+          return Float32Array.from(aligned(Int32Array));
+        case 'U8':
+          return Float32Array.from(data);
+        case 'I64':
+          return Float32Array.from(aligned(BigInt64Array), (v) => Number(v));
         case 'F16': {
           const lut = f16Table();
           const bits = aligned(Uint16Array);
@@ -393,8 +414,10 @@ function makeTensor(
     toInt32(): Int32Array {
       checkHost();
       switch (dtype) {
-        case 'I32': return aligned(Int32Array);
-        case 'U8': return Int32Array.from(data);
+        case 'I32':
+          return aligned(Int32Array);
+        case 'U8':
+          return Int32Array.from(data);
         case 'I64': {
           const wide = aligned(BigInt64Array);
           const out = new Int32Array(numel);

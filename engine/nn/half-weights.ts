@@ -15,7 +15,7 @@ import { Module } from './module.ts';
 export function withHalfWeights<T>(modules: readonly Module[], fn: () => T): T {
   const swapped: [Record<string, unknown>, string, Tensor][] = [];
   const visit = (m: Module) => {
-    const fields = m as unknown as Record<string, unknown>;   // the same walk as Module.namedTensors
+    const fields = m as unknown as Record<string, unknown>; // the same walk as Module.namedTensors
     for (const [key, value] of Object.entries(m)) {
       if (value instanceof Tensor) {
         if (value.dtype !== 'f32') continue;

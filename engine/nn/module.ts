@@ -27,19 +27,27 @@ export abstract class Module {
     return this.namedTensors().filter(([, t]) => t.requiresGrad);
   }
 
-  parameters(): Tensor[] { return this.namedParameters().map(([, t]) => t); }
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
 
   /** name → tensor for every tensor field, as PyTorch's state_dict. */
-  stateDict(): Map<string, Tensor> { return new Map(this.namedTensors()); }
+  stateDict(): Map<string, Tensor> {
+    return new Map(this.namedTensors());
+  }
 
   /** Free every tensor the module holds, and their gradients. */
   dispose(): void {
-    for (const [, t] of this.namedTensors()) { t.grad?.dispose(); t.grad = null; t.dispose(); }
+    for (const [, t] of this.namedTensors()) {
+      t.grad?.dispose();
+      t.grad = null;
+      t.dispose();
+    }
   }
 }
 
 /** Mark a tensor as a module parameter: kept outside memory scopes, trainable unless frozen. */
-export function parameter(t: Tensor, opts: { trainable?: boolean } = {}): Tensor {
+export function parameter(t: Tensor, opts: { trainable?: boolean; } = {}): Tensor {
   keep(t);
   t.requiresGrad = opts.trainable ?? true;
   return t;

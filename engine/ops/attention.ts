@@ -6,8 +6,15 @@
 // The saved log-sum-exp lives in the current memory scope and is disposed by the backward that
 // uses it (or at once when no tape is recorded): run backward inside the forward's scope.
 import {
-  ATTENTION_MAX_DH, attentionBackwardDkv, attentionBackwardDkvRef, attentionBackwardDq, attentionBackwardDqRef,
-  attentionForward, attentionForwardRef, packedQkvLayouts, type AttentionShape,
+  ATTENTION_MAX_DH,
+  attentionBackwardDkv,
+  attentionBackwardDkvRef,
+  attentionBackwardDq,
+  attentionBackwardDqRef,
+  attentionForward,
+  attentionForwardRef,
+  packedQkvLayouts,
+  type AttentionShape,
 } from '../../kernels/attention.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { numel, sameShape } from '../shape.ts';
@@ -29,19 +36,25 @@ function attentionShape(q: Tensor, k: Tensor, scale: number): AttentionShape {
   return { heads: numel(q.shape.slice(0, -2)), nq, nk, dh, scale, dtype: floatOf(q) };
 }
 
-const attentionDef: OpDef<[q: Tensor, k: Tensor, v: Tensor], AttentionAttrs, { lse: Tensor }> = {
+const attentionDef: OpDef<[q: Tensor, k: Tensor, v: Tensor], AttentionAttrs, { lse: Tensor; }> = {
   name: 'attention',
   infer([q, k, v]) {
     const dtype = needFloat('attention', [q, k, v]);
     const shapes = [q.shape, k.shape, v.shape];
     const all = `q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)}`;
-    if (q.rank < 2 || k.rank !== q.rank || v.rank !== q.rank) throw new ShapeError('attention', 'q, k, v', shapes, `${all} must have the same rank, at least 2`);
+    if (q.rank < 2 || k.rank !== q.rank || v.rank !== q.rank) {
+      throw new ShapeError('attention', 'q, k, v', shapes, `${all} must have the same rank, at least 2`);
+    }
     if (!sameShape(q.shape.slice(0, -2), k.shape.slice(0, -2)) || !sameShape(k.shape, v.shape)) {
-      throw new ShapeError('attention', 'q, k, v', shapes, `${all} disagree: k and v must have the same shape, and q their leading dims and head dim (no broadcasting)`);
+      throw new ShapeError('attention', 'q, k, v', shapes,
+        `${all} disagree: k and v must have the same shape, and q their leading dims and head dim (no broadcasting)`);
     }
     if (q.shape.at(-1) !== k.shape.at(-1)) throw new ShapeError('attention', 'q, k', shapes, `${all} disagree on the head dim`);
     const dh = q.shape.at(-1)!;
-    if (dh % 4 !== 0 || dh > ATTENTION_MAX_DH) throw new ShapeError('attention', 'q', shapes, `head dim ${dh} must be a multiple of 4 and at most ${ATTENTION_MAX_DH} here (attention() pads others)`);
+    if (dh % 4 !== 0 || dh > ATTENTION_MAX_DH) {
+      throw new ShapeError('attention', 'q', shapes,
+        `head dim ${dh} must be a multiple of 4 and at most ${ATTENTION_MAX_DH} here (attention() pads others)`);
+    }
     if (q.size === 0 || k.size === 0) throw new ShapeError('attention', 'q, k', shapes, `${all} must be non-empty`);
     return { shape: [...q.shape], dtype };
   },
@@ -94,7 +107,7 @@ const attentionDef: OpDef<[q: Tensor, k: Tensor, v: Tensor], AttentionAttrs, { l
       return own;
     };
     const grads: [Tensor | null, Tensor | null, Tensor | null] = [needs[0] ? dq : null, half(0, needs[1]), half(1, needs[2])];
-    dkv?.dispose();   // the halves keep its storage while they live
+    dkv?.dispose(); // the halves keep its storage while they live
     return grads;
   },
 };
@@ -109,8 +122,10 @@ const attentionDef: OpDef<[q: Tensor, k: Tensor, v: Tensor], AttentionAttrs, { l
 export function attention(q: Tensor, k: Tensor, v: Tensor, scale?: number): Tensor {
   const dh = q.shape.at(-1)!;
   const s = scale ?? 1 / Math.sqrt(dh);
-  if (dh % 4 === 0 || dh > ATTENTION_MAX_DH || q.rank < 2 || k.rank !== q.rank || v.rank !== q.rank || k.shape.at(-1) !== dh || v.shape.at(-1) !== dh) {
-    return apply(attentionDef, [q, k, v], { scale: s });   // infer names any shape error
+  if (dh % 4 === 0 || dh > ATTENTION_MAX_DH || q.rank < 2 || k.rank !== q.rank || v.rank !== q.rank || k.shape.at(-1) !== dh ||
+    v.shape.at(-1) !== dh)
+  {
+    return apply(attentionDef, [q, k, v], { scale: s }); // infer names any shape error
   }
   const pad = (t: Tensor) => concat([t, full([...t.shape.slice(0, -1), 4 - (dh % 4)], 0, t.backend, t.dtype)], -1);
   const out = apply(attentionDef, [pad(q), pad(k), pad(v)], { scale: s });
@@ -132,16 +147,23 @@ function qkvShape(qkv: Tensor, heads: number, scale: number): AttentionShape {
   return { heads: B * heads, nq: N, nk: N, dh, scale, dtype: floatOf(qkv), layouts: packedQkvLayouts({ heads: B * heads, n: N, dh, hpb: heads }) };
 }
 
-const attentionQkvDef: OpDef<[qkv: Tensor], QkvAttrs, { lse: Tensor }> = {
+const attentionQkvDef: OpDef<[qkv: Tensor], QkvAttrs, { lse: Tensor; }> = {
   name: 'attentionQkv',
   infer([qkv], { heads }) {
     const dtype = needFloat('attentionQkv', [qkv]);
     const x = qkv;
-    if (x.rank !== 3 || x.size === 0) throw new ShapeError('attentionQkv', 'qkv', [x.shape], `qkv ${fmt(x.shape)} must be a non-empty [B, N, 3·heads·Dh]`);
+    if (x.rank !== 3 || x.size === 0) {
+      throw new ShapeError('attentionQkv', 'qkv', [x.shape], `qkv ${fmt(x.shape)} must be a non-empty [B, N, 3·heads·Dh]`);
+    }
     const C = x.shape[2]!;
-    if (!Number.isInteger(heads) || heads < 1 || C % (3 * heads) !== 0) throw new ShapeError('attentionQkv', 'heads', [x.shape], `qkv ${fmt(x.shape)}: its last dim ${C} is not 3 × ${heads} heads × a head dim`);
+    if (!Number.isInteger(heads) || heads < 1 || C % (3 * heads) !== 0) {
+      throw new ShapeError('attentionQkv', 'heads', [x.shape], `qkv ${fmt(x.shape)}: its last dim ${C} is not 3 × ${heads} heads × a head dim`);
+    }
     const dh = C / 3 / heads;
-    if (dh % 4 !== 0 || dh > ATTENTION_MAX_DH) throw new ShapeError('attentionQkv', 'qkv', [x.shape], `head dim ${dh} must be a multiple of 4 and at most ${ATTENTION_MAX_DH} (attention() takes any)`);
+    if (dh % 4 !== 0 || dh > ATTENTION_MAX_DH) {
+      throw new ShapeError('attentionQkv', 'qkv', [x.shape],
+        `head dim ${dh} must be a multiple of 4 and at most ${ATTENTION_MAX_DH} (attention() takes any)`);
+    }
     return { shape: [x.shape[0]!, x.shape[1]!, C / 3], dtype };
   },
   forward(out, [qkv], attrs) {
@@ -150,7 +172,8 @@ const attentionQkvDef: OpDef<[qkv: Tensor], QkvAttrs, { lse: Tensor }> = {
     withDense([qkv], ([x]) => {
       // q, k and v are three read-only bindings of the one qkv buffer
       out.backend.run(
-        kernel('attentionQkv', [[attentionForward(p, { subgroupSize: out.backend.subgroupSize }), [0, 0, 0, 1, 2], (a) => attentionForwardRef(a, p)]]),
+        kernel('attentionQkv', [[attentionForward(p, { subgroupSize: out.backend.subgroupSize }), [0, 0, 0, 1, 2],
+          (a) => attentionForwardRef(a, p)]]),
         [x.storage, out.storage, lse.storage],
       );
     });

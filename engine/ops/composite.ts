@@ -75,7 +75,9 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
 export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
   const D = x.shape.at(-1)!;
   for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
-    if (p && (p.rank !== 1 || p.shape[0] !== D)) throw new ShapeError('layerNorm', name, [x.shape, p.shape], `${name} ${fmt(p.shape)} must be [${D}] for x ${fmt(x.shape)}`);
+    if (p && (p.rank !== 1 || p.shape[0] !== D)) {
+      throw new ShapeError('layerNorm', name, [x.shape, p.shape], `${name} ${fmt(p.shape)} must be [${D}] for x ${fmt(x.shape)}`);
+    }
   }
   const xc = sub(x, mean(x, -1, true));
   const rstd = rsqrt(add(mean(mul(xc, xc), -1, true), eps));
@@ -88,9 +90,11 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
 /** y = x·Wᵀ + b for a PyTorch-layout weight [out, in]; x [..., in] → [..., out]. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
   const inF = x.shape.at(-1)!;
-  if (weight.rank !== 2 || weight.shape[1] !== inF) throw new ShapeError('linear', 'weight', [x.shape, weight.shape], `weight ${fmt(weight.shape)} must be [out, ${inF}] for x ${fmt(x.shape)}`);
+  if (weight.rank !== 2 || weight.shape[1] !== inF) {
+    throw new ShapeError('linear', 'weight', [x.shape, weight.shape], `weight ${fmt(weight.shape)} must be [out, ${inF}] for x ${fmt(x.shape)}`);
+  }
   const lead = x.shape.slice(0, -1);
-  const y = matmul(reshape(x, [-1, inF]), weight, { transB: true });   // [rows, out]
+  const y = matmul(reshape(x, [-1, inF]), weight, { transB: true }); // [rows, out]
   const yb = bias ? add(y, bias) : y;
   return reshape(yb, [...lead, weight.shape[0]!]);
 }
@@ -102,10 +106,11 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, scale?: number): Tensor {
   const Dh = q.shape.at(-1)!;
   if (k.shape.at(-1) !== Dh || v.shape.at(-2) !== k.shape.at(-2)) {
-    throw new ShapeError('scaledDotProductAttention', 'q, k, v', [q.shape, k.shape, v.shape], `q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)} disagree: q and k need the same last dim, k and v the same length`);
+    throw new ShapeError('scaledDotProductAttention', 'q, k, v', [q.shape, k.shape, v.shape],
+      `q ${fmt(q.shape)}, k ${fmt(k.shape)}, v ${fmt(v.shape)} disagree: q and k need the same last dim, k and v the same length`);
   }
-  const scores = mul(matmul(q, k, { transB: true }), scale ?? 1 / Math.sqrt(Dh));   // [..., Nq, Nk]
-  return matmul(softmax(scores, -1), v);                                               // [..., Nq, Dv]
+  const scores = mul(matmul(q, k, { transB: true }), scale ?? 1 / Math.sqrt(Dh)); // [..., Nq, Nk]
+  return matmul(softmax(scores, -1), v); // [..., Nq, Dv]
 }
 
 /**

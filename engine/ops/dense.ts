@@ -12,16 +12,16 @@ import { copy } from './table.ts';
  * passed as is, so gather threw an internal error and scatterAdd silently read from the storage's
  * start.
  */
-export function dense(t: Tensor, atZero = false): { t: Tensor; owned: boolean } {
+export function dense(t: Tensor, atZero = false): { t: Tensor; owned: boolean; } {
   if (t.isContiguous && (!atZero || t.offset === 0)) return { t, owned: false };
   return { t: noGrad(() => copy(t)), owned: true };
 }
 
 /** Run f on offset-0 dense versions of ts (a tuple stays a tuple), disposing the copies afterwards. */
-export function withDense<const I extends readonly Tensor[], T>(ts: I, f: (d: { -readonly [K in keyof I]: Tensor }) => T): T {
+export function withDense<const I extends readonly Tensor[], T>(ts: I, f: (d: { -readonly [K in keyof I]: Tensor; }) => T): T {
   const d = ts.map((t) => dense(t, true));
   try {
-    return f(d.map((x) => x.t) as { -readonly [K in keyof I]: Tensor });
+    return f(d.map((x) => x.t) as { -readonly [K in keyof I]: Tensor; });
   } finally {
     for (const x of d) if (x.owned) x.t.dispose();
   }

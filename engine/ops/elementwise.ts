@@ -3,7 +3,8 @@
 // one kernel launch, the table's gradient), a function on tensors, and a Tensor method
 // (tensor.ts). Only the free functions' export list below (tsc refuses an op missing from it)
 // and the public export of each, with its doc, in engine/index.ts name them.
-import { ELEMENTWISE, elementwiseKernel, type ElementwiseOfArity, type ElementwiseOp, type GradFns, type Operand as OperandOf } from '../../kernels/index.ts';
+import { ELEMENTWISE, elementwiseKernel, type ElementwiseOfArity, type ElementwiseOp, type GradFns,
+  type Operand as OperandOf } from '../../kernels/index.ts';
 import type { Backend, View } from '../backend/backend.ts';
 import { broadcastShapes, broadcastStrides } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
@@ -19,11 +20,14 @@ type TernaryName = ElementwiseOfArity<3>;
 
 /** Every op of the table as a function on tensors. */
 export type ElementwiseFns =
-  & { readonly [K in UnaryName]: (x: Tensor) => Tensor }
-  & { readonly [K in BinaryName]: (a: Operand, b: Operand) => Tensor }
-  & { readonly [K in TernaryName]: (cond: Tensor, a: Tensor, b: Tensor) => Tensor };
+  & { readonly [K in UnaryName]: (x: Tensor) => Tensor; }
+  & { readonly [K in BinaryName]: (a: Operand, b: Operand) => Tensor; }
+  & { readonly [K in TernaryName]: (cond: Tensor, a: Tensor, b: Tensor) => Tensor; };
 
-interface Ew { op: ElementwiseOp; scalar?: number }
+interface Ew {
+  op: ElementwiseOp;
+  scalar?: number;
+}
 /** x alone, x with a tensor y (else attrs.scalar), or where's cond, a, b. */
 type EwInputs = [x: Tensor] | [x: Tensor, y: Tensor] | [cond: Tensor, a: Tensor, b: Tensor];
 
@@ -37,8 +41,13 @@ export function runElementwise(backend: Backend, op: ElementwiseOp, out: View, a
   const operand = (v: View) => ({ offset: v.offset, strides: v.strides });
   const bView = typeof b === 'object' ? b : undefined;
   const k = elementwiseKernel({
-    op, shape: out.shape, out: operand(out), a: operand(a),
-    b: bView ? operand(bView) : b, c: c ? operand(c) : undefined, f16: out.storage.dtype === 'f16',
+    op,
+    shape: out.shape,
+    out: operand(out),
+    a: operand(a),
+    b: bView ? operand(bView) : b,
+    c: c ? operand(c) : undefined,
+    f16: out.storage.dtype === 'f16',
   });
   backend.run(k, [a.storage, out.storage, ...(bView ? [bView.storage] : []), ...(c ? [c.storage] : [])]);
 }
@@ -83,7 +92,8 @@ function elementwiseDef(op: ElementwiseOp): OpDef<EwInputs, Ew> {
   };
 }
 
-const DEFS = Object.fromEntries(Object.keys(ELEMENTWISE).map((k) => [k, elementwiseDef(k as ElementwiseOp)])) as Record<ElementwiseOp, OpDef<EwInputs, Ew>>;
+const DEFS = Object.fromEntries(Object.keys(ELEMENTWISE).map((k) => [k, elementwiseDef(k as ElementwiseOp)])) as Record<ElementwiseOp,
+  OpDef<EwInputs, Ew>>;
 
 // binary ops whose operands may swap, so a number on the left costs no materialised tensor
 // (others fill one; both are correct)
@@ -111,15 +121,39 @@ const fnOf = (k: ElementwiseOp) => {
 };
 
 /** Every elementwise op as a function: `elementwise.tanh(x)`, `elementwise.add(a, 1)`. */
-export const elementwise = Object.fromEntries(Object.keys(ELEMENTWISE).filter((k) => k !== 'copy').map((k) => [k, fnOf(k as ElementwiseOp)])) as ElementwiseFns;
+export const elementwise = Object.fromEntries(
+  Object.keys(ELEMENTWISE).filter((k) => k !== 'copy').map((k) => [k, fnOf(k as ElementwiseOp)]),
+) as ElementwiseFns;
 /** What the table's gradients are written in. */
 const fns: GradFns<Tensor> = elementwise;
 
 // The free functions, one per op of the table (their docs: engine/index.ts). tsc refuses an op
 // missing from this list (see below).
 export const {
-  neg, exp, log, sqrt, rsqrt, abs, erf, gelu, sign, tanh,
-  add, sub, mul, div, pow, maximum, minimum, lt, le, gt, ge, eq, ne, geluGrad,
+  neg,
+  exp,
+  log,
+  sqrt,
+  rsqrt,
+  abs,
+  erf,
+  gelu,
+  sign,
+  tanh,
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  lt,
+  le,
+  gt,
+  ge,
+  eq,
+  ne,
+  geluGrad,
   where,
   ...unexported
 } = elementwise;

@@ -17,7 +17,7 @@ export function rememberHostIndex(storage: Storage, values: Int32Array): void {
  * with those dims at size 1, and `values` is row-major over it. (An index expanded over a
  * feature dim of 192 is checked 192× faster than element by element.)
  */
-export function hostIndexOf(t: Tensor): { values: Int32Array; shape: number[] } | null {
+export function hostIndexOf(t: Tensor): { values: Int32Array; shape: number[]; } | null {
   const base = hostCopies.get(t.storage);
   if (!base) return null;
   const shape = t.shape.map((n, d) => (t.strides[d] === 0 ? Math.min(n, 1) : n));

@@ -6,8 +6,13 @@
 // Like intermediates, they do not survive the scope that made them, so run backward inside the
 // scope of the forward (the training step's tidy).
 import {
-  layerNormBackwardColumns, layerNormBackwardColumnsRef, layerNormBackwardDx, layerNormBackwardDxRef,
-  layerNormForward, layerNormForwardRef, layerNormParts,
+  layerNormBackwardColumns,
+  layerNormBackwardColumnsRef,
+  layerNormBackwardDx,
+  layerNormBackwardDxRef,
+  layerNormForward,
+  layerNormForwardRef,
+  layerNormParts,
 } from '../../kernels/layer-norm.ts';
 import type { Storage } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
@@ -26,12 +31,14 @@ interface LayerNormAttrs {
   /** Written by the forward when taped, consumed (and disposed) by the backward. */
 }
 
-const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { mean: Tensor; rstd: Tensor }> = {
+const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { mean: Tensor; rstd: Tensor; }> = {
   name: 'layerNorm',
   infer(inputs) {
     const dtype = needFloat('layerNorm', inputs);
     const x = inputs[0];
-    if (x.rank === 0 || x.size === 0) throw new ShapeError('layerNorm', 'x', [x.shape], `x ${fmt(x.shape)} must have at least one dim and one element`);
+    if (x.rank === 0 || x.size === 0) {
+      throw new ShapeError('layerNorm', 'x', [x.shape], `x ${fmt(x.shape)} must have at least one dim and one element`);
+    }
     return { shape: [...x.shape], dtype };
   },
   forward(out, inputs, attrs) {
@@ -70,8 +77,8 @@ const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { me
         const p = { rows, D, wantDw, wantDb, dtype };
         // the output not wanted is bound to a stand-in of its own: writable bindings may not alias
         const stand = dwp && dbp ? null : Tensor.empty([4], 'f32', backend);
-        backend.run(kernel('layerNorm.dw_db', [[layerNormBackwardColumns(p), [0, 1, 3, 4, 5, 6], (a) => layerNormBackwardColumnsRef(a, p)]]),
-          [...st, (dwp ?? stand)!.storage, (dbp ?? stand)!.storage]);
+        backend.run(kernel('layerNorm.dw_db', [[layerNormBackwardColumns(p), [0, 1, 3, 4, 5, 6], (a) => layerNormBackwardColumnsRef(a, p)]]), [...st,
+          (dwp ?? stand)!.storage, (dbp ?? stand)!.storage]);
         stand?.dispose();
       }
     });
@@ -101,7 +108,9 @@ const layerNormDef: OpDef<[x: Tensor, ...params: Tensor[]], LayerNormAttrs, { me
 export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
   const D = x.shape.at(-1)!;
   for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
-    if (p && (p.rank !== 1 || p.shape[0] !== D)) throw new ShapeError('layerNorm', name, [x.shape, p.shape], `${name} ${fmt(p.shape)} must be [${D}] for x ${fmt(x.shape)}`);
+    if (p && (p.rank !== 1 || p.shape[0] !== D)) {
+      throw new ShapeError('layerNorm', name, [x.shape, p.shape], `${name} ${fmt(p.shape)} must be [${D}] for x ${fmt(x.shape)}`);
+    }
   }
   const inputs: [Tensor, ...Tensor[]] = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return apply(layerNormDef, inputs, { eps, hasWeight: !!weight, hasBias: !!bias });

@@ -22,7 +22,7 @@ interface LinearAttrs {
   /** The pre-activation z, written by a taped GELU forward and consumed by its backward. */
 }
 
-const linearDef: OpDef<[x: Tensor, weight: Tensor, ...biasAndResidual: Tensor[]], LinearAttrs, { pre?: Tensor }> = {
+const linearDef: OpDef<[x: Tensor, weight: Tensor, ...biasAndResidual: Tensor[]], LinearAttrs, { pre?: Tensor; }> = {
   name: 'linear',
   // inputs: x [rows, in], weight [out, in], then bias [out] and residual [rows, out] when present
   infer(inputs) {
@@ -39,12 +39,11 @@ const linearDef: OpDef<[x: Tensor, weight: Tensor, ...biasAndResidual: Tensor[]]
       withDense(inputs, ([x, w, ...rest]) => {
         const bias = attrs.hasBias ? rest[0] : undefined;
         const residual = attrs.hasResidual ? rest[attrs.hasBias ? 1 : 0] : undefined;
-        runMatmul(out.backend, x.storage, 0, w.storage, 0, out.storage,
-          { batch: 1, M: rows, N, K, transA: false, transB: true, strideA: 0, strideB: 0 },
-          { bias: bias?.storage, residual: residual?.storage, gelu, pre: pre?.storage });
+        runMatmul(out.backend, x.storage, 0, w.storage, 0, out.storage, { batch: 1, M: rows, N, K, transA: false, transB: true, strideA: 0,
+          strideB: 0 }, { bias: bias?.storage, residual: residual?.storage, gelu, pre: pre?.storage });
       });
     } catch (e) {
-      pre?.dispose();   // apply disposes the output; the pre-activation is ours
+      pre?.dispose(); // apply disposes the output; the pre-activation is ours
       throw e;
     }
     return pre ? { pre } : {};
@@ -54,11 +53,11 @@ const linearDef: OpDef<[x: Tensor, weight: Tensor, ...biasAndResidual: Tensor[]]
     let dz = g;
     if (attrs.activation === 'gelu') {
       dz = geluGrad(saved.pre!, g);
-      saved.pre!.dispose();   // large ([rows, N]): released before the matmuls below
+      saved.pre!.dispose(); // large ([rows, N]): released before the matmuls below
     }
     const grads: [Tensor | null, Tensor | null, ...(Tensor | null)[]] = [
-      needs[0] ? matmul(dz, w) : null,                       // [rows, in]
-      needs[1] ? matmul(dz, x, { transA: true }) : null,     // [out, in]
+      needs[0] ? matmul(dz, w) : null, // [rows, in]
+      needs[1] ? matmul(dz, x, { transA: true }) : null, // [out, in]
     ];
     if (attrs.hasBias) grads.push(needs[2] ? sum(dz, 0) : null);
     if (attrs.hasResidual) grads.push(needs[grads.length] ? g : null);
@@ -81,23 +80,34 @@ export interface LinearOptions {
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, opts: LinearOptions = {}): Tensor {
   const inF = x.shape.at(-1);
   if (x.rank === 0 || inF === undefined) throw new ShapeError('linear', 'x', [x.shape], `x ${fmt(x.shape)} needs at least one dim (the features)`);
-  if (weight.rank !== 2 || weight.shape[1] !== inF) throw new ShapeError('linear', 'weight', [x.shape, weight.shape], `weight ${fmt(weight.shape)} must be [out, ${inF}] for x ${fmt(x.shape)}`);
+  if (weight.rank !== 2 || weight.shape[1] !== inF) {
+    throw new ShapeError('linear', 'weight', [x.shape, weight.shape], `weight ${fmt(weight.shape)} must be [out, ${inF}] for x ${fmt(x.shape)}`);
+  }
   const outF = weight.shape[0]!;
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== outF)) throw new ShapeError('linear', 'bias', [weight.shape, bias.shape], `bias ${fmt(bias.shape)} must be [${outF}] for weight ${fmt(weight.shape)}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== outF)) {
+    throw new ShapeError('linear', 'bias', [weight.shape, bias.shape], `bias ${fmt(bias.shape)} must be [${outF}] for weight ${fmt(weight.shape)}`);
+  }
   const lead = x.shape.slice(0, -1);
   const outShape = [...lead, outF];
   const residual = opts.residual ?? null;
   if (residual && (residual.rank !== outShape.length || residual.shape.some((d, i) => d !== outShape[i]))) {
-    throw new ShapeError('linear', 'residual', [x.shape, weight.shape, residual.shape], `residual ${fmt(residual.shape)} must be ${fmt(outShape)}, the output's shape (no broadcasting)`);
+    throw new ShapeError('linear', 'residual', [x.shape, weight.shape, residual.shape],
+      `residual ${fmt(residual.shape)} must be ${fmt(outShape)}, the output's shape (no broadcasting)`);
   }
   // dtypes named by argument (the op's own check can only count inputs)
   for (const [name, t] of [['weight', weight], ['bias', bias], ['residual', residual]] as const) {
-    if (t && t.dtype !== x.dtype) throw new ShapeError('linear', name, [x.shape, t.shape], `${name} is ${t.dtype} but x is ${x.dtype}; cast() one of them`);
+    if (t && t.dtype !== x.dtype) {
+      throw new ShapeError('linear', name, [x.shape, t.shape], `${name} is ${t.dtype} but x is ${x.dtype}; cast() one of them`);
+    }
   }
   const activation = opts.activation ?? 'none';
-  if (activation !== 'none' && activation !== 'gelu') throw new ShapeError('linear', 'activation', [], `activation '${String(activation)}' is not one of 'none', 'gelu'`);
+  if (activation !== 'none' && activation !== 'gelu') {
+    throw new ShapeError('linear', 'activation', [], `activation '${String(activation)}' is not one of 'none', 'gelu'`);
+  }
   const rows = lead.reduce((a, b) => a * b, 1);
-  if (rows === 0 || outF === 0 || inF === 0) throw new ShapeError('linear', 'x, weight', [x.shape, weight.shape], `x ${fmt(x.shape)} and weight ${fmt(weight.shape)} make an empty product`);
+  if (rows === 0 || outF === 0 || inF === 0) {
+    throw new ShapeError('linear', 'x, weight', [x.shape, weight.shape], `x ${fmt(x.shape)} and weight ${fmt(weight.shape)} make an empty product`);
+  }
   const as2d = (t: Tensor, cols: number) => (t.rank === 2 ? t : reshape(t, [rows, cols]));
   const inputs: [Tensor, Tensor, ...Tensor[]] = [as2d(x, inF), weight];
   if (bias) inputs.push(bias);

@@ -11,14 +11,14 @@ export type Saved = Readonly<Record<string, Tensor>>;
 /** An op's tensor inputs, typed per op as a tuple (`[x: Tensor]`, `[a: Tensor, b?: Tensor]`, ...). */
 export type Inputs = readonly Tensor[];
 /** One flag per input: whether it wants a gradient. */
-export type Needs<I extends Inputs> = { readonly [K in keyof I]: boolean };
+export type Needs<I extends Inputs> = { readonly [K in keyof I]: boolean; };
 /** One gradient per input, null for an input that gets none. */
-export type Grads<I extends Inputs> = { readonly [K in keyof I]: Tensor | null };
+export type Grads<I extends Inputs> = { readonly [K in keyof I]: Tensor | null; };
 
 export interface OpDef<I extends Inputs, A, S extends Saved = Saved> {
   readonly name: string;
   /** Output shape and dtype; throws ShapeError naming the op, the argument and the shapes. */
-  infer(inputs: I, attrs: A): { shape: number[]; dtype: DType };
+  infer(inputs: I, attrs: A): { shape: number[]; dtype: DType; };
   /**
    * Record the kernel(s) that write `out`, returning what the backward needs besides the inputs
    * and output. `taped` says whether the tape will keep it (else `apply` disposes it at once), so
@@ -26,7 +26,7 @@ export interface OpDef<I extends Inputs, A, S extends Saved = Saved> {
    */
   forward?(out: Tensor, inputs: I, attrs: A, taped: boolean): S | void;
   /** Views share the first input's storage; they give the output's strides and offset. */
-  view?(x: Tensor, attrs: A): { strides: number[]; offset: number };
+  view?(x: Tensor, attrs: A): { strides: number[]; offset: number; };
   /**
    * Gradients of the inputs given the output's gradient `g`, written with other ops; null for
    * inputs that get none. `needs[i]` says whether input i wants one, so rules can skip work.
@@ -38,7 +38,9 @@ export interface OpDef<I extends Inputs, A, S extends Saved = Saved> {
   readonly backward: ((g: Tensor, inputs: I, out: Tensor, attrs: A, needs: Needs<I>, saved: S) => Grads<I>) | null;
 }
 
-const disposeSaved = (saved: Saved | void) => { for (const t of Object.values(saved ?? {})) t.dispose(); };
+const disposeSaved = (saved: Saved | void) => {
+  for (const t of Object.values(saved ?? {})) t.dispose();
+};
 
 export function apply<I extends Inputs, A, S extends Saved>(def: OpDef<I, A, S>, inputs: NoInfer<I>, attrs: NoInfer<A>, onBackend?: Backend): Tensor {
   const backend = inputs[0]?.backend ?? onBackend ?? getBackend();
@@ -61,7 +63,7 @@ export function apply<I extends Inputs, A, S extends Saved>(def: OpDef<I, A, S>,
     try {
       saved = def.forward(out, inputs, attrs, taped);
     } catch (e) {
-      out.dispose();   // a launcher that rejects its parameters must not leak the output
+      out.dispose(); // a launcher that rejects its parameters must not leak the output
       throw e;
     }
   } else {
@@ -97,7 +99,9 @@ export function needFloat(op: string, inputs: readonly Tensor[]): 'f32' | 'f16' 
   const first = inputs[0]?.dtype === 'f16' ? 'f16' : 'f32';
   for (const [i, t] of inputs.entries()) {
     if (t.dtype !== first) {
-      const why = t.dtype === 'i32' || first !== 'f16' && t.dtype !== 'f16' ? `needs ${first}` : `needs ${first} like input 0 (cast() to mix f16 and f32)`;
+      const why = t.dtype === 'i32' || first !== 'f16' && t.dtype !== 'f16'
+        ? `needs ${first}`
+        : `needs ${first} like input 0 (cast() to mix f16 and f32)`;
       throw new ShapeError(op, `input ${i}`, [t.shape], `${why}, got ${t.dtype} ${fmt(t.shape)}`);
     }
   }

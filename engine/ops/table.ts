@@ -1,7 +1,8 @@
 // table: every primitive op, declared once: shape rule, forward kernel, backward in other ops.
 // Composites (mean, layerNorm, attention, ...) live in composite.ts and need no backward code.
 // Backward rules never mutate inputs and never read data back to the host.
-import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, matmulKernel, reduce as reduceKernel, softmaxBackwardRows, softmaxRows, type ReduceOp } from '../../kernels/index.ts';
+import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, matmulKernel, reduce as reduceKernel,
+  softmaxBackwardRows, softmaxRows, type ReduceOp } from '../../kernels/index.ts';
 import type { Backend, DType, Storage, View } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, noGrad } from '../runtime.ts';
@@ -15,8 +16,8 @@ import { div, eq, mul, runElementwise } from './elementwise.ts';
 /** The inputs of a one-input op. */
 type X = [x: Tensor];
 
-const view = (t: Tensor, shape: Shape = t.shape, strides: Shape = t.strides, offset = t.offset): View =>
-  ({ storage: t.storage, shape, strides, offset });
+const view = (t: Tensor, shape: Shape = t.shape, strides: Shape = t.strides, offset = t.offset): View => ({ storage: t.storage, shape, strides,
+  offset });
 
 /** Run a temporary computation inside a forward without taping it; the caller disposes it. */
 const untaped = <T>(f: () => T): T => noGrad(f);
@@ -25,14 +26,13 @@ const untaped = <T>(f: () => T): T => noGrad(f);
 const fillWith = (out: Tensor, value: number, step: number) =>
   out.backend.run(fillKernel({ n: out.size, value, step, isInt: out.dtype === 'i32', f16: out.dtype === 'f16' }), [out.storage]);
 
-
 // ---- elementwise: every op of kernels/elementwise-ops.ts, derived in elementwise.ts --------------
 
 export * from './elementwise.ts';
 
 // ---- cast -------------------------------------------------------------------------------------
 
-const castDef: OpDef<X, { dtype: 'f32' | 'f16' }> = {
+const castDef: OpDef<X, { dtype: 'f32' | 'f16'; }> = {
   name: 'cast',
   infer([x], { dtype }) {
     needFloat('cast', [x]);
@@ -40,7 +40,9 @@ const castDef: OpDef<X, { dtype: 'f32' | 'f16' }> = {
   },
   forward(out, [x]) {
     const src = dense(x);
-    if (out.size > 0) out.backend.run(castKernel({ n: out.size, offset: src.t.offset, from: floatOf(src.t), to: floatOf(out) }), [src.t.storage, out.storage]);
+    if (out.size > 0) {
+      out.backend.run(castKernel({ n: out.size, offset: src.t.offset, from: floatOf(src.t), to: floatOf(out) }), [src.t.storage, out.storage]);
+    }
     if (src.owned) src.t.dispose();
   },
   backward: (g, [x]) => [cast(g, x.dtype as 'f32' | 'f16')],
@@ -72,12 +74,12 @@ const detachDef: OpDef<X, null> = {
   name: 'detach',
   infer: ([x]) => ({ shape: [...x.shape], dtype: x.dtype }),
   view: (x) => ({ strides: [...x.strides], offset: x.offset }),
-  backward: null,   // the point of detach: gradients stop here
+  backward: null, // the point of detach: gradients stop here
 };
 /** The same storage without a tape node: gradients stop here (torch's detach). */
 export const detach = (x: Tensor) => apply(detachDef, [x], null);
 
-const reshapeDef: OpDef<X, { shape: number[] }> = {
+const reshapeDef: OpDef<X, { shape: number[]; }> = {
   name: 'reshape',
   infer: ([x], { shape }) => ({ shape, dtype: x.dtype }),
   view: (x, { shape }) => ({ strides: contiguousStrides(shape), offset: x.offset }),
@@ -89,7 +91,9 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const mismatch = () => new ShapeError('reshape', 'shape', [x.shape, shape], `cannot view x ${fmt(x.shape)} (${x.size} elements) as ${fmt(shape)}`);
   const free = s.indexOf(-1);
   if (free >= 0) {
-    if (s.indexOf(-1, free + 1) >= 0) throw new ShapeError('reshape', 'shape', [x.shape, shape], `shape ${fmt(shape)} for x ${fmt(x.shape)} may have only one -1`);
+    if (s.indexOf(-1, free + 1) >= 0) {
+      throw new ShapeError('reshape', 'shape', [x.shape, shape], `shape ${fmt(shape)} for x ${fmt(x.shape)} may have only one -1`);
+    }
     const known = s.reduce((a, v, i) => (i === free ? a : a * v), 1);
     // a -1 that cannot be filled is a size mismatch, not an "invalid shape [4, 1.5]"
     if (known > 0 && x.size % known !== 0 && s.every((v, i) => i === free || (Number.isInteger(v) && v >= 0))) throw mismatch();
@@ -100,13 +104,15 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return apply(reshapeDef, [contiguous(x)], { shape: s });
 }
 
-const permuteDef: OpDef<X, { dims: number[] }> = {
+const permuteDef: OpDef<X, { dims: number[]; }> = {
   name: 'permute',
   infer: ([x], { dims }) => ({ shape: dims.map((d) => x.shape[d]!), dtype: x.dtype }),
   view: (x, { dims }) => ({ strides: dims.map((d) => x.strides[d]!), offset: x.offset }),
   backward: (g, _x, _y, { dims }) => {
     const inverse = new Array<number>(dims.length);
-    dims.forEach((d, i) => { inverse[d] = i; });
+    dims.forEach((d, i) => {
+      inverse[d] = i;
+    });
     return [permute(g, inverse)];
   },
 };
@@ -119,11 +125,11 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   return apply(permuteDef, [x], { dims: nd });
 }
 
-const expandDef: OpDef<X, { shape: number[] }> = {
+const expandDef: OpDef<X, { shape: number[]; }> = {
   name: 'expand',
   infer: ([x], { shape }) => ({ shape, dtype: x.dtype }),
   view: (x, { shape }) => ({ strides: broadcastStrides(x.shape, x.strides, shape), offset: x.offset }),
-  backward: (g) => [g],   // the tape sums g back to x's shape
+  backward: (g) => [g], // the tape sums g back to x's shape
 };
 /** Broadcast x to `shape` without copying (stride 0 along expanded dims); -1 keeps a size. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
@@ -134,7 +140,11 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return apply(expandDef, [x], { shape: s });
 }
 
-interface SliceAttrs { dim: number; start: number; end: number }
+interface SliceAttrs {
+  dim: number;
+  start: number;
+  end: number;
+}
 const sliceDef: OpDef<X, SliceAttrs> = {
   name: 'slice',
   infer: ([x], { dim, start, end }) => {
@@ -151,11 +161,17 @@ export function slice(x: Tensor, dim: number, start: number, end?: number): Tens
   const n = x.shape[d]!;
   const s = start < 0 ? start + n : start;
   const e = end === undefined ? n : end < 0 ? end + n : end;
-  if (!(0 <= s && s <= e && e <= n)) throw new ShapeError('slice', 'range', [x.shape], `range ${start}:${end ?? ''} is outside dim ${d} of x ${fmt(x.shape)} (size ${n})`);
+  if (!(0 <= s && s <= e && e <= n)) {
+    throw new ShapeError('slice', 'range', [x.shape], `range ${start}:${end ?? ''} is outside dim ${d} of x ${fmt(x.shape)} (size ${n})`);
+  }
   return apply(sliceDef, [x], { dim: d, start: s, end: e });
 }
 
-interface PadAttrs { shape: Shape; dim: number; start: number }
+interface PadAttrs {
+  shape: Shape;
+  dim: number;
+  start: number;
+}
 const padSliceDef: OpDef<[g: Tensor], PadAttrs> = {
   name: 'padSlice',
   infer: ([g], { shape }) => ({ shape: [...shape], dtype: g.dtype }),
@@ -170,7 +186,7 @@ export function padSlice(g: Tensor, shape: Shape, dim: number, start: number): T
   return apply(padSliceDef, [g], { shape, dim, start });
 }
 
-const concatDef: OpDef<readonly Tensor[], { dim: number }> = {
+const concatDef: OpDef<readonly Tensor[], { dim: number; }> = {
   name: 'concat',
   infer: (xs, { dim }) => {
     const first = xs[0];
@@ -179,7 +195,10 @@ const concatDef: OpDef<readonly Tensor[], { dim: number }> = {
     shape[dim] = 0;
     for (const [i, t] of xs.entries()) {
       const bad = t.rank !== first.rank || t.dtype !== first.dtype || t.shape.some((v, d) => d !== dim && v !== first.shape[d]);
-      if (bad) throw new ShapeError('concat', `tensors[${i}]`, xs.map((x) => x.shape), `tensors[${i}] ${fmt(t.shape)} ${t.dtype} does not match tensors[0] ${fmt(first.shape)} ${first.dtype} outside dim ${dim}`);
+      if (bad) {
+        throw new ShapeError('concat', `tensors[${i}]`, xs.map((x) => x.shape),
+          `tensors[${i}] ${fmt(t.shape)} ${t.dtype} does not match tensors[0] ${fmt(first.shape)} ${first.dtype} outside dim ${dim}`);
+      }
       shape[dim] += t.shape[dim]!;
     }
     return { shape, dtype: first.dtype };
@@ -209,7 +228,11 @@ export function concat(tensors: readonly Tensor[], dim = 0): Tensor {
 
 // ---- reductions -------------------------------------------------------------------------------
 
-interface ReduceAttrs { op: ReduceOp; axes: number[]; keepdim: boolean }
+interface ReduceAttrs {
+  op: ReduceOp;
+  axes: number[];
+  keepdim: boolean;
+}
 
 function reduceDef(name: ReduceOp, backward: OpDef<X, ReduceAttrs>['backward']): OpDef<X, ReduceAttrs> {
   return {
@@ -227,8 +250,8 @@ function reduceDef(name: ReduceOp, backward: OpDef<X, ReduceAttrs>['backward']):
       const first = red[0] ?? 0, lastR = red.at(-1) ?? -1;
       const block = red.length === 0 || live.filter((d) => d >= first && d <= lastR).every((d) => axes.includes(d));
       const prod = (ds: number[]) => ds.reduce((a, d) => a * x.shape[d]!, 1);
-      let src: { t: Tensor; owned: boolean };
-      let shape: { outer: number; len: number; inner: number };
+      let src: { t: Tensor; owned: boolean; };
+      let shape: { outer: number; len: number; inner: number; };
       if (block) {
         src = dense(x);
         shape = { outer: prod(live.filter((d) => d < first)), len: prod(red), inner: prod(live.filter((d) => d > lastR)) };
@@ -276,9 +299,14 @@ export const max = (x: Tensor, axes?: number | readonly number[], keepdim = fals
 
 /** A batched matmul's shape: c[batch, M, N] = op(a) · op(b). */
 export interface MatmulArgs {
-  batch: number; M: number; N: number; K: number;
-  transA: boolean; transB: boolean;
-  strideA: number; strideB: number;   // elements between batch items; 0 broadcasts
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  strideA: number;
+  strideB: number; // elements between batch items; 0 broadcasts
 }
 
 /**
@@ -299,23 +327,33 @@ export interface MatmulEpilogueArgs {
  * windows at their offsets, c is dense. The device's subgroups and adapter pick the kernel and
  * its tile (kernels/matmul.ts).
  */
-export function runMatmul(backend: Backend, a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs, e: MatmulEpilogueArgs = {}): void {
+export function runMatmul(backend: Backend, a: Storage, offA: number, b: Storage, offB: number, out: Storage, args: MatmulArgs,
+  e: MatmulEpilogueArgs = {}): void
+{
   const epilogue = { bias: !!e.bias, gelu: !!e.gelu, residual: !!e.residual, pre: !!e.pre };
-  const k = matmulKernel({ ...args, offA, offB, offC: 0, subgroupSize: backend.subgroupSize, adapter: backend.adapter, epilogue, dtype: out.dtype === 'f16' ? 'f16' : 'f32' });
+  const k = matmulKernel({ ...args, offA, offB, offC: 0, subgroupSize: backend.subgroupSize, adapter: backend.adapter, epilogue,
+    dtype: out.dtype === 'f16' ? 'f16' : 'f32' });
   backend.run(k, [a, b, out, ...[e.bias, e.residual, e.pre].filter((s): s is Storage => !!s)]);
 }
 
-interface MatmulAttrs { transA: boolean; transB: boolean }
+interface MatmulAttrs {
+  transA: boolean;
+  transB: boolean;
+}
 const matmulDef: OpDef<[a: Tensor, b: Tensor], MatmulAttrs> = {
   name: 'matmul',
   infer([a, b], { transA, transB }) {
     const dtype = needFloat('matmul', [a, b]);
-    if (a.rank < 2 || b.rank < 2) throw new ShapeError('matmul', 'a, b', [a.shape, b.shape], `a ${fmt(a.shape)} and b ${fmt(b.shape)} must both have at least 2 dims`);
+    if (a.rank < 2 || b.rank < 2) {
+      throw new ShapeError('matmul', 'a, b', [a.shape, b.shape], `a ${fmt(a.shape)} and b ${fmt(b.shape)} must both have at least 2 dims`);
+    }
     const [M, Ka] = transA ? [a.shape.at(-1)!, a.shape.at(-2)!] : [a.shape.at(-2)!, a.shape.at(-1)!];
     const [Kb, N] = transB ? [b.shape.at(-1)!, b.shape.at(-2)!] : [b.shape.at(-2)!, b.shape.at(-1)!];
     if (Ka !== Kb) {
       throw new ShapeError('matmul', 'a, b', [a.shape, b.shape],
-        `a ${fmt(a.shape)}${transA ? 'ᵀ' : ''} and b ${fmt(b.shape)}${transB ? 'ᵀ' : ''} disagree on the inner dim (${Ka} vs ${Kb})${!transB && b.shape.at(-1) === Ka ? '; did you mean transB?' : ''}`);
+        `a ${fmt(a.shape)}${transA ? 'ᵀ' : ''} and b ${fmt(b.shape)}${transB ? 'ᵀ' : ''} disagree on the inner dim (${Ka} vs ${Kb})${
+          !transB && b.shape.at(-1) === Ka ? '; did you mean transB?' : ''
+        }`);
     }
     const ba = a.shape.slice(0, -2), bb = b.shape.slice(0, -2);
     // broadcastShapes would name only the batch dims; name the operands too
@@ -323,7 +361,8 @@ const matmulDef: OpDef<[a: Tensor, b: Tensor], MatmulAttrs> = {
     try {
       batch = broadcastShapes('matmul', [ba, bb]);
     } catch {
-      throw new ShapeError('matmul', 'a, b', [a.shape, b.shape], `batch dims of a ${fmt(a.shape)} and b ${fmt(b.shape)} do not broadcast (${fmt(ba)} vs ${fmt(bb)})`);
+      throw new ShapeError('matmul', 'a, b', [a.shape, b.shape],
+        `batch dims of a ${fmt(a.shape)} and b ${fmt(b.shape)} do not broadcast (${fmt(ba)} vs ${fmt(bb)})`);
     }
     return { shape: [...batch, M, N], dtype };
   },
@@ -334,7 +373,10 @@ const matmulDef: OpDef<[a: Tensor, b: Tensor], MatmulAttrs> = {
     const K = transA ? a.shape.at(-2)! : a.shape.at(-1)!;
     // empty products: the GPU launcher rejects them, the result is empty or all zeros (as torch)
     if (out.size === 0) return;
-    if (K === 0) { fillWith(out, 0, 0); return; }
+    if (K === 0) {
+      fillWith(out, 0, 0);
+      return;
+    }
     // an operand whose batch is 1 is shared by every batch item (stride 0); one with a partial
     // broadcast is expanded to the full batch first
     const prep = (t: Tensor, rows: number, cols: number) => {
@@ -348,8 +390,8 @@ const matmulDef: OpDef<[a: Tensor, b: Tensor], MatmulAttrs> = {
     };
     const A = prep(a, a.shape.at(-2)!, a.shape.at(-1)!);
     const B = prep(b, b.shape.at(-2)!, b.shape.at(-1)!);
-    runMatmul(out.backend, A.t.storage, A.t.offset, B.t.storage, B.t.offset, out.storage,
-      { batch, M, N, K, transA, transB, strideA: A.stride, strideB: B.stride });
+    runMatmul(out.backend, A.t.storage, A.t.offset, B.t.storage, B.t.offset, out.storage, { batch, M, N, K, transA, transB, strideA: A.stride,
+      strideB: B.stride });
     if (A.owned) A.t.dispose();
     if (B.owned) B.t.dispose();
   },
@@ -362,7 +404,7 @@ const matmulDef: OpDef<[a: Tensor, b: Tensor], MatmulAttrs> = {
   },
 };
 /** Batched matrix product with broadcast batch dims; transA/transB read an operand transposed. */
-export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
+export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean; } = {}): Tensor {
   return apply(matmulDef, [a, b], { transA: opts.transA ?? false, transB: opts.transB ?? false });
 }
 
@@ -378,7 +420,9 @@ const softmaxDef: OpDef<X, null> = {
   forward(out, [x]) {
     const cols = x.shape.at(-1)!;
     const src = dense(x);
-    if (out.size > 0) out.backend.run(softmaxRows({ rows: out.size / cols, cols, offset: src.t.offset, dtype: floatOf(out) }), [src.t.storage, out.storage]);
+    if (out.size > 0) {
+      out.backend.run(softmaxRows({ rows: out.size / cols, cols, offset: src.t.offset, dtype: floatOf(out) }), [src.t.storage, out.storage]);
+    }
     if (src.owned) src.t.dispose();
   },
   // dx = y ⊙ (g − Σ_j g_j y_j), one row kernel
@@ -412,9 +456,13 @@ export function softmax(x: Tensor, dim = -1): Tensor {
 
 function checkIndex(op: string, x: Shape, dim: number, index: Tensor, sizeAlongDim: number, xName: string): void {
   if (index.dtype !== 'i32') throw new ShapeError(op, 'index', [index.shape], `index must be i32, got ${index.dtype}`);
-  if (index.rank !== x.length) throw new ShapeError(op, 'index', [x, index.shape], `index ${fmt(index.shape)} must have the rank of ${xName} ${fmt(x)}`);
+  if (index.rank !== x.length) {
+    throw new ShapeError(op, 'index', [x, index.shape], `index ${fmt(index.shape)} must have the rank of ${xName} ${fmt(x)}`);
+  }
   for (let d = 0; d < x.length; d++) {
-    if (d !== dim && index.shape[d]! > x[d]!) throw new ShapeError(op, 'index', [x, index.shape], `index ${fmt(index.shape)} is larger than ${xName} ${fmt(x)} along dim ${d}`);
+    if (d !== dim && index.shape[d]! > x[d]!) {
+      throw new ShapeError(op, 'index', [x, index.shape], `index ${fmt(index.shape)} is larger than ${xName} ${fmt(x)} along dim ${d}`);
+    }
   }
   const host = hostIndexOf(index);
   if (!host) return;
@@ -422,12 +470,13 @@ function checkIndex(op: string, x: Shape, dim: number, index: Tensor, sizeAlongD
     const v = host.values[i]!;
     if (v < 0 || v >= sizeAlongDim) {
       const coord = host.shape.map((_, d) => Math.floor(i / numel(host.shape.slice(d + 1))) % host.shape[d]!);
-      throw new ShapeError(op, 'index', [index.shape, x], `index ${fmt(index.shape)} holds ${v} at (${coord.join(', ')}), but ${xName} ${fmt(x)} has ${sizeAlongDim} entries along dim ${dim}`);
+      throw new ShapeError(op, 'index', [index.shape, x],
+        `index ${fmt(index.shape)} holds ${v} at (${coord.join(', ')}), but ${xName} ${fmt(x)} has ${sizeAlongDim} entries along dim ${dim}`);
     }
   }
 }
 
-const gatherDef: OpDef<[x: Tensor, index: Tensor], { dim: number }> = {
+const gatherDef: OpDef<[x: Tensor, index: Tensor], { dim: number; }> = {
   name: 'gather',
   infer([x, index], { dim }) {
     const dtype = needFloat('gather', [x]);
@@ -447,17 +496,20 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   return apply(gatherDef, [x, index], { dim: normDim('gather', dim, x.rank, x.shape) });
 }
 
-const scatterDef: OpDef<[index: Tensor, src: Tensor], { shape: Shape; dim: number }> = {
+const scatterDef: OpDef<[index: Tensor, src: Tensor], { shape: Shape; dim: number; }> = {
   name: 'scatterAdd',
   infer([index, src], { shape, dim }) {
     const dtype = needFloat('scatterAdd', [src]);
-    if (!sameShape(index.shape, src.shape)) throw new ShapeError('scatterAdd', 'src', [index.shape, src.shape], `src ${fmt(src.shape)} must have index's shape ${fmt(index.shape)}`);
+    if (!sameShape(index.shape, src.shape)) {
+      throw new ShapeError('scatterAdd', 'src', [index.shape, src.shape], `src ${fmt(src.shape)} must have index's shape ${fmt(index.shape)}`);
+    }
     checkIndex('scatterAdd', shape, dim, index, shape[dim]!, 'out');
     return { shape: [...shape], dtype };
   },
   forward(out, [index, src], { dim }) {
     const I = dense(index, true), S = dense(src, true);
-    out.backend.run(scatterAddKernel({ outShape: out.shape, indexShape: index.shape, dim, dtype: floatOf(out) }), [S.t.storage, I.t.storage, out.storage]);
+    out.backend.run(scatterAddKernel({ outShape: out.shape, indexShape: index.shape, dim, dtype: floatOf(out) }), [S.t.storage, I.t.storage,
+      out.storage]);
     if (I.owned) I.t.dispose();
     if (S.owned) S.t.dispose();
   },
@@ -470,12 +522,20 @@ export function scatterAdd(shape: Shape, dim: number, index: Tensor, src: Tensor
 
 // ---- creation ---------------------------------------------------------------------------------
 
-interface FillAttrs { shape: number[]; dtype: DType; value: number; step: number }
+interface FillAttrs {
+  shape: number[];
+  dtype: DType;
+  value: number;
+  step: number;
+}
 const fillDef: OpDef<[], FillAttrs> = {
   name: 'fill',
-  infer: (_inputs, { shape, dtype }) => { checkShape('fill', shape); return { shape, dtype }; },
+  infer: (_inputs, { shape, dtype }) => {
+    checkShape('fill', shape);
+    return { shape, dtype };
+  },
   forward: (out, _inputs, { value, step }) => fillWith(out, value, step),
-  backward: null,   // no inputs
+  backward: null, // no inputs
 };
 /** A tensor of `shape` filled with `value`, written on the device (no upload). */
 export function full(shape: Shape, value: number, backend = getBackend(), dtype: DType = 'f32'): Tensor {

@@ -19,7 +19,11 @@ import { keep, noGrad, tidy } from '../runtime.ts';
 import type { Tensor } from '../tensor.ts';
 
 /** Parameters updated alike; `weightDecay` fixes the group's own (else each step's `wd`); `name` labels errors and logs. */
-export interface ParamGroup { params: Tensor[]; weightDecay?: number; name?: string }
+export interface ParamGroup {
+  params: Tensor[];
+  weightDecay?: number;
+  name?: string;
+}
 /** AdamW's fixed hyper-parameters; what a schedule moves (lr, weight decay) is given to each `step`. */
 export interface AdamWOptions {
   betas?: [number, number];
@@ -37,7 +41,11 @@ export interface AdamWStep {
   invScale?: number;
 }
 
-interface State { m: Tensor; v: Tensor; step: number }
+interface State {
+  m: Tensor;
+  v: Tensor;
+  step: number;
+}
 
 const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -74,38 +82,51 @@ export class AdamW {
     const wd = hyper.wd ?? 0.01;
     const invScale = hyper.invScale ?? 1;
     const bad = lrs.findIndex((x) => !finite(x));
-    if (bad >= 0) throw new RangeError(`AdamW.step: lr ${String(lrs[bad])}${typeof hyper.lr === 'number' ? '' : ` (group ${this.groups[bad]!.name ?? bad})`} must be a finite number`);
+    if (bad >= 0) {
+      throw new RangeError(
+        `AdamW.step: lr ${String(lrs[bad])}${
+          typeof hyper.lr === 'number' ? '' : ` (group ${this.groups[bad]!.name ?? bad})`
+        } must be a finite number`,
+      );
+    }
     if (!finite(wd)) throw new RangeError(`AdamW.step: wd ${String(wd)} must be a finite number`);
     if (!(invScale > 0 && Number.isFinite(invScale))) throw new RangeError(`AdamW.step: invScale ${invScale} must be a finite number > 0`);
     const [b1, b2] = this.betas;
-    noGrad(() => tidy(() => {
-      const fused: AdamwItem[] = [];
-      for (const [i, group] of this.groups.entries()) {
-        const lr = lrs[i]!, decay = group.weightDecay ?? wd;
-        for (const p of group.params) {
-          if (!p.grad) continue;
-          const s = this.stateOf(p);
-          s.step++;
-          if (this.fused) {
-            fused.push({ p, g: p.grad, m: s.m, v: s.v, o: { lr, wd: decay, step: s.step } });
-            continue;
+    noGrad(() =>
+      tidy(() => {
+        const fused: AdamwItem[] = [];
+        for (const [i, group] of this.groups.entries()) {
+          const lr = lrs[i]!, decay = group.weightDecay ?? wd;
+          for (const p of group.params) {
+            if (!p.grad) continue;
+            const s = this.stateOf(p);
+            s.step++;
+            if (this.fused) {
+              fused.push({ p, g: p.grad, m: s.m, v: s.v, o: { lr, wd: decay, step: s.step } });
+              continue;
+            }
+            const g = invScale !== 1 ? mul(p.grad, invScale) : p.grad;
+            const decayed = decay !== 0 ? mul(p, 1 - lr * decay) : p;
+            s.m.assign(add(mul(s.m, b1), mul(g, 1 - b1)));
+            s.v.assign(add(mul(s.v, b2), mul(mul(g, g), 1 - b2)));
+            const stepSize = lr / (1 - b1 ** s.step);
+            const denom = add(div(sqrt(s.v), Math.sqrt(1 - b2 ** s.step)), this.eps);
+            p.assign(add(decayed, mul(div(s.m, denom), -stepSize)));
           }
-          const g = invScale !== 1 ? mul(p.grad, invScale) : p.grad;
-          const decayed = decay !== 0 ? mul(p, 1 - lr * decay) : p;
-          s.m.assign(add(mul(s.m, b1), mul(g, 1 - b1)));
-          s.v.assign(add(mul(s.v, b2), mul(mul(g, g), 1 - b2)));
-          const stepSize = lr / (1 - b1 ** s.step);
-          const denom = add(div(sqrt(s.v), Math.sqrt(1 - b2 ** s.step)), this.eps);
-          p.assign(add(decayed, mul(div(s.m, denom), -stepSize)));
         }
-      }
-      adamwUpdateMany(fused, { b1, b2, eps: this.eps, invScale });
-    }));
+        adamwUpdateMany(fused, { b1, b2, eps: this.eps, invScale });
+      })
+    );
   }
 
   /** Dispose every gradient (they are recreated by the next backward). */
   zeroGrad(): void {
-    for (const group of this.groups) for (const p of group.params) { p.grad?.dispose(); p.grad = null; }
+    for (const group of this.groups) {
+      for (const p of group.params) {
+        p.grad?.dispose();
+        p.grad = null;
+      }
+    }
   }
 
   private stateOf(p: Tensor): State {
@@ -118,7 +139,9 @@ export class AdamW {
   }
 
   /** Moments and step counts by parameter (for checkpoints); absent before a param's first step. */
-  stateFor(p: Tensor): Readonly<State> | undefined { return this.state.get(p); }
+  stateFor(p: Tensor): Readonly<State> | undefined {
+    return this.state.get(p);
+  }
 
   /** Restore a parameter's moments (copied) and step count. */
   loadState(p: Tensor, m: Tensor, v: Tensor, step: number): void {
@@ -130,7 +153,10 @@ export class AdamW {
 
   dispose(): void {
     this.zeroGrad();
-    for (const s of this.state.values()) { s.m.dispose(); s.v.dispose(); }
+    for (const s of this.state.values()) {
+      s.m.dispose();
+      s.v.dispose();
+    }
     this.state.clear();
   }
 }

@@ -9,16 +9,18 @@ import type { Tensor } from '../tensor.ts';
 import { fmt } from '../errors.ts';
 
 /** In place, without gradients: target ← momentum·target + (1 − momentum)·source, pairwise (I-JEPA's target-encoder update). */
-export function emaUpdate(target: readonly Tensor[], source: readonly Tensor[], momentum: number, opts: { fused?: boolean } = {}): void {
+export function emaUpdate(target: readonly Tensor[], source: readonly Tensor[], momentum: number, opts: { fused?: boolean; } = {}): void {
   if (target.length !== source.length) throw new Error(`emaUpdate: ${target.length} target tensors but ${source.length} source tensors`);
-  noGrad(() => tidy(() => {
-    target.forEach((t, i) => {
-      const s = source[i]!;
-      if (t.shape.length !== s.shape.length || t.shape.some((v, d) => v !== s.shape[d])) {
-        throw new Error(`emaUpdate: tensor ${i} (${t.name ?? ''}) is ${fmt(t.shape)} in the target but ${fmt(s.shape)} in the source`);
-      }
-      if (!(opts.fused ?? true)) t.assign(add(mul(t, momentum), mul(s, 1 - momentum)));
-    });
-    if (opts.fused ?? true) emaInPlaceMany(target, source, momentum);
-  }));
+  noGrad(() =>
+    tidy(() => {
+      target.forEach((t, i) => {
+        const s = source[i]!;
+        if (t.shape.length !== s.shape.length || t.shape.some((v, d) => v !== s.shape[d])) {
+          throw new Error(`emaUpdate: tensor ${i} (${t.name ?? ''}) is ${fmt(t.shape)} in the target but ${fmt(s.shape)} in the source`);
+        }
+        if (!(opts.fused ?? true)) t.assign(add(mul(t, momentum), mul(s, 1 - momentum)));
+      });
+      if (opts.fused ?? true) emaInPlaceMany(target, source, momentum);
+    })
+  );
 }

@@ -18,7 +18,10 @@ function checkInPlace(op: string, what: readonly [string, Tensor][]): void {
   const [, first] = what[0]!;
   for (const [name, t] of what) {
     if (t.dtype !== 'f32') throw new ShapeError(op, name, [t.shape], `${name} must be f32, got ${t.dtype}`);
-    if (!sameShape(t.shape, first.shape)) throw new ShapeError(op, name, what.map(([, x]) => x.shape), `${name} ${fmt(t.shape)} must have the shape of ${what[0]![0]} ${fmt(first.shape)}`);
+    if (!sameShape(t.shape, first.shape)) {
+      throw new ShapeError(op, name, what.map(([, x]) => x.shape),
+        `${name} ${fmt(t.shape)} must have the shape of ${what[0]![0]} ${fmt(first.shape)}`);
+    }
     if (t.disposed) throw new Error(`${op}: ${name} ${fmt(t.shape)} was disposed`);
   }
   for (const [name, t] of what) {
@@ -32,7 +35,9 @@ function checkInPlace(op: string, what: readonly [string, Tensor][]): void {
  * t alone, as the composed optimizers (which swap in new storage) do.
  */
 function writable(op: string, name: string, t: Tensor): void {
-  if (!t.isContiguous || t.offset !== 0) throw new Error(`${op}: ${name} ${fmt(t.shape)} is updated in place, so it must be a dense tensor, not a view`);
+  if (!t.isContiguous || t.offset !== 0) {
+    throw new Error(`${op}: ${name} ${fmt(t.shape)} is updated in place, so it must be a dense tensor, not a view`);
+  }
   if (t.storage.refs > 1) {
     const own = noGrad(() => copy(t));
     t.assign(own);
@@ -41,9 +46,19 @@ function writable(op: string, name: string, t: Tensor): void {
 }
 
 /** One tensor's AdamW hyper-parameters: lr, decoupled weight decay and its step count (from 1, this one included). */
-export interface AdamwStep { lr: number; wd: number; step: number }
+export interface AdamwStep {
+  lr: number;
+  wd: number;
+  step: number;
+}
 /** One tensor's AdamW update: parameter, gradient, moments, and its step. */
-export interface AdamwItem { p: Tensor; g: Tensor; m: Tensor; v: Tensor; o: AdamwStep }
+export interface AdamwItem {
+  p: Tensor;
+  g: Tensor;
+  m: Tensor;
+  v: Tensor;
+  o: AdamwStep;
+}
 
 /**
  * How many tensors one optimizer launch may update when each binds `perTensor` storage buffers:
@@ -74,7 +89,11 @@ export function adamwUpdateMany(items: readonly AdamwItem[], shared: AdamwShared
   for (const { p, g, m, v } of live) {
     checkInPlace('adamwUpdate', [['p', p], ['g', g], ['m', m], ['v', v]]);
     if (new Set([p, m, v].map((t) => t.storage)).size !== 3) throw new Error('adamwUpdate: p, m and v must be distinct tensors');
-    if (p.backend !== first.p.backend) throw new Error(`adamwUpdate: ${p.name ?? fmt(p.shape)} lives on ${p.backend.name}, ${first.p.name ?? fmt(first.p.shape)} on ${first.p.backend.name}`);
+    if (p.backend !== first.p.backend) {
+      throw new Error(
+        `adamwUpdate: ${p.name ?? fmt(p.shape)} lives on ${p.backend.name}, ${first.p.name ?? fmt(first.p.shape)} on ${first.p.backend.name}`,
+      );
+    }
     for (const [name, t] of [['p', p], ['m', m], ['v', v]] as const) writable('adamwUpdate', name, t);
   }
   const backend = first.p.backend;
@@ -101,7 +120,11 @@ export function emaInPlaceMany(targets: readonly Tensor[], sources: readonly Ten
   if (!first) return;
   for (const [t, s] of pairs) {
     checkInPlace('emaInPlace', [['target', t], ['source', s]]);
-    if (t.backend !== first[0].backend) throw new Error(`emaInPlace: ${t.name ?? fmt(t.shape)} lives on ${t.backend.name}, ${first[0].name ?? fmt(first[0].shape)} on ${first[0].backend.name}`);
+    if (t.backend !== first[0].backend) {
+      throw new Error(
+        `emaInPlace: ${t.name ?? fmt(t.shape)} lives on ${t.backend.name}, ${first[0].name ?? fmt(first[0].shape)} on ${first[0].backend.name}`,
+      );
+    }
     writable('emaInPlace', 'target', t);
   }
   const backend = first[0].backend;
@@ -131,8 +154,14 @@ export function nonFiniteCount(xs: readonly Tensor[]): Tensor {
   const first = live[0];
   if (!first) return full([1], 0, undefined, 'i32');
   for (const t of live) {
-    if (t.dtype !== 'f32') throw new ShapeError('nonFiniteCount', 'xs', [t.shape], `${t.name ?? fmt(t.shape)} is ${t.dtype}; the check reads f32 values`);
-    if (t.backend !== first.backend) throw new Error(`nonFiniteCount: ${t.name ?? fmt(t.shape)} lives on ${t.backend.name}, ${first.name ?? fmt(first.shape)} on ${first.backend.name}`);
+    if (t.dtype !== 'f32') {
+      throw new ShapeError('nonFiniteCount', 'xs', [t.shape], `${t.name ?? fmt(t.shape)} is ${t.dtype}; the check reads f32 values`);
+    }
+    if (t.backend !== first.backend) {
+      throw new Error(
+        `nonFiniteCount: ${t.name ?? fmt(t.shape)} lives on ${t.backend.name}, ${first.name ?? fmt(first.shape)} on ${first.backend.name}`,
+      );
+    }
   }
   const count = full([1], 0, first.backend, 'i32');
   const backend = first.backend;

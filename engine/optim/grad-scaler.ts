@@ -19,7 +19,10 @@ export interface GradScalerOptions {
 }
 
 /** What a checkpoint keeps to resume the scaler exactly. */
-export interface GradScalerState { scale: number; cleanSteps: number }
+export interface GradScalerState {
+  scale: number;
+  cleanSteps: number;
+}
 
 const GROWTH = 2;
 const BACKOFF = 0.5;
@@ -42,13 +45,15 @@ export class GradScaler {
   }
 
   /** The overflow check, recorded now: how many gradient values are NaN/±Inf (i32 [1]). */
-  check(grads: readonly Tensor[]): Tensor { return nonFiniteCount(grads); }
+  check(grads: readonly Tensor[]): Tensor {
+    return nonFiniteCount(grads);
+  }
 
   /**
    * Account for one step whose check read `nonFinite`: an overflow skips the update and halves
    * S; otherwise the step counts as clean and the `growthInterval`-th clean step doubles S.
    */
-  update(nonFinite: number): { skipped: boolean; grown: boolean } {
+  update(nonFinite: number): { skipped: boolean; grown: boolean; } {
     if (nonFinite > 0) {
       this.scale *= BACKOFF;
       this.cleanSteps = 0;
@@ -60,7 +65,9 @@ export class GradScaler {
     return { skipped: false, grown: true };
   }
 
-  state(): GradScalerState { return { scale: this.scale, cleanSteps: this.cleanSteps }; }
+  state(): GradScalerState {
+    return { scale: this.scale, cleanSteps: this.cleanSteps };
+  }
 
   /** Restore a saved state; `source` names where it came from in errors. */
   loadState(s: GradScalerState, source = 'state'): void {

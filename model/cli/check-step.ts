@@ -8,8 +8,10 @@ import { checkStepBundle, DEFAULT_TOLERANCE, formatParityReport, parseStepBundle
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
 const OPTIONS = {
-  tol: { type: 'number', help: 'max error of loss, activations and gradients, relative to each tensor\'s largest magnitude', defaultText: 'per group, 4× the measured error', min: 0, max: 1 },
-  'after-tol': { type: 'number', help: 'max absolute error of parameters after the step, in units of lr', defaultText: 'per group, 4× the measured error', min: 0, max: 1e6 },
+  tol: { type: 'number', help: "max error of loss, activations and gradients, relative to each tensor's largest magnitude",
+    defaultText: 'per group, 4× the measured error', min: 0, max: 1 },
+  'after-tol': { type: 'number', help: 'max absolute error of parameters after the step, in units of lr',
+    defaultText: 'per group, 4× the measured error', min: 0, max: 1e6 },
 } satisfies OptionTable;
 
 /** The per-group defaults, with --tol and --after-tol (when given) replacing a whole class. */
@@ -25,7 +27,10 @@ export const checkStepCommand = {
   summary: SUMMARY,
   async run(argv: string[]): Promise<void> {
     const { values, help, positionals } = parseOptions('check-step', OPTIONS, argv, true);
-    if (help) { console.log(helpText('check-step', SUMMARY, OPTIONS, 'ijepa check-step <bundle.safetensors>... [options]')); return; }
+    if (help) {
+      console.log(helpText('check-step', SUMMARY, OPTIONS, 'ijepa check-step <bundle.safetensors>... [options]'));
+      return;
+    }
     if (positionals.length === 0) throw new OptionError('check-step: give at least one bundle file');
     await initWebGPU();
     let failed = 0;

@@ -5,35 +5,71 @@
 // every error is an OptionError (a usage error, exit 2) naming the file and the key.
 import { readFile } from 'node:fs/promises';
 import {
-  checkField, MASK_FIELDS, MODEL_FIELDS, OPTIM_FIELDS, show, derivePreset, getPreset, type Field,
-  type MaskConfig, type ModelConfig, type OptimConfig, type Preset,
+  checkField,
+  MASK_FIELDS,
+  MODEL_FIELDS,
+  OPTIM_FIELDS,
+  show,
+  derivePreset,
+  getPreset,
+  type Field,
+  type MaskConfig,
+  type ModelConfig,
+  type OptimConfig,
+  type Preset,
 } from '../index.ts';
 import { OptionError } from './options.ts';
 
 const IGNORED = new Set([
-  'data.root_path', 'data.image_folder', 'data.num_workers', 'data.pin_mem', 'data.use_gaussian_blur',
-  'data.use_horizontal_flip', 'data.use_color_distortion', 'data.color_jitter_strength', 'data.crop_scale',
-  'logging.folder', 'logging.write_tag', 'meta.load_checkpoint', 'meta.read_checkpoint', 'meta.copy_data',
-  'meta.use_bfloat16', 'data.copy_data',
+  'data.root_path',
+  'data.image_folder',
+  'data.num_workers',
+  'data.pin_mem',
+  'data.use_gaussian_blur',
+  'data.use_horizontal_flip',
+  'data.use_color_distortion',
+  'data.color_jitter_strength',
+  'data.crop_scale',
+  'logging.folder',
+  'logging.write_tag',
+  'meta.load_checkpoint',
+  'meta.read_checkpoint',
+  'meta.copy_data',
+  'meta.use_bfloat16',
+  'data.copy_data',
 ]);
 
 const MODEL_NAMES: Record<string, string> = {
-  vit_tiny: 'vit-tiny', vit_small: 'vit-small', vit_base: 'vit-base', vit_large: 'vit-large', vit_huge: 'vit-huge',
+  vit_tiny: 'vit-tiny',
+  vit_small: 'vit-small',
+  vit_base: 'vit-base',
+  vit_large: 'vit-large',
+  vit_huge: 'vit-huge',
 };
 
 type Json = Record<string, unknown>;
 
 // Each official key that sets a preset field, and that field (its range is the schema's).
 const FIELD_OF: Record<string, ['model', keyof ModelConfig] | ['mask', keyof MaskConfig] | ['optim', keyof OptimConfig]> = {
-  'meta.pred_depth': ['model', 'predDepth'], 'meta.pred_emb_dim': ['model', 'predDim'],
-  'data.crop_size': ['model', 'imgSize'], 'mask.patch_size': ['model', 'patchSize'],
+  'meta.pred_depth': ['model', 'predDepth'],
+  'meta.pred_emb_dim': ['model', 'predDim'],
+  'data.crop_size': ['model', 'imgSize'],
+  'mask.patch_size': ['model', 'patchSize'],
   'data.batch_size': ['optim', 'batch'],
-  'mask.enc_mask_scale': ['mask', 'encMaskScale'], 'mask.pred_mask_scale': ['mask', 'predMaskScale'],
-  'mask.aspect_ratio': ['mask', 'aspectRatio'], 'mask.num_enc_masks': ['mask', 'nenc'],
-  'mask.num_pred_masks': ['mask', 'npred'], 'mask.min_keep': ['mask', 'minKeep'], 'mask.allow_overlap': ['mask', 'allowOverlap'],
-  'optimization.lr': ['optim', 'refLr'], 'optimization.start_lr': ['optim', 'startLr'], 'optimization.final_lr': ['optim', 'finalLr'],
-  'optimization.weight_decay': ['optim', 'refWd'], 'optimization.final_weight_decay': ['optim', 'finalWd'],
-  'optimization.warmup': ['optim', 'warmupEpochs'], 'optimization.epochs': ['optim', 'epochs'],
+  'mask.enc_mask_scale': ['mask', 'encMaskScale'],
+  'mask.pred_mask_scale': ['mask', 'predMaskScale'],
+  'mask.aspect_ratio': ['mask', 'aspectRatio'],
+  'mask.num_enc_masks': ['mask', 'nenc'],
+  'mask.num_pred_masks': ['mask', 'npred'],
+  'mask.min_keep': ['mask', 'minKeep'],
+  'mask.allow_overlap': ['mask', 'allowOverlap'],
+  'optimization.lr': ['optim', 'refLr'],
+  'optimization.start_lr': ['optim', 'startLr'],
+  'optimization.final_lr': ['optim', 'finalLr'],
+  'optimization.weight_decay': ['optim', 'refWd'],
+  'optimization.final_weight_decay': ['optim', 'finalWd'],
+  'optimization.warmup': ['optim', 'warmupEpochs'],
+  'optimization.epochs': ['optim', 'epochs'],
   'optimization.ipe_scale': ['optim', 'ipeScale'],
 };
 const SCHEMA = { model: MODEL_FIELDS, mask: MASK_FIELDS, optim: OPTIM_FIELDS } as const;
@@ -45,7 +81,9 @@ export async function readConfigFile(file: string): Promise<unknown> {
     text = await readFile(file, 'utf8');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new OptionError(`--config ${file}: ${err.code === 'EISDIR' ? 'is a directory, not a file' : err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    throw new OptionError(
+      `--config ${file}: ${err.code === 'EISDIR' ? 'is a directory, not a file' : err.code === 'ENOENT' ? 'no such file' : err.message}`,
+    );
   }
   try {
     return JSON.parse(text) as unknown;
@@ -61,7 +99,9 @@ export async function readConfigFile(file: string): Promise<unknown> {
  */
 export function applyConfigFile(base: Preset, json: unknown, file: string): Preset {
   const where = `--config ${file}`;
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new OptionError(`${where}: expected a JSON object of sections (data, mask, meta, optimization)`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new OptionError(`${where}: expected a JSON object of sections (data, mask, meta, optimization)`);
+  }
   const flat: Record<string, unknown> = {};
   for (const [section, body] of Object.entries(json as Json)) {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new OptionError(`${where}: section '${section}' must be an object`);
@@ -95,7 +135,11 @@ export function applyConfigFile(base: Preset, json: unknown, file: string): Pres
         });
         continue;
       }
-      if (!size) throw new OptionError(`${where}: meta.model_name ${show(value)} is not one of ${Object.keys(MODEL_NAMES).join(', ')} (or vit_d{D}_depth{L}_heads{H})`);
+      if (!size) {
+        throw new OptionError(
+          `${where}: meta.model_name ${show(value)} is not one of ${Object.keys(MODEL_NAMES).join(', ')} (or vit_d{D}_depth{L}_heads{H})`,
+        );
+      }
       const patch = flat['mask.patch_size'] === 14 ? 14 : 16;
       preset = getPreset(`${size}-${patch}`);
     } else {

@@ -31,7 +31,12 @@ export const embedCommand = {
   summary: SUMMARY,
   async run(argv: string[]): Promise<void> {
     const { values: v, help } = parseOptions('embed', EMBED_OPTIONS, argv);
-    if (help) { console.log(helpText('embed', SUMMARY, EMBED_OPTIONS, 'ijepa embed (--run DIR | --checkpoint FILE | --random-init) --data DIR --out FILE [options]')); return; }
+    if (help) {
+      console.log(
+        helpText('embed', SUMMARY, EMBED_OPTIONS, 'ijepa embed (--run DIR | --checkpoint FILE | --random-init) --data DIR --out FILE [options]'),
+      );
+      return;
+    }
     checkSourceOptions(v);
     if (v.data === undefined) throw new OptionError('--data DIR is required (the folder of images to embed)');
     if (v.out === undefined) throw new OptionError('--out FILE is required (.safetensors or .npy)');
@@ -41,11 +46,16 @@ export const embedCommand = {
     const root = resolve(String(v.data));
     // decode every file once first, so an image that fails only at decode time is skipped (or, with
     // --strict, fatal) as in train, and the rows, labels and file list stay aligned
-    const folder = await readDataFolder(root, () => scanImageFolder(root, {
-      probe: 'decode', strict: v.strict === true, onSkip: (p, r) => process.stderr.write(`warning: skipping unreadable image ${p}: ${r}\n`),
-    }));
+    const folder = await readDataFolder(root, () =>
+      scanImageFolder(root, {
+        probe: 'decode',
+        strict: v.strict === true,
+        onSkip: (p, r) => process.stderr.write(`warning: skipping unreadable image ${p}: ${r}\n`),
+      }));
     // --out into a folder that does not exist yet, as export does
-    await makeDirs(dirname(out)).catch((e: Error) => { throw new OptionError(`--out ${out}: ${e.message}`); });
+    await makeDirs(dirname(out)).catch((e: Error) => {
+      throw new OptionError(`--out ${out}: ${e.message}`);
+    });
 
     await initWebGPU();
     const src = await loadEncoder(v);
@@ -55,7 +65,8 @@ export const embedCommand = {
       process.stderr.write(`embed: ${n} images from ${root} with the ${src.label}; readout ${src.features}, D ${D}\n`);
       const t0 = performance.now();
       const features = await extractFeatures(src.encoder, images, {
-        kind: src.features, batchSize: Number(v.batch),
+        kind: src.features,
+        batchSize: Number(v.batch),
         onProgress: (done, total) => {
           const rate = done / ((performance.now() - t0) / 1000);
           process.stderr.write(`  ${done}/${total} images  ${rate.toFixed(1)} img/s\n`);
@@ -65,15 +76,21 @@ export const embedCommand = {
       const labels = Int32Array.from(folder.entries, (e) => e.label);
       if (npy) {
         await writeFileAtomic(out, encodeNpy(features, [n, D]));
-        const side = JSON.stringify({ shape: [n, D], files, labels: Array.from(labels), classes: folder.classes, source: src.label, readout: src.features }, null, 1);
+        const side = JSON.stringify({ shape: [n, D], files, labels: Array.from(labels), classes: folder.classes, source: src.label,
+          readout: src.features }, null, 1);
         await writeFileAtomic(`${out}.json`, new TextEncoder().encode(side + '\n'));
       } else {
         await writeFileAtomic(out, encodeSafetensors({
           features: { dtype: 'F32', shape: [n, D], data: features },
           labels: { dtype: 'I32', shape: [n], data: labels },
         }, {
-          format: 'ijepa-webgpu-embeddings/1', files: JSON.stringify(files), classes: JSON.stringify(folder.classes),
-          source: src.label, readout: src.features, model: JSON.stringify(src.model), root,
+          format: 'ijepa-webgpu-embeddings/1',
+          files: JSON.stringify(files),
+          classes: JSON.stringify(folder.classes),
+          source: src.label,
+          readout: src.features,
+          model: JSON.stringify(src.model),
+          root,
         }));
       }
       process.stderr.write(`embed: wrote ${out} (features [${n}, ${D}])${npy ? ` and ${out}.json` : ''}\n`);
@@ -91,7 +108,7 @@ export const embedCommand = {
 export function encodeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims}), }`;
-  const pre = 10;   // magic (6) + version (2) + header length (2)
+  const pre = 10; // magic (6) + version (2) + header length (2)
   header += ' '.repeat((64 - ((pre + header.length + 1) % 64)) % 64) + '\n';
   const out = new Uint8Array(pre + header.length + data.byteLength);
   out.set([0x93, ...new TextEncoder().encode('NUMPY'), 1, 0]);

@@ -28,10 +28,13 @@ export const ENCODER_SOURCE_OPTIONS = {
   'random-init': { type: 'boolean', help: 'a randomly initialised encoder of --preset instead of a trained one' },
   preset: { type: 'string', help: 'model preset for --random-init', choices: PRESET_NAMES, defaultText: DEFAULT_PRESET },
   encoder: {
-    type: 'string', help: 'which encoder of the checkpoint: context (docs/small-recipe.md: better at small scale) or the EMA target (the paper\'s)',
-    default: 'context', choices: ENCODER_KINDS,
+    type: 'string',
+    help: "which encoder of the checkpoint: context (docs/small-recipe.md: better at small scale) or the EMA target (the paper's)",
+    default: 'context',
+    choices: ENCODER_KINDS,
   },
-  features: { type: 'string', help: 'readout: mean of the final-LayerNorm tokens (the paper\'s), or of the last block\'s tokens before that norm', default: 'pooled', choices: FEATURE_KINDS },
+  features: { type: 'string', help: "readout: mean of the final-LayerNorm tokens (the paper's), or of the last block's tokens before that norm",
+    default: 'pooled', choices: FEATURE_KINDS },
   seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed of --random-init, and of data subsets, splits and low-shot draws', default: 0 },
   batch: { type: 'integer', help: 'images per forward pass', default: 256, min: 1, max: 65536 },
 } satisfies OptionTable;
@@ -61,9 +64,13 @@ export function randomEncoder(model: ModelConfig, seed: number): VisionTransform
 export function checkSourceOptions(v: OptionValues): void {
   const given = (['run', 'checkpoint', 'random-init'] as const).filter((k) => v[k] !== undefined && v[k] !== false);
   if (given.length !== 1) {
-    throw new OptionError(`give exactly one of --run DIR, --checkpoint FILE or --random-init${given.length ? ` (got ${given.map((k) => `--${k}`).join(' and ')})` : ''}`);
+    throw new OptionError(
+      `give exactly one of --run DIR, --checkpoint FILE or --random-init${given.length ? ` (got ${given.map((k) => `--${k}`).join(' and ')})` : ''}`,
+    );
   }
-  if (v.preset !== undefined && !v['random-init']) throw new OptionError('--preset applies to --random-init only; a checkpoint carries its own model config');
+  if (v.preset !== undefined && !v['random-init']) {
+    throw new OptionError('--preset applies to --random-init only; a checkpoint carries its own model config');
+  }
 }
 
 /** Load the encoder the (checked) source options name. Needs the engine's backend. */
@@ -74,8 +81,15 @@ export async function loadEncoder(v: OptionValues): Promise<EncoderSource> {
   if (v['random-init']) {
     const preset = getPreset(String(v.preset ?? DEFAULT_PRESET));
     return {
-      encoder: randomEncoder(preset.model, seed), model: preset.model, initSeed: seed, encoderKind: 'random-init', features,
-      step: 0, checkpoint: null, runDir: null, label: `random init of preset ${preset.name} (seed ${seed})`,
+      encoder: randomEncoder(preset.model, seed),
+      model: preset.model,
+      initSeed: seed,
+      encoderKind: 'random-init',
+      features,
+      step: 0,
+      checkpoint: null,
+      runDir: null,
+      label: `random init of preset ${preset.name} (seed ${seed})`,
     };
   }
   let path: string, runDir: string | null = null;
@@ -87,11 +101,13 @@ export async function loadEncoder(v: OptionValues): Promise<EncoderSource> {
   } else {
     path = resolve(String(v.checkpoint));
   }
-  const meta = await readCheckpointMeta(path);   // its config checked: the model is built from it
+  const meta = await readCheckpointMeta(path); // its config checked: the model is built from it
   const cfg = meta.config;
   const model = cfg.preset.model;
   const kind = v.encoder as EncoderKind;
-  if (kind === 'target' && cfg.target === 'pixels') throw new OptionError(`--encoder target: ${path} is a pixel-target run, which has no target encoder; use --encoder context`);
+  if (kind === 'target' && cfg.target === 'pixels') {
+    throw new OptionError(`--encoder target: ${path} is a pixel-target run, which has no target encoder; use --encoder context`);
+  }
   const initSeed = cfg.seed;
   const encoder = randomEncoder(model, initSeed);
   try {
@@ -101,7 +117,14 @@ export async function loadEncoder(v: OptionValues): Promise<EncoderSource> {
     throw e;
   }
   return {
-    encoder, model, initSeed, encoderKind: kind, features, step: meta.step, checkpoint: path, runDir,
+    encoder,
+    model,
+    initSeed,
+    encoderKind: kind,
+    features,
+    step: meta.step,
+    checkpoint: path,
+    runDir,
     label: `${kind} encoder of ${path} (step ${meta.step}, preset ${cfg.preset.name})`,
   };
 }

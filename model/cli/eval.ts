@@ -12,9 +12,22 @@ import { join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { writeFileAtomic } from '../node.ts';
 import {
-  fashionMnistSplits, folderSplits, extractFeatures, pixelFeatures, cachedRow, splitIdentity,
-  evaluateFeatures, lowShotSpecs, lowShotName, lowShotPerClass, EVAL_FORMAT, resultsTable, type EvalImages,
-  type EvalSplits, type ProtocolResult, type ResultsTable,
+  fashionMnistSplits,
+  folderSplits,
+  extractFeatures,
+  pixelFeatures,
+  cachedRow,
+  splitIdentity,
+  evaluateFeatures,
+  lowShotSpecs,
+  lowShotName,
+  lowShotPerClass,
+  EVAL_FORMAT,
+  resultsTable,
+  type EvalImages,
+  type EvalSplits,
+  type ProtocolResult,
+  type ResultsTable,
 } from '../eval/index.ts';
 import type { VisionTransformer } from '../index.ts';
 import { ENCODER_SOURCE_OPTIONS, loadEncoder, randomEncoder, checkSourceOptions, type EncoderSource } from './encoder-source.ts';
@@ -38,13 +51,21 @@ const SUMMARY = 'Evaluate frozen encoder features (kNN, linear probe, low-shot) 
 
 const round2 = (a: number) => Math.round(10000 * a) / 100;
 
-interface Row { key: 'trained' | 'random_init' | 'raw_pixels'; label: string; result: ProtocolResult; note?: string }
+interface Row {
+  key: 'trained' | 'random_init' | 'raw_pixels';
+  label: string;
+  result: ProtocolResult;
+  note?: string;
+}
 
 export const evalCommand = {
   summary: SUMMARY,
   async run(argv: string[]): Promise<void> {
     const { values: v, help } = parseOptions('eval', EVAL_OPTIONS, argv);
-    if (help) { console.log(helpText('eval', SUMMARY, EVAL_OPTIONS, 'ijepa eval (--run DIR | --checkpoint FILE | --random-init) [options]')); return; }
+    if (help) {
+      console.log(helpText('eval', SUMMARY, EVAL_OPTIONS, 'ijepa eval (--run DIR | --checkpoint FILE | --random-init) [options]'));
+      return;
+    }
     checkSourceOptions(v);
     const t0 = performance.now();
     const log = (m: string) => process.stderr.write(`${m}\n`);
@@ -58,16 +79,20 @@ export const evalCommand = {
         splits = await fashionMnistSplits({ trainSize: Number(v['train-size']), testSize: Number(v['test-size']), seed });
       } else {
         const root = resolve(String(v.data));
-        splits = await readDataFolder(root, () => folderSplits(root, {
-          size: S, seed, strict: v.strict === true,
-          onSkip: (p, r) => log(`warning: skipping unreadable image ${p}: ${r}`),
-        }));
+        splits = await readDataFolder(root, () =>
+          folderSplits(root, {
+            size: S,
+            seed,
+            strict: v.strict === true,
+            onSkip: (p, r) => log(`warning: skipping unreadable image ${p}: ${r}`),
+          }));
       }
       const C = splits.classes.length;
       log(`eval: ${src.label}; readout ${src.features}`);
       log(`eval: ${splits.description}`);
       const protocol = {
-        numClasses: C, population: splits.population,
+        numClasses: C,
+        population: splits.population,
         knn: { k: Number(v.k), temperature: Number(v.temperature) },
         probe: { steps: Number(v['probe-steps']), seed, onProgress: (m: string) => log(`    probe ${m}`) },
       };
@@ -77,18 +102,24 @@ export const evalCommand = {
           const tStart = performance.now();
           let last = tStart;
           return extractFeatures(enc, set, {
-            kind: src.features, batchSize,
+            kind: src.features,
+            batchSize,
             onProgress: (done, total) => {
               const now = performance.now();
               if (done < total && now - last < 5000) return;
               last = now;
               const rate = done / ((now - tStart) / 1000);
-              log(`  features [${name}] ${what} ${done}/${total}  ${rate.toFixed(1)} img/s${done < total ? `  ETA ${Math.round((total - done) / rate)} s` : ''}`);
+              log(
+                `  features [${name}] ${what} ${done}/${total}  ${rate.toFixed(1)} img/s${
+                  done < total ? `  ETA ${Math.round((total - done) / rate)} s` : ''
+                }`,
+              );
             },
           });
         };
         const D = enc.config.dim;
-        return { train: { x: await part('train', splits.train), y: splits.train.labels, D }, test: { x: await part('test', splits.test), y: splits.test.labels, D } };
+        return { train: { x: await part('train', splits.train), y: splits.train.labels, D },
+          test: { x: await part('test', splits.test), y: splits.test.labels, D } };
       };
       const measure = async (name: string, f: Awaited<ReturnType<typeof encode>>) => {
         log(`[${name}] D ${f.train.D}: kNN, linear probe, low-shot`);
@@ -108,19 +139,26 @@ export const evalCommand = {
         rows.push({ key: 'random_init', label: randomLabel, result: trained, note: 'same encoder as the first row' });
       } else {
         rows.push({
-          key: 'random_init', label: randomLabel,
+          key: 'random_init',
+          label: randomLabel,
           result: await cachedRow({ row: 'random_init', model: src.model, initSeed: src.initSeed, readout: src.features, ...shared }, async () => {
             const rnd = randomEncoder(src.model, src.initSeed);
-            try { return await measure(randomLabel, await encode(randomLabel, rnd)); } finally { rnd.dispose(); }
+            try {
+              return await measure(randomLabel, await encode(randomLabel, rnd));
+            } finally {
+              rnd.dispose();
+            }
           }, cacheOpts),
         });
       }
       rows.push({
-        key: 'raw_pixels', label: 'raw pixels',
+        key: 'raw_pixels',
+        label: 'raw pixels',
         result: await cachedRow({ row: 'raw_pixels', ...shared }, async () => {
           const px = async (set: EvalImages) => pixelFeatures(set, { grey: set.grey });
           const [ptr, pte] = [await px(splits.train), await px(splits.test)];
-          return measure('raw pixels', { train: { x: ptr.features, y: splits.train.labels, D: ptr.dim }, test: { x: pte.features, y: splits.test.labels, D: pte.dim } });
+          return measure('raw pixels', { train: { x: ptr.features, y: splits.train.labels, D: ptr.dim },
+            test: { x: pte.features, y: splits.test.labels, D: pte.dim } });
         }, cacheOpts),
       });
 
@@ -142,15 +180,19 @@ export const evalCommand = {
 };
 
 /** Steps and summed step time of a run up to `upTo`, from its log.jsonl (null when there is none). */
-async function pretrainingTime(runDir: string, upTo: number): Promise<{ steps: number; minutes: number } | null> {
+async function pretrainingTime(runDir: string, upTo: number): Promise<{ steps: number; minutes: number; } | null> {
   let text: string;
-  try { text = await readFile(join(runDir, 'log.jsonl'), 'utf8'); } catch { return null; }
+  try {
+    text = await readFile(join(runDir, 'log.jsonl'), 'utf8');
+  } catch {
+    return null;
+  }
   let steps = 0, ms = 0;
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     try {
-      const r = JSON.parse(line) as { step?: number; time_ms?: number };
-      if ((r.step ?? 0) > upTo) continue;   // the run went on after the checkpoint being evaluated
+      const r = JSON.parse(line) as { step?: number; time_ms?: number; };
+      if ((r.step ?? 0) > upTo) continue; // the run went on after the checkpoint being evaluated
       steps = Math.max(steps, r.step ?? 0);
       ms += r.time_ms ?? 0;
     } catch { /* a torn last line: ignore */ }
@@ -159,14 +201,20 @@ async function pretrainingTime(runDir: string, upTo: number): Promise<{ steps: n
 }
 
 export function formatTable(
-  src: EncoderSource, splits: EvalSplits, rows: Row[], table: ResultsTable, pretrain: { steps: number; minutes: number } | null,
-  knn: { k: number; temperature: number },
+  src: EncoderSource,
+  splits: EvalSplits,
+  rows: Row[],
+  table: ResultsTable,
+  pretrain: { steps: number; minutes: number; } | null,
+  knn: { k: number; temperature: number; },
 ): string {
   const C = splits.classes.length;
   const { heads, rows: body } = table;
   const widths = heads.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const shots = rows[0]!.result.lowShot.map((l) => `${l.name}: ${l.result.nLabelled} labelled images (${l.result.perClass} per class asked)`).join(', ');
+  const shots = rows[0]!.result.lowShot.map((l) => `${l.name}: ${l.result.nLabelled} labelled images (${l.result.perClass} per class asked)`).join(
+    ', ',
+  );
   return [
     `${src.label}; readout: ${src.features}`,
     splits.description,
@@ -182,26 +230,43 @@ export function formatTable(
 }
 
 function evalJson(
-  src: EncoderSource, splits: EvalSplits, rows: Row[],
-  protocol: { knn: { k: number; temperature: number }; probe: { steps: number; seed: number } },
-  pretrain: { steps: number; minutes: number } | null, seconds: number,
+  src: EncoderSource,
+  splits: EvalSplits,
+  rows: Row[],
+  protocol: { knn: { k: number; temperature: number; }; probe: { steps: number; seed: number; }; },
+  pretrain: { steps: number; minutes: number; } | null,
+  seconds: number,
 ): Record<string, unknown> {
   const results: Record<string, unknown> = {};
   for (const r of rows) {
     const entry: Record<string, unknown> = {
-      label: r.label, dim: r.result.dim, knn: round2(r.result.knn), linear: round2(r.result.linear.accuracy),
-      linear_lr: r.result.linear.lr, linear_l2: r.result.linear.weightDecay, linear_heldout: round2(r.result.linear.valAccuracy),
+      label: r.label,
+      dim: r.result.dim,
+      knn: round2(r.result.knn),
+      linear: round2(r.result.linear.accuracy),
+      linear_lr: r.result.linear.lr,
+      linear_l2: r.result.linear.weightDecay,
+      linear_heldout: round2(r.result.linear.valAccuracy),
     };
     for (const l of r.result.lowShot) entry[`low_shot_${l.name}`] = round2(l.result.accuracy);
     results[r.key] = entry;
   }
   return {
     format: EVAL_FORMAT,
-    source: src.label, checkpoint: src.checkpoint, step: src.step, encoder: src.encoderKind, features: src.features,
-    data: splits.description, classes: splits.classes.length, train_images: splits.train.n, test_images: splits.test.n,
+    source: src.label,
+    checkpoint: src.checkpoint,
+    step: src.step,
+    encoder: src.encoderKind,
+    features: src.features,
+    data: splits.description,
+    classes: splits.classes.length,
+    train_images: splits.train.n,
+    test_images: splits.test.n,
     ...(pretrain ? { pretraining_steps: pretrain.steps, pretraining_minutes: Math.round(pretrain.minutes * 10) / 10 } : {}),
     protocol: {
-      knn: protocol.knn, probe_steps: protocol.probe.steps, seed: protocol.probe.seed,
+      knn: protocol.knn,
+      probe_steps: protocol.probe.steps,
+      seed: protocol.probe.seed,
       low_shot: Object.fromEntries(lowShotSpecs(splits.population).map((s) => [lowShotName(s), lowShotPerClass(s, splits.classes.length)])),
     },
     results,

@@ -11,9 +11,11 @@ import { helpText, OptionError, parseOptions, type OptionTable } from './options
 export const EXPORT_OPTIONS: OptionTable = {
   run: { type: 'string', help: 'run directory: export its newest checkpoint (and average the loss from its log.jsonl)' },
   checkpoint: { type: 'string', help: 'checkpoint file to export (instead of --run)' },
-  to: { type: 'string', help: 'output format: official .pth.tar, official-name safetensors, or Hugging Face IJepaModel safetensors', choices: ['pth', 'safetensors', 'hf'] },
+  to: { type: 'string', help: 'output format: official .pth.tar, official-name safetensors, or Hugging Face IJepaModel safetensors',
+    choices: ['pth', 'safetensors', 'hf'] },
   out: { type: 'string', help: 'file to write' },
-  net: { type: 'string', help: 'which net (safetensors: all nets prefixed by name, or one with bare names; hf: an encoder)', choices: ['all', 'encoder', 'predictor', 'target_encoder'], defaultText: 'all (safetensors), encoder (hf)' },
+  net: { type: 'string', help: 'which net (safetensors: all nets prefixed by name, or one with bare names; hf: an encoder)',
+    choices: ['all', 'encoder', 'predictor', 'target_encoder'], defaultText: 'all (safetensors), encoder (hf)' },
 };
 
 const SUMMARY = 'Export a checkpoint as an official I-JEPA .pth.tar or as safetensors.';
@@ -23,8 +25,13 @@ export const exportCommand = {
   summary: SUMMARY,
   async run(argv: string[]): Promise<void> {
     const { values: v, help } = parseOptions('export', EXPORT_OPTIONS, argv);
-    if (help) { console.log(helpText('export', SUMMARY, EXPORT_OPTIONS, USAGE)); return; }
-    if ((v.run === undefined) === (v.checkpoint === undefined)) throw new OptionError("give exactly one of --run DIR and --checkpoint FILE; see 'ijepa export --help'");
+    if (help) {
+      console.log(helpText('export', SUMMARY, EXPORT_OPTIONS, USAGE));
+      return;
+    }
+    if ((v.run === undefined) === (v.checkpoint === undefined)) {
+      throw new OptionError("give exactly one of --run DIR and --checkpoint FILE; see 'ijepa export --help'");
+    }
     for (const k of ['to', 'out']) if (v[k] === undefined) throw new OptionError(`--${k} is required; see 'ijepa export --help'`);
     if (v.to === 'pth' && v.net !== undefined) throw new OptionError('--net: a .pth.tar always holds every net, as the official code saves it');
     let checkpoint: string;
@@ -43,11 +50,16 @@ export const exportCommand = {
     if (out === checkpoint) throw new OptionError(`--out ${out} is the checkpoint being exported; write elsewhere`);
     const runFile = /^(ckpt-\d+\.safetensors|log\.jsonl|config\.json)$/.test(basename(out));
     if (runFile && (dirname(out) === dirname(checkpoint) || existsSync(join(dirname(out), 'config.json')))) {
-      throw new OptionError(`--out ${out} is a run folder's own file name (checkpoints, log.jsonl, config.json); write elsewhere or under another name`);
+      throw new OptionError(
+        `--out ${out} is a run folder's own file name (checkpoints, log.jsonl, config.json); write elsewhere or under another name`,
+      );
     }
-    await makeDirs(dirname(out));   // --out into a folder that does not exist yet
+    await makeDirs(dirname(out)); // --out into a folder that does not exist yet
     const r = await exportCheckpoint({
-      checkpoint, to: v.to as ExportFormat, out, log: existsSync(log) ? log : null,
+      checkpoint,
+      to: v.to as ExportFormat,
+      out,
+      log: existsSync(log) ? log : null,
       ...(v.net !== undefined ? { net: v.net as 'all' | 'encoder' | 'predictor' | 'target_encoder' } : {}),
     });
     console.log(`exported ${checkpoint} → ${out} (${v.to})`);

@@ -36,10 +36,14 @@ export const importCommand = {
   summary: SUMMARY,
   async run(argv: string[]): Promise<void> {
     const { values: v, help } = parseOptions('import', IMPORT_OPTIONS, argv);
-    if (help) { console.log(helpText('import', SUMMARY, IMPORT_OPTIONS, USAGE)); return; }
+    if (help) {
+      console.log(helpText('import', SUMMARY, IMPORT_OPTIONS, USAGE));
+      return;
+    }
     for (const k of ['from', 'preset', 'out']) if (v[k] === undefined) throw new OptionError(`--${k} is required; see 'ijepa import --help'`);
     const model: Partial<ModelConfig> = {};
-    const over: [string, keyof ModelConfig][] = [['img-size', 'imgSize'], ['patch-size', 'patchSize'], ['dim', 'dim'], ['depth', 'depth'], ['heads', 'heads'], ['pred-dim', 'predDim'], ['pred-depth', 'predDepth']];
+    const over: [string, keyof ModelConfig][] = [['img-size', 'imgSize'], ['patch-size', 'patchSize'], ['dim', 'dim'], ['depth', 'depth'], ['heads',
+      'heads'], ['pred-dim', 'predDim'], ['pred-depth', 'predDepth']];
     for (const [opt, field] of over) if (v[opt] !== undefined) model[field] = Number(v[opt]);
     const base = getPreset(String(v.preset));
     const preset = Object.keys(model).length ? derivePreset(base, { name: `${base.name}+overrides`, model }) : base;
@@ -50,7 +54,9 @@ export const importCommand = {
     // import would otherwise have destroyed its source
     if (from === out || sameFile(from, out)) throw new OptionError(`--out ${out} is the --from file; give another path for the checkpoint`);
     // --out into a folder that does not exist yet, as export and embed do
-    await makeDirs(dirname(out)).catch((e: Error) => { throw new OptionError(`--out ${out}: ${e.message}`); });
+    await makeDirs(dirname(out)).catch((e: Error) => {
+      throw new OptionError(`--out ${out}: ${e.message}`);
+    });
     const r = await importCheckpoint({ from, preset, out, target: v.target as 'features' | 'pixels', seed: Number(v.seed) });
     console.log(`imported ${from} (${r.format}) → ${out}`);
     for (const [net, src] of Object.entries(r.sources)) console.log(`  ${net.padEnd(15)} ${src}`);

@@ -5,14 +5,19 @@ import { OptionError } from './options.ts';
 export const infoCommand = {
   summary: 'print the WebGPU adapter, its features and limits',
   async run(args: string[]): Promise<void> {
-    if (args.includes('--help')) { console.log('usage: ijepa info [--json]\n\n  --json   print one JSON object (default: a readable listing)'); return; }
+    if (args.includes('--help')) {
+      console.log('usage: ijepa info [--json]\n\n  --json   print one JSON object (default: a readable listing)');
+      return;
+    }
     const stray = args.find((a) => a !== '--json');
     if (stray !== undefined) throw new OptionError(`unexpected argument '${stray}'; ijepa info takes only --json`);
     await initWebGPU();
     const info = deviceInfo();
     const adapter = {
-      vendor: info.adapter.vendor, architecture: info.adapter.architecture,
-      device: info.adapter.device, description: info.adapter.description,
+      vendor: info.adapter.vendor,
+      architecture: info.adapter.architecture,
+      device: info.adapter.device,
+      description: info.adapter.description,
     };
     if (args.includes('--json')) {
       console.log(JSON.stringify({ adapter, features: info.features, limits: info.limits }, null, 2));

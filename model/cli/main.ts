@@ -7,7 +7,10 @@ import { OptionError } from './options.ts';
 
 // run resolves to an exit code (or nothing, meaning 0). Exit codes: 0 success, 1 a failure,
 // 2 a usage error (an OptionError: bad option, stray argument), 128+n a signal n stopped the run.
-interface Command { summary: string; run(args: string[]): Promise<void | number> }
+interface Command {
+  summary: string;
+  run(args: string[]): Promise<void | number>;
+}
 
 const commands: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./info.ts')).infoCommand,
@@ -39,7 +42,7 @@ function usage(): string {
 }
 
 const [name, ...rest] = argv.slice(2);
-if (!name) {   // a usage error: the usage goes to stderr and the exit code is 2, as for an unknown command
+if (!name) { // a usage error: the usage goes to stderr and the exit code is 2, as for an unknown command
   console.error(`ijepa: name a command\n\n${usage()}`);
   exit(2);
 }
@@ -48,7 +51,7 @@ if (name === '--help' || name === '-h' || name === 'help') {
   exit(0);
 }
 if (name === '--version' || name === '-V') {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string; };
   console.log(`ijepa ${pkg.version}`);
   exit(0);
 }

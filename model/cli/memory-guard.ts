@@ -19,7 +19,9 @@ export function availableMemory(): number {
 }
 
 /** Print the estimate for `preset` at its batch; throw an OptionError when it exceeds `limitGiB` (default: available memory). */
-export function guardStepMemory(preset: Preset, target: TargetKind, opts: { limitGiB?: number; prefetch?: number; log?: (s: string) => void }): void {
+export function guardStepMemory(preset: Preset, target: TargetKind,
+  opts: { limitGiB?: number; prefetch?: number; log?: (s: string) => void; }): void
+{
   const B = preset.optim.batch;
   const e = estimateStepMemory(preset.model, preset.mask, B, { prefetch: opts.prefetch, target });
   const limit = opts.limitGiB !== undefined ? opts.limitGiB * 2 ** 30 : availableMemory();
@@ -28,6 +30,8 @@ export function guardStepMemory(preset: Preset, target: TargetKind, opts: { limi
     + `${formatBytes(e.deviceBytes)} of device and ${formatBytes(e.hostBytes)} of host memory (limit ${formatBytes(limit)}: ${what})`);
   if (e.deviceBytes + e.hostBytes > limit) {
     throw new OptionError(`${preset.name} at batch ${B}, ${preset.model.imgSize} px: a step needs about ${formatBytes(e.deviceBytes + e.hostBytes)}, `
-      + `more than ${what} (${formatBytes(limit)}). Lower --batch or --img-size, pick a smaller --preset, or raise --max-memory if the device has more.`);
+      + `more than ${what} (${
+        formatBytes(limit)
+      }). Lower --batch or --img-size, pick a smaller --preset, or raise --max-memory if the device has more.`);
   }
 }

@@ -20,21 +20,25 @@ export interface OptionSpec {
 export type OptionTable = Record<string, OptionSpec>;
 
 /** The value an option holds: its type's, or undefined when it has no default and argv does not set it. */
-type ValueOf<S extends OptionSpec> = TypeValue<S['type']> | (S extends { default: string | number | boolean } ? never : undefined);
+type ValueOf<S extends OptionSpec> = TypeValue<S['type']> | (S extends { default: string | number | boolean; } ? never : undefined);
 type TypeValue<T extends OptionSpec['type']> = T extends 'boolean' ? boolean : T extends 'string' ? string : number;
 /**
  * Parsed values by option name, typed from the table (declared `satisfies OptionTable`, so that
  * each entry keeps its literal `type` and whether it has a default); a table typed only as
  * OptionTable gives every option the union of all types.
  */
-export type OptionValues<T extends OptionTable = OptionTable> = { [K in keyof T]: ValueOf<T[K]> };
+export type OptionValues<T extends OptionTable = OptionTable> = { [K in keyof T]: ValueOf<T[K]>; };
 
-export class OptionError extends Error { override name = 'OptionError'; }
+export class OptionError extends Error {
+  override name = 'OptionError';
+}
 
 export function helpText(command: string, summary: string, table: OptionTable, usage = `ijepa ${command} [options]`): string {
   const lines = [`usage: ${usage}`, '', summary, '', 'options:'];
   for (const [name, o] of Object.entries(table)) {
-    const flag = `  ${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type === 'string' ? 'value' : 'n'}>`}`;
+    const flag = `  ${o.short ? `-${o.short}, ` : ''}--${name}${
+      o.type === 'boolean' ? '' : ` <${o.choices ? o.choices.join('|') : o.type === 'string' ? 'value' : 'n'}>`
+    }`;
     const dflt = o.defaultText ?? (o.default === undefined ? '' : String(o.default));
     lines.push(`${flag.padEnd(34)} ${o.help}${dflt ? ` (default: ${dflt})` : ''}`);
   }
@@ -47,9 +51,13 @@ export function helpText(command: string, summary: string, table: OptionTable, u
  * the options that argv set (the rest hold their defaults in `values`). A positional
  * argument is an error unless `allowPositionals` (a stray word would otherwise be ignored silently).
  */
-export function parseOptions<T extends OptionTable>(command: string, table: T, argv: string[], allowPositionals = false): { values: OptionValues<T>; help: boolean; positionals: string[]; given: ReadonlySet<string> } {
-  const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean', short: 'h' } };
-  for (const [name, o] of Object.entries(table)) config[name] = { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) };
+export function parseOptions<T extends OptionTable>(command: string, table: T, argv: string[],
+  allowPositionals = false): { values: OptionValues<T>; help: boolean; positionals: string[]; given: ReadonlySet<string>; }
+{
+  const config: Record<string, { type: 'string' | 'boolean'; short?: string; }> = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, o] of Object.entries(table)) {
+    config[name] = { type: o.type === 'boolean' ? 'boolean' : 'string', ...(o.short ? { short: o.short } : {}) };
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true });
@@ -62,8 +70,14 @@ export function parseOptions<T extends OptionTable>(command: string, table: T, a
   const values: Record<string, string | number | boolean | undefined> = {};
   for (const [name, o] of Object.entries(table)) {
     const raw = parsed.values[name];
-    if (raw === undefined) { values[name] = o.default; continue; }
-    if (o.type === 'boolean') { values[name] = raw; continue; }
+    if (raw === undefined) {
+      values[name] = o.default;
+      continue;
+    }
+    if (o.type === 'boolean') {
+      values[name] = raw;
+      continue;
+    }
     const s = String(raw);
     if (o.type === 'string') {
       if (o.choices && !o.choices.includes(s)) throw new OptionError(`--${name} '${s}' is not one of ${o.choices.join(', ')}`);
@@ -77,7 +91,9 @@ export function parseOptions<T extends OptionTable>(command: string, table: T, a
     if (s.trim() === '' || !Number.isFinite(v) || (o.type === 'integer' && !Number.isInteger(v))) {
       throw new OptionError(`--${name} '${s}' must be ${o.type === 'integer' ? 'an integer' : 'a number'} in ${range}`);
     }
-    if ((o.min !== undefined && v < o.min) || (o.max !== undefined && v > o.max)) throw new OptionError(`--${name} ${v} is out of range: allowed ${range}`);
+    if ((o.min !== undefined && v < o.min) || (o.max !== undefined && v > o.max)) {
+      throw new OptionError(`--${name} ${v} is out of range: allowed ${range}`);
+    }
     values[name] = v;
   }
   // which options the command line named (values also holds the defaults of the rest)

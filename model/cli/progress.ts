@@ -3,7 +3,12 @@
 // otherwise (logs, CI) it prints a plain line every `every` steps. No dependency: the line is
 // a few fields, and a library would add nothing but a redraw we already do in one write.
 export interface ProgressFields {
-  step: number; total: number; loss: number; lr: number; imgsPerSec: number; etaSec: number;
+  step: number;
+  total: number;
+  loss: number;
+  lr: number;
+  imgsPerSec: number;
+  etaSec: number;
   /** Model FLOPs per second over the adapter's measured peak, as a fraction. */
   mfu?: number;
   extra?: string;
@@ -11,7 +16,7 @@ export interface ProgressFields {
 
 const fmtTime = (secs: number) => {
   if (!Number.isFinite(secs)) return '--';
-  const s = Math.round(secs);   // round once, so 59.6 s never prints as "60s"
+  const s = Math.round(secs); // round once, so 59.6 s never prints as "60s"
   const m = Math.floor(s / 60), h = Math.floor(m / 60);
   return h > 0 ? `${h}h${String(m % 60).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 };
@@ -47,7 +52,8 @@ export class Progress {
 
   update(f: ProgressFields): void {
     const pct = f.total > 0 ? f.step / f.total : 0;
-    const fields = [`step ${f.step}/${f.total}`, `loss ${f.loss.toFixed(5)}`, `lr ${f.lr.toExponential(2)}`, `${f.imgsPerSec.toFixed(1)} img/s${f.mfu === undefined ? '' : ` MFU ${(100 * f.mfu).toFixed(1)}%`}`, `ETA ${fmtTime(f.etaSec)}`, f.extra ?? ''];
+    const fields = [`step ${f.step}/${f.total}`, `loss ${f.loss.toFixed(5)}`, `lr ${f.lr.toExponential(2)}`,
+      `${f.imgsPerSec.toFixed(1)} img/s${f.mfu === undefined ? '' : ` MFU ${(100 * f.mfu).toFixed(1)}%`}`, `ETA ${fmtTime(f.etaSec)}`, f.extra ?? ''];
     if (this.tty) {
       // read the width at every redraw: the terminal may have been resized
       const line = fitLine(fields, pct, lineBudget(this.stream));
@@ -60,9 +66,15 @@ export class Progress {
 
   /** Print a message on its own line without breaking the bar. */
   log(message: string): void {
-    if (this.tty && this.lastLen) { this.stream.write(`\r${' '.repeat(this.lastLen)}\r`); this.lastLen = 0; }
+    if (this.tty && this.lastLen) {
+      this.stream.write(`\r${' '.repeat(this.lastLen)}\r`);
+      this.lastLen = 0;
+    }
     this.stream.write(`${message}\n`);
   }
 
-  done(): void { if (this.tty && this.lastLen) this.stream.write('\n'); this.lastLen = 0; }
+  done(): void {
+    if (this.tty && this.lastLen) this.stream.write('\n');
+    this.lastLen = 0;
+  }
 }

@@ -7,9 +7,9 @@ import { writeReport } from '../report/index.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
 
 export const REPORT_OPTIONS = {
-  checkpoint: { type: 'string', help: 'checkpoint for the feature PCA', defaultText: 'the run\'s newest' },
+  checkpoint: { type: 'string', help: 'checkpoint for the feature PCA', defaultText: "the run's newest" },
   images: { type: 'integer', help: 'sample images to draw', default: 4, min: 1, max: 32 },
-  data: { type: 'string', help: 'image folder to draw instead of the run\'s data' },
+  data: { type: 'string', help: "image folder to draw instead of the run's data" },
   out: { type: 'string', help: 'output folder', defaultText: 'RUN_DIR/report' },
 } satisfies OptionTable;
 
@@ -19,11 +19,15 @@ export const reportCommand = {
   summary: SUMMARY,
   async run(argv: string[]): Promise<void> {
     const { values: v, help, positionals } = parseOptions('report', REPORT_OPTIONS, argv, true);
-    if (help) { console.log(helpText('report', SUMMARY, REPORT_OPTIONS, 'ijepa report RUN_DIR [options]')); return; }
+    if (help) {
+      console.log(helpText('report', SUMMARY, REPORT_OPTIONS, 'ijepa report RUN_DIR [options]'));
+      return;
+    }
     if (positionals.length !== 1) throw new OptionError(`expected one RUN_DIR, got ${positionals.length}; see 'ijepa report --help'`);
     await initWebGPU();
     const r = await writeReport({
-      runDir: positionals[0]!, images: Number(v.images),
+      runDir: positionals[0]!,
+      images: Number(v.images),
       ...(v.checkpoint !== undefined ? { checkpoint: String(v.checkpoint) } : {}),
       ...(v.data !== undefined ? { data: String(v.data) } : {}),
       ...(v.out !== undefined ? { out: String(v.out) } : {}),

@@ -12,19 +12,52 @@ import { readdir, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
-import { DeviceError, fromArray, measurePeakGflops, memory, noGrad, tidy, type GradScalerState, type Tensor, type WebGPUBackend } from '../../engine/index.ts';
+import { DeviceError, fromArray, measurePeakGflops, memory, noGrad, tidy, type GradScalerState, type Tensor,
+  type WebGPUBackend } from '../../engine/index.ts';
 import {
-  collapseStats, stepFlops, IJepa, MaskCollator, derivePreset, getPreset, PRESET_NAMES, scheduleAt,
-  scheduleSteps, MODEL_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange, type AsyncStepResult, type MaskBatch,
-  type ModelConfig, type Preset, type VisionTransformer,
+  collapseStats,
+  stepFlops,
+  IJepa,
+  MaskCollator,
+  derivePreset,
+  getPreset,
+  PRESET_NAMES,
+  scheduleAt,
+  scheduleSteps,
+  MODEL_FIELDS,
+  OPTIM_FIELDS,
+  RUN_FIELDS,
+  optionRange,
+  type AsyncStepResult,
+  type MaskBatch,
+  type ModelConfig,
+  type Preset,
+  type VisionTransformer,
 } from '../index.ts';
 import {
-  checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta,
-  saveCheckpoint, writeFileAtomic, makeDirs, lockRunFolder, processAlive, RunLockedError, appendRecord,
-  cutLog, type CheckpointConfig,
+  checkpointName,
+  listCheckpoints,
+  loadCheckpoint,
+  NonFiniteError,
+  pruneCheckpoints,
+  readCheckpointMeta,
+  saveCheckpoint,
+  writeFileAtomic,
+  makeDirs,
+  lockRunFolder,
+  processAlive,
+  RunLockedError,
+  appendRecord,
+  cutLog,
+  type CheckpointConfig,
 } from '../node.ts';
 import {
-  BatchLoader, fashionMnistSource, imageFolderSource, loadFashionMnist, scanImageFolder, type Batch,
+  BatchLoader,
+  fashionMnistSource,
+  imageFolderSource,
+  loadFashionMnist,
+  scanImageFolder,
+  type Batch,
   type SampleSource,
 } from '../data/index.ts';
 import { fashionMnistSplits, folderSplits, QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from '../eval/index.ts';
@@ -39,7 +72,8 @@ export const TRAIN_OPTIONS: OptionTable = {
   data: { type: 'string', help: 'folder of JPEG/PNG/WebP images (class sub-folders or flat)', defaultText: 'Fashion-MNIST train split' },
   'img-size': { ...optionRange(MODEL_FIELDS.imgSize), help: 'input side in pixels (a multiple of the patch)', defaultText: 'from the preset' },
   batch: { ...optionRange(OPTIM_FIELDS.batch), help: 'images per step', defaultText: 'from the preset' },
-  steps: { ...optionRange(RUN_FIELDS.steps), min: 1, help: 'training steps (overrides --epochs; on --resume, extends or shortens the run)', defaultText: 'the preset\'s epochs' },
+  steps: { ...optionRange(RUN_FIELDS.steps), min: 1, help: 'training steps (overrides --epochs; on --resume, extends or shortens the run)',
+    defaultText: "the preset's epochs" },
   epochs: { ...optionRange(OPTIM_FIELDS.epochs), help: 'epochs over the data (fractional allowed)', defaultText: 'from the preset' },
   lr: { ...optionRange(OPTIM_FIELDS.refLr), help: 'peak learning rate', defaultText: 'from the preset' },
   'start-lr': { ...optionRange(OPTIM_FIELDS.startLr), help: 'learning rate at the start of warmup', defaultText: 'from the preset' },
@@ -49,23 +83,28 @@ export const TRAIN_OPTIONS: OptionTable = {
   'final-wd': { ...optionRange(OPTIM_FIELDS.finalWd), help: 'weight decay at the end', defaultText: 'from the preset' },
   'ema-start': { ...optionRange(OPTIM_FIELDS.emaStart), help: 'EMA momentum at the start', defaultText: 'from the preset' },
   'ema-final': { ...optionRange(OPTIM_FIELDS.emaFinal), help: 'EMA momentum at the end', defaultText: 'from the preset' },
-  'mask-mode': { type: 'string', help: 'official masks (quirks included) or fixed (off-by-one repaired)', choices: ['official', 'fixed'], defaultText: 'from the preset' },
-  target: { type: 'string', help: 'predict target-encoder features or normalised patch pixels', default: 'features', choices: ['features', 'pixels'] },
+  'mask-mode': { type: 'string', help: 'official masks (quirks included) or fixed (off-by-one repaired)', choices: ['official', 'fixed'],
+    defaultText: 'from the preset' },
+  target: { type: 'string', help: 'predict target-encoder features or normalised patch pixels', default: 'features',
+    choices: ['features', 'pixels'] },
   config: { type: 'string', help: 'JSON file with official I-JEPA yaml keys (data/mask/meta/optimization)' },
   out: { type: 'string', help: 'output directory (log, config, checkpoints)', default: 'runs/ijepa' },
   resume: { type: 'boolean', help: 'continue from the newest checkpoint in --out' },
   seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed for init, masks and data order', default: 0 },
-  dtype: { type: 'string', help: 'f32, or f16 mixed precision (f32 master weights, f16 copies and activations, dynamic loss scaling)', default: 'f32', choices: ['f32', 'f16'] },
+  dtype: { type: 'string', help: 'f32, or f16 mixed precision (f32 master weights, f16 copies and activations, dynamic loss scaling)', default: 'f32',
+    choices: ['f32', 'f16'] },
   'loss-scale': { type: 'number', help: 'f16: loss scale at the start (halves on overflow)', min: 2 ** -24, max: 2 ** 100, defaultText: '65536' },
   'loss-scale-interval': { type: 'integer', help: 'f16: clean steps before the loss scale doubles', min: 1, max: 10_000_000, defaultText: '2000' },
   'ckpt-every': { type: 'integer', help: 'steps between checkpoints', default: 250, min: 1, max: 10_000_000 },
   keep: { type: 'integer', help: 'checkpoints to keep', default: 3, min: 1, max: 1000 },
   'watch-every': { type: 'integer', help: 'steps between collapse-watch measurements (0 = off)', default: 50, min: 0, max: 10_000_000 },
-  'probe-every': { type: 'integer', help: 'steps between quick kNN probes of the context encoder (3000-image bank, 1000 test images; 0 = off)', default: 0, min: 0, max: 10_000_000 },
+  'probe-every': { type: 'integer', help: 'steps between quick kNN probes of the context encoder (3000-image bank, 1000 test images; 0 = off)',
+    default: 0, min: 0, max: 10_000_000 },
   'log-every': { type: 'integer', help: 'steps between progress lines when not on a terminal', default: 10, min: 1, max: 1_000_000 },
   strict: { type: 'boolean', help: 'stop on an unreadable image instead of skipping it' },
   prefetch: { type: 'integer', help: 'batches prepared ahead of the GPU', default: 2, min: 0, max: 64 },
-  'max-memory': { type: 'number', help: 'GiB a step may hold (device + host); refuse a run estimated above it', min: 0.01, max: 1e6, defaultText: 'the host memory available now (CPU adapters share it)' },
+  'max-memory': { type: 'number', help: 'GiB a step may hold (device + host); refuse a run estimated above it', min: 0.01, max: 1e6,
+    defaultText: 'the host memory available now (CPU adapters share it)' },
 };
 
 const SUMMARY = 'Pretrain I-JEPA (context encoder + predictor, EMA target encoder) on images.';
@@ -82,11 +121,13 @@ export type RunFlags = Record<string, string | number | boolean | null>;
 
 // What a resume may change: the length (--steps, --epochs) and what only paces or paths the work.
 // Every other flag given with --resume must equal the run's: an error names it and both values.
-const RESUME_MAY_CHANGE = new Set(['resume', 'out', 'steps', 'epochs', 'ckpt-every', 'keep', 'watch-every', 'log-every', 'prefetch', 'strict', 'max-memory', 'probe-every']);
+const RESUME_MAY_CHANGE = new Set(['resume', 'out', 'steps', 'epochs', 'ckpt-every', 'keep', 'watch-every', 'log-every', 'prefetch', 'strict',
+  'max-memory', 'probe-every']);
 // Of those, the ones a resume takes back from the saved run unless given.
 const COME_BACK = ['ckpt-every', 'keep', 'watch-every', 'log-every', 'prefetch', 'strict', 'probe-every'] as const;
 // The flags a checkpoint from before flags were saved still records, in its config and preset.
-const IN_CONFIG = new Set(['preset', 'data', 'img-size', 'batch', 'lr', 'start-lr', 'final-lr', 'warmup', 'wd', 'final-wd', 'ema-start', 'ema-final', 'mask-mode', 'target', 'seed']);
+const IN_CONFIG = new Set(['preset', 'data', 'img-size', 'batch', 'lr', 'start-lr', 'final-lr', 'warmup', 'wd', 'final-wd', 'ema-start', 'ema-final',
+  'mask-mode', 'target', 'seed']);
 
 /**
  * The complete record of a run's flags: each option's effective value (the preset's where the
@@ -95,16 +136,35 @@ const IN_CONFIG = new Set(['preset', 'data', 'img-size', 'batch', 'lr', 'start-l
 export function runFlags(cfg: TrainConfig, v: OptionValues): RunFlags {
   const { model, optim, mask } = cfg.preset;
   return {
-    preset: cfg.preset.name, config: v.config === undefined ? null : resolve(String(v.config)), data: cfg.data,
-    'img-size': model.imgSize, batch: optim.batch, steps: cfg.steps, epochs: cfg.steps / cfg.ipe,
-    lr: optim.refLr, 'start-lr': optim.startLr, 'final-lr': optim.finalLr, warmup: optim.warmupEpochs / optim.epochs,
-    wd: optim.refWd, 'final-wd': optim.finalWd, 'ema-start': optim.emaStart, 'ema-final': optim.emaFinal,
-    'mask-mode': mask.mode, target: cfg.target, seed: cfg.seed, dtype: String(v.dtype),
+    preset: cfg.preset.name,
+    config: v.config === undefined ? null : resolve(String(v.config)),
+    data: cfg.data,
+    'img-size': model.imgSize,
+    batch: optim.batch,
+    steps: cfg.steps,
+    epochs: cfg.steps / cfg.ipe,
+    lr: optim.refLr,
+    'start-lr': optim.startLr,
+    'final-lr': optim.finalLr,
+    warmup: optim.warmupEpochs / optim.epochs,
+    wd: optim.refWd,
+    'final-wd': optim.finalWd,
+    'ema-start': optim.emaStart,
+    'ema-final': optim.emaFinal,
+    'mask-mode': mask.mode,
+    target: cfg.target,
+    seed: cfg.seed,
+    dtype: String(v.dtype),
     'loss-scale': v['loss-scale'] === undefined ? null : Number(v['loss-scale']),
     'loss-scale-interval': v['loss-scale-interval'] === undefined ? null : Number(v['loss-scale-interval']),
-    'ckpt-every': Number(v['ckpt-every']), keep: Number(v.keep), 'watch-every': Number(v['watch-every']),
-    'log-every': Number(v['log-every']), strict: v.strict === true, prefetch: Number(v.prefetch),
-    'max-memory': v['max-memory'] === undefined ? null : Number(v['max-memory']), 'probe-every': Number(v['probe-every']),
+    'ckpt-every': Number(v['ckpt-every']),
+    keep: Number(v.keep),
+    'watch-every': Number(v['watch-every']),
+    'log-every': Number(v['log-every']),
+    strict: v.strict === true,
+    prefetch: Number(v.prefetch),
+    'max-memory': v['max-memory'] === undefined ? null : Number(v['max-memory']),
+    'probe-every': Number(v['probe-every']),
   };
 }
 
@@ -113,13 +173,18 @@ function resumeOptions(cfg: TrainConfig, v: OptionValues, given: ReadonlySet<str
   // a checkpoint from before flags were saved: what the config holds is still checked
   const saved: RunFlags = cfg.flags ?? runFlags(cfg, { dtype: 'f32' });
   const hasFlags = cfg.flags !== undefined;
-  const same = (a: unknown, b: unknown) => (typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)) : a === b);
+  const same = (a: unknown,
+    b: unknown) => (typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)) : a === b);
   for (const k of given) {
     if (RESUME_MAY_CHANGE.has(k) || (!hasFlags && !IN_CONFIG.has(k))) continue;
     const now = k === 'data' || k === 'config' ? resolve(String(v[k])) : v[k];
     if (!same(now, saved[k])) {
-      throw new OptionError(`--resume --${k} ${String(now)} conflicts with the run in ${dirname(ckpt)}, started with --${k} ${saved[k] === null ? '(none)' : String(saved[k])}; ` +
-        `a resume continues the run as it was started (only --steps, --epochs, --ckpt-every, --keep, --watch-every, --log-every, --prefetch, --strict, --max-memory and --probe-every may change): drop --${k}, or start a new run with another --out`);
+      throw new OptionError(
+        `--resume --${k} ${String(now)} conflicts with the run in ${dirname(ckpt)}, started with --${k} ${
+          saved[k] === null ? '(none)' : String(saved[k])
+        }; ` +
+          `a resume continues the run as it was started (only --steps, --epochs, --ckpt-every, --keep, --watch-every, --log-every, --prefetch, --strict, --max-memory and --probe-every may change): drop --${k}, or start a new run with another --out`,
+      );
     }
   }
   const out: OptionValues = { ...v };
@@ -128,7 +193,8 @@ function resumeOptions(cfg: TrainConfig, v: OptionValues, given: ReadonlySet<str
     for (const k of COME_BACK) {
       if (given.has(k)) continue;
       const x = saved[k];
-      if (typeof x === 'boolean') { if (x) argv.push(`--${k}`); } else argv.push(`--${k}`, String(x));
+      if (typeof x === 'boolean') { if (x) argv.push(`--${k}`); }
+      else argv.push(`--${k}`, String(x));
     }
     // the saved values pass the same range checks as typed ones (a hand-edited checkpoint)
     let back: OptionValues;
@@ -175,13 +241,20 @@ export const trainCommand = {
   async run(argv: string[]): Promise<number> {
     const { values: opts, help, given } = parseOptions('train', TRAIN_OPTIONS, argv);
     let v = opts;
-    if (help) { console.log(helpText('train', SUMMARY, TRAIN_OPTIONS)); return 0; }
+    if (help) {
+      console.log(helpText('train', SUMMARY, TRAIN_OPTIONS));
+      return 0;
+    }
     // resolve('') is the current folder: an empty --out (an unset shell variable) would spill a run there
     if (v.dtype !== 'f16') {
-      for (const o of ['loss-scale', 'loss-scale-interval']) if (given.has(o) && !v.resume) throw new OptionError(`--${o} applies to --dtype f16 only`);
+      for (const o of ['loss-scale', 'loss-scale-interval']) {
+        if (given.has(o) && !v.resume) throw new OptionError(`--${o} applies to --dtype f16 only`);
+      }
     }
     const out = resolve(String(v.out));
-    await makeDirs(out).catch((e: Error) => { throw new OptionError(`--out: ${e.message}`); });
+    await makeDirs(out).catch((e: Error) => {
+      throw new OptionError(`--out: ${e.message}`);
+    });
     let unlock: () => void;
     try {
       unlock = lockRunFolder(out);
@@ -201,7 +274,9 @@ export const trainCommand = {
       v = resumeOptions(cfg, v, given, last.path);
       if (given.has('steps') || given.has('epochs')) {
         cfg.steps = given.has('steps') ? Number(v.steps) : Math.max(1, Math.floor(Number(v.epochs) * cfg.ipe));
-        if (cfg.steps < last.step) throw new OptionError(`--resume --steps ${cfg.steps}: the newest checkpoint, ${last.path}, is at step ${last.step} already`);
+        if (cfg.steps < last.step) {
+          throw new OptionError(`--resume --steps ${cfg.steps}: the newest checkpoint, ${last.path}, is at step ${last.step} already`);
+        }
       }
       // the record goes on with what this resume runs with
       cfg.flags = { ...(cfg.flags ?? runFlags(cfg, v)), steps: cfg.steps, epochs: cfg.steps / cfg.ipe };
@@ -216,7 +291,8 @@ export const trainCommand = {
       if (existsSync(join(out, 'config.json')) || (await listCheckpoints(out)).length > 0) {
         throw new OptionError(`--out ${out} already holds a run (config.json or checkpoints); continue it with --resume, or give another --out`);
       }
-      cfg = { preset, data: v.data === undefined ? null : resolve(String(v.data)), steps: 0, ipe: 0, seed: Number(v.seed), target: v.target as 'features' | 'pixels' };
+      cfg = { preset, data: v.data === undefined ? null : resolve(String(v.data)), steps: 0, ipe: 0, seed: Number(v.seed),
+        target: v.target as 'features' | 'pixels' };
     }
     const { preset } = cfg;
     const B = preset.optim.batch;
@@ -224,14 +300,24 @@ export const trainCommand = {
     // ---- 2. data ---------------------------------------------------------------------------------
     let source: SampleSource;
     if (cfg.data === null) {
-      if (preset.model.imgSize !== 32) throw new OptionError(`--img-size ${preset.model.imgSize}: the default Fashion-MNIST data is 32×32 (28 padded); pass --img-size 32 or --data DIR`);
+      if (preset.model.imgSize !== 32) {
+        throw new OptionError(
+          `--img-size ${preset.model.imgSize}: the default Fashion-MNIST data is 32×32 (28 padded); pass --img-size 32 or --data DIR`,
+        );
+      }
       source = fashionMnistSource(await loadFashionMnist('train'), { augment: true });
     } else {
       let skipped = 0;
-      const onSkip = (p: string, r: string) => { skipped++; console.warn(`warning: skipping unreadable image ${p}: ${r}`); };
+      const onSkip = (p: string, r: string) => {
+        skipped++;
+        console.warn(`warning: skipping unreadable image ${p}: ${r}`);
+      };
       const root = cfg.data;
-      const folder = await readDataFolder(root, () => scanImageFolder(root, { strict: v.strict === true, onSkip }), resumeFrom ? `the run's, from ${resumeFrom}` : '');
-      if (folder.entries.length < B) throw new OptionError(`--data ${cfg.data}: ${folder.entries.length} readable images (${skipped} skipped), fewer than one batch of ${B}`);
+      const folder = await readDataFolder(root, () => scanImageFolder(root, { strict: v.strict === true, onSkip }),
+        resumeFrom ? `the run's, from ${resumeFrom}` : '');
+      if (folder.entries.length < B) {
+        throw new OptionError(`--data ${cfg.data}: ${folder.entries.length} readable images (${skipped} skipped), fewer than one batch of ${B}`);
+      }
       source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true, onSkip });
     }
     const ipe = Math.floor(source.length / B);
@@ -239,19 +325,26 @@ export const trainCommand = {
       // the loader's saved position and the data order assume the same images
       const was = cfg.images ?? null;
       if (was !== null ? source.length !== was : ipe !== cfg.ipe) {
-        throw new OptionError(`--data ${cfg.data ?? 'Fashion-MNIST'}: the run started on ${was ?? `${cfg.ipe * B}–${cfg.ipe * B + B - 1}`} images (${cfg.ipe} batches of ${B} an epoch); the data now holds ${source.length} readable (${ipe} batches). A resume needs the same images: restore them, or start a new run with another --out`);
+        throw new OptionError(
+          `--data ${cfg.data ?? 'Fashion-MNIST'}: the run started on ${
+            was ?? `${cfg.ipe * B}–${cfg.ipe * B + B - 1}`
+          } images (${cfg.ipe} batches of ${B} an epoch); the data now holds ${source.length} readable (${ipe} batches). A resume needs the same images: restore them, or start a new run with another --out`,
+        );
       }
     } else {
       cfg.ipe = ipe;
       cfg.images = source.length;
-      cfg.steps = v.steps !== undefined ? Number(v.steps) : Math.max(1, Math.floor((v.epochs !== undefined ? Number(v.epochs) : preset.optim.epochs) * ipe));
+      cfg.steps = v.steps !== undefined
+        ? Number(v.steps)
+        : Math.max(1, Math.floor((v.epochs !== undefined ? Number(v.epochs) : preset.optim.epochs) * ipe));
       // the schedules run over exactly cfg.steps: express the length in epochs of this data
       const epochs = cfg.steps / ipe;
       const warmupFrac = v.warmup !== undefined ? Number(v.warmup) : preset.optim.warmupEpochs / preset.optim.epochs;
       cfg.preset = derivePreset(preset, { optim: { epochs, warmupEpochs: warmupFrac * epochs } });
       cfg.flags = runFlags(cfg, v);
     }
-    guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']), prefetch: Number(v.prefetch) });
+    guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']),
+      prefetch: Number(v.prefetch) });
     // The schedules are fixed when the run starts (their length is the starting --steps); steps
     // past that length (a resume with a larger --steps) run at the schedules' final values.
     const sched = { ...cfg.preset.optim, ipe: cfg.ipe };
@@ -265,15 +358,20 @@ export const trainCommand = {
     // the run's precision and loss scaling, as it was started (a resume keeps them)
     const flag = (k: string) => cfg.flags?.[k] ?? null;
     const dtype = flag('dtype') === 'f16' ? 'f16' : 'f32';
-    if (dtype === 'f16' && !backend.hasF16) throw new OptionError(`--dtype f16: this adapter (${adapterName(backend)}) lacks the shader-f16 feature; use --dtype f32`);
+    if (dtype === 'f16' && !backend.hasF16) {
+      throw new OptionError(`--dtype f16: this adapter (${adapterName(backend)}) lacks the shader-f16 feature; use --dtype f32`);
+    }
     const lossScale = flag('loss-scale'), lossScaleInterval = flag('loss-scale-interval');
     const model = new IJepa(cfg.preset.model, {
-      seed: cfg.seed, target: cfg.target, dtype,
+      seed: cfg.seed,
+      target: cfg.target,
+      dtype,
       ...(typeof lossScale === 'number' ? { lossScale } : {}),
       ...(typeof lossScaleInterval === 'number' ? { lossScaleInterval } : {}),
     });
     const nets = Object.fromEntries(model.modules());
-    const collator = new MaskCollator({ inputSize: cfg.preset.model.imgSize, patchSize: cfg.preset.model.patchSize, ...cfg.preset.mask, seed: cfg.seed });
+    const collator = new MaskCollator({ inputSize: cfg.preset.model.imgSize, patchSize: cfg.preset.model.patchSize, ...cfg.preset.mask,
+      seed: cfg.seed });
     let step = 0;
     let loaderStart = { epoch: 0, batch: 0 };
     const logPath = join(out, 'log.jsonl');
@@ -282,7 +380,11 @@ export const trainCommand = {
       const st = resumeState(meta.state, resumeFrom);
       step = meta.step;
       if (model.scaler) {
-        if (!st.scaler) throw new Error(`load ${resumeFrom}: metadata 'state' has no scaler (the loss scaler of an f16 run); this checkpoint cannot be resumed in f16`);
+        if (!st.scaler) {
+          throw new Error(
+            `load ${resumeFrom}: metadata 'state' has no scaler (the loss scaler of an f16 run); this checkpoint cannot be resumed in f16`,
+          );
+        }
         model.scaler.loadState(st.scaler, `load ${resumeFrom}: state.scaler`);
       }
       collator.setState({ nextSeed: st.collator.nextSeed, rng: { ...st.collator.rng, mt: Uint32Array.from(st.collator.rng.mt) } });
@@ -300,9 +402,11 @@ export const trainCommand = {
     const checkpoint = async (at: number) => {
       const c = collator.getState();
       await saveCheckpoint(join(out, checkpointName(at)), nets, model.optimizer, {
-        config: cfg, step: at,
+        config: cfg,
+        step: at,
         state: {
-          collator: { nextSeed: c.nextSeed, rng: { ...c.rng, mt: Array.from(c.rng.mt) } }, loader: loader.position,
+          collator: { nextSeed: c.nextSeed, rng: { ...c.rng, mt: Array.from(c.rng.mt) } },
+          loader: loader.position,
           ...(model.scaler ? { scaler: model.scaler.state() } : {}),
         },
       });
@@ -311,7 +415,9 @@ export const trainCommand = {
 
     // ---- 4. the loop -----------------------------------------------------------------------------
     let stopSignal: string | null = null;
-    const onSignal = (s: string) => () => { stopSignal ??= s; };
+    const onSignal = (s: string) => () => {
+      stopSignal ??= s;
+    };
     // SIGHUP (the terminal closed) is handled like SIGTERM: checkpoint, then exit
     const sigint = onSignal('SIGINT'), sigterm = onSignal('SIGTERM'), sighup = onSignal('SIGHUP');
     process.on('SIGINT', sigint);
@@ -320,7 +426,9 @@ export const trainCommand = {
     const progress = new Progress(process.stderr, Number(v['log-every']));
     // MFU: model FLOPs (model/flops.ts) per second over the FMA peak kernel, measured once here
     const peakGflops = await measurePeakGflops(backend);
-    const stepGflops = (k: MaskBatch) => stepFlops(cfg.preset.model, { batch: B, kc: k.Le, kt: k.Lp, nenc: k.encMasks.length, npred: k.predMasks.length, target: cfg.target }).total / 1e9;
+    const stepGflops = (k: MaskBatch) =>
+      stepFlops(cfg.preset.model, { batch: B, kc: k.Le, kt: k.Lp, nenc: k.encMasks.length, npred: k.predMasks.length, target: cfg.target }).total /
+      1e9;
     let gflopsDone = 0, skippedSteps = 0;
     const t0 = performance.now();
     const firstStep = step;
@@ -335,7 +443,15 @@ export const trainCommand = {
       // exactly the parameters after its step, and a NaN is caught before it can be saved.
       // f16 steps read their loss and overflow check before updating (stepAsync), so they are
       // not pipelined; `scaled` holds what the loss scaler did
-      interface InFlight { step: number; read: Promise<number>; hyper: { lr: number; wd: number; momentum: number }; batch: Batch; masks: MaskBatch; t: number; scaled: AsyncStepResult | null }
+      interface InFlight {
+        step: number;
+        read: Promise<number>;
+        hyper: { lr: number; wd: number; momentum: number; };
+        batch: Batch;
+        masks: MaskBatch;
+        t: number;
+        scaled: AsyncStepResult | null;
+      }
       const watchEvery = Number(v['watch-every']), ckptEvery = Number(v['ckpt-every']);
       const isProbeStep = (s: number) => probeEvery > 0 && (s % probeEvery === 0 || s === cfg.steps);
       // time_ms is wall time since the previous step finished: pipelined steps overlap, so a
@@ -354,9 +470,18 @@ export const trainCommand = {
         // patches kept per context mask (Kc) and per target block (Kt) after the collator's cut
         const rec: Record<string, number | string | boolean> = {
           timestamp: new Date().toISOString(),
-          step: x.step, epoch: x.batch.epoch, loss, lr: x.hyper.lr, wd: x.hyper.wd, momentum: x.hyper.momentum,
-          time_ms: now - since, data_wait_ms: x.batch.waitMs, live_bytes: mem.liveBytes, live_tensors: mem.liveTensors,
-          context_patches: x.masks.Le, target_patches: x.masks.Lp,
+          step: x.step,
+          epoch: x.batch.epoch,
+          loss,
+          lr: x.hyper.lr,
+          wd: x.hyper.wd,
+          momentum: x.hyper.momentum,
+          time_ms: now - since,
+          data_wait_ms: x.batch.waitMs,
+          live_bytes: mem.liveBytes,
+          live_tensors: mem.liveTensors,
+          context_patches: x.masks.Le,
+          target_patches: x.masks.Lp,
         };
         if (x.scaled) {
           rec.loss_scale = x.scaled.lossScale!;
@@ -364,7 +489,9 @@ export const trainCommand = {
           rec.scale_grown = x.scaled.scaleGrown;
           if (x.scaled.skipped) {
             skippedSteps++;
-            progress.log(`step ${x.step}: f16 gradients overflowed at loss scale ${x.scaled.lossScale}; update skipped, loss scale now ${model.scaler!.scale}`);
+            progress.log(
+              `step ${x.step}: f16 gradients overflowed at loss scale ${x.scaled.lossScale}; update skipped, loss scale now ${model.scaler!.scale}`,
+            );
           }
         }
         let extra = '';
@@ -374,7 +501,13 @@ export const trainCommand = {
           feats.dispose();
           rec.feat_std = w.std;
           rec.rankme = w.rankMe;
-          if (w.rankMe < 0.05 * w.maxRank || w.std < 1e-3) progress.log(`warning: step ${x.step}: target features look collapsed (std ${w.std.toExponential(2)}, RankMe ${w.rankMe.toFixed(2)} of ${w.maxRank})`);
+          if (w.rankMe < 0.05 * w.maxRank || w.std < 1e-3) {
+            progress.log(
+              `warning: step ${x.step}: target features look collapsed (std ${w.std.toExponential(2)}, RankMe ${
+                w.rankMe.toFixed(2)
+              } of ${w.maxRank})`,
+            );
+          }
           extra = `std ${w.std.toFixed(3)} rank ${w.rankMe.toFixed(1)}`;
         }
         if (probe && isProbeStep(x.step)) {
@@ -387,7 +520,8 @@ export const trainCommand = {
         await appendRecord(logPath, rec);
         const elapsed = (now - t0) / 1000, done = x.step - firstStep;
         gflopsDone += stepGflops(x.masks);
-        progress.update({ step: x.step, total: cfg.steps, loss, lr: x.hyper.lr, imgsPerSec: (done * B) / elapsed, mfu: gflopsDone / elapsed / peakGflops, etaSec: ((cfg.steps - x.step) * elapsed) / done, extra });
+        progress.update({ step: x.step, total: cfg.steps, loss, lr: x.hyper.lr, imgsPerSec: (done * B) / elapsed,
+          mfu: gflopsDone / elapsed / peakGflops, etaSec: ((cfg.steps - x.step) * elapsed) / done, extra });
       };
       let prev: InFlight | null = null;
       while (step < cfg.steps) {
@@ -402,14 +536,17 @@ export const trainCommand = {
           read = Promise.resolve(scaled.loss);
         } else {
           const lossT = model.step(batch.imgs, masks, hyper).loss;
-          read = lossT.item();   // the copy is recorded now; the tensor can go at once
+          read = lossT.item(); // the copy is recorded now; the tensor can go at once
           lossT.dispose();
         }
         if (prev) await finish(prev);
         const cur: InFlight = { step, read, hyper, batch, masks, t, scaled };
         const isCkpt = step % ckptEvery === 0 || step === cfg.steps || stopSignal !== null;
         const isWatch = watchEvery > 0 && (step % watchEvery === 0 || step === 1);
-        if (!isCkpt && !isWatch && !isProbeStep(step)) { prev = cur; continue; }
+        if (!isCkpt && !isWatch && !isProbeStep(step)) {
+          prev = cur;
+          continue;
+        }
         prev = null;
         await finish(cur);
         if (isCkpt) {
@@ -417,16 +554,23 @@ export const trainCommand = {
           try {
             await checkpoint(step);
           } catch (e) {
-            if (e instanceof NonFiniteError) throw new Error(`the update of step ${step} made the parameters non-finite (${e.message}); stopping without saving. ${kept()}`);
+            if (e instanceof NonFiniteError) {
+              throw new Error(`the update of step ${step} made the parameters non-finite (${e.message}); stopping without saving. ${kept()}`);
+            }
             throw e;
           }
           lastGood = step;
         }
-        if (stopSignal) { progress.log(`${stopSignal}: wrote ${checkpointName(step)} at step ${step}; resume with --resume --out ${out}`); break; }
+        if (stopSignal) {
+          progress.log(`${stopSignal}: wrote ${checkpointName(step)} at step ${step}; resume with --resume --out ${out}`);
+          break;
+        }
       }
     } catch (e) {
       if (e instanceof DeviceError) {
-        const next = lastGood === null ? noCheckpoint : `The last checkpoint (step ${lastGood}) is in ${out}; continue with: npx ijepa train --resume --out ${out}`;
+        const next = lastGood === null
+          ? noCheckpoint
+          : `The last checkpoint (step ${lastGood}) is in ${out}; continue with: npx ijepa train --resume --out ${out}`;
         throw new Error(`${e.message}\nThe GPU device failed at step ${step}. ${next}`);
       }
       throw e;
@@ -439,10 +583,17 @@ export const trainCommand = {
     }
     model.dispose();
     const secs = (performance.now() - t0) / 1000;
-    const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s, MFU ${(100 * gflopsDone / secs / peakGflops).toFixed(1)}% of the ${peakGflops.toFixed(0)} GFLOP/s FMA peak kernel${model.scaler ? `; ${skippedSteps} f16 step(s) skipped on overflow, loss scale now ${model.scaler.scale}` : ''}); log ${logPath}`;
+    const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s, MFU ${
+      (100 * gflopsDone / secs / peakGflops).toFixed(1)
+    }% of the ${peakGflops.toFixed(0)} GFLOP/s FMA peak kernel${
+      model.scaler ? `; ${skippedSteps} f16 step(s) skipped on overflow, loss scale now ${model.scaler.scale}` : ''
+    }); log ${logPath}`;
     // a stopped run is not "done": the caller (a shell loop, a scheduler) must see the signal
     unlock();
-    if (stopSignal) { console.error(`stopped by ${stopSignal}: ${rate}`); return SIGNAL_EXIT[stopSignal]!; }
+    if (stopSignal) {
+      console.error(`stopped by ${stopSignal}: ${rate}`);
+      return SIGNAL_EXIT[stopSignal]!;
+    }
     console.error(`done: ${rate}`);
     return 0;
   },
@@ -469,8 +620,8 @@ async function writeConfigJson(path: string, cfg: TrainConfig): Promise<void> {
 }
 
 interface ResumeState {
-  collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number } };
-  loader: { epoch: number; batch: number };
+  collator: { nextSeed: number; rng: { mt: number[]; index: number; seed: number; }; };
+  loader: { epoch: number; batch: number; };
   /** f16 runs: the loss scaler (checked by GradScaler.loadState). */
   scaler?: GradScalerState;
 }
@@ -480,11 +631,18 @@ function resumeState(state: unknown, path: string): ResumeState {
   const st = state as Partial<ResumeState> | null;
   const whole = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
   const rng = st?.collator?.rng;
-  const bad = !whole(st?.collator?.nextSeed) ? 'collator.nextSeed'
-    : !(Array.isArray(rng?.mt) && rng.mt.length === 624 && rng.mt.every((x) => whole(x) && x < 2 ** 32)) ? 'collator.rng.mt (624 words)'
-      : !whole(rng?.index) || !whole(rng?.seed) ? 'collator.rng.index/seed'
-        : !whole(st?.loader?.epoch) || !whole(st?.loader?.batch) ? 'loader.epoch/batch' : null;
-  if (bad) throw new Error(`load ${path}: metadata 'state' has no valid ${bad}; this checkpoint cannot be resumed (eval and export can still read it)`);
+  const bad = !whole(st?.collator?.nextSeed) ?
+    'collator.nextSeed'
+    : !(Array.isArray(rng?.mt) && rng.mt.length === 624 && rng.mt.every((x) => whole(x) && x < 2 ** 32)) ?
+    'collator.rng.mt (624 words)'
+    : !whole(rng?.index) || !whole(rng?.seed) ?
+    'collator.rng.index/seed'
+    : !whole(st?.loader?.epoch) || !whole(st?.loader?.batch)
+    ? 'loader.epoch/batch'
+    : null;
+  if (bad) {
+    throw new Error(`load ${path}: metadata 'state' has no valid ${bad}; this checkpoint cannot be resumed (eval and export can still read it)`);
+  }
   return st as ResumeState;
 }
 

@@ -80,13 +80,14 @@ async function findFile(path: string): Promise<string | undefined> {
 }
 
 /** Read a uint8 IDX file (optionally gzipped) into its dims and a view of its data. */
-export async function readIdx(path: string): Promise<{ dims: number[]; data: Uint8Array }> {
+export async function readIdx(path: string): Promise<{ dims: number[]; data: Uint8Array; }> {
   const found = await findFile(path);
   if (found === undefined) {
     throw new Error(
       `fashion-mnist: ${path} not found. Run \`npm run setup\` (it installs the Debian package ` +
-      `${FASHION_MNIST_DEBIAN_PACKAGE} into ${FASHION_MNIST_DIR}), or set IJEPA_FASHION_MNIST_DIR to a ` +
-      `folder holding the four *-ubyte(.gz) files.`);
+        `${FASHION_MNIST_DEBIAN_PACKAGE} into ${FASHION_MNIST_DIR}), or set IJEPA_FASHION_MNIST_DIR to a ` +
+        `folder holding the four *-ubyte(.gz) files.`,
+    );
   }
   let bytes: Uint8Array = await readFile(found);
   // Sniff the gzip magic instead of trusting the extension.

@@ -4,7 +4,16 @@
 // 0x00000801 (u8, 1 dim), then the dims as big-endian u32s, then the bytes row-major.
 
 export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ] as const;
 
 /**
@@ -15,7 +24,7 @@ export const FASHION_MNIST_PADDED_MEAN = 0.2190;
 export const FASHION_MNIST_PADDED_STD = 0.3318;
 
 /** Parse an (already gunzipped) uint8 IDX file into its dims and a view of its data; `name` names it in errors. */
-export function parseIdx(bytes: Uint8Array, name: string): { dims: number[]; data: Uint8Array } {
+export function parseIdx(bytes: Uint8Array, name: string): { dims: number[]; data: Uint8Array; } {
   if (bytes.length < 4) throw new Error(`fashion-mnist: ${name} is truncated (${bytes.length} bytes)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = dv.getUint32(0, false);

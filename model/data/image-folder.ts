@@ -125,7 +125,11 @@ export async function scanImageFolder(root: string, opts: ImageFolderOptions = {
         (opts.onSkip ?? warnSkip)(e.path, reason);
       }
     }
-    if (entries.length === 0) throw new Error(`image-folder: ${root}: none of its ${found.length} image file(s) is readable (the first, ${skipped[0]!.path}: ${skipped[0]!.reason})`);
+    if (entries.length === 0) {
+      throw new Error(
+        `image-folder: ${root}: none of its ${found.length} image file(s) is readable (the first, ${skipped[0]!.path}: ${skipped[0]!.reason})`,
+      );
+    }
   }
   return { root, classes, entries, skipped };
 }
@@ -149,7 +153,7 @@ export const decodeShortSide = (size: number) => Math.max(4 * size, 256);
  * Decode one file to 8-bit RGB. Throws ImageReadError naming the file. With `shortSide`, an
  * image whose shorter side is longer is shrunk on decode (antialiased; never enlarged).
  */
-export async function decodeRgb(path: string, opts: { shortSide?: number } = {}): Promise<RgbBytes> {
+export async function decodeRgb(path: string, opts: { shortSide?: number; } = {}): Promise<RgbBytes> {
   try {
     let img = sharp(path);
     if (opts.shortSide !== undefined) img = img.resize({ width: opts.shortSide, height: opts.shortSide, fit: 'outside', withoutEnlargement: true });
@@ -169,7 +173,7 @@ export async function decodeRgb(path: string, opts: { shortSide?: number } = {})
 // ---------------------------------------------------------------------------------------------
 
 /** Non-hidden files and directories directly in `dir`; symlinks are followed, like os.walk(followlinks=True). */
-async function listDir(dir: string): Promise<{ files: string[]; dirs: string[] }> {
+async function listDir(dir: string): Promise<{ files: string[]; dirs: string[]; }> {
   let ents;
   try {
     ents = await readdir(dir, { withFileTypes: true });
@@ -195,8 +199,11 @@ async function listDir(dir: string): Promise<{ files: string[]; dirs: string[] }
 
 // what a failed listing means, in words (Node's own message repeats the path and the syscall)
 const FS_REASONS: Record<string, string> = {
-  ENOENT: 'no such folder', ENOTDIR: 'not a folder', ELOOP: 'a loop of symbolic links (ELOOP)',
-  EACCES: 'permission denied (EACCES)', EPERM: 'permission denied (EPERM)',
+  ENOENT: 'no such folder',
+  ENOTDIR: 'not a folder',
+  ELOOP: 'a loop of symbolic links (ELOOP)',
+  EACCES: 'permission denied (EACCES)',
+  EPERM: 'permission denied (EPERM)',
 };
 
 /** A failed stat or readdir of a folder, in words: 'no such folder', 'not a folder', ... */

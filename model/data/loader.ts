@@ -16,8 +16,12 @@
 
 import { Rng, mixSeed, permutation } from './prng.ts';
 import {
-  pretrainTransform, fromHWCBytes, smallRecipeTransform, SMALL_RECIPE_SIZE,
-  type PretrainTransformOptions, type SmallRecipeOptions,
+  pretrainTransform,
+  fromHWCBytes,
+  smallRecipeTransform,
+  SMALL_RECIPE_SIZE,
+  type PretrainTransformOptions,
+  type SmallRecipeOptions,
 } from './transforms.ts';
 import type { GreyImages } from './fashion-mnist.ts';
 import { decodeRgb, decodeShortSide, ImageReadError, warnSkip, type ImageFolder } from './image-folder.ts';
@@ -58,7 +62,7 @@ export interface LoaderOptions {
   /** Batches prepared ahead of the one being consumed (default 2; 0 = on demand). */
   prefetch?: number;
   /** Where to start (resume): the next batch returned is batch `batch` of epoch `epoch`. */
-  start?: { epoch: number; batch: number };
+  start?: { epoch: number; batch: number; };
 }
 
 // Domain tags keep the shuffle and per-sample streams unrelated for the same seed.
@@ -79,10 +83,10 @@ export class BatchLoader {
   private readonly prefetch: number;
   private readonly queue: Pending[] = [];
   private readonly perms = new Map<number, Uint32Array>();
-  private readonly free: { imgs: Float32Array; labels: Int32Array }[] = [];
+  private readonly free: { imgs: Float32Array; labels: Int32Array; }[] = [];
   // Next batch to schedule, and next batch to return.
-  private sched: { epoch: number; batch: number };
-  private head: { epoch: number; batch: number };
+  private sched: { epoch: number; batch: number; };
+  private head: { epoch: number; batch: number; };
   private closed = false;
   private readonly abort = new AbortController();
 
@@ -105,7 +109,8 @@ export class BatchLoader {
     }
     const start = opts.start ?? { epoch: 0, batch: 0 };
     if (!(Number.isInteger(start.epoch) && start.epoch >= 0 &&
-          Number.isInteger(start.batch) && start.batch >= 0 && start.batch < this.batchesPerEpoch)) {
+      Number.isInteger(start.batch) && start.batch >= 0 && start.batch < this.batchesPerEpoch))
+    {
       throw new Error(`BatchLoader: start (epoch ${start.epoch}, batch ${start.batch}) is out of range; ` +
         `an epoch has ${this.batchesPerEpoch} batches`);
     }
@@ -114,7 +119,7 @@ export class BatchLoader {
   }
 
   /** The position of the batch the next `next()` returns: save it in a checkpoint to resume. */
-  get position(): { epoch: number; batch: number } {
+  get position(): { epoch: number; batch: number; } {
     return { ...this.head };
   }
 
@@ -149,7 +154,7 @@ export class BatchLoader {
     while (!this.closed) yield await this.next();
   }
 
-  private advance(pos: { epoch: number; batch: number }): { epoch: number; batch: number } {
+  private advance(pos: { epoch: number; batch: number; }): { epoch: number; batch: number; } {
     return pos.batch + 1 < this.batchesPerEpoch
       ? { epoch: pos.epoch, batch: pos.batch + 1 }
       : { epoch: pos.epoch + 1, batch: 0 };
@@ -197,7 +202,9 @@ export class BatchLoader {
       const rng = new Rng(mixSeed(TAG_SAMPLE, this.seed, epoch, pos));
       const r = this.source.write(index, rng, imgs, k * per, signal);
       if (typeof r === 'number') labels[k] = r;
-      else writes.push(r.then((label) => { labels[k] = label; }));
+      else {writes.push(r.then((label) => {
+          labels[k] = label;
+        }));}
     }
     await Promise.all(writes);
     return { imgs, labels, epoch, batch, waitMs: 0 };

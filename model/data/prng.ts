@@ -76,7 +76,7 @@ export function mixSeed(...parts: number[]): number {
 }
 
 /** In-place Fisher–Yates shuffle of `a`; every permutation equally likely given a uniform `rng.int`. */
-export function shuffleInPlace<T extends { length: number; [i: number]: number }>(a: T, rng: Rng): T {
+export function shuffleInPlace<T extends { length: number; [i: number]: number; }>(a: T, rng: Rng): T {
   for (let i = a.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);
     const t = a[i] as number;

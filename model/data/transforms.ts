@@ -62,10 +62,13 @@ const BYTE_TO_UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
 
 /** ToTensor: uint8 [H, W, C] (as decoders emit) → f32 [C, H, W] in [0, 1]. */
 export function fromHWCBytes(
-  bytes: Uint8Array, height: number, width: number, channels: number, out?: Float32Array,
+  bytes: Uint8Array,
+  height: number,
+  width: number,
+  channels: number,
+  out?: Float32Array,
 ): ImageCHW {
-  need('fromHWCBytes', bytes.length === height * width * channels,
-    `bytes has ${bytes.length} elements, expected [${height}, ${width}, ${channels}]`);
+  need('fromHWCBytes', bytes.length === height * width * channels, `bytes has ${bytes.length} elements, expected [${height}, ${width}, ${channels}]`);
   const plane = height * width;
   const data = dst('fromHWCBytes', out, plane * channels);
   // v/255 from a table. RGB gets an unrolled loop that reads the bytes once, in order: decoded
@@ -141,8 +144,7 @@ export function hflip(img: ImageCHW): ImageCHW {
 /** x ← (x − mean[c]) / std[c], in place (torchvision Normalize). */
 export function normalize(img: ImageCHW, mean: readonly number[], std: readonly number[]): ImageCHW {
   const { channels: C, data } = img;
-  need('normalize', mean.length === C && std.length === C,
-    `mean/std have ${mean.length}/${std.length} entries for ${C} channels`);
+  need('normalize', mean.length === C && std.length === C, `mean/std have ${mean.length}/${std.length} entries for ${C} channels`);
   need('normalize', std.every((s) => s > 0), `std must be positive, got [${std.join(', ')}]`);
   const plane = img.height * img.width;
   for (let c = 0; c < C; c++) {
@@ -160,7 +162,9 @@ export function normalize(img: ImageCHW, mean: readonly number[], std: readonly 
  * Draws per try: area, log-aspect; on success two more (top, left).
  */
 export function randomResizedCropParams(
-  height: number, width: number, rng: Rng,
+  height: number,
+  width: number,
+  rng: Rng,
   scale: readonly [number, number] = [0.3, 1.0],
   ratio: readonly [number, number] = [3 / 4, 4 / 3],
 ): Box {
@@ -300,7 +304,10 @@ export interface PretrainTransformOptions {
  * Writes [3, S, S] into `out` when given (e.g. a slice of the batch buffer).
  */
 export function pretrainTransform(
-  img: ImageCHW, rng: Rng, opts: PretrainTransformOptions, out?: Float32Array,
+  img: ImageCHW,
+  rng: Rng,
+  opts: PretrainTransformOptions,
+  out?: Float32Array,
 ): ImageCHW {
   const box = randomResizedCropParams(img.height, img.width, rng, opts.scale, opts.ratio);
   const y = resizedCrop(img, box, opts.size, opts.size, out);
@@ -332,13 +339,16 @@ const CROP_PAD = 4;
  * the crop then just slides the garment over its black background. Draw order: i, j, flip.
  */
 export function smallRecipeTransform(
-  src: Uint8Array, srcOffset: number, rng: Rng, out: Float32Array, outOffset: number,
+  src: Uint8Array,
+  srcOffset: number,
+  rng: Rng,
+  out: Float32Array,
+  outOffset: number,
   opts: SmallRecipeOptions,
 ): void {
   const S = SMALL_RECIPE_SIZE;
   const R = 28;
-  need('smallRecipeTransform', srcOffset >= 0 && srcOffset + R * R <= src.length,
-    `source image at ${srcOffset} runs past ${src.length} bytes`);
+  need('smallRecipeTransform', srcOffset >= 0 && srcOffset + R * R <= src.length, `source image at ${srcOffset} runs past ${src.length} bytes`);
   need('smallRecipeTransform', outOffset >= 0 && outOffset + 3 * S * S <= out.length,
     `output [3, ${S}, ${S}] at ${outOffset} runs past ${out.length} elements`);
   const mean = opts.mean ?? FASHION_MNIST_PADDED_MEAN;

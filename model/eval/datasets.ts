@@ -16,9 +16,22 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  FASHION_MNIST_CLASSES, loadFashionMnist, decodeRgb, decodeShortSide, scanImageFolder, Rng, IMAGENET_MEAN,
-  IMAGENET_STD, SMALL_RECIPE_SIZE, fromHWCBytes, normalize, resizedCrop, smallRecipeTransform,
-  type GreyImages, type ImageFolder, type ImageFolderEntry,
+  FASHION_MNIST_CLASSES,
+  loadFashionMnist,
+  decodeRgb,
+  decodeShortSide,
+  scanImageFolder,
+  Rng,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  SMALL_RECIPE_SIZE,
+  fromHWCBytes,
+  normalize,
+  resizedCrop,
+  smallRecipeTransform,
+  type GreyImages,
+  type ImageFolder,
+  type ImageFolderEntry,
 } from '../data/index.ts';
 import type { ImageBatches } from './features.ts';
 import { classBalancedSample, stratifiedSplit } from './sampling.ts';
@@ -46,9 +59,12 @@ export interface EvalSplits {
 /** The given images of a Fashion-MNIST split through the unaugmented small-recipe view. */
 export function fashionMnistImages(data: GreyImages, indices: Int32Array): EvalImages {
   const S = SMALL_RECIPE_SIZE, px = data.rows * data.cols, per = 3 * S * S;
-  const rng = new Rng(0);   // unused with augment off; the transform's signature wants one
+  const rng = new Rng(0); // unused with augment off; the transform's signature wants one
   return {
-    n: indices.length, chans: 3, size: S, grey: true,
+    n: indices.length,
+    chans: 3,
+    size: S,
+    grey: true,
     labels: Int32Array.from(indices, (i) => data.labels[i]!),
     async batch(start, count) {
       const out = new Float32Array(count * per);
@@ -58,17 +74,21 @@ export function fashionMnistImages(data: GreyImages, indices: Int32Array): EvalI
   };
 }
 
-export async function fashionMnistSplits(opts: { trainSize: number; testSize: number; seed: number }): Promise<EvalSplits> {
+export async function fashionMnistSplits(opts: { trainSize: number; testSize: number; seed: number; }): Promise<EvalSplits> {
   const [tr, te] = await Promise.all([loadFashionMnist('train'), loadFashionMnist('test')]);
   const C = FASHION_MNIST_CLASSES.length;
-  const pick = (d: GreyImages, size: number) => size >= d.n
-    ? Int32Array.from({ length: d.n }, (_, i) => i)
-    : classBalancedSample(d.labels, Math.floor(size / C), opts.seed, C);
+  const pick = (d: GreyImages, size: number) =>
+    size >= d.n
+      ? Int32Array.from({ length: d.n }, (_, i) => i)
+      : classBalancedSample(d.labels, Math.floor(size / C), opts.seed, C);
   const train = fashionMnistImages(tr, pick(tr, opts.trainSize));
   const test = fashionMnistImages(te, pick(te, opts.testSize));
   const part = (n: number, of: number) => (n === of ? `all ${n}` : `${n} (class-balanced, of ${of})`);
   return {
-    train, test, classes: [...FASHION_MNIST_CLASSES], population: tr.n,
+    train,
+    test,
+    classes: [...FASHION_MNIST_CLASSES],
+    population: tr.n,
     description: `Fashion-MNIST: train ${part(train.n, tr.n)}, test ${part(test.n, te.n)}`,
   };
 }
@@ -88,7 +108,10 @@ export async function evalView(path: string, S: number, out: Float32Array, offse
 export function folderImages(entries: readonly ImageFolderEntry[], S: number, concurrency = 8): EvalImages {
   const per = 3 * S * S;
   return {
-    n: entries.length, chans: 3, size: S, grey: false,
+    n: entries.length,
+    chans: 3,
+    size: S,
+    grey: false,
     labels: Int32Array.from(entries, (e) => e.label),
     files: entries.map((e) => e.path),
     async batch(start, count) {
@@ -114,11 +137,13 @@ const needClasses = (f: ImageFolder) => {
 };
 
 export async function folderSplits(
-  root: string, opts: { size: number; seed: number; strict?: boolean; onSkip?: (path: string, reason: string) => void },
+  root: string,
+  opts: { size: number; seed: number; strict?: boolean; onSkip?: (path: string, reason: string) => void; },
 ): Promise<EvalSplits> {
   // every file decoded once up front: an image that fails only at decode time is skipped (or, strict,
   // fatal) here, like train does, rather than aborting the feature pass halfway
-  const scan = (dir: string) => scanImageFolder(dir, { probe: 'decode', strict: opts.strict === true, ...(opts.onSkip ? { onSkip: opts.onSkip } : {}) });
+  const scan = (dir: string) =>
+    scanImageFolder(dir, { probe: 'decode', strict: opts.strict === true, ...(opts.onSkip ? { onSkip: opts.onSkip } : {}) });
   if (await hasSplitFolders(root)) {
     const [tr, te] = await Promise.all([scan(join(root, 'train')), scan(join(root, 'test'))]);
     needClasses(tr);
@@ -127,8 +152,10 @@ export async function folderSplits(
     if (unknown.length) throw new Error(`eval: ${join(root, 'test')} has classes not in train/: ${unknown.join(', ')}`);
     const teEntries = te.entries.map((e) => ({ path: e.path, label: byName.get(te.classes[e.label]!)! }));
     return {
-      train: folderImages(tr.entries, opts.size), test: folderImages(teEntries, opts.size),
-      classes: tr.classes, population: tr.entries.length,
+      train: folderImages(tr.entries, opts.size),
+      test: folderImages(teEntries, opts.size),
+      classes: tr.classes,
+      population: tr.entries.length,
       description: `${root}: train/ ${tr.entries.length} images, test/ ${te.entries.length} images, ${tr.classes.length} classes`,
     };
   }
@@ -139,8 +166,11 @@ export async function folderSplits(
   if (held.length === 0) throw new Error(`eval: ${root} has too few images (${f.entries.length}) for an 80/20 split`);
   const trainEntries = Array.from(fit, (i) => f.entries[i]!), testEntries = Array.from(held, (i) => f.entries[i]!);
   return {
-    train: folderImages(trainEntries, opts.size), test: folderImages(testEntries, opts.size),
-    classes: f.classes, population: trainEntries.length,
-    description: `${root}: ${f.entries.length} images in ${f.classes.length} classes, split 80/20 per class (seed ${opts.seed}): train ${trainEntries.length}, test ${testEntries.length}`,
+    train: folderImages(trainEntries, opts.size),
+    test: folderImages(testEntries, opts.size),
+    classes: f.classes,
+    population: trainEntries.length,
+    description:
+      `${root}: ${f.entries.length} images in ${f.classes.length} classes, split 80/20 per class (seed ${opts.seed}): train ${trainEntries.length}, test ${testEntries.length}`,
   };
 }

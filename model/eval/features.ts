@@ -41,20 +41,22 @@ export interface FeatureOptions {
  * last line (the final norm); test/eval.test.ts checks that norm(prenorm) equals forward().
  */
 export function encoderTokens(encoder: VisionTransformer, imgs: Tensor, kind: FeatureKind): Tensor {
-  if (kind === 'pooled') return encoder.forward(imgs);                    // [B, N, D]
-  let x = encoder.patch_embed.forward(imgs).add(encoder.pos_embed);       // [B, N, D]
+  if (kind === 'pooled') return encoder.forward(imgs); // [B, N, D]
+  let x = encoder.patch_embed.forward(imgs).add(encoder.pos_embed); // [B, N, D]
   for (const blk of encoder.blocks) x = blk.forward(x);
-  return x;                                                               // [B, N, D], no final LN
+  return x; // [B, N, D], no final LN
 }
 
 /** One batch [B, C, S, S] → [B, D] mean-pooled features, without grad. The caller disposes it. */
 export function encodeBatch(encoder: VisionTransformer, imgs: Tensor, kind: FeatureKind = 'pooled'): Tensor {
-  return noGrad(() => tidy(() => encoderTokens(encoder, imgs, kind).mean(1)));   // [B, D]
+  return noGrad(() => tidy(() => encoderTokens(encoder, imgs, kind).mean(1))); // [B, D]
 }
 
 /** Features of every image of `images`, row-major [n, D] on the host. */
 export async function extractFeatures(
-  encoder: VisionTransformer, images: ImageBatches, opts: FeatureOptions = {},
+  encoder: VisionTransformer,
+  images: ImageBatches,
+  opts: FeatureOptions = {},
 ): Promise<Float32Array> {
   const { chans: C, imgSize: S, dim: D } = encoder.config;
   if (images.chans !== C || images.size !== S) {
@@ -69,10 +71,10 @@ export async function extractFeatures(
   for (let start = 0; start < n; start += B) {
     const count = Math.min(B, n - start);
     const pixels = await next!;
-    const feats = tidy(() => encodeBatch(encoder, fromArray(pixels, [count, C, S, S]), kind));   // [count, D]
+    const feats = tidy(() => encodeBatch(encoder, fromArray(pixels, [count, C, S, S]), kind)); // [count, D]
     // prepare the next batch on the host while the GPU runs this one
     next = start + B < n ? images.batch(start + B, Math.min(B, n - start - B)) : null;
-    next?.catch(() => undefined);   // a failure surfaces when it is awaited, not as an unhandled rejection
+    next?.catch(() => undefined); // a failure surfaces when it is awaited, not as an unhandled rejection
     try {
       out.set(await feats.data(), start * D);
     } finally {
@@ -89,12 +91,13 @@ export async function extractFeatures(
  * baseline stays a few thousand dims (32×32 grey Fashion-MNIST: 1024, as docs/small-recipe.md).
  */
 export async function pixelFeatures(
-  images: ImageBatches, opts: { grey?: boolean; maxSide?: number; batchSize?: number } = {},
-): Promise<{ features: Float32Array; dim: number }> {
+  images: ImageBatches,
+  opts: { grey?: boolean; maxSide?: number; batchSize?: number; } = {},
+): Promise<{ features: Float32Array; dim: number; }> {
   const S = images.size, C = images.chans;
   const maxSide = opts.maxSide ?? 32;
-  const f = Math.ceil(S / maxSide);                 // box size
-  const So = Math.floor(S / f);                     // output side
+  const f = Math.ceil(S / maxSide); // box size
+  const So = Math.floor(S / f); // output side
   const Co = opts.grey ? 1 : C;
   const P = Co * So * So;
   const out = new Float32Array(images.n * P);

@@ -44,8 +44,12 @@ function l2Rows(x: Tensor): Tensor {
  * ([nTrain, D]) under cosine similarity. `testLabels` (optional) gives the accuracy.
  */
 export async function knnClassify(
-  train: Float32Array, trainLabels: Int32Array, test: Float32Array, D: number,
-  testLabels: Int32Array | null, opts: KnnOptions = {},
+  train: Float32Array,
+  trainLabels: Int32Array,
+  test: Float32Array,
+  D: number,
+  testLabels: Int32Array | null,
+  opts: KnnOptions = {},
 ): Promise<KnnResult> {
   const nTrain = trainLabels.length, nTest = test.length / D;
   if (train.length !== nTrain * D || !Number.isInteger(nTest)) {
@@ -62,15 +66,17 @@ export async function knnClassify(
   const chunk = opts.chunk ?? 512;
   const scores = new Float64Array(nTest * C);
   const pred = new Int32Array(nTest);
-  const bank = keep(noGrad(() => tidy(() => l2Rows(fromArray(train, [nTrain, D])))));   // [nTrain, D]
+  const bank = keep(noGrad(() => tidy(() => l2Rows(fromArray(train, [nTrain, D]))))); // [nTrain, D]
   const topSim = new Float64Array(k), topIdx = new Int32Array(k);
   try {
     for (let q0 = 0; q0 < nTest; q0 += chunk) {
       const rows = Math.min(chunk, nTest - q0);
-      const sims = noGrad(() => tidy(() => {
-        const q = l2Rows(fromArray(test.subarray(q0 * D, (q0 + rows) * D), [rows, D]));   // [rows, D]
-        return q.matmul(bank, { transB: true });                                          // [rows, nTrain]
-      }));
+      const sims = noGrad(() =>
+        tidy(() => {
+          const q = l2Rows(fromArray(test.subarray(q0 * D, (q0 + rows) * D), [rows, D])); // [rows, D]
+          return q.matmul(bank, { transB: true }); // [rows, nTrain]
+        })
+      );
       let s: Float32Array | Float64Array | Int32Array;
       try {
         s = await sims.data();
@@ -103,7 +109,11 @@ function topK(v: ArrayLike<number>, off: number, n: number, k: number, sim: Floa
     const x = v[off + j]!;
     if (m === k && !(x > sim[k - 1]!)) continue;
     let p = m < k ? m++ : k - 1;
-    while (p > 0 && x > sim[p - 1]!) { sim[p] = sim[p - 1]!; idx[p] = idx[p - 1]!; p--; }
+    while (p > 0 && x > sim[p - 1]!) {
+      sim[p] = sim[p - 1]!;
+      idx[p] = idx[p - 1]!;
+      p--;
+    }
     sim[p] = x;
     idx[p] = j;
   }

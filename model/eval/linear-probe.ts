@@ -63,7 +63,7 @@ export interface FittedProbe {
   weight: Float32Array;
   bias: Float32Array;
   /** Minibatch loss (cross-entropy + L2) readings during the fit. */
-  losses: { step: number; loss: number }[];
+  losses: { step: number; loss: number; }[];
 }
 
 export interface ProbeOptions {
@@ -90,9 +90,9 @@ export interface ProbeResult {
   weightDecay: number;
   /** Held-out accuracy of the chosen setting (NaN when the split left nothing to hold out). */
   valAccuracy: number;
-  sweep: { lr: number; weightDecay: number; valAccuracy: number }[];
+  sweep: { lr: number; weightDecay: number; valAccuracy: number; }[];
   /** Loss readings of the final fit. */
-  losses: { step: number; loss: number }[];
+  losses: { step: number; loss: number; }[];
   nTrain: number;
 }
 
@@ -102,14 +102,22 @@ export const DEFAULT_WEIGHT_DECAYS: readonly number[] = [1e-1, 1e-2, 1e-3, 1e-4,
 const TAG_EPOCH = 0x5052_4f42;
 
 /** μ and σ per column of [n, D] (biased; σ = 1 where a column is constant). */
-export function columnStats(x: Float32Array, D: number): { mean: Float32Array; std: Float32Array } {
+export function columnStats(x: Float32Array, D: number): { mean: Float32Array; std: Float32Array; } {
   const n = x.length / D;
   const s = new Float64Array(D), ss = new Float64Array(D);
   for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) s[d] = s[d]! + x[i * D + d]!;
   for (let d = 0; d < D; d++) s[d] = s[d]! / Math.max(n, 1);
-  for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) { const v = x[i * D + d]! - s[d]!; ss[d] = ss[d]! + v * v; }
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < D; d++) {
+      const v = x[i * D + d]! - s[d]!;
+      ss[d] = ss[d]! + v * v;
+    }
+  }
   const mean = Float32Array.from(s);
-  const std = Float32Array.from(ss, (v) => { const sd = Math.sqrt(v / Math.max(n, 1)); return sd > 1e-8 ? sd : 1; });
+  const std = Float32Array.from(ss, (v) => {
+    const sd = Math.sqrt(v / Math.max(n, 1));
+    return sd > 1e-8 ? sd : 1;
+  });
   return { mean, std };
 }
 
@@ -122,16 +130,16 @@ function standardise(x: Float32Array, D: number, mean: Float32Array, std: Float3
 
 /** Mean cross-entropy of logits [n, C] against one-hot targets [n, C]: a scalar. */
 export function crossEntropy(logits: Tensor, onehot: Tensor): Tensor {
-  const z = logits.sub(logits.max(-1, true).detach());                   // [n, C]
-  const logp = z.sub(z.exp().sum(-1, true).log());                       // [n, C] log-softmax
-  return logp.mul(onehot).sum().mul(-1 / logits.shape[0]!);              // []
+  const z = logits.sub(logits.max(-1, true).detach()); // [n, C]
+  const logp = z.sub(z.exp().sum(-1, true).log()); // [n, C] log-softmax
+  return logp.mul(onehot).sum().mul(-1 / logits.shape[0]!); // []
 }
 
 /** Mean cross-entropy per group: logits [n, G, C] against one-hot [n, 1, C] → [G]. */
 function crossEntropyPerGroup(logits: Tensor, onehot: Tensor): Tensor {
-  const z = logits.sub(logits.max(2, true).detach());                    // [n, G, C]
-  const logp = z.sub(z.exp().sum(2, true).log());                        // [n, G, C] log-softmax
-  return logp.mul(onehot).sum([0, 2]).mul(-1 / logits.shape[0]!);        // [G]
+  const z = logits.sub(logits.max(2, true).detach()); // [n, G, C]
+  const logp = z.sub(z.exp().sum(2, true).log()); // [n, G, C] log-softmax
+  return logp.mul(onehot).sum([0, 2]).mul(-1 / logits.shape[0]!); // [G]
 }
 
 function oneHot(y: Int32Array, C: number): Float32Array {
@@ -157,7 +165,9 @@ export async function fitLogisticRegression(data: LabelledFeatures, opts: FitOpt
  * it would follow alone.
  */
 export async function fitLogisticRegressions(
-  data: LabelledFeatures, settings: readonly { lr: number; weightDecay: number }[], opts: Omit<FitOptions, 'lr' | 'weightDecay'> = {},
+  data: LabelledFeatures,
+  settings: readonly { lr: number; weightDecay: number; }[],
+  opts: Omit<FitOptions, 'lr' | 'weightDecay'> = {},
 ): Promise<FittedProbe[]> {
   const { x, y, D } = data;
   const n = y.length, G = settings.length;
@@ -167,7 +177,7 @@ export async function fitLogisticRegressions(
   const steps = opts.steps ?? 1000;
   const every = opts.lossEvery ?? 50;
   const B = Math.min(n, opts.batchSize ?? 1024);
-  const perEpoch = Math.floor(n / B);                  // the last partial batch of an epoch is dropped
+  const perEpoch = Math.floor(n / B); // the last partial batch of an epoch is dropped
   const seed = opts.seed ?? 0;
   const { mean, std } = columnStats(x, D);
   const xs = standardise(x, D, mean, std);
@@ -175,9 +185,9 @@ export async function fitLogisticRegressions(
   const g = new Generator(seed);
   const heads = settings.map(() => new Linear(D, C, { generator: g, std: 0.01 }));
   const opt = new AdamW(heads.map((h) => ({ params: [h.weight, h.bias!], weightDecay: 0 })));
-  const lam = fromArray(settings.map((s) => s.weightDecay / 2), [G]);                 // [G]
-  const losses: { step: number; loss: number }[][] = settings.map(() => []);
-  let X: Tensor | null = null, Y: Tensor | null = null;                              // [n, D], [n, 1, C]
+  const lam = fromArray(settings.map((s) => s.weightDecay / 2), [G]); // [G]
+  const losses: { step: number; loss: number; }[][] = settings.map(() => []);
+  let X: Tensor | null = null, Y: Tensor | null = null; // [n, D], [n, 1, C]
   try {
     for (let step = 1; step <= steps; step++) {
       const k = (step - 1) % perEpoch;
@@ -189,15 +199,15 @@ export async function fitLogisticRegressions(
         X = fromArray(order ? takeRows(xs, D, order) : xs, [n, D]);
         Y = fromArray(order ? takeRows(y1, C, order) : y1, [n, 1, C]);
       }
-      const f = 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / steps));                // cosine, 1 → 0
+      const f = 0.5 * (1 + Math.cos((Math.PI * (step - 1)) / steps)); // cosine, 1 → 0
       const perHead = tidy(() => {
-        const xb = B === n ? X! : X!.slice(0, k * B, (k + 1) * B);                      // [B, D]
-        const yb = B === n ? Y! : Y!.slice(0, k * B, (k + 1) * B);                      // [B, 1, C]
-        const W = G === 1 ? heads[0]!.weight : concat(heads.map((h) => h.weight), 0);    // [G·C, D]
-        const b = G === 1 ? heads[0]!.bias! : concat(heads.map((h) => h.bias!), 0);       // [G·C]
-        const logits = linear(xb, W, b).reshape([B, G, C]);                               // [B, G, C]
-        const l2 = W.mul(W).reshape([G, C * D]).sum(1).mul(lam);                          // [G]
-        const loss = crossEntropyPerGroup(logits, yb).add(l2);                            // [G]
+        const xb = B === n ? X! : X!.slice(0, k * B, (k + 1) * B); // [B, D]
+        const yb = B === n ? Y! : Y!.slice(0, k * B, (k + 1) * B); // [B, 1, C]
+        const W = G === 1 ? heads[0]!.weight : concat(heads.map((h) => h.weight), 0); // [G·C, D]
+        const b = G === 1 ? heads[0]!.bias! : concat(heads.map((h) => h.bias!), 0); // [G·C]
+        const logits = linear(xb, W, b).reshape([B, G, C]); // [B, G, C]
+        const l2 = W.mul(W).reshape([G, C * D]).sum(1).mul(lam); // [G]
+        const loss = crossEntropyPerGroup(logits, yb).add(l2); // [G]
         loss.sum().backward();
         opt.step({ lr: settings.map((s) => s.lr * f) });
         opt.zeroGrad();
@@ -231,8 +241,7 @@ export async function fitLogisticRegressions(
 export async function predictProbe(p: FittedProbe, x: Float32Array, D: number): Promise<Int32Array> {
   const n = x.length / D, C = p.bias.length;
   if (n === 0) return new Int32Array(0);
-  const logits = tidy(() =>
-    linear(fromArray(standardise(x, D, p.mean, p.std), [n, D]), fromArray(p.weight, [C, D]), fromArray(p.bias, [C])));   // [n, C]
+  const logits = tidy(() => linear(fromArray(standardise(x, D, p.mean, p.std), [n, D]), fromArray(p.weight, [C, D]), fromArray(p.bias, [C]))); // [n, C]
   let v: ArrayLike<number>;
   try {
     v = await logits.data();
@@ -263,14 +272,18 @@ export async function linearProbe(train: LabelledFeatures, test: LabelledFeature
   if (held.length > 0 && lrs.length * wds.length > 1) {
     const fitSet = { x: takeRows(train.x, D, fit), y: takeLabels(train.y, fit), D };
     const heldX = takeRows(train.x, D, held), heldY = takeLabels(train.y, held);
-    const grid = wds.flatMap((weightDecay) => lrs.map((lr) => ({ lr, weightDecay })));   // λ descending, lr ascending
+    const grid = wds.flatMap((weightDecay) => lrs.map((lr) => ({ lr, weightDecay }))); // λ descending, lr ascending
     const fits = await fitLogisticRegressions(fitSet, grid, base);
     for (const [i, setting] of grid.entries()) {
       const valAccuracy = accuracyOf(await predictProbe(fits[i]!, heldX, D), heldY);
       sweep.push({ ...setting, valAccuracy });
-      if (!(valAccuracy <= best.valAccuracy)) best = { ...setting, valAccuracy };     // strictly better only
+      if (!(valAccuracy <= best.valAccuracy)) best = { ...setting, valAccuracy }; // strictly better only
     }
-    opts.onProgress?.(`held-out (${fit.length}/${held.length} rows): ${sweep.map((r) => `lr ${r.lr} λ ${r.weightDecay} ${(100 * r.valAccuracy).toFixed(1)}`).join(', ')}`);
+    opts.onProgress?.(
+      `held-out (${fit.length}/${held.length} rows): ${
+        sweep.map((r) => `lr ${r.lr} λ ${r.weightDecay} ${(100 * r.valAccuracy).toFixed(1)}`).join(', ')
+      }`,
+    );
   }
   const p = await fitLogisticRegression(train, { ...base, lr: best.lr, weightDecay: best.weightDecay });
   const accuracy = test.y.length > 0 ? accuracyOf(await predictProbe(p, test.x, D), test.y) : NaN;

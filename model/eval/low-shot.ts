@@ -16,7 +16,7 @@ import { linearProbe, type LabelledFeatures, type ProbeOptions, type ProbeResult
 import { numClassesOf } from './knn.ts';
 import { classBalancedSample, takeLabels, takeRows } from './sampling.ts';
 
-export type LowShotSpec = { fraction: number; population: number } | { perClass: number };
+export type LowShotSpec = { fraction: number; population: number; } | { perClass: number; };
 
 /** Images per class a spec asks for, with C classes. */
 export function lowShotPerClass(spec: LowShotSpec, C: number): number {
@@ -44,7 +44,10 @@ export interface LowShotResult extends ProbeResult {
 
 /** The linear probe on the low-shot subset of `train`, scored on all of `test`. */
 export async function lowShotProbe(
-  train: LabelledFeatures, test: LabelledFeatures, spec: LowShotSpec, opts: ProbeOptions = {},
+  train: LabelledFeatures,
+  test: LabelledFeatures,
+  spec: LowShotSpec,
+  opts: ProbeOptions = {},
 ): Promise<LowShotResult> {
   const C = opts.numClasses ?? Math.max(numClassesOf(train.y), numClassesOf(test.y));
   const perClass = lowShotPerClass(spec, C);

@@ -24,7 +24,7 @@ export interface ProtocolResult {
   dim: number;
   knn: number;
   linear: ProbeResult;
-  lowShot: { name: string; result: LowShotResult }[];
+  lowShot: { name: string; result: LowShotResult; }[];
 }
 
 export function lowShotSpecs(population: number): LowShotSpec[] {

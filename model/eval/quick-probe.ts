@@ -21,14 +21,19 @@ export interface QuickProbeResult {
   ms: number;
 }
 
-interface Prepared { pixels: Float32Array; labels: Int32Array; n: number }
+interface Prepared {
+  pixels: Float32Array;
+  labels: Int32Array;
+  n: number;
+}
 
 export class QuickProbe {
-  private constructor(private readonly bank: Prepared, private readonly test: Prepared,
-    private readonly size: number, private readonly numClasses: number) {}
+  private constructor(private readonly bank: Prepared, private readonly test: Prepared, private readonly size: number,
+    private readonly numClasses: number)
+  {}
 
   /** Prepare the split's pixels: class-balanced samples of `bank` training and `test` test images of `splits` (seed 0). */
-  static async prepare(splits: EvalSplits, opts: { bank?: number; test?: number } = {}): Promise<QuickProbe> {
+  static async prepare(splits: EvalSplits, opts: { bank?: number; test?: number; } = {}): Promise<QuickProbe> {
     const C = splits.classes.length;
     const take = async (images: EvalSplits['train'], count: number): Promise<Prepared> => {
       const idx = classBalancedSample(images.labels, Math.floor(count / C), 0, C);
@@ -52,7 +57,11 @@ export class QuickProbe {
       for (let start = 0; start < p.n; start += batchSize) {
         const count = Math.min(batchSize, p.n - start);
         const f = tidy(() => encodeBatch(encoder, fromArray(p.pixels.subarray(start * per, (start + count) * per), [count, C, S, S])));
-        try { out.set(await f.data(), start * D); } finally { f.dispose(); }
+        try {
+          out.set(await f.data(), start * D);
+        } finally {
+          f.dispose();
+        }
       }
       return out;
     };

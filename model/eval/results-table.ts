@@ -20,7 +20,7 @@ const pct = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v.toF
  * eval.json of EVAL_FORMAT.
  */
 export function resultsTable(json: unknown, source = 'eval.json'): ResultsTable {
-  const o = json as { format?: unknown; results?: unknown; protocol?: { low_shot?: unknown } } | null;
+  const o = json as { format?: unknown; results?: unknown; protocol?: { low_shot?: unknown; }; } | null;
   if (o === null || typeof o !== 'object') throw new Error(`${source}: not a JSON object`);
   if (o.format !== EVAL_FORMAT) throw new Error(`${source}: format is ${JSON.stringify(o.format)}, expected "${EVAL_FORMAT}"`);
   if (o.results === null || typeof o.results !== 'object') throw new Error(`${source}: results is missing`);
@@ -30,8 +30,11 @@ export function resultsTable(json: unknown, source = 'eval.json'): ResultsTable 
   const rows = Object.entries(o.results as Record<string, Record<string, unknown> | null>).map(([key, r]) => {
     if (r === null || typeof r !== 'object') throw new Error(`${source}: results.${key} is not an object`);
     return [
-      typeof r.label === 'string' ? r.label : key, typeof r.dim === 'number' ? String(r.dim) : '-',
-      pct(r.knn), pct(r.linear), ...shots.map((s) => pct(r[`low_shot_${s}`])),
+      typeof r.label === 'string' ? r.label : key,
+      typeof r.dim === 'number' ? String(r.dim) : '-',
+      pct(r.knn),
+      pct(r.linear),
+      ...shots.map((s) => pct(r[`low_shot_${s}`])),
     ];
   });
   return { heads: ['features', 'dim', 'kNN', 'linear', ...shots], rows };

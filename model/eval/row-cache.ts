@@ -37,7 +37,8 @@ const decode = (s: string) => JSON.parse(s, (_, x) => (x === 'NaN' ? NaN : x)) a
 
 /** The cached result for `parts`, or `compute()`'s, stored. `fresh` recomputes and overwrites. */
 export async function cachedRow(parts: unknown, compute: () => Promise<ProtocolResult>,
-  opts: { dir?: string; fresh?: boolean; log?: (m: string) => void } = {}): Promise<ProtocolResult> {
+  opts: { dir?: string; fresh?: boolean; log?: (m: string) => void; } = {}): Promise<ProtocolResult>
+{
   const dir = opts.dir ?? cacheDir();
   const file = join(dir, `${keyOf(parts)}.json`);
   if (!opts.fresh) {
@@ -53,6 +54,8 @@ export async function cachedRow(parts: unknown, compute: () => Promise<ProtocolR
     }
   }
   const r = await compute();
-  await mkdir(dir, { recursive: true }).then(() => writeFileAtomic(file, encode(r))).catch((e: Error) => opts.log?.(`warning: could not cache the row in ${file}: ${e.message}`));
+  await mkdir(dir, { recursive: true }).then(() => writeFileAtomic(file, encode(r))).catch((e: Error) =>
+    opts.log?.(`warning: could not cache the row in ${file}: ${e.message}`)
+  );
   return r;
 }

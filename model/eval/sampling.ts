@@ -16,7 +16,7 @@ const TAG_SPLIT = 0x5350_4c54;
 /** Indices of each class 0..C-1 (labels < 0 are ignored), in index order. */
 export function indicesByClass(labels: ArrayLike<number>, numClasses?: number): number[][] {
   let C = numClasses ?? 0;
-  if (numClasses === undefined) for (let i = 0; i < labels.length; i++) C = Math.max(C, labels[i]! + 1);
+  if (numClasses === undefined) { for (let i = 0; i < labels.length; i++) C = Math.max(C, labels[i]! + 1); }
   const out: number[][] = Array.from({ length: C }, () => []);
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i]!;
@@ -45,7 +45,7 @@ export function classBalancedSample(labels: ArrayLike<number>, perClass: number,
  * class held out, but at least one when the class has two or more and at most count − 1, so
  * every class with a second sample is seen on both sides. Seeded; both parts sorted.
  */
-export function stratifiedSplit(labels: ArrayLike<number>, fraction: number, seed: number): { fit: Int32Array; held: Int32Array } {
+export function stratifiedSplit(labels: ArrayLike<number>, fraction: number, seed: number): { fit: Int32Array; held: Int32Array; } {
   if (!(fraction >= 0 && fraction < 1)) throw new RangeError(`stratifiedSplit: fraction ${fraction} must be in [0, 1)`);
   const fit: number[] = [], held: number[] = [];
   indicesByClass(labels).forEach((idx, c) => {

@@ -32,8 +32,16 @@ import { encodeCheckpoint, finiteOrThrow, readCheckpoint, writeFileAtomic, type 
 import { sincos2d, VisionTransformerPredictor, scheduleAt, validatePreset, type Preset } from '../index.ts';
 import { hfToOfficial, looksLikeHf, officialToHf, type HostTensor, type LazyTensor } from './hf.ts';
 import {
-  FROZEN, NET_NAMES, formatShape as fmt, guessConfig, officialLayout, officialParamGroups,
-  type ModelLayout, type NetName, type TargetKind, type TensorSpec,
+  FROZEN,
+  NET_NAMES,
+  formatShape as fmt,
+  guessConfig,
+  officialLayout,
+  officialParamGroups,
+  type ModelLayout,
+  type NetName,
+  type TargetKind,
+  type TensorSpec,
 } from './layout.ts';
 import { PyDict, PyFloat, PyTuple, pyTypeOf, type PyValue } from './pickle.ts';
 import { TensorOut, TorchFile, TorchTensor, writeTorchFile } from './torch-file.ts';
@@ -70,14 +78,16 @@ const NO_META: CheckpointMeta = { epoch: null, loss: null, lr: null, batch_size:
 // ---- reading sources ----------------------------------------------------------------------------
 
 async function sniff(path: string): Promise<'zip' | 'safetensors' | 'unknown'> {
-  const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => { throw new Error(`load ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`); });
+  const fh = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`load ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  });
   try {
     const b = new Uint8Array(9);
     const { bytesRead } = await fh.read(b, 0, 9, 0).catch((e: NodeJS.ErrnoException) => {
       throw new Error(`load ${path}: ${e.code === 'EISDIR' ? 'is a directory, not a checkpoint file' : e.message}`);
     });
     if (bytesRead >= 4 && b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04) return 'zip';
-    if (bytesRead === 9 && b[8] === 0x7b) return 'safetensors';   // u64 header length, then '{'
+    if (bytesRead === 9 && b[8] === 0x7b) return 'safetensors'; // u64 header length, then '{'
     return 'unknown';
   } finally {
     await fh.close();
@@ -125,11 +135,20 @@ async function openPth(path: string, maxBytes?: number): Promise<SourceModel> {
       const sd = stateDict(root, 'state dict');
       nets[[...sd.keys()].some((k) => k.startsWith('predictor_')) ? 'predictor' : 'encoder'] = sd;
     } else {
-      throw new Error(`load ${path}: found neither encoder/predictor/target_encoder entries nor a state dict (keys: ${[...root.keys()].slice(0, 8).map(String).join(', ')})`);
+      throw new Error(
+        `load ${path}: found neither encoder/predictor/target_encoder entries nor a state dict (keys: ${
+          [...root.keys()].slice(0, 8).map(String).join(', ')
+        })`,
+      );
     }
     return {
-      path, format: 'pth', nets, opt: root.get('opt') ?? null, skipped: [],
-      meta: { epoch: num(root.get('epoch')), loss: num(root.get('loss')), lr: num(root.get('lr')), batch_size: num(root.get('batch_size')), world_size: num(root.get('world_size')) },
+      path,
+      format: 'pth',
+      nets,
+      opt: root.get('opt') ?? null,
+      skipped: [],
+      meta: { epoch: num(root.get('epoch')), loss: num(root.get('loss')), lr: num(root.get('lr')), batch_size: num(root.get('batch_size')),
+        world_size: num(root.get('world_size')) },
       close: () => file.close(),
     };
   } catch (e) {
@@ -152,7 +171,9 @@ async function openSafetensors(path: string): Promise<SourceModel> {
   for (const [full, t] of all) {
     const name = strip ? full.slice('module.'.length) : full;
     const net = NET_NAMES.find((n) => name.startsWith(`${n}.`));
-    const [key, rest] = net ? [net, name.slice(net.length + 1)] : [name.startsWith('mask_token') || name.startsWith('predictor_') ? 'predictor' as const : 'encoder' as const, name];
+    const [key, rest] = net
+      ? [net, name.slice(net.length + 1)]
+      : [name.startsWith('mask_token') || name.startsWith('predictor_') ? 'predictor' as const : 'encoder' as const, name];
     (nets[key] ??= new Map()).set(rest, t);
   }
   return { ...base, format: 'safetensors', nets, skipped: [] };
@@ -167,14 +188,22 @@ function checkNet(source: SourceModel, net: NetName, got: ReadonlyMap<string, La
     const t = got.get(spec.name);
     if (!t) {
       if (spec.name === 'pos_embed' || spec.name === 'predictor_pos_embed') continue; // filled with the fixed table
-      throw new Error(`load ${source.path}: ${net} tensor ${spec.name} is missing${extra.length ? ` (the file has ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''} instead)` : ''}${hint}`);
+      throw new Error(
+        `load ${source.path}: ${net} tensor ${spec.name} is missing${
+          extra.length ? ` (the file has ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''} instead)` : ''
+        }${hint}`,
+      );
     }
     if (t.shape.length !== spec.shape.length || t.shape.some((v, i) => v !== spec.shape[i])) {
       throw new Error(`load ${source.path}: ${net} ${spec.name} is ${fmt(t.shape)}, the model wants ${fmt(spec.shape)}${hint}`);
     }
   }
   if (extra.length) {
-    throw new Error(`load ${source.path}: ${net} has ${extra.length} tensor(s) the model does not: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', …' : ''}${hint}`);
+    throw new Error(
+      `load ${source.path}: ${net} has ${extra.length} tensor(s) the model does not: ${extra.slice(0, 5).join(', ')}${
+        extra.length > 5 ? ', …' : ''
+      }${hint}`,
+    );
   }
 }
 
@@ -183,7 +212,8 @@ function shapeHint(src: SourceModel, preset: Preset): string {
   const enc = src.nets.encoder ?? src.nets.target_encoder;
   const guess = enc ? guessConfig(shapes(enc), src.nets.predictor ? shapes(src.nets.predictor) : undefined) : null;
   const m = preset.model;
-  const have = `preset ${preset.name}: dim ${m.dim}, depth ${m.depth}, patch size ${m.patchSize}, channels ${m.chans}, image size ${m.imgSize}, mlp ratio ${m.mlpRatio}, predictor dim ${m.predDim}, predictor depth ${m.predDepth}`;
+  const have =
+    `preset ${preset.name}: dim ${m.dim}, depth ${m.depth}, patch size ${m.patchSize}, channels ${m.chans}, image size ${m.imgSize}, mlp ratio ${m.mlpRatio}, predictor dim ${m.predDim}, predictor depth ${m.predDepth}`;
   return guess ? `\n  the file looks like: ${guess}\n  ${have}` : '';
 }
 
@@ -203,7 +233,7 @@ export interface ImportResult {
   /** Where each net came from. */
   sources: Partial<Record<NetName, string>>;
   /** AdamW moments imported (tensor count) and the largest step count. */
-  opt: { tensors: number; step: number } | null;
+  opt: { tensors: number; step: number; } | null;
   notes: string[];
 }
 
@@ -227,7 +257,13 @@ export async function importCheckpoint(o: ImportOptions): Promise<ImportResult> 
   try {
     const hint = shapeHint(src, o.preset);
     const notes: string[] = [];
-    if (src.skipped.length) notes.push(`skipped ${src.skipped.length} tensor(s) with no official counterpart: ${src.skipped.slice(0, 4).join(', ')}${src.skipped.length > 4 ? ', …' : ''}`);
+    if (src.skipped.length) {
+      notes.push(
+        `skipped ${src.skipped.length} tensor(s) with no official counterpart: ${src.skipped.slice(0, 4).join(', ')}${
+          src.skipped.length > 4 ? ', …' : ''
+        }`,
+      );
+    }
     for (const n of NET_NAMES) {
       const got = src.nets[n];
       if (!got) continue;
@@ -254,7 +290,7 @@ export async function importCheckpoint(o: ImportOptions): Promise<ImportResult> 
     const enc = src.nets.encoder ?? src.nets.target_encoder;
     if (!enc) throw new Error(`load ${o.from}: no encoder or target_encoder in the file`);
     nets.encoder = await readNet('encoder', enc, layout.encoder, G);
-    sources.encoder = src.nets.encoder ? 'file' : 'copy of the file\'s target_encoder';
+    sources.encoder = src.nets.encoder ? 'file' : "copy of the file's target_encoder";
     if (layout.target_encoder) {
       if (src.nets.target_encoder && src.nets.encoder) {
         nets.target_encoder = await readNet('target_encoder', src.nets.target_encoder, layout.target_encoder, G);
@@ -275,10 +311,14 @@ export async function importCheckpoint(o: ImportOptions): Promise<ImportResult> 
 
     let opt = await importOpt(src, layout, notes);
     if (opt && netBytes + momentBytes > MAX_CHECKPOINT_BYTES) {
-      notes.push(`opt: AdamW state left out: with it the checkpoint would pass the 2 GiB a checkpoint may have (${((netBytes + momentBytes) / 2 ** 30).toFixed(1)} GiB)`);
+      notes.push(
+        `opt: AdamW state left out: with it the checkpoint would pass the 2 GiB a checkpoint may have (${
+          ((netBytes + momentBytes) / 2 ** 30).toFixed(1)
+        } GiB)`,
+      );
       opt = null;
     }
-    const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {};
+    const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array; }> = {};
     for (const n of NET_NAMES) {
       for (const [name, t] of nets[n] ?? []) tensors[`${n}/${name}`] = { dtype: 'F32', shape: t.shape, data: t.data };
     }
@@ -302,7 +342,12 @@ export async function importCheckpoint(o: ImportOptions): Promise<ImportResult> 
 async function freshPredictor(p: Preset, target: TargetKind, seed: number): Promise<HostNet> {
   const m = p.model;
   const pred = new VisionTransformerPredictor({
-    G: m.imgSize / m.patchSize, dim: m.dim, predDim: m.predDim, predDepth: m.predDepth, heads: m.heads, mlpRatio: m.mlpRatio,
+    G: m.imgSize / m.patchSize,
+    dim: m.dim,
+    predDim: m.predDim,
+    predDepth: m.predDepth,
+    heads: m.heads,
+    mlpRatio: m.mlpRatio,
     outDim: target === 'pixels' ? m.chans * m.patchSize * m.patchSize : m.dim,
   }, new Generator(seed));
   try {
@@ -314,7 +359,9 @@ async function freshPredictor(p: Preset, target: TargetKind, seed: number): Prom
   }
 }
 
-interface OptStates { states: Map<string, { m: HostTensor; v: HostTensor; step: number }> }
+interface OptStates {
+  states: Map<string, { m: HostTensor; v: HostTensor; step: number; }>;
+}
 
 /** Map the official AdamW state (indices in init_opt's group order) onto `net/name` keys. */
 async function importOpt(src: SourceModel, layout: ModelLayout, notes: string[]): Promise<OptStates | null> {
@@ -341,21 +388,25 @@ async function importOpt(src: SourceModel, layout: ModelLayout, notes: string[])
     const sg = saved[g];
     const params = sg instanceof PyDict ? sg.get('params') : undefined;
     if (!Array.isArray(params) || params.length !== groups[g]!.length) {
-      notes.push(`opt: group ${g} lists ${Array.isArray(params) ? params.length : 'no'} parameters, the model's group ${g} has ${groups[g]!.length}; skipped`);
+      notes.push(
+        `opt: group ${g} lists ${Array.isArray(params) ? params.length : 'no'} parameters, the model's group ${g} has ${groups[g]!.length}; skipped`,
+      );
       return null;
     }
     for (let j = 0; j < params.length; j++) {
       const idx = params[j];
       const ref = groups[g]![j]!;
       const st = typeof idx === 'number' ? state.get(idx) : undefined;
-      if (st === undefined) continue;                       // never stepped (the frozen tables)
+      if (st === undefined) continue; // never stepped (the frozen tables)
       if (FROZEN.has(ref.name)) continue;
       if (!(st instanceof PyDict)) throw new Error(`${where}: state ${String(idx)} is a ${pyTypeOf(st)}`);
       const tensor = async (k: string): Promise<HostTensor> => {
         const t = st.get(k);
         if (!(t instanceof TorchTensor)) throw new Error(`${where}: state ${String(idx)} (${ref.net} ${ref.name}) has no tensor ${k}`);
         if (t.shape.length !== ref.shape.length || t.shape.some((v, i) => v !== ref.shape[i])) {
-          throw new Error(`${where}: ${k} of state ${String(idx)} is ${fmt(t.shape)}, but index ${String(idx)} is ${ref.net} ${ref.name} ${fmt(ref.shape)}`);
+          throw new Error(
+            `${where}: ${k} of state ${String(idx)} is ${fmt(t.shape)}, but index ${String(idx)} is ${ref.net} ${ref.name} ${fmt(ref.shape)}`,
+          );
         }
         return { shape: ref.shape, data: await t.toFloat32() };
       };
@@ -374,10 +425,10 @@ export interface TrainState {
   path: string;
   config: CheckpointConfig;
   step: number;
-  state: { imported?: Partial<CheckpointMeta> } | null;
+  state: { imported?: Partial<CheckpointMeta>; } | null;
   nets: Partial<Record<NetName, HostNet>>;
   /** AdamW moments and step counts by `net/name`. */
-  opt: Map<string, { m: HostTensor; v: HostTensor; step: number }>;
+  opt: Map<string, { m: HostTensor; v: HostTensor; step: number; }>;
   layout: ModelLayout;
 }
 
@@ -396,7 +447,9 @@ export async function readTrainState(path: string): Promise<TrainState> {
     for (const s of specs) {
       net.set(s.name, get(`${n}/${s.name}`, s.shape));
       const key = `${n}/${s.name}`;
-      if (optSteps[key] !== undefined) opt.set(key, { m: get(`opt/exp_avg/${key}`, s.shape), v: get(`opt/exp_avg_sq/${key}`, s.shape), step: optSteps[key] });
+      if (optSteps[key] !== undefined) {
+        opt.set(key, { m: get(`opt/exp_avg/${key}`, s.shape), v: get(`opt/exp_avg_sq/${key}`, s.shape), step: optSteps[key] });
+      }
     }
     nets[n] = net;
   }
@@ -418,7 +471,7 @@ export interface ExportOptions {
 }
 
 /** Write one of our checkpoints as an official .pth.tar, official-name safetensors or HF safetensors. */
-export async function exportCheckpoint(o: ExportOptions): Promise<{ notes: string[] }> {
+export async function exportCheckpoint(o: ExportOptions): Promise<{ notes: string[]; }> {
   const ts = await readTrainState(o.checkpoint);
   const notes: string[] = [];
   if (o.to === 'pth') {
@@ -426,17 +479,24 @@ export async function exportCheckpoint(o: ExportOptions): Promise<{ notes: strin
     // the matching official yaml beside it, so that src/train.py continues the run (official-config.ts)
     const yaml = officialConfigPath(o.out);
     const { config, notes: yamlNotes } = officialConfig(ts.config.preset, {
-      data: ts.config.data, target: ts.config.target, folder: dirname(o.out), checkpoint: basename(o.out),
+      data: ts.config.data,
+      target: ts.config.target,
+      folder: dirname(o.out),
+      checkpoint: basename(o.out),
     });
     await writeFileAtomic(yaml, formatOfficialConfig(config));
     notes.push(`wrote ${yaml} (the official config: meta.read_checkpoint is this file)`, ...yamlNotes);
     return { notes };
   }
   const tensors: Record<string, SafetensorsInput> = {};
-  const put = (name: string, t: HostTensor) => { tensors[name] = { dtype: 'F32', shape: t.shape, data: t.data }; };
+  const put = (name: string, t: HostTensor) => {
+    tensors[name] = { dtype: 'F32', shape: t.shape, data: t.data };
+  };
   const net = o.net ?? (o.to === 'hf' ? 'encoder' : 'all');
   if (o.to === 'hf') {
-    if (net !== 'encoder' && net !== 'target_encoder') throw new Error(`export --to hf: --net ${net}: IJepaModel holds one encoder; use encoder or target_encoder`);
+    if (net !== 'encoder' && net !== 'target_encoder') {
+      throw new Error(`export --to hf: --net ${net}: IJepaModel holds one encoder; use encoder or target_encoder`);
+    }
     const enc = ts.nets[net];
     if (!enc) throw new Error(`export ${o.checkpoint}: the checkpoint has no ${net}`);
     for (const [name, t] of officialToHf(enc)) put(name, t);
@@ -459,9 +519,17 @@ export async function exportCheckpoint(o: ExportOptions): Promise<{ notes: strin
 async function epochLoss(log: string | null, step: number): Promise<number | null> {
   if (!log) return null;
   let text: string;
-  try { text = await readFile(log, 'utf8'); } catch { return null; }
+  try {
+    text = await readFile(log, 'utf8');
+  } catch {
+    return null;
+  }
   const recs = text.split('\n').filter((l) => l.trim()).flatMap((l) => {
-    try { return [JSON.parse(l) as { step?: number; epoch?: number; loss?: number }]; } catch { return []; }
+    try {
+      return [JSON.parse(l) as { step?: number; epoch?: number; loss?: number; }];
+    } catch {
+      return [];
+    }
   }).filter((r) => typeof r.step === 'number' && r.step <= step && typeof r.loss === 'number');
   const last = recs.at(-1);
   if (!last) return null;
@@ -474,7 +542,8 @@ export async function officialCheckpointValue(ts: TrainState, log: string | null
   const { preset } = ts.config;
   const ipe = ts.config.ipe ?? 0;
   const imported = ts.state?.imported;
-  const stateDict = (net: HostNet) => new PyDict(true, [...net].map(([name, t]) => [`module.${name}`, new TensorOut(t.shape, t.data)] as [PyValue, PyValue]));
+  const stateDict = (net: HostNet) =>
+    new PyDict(true, [...net].map(([name, t]) => [`module.${name}`, new TensorOut(t.shape, t.data)] as [PyValue, PyValue]));
   const root = new PyDict();
   for (const n of NET_NAMES) if (ts.nets[n]) root.set(n, stateDict(ts.nets[n]));
 
@@ -508,9 +577,14 @@ export async function officialCheckpointValue(ts: TrainState, log: string | null
     const entries: [PyValue, PyValue][] = [['params', ids]];
     if (excluded) entries.push(['WD_exclude', true]);
     entries.push(
-      ['weight_decay', new PyFloat(excluded ? 0 : wd)], ['lr', new PyFloat(lr)],
-      ['betas', new PyTuple([new PyFloat(0.9), new PyFloat(0.999)])], ['eps', new PyFloat(1e-8)],
-      ['amsgrad', false], ['foreach', null], ['maximize', false], ['capturable', false],
+      ['weight_decay', new PyFloat(excluded ? 0 : wd)],
+      ['lr', new PyFloat(lr)],
+      ['betas', new PyTuple([new PyFloat(0.9), new PyFloat(0.999)])],
+      ['eps', new PyFloat(1e-8)],
+      ['amsgrad', false],
+      ['foreach', null],
+      ['maximize', false],
+      ['capturable', false],
     );
     paramGroups.push(new PyDict(false, entries));
   });

@@ -43,7 +43,7 @@ export function looksLikeHf(names: Iterable<string>): boolean {
  * HF tensors → official encoder tensors (without pos_embed when the file has none).
  * Returns the mapped tensors and the names that were skipped; throws on any other unknown name.
  */
-export function hfToOfficial(src: ReadonlyMap<string, LazyTensor>, source: string): { tensors: Map<string, LazyTensor>; skipped: string[] } {
+export function hfToOfficial(src: ReadonlyMap<string, LazyTensor>, source: string): { tensors: Map<string, LazyTensor>; skipped: string[]; } {
   const prefixed = [...src.keys()].every((n) => n.startsWith('ijepa.') || SKIPPED.test(n));
   const out = new Map<string, LazyTensor>();
   const skipped: string[] = [];
@@ -52,10 +52,22 @@ export function hfToOfficial(src: ReadonlyMap<string, LazyTensor>, source: strin
   for (const [full, t] of src) {
     const n = prefixed && full.startsWith('ijepa.') ? full.slice('ijepa.'.length) : full;
     let m: RegExpExecArray | null;
-    if (SKIPPED.test(n)) { skipped.push(full); continue; }
-    if (n === 'embeddings.position_embeddings') { out.set('pos_embed', t); continue; }
-    if ((m = /^embeddings\.patch_embeddings\.projection\.(weight|bias)$/.exec(n))) { out.set(`patch_embed.proj.${m[1]}`, t); continue; }
-    if ((m = /^layernorm\.(weight|bias)$/.exec(n))) { out.set(`norm.${m[1]}`, t); continue; }
+    if (SKIPPED.test(n)) {
+      skipped.push(full);
+      continue;
+    }
+    if (n === 'embeddings.position_embeddings') {
+      out.set('pos_embed', t);
+      continue;
+    }
+    if ((m = /^embeddings\.patch_embeddings\.projection\.(weight|bias)$/.exec(n))) {
+      out.set(`patch_embed.proj.${m[1]}`, t);
+      continue;
+    }
+    if ((m = /^layernorm\.(weight|bias)$/.exec(n))) {
+      out.set(`norm.${m[1]}`, t);
+      continue;
+    }
     if ((m = /^encoder\.layer\.(\d+)\.attention\.attention\.(query|key|value)\.(weight|bias)$/.exec(n))) {
       const key = `blocks.${m[1]}.attn.qkv.${m[3]}`;
       const parts = qkv.get(key) ?? {};
@@ -65,12 +77,19 @@ export function hfToOfficial(src: ReadonlyMap<string, LazyTensor>, source: strin
     }
     if ((m = /^encoder\.layer\.(\d+)\.(.+)\.(weight|bias)$/.exec(n))) {
       const pair = PAIRS.find(([h]) => h === m![2]);
-      if (pair) { out.set(`blocks.${m[1]}.${pair[1]}.${m[3]}`, t); continue; }
+      if (pair) {
+        out.set(`blocks.${m[1]}.${pair[1]}.${m[3]}`, t);
+        continue;
+      }
     }
     unknown.push(full);
   }
   if (unknown.length) {
-    throw new Error(`load ${source}: ${unknown.length} tensor name(s) are not I-JEPA encoder names in transformers' IJepaModel naming: ${unknown.slice(0, 6).join(', ')}${unknown.length > 6 ? ', …' : ''}`);
+    throw new Error(
+      `load ${source}: ${unknown.length} tensor name(s) are not I-JEPA encoder names in transformers' IJepaModel naming: ${
+        unknown.slice(0, 6).join(', ')
+      }${unknown.length > 6 ? ', …' : ''}`,
+    );
   }
   for (const [key, p] of qkv) {
     const missing = (['query', 'key', 'value'] as const).filter((s) => !p[s]);
@@ -86,7 +105,10 @@ export function hfToOfficial(src: ReadonlyMap<string, LazyTensor>, source: strin
         const data = await Promise.all(parts.map((q) => q.read()));
         const all = new Float32Array(data.reduce((a, d) => a + d.length, 0));
         let at = 0;
-        for (const d of data) { all.set(d, at); at += d.length; }
+        for (const d of data) {
+          all.set(d, at);
+          at += d.length;
+        }
         return all;
       },
     });

@@ -87,7 +87,11 @@ export function officialLayout(m: ModelConfig, target: TargetKind = 'features'):
 /** The official weight-decay rule (docs/ijepa-step.md §4.2): no 'bias' in the name and ndim ≠ 1. */
 export const isDecayedSpec = (t: TensorSpec) => !t.name.includes('bias') && t.shape.length !== 1;
 
-export interface ParamRef { net: 'encoder' | 'predictor'; name: string; shape: readonly number[] }
+export interface ParamRef {
+  net: 'encoder' | 'predictor';
+  name: string;
+  shape: readonly number[];
+}
 
 /**
  * The four AdamW groups of `init_opt`, in order: encoder decayed, predictor decayed, encoder

@@ -19,8 +19,16 @@ import { getFloat16 } from '@petamoriken/float16';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import {
-  PickleError, PyDict, PyGlobal, PyTuple, pickle, pyTypeOf, unpickle,
-  type GlobalHandler, type Opaque, type PyValue,
+  PickleError,
+  PyDict,
+  PyGlobal,
+  PyTuple,
+  pickle,
+  pyTypeOf,
+  unpickle,
+  type GlobalHandler,
+  type Opaque,
+  type PyValue,
 } from './pickle.ts';
 import { ZipReader, writeZip, type ZipInput, type ZipReaderOptions } from './zip.ts';
 import { formatShape as fmt } from '../index.ts';
@@ -28,8 +36,16 @@ import { formatShape as fmt } from '../index.ts';
 export type TorchDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 const STORAGE_DTYPES: Readonly<Record<string, TorchDtype>> = {
-  DoubleStorage: 'F64', FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16',
-  LongStorage: 'I64', IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
+  DoubleStorage: 'F64',
+  FloatStorage: 'F32',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
 };
 const STORAGE_OF: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(STORAGE_DTYPES).map(([k, v]) => [v, k]));
 const ELEMENT_SIZE: Readonly<Record<TorchDtype, number>> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
@@ -62,7 +78,9 @@ export class TorchTensor implements Opaque {
     private readonly file: TorchFile,
   ) {}
 
-  get numel(): number { return this.shape.reduce((a, b) => a * b, 1); }
+  get numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
 
   /** The elements as f32 in row-major order (strided views gathered; f64/f16/bf16/ints converted). */
   async toFloat32(): Promise<Float32Array> {
@@ -76,7 +94,12 @@ export class TorchTensor implements Opaque {
     }
     const last = this.offset + this.shape.reduce((acc, len, d) => acc + (len - 1) * this.stride[d]!, 0);
     if (n > 0 && (this.offset < 0 || last >= src.length)) {
-      throw new TorchFileError(`${this.file.source}: tensor ${fmt(this.shape)} (stride ${fmt(this.stride)}, offset ${this.offset}) reaches element ${last} of a ${src.length}-element storage ${this.storage.key}`, this.file.source);
+      throw new TorchFileError(
+        `${this.file.source}: tensor ${fmt(this.shape)} (stride ${
+          fmt(this.stride)
+        }, offset ${this.offset}) reaches element ${last} of a ${src.length}-element storage ${this.storage.key}`,
+        this.file.source,
+      );
     }
     if (contiguous) return Float32Array.from(src.subarray(this.offset, this.offset + n));
     const out = new Float32Array(n);
@@ -85,7 +108,10 @@ export class TorchTensor implements Opaque {
       let at = this.offset;
       for (let d = 0; d < rank; d++) at += idx[d]! * this.stride[d]!;
       out[i] = src[at]!;
-      for (let d = rank - 1; d >= 0; d--) { if (++idx[d]! < this.shape[d]!) break; idx[d] = 0; }
+      for (let d = rank - 1; d >= 0; d--) {
+        if (++idx[d]! < this.shape[d]!) break;
+        idx[d] = 0;
+      }
     }
     return out;
   }
@@ -99,19 +125,27 @@ function decodeElements(b: Uint8Array, dtype: TorchDtype): Float64Array | Float3
       if (LITTLE_ENDIAN && b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, n);
       return Float32Array.from({ length: n }, (_, i) => v.getFloat32(4 * i, true));
     }
-    case 'F64': return Float64Array.from({ length: n }, (_, i) => v.getFloat64(8 * i, true));
-    case 'F16': return Float32Array.from({ length: n }, (_, i) => getFloat16(v, 2 * i, true));
+    case 'F64':
+      return Float64Array.from({ length: n }, (_, i) => v.getFloat64(8 * i, true));
+    case 'F16':
+      return Float32Array.from({ length: n }, (_, i) => getFloat16(v, 2 * i, true));
     case 'BF16': {
       const out = new Float32Array(n);
       const bits = new Uint32Array(out.buffer);
       for (let i = 0; i < n; i++) bits[i] = v.getUint16(2 * i, true) << 16;
       return out;
     }
-    case 'I64': return Float64Array.from({ length: n }, (_, i) => Number(v.getBigInt64(8 * i, true)));
-    case 'I32': return Float64Array.from({ length: n }, (_, i) => v.getInt32(4 * i, true));
-    case 'I16': return Float64Array.from({ length: n }, (_, i) => v.getInt16(2 * i, true));
-    case 'I8': return Float64Array.from({ length: n }, (_, i) => v.getInt8(i));
-    case 'U8': case 'BOOL': return Float64Array.from(b);
+    case 'I64':
+      return Float64Array.from({ length: n }, (_, i) => Number(v.getBigInt64(8 * i, true)));
+    case 'I32':
+      return Float64Array.from({ length: n }, (_, i) => v.getInt32(4 * i, true));
+    case 'I16':
+      return Float64Array.from({ length: n }, (_, i) => v.getInt16(2 * i, true));
+    case 'I8':
+      return Float64Array.from({ length: n }, (_, i) => v.getInt8(i));
+    case 'U8':
+    case 'BOOL':
+      return Float64Array.from(b);
   }
 }
 
@@ -139,13 +173,21 @@ export class TorchFile {
     } catch (e) {
       const first = await firstBytes(path, 2);
       if (first[0] === 0x80) {
-        throw new TorchFileError(`${path}: this is torch's legacy (pre-1.6) serialization format, not the zip format; re-save it with torch.save(obj, f) from PyTorch ≥ 1.6`, path);
+        throw new TorchFileError(
+          `${path}: this is torch's legacy (pre-1.6) serialization format, not the zip format; re-save it with torch.save(obj, f) from PyTorch ≥ 1.6`,
+          path,
+        );
       }
       throw new TorchFileError(`${path}: not a torch.save archive (${(e as Error).message})`, path);
     }
     try {
       const pkl = [...zip.entries.keys()].filter((n) => n.endsWith('/data.pkl') && n.split('/').length === 2);
-      if (pkl.length !== 1) throw new TorchFileError(`${path}: expected one <root>/data.pkl entry, found ${pkl.length} (entries: ${[...zip.entries.keys()].slice(0, 5).join(', ')}…)`, path);
+      if (pkl.length !== 1) {
+        throw new TorchFileError(
+          `${path}: expected one <root>/data.pkl entry, found ${pkl.length} (entries: ${[...zip.entries.keys()].slice(0, 5).join(', ')}…)`,
+          path,
+        );
+      }
       const prefix = pkl[0]!.slice(0, -'data.pkl'.length);
       if (zip.entries.has(`${prefix}byteorder`)) {
         const order = new TextDecoder().decode(await zip.read(`${prefix}byteorder`)).trim();
@@ -164,26 +206,34 @@ export class TorchFile {
     }
   }
 
-  async close(): Promise<void> { await this.zip.close(); }
+  async close(): Promise<void> {
+    await this.zip.close();
+  }
 
   /** The raw bytes of a storage, checked against its declared size. */
   async storageBytes(s: StorageRef): Promise<Uint8Array> {
     const name = `${this.prefix}data/${s.key}`;
     const bytes = await this.zip.read(name);
     const want = s.numel * ELEMENT_SIZE[s.dtype];
-    if (bytes.length !== want) throw new TorchFileError(`${this.source}: storage ${name} holds ${bytes.length} bytes, its ${s.numel} ${s.dtype} elements need ${want}`, this.source);
+    if (bytes.length !== want) {
+      throw new TorchFileError(`${this.source}: storage ${name} holds ${bytes.length} bytes, its ${s.numel} ${s.dtype} elements need ${want}`,
+        this.source);
+    }
     return bytes;
   }
 
   private persistentLoad(pid: PyValue): PyValue {
     if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage' || pid.items.length !== 5) {
-      throw new PickleError(`${this.source}: unknown persistent id (a ${pyTypeOf(pid)}); expected ('storage', type, key, location, numel)`, this.source);
+      throw new PickleError(`${this.source}: unknown persistent id (a ${pyTypeOf(pid)}); expected ('storage', type, key, location, numel)`,
+        this.source);
     }
     const [, type, key, , numel] = pid.items;
     if (!(type instanceof PyGlobal) || !(type.name in STORAGE_DTYPES) || typeof key !== 'string' || typeof numel !== 'number') {
       throw new PickleError(`${this.source}: malformed storage id (${pid.items.map(pyTypeOf).join(', ')})`, this.source);
     }
-    if (!this.zip.entries.has(`${this.prefix}data/${key}`)) throw new PickleError(`${this.source}: storage ${key} is referenced but data/${key} is not in the archive`, this.source);
+    if (!this.zip.entries.has(`${this.prefix}data/${key}`)) {
+      throw new PickleError(`${this.source}: storage ${key} is referenced but data/${key} is not in the archive`, this.source);
+    }
     return new StorageRef(key, STORAGE_DTYPES[type.name]!, numel);
   }
 
@@ -251,7 +301,10 @@ export async function writeTorchFile(path: string, value: PyValue): Promise<void
       const s = new StorageOut(String(storages.length), v);
       storages.push(s);
       const stride: number[] = [];
-      for (let d = v.shape.length - 1, acc = 1; d >= 0; d--) { stride.unshift(acc); acc *= v.shape[d]!; }
+      for (let d = v.shape.length - 1, acc = 1; d >= 0; d--) {
+        stride.unshift(acc);
+        acc *= v.shape[d]!;
+      }
       return {
         fn: new PyGlobal('torch._utils', '_rebuild_tensor_v2'),
         args: new PyTuple([s, 0, new PyTuple([...v.shape]), new PyTuple(stride), false, new PyDict(true)]),

@@ -118,10 +118,20 @@ export class ZipReader {
     }
     const dataAt = e.localHeaderOffset + 30 + head.getUint16(26, true) + head.getUint16(28, true);
     if (this.total + e.size > this.maxTotalBytes) {
-      throw new ZipError(`${this.source}: entry ${name} (${e.size} bytes) would bring the bytes read from this archive to ${this.total + e.size}, past the cap of ${this.maxTotalBytes}`, this.source, name);
+      throw new ZipError(
+        `${this.source}: entry ${name} (${e.size} bytes) would bring the bytes read from this archive to ${
+          this.total + e.size
+        }, past the cap of ${this.maxTotalBytes}`,
+        this.source,
+        name,
+      );
     }
     if (e.method === 8 && e.size > MAX_DEFLATE_RATIO * e.compressedSize + 1024) {
-      throw new ZipError(`${this.source}: entry ${name} declares ${e.size} bytes from ${e.compressedSize} compressed, more than deflate can produce (a zip bomb?)`, this.source, name);
+      throw new ZipError(
+        `${this.source}: entry ${name} declares ${e.size} bytes from ${e.compressedSize} compressed, more than deflate can produce (a zip bomb?)`,
+        this.source,
+        name,
+      );
     }
     const raw = new Uint8Array(e.compressedSize);
     for (let done = 0; done < raw.length;) {
@@ -137,17 +147,27 @@ export class ZipReader {
         data = new Uint8Array(inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) }));
       } catch (err) {
         const past = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
-        throw new ZipError(`${this.source}: entry ${name} ${past ? `inflates past the ${e.size} bytes its directory entry declares (a zip bomb?)` : `does not inflate: ${(err as Error).message}`}`, this.source, name);
+        throw new ZipError(
+          `${this.source}: entry ${name} ${
+            past ? `inflates past the ${e.size} bytes its directory entry declares (a zip bomb?)` : `does not inflate: ${(err as Error).message}`
+          }`,
+          this.source,
+          name,
+        );
       }
+    } else {throw new ZipError(`${this.source}: entry ${name} uses compression method ${e.method}; only stored (0) and deflate (8) are supported`,
+        this.source, name);}
+    if (data.length !== e.size) {
+      throw new ZipError(`${this.source}: entry ${name} holds ${data.length} bytes, the directory says ${e.size}`, this.source, name);
     }
-    else throw new ZipError(`${this.source}: entry ${name} uses compression method ${e.method}; only stored (0) and deflate (8) are supported`, this.source, name);
-    if (data.length !== e.size) throw new ZipError(`${this.source}: entry ${name} holds ${data.length} bytes, the directory says ${e.size}`, this.source, name);
     if (crc32(data) !== e.crc32) throw new ZipError(`${this.source}: entry ${name} fails its CRC-32 check (corrupt file)`, this.source, name);
     this.total += data.length;
     return data;
   }
 
-  async close(): Promise<void> { await this.fh.close(); }
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
 }
 
 async function readAt(fh: FileHandle, at: number, n: number, source: string): Promise<DataView> {
@@ -164,7 +184,12 @@ async function readCentralDirectory(fh: FileHandle, fileSize: number, source: st
   const tailAt = fileSize - tailLen;
   const tail = await readAt(fh, tailAt, tailLen, source);
   let eocd = -1;
-  for (let i = tailLen - EOCD_SIZE; i >= 0; i--) if (tail.getUint32(i, true) === SIG_EOCD) { eocd = i; break; }
+  for (let i = tailLen - EOCD_SIZE; i >= 0; i--) {
+    if (tail.getUint32(i, true) === SIG_EOCD) {
+      eocd = i;
+      break;
+    }
+  }
   if (eocd < 0) throw new ZipError(`${source}: not a zip archive (no end-of-central-directory record)`, source);
   let count = tail.getUint16(eocd + 10, true);
   let cdSize = tail.getUint32(eocd + 12, true);
@@ -179,7 +204,9 @@ async function readCentralDirectory(fh: FileHandle, fileSize: number, source: st
     cdSize = u64(rec, 40);
     cdAt = u64(rec, 48);
   }
-  if (cdAt + cdSize > fileSize) throw new ZipError(`${source}: central directory (${cdSize} bytes at ${cdAt}) runs past the end of the file (${fileSize})`, source);
+  if (cdAt + cdSize > fileSize) {
+    throw new ZipError(`${source}: central directory (${cdSize} bytes at ${cdAt}) runs past the end of the file (${fileSize})`, source);
+  }
   const cd = await readAt(fh, cdAt, cdSize, source);
   const bytes = new Uint8Array(cd.buffer);
   const entries = new Map<string, ZipEntry>();
@@ -203,9 +230,18 @@ async function readCentralDirectory(fh: FileHandle, fileSize: number, source: st
       const id = cd.getUint16(x, true), len = cd.getUint16(x + 2, true);
       if (id === 1) {
         let q = x + 4;
-        if (size === U32_MAX) { size = u64(cd, q); q += 8; }
-        if (compressedSize === U32_MAX) { compressedSize = u64(cd, q); q += 8; }
-        if (localHeaderOffset === U32_MAX) { localHeaderOffset = u64(cd, q); q += 8; }
+        if (size === U32_MAX) {
+          size = u64(cd, q);
+          q += 8;
+        }
+        if (compressedSize === U32_MAX) {
+          compressedSize = u64(cd, q);
+          q += 8;
+        }
+        if (localHeaderOffset === U32_MAX) {
+          localHeaderOffset = u64(cd, q);
+          q += 8;
+        }
       }
       x += 4 + len;
     }
@@ -230,13 +266,16 @@ const ALIGN = 64;
  * ZIP64 where an offset or size needs it (or everywhere with `forceZip64`, which tests use to
  * exercise those records without writing 4 GiB); atomically (temp file + rename).
  */
-export async function writeZip(path: string, entries: readonly ZipInput[], opts: { forceZip64?: boolean } = {}): Promise<void> {
+export async function writeZip(path: string, entries: readonly ZipInput[], opts: { forceZip64?: boolean; } = {}): Promise<void> {
   const force = opts.forceZip64 ?? false;
   const enc = new TextEncoder();
   const chunks: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let offset = 0;
-  const push = (c: Uint8Array) => { chunks.push(c); offset += c.length; };
+  const push = (c: Uint8Array) => {
+    chunks.push(c);
+    offset += c.length;
+  };
   for (const e of entries) {
     const name = enc.encode(e.name);
     const crc = crc32(e.data);
@@ -248,10 +287,10 @@ export async function writeZip(path: string, entries: readonly ZipInput[], opts:
     const pad = (ALIGN - ((base + 4) % ALIGN)) % ALIGN;
     const local = new DataView(new ArrayBuffer(30 + name.length + zip64Local + 4 + pad));
     local.setUint32(0, SIG_LOCAL, true);
-    local.setUint16(4, big ? 45 : 20, true);        // version needed
-    local.setUint16(6, 0, true);                    // flags
-    local.setUint16(8, 0, true);                    // stored
-    local.setUint32(10, 0, true);                   // time, date (torch writes 0 too)
+    local.setUint16(4, big ? 45 : 20, true); // version needed
+    local.setUint16(6, 0, true); // flags
+    local.setUint16(8, 0, true); // stored
+    local.setUint32(10, 0, true); // time, date (torch writes 0 too)
     local.setUint32(14, crc, true);
     local.setUint32(18, big ? U32_MAX : size, true);
     local.setUint32(22, big ? U32_MAX : size, true);
@@ -260,11 +299,13 @@ export async function writeZip(path: string, entries: readonly ZipInput[], opts:
     new Uint8Array(local.buffer).set(name, 30);
     let x = 30 + name.length;
     if (big) {
-      local.setUint16(x, 1, true); local.setUint16(x + 2, 16, true);
-      local.setBigUint64(x + 4, BigInt(size), true); local.setBigUint64(x + 12, BigInt(size), true);
+      local.setUint16(x, 1, true);
+      local.setUint16(x + 2, 16, true);
+      local.setBigUint64(x + 4, BigInt(size), true);
+      local.setBigUint64(x + 12, BigInt(size), true);
       x += 20;
     }
-    local.setUint16(x, 0x4246, true);               // "FB": padding, ignored by readers
+    local.setUint16(x, 0x4246, true); // "FB": padding, ignored by readers
     local.setUint16(x + 2, pad, true);
     const headerAt = offset;
     push(new Uint8Array(local.buffer));
@@ -275,7 +316,7 @@ export async function writeZip(path: string, entries: readonly ZipInput[], opts:
     const extra64 = needs64 ? 4 + 8 * (size64 ? 2 : 0) + 8 * (at64 ? 1 : 0) : 0;
     const c = new DataView(new ArrayBuffer(46 + name.length + extra64));
     c.setUint32(0, SIG_CENTRAL, true);
-    c.setUint16(4, 45, true);                       // version made by
+    c.setUint16(4, 45, true); // version made by
     c.setUint16(6, needs64 ? 45 : 20, true);
     c.setUint16(10, 0, true);
     c.setUint32(16, crc, true);
@@ -287,8 +328,14 @@ export async function writeZip(path: string, entries: readonly ZipInput[], opts:
     new Uint8Array(c.buffer).set(name, 46);
     if (needs64) {
       let q = 46 + name.length;
-      c.setUint16(q, 1, true); c.setUint16(q + 2, extra64 - 4, true); q += 4;
-      if (size64) { c.setBigUint64(q, BigInt(size), true); c.setBigUint64(q + 8, BigInt(size), true); q += 16; }
+      c.setUint16(q, 1, true);
+      c.setUint16(q + 2, extra64 - 4, true);
+      q += 4;
+      if (size64) {
+        c.setBigUint64(q, BigInt(size), true);
+        c.setBigUint64(q + 8, BigInt(size), true);
+        q += 16;
+      }
       if (at64) c.setBigUint64(q, BigInt(headerAt), true);
     }
     central.push(new Uint8Array(c.buffer));
@@ -309,7 +356,7 @@ export async function writeZip(path: string, entries: readonly ZipInput[], opts:
     rec.setBigUint64(40, BigInt(cdSize), true);
     rec.setBigUint64(48, BigInt(cdAt), true);
     rec.setUint32(56, SIG_EOCD64_LOCATOR, true);
-    rec.setBigUint64(64, BigInt(offset), true);   // where the ZIP64 record starts
+    rec.setBigUint64(64, BigInt(offset), true); // where the ZIP64 record starts
     rec.setUint32(72, 1, true);
     push(new Uint8Array(rec.buffer));
   }

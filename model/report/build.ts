@@ -44,34 +44,62 @@ export interface ReportResult {
   notes: string[];
 }
 
-interface RunConfig { preset: Preset; data: string | null; steps?: number; seed?: number; target?: TargetKind }
+interface RunConfig {
+  preset: Preset;
+  data: string | null;
+  steps?: number;
+  seed?: number;
+  target?: TargetKind;
+}
 type LogRecord = Record<string, unknown>;
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-const fmtNum = (v: number) => (Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e5 ? String(Number(v.toPrecision(5))) : v.toExponential(3));
+const fmtNum = (
+  v: number,
+) => (Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e-3 && Math.abs(v) < 1e5 ? String(Number(v.toPrecision(5))) : v.toExponential(3));
 
 async function readJson(path: string): Promise<unknown | undefined> {
   let text: string;
-  try { text = await readFile(path, 'utf8'); } catch { return undefined; }
-  try { return JSON.parse(text) as unknown; } catch (e) { throw new Error(`report: ${path} is not valid JSON (${(e as Error).message})`); }
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new Error(`report: ${path} is not valid JSON (${(e as Error).message})`);
+  }
 }
 
 async function readLog(path: string): Promise<LogRecord[]> {
   let text: string;
-  try { text = await readFile(path, 'utf8'); } catch { return []; }
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return [];
+  }
   return text.split('\n').filter((l) => l.trim()).flatMap((l) => {
-    try { return [JSON.parse(l) as LogRecord]; } catch { return []; }   // a torn last line after a crash
+    try {
+      return [JSON.parse(l) as LogRecord];
+    } catch {
+      return [];
+    } // a torn last line after a crash
   });
 }
 
 /** Exponential moving average (bias-corrected, as a smoothed loss curve). */
 function smooth(points: readonly (readonly [number, number])[], beta = 0.9): [number, number][] {
   let m = 0, k = 0;
-  return points.map(([x, y]) => { m = beta * m + (1 - beta) * y; k++; return [x, m / (1 - beta ** k)]; });
+  return points.map(([x, y]) => {
+    m = beta * m + (1 - beta) * y;
+    k++;
+    return [x, m / (1 - beta ** k)];
+  });
 }
 
 /** `k` sample images [k, C, S, S] as the model sees them (normalised), from the run's data. */
-async function sampleImages(cfg: RunConfig, k: number, dataOverride: string | undefined): Promise<{ imgs: Float32Array; what: string }> {
+async function sampleImages(cfg: RunConfig, k: number, dataOverride: string | undefined): Promise<{ imgs: Float32Array; what: string; }> {
   const { imgSize: S, chans: C } = cfg.preset.model;
   const imgs = new Float32Array(k * C * S * S);
   const folder = dataOverride ?? cfg.data;
@@ -94,13 +122,15 @@ async function sampleImages(cfg: RunConfig, k: number, dataOverride: string | un
 }
 
 /** Patch features [k, N, D] of the checkpoint's target encoder (encoder for pixel targets). */
-async function patchFeatures(cfg: RunConfig, ckpt: string, imgs: Float32Array, k: number): Promise<{ feats: Float32Array; N: number; D: number; net: string }> {
+async function patchFeatures(cfg: RunConfig, ckpt: string, imgs: Float32Array,
+  k: number): Promise<{ feats: Float32Array; N: number; D: number; net: string; }>
+{
   const model = new IJepa(cfg.preset.model, { target: cfg.target ?? 'features' });
   try {
     await loadCheckpoint(ckpt, Object.fromEntries(model.modules()), null);
     const enc = model.target_encoder ?? model.encoder;
     const { imgSize: S, chans: C } = cfg.preset.model;
-    const y = noGrad(() => tidy(() => enc.forward(fromArray(imgs, [k, C, S, S]))));   // [k, N, D]
+    const y = noGrad(() => tidy(() => enc.forward(fromArray(imgs, [k, C, S, S])))); // [k, N, D]
     const [, N, D] = y.shape as [number, number, number];
     const feats = Float32Array.from(await y.data());
     y.dispose();
@@ -113,13 +143,18 @@ async function patchFeatures(cfg: RunConfig, ckpt: string, imgs: Float32Array, k
 /** eval.json as the table `ijepa eval` prints (results-table.ts), with what it measured beneath. */
 function probeTable(json: unknown): string {
   const { heads, rows } = resultsTable(json, 'eval.json');
-  const o = json as { source?: unknown; features?: unknown; data?: unknown; test_images?: unknown; classes?: unknown; protocol?: { knn?: { k?: unknown; temperature?: unknown }; probe_steps?: unknown } };
+  const o = json as { source?: unknown; features?: unknown; data?: unknown; test_images?: unknown; classes?: unknown;
+    protocol?: { knn?: { k?: unknown; temperature?: unknown; }; probe_steps?: unknown; }; };
   const cell = (tag: 'th' | 'td', c: string, i: number) => `<${tag}${i > 0 ? ' class="num"' : ''}>${esc(c)}</${tag}>`;
   const caption = [
     `${String(o.source)}; readout ${String(o.features)}. ${String(o.data)}.`,
-    `Top-1 accuracy (%) on ${String(o.test_images)} test images, ${String(o.classes)} classes; kNN: ${String(o.protocol?.knn?.k)} neighbours by cosine, T ${String(o.protocol?.knn?.temperature)}; linear probe: ${String(o.protocol?.probe_steps)} steps.`,
+    `Top-1 accuracy (%) on ${String(o.test_images)} test images, ${String(o.classes)} classes; kNN: ${
+      String(o.protocol?.knn?.k)
+    } neighbours by cosine, T ${String(o.protocol?.knn?.temperature)}; linear probe: ${String(o.protocol?.probe_steps)} steps.`,
   ];
-  return `<table class="probe"><tr>${heads.map((h, i) => cell('th', h, i)).join('')}</tr>${rows.map((r) => `<tr>${r.map((c, i) => cell('td', c, i)).join('')}</tr>`).join('')}</table>` +
+  return `<table class="probe"><tr>${heads.map((h, i) => cell('th', h, i)).join('')}</tr>${
+    rows.map((r) => `<tr>${r.map((c, i) => cell('td', c, i)).join('')}</tr>`).join('')
+  }</table>` +
     `<p class="cap">${caption.map(esc).join('<br>')}</p>`;
 }
 
@@ -141,18 +176,21 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   if (ckpt) {
     const meta = await readCheckpointMeta(ckpt);
     cfg ??= meta.config as RunConfig;
-    imported = (meta.state as { imported?: Record<string, unknown> } | null)?.imported;
+    imported = (meta.state as { imported?: Record<string, unknown>; } | null)?.imported;
   }
   if (!cfg?.preset?.model) throw new Error(`report: ${run} has neither config.json nor a checkpoint to read the model config from`);
   const log = await readLog(join(run, 'log.jsonl'));
   const evalJson = await readJson(join(run, 'eval.json'));
-  await makeDirs(outDir).catch((e: Error) => { throw new Error(`report: ${e.message}`); });
+  await makeDirs(outDir).catch((e: Error) => {
+    throw new Error(`report: ${e.message}`);
+  });
   const files: string[] = [];
   const m = cfg.preset.model;
   const G = m.imgSize / m.patchSize;
 
   // ---- curves -----------------------------------------------------------------------------------
-  const series = (key: string) => log.filter((r) => typeof r[key] === 'number' && typeof r.step === 'number').map((r) => [r.step!, r[key]!] as [number, number]);
+  const series = (key: string) =>
+    log.filter((r) => typeof r[key] === 'number' && typeof r.step === 'number').map((r) => [r.step!, r[key]!] as [number, number]);
   const charts: string[] = [];
   const loss = series('loss');
   if (loss.length) {
@@ -162,22 +200,30 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
     ] }));
   }
   for (const [key, title, yLabel, color] of [
-    ['lr', 'learning rate', 'lr', '#d95f02'], ['wd', 'weight decay', 'weight decay', '#7570b3'], ['momentum', 'EMA momentum', 'momentum', '#1b9e77'],
-    ['feat_std', 'collapse watch: feature std', 'mean std per dim', '#e7298a'], ['rankme', 'collapse watch: RankMe', 'effective rank', '#66a61e'],
+    ['lr', 'learning rate', 'lr', '#d95f02'],
+    ['wd', 'weight decay', 'weight decay', '#7570b3'],
+    ['momentum', 'EMA momentum', 'momentum', '#1b9e77'],
+    ['feat_std', 'collapse watch: feature std', 'mean std per dim', '#e7298a'],
+    ['rankme', 'collapse watch: RankMe', 'effective rank', '#66a61e'],
   ] as const) {
     const s = series(key);
     if (s.length) charts.push(lineChart({ title, xLabel: 'step', yLabel, series: [{ name: key, points: s, color }] }));
   }
   // --probe-every logs a fraction; the chart reads in percent, as the eval table does
   const probeKnn = series('probe_knn').map(([x, y]) => [x, 100 * y] as [number, number]);
-  if (probeKnn.length) charts.push(lineChart({ title: 'quick kNN probe (context encoder)', xLabel: 'step', yLabel: 'kNN top-1 (%)', series: [{ name: 'probe_knn', points: probeKnn, color: '#a6761d' }] }));
+  if (probeKnn.length) {
+    charts.push(
+      lineChart({ title: 'quick kNN probe (context encoder)', xLabel: 'step', yLabel: 'kNN top-1 (%)',
+        series: [{ name: 'probe_knn', points: probeKnn, color: '#a6761d' }] }),
+    );
+  }
   if (!log.length) notes.push('no log.jsonl: no curves');
 
   // ---- images, masks, features ------------------------------------------------------------------
   const k = o.images ?? 4;
   let masksImg = '', pcaImg = '', imagesWhat = '';
   let imagesNote = '', featNote = '';
-  let sample: { imgs: Float32Array; what: string } | null = null;
+  let sample: { imgs: Float32Array; what: string; } | null = null;
   try {
     sample = await sampleImages(cfg, k, o.data);
   } catch (e) {
@@ -201,7 +247,15 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
     const png = await grid(rows).png();
     await writeFile(join(outDir, 'masks.png'), png);
     files.push(join(outDir, 'masks.png'));
-    masksImg = `<img src="${dataUri(png)}" alt="mask layouts"><p class="cap">Columns: image · context (kept patches outlined ${swatch(CONTEXT_COLOR)}, dropped ones dimmed and hatched) · targets (${mb.predMasks.map((_, i) => swatch(TARGET_COLORS[i % TARGET_COLORS.length]!)).join('')} one colour per block). First batch of the run's collator (seed ${cfg.seed ?? 0}): block sizes context ${mb.encSize.h}×${mb.encSize.w}, targets ${mb.predSize.h}×${mb.predSize.w}; kept tokens Kc ${mb.Le}, Kt ${mb.Lp}${mb.encMasks.length > 1 ? `; context mask 1 of ${mb.encMasks.length} shown` : ''}.</p>`;
+    masksImg = `<img src="${dataUri(png)}" alt="mask layouts"><p class="cap">Columns: image · context (kept patches outlined ${
+      swatch(CONTEXT_COLOR)
+    }, dropped ones dimmed and hatched) · targets (${
+      mb.predMasks.map((_, i) => swatch(TARGET_COLORS[i % TARGET_COLORS.length]!)).join('')
+    } one colour per block). First batch of the run's collator (seed ${
+      cfg.seed ?? 0
+    }): block sizes context ${mb.encSize.h}×${mb.encSize.w}, targets ${mb.predSize.h}×${mb.predSize.w}; kept tokens Kc ${mb.Le}, Kt ${mb.Lp}${
+      mb.encMasks.length > 1 ? `; context mask 1 of ${mb.encMasks.length} shown` : ''
+    }.</p>`;
     if (!ckpt) {
       featNote = 'no checkpoint in the run directory: no feature PCA';
       notes.push(featNote);
@@ -214,7 +268,11 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
         const png2 = await grid(pcaRows).png();
         await writeFile(join(outDir, 'pca.png'), png2);
         files.push(join(outDir, 'pca.png'));
-        pcaImg = `<img src="${dataUri(png2)}" alt="PCA of patch features"><p class="cap">Left: image. Right: the first three principal components of the ${f.net}'s patch tokens (${k}·${f.N} tokens of width ${f.D}, PCA over all of them together) as red, green and blue, each stretched between its 1st and 99th percentile. Checkpoint ${esc(basename(ckpt))}.</p>`;
+        pcaImg = `<img src="${
+          dataUri(png2)
+        }" alt="PCA of patch features"><p class="cap">Left: image. Right: the first three principal components of the ${f.net}'s patch tokens (${k}·${f.N} tokens of width ${f.D}, PCA over all of them together) as red, green and blue, each stretched between its 1st and 99th percentile. Checkpoint ${
+          esc(basename(ckpt))
+        }.</p>`;
       } catch (e) {
         featNote = `feature PCA failed: ${(e as Error).message}`;
         notes.push(featNote);
@@ -228,7 +286,8 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   const summary: [string, string][] = [
     ['run', run],
     ['preset', cfg.preset.name],
-    ['model', `img ${m.imgSize}, patch ${m.patchSize} (grid ${G}×${G}), D ${m.dim}, depth ${m.depth}, heads ${m.heads}, predictor ${m.predDepth}×${m.predDim}`],
+    ['model',
+      `img ${m.imgSize}, patch ${m.patchSize} (grid ${G}×${G}), D ${m.dim}, depth ${m.depth}, heads ${m.heads}, predictor ${m.predDepth}×${m.predDim}`],
     ['target', cfg.target ?? 'features'],
     ['steps', last?.step !== undefined ? `${last.step}${cfg.steps ? ` of ${cfg.steps}` : ''}` : '—'],
     ['final loss (mean of last 10)', tail.length ? fmtNum(tail.reduce((a, p) => a + p[1], 0) / tail.length) : '—'],

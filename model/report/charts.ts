@@ -31,13 +31,17 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  * above hi, so both ends of the axis carry a label (the plot is stretched to them).
  */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
-  if (!(hi > lo)) { const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.1 : 1; lo -= d; hi += d; }
+  if (!(hi > lo)) {
+    const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.1 : 1;
+    lo -= d;
+    hi += d;
+  }
   const raw = (hi - lo) / Math.max(1, count);
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const ticks: number[] = [];
   // integer multiples of step, cleaned of binary noise (0.6000000000000001 → 0.6)
-  for (let i = Math.floor(lo / step + 1e-9); ; i++) {
+  for (let i = Math.floor(lo / step + 1e-9);; i++) {
     ticks.push(i === 0 ? 0 : Number((i * step).toPrecision(12)));
     if (i * step >= hi - step * 1e-9) break;
   }
@@ -70,31 +74,61 @@ export function lineChart(o: ChartOptions): string {
   let x0 = Math.min(...pts.map((p) => p[0])), x1 = Math.max(...pts.map((p) => p[0]));
   let y0 = Math.min(...pts.map((p) => p[1])), y1 = Math.max(...pts.map((p) => p[1]));
   const xt = niceTicks(x0, x1, 5), yt = niceTicks(y0, y1, 4);
-  x0 = Math.min(x0, xt[0]!); x1 = Math.max(x1, xt.at(-1)!);
-  y0 = Math.min(y0, yt[0]!); y1 = Math.max(y1, yt.at(-1)!);
-  if (x1 === x0) { x0 -= 1; x1 += 1; }
-  if (y1 === y0) { y0 -= 1; y1 += 1; }
+  x0 = Math.min(x0, xt[0]!);
+  x1 = Math.max(x1, xt.at(-1)!);
+  y0 = Math.min(y0, yt[0]!);
+  y1 = Math.max(y1, yt.at(-1)!);
+  if (x1 === x0) {
+    x0 -= 1;
+    x1 += 1;
+  }
+  if (y1 === y0) {
+    y0 -= 1;
+    y1 += 1;
+  }
   const sx = (x: number) => m.l + ((x - x0) / (x1 - x0)) * pw;
   const sy = (y: number) => m.t + ph - ((y - y0) / (y1 - y0)) * ph;
   const f = (v: number) => v.toFixed(1);
   for (const v of yt) {
     parts.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${f(sy(v))}" y2="${f(sy(v))}" stroke="#e6e6e6"/>`);
-    parts.push(`<text x="${m.l - 6}" y="${f(sy(v) + 4)}" text-anchor="end" font-family="sans-serif" font-size="10" fill="#555">${formatTick(v)}</text>`);
+    parts.push(
+      `<text x="${m.l - 6}" y="${f(sy(v) + 4)}" text-anchor="end" font-family="sans-serif" font-size="10" fill="#555">${formatTick(v)}</text>`,
+    );
   }
   for (const v of xt) {
     parts.push(`<line x1="${f(sx(v))}" x2="${f(sx(v))}" y1="${m.t + ph}" y2="${m.t + ph + 4}" stroke="#888"/>`);
-    parts.push(`<text x="${f(sx(v))}" y="${m.t + ph + 16}" text-anchor="middle" font-family="sans-serif" font-size="10" fill="#555">${formatTick(v)}</text>`);
+    parts.push(
+      `<text x="${f(sx(v))}" y="${m.t + ph + 16}" text-anchor="middle" font-family="sans-serif" font-size="10" fill="#555">${formatTick(v)}</text>`,
+    );
   }
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="none" stroke="#999"/>`);
-  if (o.yLabel) parts.push(`<text transform="translate(12 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" font-family="sans-serif" font-size="11" fill="#444">${esc(o.yLabel)}</text>`);
-  if (o.xLabel) parts.push(`<text x="${m.l + pw / 2}" y="${H - 6}" text-anchor="middle" font-family="sans-serif" font-size="11" fill="#444">${esc(o.xLabel)}</text>`);
+  if (o.yLabel) {
+    parts.push(
+      `<text transform="translate(12 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" font-family="sans-serif" font-size="11" fill="#444">${
+        esc(o.yLabel)
+      }</text>`,
+    );
+  }
+  if (o.xLabel) {
+    parts.push(
+      `<text x="${m.l + pw / 2}" y="${H - 6}" text-anchor="middle" font-family="sans-serif" font-size="11" fill="#444">${esc(o.xLabel)}</text>`,
+    );
+  }
   o.series.forEach((s, i) => {
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (p.length === 0) return;
-    parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.6" stroke-linejoin="round" points="${p.map(([x, y]) => `${f(sx(x))},${f(sy(y))}`).join(' ')}"/>`);
-    if (p.length <= 60) for (const [x, y] of p) parts.push(`<circle cx="${f(sx(x))}" cy="${f(sy(y))}" r="2.2" fill="${s.color}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="${s.color}" stroke-width="1.6" stroke-linejoin="round" points="${
+        p.map(([x, y]) => `${f(sx(x))},${f(sy(y))}`).join(' ')
+      }"/>`,
+    );
+    if (p.length <= 60) { for (const [x, y] of p) parts.push(`<circle cx="${f(sx(x))}" cy="${f(sy(y))}" r="2.2" fill="${s.color}"/>`); }
     if (o.series.length > 1) {
-      parts.push(`<text x="${m.l + pw - 4}" y="${m.t + 14 + 13 * i}" text-anchor="end" font-family="sans-serif" font-size="11" fill="${s.color}">${esc(s.name)}</text>`);
+      parts.push(
+        `<text x="${m.l + pw - 4}" y="${m.t + 14 + 13 * i}" text-anchor="end" font-family="sans-serif" font-size="11" fill="${s.color}">${
+          esc(s.name)
+        }</text>`,
+      );
     }
   });
   parts.push('</svg>');

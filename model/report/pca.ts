@@ -27,29 +27,35 @@ export function principalComponents(X: ArrayLike<number>, M: number, D: number, 
   for (let s = 0; s < sweeps; s++) {
     // Y = Xc Q  [M, K];  Q = Xcᵀ Y  [D, K]
     Y.fill(0);
-    for (let i = 0; i < M; i++) for (let d = 0; d < D; d++) {
-      const x = Xc[i * D + d]!;
-      if (x === 0) continue;
-      for (let j = 0; j < K; j++) Y[i * K + j]! += x * Q[d * K + j]!;
+    for (let i = 0; i < M; i++) {
+      for (let d = 0; d < D; d++) {
+        const x = Xc[i * D + d]!;
+        if (x === 0) continue;
+        for (let j = 0; j < K; j++) Y[i * K + j]! += x * Q[d * K + j]!;
+      }
     }
     const next = new Float64Array(D * K);
-    for (let i = 0; i < M; i++) for (let d = 0; d < D; d++) {
-      const x = Xc[i * D + d]!;
-      if (x === 0) continue;
-      for (let j = 0; j < K; j++) next[d * K + j]! += x * Y[i * K + j]!;
+    for (let i = 0; i < M; i++) {
+      for (let d = 0; d < D; d++) {
+        const x = Xc[i * D + d]!;
+        if (x === 0) continue;
+        for (let j = 0; j < K; j++) next[d * K + j]! += x * Y[i * K + j]!;
+      }
     }
-    if (!orthonormalize(next, D, K)) break;   // rank-deficient: keep the last good basis
+    if (!orthonormalize(next, D, K)) break; // rank-deficient: keep the last good basis
     Q = next;
   }
   const P = new Float64Array(M * k);
-  for (let i = 0; i < M; i++) for (let d = 0; d < D; d++) {
-    const x = Xc[i * D + d]!;
-    for (let j = 0; j < K; j++) P[i * k + j]! += x * Q[d * K + j]!;
+  for (let i = 0; i < M; i++) {
+    for (let d = 0; d < D; d++) {
+      const x = Xc[i * D + d]!;
+      for (let j = 0; j < K; j++) P[i * k + j]! += x * Q[d * K + j]!;
+    }
   }
   for (let j = 0; j < K; j++) {
     let best = 0;
     for (let i = 0; i < M; i++) if (Math.abs(P[i * k + j]!) > Math.abs(best)) best = P[i * k + j]!;
-    if (best < 0) for (let i = 0; i < M; i++) P[i * k + j] = -P[i * k + j]!;
+    if (best < 0) { for (let i = 0; i < M; i++) P[i * k + j] = -P[i * k + j]!; }
   }
   return P;
 }

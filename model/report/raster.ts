@@ -23,7 +23,9 @@ export class Raster {
         const tx = x + c;
         if (tx < 0 || tx >= this.width) continue;
         const s = 3 * (r * src.width + c), d = 3 * (ty * this.width + tx);
-        this.data[d] = src.data[s]!; this.data[d + 1] = src.data[s + 1]!; this.data[d + 2] = src.data[s + 2]!;
+        this.data[d] = src.data[s]!;
+        this.data[d + 1] = src.data[s + 1]!;
+        this.data[d + 2] = src.data[s + 2]!;
       }
     }
   }
@@ -60,7 +62,10 @@ export class Raster {
  */
 export function imageRaster(chw: Float32Array, C: number, S: number, scale: number): Raster {
   let lo = Infinity, hi = -Infinity;
-  for (const v of chw) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  for (const v of chw) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   const k = hi > lo ? 255 / (hi - lo) : 0;
   const r = new Raster(S * scale, S * scale);
   for (let y = 0; y < S * scale; y++) {
@@ -74,7 +79,13 @@ export function imageRaster(chw: Float32Array, C: number, S: number, scale: numb
 
 /** Distinct colours for target blocks (Okabe–Ito, colour-blind safe), then the context colour. */
 export const TARGET_COLORS: readonly (readonly [number, number, number])[] = [
-  [230, 159, 0], [0, 158, 115], [204, 121, 167], [213, 94, 0], [86, 180, 233], [240, 228, 66], [0, 114, 178],
+  [230, 159, 0],
+  [0, 158, 115],
+  [204, 121, 167],
+  [213, 94, 0],
+  [86, 180, 233],
+  [240, 228, 66],
+  [0, 114, 178],
 ];
 export const CONTEXT_COLOR: readonly [number, number, number] = [0, 114, 178];
 

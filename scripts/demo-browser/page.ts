@@ -14,16 +14,26 @@ import { smallRecipeTransform } from '../../model/data/transforms.ts';
 const q = new URLSearchParams(location.search);
 const STEPS = Number(q.get('steps') ?? 300);
 const WATCH_EVERY = 10;
-const IMAGES = 4096;   // a slice of the training set: enough for a demo, quick to decode
+const IMAGES = 4096; // a slice of the training set: enough for a demo, quick to decode
 
-interface DemoState { step: number; losses: number[]; std: number[]; rank: number[]; done: boolean; error?: string; adapter?: string }
+interface DemoState {
+  step: number;
+  losses: number[];
+  std: number[];
+  rank: number[];
+  done: boolean;
+  error?: string;
+  adapter?: string;
+}
 const state: DemoState = { step: 0, losses: [], std: [], rank: [], done: false };
-(globalThis as { __demo?: DemoState }).__demo = state;
+(globalThis as { __demo?: DemoState; }).__demo = state;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const status = (s: string) => { $('status').textContent = s; };
+const status = (s: string) => {
+  $('status').textContent = s;
+};
 
-async function fetchIdx(path: string): Promise<{ dims: number[]; data: Uint8Array }> {
+async function fetchIdx(path: string): Promise<{ dims: number[]; data: Uint8Array; }> {
   const res = await fetch(path);
   if (!res.ok || !res.body) throw new Error(`${path}: HTTP ${res.status}`);
   const raw = new Uint8Array(await new Response(res.body.pipeThrough(new DecompressionStream('gzip'))).arrayBuffer());
@@ -36,13 +46,17 @@ function drawLoss(canvas: HTMLCanvasElement, ys: number[]): void {
   c.clearRect(0, 0, W, H);
   if (ys.length < 2) return;
   const lo = Math.min(...ys), hi = Math.max(...ys);
-  c.strokeStyle = '#1565c0'; c.lineWidth = 1.5; c.beginPath();
+  c.strokeStyle = '#1565c0';
+  c.lineWidth = 1.5;
+  c.beginPath();
   ys.forEach((y, i) => {
     const px = (i / (STEPS - 1)) * (W - 10) + 5, py = H - 5 - ((y - lo) / (hi - lo || 1)) * (H - 20);
-    if (i) c.lineTo(px, py); else c.moveTo(px, py);
+    if (i) c.lineTo(px, py);
+    else c.moveTo(px, py);
   });
   c.stroke();
-  c.fillStyle = '#333'; c.font = '12px sans-serif';
+  c.fillStyle = '#333';
+  c.font = '12px sans-serif';
   c.fillText(`loss ${ys[ys.length - 1]!.toFixed(4)} (max ${hi.toFixed(4)}, min ${lo.toFixed(4)})`, 8, 14);
 }
 
@@ -53,14 +67,20 @@ function drawMasks(canvas: HTMLCanvasElement, imgs: Float32Array, masks: MaskBat
   const img = c.createImageData(size, size);
   const off = b * 3 * size * size;
   let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < size * size; i++) { lo = Math.min(lo, imgs[off + i]!); hi = Math.max(hi, imgs[off + i]!); }
+  for (let i = 0; i < size * size; i++) {
+    lo = Math.min(lo, imgs[off + i]!);
+    hi = Math.max(hi, imgs[off + i]!);
+  }
   const ctx = new Set(Array.from(masks.encMasks[0]!.subarray(b * masks.Le, (b + 1) * masks.Le)));
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
       const v = ((imgs[off + y * size + x]! - lo) / (hi - lo || 1)) * 255;
       const inCtx = ctx.has(Math.floor(y / patch) * G + Math.floor(x / patch));
       const k = 4 * (y * size + x);
-      img.data[k] = inCtx ? v : v * 0.35; img.data[k + 1] = inCtx ? v : v * 0.35; img.data[k + 2] = inCtx ? v : v * 0.35 + 60; img.data[k + 3] = 255;
+      img.data[k] = inCtx ? v : v * 0.35;
+      img.data[k + 1] = inCtx ? v : v * 0.35;
+      img.data[k + 2] = inCtx ? v : v * 0.35 + 60;
+      img.data[k + 3] = 255;
     }
   }
   const tmp = new OffscreenCanvas(size, size);
@@ -69,7 +89,8 @@ function drawMasks(canvas: HTMLCanvasElement, imgs: Float32Array, masks: MaskBat
   c.drawImage(tmp, 0, 0, canvas.width, canvas.height);
   const colours = ['#e53935', '#fdd835', '#43a047', '#fb8c00'];
   masks.predMasks.forEach((pm, p) => {
-    c.strokeStyle = colours[p % colours.length]!; c.lineWidth = 2;
+    c.strokeStyle = colours[p % colours.length]!;
+    c.lineWidth = 2;
     for (const t of pm.subarray(b * masks.Lp, (b + 1) * masks.Lp)) {
       c.strokeRect((t % G) * patch * scale + 1, Math.floor(t / G) * patch * scale + 1, patch * scale - 2, patch * scale - 2);
     }
@@ -80,7 +101,9 @@ async function main(): Promise<void> {
   status('requesting a WebGPU device…');
   await initWebGPU({ featureLevel: (q.get('level') as 'core' | 'compatibility' | 'auto' | null) ?? 'auto' });
   const info = deviceInfo();
-  state.adapter = `${info.adapter.description || [info.adapter.vendor, info.adapter.architecture].filter(Boolean).join(" ") || "unnamed adapter"} (${info.featureLevel})`;
+  state.adapter = `${
+    info.adapter.description || [info.adapter.vendor, info.adapter.architecture].filter(Boolean).join(' ') || 'unnamed adapter'
+  } (${info.featureLevel})`;
   $('adapter').textContent = `${state.adapter}; features: ${info.features.join(', ') || 'none'}`;
 
   status('loading Fashion-MNIST…');
@@ -111,7 +134,8 @@ async function main(): Promise<void> {
       const feats = noGrad(() => tidy(() => (model.target_encoder ?? model.encoder).forward(fromArray(imgs, [B, 3, m.imgSize, m.imgSize])).mean(1)));
       const w = collapseStats(await feats.data(), B, m.dim);
       feats.dispose();
-      state.std.push(w.std); state.rank.push(w.rankMe);
+      state.std.push(w.std);
+      state.rank.push(w.rankMe);
       $('watch').textContent = `collapse watch at step ${step}: feature std ${w.std.toFixed(3)}, RankMe ${w.rankMe.toFixed(1)} of ${w.maxRank}`;
       document.querySelectorAll<HTMLCanvasElement>('canvas.mask').forEach((cv, b) => drawMasks(cv, imgs, masks, b, m.imgSize, m.patchSize));
     }
@@ -122,4 +146,8 @@ async function main(): Promise<void> {
   status(`done: ${STEPS} steps, loss ${state.losses[0]!.toFixed(4)} → ${state.losses[STEPS - 1]!.toFixed(4)}`);
 }
 
-main().catch((e) => { state.error = String((e as Error)?.stack ?? e); state.done = true; status(`error: ${state.error}`); });
+main().catch((e) => {
+  state.error = String((e as Error)?.stack ?? e);
+  state.done = true;
+  status(`error: ${state.error}`);
+});

@@ -28,12 +28,18 @@ const FILES: Record<string, () => Promise<unknown>> = {
 };
 
 interface BrowserResult extends RunCounts {
-  ok: boolean; skips: Skip[]; adapter: unknown; features: string[]; featureLevel: string; optimizer: number[]; error?: string;
+  ok: boolean;
+  skips: Skip[];
+  adapter: unknown;
+  features: string[];
+  featureLevel: string;
+  optimizer: number[];
+  error?: string;
 }
-const w = globalThis as typeof globalThis & { __ijepaTests?: BrowserResult };
+const w = globalThis as typeof globalThis & { __ijepaTests?: BrowserResult; };
 
 try {
-  await initWebGPU();   // before any test file, so a missing adapter is the one error reported
+  await initWebGPU(); // before any test file, so a missing adapter is the one error reported
   deferSuites();
   const uvu = await import('uvu');
   const filter = new URLSearchParams(location.search).get('filter') ?? '';
@@ -44,9 +50,15 @@ try {
   const info = deviceInfo();
   const a = info.adapter;
   w.__ijepaTests = {
-    ...counts, ok: countsOk(counts), skips: registeredSkips(), optimizer, features: info.features, featureLevel: info.featureLevel,
+    ...counts,
+    ok: countsOk(counts),
+    skips: registeredSkips(),
+    optimizer,
+    features: info.features,
+    featureLevel: info.featureLevel,
     adapter: { vendor: a.vendor, architecture: a.architecture, device: a.device, description: a.description },
   };
 } catch (e) {
-  w.__ijepaTests = { ...newCounts(), ok: false, skips: [], adapter: null, features: [], featureLevel: '', optimizer: [], error: String((e as Error)?.stack ?? e) };
+  w.__ijepaTests = { ...newCounts(), ok: false, skips: [], adapter: null, features: [], featureLevel: '', optimizer: [],
+    error: String((e as Error)?.stack ?? e) };
 }

@@ -40,15 +40,23 @@ const shims: Plugin = {
   },
 };
 const bundle = await build({
-  entryPoints: [join(dir, 'entry.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
-  write: false, plugins: [shims], logLevel: 'error',
+  entryPoints: [join(dir, 'entry.ts')],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  write: false,
+  plugins: [shims],
+  logLevel: 'error',
 });
 const js = bundle.outputFiles[0]!.contents;
 const html = '<!doctype html><meta charset="utf-8"><title>ijepa-webgpu tests</title><script type="module" src="/bundle.js"></script>';
 const bundleDir = join(dir, '..', 'golden', 'bundles');
 const bundleNames = readdirSync(bundleDir).filter((f) => f.endsWith('.safetensors')).sort();
 const { server, url } = await serve({
-  '/': html, '/bundle.js': js, '/golden/bundles/index.json': JSON.stringify(bundleNames),
+  '/': html,
+  '/bundle.js': js,
+  '/golden/bundles/index.json': JSON.stringify(bundleNames),
   ...Object.fromEntries(bundleNames.map((f) => [`/golden/bundles/${f}`, { file: join(bundleDir, f) }])),
 });
 
@@ -64,8 +72,18 @@ const ADAPTER_LACKS: Record<BrowserAdapter, readonly string[]> = {
 };
 
 interface Result {
-  ok: boolean; total: number; passed: number; skipped: number; skips: Skip[]; failed: string[]; hookFailures: number;
-  adapter: unknown; features: string[]; featureLevel: string; optimizer: number[]; error?: string;
+  ok: boolean;
+  total: number;
+  passed: number;
+  skipped: number;
+  skips: Skip[];
+  failed: string[];
+  hookFailures: number;
+  adapter: unknown;
+  features: string[];
+  featureLevel: string;
+  optimizer: number[];
+  error?: string;
 }
 /** Cross-adapter agreement of the optimizer run (AdamW and EMA in f32; a few ulps apart at most). */
 const OPTIMIZER_AGREEMENT = 1e-6;
@@ -83,11 +101,12 @@ try {
       page.on('console', (m) => console.log(`[${adapter}] ${m.text()}`));
       page.on('pageerror', (e) => console.error(`[${adapter}] page error: ${e.message}`));
       await page.goto(`${url}/?level=${FEATURE_LEVEL[adapter]}&filter=${encodeURIComponent(filter)}`);
-      await page.waitForFunction(() => (globalThis as { __ijepaTests?: unknown }).__ijepaTests !== undefined, undefined, { timeout: TIMEOUT_MS, polling: 500 });
-      const r = await page.evaluate(() => (globalThis as unknown as { __ijepaTests: Result }).__ijepaTests);
+      await page.waitForFunction(() => (globalThis as { __ijepaTests?: unknown; }).__ijepaTests !== undefined, undefined, { timeout: TIMEOUT_MS,
+        polling: 500 });
+      const r = await page.evaluate(() => (globalThis as unknown as { __ijepaTests: Result; }).__ijepaTests);
       const secs = ((performance.now() - t0) / 1000).toFixed(0);
       if (r.error) console.error(`[${adapter}] ${r.error}`);
-      const a = r.adapter as { description?: string; vendor?: string; architecture?: string; device?: string } | null;
+      const a = r.adapter as { description?: string; vendor?: string; architecture?: string; device?: string; } | null;
       const name = a?.description || [a?.vendor, a?.architecture, a?.device].filter(Boolean).join(' ') || 'an adapter that gives no name';
       summary.push(`${adapter}: ${name} (${r.featureLevel}; ${r.features.join(', ') || 'no optional features'}): `
         + `${r.passed}/${r.total} passed, ${r.skipped} skipped, ${secs} s${r.failed.length ? `; failures in ${r.failed.join(', ')}` : ''}`
@@ -106,5 +125,7 @@ try {
   server.close();
 }
 console.log(`\nbrowser suite${filter ? ` (files matching "${filter}")` : ''}:\n  ${summary.join('\n  ')}`);
-console.log(`optimizer run (AdamW + EMA, test/optim-agreement.ts; must agree to ${OPTIMIZER_AGREEMENT.toExponential(0)}):\n  ${agreement.join('\n  ')}`);
+console.log(
+  `optimizer run (AdamW + EMA, test/optim-agreement.ts; must agree to ${OPTIMIZER_AGREEMENT.toExponential(0)}):\n  ${agreement.join('\n  ')}`,
+);
 process.exitCode = allOk ? 0 : 1;
