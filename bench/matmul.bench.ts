@@ -14,23 +14,18 @@
 // kernels/matmul-tiles.ts with the fastest per shape.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { matmul, MATMUL_TILES, SUBGROUP_TILES, type AdapterTiles, type MatmulParams, type TunedMatmulTile } from '../kernels/index.ts';
+import { matmul, MATMUL_TILES, SUBGROUP_TILES, type AdapterTiles, type MatmulParams, type MatmulShape,
+  type TunedMatmulTile } from '../kernels/index.ts';
 import { runMatmul } from '../engine/ops/table.ts';
 import { renderTileTable, tileTableHead, withAdapterTiles } from './tile-table.ts';
 import { filled, recordLaunch, subgroupSize, timeAgainst, timeLaunches, type BenchContext, type BenchRow, type RefKernel } from './common.ts';
 
-export interface MatmulShape {
-  batch: number;
-  M: number;
-  N: number;
-  K: number;
-  transA: boolean;
-  transB: boolean;
+export interface BenchShape extends MatmulShape {
   what: string;
 }
 
 const T = true, F = false;
-export const MATMUL_SHAPES: readonly MatmulShape[] = [
+export const MATMUL_SHAPES: readonly BenchShape[] = [
   { batch: 1, M: 1024, N: 1024, K: 1024, transA: F, transB: F, what: 'square' },
   { batch: 1, M: 1568, N: 768, K: 192, transA: F, transB: F, what: '[1568×192]·[192×768]' },
   { batch: 1, M: 1568, N: 768, K: 192, transA: F, transB: T, what: 'fc1 forward x·W1ᵀ' },

@@ -20,7 +20,8 @@ import { reduce, softmaxRows } from '../kernels/index.ts';
 import { runElementwise } from '../engine/ops/elementwise.ts';
 import { runMatmul } from '../engine/ops/table.ts';
 import { adapterName, filled, getBackend, timeLaunches } from './common.ts';
-import { MATMUL_SHAPES, shapeName, type MatmulShape } from './matmul.bench.ts';
+import { MATMUL_SHAPES, shapeName } from './matmul.bench.ts';
+import type { BenchShape } from './matmul.bench.ts';
 import { SOFTMAX_SHAPES } from './softmax.bench.ts';
 
 const samples = 3;
@@ -88,7 +89,7 @@ delete env.OPENBLAS_CORETYPE;
 delete env.OPENBLAS_L2_SIZE;
 const script = fileURLToPath(new URL('./blas.py', import.meta.url));
 let blasLine = 'numpy not run';
-function cpuSgemm(s: MatmulShape): number | undefined {
+function cpuSgemm(s: BenchShape): number | undefined {
   const { what: _what, ...shape } = s;
   const py = spawnSync('/usr/bin/python3', [script, JSON.stringify([shape])], { env, encoding: 'utf8', timeout: 600_000 });
   if (py.status !== 0) {

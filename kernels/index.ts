@@ -11,7 +11,7 @@ export { grid, kernel, need, MAX_RANK } from './kernel-source.ts';
 export { MATMUL_TILES, adapterKey } from './matmul-tiles.ts';
 export type { AdapterTiles, TunedMatmulTile } from './matmul-tiles.ts';
 export { matmul, matmulKernel, DEFAULT_MATMUL_TILE, DEFAULT_SUBGROUP_TILE, SUBGROUP_TILES, pickSubgroupTile, vec4Operands } from './matmul.ts';
-export type { MatmulParams } from './matmul.ts';
+export type { MatmulParams, MatmulShape } from './matmul.ts';
 export type { SubgroupTile, MatmulEpilogue } from './matmul.wgsl.ts';
 export { peak } from './peak.ts';
 export type { PeakLaunch } from './peak.ts';

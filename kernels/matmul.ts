@@ -14,14 +14,18 @@ import { MATMUL_TILES, type AdapterTiles } from './matmul-tiles.ts';
 import { need, type FloatStorage, type Kernel, type Launch } from './kernel-source.ts';
 import { ELEMENTWISE } from './elementwise-ops.ts';
 
-/** A batched C = op(A)·op(B) (op: optional transpose) over dense operands at element offsets, with tile and epilogue choices. */
-export interface MatmulParams {
+/** The shape of a batched C[batch, M, N] = op(A)·op(B) (op: an optional transpose). */
+export interface MatmulShape {
   batch: number;
   M: number;
   N: number;
   K: number;
   transA: boolean;
   transB: boolean;
+}
+
+/** A batched matmul over dense operands at element offsets, with tile and epilogue choices. */
+export interface MatmulParams extends MatmulShape {
   strideA: number;
   strideB: number; // 0 broadcasts the operand over the batch
   offA: number;

@@ -7,19 +7,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initWebGPU } from '../engine/device/node.ts';
-import { DEFAULT_SUBGROUP_TILE, matmul, MATMUL_TILES, peak, vec4Operands, type MatmulParams, type SubgroupTile } from '../kernels/index.ts';
+import { DEFAULT_SUBGROUP_TILE, matmul, MATMUL_TILES, peak, vec4Operands, type MatmulParams, type MatmulShape,
+  type SubgroupTile } from '../kernels/index.ts';
 import { LACKS, skipUnless } from './skips.ts';
 
 const backend = await initWebGPU();
 const subgroupSize = backend.subgroupSize;
 
-interface Case {
-  batch: number;
-  M: number;
-  N: number;
-  K: number;
-  transA: boolean;
-  transB: boolean;
+interface Case extends MatmulShape {
   broadcastA?: boolean;
   broadcastB?: boolean;
   offA?: number;

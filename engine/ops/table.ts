@@ -2,7 +2,7 @@
 // Composites (mean, layerNorm, attention, ...) live in composite.ts and need no backward code.
 // Backward rules never mutate inputs and never read data back to the host.
 import { cast as castKernel, fill as fillKernel, gather as gatherKernel, scatterAdd as scatterAddKernel, matmulKernel, reduce as reduceKernel,
-  softmaxBackwardRows, softmaxRows, type ReduceOp } from '../../kernels/index.ts';
+  softmaxBackwardRows, softmaxRows, type MatmulShape, type ReduceOp } from '../../kernels/index.ts';
 import type { Backend, DType, Storage, View } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { getBackend, noGrad } from '../runtime.ts';
@@ -298,13 +298,7 @@ export const max = (x: Tensor, axes?: number | readonly number[], keepdim = fals
 // ---- matmul -----------------------------------------------------------------------------------
 
 /** A batched matmul's shape: c[batch, M, N] = op(a) · op(b). */
-export interface MatmulArgs {
-  batch: number;
-  M: number;
-  N: number;
-  K: number;
-  transA: boolean;
-  transB: boolean;
+export interface MatmulArgs extends MatmulShape {
   strideA: number;
   strideB: number; // elements between batch items; 0 broadcasts
 }
