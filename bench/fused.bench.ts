@@ -12,20 +12,8 @@
 import { measure } from 'mitata';
 import { pathToFileURL } from 'node:url';
 import { initWebGPU } from '../engine/device/node.ts';
-import {
-  add,
-  gelu,
-  Generator,
-  layerNormComposite,
-  linear,
-  linearComposite,
-  randn,
-  scaledDotProductAttention,
-  tidy,
-  truncNormal,
-  type Backend,
-  type Tensor,
-} from '../engine/internal.ts';
+import { add, gelu, Generator, layerNormComposite, linear, linearComposite, randn, scaledDotProductAttention, tidy, truncNormal, type Backend,
+  type Tensor } from '../engine/internal.ts';
 import { attention, attentionQkv } from '../engine/ops/attention.ts';
 import { layerNorm } from '../engine/ops/layer-norm.ts';
 

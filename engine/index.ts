@@ -17,50 +17,24 @@ export type { CreateOptions } from './creation.ts';
 export { ShapeError, DeviceError } from './errors.ts';
 export { memory } from './memory.ts';
 export { mean, variance, transpose, unsqueeze, squeeze, flatten, stack, smoothL1 } from './ops/composite.ts';
-export {
-  /** −x elementwise. */ neg,
-  /** eˣ elementwise. */ exp,
-  /** Natural logarithm elementwise (NaN below 0, −∞ at 0, as torch). */ log,
-  /** √x elementwise. */ sqrt,
-  /** 1/√x elementwise, as torch.rsqrt. */ rsqrt,
-  /** |x| elementwise (gradient sign(x), 0 at 0, as torch). */ abs,
+export { /** −x elementwise. */ neg, /** eˣ elementwise. */ exp, /** Natural logarithm elementwise (NaN below 0, −∞ at 0, as torch). */ log,
+  /** √x elementwise. */ sqrt, /** 1/√x elementwise, as torch.rsqrt. */ rsqrt, /** |x| elementwise (gradient sign(x), 0 at 0, as torch). */ abs,
   /** The Gauss error function erf(x) = 2/√π ∫₀ˣ e^(−t²) dt, elementwise. */ erf,
   /** GELU with the exact Gaussian CDF, x·Φ(x) (Hendrycks & Gimpel 2016), as nn.GELU(). */ gelu,
-  /** −1, 0 or 1 by the sign of x, elementwise (no gradient). */ sign,
-  /** The hyperbolic tangent elementwise. */ tanh,
-  /** a + b with NumPy broadcasting; either side may be a number. */ add,
-  /** a − b with broadcasting; either side may be a number. */ sub,
+  /** −1, 0 or 1 by the sign of x, elementwise (no gradient). */ sign, /** The hyperbolic tangent elementwise. */ tanh,
+  /** a + b with NumPy broadcasting; either side may be a number. */ add, /** a − b with broadcasting; either side may be a number. */ sub,
   /** a · b elementwise with broadcasting; either side may be a number. */ mul,
   /** a / b elementwise with broadcasting; either side may be a number. */ div,
   /** aᵇ elementwise with broadcasting; either side may be a number. */ pow,
   /** The larger of a and b elementwise, as torch.maximum (ties split the gradient evenly). */ maximum,
   /** The smaller of a and b elementwise, as torch.minimum (ties split the gradient evenly). */ minimum,
-  /** 1 where a < b, else 0 (same float dtype; no gradient). */ lt,
-  /** 1 where a ≤ b, else 0 (same float dtype; no gradient). */ le,
-  /** 1 where a > b, else 0 (same float dtype; no gradient). */ gt,
-  /** 1 where a ≥ b, else 0 (same float dtype; no gradient). */ ge,
-  /** 1 where a = b, else 0 (same float dtype; no gradient). */ eq,
-  /** 1 where a ≠ b, else 0 (same float dtype; no gradient). */ ne,
+  /** 1 where a < b, else 0 (same float dtype; no gradient). */ lt, /** 1 where a ≤ b, else 0 (same float dtype; no gradient). */ le,
+  /** 1 where a > b, else 0 (same float dtype; no gradient). */ gt, /** 1 where a ≥ b, else 0 (same float dtype; no gradient). */ ge,
+  /** 1 where a = b, else 0 (same float dtype; no gradient). */ eq, /** 1 where a ≠ b, else 0 (same float dtype; no gradient). */ ne,
   /** g·gelu'(x) elementwise: the gradient of gelu at x given the output gradient g, in one kernel. */ geluGrad,
-  /** cond ? a : b elementwise, with broadcasting; cond is 0/1 (any nonzero counts as true). */ where,
-} from './ops/elementwise.ts';
-export {
-  copy,
-  contiguous,
-  detach,
-  reshape,
-  permute,
-  expand,
-  slice,
-  concat,
-  sum,
-  max,
-  matmul,
-  softmax,
-  gather,
-  scatterAdd,
-  cast,
-} from './ops/table.ts';
+  /** cond ? a : b elementwise, with broadcasting; cond is 0/1 (any nonzero counts as true). */ where } from './ops/elementwise.ts';
+export { copy, contiguous, detach, reshape, permute, expand, slice, concat, sum, max, matmul, softmax, gather, scatterAdd,
+  cast } from './ops/table.ts';
 export { measurePeakGflops } from './peak.ts';
 export { Generator, defaultGenerator, manualSeed } from './random.ts';
 export { setBackend, getBackend, noGrad, tidy, keep } from './runtime.ts';

@@ -4,11 +4,7 @@
 // Only test/ and bench/ import this (test/import-rules.test.ts).
 export { sumToShape } from './autograd.ts';
 export * from './index.ts';
-export {
-  layerNorm as layerNormComposite,
-  linear as linearComposite,
-  scaledDotProductAttention,
-} from './ops/composite.ts';
+export { layerNorm as layerNormComposite, linear as linearComposite, scaledDotProductAttention } from './ops/composite.ts';
 export { adamwUpdate, adamwUpdateMany, emaInPlace, emaInPlaceMany, nonFiniteCount } from './optim/fused-updates.ts';
 export type { AdamwStep, AdamwItem } from './optim/fused-updates.ts';
 export { tensorCount } from './runtime.ts';

@@ -33,24 +33,8 @@
 // Nothing here reads the GPU: the loss comes back as a tensor, to be read while the next step
 // is being recorded.
 
-import {
-  AdamW,
-  GradScaler,
-  Generator,
-  ShapeError,
-  Tensor,
-  copy,
-  emaUpdate,
-  fromArray,
-  getBackend,
-  layerNorm,
-  noGrad,
-  smoothL1,
-  tidy,
-  withHalfWeights,
-  type Module,
-  type ParamGroup,
-} from '../engine/index.ts';
+import { AdamW, GradScaler, Generator, ShapeError, Tensor, copy, emaUpdate, fromArray, getBackend, layerNorm, noGrad, smoothL1, tidy, withHalfWeights,
+  type Module, type ParamGroup } from '../engine/index.ts';
 import type { MaskBatch } from './masks.ts';
 import type { ModelConfig } from './presets.ts';
 import { validateModelConfig } from './presets.ts';

@@ -8,18 +8,8 @@
 // through these two files only.
 export { collapseStats } from './collapse.ts';
 export type { CollapseStats } from './collapse.ts';
-export {
-  MAX_STEPS,
-  MODEL_FIELDS,
-  MASK_FIELDS,
-  OPTIM_FIELDS,
-  RUN_FIELDS,
-  optionRange,
-  fieldProblem,
-  show,
-  checkField,
-  checkFields,
-} from './config-schema.ts';
+export { MAX_STEPS, MODEL_FIELDS, MASK_FIELDS, OPTIM_FIELDS, RUN_FIELDS, optionRange, fieldProblem, show, checkField,
+  checkFields } from './config-schema.ts';
 export type { Field, NumberField, PairField, ChoiceField, BooleanField } from './config-schema.ts';
 export { stepFlops, trainableParams } from './flops.ts';
 export type { StepFlops, StepShape } from './flops.ts';
@@ -37,18 +27,8 @@ export { PRESET_NAMES, getPreset, derivePreset, gridOf, validatePreset, validate
 export type { Preset, ModelConfig, MaskConfig, OptimConfig } from './presets.ts';
 export { warmupCosineLr, cosineWd, emaMomentum, scheduleAt, scheduleSteps } from './schedules.ts';
 export type { LrSchedule, WdSchedule, EmaSchedule, ScheduleLength } from './schedules.ts';
-export {
-  DEFAULT_TOLERANCE,
-  MEASURED_ERROR,
-  TOLERANCE_FACTOR,
-  toleranceKey,
-  parseStepBundle,
-  bundleModelConfig,
-  loadModuleFrom,
-  modelFromBundle,
-  checkStepBundle,
-  formatParityReport,
-} from './step-bundle.ts';
+export { DEFAULT_TOLERANCE, MEASURED_ERROR, TOLERANCE_FACTOR, toleranceKey, parseStepBundle, bundleModelConfig, loadModuleFrom, modelFromBundle,
+  checkStepBundle, formatParityReport } from './step-bundle.ts';
 export type { BundleConfig, ParityTolerance } from './step-bundle.ts';
 export { VisionTransformer, PatchEmbed, Attention, Mlp, Block, patchify, applyMasks, repeatInterleaveBatch } from './vit.ts';
 export type { EncoderConfig } from './vit.ts';

@@ -4,23 +4,8 @@
 // file-system helpers they and the commands share: atomic writes and a mkdir -p that refuses
 // pseudo-file systems.
 export { writeFileAtomic } from './atomic-write.ts';
-export {
-  CHECKPOINT_FORMAT,
-  NonFiniteError,
-  firstNonFinite,
-  finiteOrThrow,
-  encodeTrainState,
-  encodeCheckpoint,
-  saveCheckpoint,
-  readCheckpoint,
-  checkTrainConfig,
-  checkConfigPreset,
-  readCheckpointMeta,
-  loadCheckpoint,
-  checkpointName,
-  listCheckpoints,
-  pruneCheckpoints,
-} from './checkpoint.ts';
+export { CHECKPOINT_FORMAT, NonFiniteError, firstNonFinite, finiteOrThrow, encodeTrainState, encodeCheckpoint, saveCheckpoint, readCheckpoint,
+  checkTrainConfig, checkConfigPreset, readCheckpointMeta, loadCheckpoint, checkpointName, listCheckpoints, pruneCheckpoints } from './checkpoint.ts';
 export type { TrainNets, CheckpointConfig, CheckpointContents, CheckpointFile } from './checkpoint.ts';
 export { makeDirs } from './make-dirs.ts';
 export { RunLockedError, processAlive, lockRunFolder } from './run-lock.ts';

@@ -18,10 +18,7 @@
 // truncated-normal std 0.02. predictor_pos_embed is frozen.
 // Deliberately not here: the official constructor's depth rescaling (init_model erases it).
 
-import type {
-  Generator,
-  Tensor,
-} from '../engine/index.ts';
+import type { Generator, Tensor } from '../engine/index.ts';
 import { LayerNorm, Linear, Module, ShapeError, concat, parameter, truncNormal } from '../engine/index.ts';
 import { Block, applyMasks, posEmbedParameter, repeatInterleaveBatch } from './vit.ts';
 import { fmt } from './format-shape.ts';

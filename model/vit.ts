@@ -20,10 +20,7 @@
 // Deliberately not here: cls token, dropout / drop-path (0 in every config), the resize branch
 // of interpolate_pos_encoding (wrong for I-JEPA), bf16 autocast.
 
-import type {
-  Generator,
-  Tensor,
-} from '../engine/index.ts';
+import type { Generator, Tensor } from '../engine/index.ts';
 import { LayerNorm, Linear, Module, ShapeError, ATTENTION_MAX_DH, attention, attentionQkv, concat, fromArray, gather, linear, parameter, truncNormal,
   zeros } from '../engine/index.ts';
 import { sincos2d } from './pos-embed.ts';

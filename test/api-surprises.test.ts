@@ -3,16 +3,7 @@
 // weight decay, a second backward through a freed graph, and layers and random draws without
 // an explicit Generator (issue 14, item 16).
 import * as assert from 'uvu/assert';
-import {
-  AdamW,
-  defaultGenerator,
-  fromArray,
-  Generator,
-  Linear,
-  manualSeed,
-  randn,
-  tidy,
-} from '../engine/index.ts';
+import { AdamW, defaultGenerator, fromArray, Generator, Linear, manualSeed, randn, tidy } from '../engine/index.ts';
 import { checkLeaks, owned, suite } from './helpers.ts';
 
 const t = suite('api-surprises');

@@ -12,33 +12,12 @@ import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import sharp from 'sharp';
 import { Rng, mixSeed, permutation } from '../model/data/prng.ts';
-import {
-  fromHWCBytes,
-  greyToRgb,
-  pad,
-  crop,
-  hflip,
-  normalize,
-  randomResizedCropParams,
-  resizedCrop,
-  pretrainTransform,
-  smallRecipeTransform,
-  roundHalfEven,
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  type ImageCHW,
-} from '../model/data/transforms.ts';
+import { fromHWCBytes, greyToRgb, pad, crop, hflip, normalize, randomResizedCropParams, resizedCrop, pretrainTransform, smallRecipeTransform,
+  roundHalfEven, IMAGENET_MEAN, IMAGENET_STD, type ImageCHW } from '../model/data/transforms.ts';
 import { scanImageFolder, ImageReadError } from '../model/data/image-folder.ts';
 import { BatchLoader, fashionMnistSource, imageFolderSource, type Batch } from '../model/data/loader.ts';
-import {
-  loadFashionMnist,
-  hasFashionMnist,
-  fashionMnistDir,
-  FASHION_MNIST_DEBIAN_PACKAGE,
-  FASHION_MNIST_PADDED_MEAN as FM_MEAN,
-  FASHION_MNIST_PADDED_STD as FM_STD,
-  type GreyImages,
-} from '../model/data/fashion-mnist.ts';
+import { loadFashionMnist, hasFashionMnist, fashionMnistDir, FASHION_MNIST_DEBIAN_PACKAGE, FASHION_MNIST_PADDED_MEAN as FM_MEAN,
+  FASHION_MNIST_PADDED_STD as FM_STD, type GreyImages } from '../model/data/fashion-mnist.ts';
 import { skipUnless } from './skips.ts';
 
 /** A deterministic pseudo-random uint8 image [H, W, C]. */

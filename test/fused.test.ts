@@ -5,26 +5,8 @@
 //   - fused AdamW and EMA against the composed updates, step for step.
 // Every test must leave as many tensors and storages alive as it found (checkLeaks).
 import * as assert from 'uvu/assert';
-import {
-  AdamW,
-  add,
-  emaUpdate,
-  fromArray,
-  gelu,
-  Generator,
-  layerNormComposite,
-  linear,
-  linearComposite,
-  mul,
-  noGrad,
-  permute,
-  scaledDotProductAttention,
-  setBackend,
-  sum,
-  tidy,
-  type Backend,
-  type Tensor,
-} from '../engine/internal.ts';
+import { AdamW, add, emaUpdate, fromArray, gelu, Generator, layerNormComposite, linear, linearComposite, mul, noGrad, permute,
+  scaledDotProductAttention, setBackend, sum, tidy, type Backend, type Tensor } from '../engine/internal.ts';
 import { attention, attentionQkv } from '../engine/ops/attention.ts';
 import { layerNorm } from '../engine/ops/layer-norm.ts';
 import { adamwUpdate, emaInPlace } from '../engine/optim/fused-updates.ts';

@@ -9,19 +9,7 @@
 // Nothing here reads a clock.
 import { suite as uvuSuite, type Callback, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  CpuBackend,
-  fromArray,
-  Generator,
-  memory,
-  mul,
-  noGrad,
-  sum,
-  tidy,
-  type Backend,
-  type Tensor,
-  type WebGPUBackend,
-} from '../engine/index.ts';
+import { CpuBackend, fromArray, Generator, memory, mul, noGrad, sum, tidy, type Backend, type Tensor, type WebGPUBackend } from '../engine/index.ts';
 import { initWebGPU } from '../engine/device/node.ts';
 
 const webgpu = await initWebGPU();

@@ -11,22 +11,8 @@ import { join } from 'node:path';
 import { decodeSafetensors, fromArray, noGrad, tidy } from '../engine/index.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { IJepa } from '../model/ijepa.ts';
-import {
-  PickleError,
-  PyDict,
-  PyFloat,
-  PyTuple,
-  TorchFile,
-  ZipReader,
-  crc32,
-  exportCheckpoint,
-  importCheckpoint,
-  officialLayout,
-  pickle,
-  readTrainState,
-  unpickle,
-  writeZip,
-} from '../model/interop/index.ts';
+import { PickleError, PyDict, PyFloat, PyTuple, TorchFile, ZipReader, crc32, exportCheckpoint, importCheckpoint, officialLayout, pickle,
+  readTrainState, unpickle, writeZip } from '../model/interop/index.ts';
 import { derivePreset, getPreset, type ModelConfig } from '../model/presets.ts';
 import { exportCommand } from '../model/cli/export.ts';
 import { importCommand } from '../model/cli/import.ts';

@@ -2,13 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  MaskCollator,
-  roundHalfEven,
-  sampleBlockSize,
-  type MaskBatch,
-  type MaskCollatorOptions,
-} from '../model/masks.ts';
+import { MaskCollator, roundHalfEven, sampleBlockSize, type MaskBatch, type MaskCollatorOptions } from '../model/masks.ts';
 import { TorchGenerator } from '../model/torch-rng.ts';
 
 interface GoldenBatch {

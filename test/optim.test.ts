@@ -3,20 +3,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { initWebGPU } from '../engine/device/node.ts';
-import {
-  AdamW,
-  CpuBackend,
-  emaUpdate,
-  fromArray,
-  Generator,
-  Linear,
-  memory,
-  Module,
-  setBackend,
-  tidy,
-  type Backend,
-  type Tensor,
-} from '../engine/index.ts';
+import { AdamW, CpuBackend, emaUpdate, fromArray, Generator, Linear, memory, Module, setBackend, tidy, type Backend,
+  type Tensor } from '../engine/index.ts';
 
 /** torch.optim.AdamW (single-tensor path), in float64. */
 function adamwReference(p: number[], grads: number[][], lr: number, wd: number, b1 = 0.9, b2 = 0.999, eps = 1e-8): number[] {

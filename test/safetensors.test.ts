@@ -10,12 +10,7 @@ import { join, dirname } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import {
-  encodeSafetensors,
-  decodeSafetensors,
-  SafetensorsError,
-  type TensorInput,
-} from '../engine/io/safetensors.ts';
+import { encodeSafetensors, decodeSafetensors, SafetensorsError, type TensorInput } from '../engine/io/safetensors.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -2,16 +2,8 @@
 // src/utils/schedulers.py (values below printed by that port with repr(), torch-free).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import {
-  cosineWd,
-  emaMomentum,
-  scheduleAt,
-  scheduleSteps,
-  warmupCosineLr,
-  type EmaSchedule,
-  type LrSchedule,
-  type WdSchedule,
-} from '../model/schedules.ts';
+import { cosineWd, emaMomentum, scheduleAt, scheduleSteps, warmupCosineLr, type EmaSchedule, type LrSchedule,
+  type WdSchedule } from '../model/schedules.ts';
 
 /** Relative closeness; the cosine may differ from CPython's libm in the last ulp or two. */
 function close(got: number, want: number, rtol = 1e-12, msg = ''): void {

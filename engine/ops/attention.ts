@@ -5,17 +5,8 @@
 // (no head split/merge copies). The composite in composite.ts stays the reference.
 // The saved log-sum-exp lives in the current memory scope and is disposed by the backward that
 // uses it (or at once when no tape is recorded): run backward inside the forward's scope.
-import {
-  ATTENTION_MAX_DH,
-  attentionBackwardDkv,
-  attentionBackwardDkvRef,
-  attentionBackwardDq,
-  attentionBackwardDqRef,
-  attentionForward,
-  attentionForwardRef,
-  packedQkvLayouts,
-  type AttentionShape,
-} from '../../kernels/attention.ts';
+import { ATTENTION_MAX_DH, attentionBackwardDkv, attentionBackwardDkvRef, attentionBackwardDq, attentionBackwardDqRef, attentionForward,
+  attentionForwardRef, packedQkvLayouts, type AttentionShape } from '../../kernels/attention.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { numel, sameShape } from '../shape.ts';
 import { Tensor } from '../tensor.ts';

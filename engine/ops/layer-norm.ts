@@ -5,15 +5,8 @@
 // disposed by the backward that uses them; a forward that records no tape disposes them at once.
 // Like intermediates, they do not survive the scope that made them, so run backward inside the
 // scope of the forward (the training step's tidy).
-import {
-  layerNormBackwardColumns,
-  layerNormBackwardColumnsRef,
-  layerNormBackwardDx,
-  layerNormBackwardDxRef,
-  layerNormForward,
-  layerNormForwardRef,
-  layerNormParts,
-} from '../../kernels/layer-norm.ts';
+import { layerNormBackwardColumns, layerNormBackwardColumnsRef, layerNormBackwardDx, layerNormBackwardDxRef, layerNormForward, layerNormForwardRef,
+  layerNormParts } from '../../kernels/layer-norm.ts';
 import type { Storage } from '../backend/backend.ts';
 import { fmt, ShapeError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';

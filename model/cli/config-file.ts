@@ -4,20 +4,8 @@
 // Every value is checked against its field's range in model/config-schema.ts (the CLI's), and
 // every error is an OptionError (a usage error, exit 2) naming the file and the key.
 import { readFile } from 'node:fs/promises';
-import {
-  checkField,
-  MASK_FIELDS,
-  MODEL_FIELDS,
-  OPTIM_FIELDS,
-  show,
-  derivePreset,
-  getPreset,
-  type Field,
-  type MaskConfig,
-  type ModelConfig,
-  type OptimConfig,
-  type Preset,
-} from '../index.ts';
+import { checkField, MASK_FIELDS, MODEL_FIELDS, OPTIM_FIELDS, show, derivePreset, getPreset, type Field, type MaskConfig, type ModelConfig,
+  type OptimConfig, type Preset } from '../index.ts';
 import { OptionError } from './options.ts';
 
 const IGNORED = new Set([

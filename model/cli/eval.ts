@@ -11,24 +11,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { writeFileAtomic } from '../node.ts';
-import {
-  fashionMnistSplits,
-  folderSplits,
-  extractFeatures,
-  pixelFeatures,
-  cachedRow,
-  splitIdentity,
-  evaluateFeatures,
-  lowShotSpecs,
-  lowShotName,
-  lowShotPerClass,
-  EVAL_FORMAT,
-  resultsTable,
-  type EvalImages,
-  type EvalSplits,
-  type ProtocolResult,
-  type ResultsTable,
-} from '../eval/index.ts';
+import { fashionMnistSplits, folderSplits, extractFeatures, pixelFeatures, cachedRow, splitIdentity, evaluateFeatures, lowShotSpecs, lowShotName,
+  lowShotPerClass, EVAL_FORMAT, resultsTable, type EvalImages, type EvalSplits, type ProtocolResult, type ResultsTable } from '../eval/index.ts';
 import type { VisionTransformer } from '../index.ts';
 import { ENCODER_SOURCE_OPTIONS, loadEncoder, randomEncoder, checkSourceOptions, type EncoderSource } from './encoder-source.ts';
 import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';

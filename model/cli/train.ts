@@ -14,52 +14,12 @@ import { dirname, join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { DeviceError, fromArray, measurePeakGflops, memory, noGrad, tidy, type GradScalerState, type Tensor,
   type WebGPUBackend } from '../../engine/index.ts';
-import {
-  collapseStats,
-  stepFlops,
-  IJepa,
-  MaskCollator,
-  derivePreset,
-  getPreset,
-  PRESET_NAMES,
-  scheduleAt,
-  scheduleSteps,
-  MODEL_FIELDS,
-  OPTIM_FIELDS,
-  RUN_FIELDS,
-  optionRange,
-  type AsyncStepResult,
-  type MaskBatch,
-  type ModelConfig,
-  type Preset,
-  type VisionTransformer,
-} from '../index.ts';
-import {
-  checkpointName,
-  listCheckpoints,
-  loadCheckpoint,
-  NonFiniteError,
-  pruneCheckpoints,
-  readCheckpointMeta,
-  saveCheckpoint,
-  writeFileAtomic,
-  makeDirs,
-  lockRunFolder,
-  processAlive,
-  RunLockedError,
-  appendRecord,
-  cutLog,
-  type CheckpointConfig,
-} from '../node.ts';
-import {
-  BatchLoader,
-  fashionMnistSource,
-  imageFolderSource,
-  loadFashionMnist,
-  scanImageFolder,
-  type Batch,
-  type SampleSource,
-} from '../data/index.ts';
+import { collapseStats, stepFlops, IJepa, MaskCollator, derivePreset, getPreset, PRESET_NAMES, scheduleAt, scheduleSteps, MODEL_FIELDS, OPTIM_FIELDS,
+  RUN_FIELDS, optionRange, type AsyncStepResult, type MaskBatch, type ModelConfig, type Preset, type VisionTransformer } from '../index.ts';
+import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneCheckpoints, readCheckpointMeta, saveCheckpoint, writeFileAtomic,
+  makeDirs, lockRunFolder, processAlive, RunLockedError, appendRecord, cutLog, type CheckpointConfig } from '../node.ts';
+import { BatchLoader, fashionMnistSource, imageFolderSource, loadFashionMnist, scanImageFolder, type Batch,
+  type SampleSource } from '../data/index.ts';
 import { fashionMnistSplits, folderSplits, QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from '../eval/index.ts';
 import { helpText, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
 import { Progress } from './progress.ts';

@@ -12,20 +12,6 @@ export type { ImageFolderEntry, SkippedImage, ImageFolder, ImageFolderOptions, R
 export { BatchLoader, fashionMnistSource, imageFolderSource } from './loader.ts';
 export type { SampleSource, Batch, LoaderOptions, ImageFolderSourceOptions } from './loader.ts';
 export { Rng, mixSeed, shuffleInPlace, permutation } from './prng.ts';
-export {
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  roundHalfEven,
-  fromHWCBytes,
-  greyToRgb,
-  pad,
-  crop,
-  hflip,
-  normalize,
-  randomResizedCropParams,
-  resizedCrop,
-  pretrainTransform,
-  SMALL_RECIPE_SIZE,
-  smallRecipeTransform,
-} from './transforms.ts';
+export { IMAGENET_MEAN, IMAGENET_STD, roundHalfEven, fromHWCBytes, greyToRgb, pad, crop, hflip, normalize, randomResizedCropParams, resizedCrop,
+  pretrainTransform, SMALL_RECIPE_SIZE, smallRecipeTransform } from './transforms.ts';
 export type { ImageCHW, Box, PretrainTransformOptions, SmallRecipeOptions } from './transforms.ts';

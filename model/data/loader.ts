@@ -15,14 +15,8 @@
 // sizes; measure before adding them), distributed sharding, or any GPU upload (the caller does it).
 
 import { Rng, mixSeed, permutation } from './prng.ts';
-import {
-  pretrainTransform,
-  fromHWCBytes,
-  smallRecipeTransform,
-  SMALL_RECIPE_SIZE,
-  type PretrainTransformOptions,
-  type SmallRecipeOptions,
-} from './transforms.ts';
+import { pretrainTransform, fromHWCBytes, smallRecipeTransform, SMALL_RECIPE_SIZE, type PretrainTransformOptions,
+  type SmallRecipeOptions } from './transforms.ts';
 import type { GreyImages } from './fashion-mnist.ts';
 import { decodeRgb, decodeShortSide, ImageReadError, warnSkip, type ImageFolder } from './image-folder.ts';
 

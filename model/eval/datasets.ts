@@ -15,24 +15,8 @@
 
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  FASHION_MNIST_CLASSES,
-  loadFashionMnist,
-  decodeRgb,
-  decodeShortSide,
-  scanImageFolder,
-  Rng,
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  SMALL_RECIPE_SIZE,
-  fromHWCBytes,
-  normalize,
-  resizedCrop,
-  smallRecipeTransform,
-  type GreyImages,
-  type ImageFolder,
-  type ImageFolderEntry,
-} from '../data/index.ts';
+import { FASHION_MNIST_CLASSES, loadFashionMnist, decodeRgb, decodeShortSide, scanImageFolder, Rng, IMAGENET_MEAN, IMAGENET_STD, SMALL_RECIPE_SIZE,
+  fromHWCBytes, normalize, resizedCrop, smallRecipeTransform, type GreyImages, type ImageFolder, type ImageFolderEntry } from '../data/index.ts';
 import type { ImageBatches } from './features.ts';
 import { classBalancedSample, stratifiedSplit } from './sampling.ts';
 

@@ -7,16 +7,8 @@ export { FEATURE_KINDS, encodeBatch, encoderTokens, extractFeatures, pixelFeatur
 export type { FeatureKind, FeatureOptions, ImageBatches } from './features.ts';
 export { accuracyOf, knnClassify, numClassesOf } from './knn.ts';
 export type { KnnOptions, KnnResult } from './knn.ts';
-export {
-  DEFAULT_LRS,
-  DEFAULT_WEIGHT_DECAYS,
-  columnStats,
-  crossEntropy,
-  fitLogisticRegression,
-  fitLogisticRegressions,
-  linearProbe,
-  predictProbe,
-} from './linear-probe.ts';
+export { DEFAULT_LRS, DEFAULT_WEIGHT_DECAYS, columnStats, crossEntropy, fitLogisticRegression, fitLogisticRegressions, linearProbe,
+  predictProbe } from './linear-probe.ts';
 export type { FitOptions, FittedProbe, LabelledFeatures, ProbeOptions, ProbeResult } from './linear-probe.ts';
 export { lowShotIndices, lowShotName, lowShotPerClass, lowShotProbe } from './low-shot.ts';
 export type { LowShotResult, LowShotSpec } from './low-shot.ts';

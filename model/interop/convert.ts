@@ -31,18 +31,8 @@ import { Generator, decodeSafetensors, encodeSafetensors, type SafetensorsInput 
 import { encodeCheckpoint, finiteOrThrow, readCheckpoint, writeFileAtomic, type CheckpointConfig } from '../node.ts';
 import { sincos2d, VisionTransformerPredictor, scheduleAt, validatePreset, type Preset } from '../index.ts';
 import { hfToOfficial, looksLikeHf, officialToHf, type HostTensor, type LazyTensor } from './hf.ts';
-import {
-  FROZEN,
-  NET_NAMES,
-  formatShape as fmt,
-  guessConfig,
-  officialLayout,
-  officialParamGroups,
-  type ModelLayout,
-  type NetName,
-  type TargetKind,
-  type TensorSpec,
-} from './layout.ts';
+import { FROZEN, NET_NAMES, formatShape as fmt, guessConfig, officialLayout, officialParamGroups, type ModelLayout, type NetName, type TargetKind,
+  type TensorSpec } from './layout.ts';
 import { PyDict, PyFloat, PyTuple, pyTypeOf, type PyValue } from './pickle.ts';
 import { TensorOut, TorchFile, TorchTensor, writeTorchFile } from './torch-file.ts';
 import { formatOfficialConfig, officialConfig, officialConfigPath } from './official-config.ts';

@@ -18,18 +18,7 @@
 import { getFloat16 } from '@petamoriken/float16';
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import {
-  PickleError,
-  PyDict,
-  PyGlobal,
-  PyTuple,
-  pickle,
-  pyTypeOf,
-  unpickle,
-  type GlobalHandler,
-  type Opaque,
-  type PyValue,
-} from './pickle.ts';
+import { PickleError, PyDict, PyGlobal, PyTuple, pickle, pyTypeOf, unpickle, type GlobalHandler, type Opaque, type PyValue } from './pickle.ts';
 import { ZipReader, writeZip, type ZipInput, type ZipReaderOptions } from './zip.ts';
 import { formatShape as fmt } from '../index.ts';
 
