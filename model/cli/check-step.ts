@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { checkStepBundle, DEFAULT_TOLERANCE, formatParityReport, parseStepBundle, type ParityTolerance } from '../index.ts';
-import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+import { command, OptionError, type OptionTable } from './options.ts';
 
 const OPTIONS = {
   tol: { type: 'number', help: "max error of loss, activations and gradients, relative to each tensor's largest magnitude",
@@ -23,22 +23,15 @@ function tolerance(rel: unknown, after: unknown): ParityTolerance {
 }
 const SUMMARY = 'Check one training step against a PyTorch step bundle (.safetensors); exits 1 above tolerance.';
 
-export const checkStepCommand = {
-  summary: SUMMARY,
-  async run(argv: string[]): Promise<void> {
-    const { values, help, positionals } = parseOptions('check-step', OPTIONS, argv, true);
-    if (help) {
-      console.log(helpText('check-step', SUMMARY, OPTIONS, 'ijepa check-step <bundle.safetensors>... [options]'));
-      return;
-    }
-    if (positionals.length === 0) throw new OptionError('check-step: give at least one bundle file');
-    await initWebGPU();
-    let failed = 0;
-    for (const path of positionals) {
-      const r = await checkStepBundle(parseStepBundle(readFileSync(path), basename(path)), { tol: tolerance(values.tol, values['after-tol']) });
-      console.log(formatParityReport(r));
-      if (!r.ok) failed++;
-    }
-    if (failed) throw new Error(`${failed} of ${positionals.length} bundles above tolerance`);
-  },
-};
+export const checkStepCommand = command({ name: 'check-step', summary: SUMMARY, options: OPTIONS,
+  usage: 'ijepa check-step <bundle.safetensors>... [options]', positionals: true }, async ({ values, positionals }): Promise<void> => {
+  if (positionals.length === 0) throw new OptionError('check-step: give at least one bundle file');
+  await initWebGPU();
+  let failed = 0;
+  for (const path of positionals) {
+    const r = await checkStepBundle(parseStepBundle(readFileSync(path), basename(path)), { tol: tolerance(values.tol, values['after-tol']) });
+    console.log(formatParityReport(r));
+    if (!r.ok) failed++;
+  }
+  if (failed) throw new Error(`${failed} of ${positionals.length} bundles above tolerance`);
+});

@@ -14,7 +14,7 @@ import { makeDirs, writeFileAtomic } from '../node.ts';
 import { scanImageFolder } from '../data/index.ts';
 import { folderImages, extractFeatures } from '../eval/index.ts';
 import { ENCODER_SOURCE_OPTIONS, checkSourceOptions, loadEncoder } from './encoder-source.ts';
-import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+import { command, OptionError, type OptionTable } from './options.ts';
 import { readDataFolder } from './data-option.ts';
 
 export const EMBED_OPTIONS = {
@@ -27,78 +27,69 @@ export const EMBED_OPTIONS = {
 
 const SUMMARY = 'Write frozen encoder features of a folder of images to a safetensors or .npy file.';
 
-export const embedCommand = {
-  summary: SUMMARY,
-  async run(argv: string[]): Promise<void> {
-    const { values: v, help } = parseOptions('embed', EMBED_OPTIONS, argv);
-    if (help) {
-      console.log(
-        helpText('embed', SUMMARY, EMBED_OPTIONS, 'ijepa embed (--run DIR | --checkpoint FILE | --random-init) --data DIR --out FILE [options]'),
-      );
-      return;
-    }
-    checkSourceOptions(v);
-    if (v.data === undefined) throw new OptionError('--data DIR is required (the folder of images to embed)');
-    if (v.out === undefined) throw new OptionError('--out FILE is required (.safetensors or .npy)');
-    const out = resolve(String(v.out));
-    const npy = out.toLowerCase().endsWith('.npy');
-    if (!npy && !out.toLowerCase().endsWith('.safetensors')) throw new OptionError(`--out ${out}: the name must end in .safetensors or .npy`);
-    const root = resolve(String(v.data));
-    // decode every file once first, so an image that fails only at decode time is skipped (or, with
-    // --strict, fatal) as in train, and the rows, labels and file list stay aligned
-    const folder = await readDataFolder(root, () =>
-      scanImageFolder(root, {
-        probe: 'decode',
-        strict: v.strict === true,
-        onSkip: (p, r) => process.stderr.write(`warning: skipping unreadable image ${p}: ${r}\n`),
-      }));
-    // --out into a folder that does not exist yet, as export does
-    await makeDirs(dirname(out)).catch((e: Error) => {
-      throw new OptionError(`--out ${out}: ${e.message}`);
-    });
+export const embedCommand = command({ name: 'embed', summary: SUMMARY, options: EMBED_OPTIONS,
+  usage: 'ijepa embed (--run DIR | --checkpoint FILE | --random-init) --data DIR --out FILE [options]' }, async ({ values: v }): Promise<void> => {
+  checkSourceOptions(v);
+  if (v.data === undefined) throw new OptionError('--data DIR is required (the folder of images to embed)');
+  if (v.out === undefined) throw new OptionError('--out FILE is required (.safetensors or .npy)');
+  const out = resolve(String(v.out));
+  const npy = out.toLowerCase().endsWith('.npy');
+  if (!npy && !out.toLowerCase().endsWith('.safetensors')) throw new OptionError(`--out ${out}: the name must end in .safetensors or .npy`);
+  const root = resolve(String(v.data));
+  // decode every file once first, so an image that fails only at decode time is skipped (or, with
+  // --strict, fatal) as in train, and the rows, labels and file list stay aligned
+  const folder = await readDataFolder(root, () =>
+    scanImageFolder(root, {
+      probe: 'decode',
+      strict: v.strict === true,
+      onSkip: (p, r) => process.stderr.write(`warning: skipping unreadable image ${p}: ${r}\n`),
+    }));
+  // --out into a folder that does not exist yet, as export does
+  await makeDirs(dirname(out)).catch((e: Error) => {
+    throw new OptionError(`--out ${out}: ${e.message}`);
+  });
 
-    await initWebGPU();
-    const src = await loadEncoder(v);
-    try {
-      const images = folderImages(folder.entries, src.model.imgSize);
-      const D = src.model.dim, n = images.n;
-      process.stderr.write(`embed: ${n} images from ${root} with the ${src.label}; readout ${src.features}, D ${D}\n`);
-      const t0 = performance.now();
-      const features = await extractFeatures(src.encoder, images, {
-        kind: src.features,
-        batchSize: Number(v.batch),
-        onProgress: (done, total) => {
-          const rate = done / ((performance.now() - t0) / 1000);
-          process.stderr.write(`  ${done}/${total} images  ${rate.toFixed(1)} img/s\n`);
-        },
-      });
-      const files = folder.entries.map((e) => relative(root, e.path));
-      const labels = Int32Array.from(folder.entries, (e) => e.label);
-      if (npy) {
-        await writeFileAtomic(out, encodeNpy(features, [n, D]));
-        const side = JSON.stringify({ shape: [n, D], files, labels: Array.from(labels), classes: folder.classes, source: src.label,
-          readout: src.features }, null, 1);
-        await writeFileAtomic(`${out}.json`, new TextEncoder().encode(side + '\n'));
-      } else {
-        await writeFileAtomic(out, encodeSafetensors({
-          features: { dtype: 'F32', shape: [n, D], data: features },
-          labels: { dtype: 'I32', shape: [n], data: labels },
-        }, {
-          format: 'ijepa-webgpu-embeddings/1',
-          files: JSON.stringify(files),
-          classes: JSON.stringify(folder.classes),
-          source: src.label,
-          readout: src.features,
-          model: JSON.stringify(src.model),
-          root,
-        }));
-      }
-      process.stderr.write(`embed: wrote ${out} (features [${n}, ${D}])${npy ? ` and ${out}.json` : ''}\n`);
-    } finally {
-      src.encoder.dispose();
+  await initWebGPU();
+  const src = await loadEncoder(v);
+  try {
+    const images = folderImages(folder.entries, src.model.imgSize);
+    const D = src.model.dim, n = images.n;
+    process.stderr.write(`embed: ${n} images from ${root} with the ${src.label}; readout ${src.features}, D ${D}\n`);
+    const t0 = performance.now();
+    const features = await extractFeatures(src.encoder, images, {
+      kind: src.features,
+      batchSize: Number(v.batch),
+      onProgress: (done, total) => {
+        const rate = done / ((performance.now() - t0) / 1000);
+        process.stderr.write(`  ${done}/${total} images  ${rate.toFixed(1)} img/s\n`);
+      },
+    });
+    const files = folder.entries.map((e) => relative(root, e.path));
+    const labels = Int32Array.from(folder.entries, (e) => e.label);
+    if (npy) {
+      await writeFileAtomic(out, encodeNpy(features, [n, D]));
+      const side = JSON.stringify({ shape: [n, D], files, labels: Array.from(labels), classes: folder.classes, source: src.label,
+        readout: src.features }, null, 1);
+      await writeFileAtomic(`${out}.json`, new TextEncoder().encode(side + '\n'));
+    } else {
+      await writeFileAtomic(out, encodeSafetensors({
+        features: { dtype: 'F32', shape: [n, D], data: features },
+        labels: { dtype: 'I32', shape: [n], data: labels },
+      }, {
+        format: 'ijepa-webgpu-embeddings/1',
+        files: JSON.stringify(files),
+        classes: JSON.stringify(folder.classes),
+        source: src.label,
+        readout: src.features,
+        model: JSON.stringify(src.model),
+        root,
+      }));
     }
-  },
-};
+    process.stderr.write(`embed: wrote ${out} (features [${n}, ${D}])${npy ? ` and ${out}.json` : ''}\n`);
+  } finally {
+    src.encoder.dispose();
+  }
+});
 
 /**
  * A little-endian float32 array in NumPy's .npy format 1.0: magic, version, u16 header length,

@@ -15,7 +15,7 @@ import { fashionMnistSplits, folderSplits, extractFeatures, pixelFeatures, cache
   lowShotPerClass, EVAL_FORMAT, resultsTable, type EvalImages, type EvalSplits, type ProtocolResult, type ResultsTable } from '../eval/index.ts';
 import type { VisionTransformer } from '../index.ts';
 import { ENCODER_SOURCE_OPTIONS, loadEncoder, randomEncoder, checkSourceOptions, type EncoderSource } from './encoder-source.ts';
-import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+import { command, OptionError, type OptionTable } from './options.ts';
 import { readDataFolder } from './data-option.ts';
 
 export const EVAL_OPTIONS = {
@@ -42,126 +42,119 @@ interface Row {
   note?: string;
 }
 
-export const evalCommand = {
-  summary: SUMMARY,
-  async run(argv: string[]): Promise<void> {
-    const { values: v, help } = parseOptions('eval', EVAL_OPTIONS, argv);
-    if (help) {
-      console.log(helpText('eval', SUMMARY, EVAL_OPTIONS, 'ijepa eval (--run DIR | --checkpoint FILE | --random-init) [options]'));
-      return;
+export const evalCommand = command({ name: 'eval', summary: SUMMARY, options: EVAL_OPTIONS,
+  usage: 'ijepa eval (--run DIR | --checkpoint FILE | --random-init) [options]' }, async ({ values: v }): Promise<void> => {
+  checkSourceOptions(v);
+  const t0 = performance.now();
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  await initWebGPU();
+  const src = await loadEncoder(v);
+  try {
+    const S = src.model.imgSize, seed = Number(v.seed);
+    let splits: EvalSplits;
+    if (v.data === undefined) {
+      if (S !== 32) throw new OptionError(`the encoder takes ${S}×${S} images; the default Fashion-MNIST data is 32×32 (pass --data DIR)`);
+      splits = await fashionMnistSplits({ trainSize: Number(v['train-size']), testSize: Number(v['test-size']), seed });
+    } else {
+      const root = resolve(String(v.data));
+      splits = await readDataFolder(root, () =>
+        folderSplits(root, {
+          size: S,
+          seed,
+          strict: v.strict === true,
+          onSkip: (p, r) => log(`warning: skipping unreadable image ${p}: ${r}`),
+        }));
     }
-    checkSourceOptions(v);
-    const t0 = performance.now();
-    const log = (m: string) => process.stderr.write(`${m}\n`);
-    await initWebGPU();
-    const src = await loadEncoder(v);
-    try {
-      const S = src.model.imgSize, seed = Number(v.seed);
-      let splits: EvalSplits;
-      if (v.data === undefined) {
-        if (S !== 32) throw new OptionError(`the encoder takes ${S}×${S} images; the default Fashion-MNIST data is 32×32 (pass --data DIR)`);
-        splits = await fashionMnistSplits({ trainSize: Number(v['train-size']), testSize: Number(v['test-size']), seed });
-      } else {
-        const root = resolve(String(v.data));
-        splits = await readDataFolder(root, () =>
-          folderSplits(root, {
-            size: S,
-            seed,
-            strict: v.strict === true,
-            onSkip: (p, r) => log(`warning: skipping unreadable image ${p}: ${r}`),
-          }));
-      }
-      const C = splits.classes.length;
-      log(`eval: ${src.label}; readout ${src.features}`);
-      log(`eval: ${splits.description}`);
-      const protocol = {
-        numClasses: C,
-        population: splits.population,
-        knn: { k: Number(v.k), temperature: Number(v.temperature) },
-        probe: { steps: Number(v['probe-steps']), seed, onProgress: (m: string) => log(`    probe ${m}`) },
-      };
-      const batchSize = Number(v.batch);
-      const encode = async (name: string, enc: VisionTransformer) => {
-        const part = async (what: string, set: EvalImages) => {
-          const tStart = performance.now();
-          let last = tStart;
-          return extractFeatures(enc, set, {
-            kind: src.features,
-            batchSize,
-            onProgress: (done, total) => {
-              const now = performance.now();
-              if (done < total && now - last < 5000) return;
-              last = now;
-              const rate = done / ((now - tStart) / 1000);
-              log(
-                `  features [${name}] ${what} ${done}/${total}  ${rate.toFixed(1)} img/s${
-                  done < total ? `  ETA ${Math.round((total - done) / rate)} s` : ''
-                }`,
-              );
-            },
-          });
-        };
-        const D = enc.config.dim;
-        return { train: { x: await part('train', splits.train), y: splits.train.labels, D },
-          test: { x: await part('test', splits.test), y: splits.test.labels, D } };
-      };
-      const measure = async (name: string, f: Awaited<ReturnType<typeof encode>>) => {
-        log(`[${name}] D ${f.train.D}: kNN, linear probe, low-shot`);
-        return evaluateFeatures(f.train, f.test, { ...protocol, log: (m) => log(`  [${name}] ${m}`) });
-      };
-
-      const rows: Row[] = [];
-      const trainedLabel = src.encoderKind === 'random-init' ? `random init (seed ${src.initSeed})` : `${src.encoderKind} encoder, step ${src.step}`;
-      const trained = await measure(trainedLabel, await encode(trainedLabel, src.encoder));
-      rows.push({ key: 'trained', label: trainedLabel, result: trained });
-      // the control rows never depend on the trained weights: cached by what they do depend on
-      const split = await splitIdentity(splits.description, splits.train.files?.concat(splits.test.files ?? []));
-      const cacheOpts = { fresh: v.fresh === true, log };
-      const shared = { split, knn: protocol.knn, probeSteps: protocol.probe.steps, seed };
-      const randomLabel = `random init (seed ${src.initSeed})`;
-      if (src.encoderKind === 'random-init') {
-        rows.push({ key: 'random_init', label: randomLabel, result: trained, note: 'same encoder as the first row' });
-      } else {
-        rows.push({
-          key: 'random_init',
-          label: randomLabel,
-          result: await cachedRow({ row: 'random_init', model: src.model, initSeed: src.initSeed, readout: src.features, ...shared }, async () => {
-            const rnd = randomEncoder(src.model, src.initSeed);
-            try {
-              return await measure(randomLabel, await encode(randomLabel, rnd));
-            } finally {
-              rnd.dispose();
-            }
-          }, cacheOpts),
+    const C = splits.classes.length;
+    log(`eval: ${src.label}; readout ${src.features}`);
+    log(`eval: ${splits.description}`);
+    const protocol = {
+      numClasses: C,
+      population: splits.population,
+      knn: { k: Number(v.k), temperature: Number(v.temperature) },
+      probe: { steps: Number(v['probe-steps']), seed, onProgress: (m: string) => log(`    probe ${m}`) },
+    };
+    const batchSize = Number(v.batch);
+    const encode = async (name: string, enc: VisionTransformer) => {
+      const part = async (what: string, set: EvalImages) => {
+        const tStart = performance.now();
+        let last = tStart;
+        return extractFeatures(enc, set, {
+          kind: src.features,
+          batchSize,
+          onProgress: (done, total) => {
+            const now = performance.now();
+            if (done < total && now - last < 5000) return;
+            last = now;
+            const rate = done / ((now - tStart) / 1000);
+            log(
+              `  features [${name}] ${what} ${done}/${total}  ${rate.toFixed(1)} img/s${
+                done < total ? `  ETA ${Math.round((total - done) / rate)} s` : ''
+              }`,
+            );
+          },
         });
-      }
+      };
+      const D = enc.config.dim;
+      return { train: { x: await part('train', splits.train), y: splits.train.labels, D },
+        test: { x: await part('test', splits.test), y: splits.test.labels, D } };
+    };
+    const measure = async (name: string, f: Awaited<ReturnType<typeof encode>>) => {
+      log(`[${name}] D ${f.train.D}: kNN, linear probe, low-shot`);
+      return evaluateFeatures(f.train, f.test, { ...protocol, log: (m) => log(`  [${name}] ${m}`) });
+    };
+
+    const rows: Row[] = [];
+    const trainedLabel = src.encoderKind === 'random-init' ? `random init (seed ${src.initSeed})` : `${src.encoderKind} encoder, step ${src.step}`;
+    const trained = await measure(trainedLabel, await encode(trainedLabel, src.encoder));
+    rows.push({ key: 'trained', label: trainedLabel, result: trained });
+    // the control rows never depend on the trained weights: cached by what they do depend on
+    const split = await splitIdentity(splits.description, splits.train.files?.concat(splits.test.files ?? []));
+    const cacheOpts = { fresh: v.fresh === true, log };
+    const shared = { split, knn: protocol.knn, probeSteps: protocol.probe.steps, seed };
+    const randomLabel = `random init (seed ${src.initSeed})`;
+    if (src.encoderKind === 'random-init') {
+      rows.push({ key: 'random_init', label: randomLabel, result: trained, note: 'same encoder as the first row' });
+    } else {
       rows.push({
-        key: 'raw_pixels',
-        label: 'raw pixels',
-        result: await cachedRow({ row: 'raw_pixels', ...shared }, async () => {
-          const px = async (set: EvalImages) => pixelFeatures(set, { grey: set.grey });
-          const [ptr, pte] = [await px(splits.train), await px(splits.test)];
-          return measure('raw pixels', { train: { x: ptr.features, y: splits.train.labels, D: ptr.dim },
-            test: { x: pte.features, y: splits.test.labels, D: pte.dim } });
+        key: 'random_init',
+        label: randomLabel,
+        result: await cachedRow({ row: 'random_init', model: src.model, initSeed: src.initSeed, readout: src.features, ...shared }, async () => {
+          const rnd = randomEncoder(src.model, src.initSeed);
+          try {
+            return await measure(randomLabel, await encode(randomLabel, rnd));
+          } finally {
+            rnd.dispose();
+          }
         }, cacheOpts),
       });
-
-      const pretrain = src.runDir ? await pretrainingTime(src.runDir, src.step) : null;
-      const seconds = (performance.now() - t0) / 1000;
-      // the table is printed from the eval.json object, as `ijepa report` renders it
-      const json = evalJson(src, splits, rows, protocol, pretrain, seconds);
-      console.log(formatTable(src, splits, rows, resultsTable(json), pretrain, protocol.knn));
-      const out = v.out !== undefined ? resolve(String(v.out)) : src.runDir ? join(src.runDir, 'eval.json') : null;
-      if (out) {
-        await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n'));
-        log(`eval: wrote ${out}`);
-      }
-      log(`eval: done in ${(seconds / 60).toFixed(1)} min`);
-    } finally {
-      src.encoder.dispose();
     }
-  },
-};
+    rows.push({
+      key: 'raw_pixels',
+      label: 'raw pixels',
+      result: await cachedRow({ row: 'raw_pixels', ...shared }, async () => {
+        const px = async (set: EvalImages) => pixelFeatures(set, { grey: set.grey });
+        const [ptr, pte] = [await px(splits.train), await px(splits.test)];
+        return measure('raw pixels', { train: { x: ptr.features, y: splits.train.labels, D: ptr.dim },
+          test: { x: pte.features, y: splits.test.labels, D: pte.dim } });
+      }, cacheOpts),
+    });
+
+    const pretrain = src.runDir ? await pretrainingTime(src.runDir, src.step) : null;
+    const seconds = (performance.now() - t0) / 1000;
+    // the table is printed from the eval.json object, as `ijepa report` renders it
+    const json = evalJson(src, splits, rows, protocol, pretrain, seconds);
+    console.log(formatTable(src, splits, rows, resultsTable(json), pretrain, protocol.knn));
+    const out = v.out !== undefined ? resolve(String(v.out)) : src.runDir ? join(src.runDir, 'eval.json') : null;
+    if (out) {
+      await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n'));
+      log(`eval: wrote ${out}`);
+    }
+    log(`eval: done in ${(seconds / 60).toFixed(1)} min`);
+  } finally {
+    src.encoder.dispose();
+  }
+});
 
 /** Steps and summed step time of a run up to `upTo`, from its log.jsonl (null when there is none). */
 async function pretrainingTime(runDir: string, upTo: number): Promise<{ steps: number; minutes: number; } | null> {

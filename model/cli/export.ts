@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { listCheckpoints, makeDirs } from '../node.ts';
 import { exportCheckpoint, type ExportFormat } from '../interop/index.ts';
-import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+import { command, OptionError, type OptionTable } from './options.ts';
 
 export const EXPORT_OPTIONS: OptionTable = {
   run: { type: 'string', help: 'run directory: export its newest checkpoint (and average the loss from its log.jsonl)' },
@@ -21,14 +21,8 @@ export const EXPORT_OPTIONS: OptionTable = {
 const SUMMARY = 'Export a checkpoint as an official I-JEPA .pth.tar or as safetensors.';
 const USAGE = 'ijepa export --run DIR|--checkpoint FILE --to pth|safetensors|hf --out FILE [--net NAME]';
 
-export const exportCommand = {
-  summary: SUMMARY,
-  async run(argv: string[]): Promise<void> {
-    const { values: v, help } = parseOptions('export', EXPORT_OPTIONS, argv);
-    if (help) {
-      console.log(helpText('export', SUMMARY, EXPORT_OPTIONS, USAGE));
-      return;
-    }
+export const exportCommand = command({ name: 'export', summary: SUMMARY, options: EXPORT_OPTIONS, usage: USAGE },
+  async ({ values: v }): Promise<void> => {
     if ((v.run === undefined) === (v.checkpoint === undefined)) {
       throw new OptionError("give exactly one of --run DIR and --checkpoint FILE; see 'ijepa export --help'");
     }
@@ -64,5 +58,4 @@ export const exportCommand = {
     });
     console.log(`exported ${checkpoint} → ${out} (${v.to})`);
     for (const n of r.notes) console.log(`  note: ${n}`);
-  },
-};
+  });

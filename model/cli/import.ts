@@ -10,7 +10,7 @@ import { CpuBackend, setBackend } from '../../engine/index.ts';
 import { importCheckpoint } from '../interop/index.ts';
 import { derivePreset, getPreset, PRESET_NAMES, MODEL_FIELDS, RUN_FIELDS, optionRange, type ModelConfig } from '../index.ts';
 import { makeDirs } from '../node.ts';
-import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+import { command, OptionError, type OptionTable } from './options.ts';
 
 const FROM_PRESET = 'from the preset';
 
@@ -32,14 +32,8 @@ export const IMPORT_OPTIONS: OptionTable = {
 const SUMMARY = 'Import an official I-JEPA checkpoint or safetensors file as an ijepa-webgpu checkpoint.';
 const USAGE = 'ijepa import --from FILE.pth.tar|FILE.safetensors --preset NAME --out FILE [options]';
 
-export const importCommand = {
-  summary: SUMMARY,
-  async run(argv: string[]): Promise<void> {
-    const { values: v, help } = parseOptions('import', IMPORT_OPTIONS, argv);
-    if (help) {
-      console.log(helpText('import', SUMMARY, IMPORT_OPTIONS, USAGE));
-      return;
-    }
+export const importCommand = command({ name: 'import', summary: SUMMARY, options: IMPORT_OPTIONS, usage: USAGE },
+  async ({ values: v }): Promise<void> => {
     for (const k of ['from', 'preset', 'out']) if (v[k] === undefined) throw new OptionError(`--${k} is required; see 'ijepa import --help'`);
     const model: Partial<ModelConfig> = {};
     const over: [string, keyof ModelConfig][] = [['img-size', 'imgSize'], ['patch-size', 'patchSize'], ['dim', 'dim'], ['depth', 'depth'], ['heads',
@@ -62,8 +56,7 @@ export const importCommand = {
     for (const [net, src] of Object.entries(r.sources)) console.log(`  ${net.padEnd(15)} ${src}`);
     console.log(`  ${'opt'.padEnd(15)} ${r.opt ? `AdamW moments for ${r.opt.tensors} tensors (step ${r.opt.step})` : 'none'}`);
     for (const n of r.notes) if (!/^(encoder|predictor|target_encoder): (fresh|copy)/.test(n)) console.log(`  note: ${n}`);
-  },
-};
+  });
 
 /** Whether two paths name one existing file (hard or symbolic links included). */
 function sameFile(a: string, b: string): boolean {

@@ -3,14 +3,10 @@
 // before any work starts.
 import { readFileSync } from 'node:fs';
 import { argv, exit } from 'node:process';
-import { OptionError } from './options.ts';
+import { OptionError, type Command } from './options.ts';
 
 // run resolves to an exit code (or nothing, meaning 0). Exit codes: 0 success, 1 a failure,
 // 2 a usage error (an OptionError: bad option, stray argument), 128+n a signal n stopped the run.
-interface Command {
-  summary: string;
-  run(args: string[]): Promise<void | number>;
-}
 
 const commands: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./info.ts')).infoCommand,

@@ -100,3 +100,31 @@ export function parseOptions<T extends OptionTable>(command: string, table: T, a
   const given = new Set(Object.keys(parsed.values).filter((k) => k !== 'help'));
   return { values: values as OptionValues<T>, help: parsed.values.help === true, positionals: parsed.positionals, given };
 }
+
+/** What a command's body gets: its options parsed against its table. */
+export type ParsedOptions<T extends OptionTable> = ReturnType<typeof parseOptions<T>>;
+
+/** An `ijepa` command as main.ts runs it: resolves to an exit code, or nothing for 0. */
+export interface Command {
+  summary: string;
+  run(argv: string[]): Promise<void | number>;
+}
+
+/**
+ * An `ijepa` command: parses its arguments against its option table (a bad option is an
+ * OptionError, exit 2), answers `--help` from the table, and only then runs `body`.
+ */
+export function command<T extends OptionTable, R extends void | number>(
+  spec: { name: string; summary: string; options: T; usage?: string; positionals?: boolean; },
+  body: (parsed: ParsedOptions<T>) => Promise<R>,
+): { summary: string; run(argv: string[]): Promise<R | undefined>; } {
+  return {
+    summary: spec.summary,
+    async run(argv: string[]): Promise<R | undefined> {
+      const parsed = parseOptions(spec.name, spec.options, argv, spec.positionals);
+      if (!parsed.help) return body(parsed);
+      console.log(helpText(spec.name, spec.summary, spec.options, spec.usage));
+      return undefined;
+    },
+  };
+}

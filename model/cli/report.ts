@@ -4,7 +4,7 @@
 // features from the newest checkpoint (model/report/build.ts).
 import { initWebGPU } from '../../engine/device/node.ts';
 import { writeReport } from '../report/index.ts';
-import { helpText, OptionError, parseOptions, type OptionTable } from './options.ts';
+import { command, OptionError, type OptionTable } from './options.ts';
 
 export const REPORT_OPTIONS = {
   checkpoint: { type: 'string', help: 'checkpoint for the feature PCA', defaultText: "the run's newest" },
@@ -15,25 +15,18 @@ export const REPORT_OPTIONS = {
 
 const SUMMARY = 'Write a self-contained HTML report of a training run.';
 
-export const reportCommand = {
-  summary: SUMMARY,
-  async run(argv: string[]): Promise<void> {
-    const { values: v, help, positionals } = parseOptions('report', REPORT_OPTIONS, argv, true);
-    if (help) {
-      console.log(helpText('report', SUMMARY, REPORT_OPTIONS, 'ijepa report RUN_DIR [options]'));
-      return;
-    }
-    if (positionals.length !== 1) throw new OptionError(`expected one RUN_DIR, got ${positionals.length}; see 'ijepa report --help'`);
-    await initWebGPU();
-    const r = await writeReport({
-      runDir: positionals[0]!,
-      images: Number(v.images),
-      ...(v.checkpoint !== undefined ? { checkpoint: String(v.checkpoint) } : {}),
-      ...(v.data !== undefined ? { data: String(v.data) } : {}),
-      ...(v.out !== undefined ? { out: String(v.out) } : {}),
-    });
-    for (const n of r.notes) console.error(`note: ${n}`);
-    console.log(`wrote ${r.html}`);
-    for (const f of r.files.slice(1)) console.log(`      ${f}`);
-  },
-};
+export const reportCommand = command({ name: 'report', summary: SUMMARY, options: REPORT_OPTIONS, usage: 'ijepa report RUN_DIR [options]',
+  positionals: true }, async ({ values: v, positionals }): Promise<void> => {
+  if (positionals.length !== 1) throw new OptionError(`expected one RUN_DIR, got ${positionals.length}; see 'ijepa report --help'`);
+  await initWebGPU();
+  const r = await writeReport({
+    runDir: positionals[0]!,
+    images: Number(v.images),
+    ...(v.checkpoint !== undefined ? { checkpoint: String(v.checkpoint) } : {}),
+    ...(v.data !== undefined ? { data: String(v.data) } : {}),
+    ...(v.out !== undefined ? { out: String(v.out) } : {}),
+  });
+  for (const n of r.notes) console.error(`note: ${n}`);
+  console.log(`wrote ${r.html}`);
+  for (const f of r.files.slice(1)) console.log(`      ${f}`);
+});

@@ -21,7 +21,7 @@ import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneC
 import { BatchLoader, fashionMnistSource, imageFolderSource, loadFashionMnist, scanImageFolder, type Batch,
   type SampleSource } from '../data/index.ts';
 import { fashionMnistSplits, folderSplits, QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from '../eval/index.ts';
-import { helpText, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
+import { command, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
 import { Progress } from './progress.ts';
 import { applyConfigFile, readConfigFile } from './config-file.ts';
 import { guardStepMemory } from './memory-guard.ts';
@@ -195,369 +195,359 @@ export function resolvePreset(v: OptionValues, base: Preset): Preset {
   }
 }
 
-export const trainCommand = {
-  summary: SUMMARY,
-  /** Resolves to the process exit code: 0, or 128 + the signal's number when a signal stopped the run. */
-  async run(argv: string[]): Promise<number> {
-    const { values: opts, help, given } = parseOptions('train', TRAIN_OPTIONS, argv);
-    let v = opts;
-    if (help) {
-      console.log(helpText('train', SUMMARY, TRAIN_OPTIONS));
-      return 0;
+/** Resolves to the process exit code: 0, or 128 + the signal's number when a signal stopped the run. */
+export const trainCommand = command({ name: 'train', summary: SUMMARY, options: TRAIN_OPTIONS }, async ({ values: opts, given }): Promise<number> => {
+  let v = opts;
+  // resolve('') is the current folder: an empty --out (an unset shell variable) would spill a run there
+  if (v.dtype !== 'f16') {
+    for (const o of ['loss-scale', 'loss-scale-interval']) {
+      if (given.has(o) && !v.resume) throw new OptionError(`--${o} applies to --dtype f16 only`);
     }
-    // resolve('') is the current folder: an empty --out (an unset shell variable) would spill a run there
-    if (v.dtype !== 'f16') {
-      for (const o of ['loss-scale', 'loss-scale-interval']) {
-        if (given.has(o) && !v.resume) throw new OptionError(`--${o} applies to --dtype f16 only`);
-      }
-    }
-    const out = resolve(String(v.out));
-    await makeDirs(out).catch((e: Error) => {
-      throw new OptionError(`--out: ${e.message}`);
-    });
-    let unlock: () => void;
-    try {
-      unlock = lockRunFolder(out);
-    } catch (e) {
-      throw e instanceof RunLockedError ? new OptionError(`--out ${e.message}`) : e;
-    }
-    await removeStaleTemps(out);
+  }
+  const out = resolve(String(v.out));
+  await makeDirs(out).catch((e: Error) => {
+    throw new OptionError(`--out: ${e.message}`);
+  });
+  let unlock: () => void;
+  try {
+    unlock = lockRunFolder(out);
+  } catch (e) {
+    throw e instanceof RunLockedError ? new OptionError(`--out ${e.message}`) : e;
+  }
+  await removeStaleTemps(out);
 
-    // ---- 1. configuration: preset ← config file ← options; a resume takes the saved config -----
-    let resumeFrom: string | null = null;
-    let cfg: TrainConfig;
-    if (v.resume) {
-      const last = (await listCheckpoints(out)).at(-1);
-      if (!last) throw new OptionError(`--resume: no checkpoint (ckpt-*.safetensors) in ${out}`);
-      resumeFrom = last.path;
-      cfg = (await readCheckpointMeta(last.path)).config;
-      v = resumeOptions(cfg, v, given, last.path);
-      if (given.has('steps') || given.has('epochs')) {
-        cfg.steps = given.has('steps') ? Number(v.steps) : Math.max(1, Math.floor(Number(v.epochs) * cfg.ipe));
-        if (cfg.steps < last.step) {
-          throw new OptionError(`--resume --steps ${cfg.steps}: the newest checkpoint, ${last.path}, is at step ${last.step} already`);
-        }
+  // ---- 1. configuration: preset ← config file ← options; a resume takes the saved config -----
+  let resumeFrom: string | null = null;
+  let cfg: TrainConfig;
+  if (v.resume) {
+    const last = (await listCheckpoints(out)).at(-1);
+    if (!last) throw new OptionError(`--resume: no checkpoint (ckpt-*.safetensors) in ${out}`);
+    resumeFrom = last.path;
+    cfg = (await readCheckpointMeta(last.path)).config;
+    v = resumeOptions(cfg, v, given, last.path);
+    if (given.has('steps') || given.has('epochs')) {
+      cfg.steps = given.has('steps') ? Number(v.steps) : Math.max(1, Math.floor(Number(v.epochs) * cfg.ipe));
+      if (cfg.steps < last.step) {
+        throw new OptionError(`--resume --steps ${cfg.steps}: the newest checkpoint, ${last.path}, is at step ${last.step} already`);
       }
-      // the record goes on with what this resume runs with
-      cfg.flags = { ...(cfg.flags ?? runFlags(cfg, v)), steps: cfg.steps, epochs: cfg.steps / cfg.ipe };
-      for (const k of COME_BACK) cfg.flags[k] = k === 'strict' ? v[k] === true : Number(v[k]);
-    } else {
-      let base = getPreset(String(v.preset));
-      if (v.config) base = applyConfigFile(base, await readConfigFile(String(v.config)), String(v.config));
-      const preset = resolvePreset(v, base);
-      // checked after the options, so their errors come first: a second run into the same folder
-      // would append to its log, replace its config and mix its checkpoints with the old run's
-      // (which --resume, export and eval would then pick)
-      if (existsSync(join(out, 'config.json')) || (await listCheckpoints(out)).length > 0) {
-        throw new OptionError(`--out ${out} already holds a run (config.json or checkpoints); continue it with --resume, or give another --out`);
-      }
-      cfg = { preset, data: v.data === undefined ? null : resolve(String(v.data)), steps: 0, ipe: 0, seed: Number(v.seed),
-        target: v.target as 'features' | 'pixels' };
     }
-    const { preset } = cfg;
-    const B = preset.optim.batch;
+    // the record goes on with what this resume runs with
+    cfg.flags = { ...(cfg.flags ?? runFlags(cfg, v)), steps: cfg.steps, epochs: cfg.steps / cfg.ipe };
+    for (const k of COME_BACK) cfg.flags[k] = k === 'strict' ? v[k] === true : Number(v[k]);
+  } else {
+    let base = getPreset(String(v.preset));
+    if (v.config) base = applyConfigFile(base, await readConfigFile(String(v.config)), String(v.config));
+    const preset = resolvePreset(v, base);
+    // checked after the options, so their errors come first: a second run into the same folder
+    // would append to its log, replace its config and mix its checkpoints with the old run's
+    // (which --resume, export and eval would then pick)
+    if (existsSync(join(out, 'config.json')) || (await listCheckpoints(out)).length > 0) {
+      throw new OptionError(`--out ${out} already holds a run (config.json or checkpoints); continue it with --resume, or give another --out`);
+    }
+    cfg = { preset, data: v.data === undefined ? null : resolve(String(v.data)), steps: 0, ipe: 0, seed: Number(v.seed),
+      target: v.target as 'features' | 'pixels' };
+  }
+  const { preset } = cfg;
+  const B = preset.optim.batch;
 
-    // ---- 2. data ---------------------------------------------------------------------------------
-    let source: SampleSource;
-    if (cfg.data === null) {
-      if (preset.model.imgSize !== 32) {
-        throw new OptionError(
-          `--img-size ${preset.model.imgSize}: the default Fashion-MNIST data is 32×32 (28 padded); pass --img-size 32 or --data DIR`,
+  // ---- 2. data ---------------------------------------------------------------------------------
+  let source: SampleSource;
+  if (cfg.data === null) {
+    if (preset.model.imgSize !== 32) {
+      throw new OptionError(
+        `--img-size ${preset.model.imgSize}: the default Fashion-MNIST data is 32×32 (28 padded); pass --img-size 32 or --data DIR`,
+      );
+    }
+    source = fashionMnistSource(await loadFashionMnist('train'), { augment: true });
+  } else {
+    let skipped = 0;
+    const onSkip = (p: string, r: string) => {
+      skipped++;
+      console.warn(`warning: skipping unreadable image ${p}: ${r}`);
+    };
+    const root = cfg.data;
+    const folder = await readDataFolder(root, () => scanImageFolder(root, { strict: v.strict === true, onSkip }),
+      resumeFrom ? `the run's, from ${resumeFrom}` : '');
+    if (folder.entries.length < B) {
+      throw new OptionError(`--data ${cfg.data}: ${folder.entries.length} readable images (${skipped} skipped), fewer than one batch of ${B}`);
+    }
+    source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true, onSkip });
+  }
+  const ipe = Math.floor(source.length / B);
+  if (resumeFrom) {
+    // the loader's saved position and the data order assume the same images
+    const was = cfg.images ?? null;
+    if (was !== null ? source.length !== was : ipe !== cfg.ipe) {
+      throw new OptionError(
+        `--data ${cfg.data ?? 'Fashion-MNIST'}: the run started on ${
+          was ?? `${cfg.ipe * B}–${cfg.ipe * B + B - 1}`
+        } images (${cfg.ipe} batches of ${B} an epoch); the data now holds ${source.length} readable (${ipe} batches). A resume needs the same images: restore them, or start a new run with another --out`,
+      );
+    }
+  } else {
+    cfg.ipe = ipe;
+    cfg.images = source.length;
+    cfg.steps = v.steps !== undefined
+      ? Number(v.steps)
+      : Math.max(1, Math.floor((v.epochs !== undefined ? Number(v.epochs) : preset.optim.epochs) * ipe));
+    // the schedules run over exactly cfg.steps: express the length in epochs of this data
+    const epochs = cfg.steps / ipe;
+    const warmupFrac = v.warmup !== undefined ? Number(v.warmup) : preset.optim.warmupEpochs / preset.optim.epochs;
+    cfg.preset = derivePreset(preset, { optim: { epochs, warmupEpochs: warmupFrac * epochs } });
+    cfg.flags = runFlags(cfg, v);
+  }
+  guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']),
+    prefetch: Number(v.prefetch) });
+  // The schedules are fixed when the run starts (their length is the starting --steps); steps
+  // past that length (a resume with a larger --steps) run at the schedules' final values.
+  const sched = { ...cfg.preset.optim, ipe: cfg.ipe };
+  scheduleSteps(sched);
+  // the starting --steps (epochs is steps / ipe, so the product is that integer up to rounding)
+  const scheduleEnd = Math.round(cfg.preset.optim.epochs * cfg.ipe);
+  const hyperAt = (k: number) => (k <= scheduleEnd ? scheduleAt(k, sched) : { lr: sched.finalLr, wd: sched.finalWd, momentum: sched.emaFinal });
+
+  // ---- 3. model, masks, optimizer --------------------------------------------------------------
+  const backend = await initWebGPU();
+  // the run's precision and loss scaling, as it was started (a resume keeps them)
+  const flag = (k: string) => cfg.flags?.[k] ?? null;
+  const dtype = flag('dtype') === 'f16' ? 'f16' : 'f32';
+  if (dtype === 'f16' && !backend.hasF16) {
+    throw new OptionError(`--dtype f16: this adapter (${adapterName(backend)}) lacks the shader-f16 feature; use --dtype f32`);
+  }
+  const lossScale = flag('loss-scale'), lossScaleInterval = flag('loss-scale-interval');
+  const model = new IJepa(cfg.preset.model, {
+    seed: cfg.seed,
+    target: cfg.target,
+    dtype,
+    ...(typeof lossScale === 'number' ? { lossScale } : {}),
+    ...(typeof lossScaleInterval === 'number' ? { lossScaleInterval } : {}),
+  });
+  const nets = Object.fromEntries(model.modules());
+  const collator = new MaskCollator({ inputSize: cfg.preset.model.imgSize, patchSize: cfg.preset.model.patchSize, ...cfg.preset.mask,
+    seed: cfg.seed });
+  let step = 0;
+  let loaderStart = { epoch: 0, batch: 0 };
+  const logPath = join(out, 'log.jsonl');
+  if (resumeFrom) {
+    const meta = await loadCheckpoint(resumeFrom, nets, model.optimizer);
+    const st = resumeState(meta.state, resumeFrom);
+    step = meta.step;
+    if (model.scaler) {
+      if (!st.scaler) {
+        throw new Error(
+          `load ${resumeFrom}: metadata 'state' has no scaler (the loss scaler of an f16 run); this checkpoint cannot be resumed in f16`,
         );
       }
-      source = fashionMnistSource(await loadFashionMnist('train'), { augment: true });
-    } else {
-      let skipped = 0;
-      const onSkip = (p: string, r: string) => {
-        skipped++;
-        console.warn(`warning: skipping unreadable image ${p}: ${r}`);
+      model.scaler.loadState(st.scaler, `load ${resumeFrom}: state.scaler`);
+    }
+    collator.setState({ nextSeed: st.collator.nextSeed, rng: { ...st.collator.rng, mt: Uint32Array.from(st.collator.rng.mt) } });
+    loaderStart = st.loader;
+    const cut = await cutLog(logPath, step);
+    console.error(`resuming from ${resumeFrom} at step ${step}${cut ? ` (dropped ${cut} log record(s) past it from ${logPath})` : ''}`);
+  }
+  // the run's record (config, preset, every flag): written whole or not at all, as a torn one
+  // would break `report`; a resume rewrites it with the flags it changed
+  await writeConfigJson(join(out, 'config.json'), cfg);
+  const probeEvery = Number(v['probe-every']);
+  const probe = probeEvery > 0 ? await prepareProbe(cfg) : null;
+  const loader = new BatchLoader(source, { batchSize: B, seed: cfg.seed, prefetch: Number(v.prefetch), start: loaderStart });
+
+  const checkpoint = async (at: number) => {
+    const c = collator.getState();
+    await saveCheckpoint(join(out, checkpointName(at)), nets, model.optimizer, {
+      config: cfg,
+      step: at,
+      state: {
+        collator: { nextSeed: c.nextSeed, rng: { ...c.rng, mt: Array.from(c.rng.mt) } },
+        loader: loader.position,
+        ...(model.scaler ? { scaler: model.scaler.state() } : {}),
+      },
+    });
+    await pruneCheckpoints(out, Number(v.keep));
+  };
+
+  // ---- 4. the loop -----------------------------------------------------------------------------
+  let stopSignal: string | null = null;
+  const onSignal = (s: string) => () => {
+    stopSignal ??= s;
+  };
+  // SIGHUP (the terminal closed) is handled like SIGTERM: checkpoint, then exit
+  const sigint = onSignal('SIGINT'), sigterm = onSignal('SIGTERM'), sighup = onSignal('SIGHUP');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  process.on('SIGHUP', sighup);
+  const progress = new Progress(process.stderr, Number(v['log-every']));
+  // MFU: model FLOPs (model/flops.ts) per second over the FMA peak kernel, measured once here
+  const peakGflops = await measurePeakGflops(backend);
+  const stepGflops = (k: MaskBatch) =>
+    stepFlops(cfg.preset.model, { batch: B, kc: k.Le, kt: k.Lp, nenc: k.encMasks.length, npred: k.predMasks.length, target: cfg.target }).total /
+    1e9;
+  let gflopsDone = 0, skippedSteps = 0;
+  const t0 = performance.now();
+  const firstStep = step;
+  let lastGood: number | null = resumeFrom ? step : null;
+  // with no checkpoint there is nothing to resume, and a new run into the folder refuses (config.json)
+  const noCheckpoint = `No checkpoint was written, so there is nothing to resume: to start again, remove ${out} or give another --out`;
+  const kept = () => (lastGood === null ? noCheckpoint : `The last good checkpoint (step ${lastGood}) is kept in ${out}`);
+  try {
+    // Steps are pipelined: step t+1 is recorded before step t's loss is read, so the GPU never
+    // idles while the host records. Checkpoint, collapse-watch and final steps are sync
+    // points: their loss is read before anything else is recorded, so a checkpoint holds
+    // exactly the parameters after its step, and a NaN is caught before it can be saved.
+    // f16 steps read their loss and overflow check before updating (stepAsync), so they are
+    // not pipelined; `scaled` holds what the loss scaler did
+    interface InFlight {
+      step: number;
+      read: Promise<number>;
+      hyper: { lr: number; wd: number; momentum: number; };
+      batch: Batch;
+      masks: MaskBatch;
+      t: number;
+      scaled: AsyncStepResult | null;
+    }
+    const watchEvery = Number(v['watch-every']), ckptEvery = Number(v['ckpt-every']);
+    const isProbeStep = (s: number) => probeEvery > 0 && (s % probeEvery === 0 || s === cfg.steps);
+    // time_ms is wall time since the previous step finished: pipelined steps overlap, so a
+    // step's own start-to-finish would count the overlap twice (and its sum exceed the run)
+    let lastDone: number | null = null;
+    const finish = async (x: InFlight) => {
+      const loss = await x.read;
+      const now = performance.now();
+      const since = lastDone ?? x.t;
+      lastDone = now;
+      if (!Number.isFinite(loss)) {
+        throw new Error(`loss is ${loss} at step ${x.step}; stopping. ${kept()}`);
+      }
+      const mem = memory(backend);
+      // timestamp: when the step finished (ISO 8601, UTC); context_patches / target_patches: the
+      // patches kept per context mask (Kc) and per target block (Kt) after the collator's cut
+      const rec: Record<string, number | string | boolean> = {
+        timestamp: new Date().toISOString(),
+        step: x.step,
+        epoch: x.batch.epoch,
+        loss,
+        lr: x.hyper.lr,
+        wd: x.hyper.wd,
+        momentum: x.hyper.momentum,
+        time_ms: now - since,
+        data_wait_ms: x.batch.waitMs,
+        live_bytes: mem.liveBytes,
+        live_tensors: mem.liveTensors,
+        context_patches: x.masks.Le,
+        target_patches: x.masks.Lp,
       };
-      const root = cfg.data;
-      const folder = await readDataFolder(root, () => scanImageFolder(root, { strict: v.strict === true, onSkip }),
-        resumeFrom ? `the run's, from ${resumeFrom}` : '');
-      if (folder.entries.length < B) {
-        throw new OptionError(`--data ${cfg.data}: ${folder.entries.length} readable images (${skipped} skipped), fewer than one batch of ${B}`);
-      }
-      source = imageFolderSource(folder, { size: preset.model.imgSize, strict: v.strict === true, onSkip });
-    }
-    const ipe = Math.floor(source.length / B);
-    if (resumeFrom) {
-      // the loader's saved position and the data order assume the same images
-      const was = cfg.images ?? null;
-      if (was !== null ? source.length !== was : ipe !== cfg.ipe) {
-        throw new OptionError(
-          `--data ${cfg.data ?? 'Fashion-MNIST'}: the run started on ${
-            was ?? `${cfg.ipe * B}–${cfg.ipe * B + B - 1}`
-          } images (${cfg.ipe} batches of ${B} an epoch); the data now holds ${source.length} readable (${ipe} batches). A resume needs the same images: restore them, or start a new run with another --out`,
-        );
-      }
-    } else {
-      cfg.ipe = ipe;
-      cfg.images = source.length;
-      cfg.steps = v.steps !== undefined
-        ? Number(v.steps)
-        : Math.max(1, Math.floor((v.epochs !== undefined ? Number(v.epochs) : preset.optim.epochs) * ipe));
-      // the schedules run over exactly cfg.steps: express the length in epochs of this data
-      const epochs = cfg.steps / ipe;
-      const warmupFrac = v.warmup !== undefined ? Number(v.warmup) : preset.optim.warmupEpochs / preset.optim.epochs;
-      cfg.preset = derivePreset(preset, { optim: { epochs, warmupEpochs: warmupFrac * epochs } });
-      cfg.flags = runFlags(cfg, v);
-    }
-    guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']),
-      prefetch: Number(v.prefetch) });
-    // The schedules are fixed when the run starts (their length is the starting --steps); steps
-    // past that length (a resume with a larger --steps) run at the schedules' final values.
-    const sched = { ...cfg.preset.optim, ipe: cfg.ipe };
-    scheduleSteps(sched);
-    // the starting --steps (epochs is steps / ipe, so the product is that integer up to rounding)
-    const scheduleEnd = Math.round(cfg.preset.optim.epochs * cfg.ipe);
-    const hyperAt = (k: number) => (k <= scheduleEnd ? scheduleAt(k, sched) : { lr: sched.finalLr, wd: sched.finalWd, momentum: sched.emaFinal });
-
-    // ---- 3. model, masks, optimizer --------------------------------------------------------------
-    const backend = await initWebGPU();
-    // the run's precision and loss scaling, as it was started (a resume keeps them)
-    const flag = (k: string) => cfg.flags?.[k] ?? null;
-    const dtype = flag('dtype') === 'f16' ? 'f16' : 'f32';
-    if (dtype === 'f16' && !backend.hasF16) {
-      throw new OptionError(`--dtype f16: this adapter (${adapterName(backend)}) lacks the shader-f16 feature; use --dtype f32`);
-    }
-    const lossScale = flag('loss-scale'), lossScaleInterval = flag('loss-scale-interval');
-    const model = new IJepa(cfg.preset.model, {
-      seed: cfg.seed,
-      target: cfg.target,
-      dtype,
-      ...(typeof lossScale === 'number' ? { lossScale } : {}),
-      ...(typeof lossScaleInterval === 'number' ? { lossScaleInterval } : {}),
-    });
-    const nets = Object.fromEntries(model.modules());
-    const collator = new MaskCollator({ inputSize: cfg.preset.model.imgSize, patchSize: cfg.preset.model.patchSize, ...cfg.preset.mask,
-      seed: cfg.seed });
-    let step = 0;
-    let loaderStart = { epoch: 0, batch: 0 };
-    const logPath = join(out, 'log.jsonl');
-    if (resumeFrom) {
-      const meta = await loadCheckpoint(resumeFrom, nets, model.optimizer);
-      const st = resumeState(meta.state, resumeFrom);
-      step = meta.step;
-      if (model.scaler) {
-        if (!st.scaler) {
-          throw new Error(
-            `load ${resumeFrom}: metadata 'state' has no scaler (the loss scaler of an f16 run); this checkpoint cannot be resumed in f16`,
+      if (x.scaled) {
+        rec.loss_scale = x.scaled.lossScale!;
+        rec.skipped = x.scaled.skipped;
+        rec.scale_grown = x.scaled.scaleGrown;
+        if (x.scaled.skipped) {
+          skippedSteps++;
+          progress.log(
+            `step ${x.step}: f16 gradients overflowed at loss scale ${x.scaled.lossScale}; update skipped, loss scale now ${model.scaler!.scale}`,
           );
         }
-        model.scaler.loadState(st.scaler, `load ${resumeFrom}: state.scaler`);
       }
-      collator.setState({ nextSeed: st.collator.nextSeed, rng: { ...st.collator.rng, mt: Uint32Array.from(st.collator.rng.mt) } });
-      loaderStart = st.loader;
-      const cut = await cutLog(logPath, step);
-      console.error(`resuming from ${resumeFrom} at step ${step}${cut ? ` (dropped ${cut} log record(s) past it from ${logPath})` : ''}`);
-    }
-    // the run's record (config, preset, every flag): written whole or not at all, as a torn one
-    // would break `report`; a resume rewrites it with the flags it changed
-    await writeConfigJson(join(out, 'config.json'), cfg);
-    const probeEvery = Number(v['probe-every']);
-    const probe = probeEvery > 0 ? await prepareProbe(cfg) : null;
-    const loader = new BatchLoader(source, { batchSize: B, seed: cfg.seed, prefetch: Number(v.prefetch), start: loaderStart });
-
-    const checkpoint = async (at: number) => {
-      const c = collator.getState();
-      await saveCheckpoint(join(out, checkpointName(at)), nets, model.optimizer, {
-        config: cfg,
-        step: at,
-        state: {
-          collator: { nextSeed: c.nextSeed, rng: { ...c.rng, mt: Array.from(c.rng.mt) } },
-          loader: loader.position,
-          ...(model.scaler ? { scaler: model.scaler.state() } : {}),
-        },
-      });
-      await pruneCheckpoints(out, Number(v.keep));
+      let extra = '';
+      if (watchEvery > 0 && (x.step % watchEvery === 0 || x.step === 1)) {
+        const feats = pooledFeatures(model.target_encoder ?? model.encoder, x.batch.imgs, cfg.preset.model);
+        const w = collapseStats(await feats.data(), feats.shape[0]!, feats.shape[1]!);
+        feats.dispose();
+        rec.feat_std = w.std;
+        rec.rankme = w.rankMe;
+        if (w.rankMe < 0.05 * w.maxRank || w.std < 1e-3) {
+          progress.log(
+            `warning: step ${x.step}: target features look collapsed (std ${w.std.toExponential(2)}, RankMe ${w.rankMe.toFixed(2)} of ${w.maxRank})`,
+          );
+        }
+        extra = `std ${w.std.toFixed(3)} rank ${w.rankMe.toFixed(1)}`;
+      }
+      if (probe && isProbeStep(x.step)) {
+        const p = await probe.run(model.encoder);
+        rec.probe_knn = p.knn;
+        rec.probe_ms = p.ms;
+        extra += `${extra ? ' ' : ''}kNN ${(100 * p.knn).toFixed(1)}`;
+      }
+      loader.recycle(x.batch);
+      await appendRecord(logPath, rec);
+      const elapsed = (now - t0) / 1000, done = x.step - firstStep;
+      gflopsDone += stepGflops(x.masks);
+      progress.update({ step: x.step, total: cfg.steps, loss, lr: x.hyper.lr, imgsPerSec: (done * B) / elapsed,
+        mfu: gflopsDone / elapsed / peakGflops, etaSec: ((cfg.steps - x.step) * elapsed) / done, extra });
     };
-
-    // ---- 4. the loop -----------------------------------------------------------------------------
-    let stopSignal: string | null = null;
-    const onSignal = (s: string) => () => {
-      stopSignal ??= s;
-    };
-    // SIGHUP (the terminal closed) is handled like SIGTERM: checkpoint, then exit
-    const sigint = onSignal('SIGINT'), sigterm = onSignal('SIGTERM'), sighup = onSignal('SIGHUP');
-    process.on('SIGINT', sigint);
-    process.on('SIGTERM', sigterm);
-    process.on('SIGHUP', sighup);
-    const progress = new Progress(process.stderr, Number(v['log-every']));
-    // MFU: model FLOPs (model/flops.ts) per second over the FMA peak kernel, measured once here
-    const peakGflops = await measurePeakGflops(backend);
-    const stepGflops = (k: MaskBatch) =>
-      stepFlops(cfg.preset.model, { batch: B, kc: k.Le, kt: k.Lp, nenc: k.encMasks.length, npred: k.predMasks.length, target: cfg.target }).total /
-      1e9;
-    let gflopsDone = 0, skippedSteps = 0;
-    const t0 = performance.now();
-    const firstStep = step;
-    let lastGood: number | null = resumeFrom ? step : null;
-    // with no checkpoint there is nothing to resume, and a new run into the folder refuses (config.json)
-    const noCheckpoint = `No checkpoint was written, so there is nothing to resume: to start again, remove ${out} or give another --out`;
-    const kept = () => (lastGood === null ? noCheckpoint : `The last good checkpoint (step ${lastGood}) is kept in ${out}`);
-    try {
-      // Steps are pipelined: step t+1 is recorded before step t's loss is read, so the GPU never
-      // idles while the host records. Checkpoint, collapse-watch and final steps are sync
-      // points: their loss is read before anything else is recorded, so a checkpoint holds
-      // exactly the parameters after its step, and a NaN is caught before it can be saved.
-      // f16 steps read their loss and overflow check before updating (stepAsync), so they are
-      // not pipelined; `scaled` holds what the loss scaler did
-      interface InFlight {
-        step: number;
-        read: Promise<number>;
-        hyper: { lr: number; wd: number; momentum: number; };
-        batch: Batch;
-        masks: MaskBatch;
-        t: number;
-        scaled: AsyncStepResult | null;
+    let prev: InFlight | null = null;
+    while (step < cfg.steps) {
+      const batch = await loader.next();
+      const masks = collator.next(B);
+      step++;
+      const hyper = hyperAt(step);
+      const t = performance.now();
+      let read: Promise<number>, scaled: AsyncStepResult | null = null;
+      if (model.dtype === 'f16') {
+        scaled = await model.stepAsync(batch.imgs, masks, hyper);
+        read = Promise.resolve(scaled.loss);
+      } else {
+        const lossT = model.step(batch.imgs, masks, hyper).loss;
+        read = lossT.item(); // the copy is recorded now; the tensor can go at once
+        lossT.dispose();
       }
-      const watchEvery = Number(v['watch-every']), ckptEvery = Number(v['ckpt-every']);
-      const isProbeStep = (s: number) => probeEvery > 0 && (s % probeEvery === 0 || s === cfg.steps);
-      // time_ms is wall time since the previous step finished: pipelined steps overlap, so a
-      // step's own start-to-finish would count the overlap twice (and its sum exceed the run)
-      let lastDone: number | null = null;
-      const finish = async (x: InFlight) => {
-        const loss = await x.read;
-        const now = performance.now();
-        const since = lastDone ?? x.t;
-        lastDone = now;
-        if (!Number.isFinite(loss)) {
-          throw new Error(`loss is ${loss} at step ${x.step}; stopping. ${kept()}`);
-        }
-        const mem = memory(backend);
-        // timestamp: when the step finished (ISO 8601, UTC); context_patches / target_patches: the
-        // patches kept per context mask (Kc) and per target block (Kt) after the collator's cut
-        const rec: Record<string, number | string | boolean> = {
-          timestamp: new Date().toISOString(),
-          step: x.step,
-          epoch: x.batch.epoch,
-          loss,
-          lr: x.hyper.lr,
-          wd: x.hyper.wd,
-          momentum: x.hyper.momentum,
-          time_ms: now - since,
-          data_wait_ms: x.batch.waitMs,
-          live_bytes: mem.liveBytes,
-          live_tensors: mem.liveTensors,
-          context_patches: x.masks.Le,
-          target_patches: x.masks.Lp,
-        };
-        if (x.scaled) {
-          rec.loss_scale = x.scaled.lossScale!;
-          rec.skipped = x.scaled.skipped;
-          rec.scale_grown = x.scaled.scaleGrown;
-          if (x.scaled.skipped) {
-            skippedSteps++;
-            progress.log(
-              `step ${x.step}: f16 gradients overflowed at loss scale ${x.scaled.lossScale}; update skipped, loss scale now ${model.scaler!.scale}`,
-            );
-          }
-        }
-        let extra = '';
-        if (watchEvery > 0 && (x.step % watchEvery === 0 || x.step === 1)) {
-          const feats = pooledFeatures(model.target_encoder ?? model.encoder, x.batch.imgs, cfg.preset.model);
-          const w = collapseStats(await feats.data(), feats.shape[0]!, feats.shape[1]!);
-          feats.dispose();
-          rec.feat_std = w.std;
-          rec.rankme = w.rankMe;
-          if (w.rankMe < 0.05 * w.maxRank || w.std < 1e-3) {
-            progress.log(
-              `warning: step ${x.step}: target features look collapsed (std ${w.std.toExponential(2)}, RankMe ${
-                w.rankMe.toFixed(2)
-              } of ${w.maxRank})`,
-            );
-          }
-          extra = `std ${w.std.toFixed(3)} rank ${w.rankMe.toFixed(1)}`;
-        }
-        if (probe && isProbeStep(x.step)) {
-          const p = await probe.run(model.encoder);
-          rec.probe_knn = p.knn;
-          rec.probe_ms = p.ms;
-          extra += `${extra ? ' ' : ''}kNN ${(100 * p.knn).toFixed(1)}`;
-        }
-        loader.recycle(x.batch);
-        await appendRecord(logPath, rec);
-        const elapsed = (now - t0) / 1000, done = x.step - firstStep;
-        gflopsDone += stepGflops(x.masks);
-        progress.update({ step: x.step, total: cfg.steps, loss, lr: x.hyper.lr, imgsPerSec: (done * B) / elapsed,
-          mfu: gflopsDone / elapsed / peakGflops, etaSec: ((cfg.steps - x.step) * elapsed) / done, extra });
-      };
-      let prev: InFlight | null = null;
-      while (step < cfg.steps) {
-        const batch = await loader.next();
-        const masks = collator.next(B);
-        step++;
-        const hyper = hyperAt(step);
-        const t = performance.now();
-        let read: Promise<number>, scaled: AsyncStepResult | null = null;
-        if (model.dtype === 'f16') {
-          scaled = await model.stepAsync(batch.imgs, masks, hyper);
-          read = Promise.resolve(scaled.loss);
-        } else {
-          const lossT = model.step(batch.imgs, masks, hyper).loss;
-          read = lossT.item(); // the copy is recorded now; the tensor can go at once
-          lossT.dispose();
-        }
-        if (prev) await finish(prev);
-        const cur: InFlight = { step, read, hyper, batch, masks, t, scaled };
-        const isCkpt = step % ckptEvery === 0 || step === cfg.steps || stopSignal !== null;
-        const isWatch = watchEvery > 0 && (step % watchEvery === 0 || step === 1);
-        if (!isCkpt && !isWatch && !isProbeStep(step)) {
-          prev = cur;
-          continue;
-        }
-        prev = null;
-        await finish(cur);
-        if (isCkpt) {
-          // the loss read above predates this step's update: the parameters are checked as they are saved
-          try {
-            await checkpoint(step);
-          } catch (e) {
-            if (e instanceof NonFiniteError) {
-              throw new Error(`the update of step ${step} made the parameters non-finite (${e.message}); stopping without saving. ${kept()}`);
-            }
-            throw e;
-          }
-          lastGood = step;
-        }
-        if (stopSignal) {
-          progress.log(`${stopSignal}: wrote ${checkpointName(step)} at step ${step}; resume with --resume --out ${out}`);
-          break;
-        }
+      if (prev) await finish(prev);
+      const cur: InFlight = { step, read, hyper, batch, masks, t, scaled };
+      const isCkpt = step % ckptEvery === 0 || step === cfg.steps || stopSignal !== null;
+      const isWatch = watchEvery > 0 && (step % watchEvery === 0 || step === 1);
+      if (!isCkpt && !isWatch && !isProbeStep(step)) {
+        prev = cur;
+        continue;
       }
-    } catch (e) {
-      if (e instanceof DeviceError) {
-        const next = lastGood === null
-          ? noCheckpoint
-          : `The last checkpoint (step ${lastGood}) is in ${out}; continue with: npx ijepa train --resume --out ${out}`;
-        throw new Error(`${e.message}\nThe GPU device failed at step ${step}. ${next}`);
+      prev = null;
+      await finish(cur);
+      if (isCkpt) {
+        // the loss read above predates this step's update: the parameters are checked as they are saved
+        try {
+          await checkpoint(step);
+        } catch (e) {
+          if (e instanceof NonFiniteError) {
+            throw new Error(`the update of step ${step} made the parameters non-finite (${e.message}); stopping without saving. ${kept()}`);
+          }
+          throw e;
+        }
+        lastGood = step;
       }
-      throw e;
-    } finally {
-      progress.done();
-      loader.close();
-      process.off('SIGINT', sigint);
-      process.off('SIGTERM', sigterm);
-      process.off('SIGHUP', sighup);
+      if (stopSignal) {
+        progress.log(`${stopSignal}: wrote ${checkpointName(step)} at step ${step}; resume with --resume --out ${out}`);
+        break;
+      }
     }
-    model.dispose();
-    const secs = (performance.now() - t0) / 1000;
-    const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s, MFU ${
-      (100 * gflopsDone / secs / peakGflops).toFixed(1)
-    }% of the ${peakGflops.toFixed(0)} GFLOP/s FMA peak kernel${
-      model.scaler ? `; ${skippedSteps} f16 step(s) skipped on overflow, loss scale now ${model.scaler.scale}` : ''
-    }); log ${logPath}`;
-    // a stopped run is not "done": the caller (a shell loop, a scheduler) must see the signal
-    unlock();
-    if (stopSignal) {
-      console.error(`stopped by ${stopSignal}: ${rate}`);
-      return SIGNAL_EXIT[stopSignal]!;
+  } catch (e) {
+    if (e instanceof DeviceError) {
+      const next = lastGood === null
+        ? noCheckpoint
+        : `The last checkpoint (step ${lastGood}) is in ${out}; continue with: npx ijepa train --resume --out ${out}`;
+      throw new Error(`${e.message}\nThe GPU device failed at step ${step}. ${next}`);
     }
-    console.error(`done: ${rate}`);
-    return 0;
-  },
-};
+    throw e;
+  } finally {
+    progress.done();
+    loader.close();
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+    process.off('SIGHUP', sighup);
+  }
+  model.dispose();
+  const secs = (performance.now() - t0) / 1000;
+  const rate = `${step - firstStep} steps in ${secs.toFixed(1)} s (${(((step - firstStep) * B) / secs).toFixed(1)} img/s, MFU ${
+    (100 * gflopsDone / secs / peakGflops).toFixed(1)
+  }% of the ${peakGflops.toFixed(0)} GFLOP/s FMA peak kernel${
+    model.scaler ? `; ${skippedSteps} f16 step(s) skipped on overflow, loss scale now ${model.scaler.scale}` : ''
+  }); log ${logPath}`;
+  // a stopped run is not "done": the caller (a shell loop, a scheduler) must see the signal
+  unlock();
+  if (stopSignal) {
+    console.error(`stopped by ${stopSignal}: ${rate}`);
+    return SIGNAL_EXIT[stopSignal]!;
+  }
+  console.error(`done: ${rate}`);
+  return 0;
+});
 
 /** The quick probe's split: Fashion-MNIST's, or the labelled --data folder's (class sub-folders). */
 async function prepareProbe(cfg: TrainConfig): Promise<QuickProbe> {
