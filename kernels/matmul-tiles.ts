@@ -9,11 +9,7 @@
 
 /** A shape and the subgroup tile `npm run bench -- --tune` measured fastest for it. */
 export interface TunedMatmulTile {
-  M: number;
-  N: number;
-  K: number;
-  transA: boolean;
-  transB: boolean;
+  M: number; N: number; K: number; transA: boolean; transB: boolean;
   /** Rows of C per octet. */
   tm: number;
   /** vec4 column groups per lane (32·tn4 columns per octet). */
@@ -32,7 +28,7 @@ export interface AdapterTiles {
 }
 
 /** The identity a tune is keyed by: vendor, architecture, device and description (which carries the driver version). */
-export function adapterKey(info: { vendor?: string; architecture?: string; device?: string; description?: string; } | undefined): string {
+export function adapterKey(info: { vendor?: string; architecture?: string; device?: string; description?: string } | undefined): string {
   if (!info) return '';
   return [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' / ');
 }
@@ -44,15 +40,15 @@ export const MATMUL_TILES: readonly AdapterTiles[] = [
     adapter: 'mesa / software / llvmpipe-llvm-15-0-6-256-bits- / llvmpipe: Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6) 0.0.1',
     tuned: '2026-11-23',
     tiles: [
-      { M: 1024, N: 1024, K: 1024, transA: false, transB: false, tm: 32, tn4: 1, gflops: 13.2 }, // square
-      { M: 1568, N: 768, K: 192, transA: false, transB: false, tm: 32, tn4: 1, gflops: 16.7 }, // [1568×192]·[192×768]
-      { M: 1568, N: 768, K: 192, transA: false, transB: true, tm: 32, tn4: 1, gflops: 30.1 }, // fc1 forward x·W1ᵀ
-      { M: 1568, N: 192, K: 768, transA: false, transB: true, tm: 32, tn4: 1, gflops: 21.8 }, // fc2 forward h·W2ᵀ
-      { M: 1568, N: 576, K: 192, transA: false, transB: true, tm: 32, tn4: 1, gflops: 18.2 }, // qkv forward x·Wqkvᵀ
-      { M: 1568, N: 192, K: 768, transA: false, transB: false, tm: 32, tn4: 1, gflops: 20.9 }, // fc1 backward dx = g·W1
-      { M: 768, N: 192, K: 1568, transA: true, transB: false, tm: 32, tn4: 1, gflops: 19.0 }, // fc1 backward dW1 = gᵀ·x
-      { M: 197, N: 197, K: 64, transA: false, transB: true, tm: 32, tn4: 1, gflops: 10.8 }, // attention scores q·kᵀ
-      { M: 197, N: 64, K: 197, transA: false, transB: false, tm: 16, tn4: 1, gflops: 12.2 }, // attention P·v
+      { M: 1024, N: 1024, K: 1024, transA: false, transB: false, tm: 32, tn4: 1, gflops: 13.2 },   // square
+      { M: 1568, N: 768, K: 192, transA: false, transB: false, tm: 32, tn4: 1, gflops: 16.7 },   // [1568×192]·[192×768]
+      { M: 1568, N: 768, K: 192, transA: false, transB: true, tm: 32, tn4: 1, gflops: 30.1 },   // fc1 forward x·W1ᵀ
+      { M: 1568, N: 192, K: 768, transA: false, transB: true, tm: 32, tn4: 1, gflops: 21.8 },   // fc2 forward h·W2ᵀ
+      { M: 1568, N: 576, K: 192, transA: false, transB: true, tm: 32, tn4: 1, gflops: 18.2 },   // qkv forward x·Wqkvᵀ
+      { M: 1568, N: 192, K: 768, transA: false, transB: false, tm: 32, tn4: 1, gflops: 20.9 },   // fc1 backward dx = g·W1
+      { M: 768, N: 192, K: 1568, transA: true, transB: false, tm: 32, tn4: 1, gflops: 19.0 },   // fc1 backward dW1 = gᵀ·x
+      { M: 197, N: 197, K: 64, transA: false, transB: true, tm: 32, tn4: 1, gflops: 10.8 },   // attention scores q·kᵀ
+      { M: 197, N: 64, K: 197, transA: false, transB: false, tm: 16, tn4: 1, gflops: 12.2 },   // attention P·v
     ],
   },
 ];
