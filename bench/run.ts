@@ -43,7 +43,10 @@ interface Baseline {
   adapter: string;
   date: string;
   margin: number;
+  /** Each row's baseline: the median of its scores in `saves`. */
   scores: Record<string, number>;
+  /** Each row's scores from the last SAVES_KEPT `--save` runs on this adapter, oldest first. */
+  saves?: Record<string, number[]>;
 }
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
@@ -62,6 +65,10 @@ const CONFIRM_ROUNDS = 3;
 // they are yardsticks for % of peak (the scores come from the interleaved pairs), and the
 // fastest of few samples on a loaded machine reads them low.
 const PEAK_SAMPLES = 7;
+// A baseline is the median of the last SAVES_KEPT saves, not the last one: on this loaded machine
+// one save's score sat more than 15 % from four later runs' median on 16 of 32 rows, and those
+// rows were 12 of the 13 false alarms (bench/RESULTS.md "Guard under load").
+const SAVES_KEPT = 5;
 
 const SUITES: Record<string, (ctx: BenchContext) => Promise<BenchRow[]>> = {
   matmul: benchMatmul,
@@ -283,13 +290,21 @@ for (const r of rows) {
 if (args.save) {
   const scores: Record<string, number> = {};
   for (const r of rows) if (r.score !== undefined) scores[r.name] = Number(r.score.toPrecision(4));
-  const old = existsSync(BASELINE) ? JSON.parse(readFileSync(BASELINE, 'utf8')) as Baseline : null;
-  // a partial run (named suites) keeps the other suites' baseline scores
-  const merged = selected.length && old ? { ...old.scores, ...scores } : scores;
-  const baseline: Baseline = { adapter, date: new Date().toISOString().slice(0, 10), margin: MARGIN, scores: merged };
+  const found = existsSync(BASELINE) ? JSON.parse(readFileSync(BASELINE, 'utf8')) as Baseline : null;
+  const old = found?.adapter === adapter ? found : null; // another adapter's saves say nothing about this one
+  // each row's past saves (a baseline written before `saves` existed counts as one), this one appended;
+  // a partial run (named suites) keeps the other suites' saves as they were
+  const saves: Record<string, number[]> = {};
+  for (const [name, score] of Object.entries(old?.scores ?? {})) saves[name] = old?.saves?.[name] ?? [score];
+  if (!selected.length) { for (const name of Object.keys(saves)) if (!(name in scores)) delete saves[name]; }
+  for (const [name, score] of Object.entries(scores)) saves[name] = [...(saves[name] ?? []), score].slice(-SAVES_KEPT);
+  const merged = Object.fromEntries(Object.entries(saves).map(([name, xs]) => [name, Number(median(xs).toPrecision(4))]));
+  const baseline: Baseline = { adapter, date: new Date().toISOString().slice(0, 10), margin: MARGIN, scores: merged, saves };
   writeFileSync(BASELINE, JSON.stringify(baseline, null, 2) + '\n');
   writeFileSync(RESULTS, keepWrittenSections(existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '', resultsMarkdown(adapter, rows, finalRefs)));
-  log(`saved ${Object.keys(scores).length} scores to ${BASELINE} and the table to ${RESULTS}`);
+  const depths = Object.values(saves).map((xs) => xs.length);
+  const depth = Math.min(...depths) === Math.max(...depths) ? `${depths[0]}` : `${Math.min(...depths)}–${Math.max(...depths)}`;
+  log(`saved ${Object.keys(scores).length} scores to ${BASELINE} (each row the median of its last ${depth} saves) and the table to ${RESULTS}`);
 }
 
 if (args.check) {
