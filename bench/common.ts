@@ -38,6 +38,8 @@ export interface BenchRow {
   ref?: 'copy' | 'twin';
   /** The reference's rate measured interleaved with this row (GFLOP/s or GB/s; see timeAgainst). */
   refRate?: number;
+  /** With several rounds (run.ts --rounds): each round's score; `score` is their median. */
+  roundScores?: number[];
   note?: string;
 }
 
@@ -60,8 +62,13 @@ export interface BenchContext {
   refKernels: { peak: RefKernel; copy: RefKernel; };
   /** Samples per row (mitata min/max samples). */
   samples: number;
+  /** When set, only these rows are measured (bench:check's confirmation pass); see `wanted`. */
+  only?: ReadonlySet<string>;
   log: (line: string) => void;
 }
+
+/** Whether this run measures the row `name` (every row unless ctx.only names some). */
+export const wanted = (ctx: Pick<BenchContext, 'only'>, name: string) => !ctx.only || ctx.only.has(name);
 
 let backendPromise: Promise<Backend> | null = null;
 export function getBackend(): Promise<Backend> {
@@ -123,16 +130,24 @@ export async function timeLaunches(backend: Backend, record: () => void, samples
   return stats.min / 1e9 / reps; // mitata reports ns
 }
 
+/** The median of a non-empty list (the mean of the middle two for an even length). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
 /**
  * Seconds per launch of `record` (fastest sample), and the reference's rate as the score should
  * see it. The two run in alternating samples; each adjacent pair gives the ratio
  * (record's rate / ref's rate) under the same load, and the score is the median of those
  * ratios: a machine shared with other processes slows both sides of a pair alike, and the
- * median drops the pairs a burst split. `refRate` (work/s / 1e9) is the reference rate that
- * makes rate / refRate equal that median, with rate from the fastest sample.
+ * median drops the pairs a burst split. `ratio` is that median of t_ref / t (per launch);
+ * `refRate` (ref.work/s / 1e9) is the reference rate that makes rate / refRate equal it, with
+ * rate from the fastest sample. `record` may also be a whole step (fused.bench.ts): any body
+ * that records GPU work and leaves the waiting to `backend.sync()`.
  */
 export async function timeAgainst(backend: Backend, record: () => void, ref: RefKernel, samples: number,
-  targetMs = 150): Promise<{ seconds: number; refRate: number; }>
+  targetMs = 150): Promise<{ seconds: number; refRate: number; ratio: number; }>
 {
   const reps = async (f: () => void) => {
     f();
@@ -158,10 +173,22 @@ export async function timeAgainst(backend: Backend, record: () => void, ref: Ref
     times.push(t);
     ratios.push(tr / t);
   }
-  ratios.sort((x, y) => x - y);
-  const median = ratios.length % 2 ? ratios[ratios.length >> 1]! : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
+  const ratio = median(ratios);
   const seconds = Math.min(...times);
-  return { seconds, refRate: ref.work / (seconds * median) / 1e9 };
+  return { seconds, refRate: ref.work / (seconds * ratio) / 1e9, ratio };
+}
+
+/** Row names IJEPA_BENCH_SLOW matched in this run (run.ts refuses a spec that matched none). */
+export const slowedRows = new Set<string>();
+
+/** IJEPA_BENCH_SLOW as { name, fraction }, or null when unset; a malformed value is an error naming it. */
+export function slowdownSpec(): { name: string; fraction: number; } | null {
+  const spec = process.env.IJEPA_BENCH_SLOW;
+  if (!spec) return null;
+  const at = spec.lastIndexOf(':');
+  const fraction = Number(spec.slice(at + 1));
+  if (at < 0 || !(fraction > 0)) throw new Error(`bench: IJEPA_BENCH_SLOW must be "<row name>:<fraction>", got "${spec}"`);
+  return { name: spec.slice(0, at), fraction };
 }
 
 /**
@@ -170,16 +197,13 @@ export async function timeAgainst(backend: Backend, record: () => void, ref: Ref
  * row does that much more work and `bench:check` must flag it. Read here only, never by engine/.
  */
 export function injectSlowdown(name: string, record: () => void): () => void {
-  const spec = process.env.IJEPA_BENCH_SLOW;
-  if (!spec) return record;
-  const at = spec.lastIndexOf(':');
-  const fraction = Number(spec.slice(at + 1));
-  if (at < 0 || !(fraction > 0)) throw new Error(`bench: IJEPA_BENCH_SLOW must be "<row name>:<fraction>", got "${spec}"`);
-  if (spec.slice(0, at) !== name) return record;
+  const spec = slowdownSpec();
+  if (!spec || spec.name !== name) return record;
+  slowedRows.add(name);
   let owed = 0;
   return () => {
     record();
-    for (owed += fraction; owed >= 1; owed -= 1) record();
+    for (owed += spec.fraction; owed >= 1; owed -= 1) record();
   };
 }
 

@@ -4,7 +4,7 @@
 // non-flat paths the engine hits every step, and the flat add through the strided kernel text
 // (the dense vec4 text's before).
 import { elementwise, type ElementwiseOp } from '../kernels/index.ts';
-import { filled, injectSlowdown, recordLaunch, timeAgainst, type BenchContext, type BenchRow } from './common.ts';
+import { filled, injectSlowdown, recordLaunch, timeAgainst, wanted, type BenchContext, type BenchRow } from './common.ts';
 import type { View } from '../engine/backend/backend.ts';
 import { runElementwise } from '../engine/ops/elementwise.ts';
 
@@ -30,35 +30,40 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
   };
   for (const c of cases) {
     const name = `elementwise ${c.op} ${n}`;
+    if (!wanted(ctx, name)) continue;
     const t = await time(injectSlowdown(name, () => runElementwise(backend, c.op, flat(out), flat(x), c.inputs === 2 ? flat(y) : undefined)));
     push(name, t, 4 * n * (c.inputs + 1), `${c.inputs} input(s) + 1 output`);
   }
+  const [R, C] = [1568, 768];
   // bias add: [1568, 768] + [768] broadcast along rows
-  {
-    const [R, C] = [1568, 768];
-    const t = await time(() =>
-      runElementwise(backend, 'add', { storage: out, shape: [R, C], strides: [C, 1], offset: 0 }, { storage: x, shape: [R, C], strides: [C, 1],
-        offset: 0 }, { storage: y, shape: [R, C], strides: [0, 1], offset: 0 })
+  const biasAdd = `elementwise add-bias ${R}×${C}`;
+  if (wanted(ctx, biasAdd)) {
+    const t = await time(
+      injectSlowdown(biasAdd, () =>
+        runElementwise(backend, 'add', { storage: out, shape: [R, C], strides: [C, 1], offset: 0 }, { storage: x, shape: [R, C], strides: [C, 1],
+          offset: 0 }, { storage: y, shape: [R, C], strides: [0, 1], offset: 0 })),
     );
-    push(`elementwise add-bias ${R}×${C}`, t, 4 * (2 * R * C + C), 'row broadcast');
+    push(biasAdd, t, 4 * (2 * R * C + C), 'row broadcast');
   }
   // transposed copy: [768, 1568] ← [1568, 768]ᵀ
-  {
-    const [R, C] = [1568, 768];
-    const t = await time(() =>
-      runElementwise(backend, 'copy', { storage: out, shape: [C, R], strides: [R, 1], offset: 0 }, { storage: x, shape: [C, R], strides: [1, C],
-        offset: 0 })
+  const transpose = `elementwise transpose ${R}×${C}`;
+  if (wanted(ctx, transpose)) {
+    const t = await time(
+      injectSlowdown(transpose, () =>
+        runElementwise(backend, 'copy', { storage: out, shape: [C, R], strides: [R, 1], offset: 0 }, { storage: x, shape: [C, R], strides: [1, C],
+          offset: 0 })),
     );
-    push(`elementwise transpose ${R}×${C}`, t, 4 * 2 * R * C, 'strided read');
+    push(transpose, t, 4 * 2 * R * C, 'strided read');
   }
   // the same flat add through the strided text (what every op ran before the dense vec4 text)
-  {
+  const strided = `elementwise add ${n} (strided text)`;
+  if (wanted(ctx, strided)) {
     const l = elementwise({ op: 'add', shape: [n], out: { offset: 0, strides: [1] }, a: { offset: 0, strides: [1] }, b: { offset: 0, strides: [1] },
       noVec4: true });
     const unused = backend.alloc(4, 'f32'); // binding c, which add never reads
-    const t = await time(() => recordLaunch(backend, l, [x, y, unused, out]));
+    const t = await time(injectSlowdown(strided, () => recordLaunch(backend, l, [x, y, unused, out])));
     backend.release(unused);
-    push(`elementwise add ${n} (strided text)`, t, 4 * n * 3, 'the strided kernel on the flat add, for comparison');
+    push(strided, t, 4 * n * 3, 'the strided kernel on the flat add, for comparison');
   }
   for (const s of [x, y, out]) backend.release(s);
   return rows;

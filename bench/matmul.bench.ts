@@ -18,7 +18,8 @@ import { matmul, MATMUL_TILES, SUBGROUP_TILES, type AdapterTiles, type MatmulPar
   type TunedMatmulTile } from '../kernels/index.ts';
 import { runMatmul } from '../engine/ops/table.ts';
 import { renderTileTable, tileTableHead, withAdapterTiles } from './tile-table.ts';
-import { filled, recordLaunch, subgroupSize, timeAgainst, timeLaunches, type BenchContext, type BenchRow, type RefKernel } from './common.ts';
+import { filled, injectSlowdown, recordLaunch, subgroupSize, timeAgainst, timeLaunches, wanted, type BenchContext, type BenchRow,
+  type RefKernel } from './common.ts';
 
 export interface BenchShape extends MatmulShape {
   what: string;
@@ -65,6 +66,8 @@ export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
   const sg = subgroupSize(backend);
   const rows: BenchRow[] = [];
   for (const s of MATMUL_SHAPES) {
+    const name = `matmul ${shapeName(s)}`;
+    if (!wanted(ctx, name)) continue;
     const o = operands(ctx, s);
     const p = params(s);
     const chosen = matmul({ ...p, subgroupSize: sg }).source.name;
@@ -72,10 +75,10 @@ export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
     // without subgroups), timed in samples alternating with the engine's path
     const scalar = matmul({ ...p, subgroupSize: 0 });
     const twin: RefKernel = { record: () => recordLaunch(backend, scalar, [o.a, o.b, o.c]), work: flops(s) };
-    const m = await timeAgainst(backend, () => runMatmul(backend, o.a, 0, o.b, 0, o.c, p), twin, samples);
+    const m = await timeAgainst(backend, injectSlowdown(name, () => runMatmul(backend, o.a, 0, o.b, 0, o.c, p)), twin, samples);
     release(ctx, o);
     const g = flops(s) / m.seconds / 1e9;
-    rows.push({ suite: 'matmul', name: `matmul ${shapeName(s)}`, seconds: m.seconds, gflops: g, ref: 'twin', refRate: m.refRate,
+    rows.push({ suite: 'matmul', name, seconds: m.seconds, gflops: g, ref: 'twin', refRate: m.refRate,
       note: `${s.what}; ${chosen} vs ${scalar.source.name}` });
     ctx.log(`  matmul ${shapeName(s).padEnd(22)} ${(m.seconds * 1e3).toFixed(2).padStart(8)} ms ${g.toFixed(1).padStart(6)} GFLOP/s ` +
       `${(100 * g / refs.peakGflops).toFixed(1).padStart(5)}% of peak   ${(g / m.refRate).toFixed(2)}× the scalar kernel ` +
@@ -85,16 +88,18 @@ export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
   // f16 time, so > 1 means halving the bytes paid for the conversions
   if (backend.hasF16) {
     for (const s of [MATMUL_SHAPES[0]!, MATMUL_SHAPES[2]!]) {
+      const name = `matmul f16 ${shapeName(s)}`;
+      if (!wanted(ctx, name)) continue;
       const p = params(s);
       const h = { a: filled(backend, s.batch * s.M * s.K, 1, 'f16'), b: filled(backend, s.batch * s.K * s.N, 2, 'f16'),
         c: backend.alloc(s.batch * s.M * s.N, 'f16') };
       const f = operands(ctx, s);
       const f32: RefKernel = { record: () => runMatmul(backend, f.a, 0, f.b, 0, f.c, p), work: flops(s) };
-      const m = await timeAgainst(backend, () => runMatmul(backend, h.a, 0, h.b, 0, h.c, p), f32, samples);
+      const m = await timeAgainst(backend, injectSlowdown(name, () => runMatmul(backend, h.a, 0, h.b, 0, h.c, p)), f32, samples);
       for (const x of [h.a, h.b, h.c]) backend.release(x);
       release(ctx, f);
       const g = flops(s) / m.seconds / 1e9;
-      rows.push({ suite: 'matmul', name: `matmul f16 ${shapeName(s)}`, seconds: m.seconds, gflops: g, ref: 'twin', refRate: m.refRate,
+      rows.push({ suite: 'matmul', name, seconds: m.seconds, gflops: g, ref: 'twin', refRate: m.refRate,
         note: `${s.what}, f16 storage, f32 accumulation; twin = the same kernel on f32 storage` });
       ctx.log(`  matmul f16 ${shapeName(s).padEnd(18)} ${(m.seconds * 1e3).toFixed(2).padStart(8)} ms ${g.toFixed(1).padStart(6)} GFLOP/s ` +
         `${(100 * g / refs.peakGflops).toFixed(1).padStart(5)}% of peak   ${(g / m.refRate).toFixed(2)}× the f32 storage path`);

@@ -1,12 +1,13 @@
 // reduce.bench: GB/s of reductions (bytes read + written) and the fraction of the same run's
 // copy. Shapes: rows of the [1568, 768] activations of a ViT-Ti MLP (many medium rows), the
 // [4704, 196] attention rows, a few long rows (which the launcher splits in two passes), and
-// the column sum of a bias gradient (reduced over the leading axis, no transpose).
+// the column sum of a bias gradient (reduced over the leading axis, no transpose). Each row is
+// timed in samples alternating with the copy kernel (common.ts timeAgainst), as elementwise is.
 import { reduce, type ReduceOp } from '../kernels/index.ts';
-import { filled, timeLaunches, type BenchContext, type BenchRow } from './common.ts';
+import { filled, injectSlowdown, timeAgainst, wanted, type BenchContext, type BenchRow } from './common.ts';
 
 export async function benchReduce(ctx: BenchContext): Promise<BenchRow[]> {
-  const { backend, refs, samples } = ctx;
+  const { backend, samples } = ctx;
   const rows: BenchRow[] = [];
   const cases: { op: ReduceOp; rows: number; cols: number; columns?: boolean; }[] = [
     { op: 'sum', rows: 1568, cols: 768 },
@@ -16,18 +17,18 @@ export async function benchReduce(ctx: BenchContext): Promise<BenchRow[]> {
     { op: 'sum', rows: 768, cols: 1568, columns: true },
   ];
   for (const c of cases) {
+    const name = c.columns ? `reduce ${c.op} columns ${c.cols}×${c.rows}` : `reduce ${c.op} ${c.rows}×${c.cols}`;
+    if (!wanted(ctx, name)) continue;
     const x = filled(backend, c.rows * c.cols), out = backend.alloc(c.rows, 'f32');
     // columns: x is [cols, rows] and the sum runs down each column (outer 1, inner rows)
     const shape = c.columns ? { outer: 1, len: c.cols, inner: c.rows } : { outer: c.rows, len: c.cols, inner: 1 };
-    const t = await timeLaunches(backend, () => backend.run(reduce({ op: c.op, shape, offset: 0, x: 'f32', out: 'f32' }), [x, out]), samples);
+    const { seconds: t, refRate } = await timeAgainst(backend, injectSlowdown(name, () =>
+      backend.run(reduce({ op: c.op, shape, offset: 0, x: 'f32', out: 'f32' }), [x, out])), ctx.refKernels.copy, samples);
     backend.release(x);
     backend.release(out);
     const gbs = 4 * (c.rows * c.cols + c.rows) / t / 1e9;
-    const name = c.columns ? `reduce ${c.op} columns ${c.cols}×${c.rows}` : `reduce ${c.op} ${c.rows}×${c.cols}`;
-    rows.push({ suite: 'reduce', name, seconds: t, gbs, score: gbs / refs.copyGbs, ref: 'copy' });
-    ctx.log(
-      `  ${name.padEnd(34)} ${(t * 1e3).toFixed(3).padStart(8)} ms ${gbs.toFixed(2).padStart(7)} GB/s  ${(gbs / refs.copyGbs).toFixed(2)}× copy`,
-    );
+    rows.push({ suite: 'reduce', name, seconds: t, gbs, ref: 'copy', refRate });
+    ctx.log(`  ${name.padEnd(34)} ${(t * 1e3).toFixed(3).padStart(8)} ms ${gbs.toFixed(2).padStart(7)} GB/s  ${(gbs / refRate).toFixed(2)}× copy`);
   }
   return rows;
 }
