@@ -330,6 +330,13 @@ const sameSizePair = (p: Parts): [string, string] => {
   throw new Error('no two encoder tensors of one size');
 };
 // name, how the file is made from the good one, expected codes [eval, resume, export], pattern
+/** A corruption that edits the parsed checkpoint and writes it back (tensor bytes untouched unless edited). */
+const edited = (edit: (p: Parts) => void) => (b: Uint8Array): Uint8Array => {
+  const p = split(b);
+  edit(p);
+  return join8(p);
+};
+
 const corruptions: [string, (b: Uint8Array) => Uint8Array, [number, number, number], RegExp][] = [
   ['truncated to half', (b) => b.subarray(0, b.length >> 1), [1, 1, 1], /truncated|past the end|runs past/],
   ['truncated to 4 bytes', (b) => b.subarray(0, 4), [1, 1, 1], /truncated/],
@@ -345,158 +352,96 @@ const corruptions: [string, (b: Uint8Array) => Uint8Array, [number, number, numb
     c.fill(0x7b, 8, 40);
     return c;
   }, [1, 1, 1], /not valid UTF-8 JSON|JSON/],
-  ['metadata config {}', (b) => {
-    const p = split(b);
+  ['metadata config {}', edited((p) => {
     meta(p).config = '{}';
-    return join8(p);
-  }, [1, 1, 1], /config\.steps is missing|config\.\w+ is missing/],
-  ['metadata config null', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /config\.steps is missing|config\.\w+ is missing/],
+  ['metadata config null', edited((p) => {
     meta(p).config = 'null';
-    return join8(p);
-  }, [1, 1, 1], /config must be an object/],
-  ['metadata config "abc"', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /config must be an object/],
+  ['metadata config "abc"', edited((p) => {
     meta(p).config = '"abc"';
-    return join8(p);
-  }, [1, 1, 1], /config must be an object/],
-  ['metadata config not JSON', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /config must be an object/],
+  ['metadata config not JSON', edited((p) => {
     meta(p).config = '{';
-    return join8(p);
-  }, [1, 1, 1], /metadata 'config' is not valid JSON/],
-  ['metadata config missing', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /metadata 'config' is not valid JSON/],
+  ['metadata config missing', edited((p) => {
     delete meta(p).config;
-    return join8(p);
-  }, [1, 1, 1], /metadata has no 'config'/],
-  ['step -5', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /metadata has no 'config'/],
+  ['step -5', edited((p) => {
     meta(p).step = '-5';
-    return join8(p);
-  }, [1, 1, 1], /metadata 'step' "-5" must be a whole number/],
-  ['step "abc"', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /metadata 'step' "-5" must be a whole number/],
+  ['step "abc"', edited((p) => {
     meta(p).step = 'abc';
-    return join8(p);
-  }, [1, 1, 1], /metadata 'step' "abc"/],
-  ['step 1.5', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /metadata 'step' "abc"/],
+  ['step 1.5', edited((p) => {
     meta(p).step = '1.5';
-    return join8(p);
-  }, [1, 1, 1], /metadata 'step' "1\.5"/],
-  ['depth 100000', (b) => {
-    const p = split(b);
-    editConfig((c) => {
-      c.preset.model.depth = 100000;
-    })(p);
-    return join8(p);
-  }, [1, 1, 1], /config\.preset\.model\.depth 100000 is out of range|depth/],
-  ['heads 3 (width 64 does not split)', (b) => {
-    const p = split(b);
-    editConfig((c) => {
-      c.preset.model.heads = 3;
-    })(p);
-    return join8(p);
-  }, [1, 1, 1], /heads/],
-  ['imgSize a string', (b) => {
-    const p = split(b);
-    editConfig((c) => {
-      c.preset.model.imgSize = '32';
-    })(p);
-    return join8(p);
-  }, [1, 1, 1], /imgSize "32" must be a number/],
-  ['preset missing', (b) => {
-    const p = split(b);
-    editConfig((c) => {
-      delete c.preset;
-    })(p);
-    return join8(p);
-  }, [1, 1, 1], /config\.preset/],
-  ['target "both"', (b) => {
-    const p = split(b);
-    editConfig((c) => {
-      c.target = 'both';
-    })(p);
-    return join8(p);
-  }, [1, 1, 1], /config\.target "both" must be one of/],
-  ['format of another program', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /metadata 'step' "1\.5"/],
+  ['depth 100000', edited(editConfig((c) => {
+    c.preset.model.depth = 100000;
+  })), [1, 1, 1], /config\.preset\.model\.depth 100000 is out of range|depth/],
+  ['heads 3 (width 64 does not split)', edited(editConfig((c) => {
+    c.preset.model.heads = 3;
+  })), [1, 1, 1], /heads/],
+  ['imgSize a string', edited(editConfig((c) => {
+    c.preset.model.imgSize = '32';
+  })), [1, 1, 1], /imgSize "32" must be a number/],
+  ['preset missing', edited(editConfig((c) => {
+    delete c.preset;
+  })), [1, 1, 1], /config\.preset/],
+  ['target "both"', edited(editConfig((c) => {
+    c.target = 'both';
+  })), [1, 1, 1], /config\.target "both" must be one of/],
+  ['format of another program', edited((p) => {
     meta(p).format = 'pt';
-    return join8(p);
-  }, [1, 1, 1], /not an ijepa-webgpu train state \(format 'pt'/],
-  ['a tensor retyped F32 → I32', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /not an ijepa-webgpu train state \(format 'pt'/],
+  ['a tensor retyped F32 → I32', edited((p) => {
     p.header[ENC0]!.dtype = 'I32';
-    return join8(p);
-  }, [1, 1, 1], /patch_embed\.proj\.weight is I32/],
-  ['a tensor retyped F32 → F16', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /patch_embed\.proj\.weight is I32/],
+  ['a tensor retyped F32 → F16', edited((p) => {
     p.header[ENC0]!.dtype = 'F16';
-    return join8(p);
-  }, [1, 1, 1], /patch_embed\.proj\.weight.*(F16|bytes)/],
-  ["two tensors' offsets swapped", (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /patch_embed\.proj\.weight.*(F16|bytes)/],
+  ["two tensors' offsets swapped", edited((p) => {
     const [x, y] = sameSizePair(p);
     const o = p.header[x]!.data_offsets;
     p.header[x]!.data_offsets = p.header[y]!.data_offsets;
     p.header[y]!.data_offsets = o;
-    return join8(p);
-  }, [1, 1, 1], /fails its CRC-32 check/],
-  ['a shape transposed', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /fails its CRC-32 check/],
+  ['a shape transposed', edited((p) => {
     const s = p.header[ENC0]!.shape!;
     p.header[ENC0]!.shape = [s[1]!, s[0]!, ...s.slice(2)];
-    return join8(p);
-  }, [1, 1, 1], /patch_embed\.proj\.weight is \[.*the model wants/],
-  ['a tensor missing', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /patch_embed\.proj\.weight is \[.*the model wants/],
+  ['a tensor missing', edited((p) => {
     dropTensor(p, ENC0);
-    return join8(p);
-  }, [1, 1, 1], /tensor encoder\/patch_embed\.proj\.weight is missing/],
-  ["a tensor's header entry deleted, its bytes left", (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /tensor encoder\/patch_embed\.proj\.weight is missing/],
+  ["a tensor's header entry deleted, its bytes left", edited((p) => {
     delete p.header[ENC0];
-    return join8(p);
-  }, [1, 1, 1], /data bytes .* belong to no tensor/],
-  ['a tensor overlapping the next', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /data bytes .* belong to no tensor/],
+  ['a tensor overlapping the next', edited((p) => {
     const o = p.header[ENC0]!.data_offsets!;
     p.header[ENC0]!.data_offsets = [o[0], o[1] + 4];
-    return join8(p);
-  }, [1, 1, 1], /patch_embed\.proj\.weight/],
-  ['NaN in a weight (CRC fixed)', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /patch_embed\.proj\.weight/],
+  ['NaN in a weight (CRC fixed)', edited((p) => {
     poison(p, ENC0, NaN);
-    return join8(p);
-  }, [1, 1, 1], /patch_embed\.proj\.weight holds NaN/],
-  ['Infinity in an Adam moment (CRC fixed)', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /patch_embed\.proj\.weight holds NaN/],
+  ['Infinity in an Adam moment (CRC fixed)', edited((p) => {
     poison(p, `opt/exp_avg_sq/${ENC0}`, Infinity);
-    return join8(p);
-  }, [0, 1, 1], /exp_avg_sq.*Infinity|eval: done/],
+  }), [0, 1, 1], /exp_avg_sq.*Infinity|eval: done/],
   ['one data byte flipped', (b) => {
     const c = b.slice();
     c[c.length - 3]! ^= 0xff;
     return c;
   }, [1, 1, 1], /fails its CRC-32 check/],
-  ['state {} (no resume state)', (b) => {
-    const p = split(b);
+  ['state {} (no resume state)', edited((p) => {
     meta(p).state = '{}';
-    return join8(p);
-  }, [0, 1, 0], /metadata 'state' has no valid|eval: done|exported/],
-  ['opt_steps -1', (b) => {
-    const p = split(b);
+  }), [0, 1, 0], /metadata 'state' has no valid|eval: done|exported/],
+  ['opt_steps -1', edited((p) => {
     const o = JSON.parse(meta(p).opt_steps!);
     o[Object.keys(o)[0]!] = -1;
     meta(p).opt_steps = JSON.stringify(o);
-    return join8(p);
-  }, [1, 1, 1], /metadata 'opt_steps' of .* is -1/],
-  ['crc32 metadata an array', (b) => {
-    const p = split(b);
+  }), [1, 1, 1], /metadata 'opt_steps' of .* is -1/],
+  ['crc32 metadata an array', edited((p) => {
     meta(p).crc32 = '[]';
-    return join8(p);
-  }, [1, 1, 1], /metadata 'crc32' must be an object/],
+  }), [1, 1, 1], /metadata 'crc32' must be an object/],
 ];
 for (const [what, make, [evalCode, resumeCode, exportCode], names] of corruptions) {
   // lower case: a file named NaN-... would trip the judge's check for a "NaN" in the output

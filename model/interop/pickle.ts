@@ -115,32 +115,19 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
   const need = (n: number) => {
     if (n < 0 || pos + n > bytes.length) fail(`needs ${n} more bytes but the pickle ends at ${bytes.length}`);
   };
-  const u8 = () => {
-    need(1);
-    return bytes[pos++]!;
-  };
-  const u16 = () => {
-    need(2);
-    const v = view.getUint16(pos, true);
-    pos += 2;
+  /** The little-endian value of the next n bytes, read by `get` at their offset. */
+  const next = <T>(n: number, get: (at: number) => T): T => {
+    need(n);
+    const v = get(pos);
+    pos += n;
     return v;
   };
-  const u32 = () => {
-    need(4);
-    const v = view.getUint32(pos, true);
-    pos += 4;
-    return v;
-  };
-  const i32 = () => {
-    need(4);
-    const v = view.getInt32(pos, true);
-    pos += 4;
-    return v;
-  };
+  const u8 = () => next(1, (at) => bytes[at]!);
+  const u16 = () => next(2, (at) => view.getUint16(at, true));
+  const u32 = () => next(4, (at) => view.getUint32(at, true));
+  const i32 = () => next(4, (at) => view.getInt32(at, true));
   const u64 = () => {
-    need(8);
-    const v = view.getBigUint64(pos, true);
-    pos += 8;
+    const v = next(8, (at) => view.getBigUint64(at, true));
     if (v > BigInt(bytes.length)) fail(`length ${v} exceeds the pickle`);
     return Number(v);
   };
