@@ -12,6 +12,7 @@ import { deviceInfo, initWebGPU } from '../engine/device/node.ts';
 import type { WebGPUBackend } from '../engine/backend/webgpu.ts';
 import type { Storage } from '../engine/backend/backend.ts';
 import { adapterKey, type Launch } from '../kernels/index.ts';
+import { abPairs, capture, Replay, SAVED, type CapturedKernels } from './ab-guard.ts';
 
 export type Backend = WebGPUBackend;
 
@@ -40,6 +41,10 @@ export interface BenchRow {
   refRate?: number;
   /** With several rounds (run.ts --rounds): each round's score; `score` is their median. */
   roundScores?: number[];
+  /** bench:check: t_baseline / t_today of the row's kernels replayed A/B (ab-guard.ts), the median of every pair's. */
+  ab?: number;
+  /** bench:check: each round's pairs' ratios. */
+  abPairs?: number[][];
   note?: string;
 }
 
@@ -86,8 +91,8 @@ export function subgroupSize(backend: Backend): number {
   return backend.subgroupSize;
 }
 
-/** A storage of `n` f32 values in [-1, 1) (fixed pattern), uploaded. */
-export function filled(backend: Backend, n: number, seed = 1, dtype: 'f32' | 'f16' = 'f32'): Storage {
+/** A storage of `n` values in [-1, 1) (fixed pattern; zeros in i32), uploaded. */
+export function filled(backend: Backend, n: number, seed = 1, dtype: 'f32' | 'f16' | 'i32' = 'f32'): Storage {
   const s = backend.alloc(n, dtype);
   const v = new Float32Array(n);
   let x = seed >>> 0;
@@ -160,15 +165,21 @@ export async function timeAgainst(backend: Backend, record: () => void, ref: Ref
   const rk = await reps(record), rr = await reps(ref.record);
   const opts = { min_samples: 1, max_samples: 1, min_cpu_time: 0, warmup_samples: 0, batch_samples: 1, batch_unroll: 1 };
   const times: number[] = [], ratios: number[] = []; // ratios: t_ref / t (both per launch)
+  const body = (f: () => void, n: number) =>
+    measure(async () => {
+      for (let r = 0; r < n; r++) f();
+      await backend.sync();
+    }, opts);
   for (let s = 0; s < samples; s++) {
-    const a = await measure(async () => {
-      for (let r = 0; r < rk; r++) record();
-      await backend.sync();
-    }, opts);
-    const b = await measure(async () => {
-      for (let r = 0; r < rr; r++) ref.record();
-      await backend.sync();
-    }, opts);
+    // A B, then B A: a load that grows or fades across a pair favours neither side on average
+    let a, b;
+    if (s % 2 === 0) {
+      a = await body(record, rk);
+      b = await body(ref.record, rr);
+    } else {
+      b = await body(ref.record, rr);
+      a = await body(record, rk);
+    }
     const t = a.min / 1e9 / rk, tr = b.min / 1e9 / rr;
     times.push(t);
     ratios.push(tr / t);
@@ -205,6 +216,65 @@ export function injectSlowdown(name: string, record: () => void): () => void {
     record();
     for (owed += spec.fraction; owed >= 1; owed -= 1) record();
   };
+}
+
+/**
+ * What `--save` and `--check` add to every row (run.ts sets `mode` and `baseline`; ab-guard.ts):
+ * save captures each row's kernels into `saved`; check replays today's and the baseline's in
+ * alternating pairs and keeps each row's latest pairs' ratios (t_baseline / t_today) in `ratios`.
+ */
+export const guard: {
+  mode: 'save' | 'check' | null;
+  baseline: CapturedKernels | null;
+  saved: CapturedKernels;
+  ratios: Map<string, number[]>;
+  log: (line: string) => void;
+} = {
+  log: console.log,
+  mode: null,
+  baseline: null,
+  saved: { sources: {}, rows: {} },
+  ratios: new Map(),
+};
+
+/**
+ * A bench row's measurement: IJEPA_BENCH_SLOW applied to its body (injectSlowdown), then
+ * - plain and --save: the body timed against its reference (timeAgainst); --save also captures
+ *   the kernels the body launches into `guard.saved`;
+ * - --check: only the A/B of today's kernels against the saved ones (the time and score are NaN:
+ *   the check compares no score, and skipping them leaves the time to the pairs).
+ * Every suite times its rows through this.
+ */
+export async function timeRow(backend: Backend, name: string, record: () => void, ref: RefKernel,
+  samples: number): Promise<{ seconds: number; refRate: number; ratio: number; }>
+{
+  const body = injectSlowdown(name, record);
+  if (guard.mode === 'check') {
+    await checkRow(backend, name, body);
+    return { seconds: NaN, refRate: NaN, ratio: NaN };
+  }
+  const m = await timeAgainst(backend, body, ref, samples);
+  if (guard.mode === 'save') guard.saved.rows[name] = capture(backend, body, guard.saved.sources).capture;
+  return m;
+}
+
+/** bench:check's measurement of one row: its A/B pairs against the saved kernels, into guard.ratios. */
+async function checkRow(backend: Backend, name: string, body: () => void): Promise<void> {
+  const today = capture(backend, body, guard.saved.sources);
+  const base = guard.baseline?.rows[name];
+  if (!guard.baseline || !base) {
+    guard.log(`  ${name.padEnd(44)} no saved kernels`);
+    return;
+  }
+  const fill = (n: number, dtype: 'f32' | 'f16' | 'i32') => filled(backend, n, 3, dtype);
+  const mine = new Replay(backend, today.capture, guard.saved.sources, today.live, fill);
+  const theirs = new Replay(backend, base, guard.baseline.sources, today.live, fill, SAVED);
+  const pairs = await abPairs(backend, mine, theirs);
+  await backend.sync();
+  mine.dispose();
+  theirs.dispose();
+  guard.ratios.set(name, pairs);
+  guard.log(`  ${name.padEnd(44)} A/B ${median(pairs).toFixed(3)} (median of ${pairs.length} pairs)`);
 }
 
 export const fmtShape = (dims: readonly number[]) => dims.join('×');

@@ -4,7 +4,7 @@
 // non-flat paths the engine hits every step, and the flat add through the strided kernel text
 // (the dense vec4 text's before).
 import { elementwise, type ElementwiseOp } from '../kernels/index.ts';
-import { filled, injectSlowdown, recordLaunch, timeAgainst, wanted, type BenchContext, type BenchRow } from './common.ts';
+import { filled, recordLaunch, timeRow, wanted, type BenchContext, type BenchRow } from './common.ts';
 import type { View } from '../engine/backend/backend.ts';
 import { runElementwise } from '../engine/ops/elementwise.ts';
 
@@ -20,7 +20,7 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
     { op: 'exp', inputs: 1 },
     { op: 'gelu', inputs: 1 },
   ];
-  const time = (record: () => void) => timeAgainst(backend, record, ctx.refKernels.copy, samples);
+  const time = (name: string, record: () => void) => timeRow(backend, name, record, ctx.refKernels.copy, samples);
   const push = (name: string, m: { seconds: number; refRate: number; }, bytes: number, note: string) => {
     const gbs = bytes / m.seconds / 1e9;
     rows.push({ suite: 'elementwise', name, seconds: m.seconds, gbs, ref: 'copy', refRate: m.refRate, note });
@@ -31,7 +31,7 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
   for (const c of cases) {
     const name = `elementwise ${c.op} ${n}`;
     if (!wanted(ctx, name)) continue;
-    const t = await time(injectSlowdown(name, () => runElementwise(backend, c.op, flat(out), flat(x), c.inputs === 2 ? flat(y) : undefined)));
+    const t = await time(name, () => runElementwise(backend, c.op, flat(out), flat(x), c.inputs === 2 ? flat(y) : undefined));
     push(name, t, 4 * n * (c.inputs + 1), `${c.inputs} input(s) + 1 output`);
   }
   const [R, C] = [1568, 768];
@@ -39,9 +39,10 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
   const biasAdd = `elementwise add-bias ${R}×${C}`;
   if (wanted(ctx, biasAdd)) {
     const t = await time(
-      injectSlowdown(biasAdd, () =>
+      biasAdd,
+      () =>
         runElementwise(backend, 'add', { storage: out, shape: [R, C], strides: [C, 1], offset: 0 }, { storage: x, shape: [R, C], strides: [C, 1],
-          offset: 0 }, { storage: y, shape: [R, C], strides: [0, 1], offset: 0 })),
+          offset: 0 }, { storage: y, shape: [R, C], strides: [0, 1], offset: 0 }),
     );
     push(biasAdd, t, 4 * (2 * R * C + C), 'row broadcast');
   }
@@ -49,9 +50,10 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
   const transpose = `elementwise transpose ${R}×${C}`;
   if (wanted(ctx, transpose)) {
     const t = await time(
-      injectSlowdown(transpose, () =>
+      transpose,
+      () =>
         runElementwise(backend, 'copy', { storage: out, shape: [C, R], strides: [R, 1], offset: 0 }, { storage: x, shape: [C, R], strides: [1, C],
-          offset: 0 })),
+          offset: 0 }),
     );
     push(transpose, t, 4 * 2 * R * C, 'strided read');
   }
@@ -61,7 +63,7 @@ export async function benchElementwise(ctx: BenchContext): Promise<BenchRow[]> {
     const l = elementwise({ op: 'add', shape: [n], out: { offset: 0, strides: [1] }, a: { offset: 0, strides: [1] }, b: { offset: 0, strides: [1] },
       noVec4: true });
     const unused = backend.alloc(4, 'f32'); // binding c, which add never reads
-    const t = await time(injectSlowdown(strided, () => recordLaunch(backend, l, [x, y, unused, out])));
+    const t = await time(strided, () => recordLaunch(backend, l, [x, y, unused, out]));
     backend.release(unused);
     push(strided, t, 4 * n * 3, 'the strided kernel on the flat add, for comparison');
   }

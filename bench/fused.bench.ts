@@ -18,7 +18,7 @@ import { add, gelu, Generator, layerNormComposite, linear, linearComposite, rand
   type Tensor } from '../engine/internal.ts';
 import { attention, attentionQkv } from '../engine/ops/attention.ts';
 import { layerNorm } from '../engine/ops/layer-norm.ts';
-import { injectSlowdown, timeAgainst, type Backend } from './common.ts';
+import { timeRow, type Backend } from './common.ts';
 
 export interface FusedBenchRow {
   name: string;
@@ -48,7 +48,7 @@ async function row(backend: Backend, only: ReadonlySet<string> | null, name: str
   note: (fusedMs: number) => string): Promise<FusedBenchRow[]>
 {
   if (only && !only.has(`fused ${name}`)) return [];
-  const m = await timeAgainst(backend, injectSlowdown(`fused ${name}`, fused), { record: composed, work: 1 }, samples);
+  const m = await timeRow(backend, `fused ${name}`, fused, { record: composed, work: 1 }, samples);
   const fusedMs = m.seconds * 1e3;
   return [{ name, fusedMs, composedMs: fusedMs * m.ratio, ratio: m.ratio, note: note(fusedMs) }];
 }

@@ -18,8 +18,7 @@ import { matmul, MATMUL_TILES, SUBGROUP_TILES, type AdapterTiles, type MatmulPar
   type TunedMatmulTile } from '../kernels/index.ts';
 import { runMatmul } from '../engine/ops/table.ts';
 import { renderTileTable, tileTableHead, withAdapterTiles } from './tile-table.ts';
-import { filled, injectSlowdown, recordLaunch, subgroupSize, timeAgainst, timeLaunches, wanted, type BenchContext, type BenchRow,
-  type RefKernel } from './common.ts';
+import { filled, recordLaunch, subgroupSize, timeLaunches, timeRow, wanted, type BenchContext, type BenchRow, type RefKernel } from './common.ts';
 
 export interface BenchShape extends MatmulShape {
   what: string;
@@ -75,7 +74,7 @@ export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
     // without subgroups), timed in samples alternating with the engine's path
     const scalar = matmul({ ...p, subgroupSize: 0 });
     const twin: RefKernel = { record: () => recordLaunch(backend, scalar, [o.a, o.b, o.c]), work: flops(s) };
-    const m = await timeAgainst(backend, injectSlowdown(name, () => runMatmul(backend, o.a, 0, o.b, 0, o.c, p)), twin, samples);
+    const m = await timeRow(backend, name, () => runMatmul(backend, o.a, 0, o.b, 0, o.c, p), twin, samples);
     release(ctx, o);
     const g = flops(s) / m.seconds / 1e9;
     rows.push({ suite: 'matmul', name, seconds: m.seconds, gflops: g, ref: 'twin', refRate: m.refRate,
@@ -95,7 +94,7 @@ export async function benchMatmul(ctx: BenchContext): Promise<BenchRow[]> {
         c: backend.alloc(s.batch * s.M * s.N, 'f16') };
       const f = operands(ctx, s);
       const f32: RefKernel = { record: () => runMatmul(backend, f.a, 0, f.b, 0, f.c, p), work: flops(s) };
-      const m = await timeAgainst(backend, injectSlowdown(name, () => runMatmul(backend, h.a, 0, h.b, 0, h.c, p)), f32, samples);
+      const m = await timeRow(backend, name, () => runMatmul(backend, h.a, 0, h.b, 0, h.c, p), f32, samples);
       for (const x of [h.a, h.b, h.c]) backend.release(x);
       release(ctx, f);
       const g = flops(s) / m.seconds / 1e9;

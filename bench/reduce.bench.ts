@@ -4,7 +4,7 @@
 // the column sum of a bias gradient (reduced over the leading axis, no transpose). Each row is
 // timed in samples alternating with the copy kernel (common.ts timeAgainst), as elementwise is.
 import { reduce, type ReduceOp } from '../kernels/index.ts';
-import { filled, injectSlowdown, timeAgainst, wanted, type BenchContext, type BenchRow } from './common.ts';
+import { filled, timeRow, wanted, type BenchContext, type BenchRow } from './common.ts';
 
 export async function benchReduce(ctx: BenchContext): Promise<BenchRow[]> {
   const { backend, samples } = ctx;
@@ -22,8 +22,8 @@ export async function benchReduce(ctx: BenchContext): Promise<BenchRow[]> {
     const x = filled(backend, c.rows * c.cols), out = backend.alloc(c.rows, 'f32');
     // columns: x is [cols, rows] and the sum runs down each column (outer 1, inner rows)
     const shape = c.columns ? { outer: 1, len: c.cols, inner: c.rows } : { outer: c.rows, len: c.cols, inner: 1 };
-    const { seconds: t, refRate } = await timeAgainst(backend, injectSlowdown(name, () =>
-      backend.run(reduce({ op: c.op, shape, offset: 0, x: 'f32', out: 'f32' }), [x, out])), ctx.refKernels.copy, samples);
+    const { seconds: t, refRate } = await timeRow(backend, name, () =>
+      backend.run(reduce({ op: c.op, shape, offset: 0, x: 'f32', out: 'f32' }), [x, out]), ctx.refKernels.copy, samples);
     backend.release(x);
     backend.release(out);
     const gbs = 4 * (c.rows * c.cols + c.rows) / t / 1e9;

@@ -2,15 +2,17 @@
 //
 //   npm run bench                      every suite; prints time, GFLOP/s or GB/s, and the score
 //   npm run bench -- matmul softmax    only the named suites (peak always runs: it is the reference)
-//   npm run bench -- --save            also write bench/baseline.json and bench/RESULTS.md
-//   npm run bench:check                re-run and fail when a score falls more than the margin
-//                                      (bench/baseline.json's `margin`, MARGIN below) below the
-//                                      baseline; a row below it is measured again before it fails
+//   npm run bench -- --save            also capture every row's kernels into bench/baseline.json
+//                                      (ab-guard.ts) and write the tables of bench/RESULTS.md
+//   npm run bench:check                replay every row's kernels as saved and as they are today,
+//                                      in alternating samples, and fail when today's are slower
+//                                      by more than the margin (MARGIN below); a row below it is
+//                                      measured again before it fails
 //   npm run bench -- --tune            time every matmul tile per shape, rewrite this adapter's rows
 //                                      of kernels/matmul-tiles.ts (other adapters' rows are kept)
 //   --samples N                        interleaved pairs per row and round (default 2)
-//   --rounds N                         passes over every suite (default 3); a row's score is the
-//                                      median of its rounds' scores
+//   --rounds N                         passes over every suite (default 3); a row's score and A/B
+//                                      ratio are the medians of its rounds'
 //   IJEPA_BENCH_SLOW='<row>:<fraction>' the guard's self-test: the named row (any matmul,
 //                                      elementwise, reduce, softmax or fused row, e.g.
 //                                      'elementwise add 4194304:0.25') records that fraction of
@@ -20,17 +22,18 @@
 //
 // A score is a rate divided by a reference measured in the same run: matmul against its naive
 // twin (the scalar kernel on the same inputs), bandwidth-bound kernels against the copy kernel
-// (peak.bench.ts), fused kernels as composed-time / fused-time. The FMA peak kernel is the
-// yardstick for "% of peak", not a score: it runs on other execution ports than the kernels,
-// so load from other processes slows it differently. Where a suite times against the reference
-// (common.ts timeAgainst), the two alternate sample by sample and the score is the median of
-// the pairs' ratios, so load from other processes, which slows both sides of a pair alike,
-// moves the score much less than it moves the times. Absolute times are printed, never compared.
-// Every suite runs `--rounds` times over, so a burst of load falls on one round of a row, not on
-// all of them; the score is the median of the rounds'.
+// (peak.bench.ts), fused kernels as composed-time / fused-time. The two alternate sample by
+// sample and the score is the median of the pairs' ratios. Scores describe a kernel (RESULTS.md);
+// they do not guard it: on a shared machine a score moves ±29 % from run to run, because load
+// slows different kernels differently. bench:check compares each row with the same row's kernels
+// as saved (the A/B ratio t_saved / t_today, 1.0 when nothing changed, whatever the load). The FMA
+// peak kernel is the yardstick for "% of peak". Absolute times are printed, never compared. Every
+// suite runs `--rounds` times over, so a burst of load falls on one round of a row, not on all.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { adapterName, getBackend, median, slowdownSpec, slowedRows, type BenchContext, type BenchRow } from './common.ts';
+import { execFileSync } from 'node:child_process';
+import { adapterName, getBackend, guard, median, slowdownSpec, slowedRows, type BenchContext, type BenchRow } from './common.ts';
+import type { CapturedKernels } from './ab-guard.ts';
 import { benchPeak, referenceKernels } from './peak.bench.ts';
 import { benchMatmul, tuneMatmul } from './matmul.bench.ts';
 import { benchElementwise } from './elementwise.bench.ts';
@@ -42,22 +45,22 @@ import { replaceSection } from '../scripts/markdown-section.ts';
 interface Baseline {
   adapter: string;
   date: string;
+  /** The commit the kernels were saved from (`+dirty` when the tree had changes). */
+  commit: string;
   margin: number;
-  /** Each row's baseline: the median of its scores in `saves`. */
+  /** Each row's score in the saving run: a description (RESULTS.md), not what the check compares. */
   scores: Record<string, number>;
-  /** Each row's scores from the last SAVES_KEPT `--save` runs on this adapter, oldest first. */
-  saves?: Record<string, number[]>;
+  /** Each row's kernels as captured by the saving run: what bench:check replays beside today's. */
+  kernels: CapturedKernels;
 }
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const BASELINE = here('./baseline.json');
 const RESULTS = here('./RESULTS.md');
-// The margin a score may fall below its baseline before bench:check fails. A 25 % slowdown (25 %
-// more work in one kernel) lowers its score ×1/1.25 = ×0.80, so the margin must be under 20 % to
-// see it; 15 % leaves 5 points for noise on that side. Whether the scores hold that still under
-// load is measured, not assumed: bench/RESULTS.md "Guard under load" has the round-to-round
-// spreads and the runs with a busy core beside them.
-const MARGIN = 0.15;
+// How far below 1.0 a row's A/B ratio (t_saved / t_today) may fall before bench:check fails. A 25 %
+// slowdown (25 % more work in one kernel) reads ×1/1.25 = 0.80; an unchanged row read 0.9x–1.0x
+// under load (bench/RESULTS.md "Guard under load"), so the floor sits between the two.
+const MARGIN = 0.1;
 const DEFAULT_SAMPLES = 2;
 const DEFAULT_ROUNDS = 3;
 const CONFIRM_ROUNDS = 3;
@@ -65,11 +68,6 @@ const CONFIRM_ROUNDS = 3;
 // they are yardsticks for % of peak (the scores come from the interleaved pairs), and the
 // fastest of few samples on a loaded machine reads them low.
 const PEAK_SAMPLES = 7;
-// A baseline is the median of the last SAVES_KEPT saves, not the last one: on this loaded machine
-// one save's score sat more than 15 % from four later runs' median on 16 of 32 rows, and those
-// rows were 12 of the 13 false alarms (bench/RESULTS.md "Guard under load").
-const SAVES_KEPT = 5;
-
 const SUITES: Record<string, (ctx: BenchContext) => Promise<BenchRow[]>> = {
   matmul: benchMatmul,
   elementwise: benchElementwise,
@@ -97,6 +95,9 @@ function parseArgs(argv: string[]) {
   const names = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--samples' && argv[i - 1] !== '--rounds');
   for (const n of names) {
     if (!(n in SUITES) && n !== 'peak') throw new Error(`bench: unknown suite "${n}"; suites: peak, ${Object.keys(SUITES).join(', ')}`);
+  }
+  if (flags.has('--save') && flags.has('--check')) {
+    throw new Error('bench: --save and --check are separate runs (a check measures no scores to save)');
   }
   return { save: flags.has('--save'), check: flags.has('--check'), tune: flags.has('--tune'), samples, rounds, names };
 }
@@ -174,12 +175,11 @@ function scoreRow(r: BenchRow): void {
 }
 
 /**
- * One row per name from several rounds: the median of the rounds' scores (kept in roundScores),
- * the fastest round's time and the rate from it, and the reference rate that makes
- * rate / reference equal the median score.
+ * One row per name from several rounds: the median of the rounds' scores (kept in roundScores)
+ * and of all their A/B pairs' ratios (abPairs), the fastest round's time and the rate from it, and the
+ * reference rate that makes rate / reference equal the median score.
  */
 function combineRounds(rounds: BenchRow[][]): BenchRow[] {
-  if (rounds.length === 1) return rounds[0]!;
   return rounds[0]!.map((first) => {
     const same = rounds.map((rs) => rs.find((r) => r.name === first.name)!);
     const fastest = same.reduce((x, y) => (y.seconds < x.seconds ? y : x));
@@ -190,12 +190,16 @@ function combineRounds(rounds: BenchRow[][]): BenchRow[] {
       const rateOf = out.gflops ?? out.gbs;
       if (out.refRate !== undefined && rateOf !== undefined) out.refRate = rateOf / out.score;
     }
+    if (first.abPairs) {
+      out.abPairs = same.flatMap((r) => r.abPairs ?? []);
+      out.ab = median(out.abPairs.flat());
+    }
     return out;
   });
 }
 
-/** The largest deviation of a round's score from the row's median score, as a fraction of it. */
-const roundSpread = (r: BenchRow) => (r.roundScores && r.score ? Math.max(...r.roundScores.map((x) => Math.abs(x / r.score! - 1))) : 0);
+/** The largest deviation of a round's value from the rounds' median, as a fraction of it. */
+const spreadOf = (xs: readonly number[] | undefined, mid: number | undefined) => (xs && mid ? Math.max(...xs.map((x) => Math.abs(x / mid - 1))) : 0);
 
 let args: ReturnType<typeof parseArgs>;
 try {
@@ -231,21 +235,37 @@ async function measureRounds(count: number, suites: readonly string[], what = 'r
       log(count > 1 ? `${name} (${what} ${round + 1}/${count}):` : `${name}:`);
       rowsOfRound.push(...await SUITES[name]!(ctx));
     }
-    for (const r of rowsOfRound) scoreRow(r);
+    for (const r of rowsOfRound) {
+      scoreRow(r);
+      const pairs = guard.ratios.get(r.name);
+      if (pairs) r.abPairs = [pairs];
+    }
+    guard.ratios.clear();
     rounds.push(rowsOfRound);
   }
   return combineRounds(rounds);
 }
+// bench:check replays the kernels --save captured (ab-guard.ts): load them before measuring
+const base = args.check && existsSync(BASELINE) ? JSON.parse(readFileSync(BASELINE, 'utf8')) as Partial<Baseline> : null;
+if (args.check && !base?.kernels) {
+  console.error(`bench:check: ${existsSync(BASELINE) ? `${BASELINE} holds no kernels` : `no ${BASELINE}`}; run \`npm run bench -- --save\` first`);
+  process.exit(1);
+}
+guard.mode = args.check ? 'check' : args.save ? 'save' : null;
+if (args.check) ctx.log = () => {}; // the suites' lines print times and scores, which a check does not measure (common.ts timeRow)
+guard.baseline = base?.kernels ?? null;
+const margin = base?.margin ?? MARGIN;
+const floor = 1 - margin;
+if (base && base.adapter !== adapter) log(`note: the baseline was saved on "${base.adapter}", this run is on "${adapter}"`);
+if (base) log(`bench:check: every row's kernels A/B against those saved from ${base.commit} on ${base.date}; floor ${floor.toFixed(2)}`);
+
 const selected = args.names.filter((n) => n !== 'peak');
 const rows: BenchRow[] = [...peakRows, ...await measureRounds(args.rounds, selected.length ? selected : Object.keys(SUITES))];
 
-// bench:check's second look: a row whose median score fell below the floor is measured again,
-// alone, in CONFIRM_ROUNDS fresh rounds, and only the median of those decides. A row that is
-// really slower falls below the floor in both looks; one that a burst of load pushed down in
-// the first rarely does again (the chance of a false alarm is the product of the two looks').
-const base = args.check && existsSync(BASELINE) ? JSON.parse(readFileSync(BASELINE, 'utf8')) as Baseline : null;
-const floorOf = (r: BenchRow) => (base && base.scores[r.name] !== undefined ? base.scores[r.name]! * (1 - base.margin) : undefined);
-const suspects = rows.filter((r) => r.score !== undefined && r.score < (floorOf(r) ?? -Infinity));
+// bench:check's second look: a row whose median A/B ratio fell below the floor is measured again,
+// alone, in CONFIRM_ROUNDS fresh rounds, and only the median of those decides: a burst of load
+// that split one round's pairs rarely splits them again.
+const suspects = rows.filter((r) => r.ab !== undefined && r.ab < floor);
 const firstLook = new Map<string, BenchRow>();
 if (suspects.length) {
   log(
@@ -281,70 +301,70 @@ const finalRefs = `peak ${refs.peakGflops.toFixed(1)} GFLOP/s, copy ${refs.copyG
 peakForPct = refs.peakGflops;
 log(`references (best of start and end): ${finalRefs}`);
 log('');
-log("| kernel | time (ms) | rate | % of peak | score | rounds' scores |");
-for (const r of rows) {
-  const rounds = r.roundScores ? `${r.roundScores.map((x) => x.toPrecision(3)).join(' ')} (±${(100 * roundSpread(r)).toFixed(1)} %)` : '';
-  log(`| ${r.name} | ${(r.seconds * 1e3).toFixed(3)} | ${rate(r)} | ${pctPeak(r)} | ${scoreText(r)} | ${rounds} |`);
+const rounds = (xs: readonly number[] | undefined, mid: number | undefined) =>
+  xs && xs.length > 1 ? `${xs.map((x) => x.toPrecision(3)).join(' ')} (±${(100 * spreadOf(xs, mid)).toFixed(1)} %)` : '';
+if (!args.check) log("| kernel | time (ms) | rate | % of peak | score | rounds' scores |");
+for (const r of args.check ? [] : rows) {
+  log(`| ${r.name} | ${(r.seconds * 1e3).toFixed(3)} | ${rate(r)} | ${pctPeak(r)} | ${scoreText(r)} | ${rounds(r.roundScores, r.score)} |`);
 }
 
 if (args.save) {
   const scores: Record<string, number> = {};
   for (const r of rows) if (r.score !== undefined) scores[r.name] = Number(r.score.toPrecision(4));
-  const found = existsSync(BASELINE) ? JSON.parse(readFileSync(BASELINE, 'utf8')) as Baseline : null;
-  const old = found?.adapter === adapter ? found : null; // another adapter's saves say nothing about this one
-  // each row's past saves (a baseline written before `saves` existed counts as one), this one appended;
-  // a partial run (named suites) keeps the other suites' saves as they were
-  const saves: Record<string, number[]> = {};
-  for (const [name, score] of Object.entries(old?.scores ?? {})) saves[name] = old?.saves?.[name] ?? [score];
-  if (!selected.length) { for (const name of Object.keys(saves)) if (!(name in scores)) delete saves[name]; }
-  for (const [name, score] of Object.entries(scores)) saves[name] = [...(saves[name] ?? []), score].slice(-SAVES_KEPT);
-  const merged = Object.fromEntries(Object.entries(saves).map(([name, xs]) => [name, Number(median(xs).toPrecision(4))]));
-  const baseline: Baseline = { adapter, date: new Date().toISOString().slice(0, 10), margin: MARGIN, scores: merged, saves };
-  writeFileSync(BASELINE, JSON.stringify(baseline, null, 2) + '\n');
+  // a partial run (named suites) keeps the other rows' kernels as they were saved, on this adapter
+  const found = existsSync(BASELINE) ? JSON.parse(readFileSync(BASELINE, 'utf8')) as Partial<Baseline> : null;
+  const kept = found?.adapter === adapter && selected.length && found.kernels ? found.kernels : { sources: {}, rows: {} };
+  const kernels: CapturedKernels = { sources: { ...kept.sources, ...guard.saved.sources }, rows: { ...kept.rows, ...guard.saved.rows } };
+  const used = new Set(Object.values(kernels.rows).flatMap((c) => c.launches.map((l) => l.source)));
+  for (const key of Object.keys(kernels.sources)) if (!used.has(key)) delete kernels.sources[key];
+  const baseline: Baseline = { adapter, date: new Date().toISOString().slice(0, 10), commit: commitOfTree(), margin: MARGIN,
+    scores: { ...(selected.length && found?.adapter === adapter ? found.scores : {}), ...scores }, kernels };
+  writeFileSync(BASELINE, JSON.stringify(baseline, null, 1) + '\n');
   writeFileSync(RESULTS, keepWrittenSections(existsSync(RESULTS) ? readFileSync(RESULTS, 'utf8') : '', resultsMarkdown(adapter, rows, finalRefs)));
-  const depths = Object.values(saves).map((xs) => xs.length);
-  const depth = Math.min(...depths) === Math.max(...depths) ? `${depths[0]}` : `${Math.min(...depths)}–${Math.max(...depths)}`;
-  log(`saved ${Object.keys(scores).length} scores to ${BASELINE} (each row the median of its last ${depth} saves) and the table to ${RESULTS}`);
+  log(`saved the kernels of ${Object.keys(guard.saved.rows).length} rows (${Object.keys(kernels.sources).length} distinct WGSL sources in all) ` +
+    `and ${Object.keys(scores).length} scores to ${BASELINE}, the table to ${RESULTS}`);
 }
 
 if (args.check) {
-  if (!base) {
-    console.error(`bench:check: no ${BASELINE}; run \`npm run bench -- --save\` first`);
-    process.exit(1);
-  }
-  if (base.adapter !== adapter) log(`note: the baseline was taken on "${base.adapter}", this run is on "${adapter}"`);
+  const abRounds = (r: BenchRow) => r.abPairs?.map(median);
+  const pairCount = (r: BenchRow) => r.abPairs?.flat().length ?? 0;
   const failures: string[] = [];
-  let worst: { name: string; ratio: number; } | null = null, widest: { name: string; spread: number; } | null = null;
+  let worst: { name: string; ab: number; } | null = null;
   for (const r of rows) {
-    const b = base.scores[r.name];
-    if (r.score === undefined || b === undefined) continue;
-    const floor = b * (1 - base.margin);
-    const verdict = r.score < floor ? 'REGRESSED' : 'ok';
-    const ratio = r.score / b, spread = roundSpread(r);
-    if (!worst || ratio < worst.ratio) worst = { name: r.name, ratio };
-    if (!widest || spread > widest.spread) widest = { name: r.name, spread };
+    if (r.ab === undefined) continue;
+    const verdict = r.ab < floor ? 'REGRESSED' : 'ok';
+    if (!worst || r.ab < worst.ab) worst = { name: r.name, ab: r.ab };
     const first = firstLook.get(r.name);
-    const rounds = (r.roundScores ? `  rounds ${r.roundScores.map((x) => x.toPrecision(3)).join(' ')} (±${(100 * spread).toFixed(1)} %)` : '') +
-      (first
-        ? `; first look ${first.score!.toPrecision(3)}${
-          first.roundScores ? ` (rounds ${first.roundScores.map((x) => x.toPrecision(3)).join(' ')})` : ''
-        }`
-        : '');
-    log(`  ${verdict.padEnd(9)} ${r.name.padEnd(40)} score ${r.score.toPrecision(3).padStart(7)}  baseline ${b.toPrecision(3).padStart(7)}  ` +
-      `${(ratio * 100).toFixed(1).padStart(5)} % of it  floor ${floor.toPrecision(3)}${rounds}`);
-    if (r.score < floor) {
-      failures.push(`${r.name}: ${r.score.toPrecision(3)} < ${floor.toPrecision(3)} (baseline ${b}, margin ${base.margin * 100} %)`);
+    log(`  ${verdict.padEnd(9)} ${r.name.padEnd(44)} A/B ${r.ab.toFixed(3)} of ${pairCount(r)} pairs; rounds ${rounds(abRounds(r), r.ab)}` +
+      (first ? `; first look ${first.ab!.toFixed(3)} (rounds ${rounds(abRounds(first), first.ab)})` : ''));
+    if (r.ab < floor) {
+      failures.push(
+        `${r.name}: A/B ${r.ab.toFixed(3)} < ${floor.toFixed(2)} (today's kernels ${((1 / r.ab - 1) * 100).toFixed(0)} % slower than ${
+          base!.commit
+        }'s)`,
+      );
     }
   }
-  if (worst) log(`  lowest score / baseline: ${(100 * worst.ratio).toFixed(1)} % (${worst.name}); floor ${(100 * (1 - base.margin)).toFixed(0)} %`);
-  if (widest?.spread) log(`  widest round-to-round spread: ±${(100 * widest.spread).toFixed(1)} % (${widest.name})`);
-  const missing = Object.keys(base.scores).filter((k) =>
+  if (worst) log(`  lowest A/B: ${worst.ab.toFixed(3)} (${worst.name}); floor ${floor.toFixed(2)}`);
+  const unsaved = rows.filter((r) => r.score !== undefined && r.suite !== 'peak' && r.ab === undefined).map((r) => r.name);
+  if (unsaved.length) log(`  no saved kernels (new rows; \`npm run bench -- --save\` adds them): ${unsaved.join(', ')}`);
+  const missing = Object.keys(base!.kernels!.rows).filter((k) =>
     !rows.some((r) => r.name === k) && (!selected.length || selected.some((s) => k.startsWith(s)))
   );
-  if (missing.length) log(`  not measured this run: ${missing.join(', ')}`);
+  if (missing.length) log(`  saved but not measured this run: ${missing.join(', ')}`);
   if (failures.length) {
     console.error(`bench:check: ${failures.length} regression(s):\n  ${failures.join('\n  ')}`);
     process.exit(1);
   }
-  log(`bench:check: no score fell more than ${base.margin * 100} % below the baseline`);
+  log(`bench:check: no row's kernels are more than ${(margin * 100).toFixed(0)} % slower than ${base!.commit}'s`);
+}
+
+/** HEAD's short commit, `+dirty` when tracked files differ from it; `unknown` outside a git checkout. */
+function commitOfTree(): string {
+  try {
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: here('..'), encoding: 'utf8' }).trim();
+    return git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? '+dirty' : '');
+  } catch {
+    return 'unknown';
+  }
 }

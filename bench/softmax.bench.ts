@@ -4,7 +4,7 @@
 // unless a row stays in cache. The backward, dx = y ⊙ (g − Σ g·y), moves y, g and dx at least
 // (reads each twice).
 import { softmaxBackwardRows, softmaxRows } from '../kernels/index.ts';
-import { filled, injectSlowdown, timeAgainst, wanted, type BenchContext, type BenchRow } from './common.ts';
+import { filled, timeRow, wanted, type BenchContext, type BenchRow } from './common.ts';
 
 export const SOFTMAX_SHAPES: readonly [number, number][] = [[4704, 196], [4728, 197]];
 
@@ -15,8 +15,8 @@ export async function benchSoftmax(ctx: BenchContext): Promise<BenchRow[]> {
     const name = `softmax ${R}×${C}`;
     if (!wanted(ctx, name)) continue;
     const x = filled(backend, R * C), y = backend.alloc(R * C, 'f32');
-    const { seconds: t, refRate } = await timeAgainst(backend, injectSlowdown(name, () =>
-      backend.run(softmaxRows({ rows: R, cols: C, offset: 0 }), [x, y])), ctx.refKernels.copy, samples);
+    const { seconds: t, refRate } = await timeRow(backend, name, () => backend.run(softmaxRows({ rows: R, cols: C, offset: 0 }), [x, y]),
+      ctx.refKernels.copy, samples);
     backend.release(x);
     backend.release(y);
     const gbs = 2 * 4 * R * C / t / 1e9;
@@ -27,8 +27,8 @@ export async function benchSoftmax(ctx: BenchContext): Promise<BenchRow[]> {
   const name = `softmax backward ${R}×${C}`;
   if (!wanted(ctx, name)) return rows;
   const y = filled(backend, R * C), g = filled(backend, R * C), dx = backend.alloc(R * C, 'f32');
-  const { seconds: t, refRate } = await timeAgainst(backend,
-    injectSlowdown(name, () => backend.run(softmaxBackwardRows({ rows: R, cols: C }), [y, g, dx])), ctx.refKernels.copy, samples);
+  const { seconds: t, refRate } = await timeRow(backend, name, () => backend.run(softmaxBackwardRows({ rows: R, cols: C }), [y, g, dx]),
+    ctx.refKernels.copy, samples);
   for (const s of [y, g, dx]) backend.release(s);
   const gbs = 3 * 4 * R * C / t / 1e9;
   rows.push({ suite: 'softmax', name, seconds: t, gbs, ref: 'copy', refRate });

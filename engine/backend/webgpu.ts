@@ -361,6 +361,11 @@ export class WebGPUBackend implements Backend {
     | { names: string[]; set: GPUQuerySet | null; reads: Promise<void>[]; totals: Map<string, { count: number; ms: number; }>; }
     | null = null;
 
+  /** Whether startProfile can work: the device has `timestamp-query`. */
+  get hasTimestamps(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
   /** Start collecting GPU time per kernel (needs the adapter's `timestamp-query`). */
   startProfile(): void {
     if (!this.device.features.has('timestamp-query')) throw new DeviceError('profile', 'this adapter has no timestamp-query feature');
