@@ -274,7 +274,11 @@ async function checkRow(backend: Backend, name: string, body: () => void): Promi
   mine.dispose();
   theirs.dispose();
   guard.ratios.set(name, pairs);
-  guard.log(`  ${name.padEnd(44)} A/B ${median(pairs).toFixed(3)} (median of ${pairs.length} pairs)`);
+  // the same source keys in the same order: today's WGSL is the saved WGSL, launch for launch
+  const same = today.capture.launches.map((l) => l.source).join() === base.launches.map((l) => l.source).join();
+  guard.log(
+    `  ${name.padEnd(44)} A/B ${median(pairs).toFixed(3)} (median of ${pairs.length} pairs; ${same ? 'same WGSL as saved' : 'WGSL changed'})`,
+  );
 }
 
 export const fmtShape = (dims: readonly number[]) => dims.join('×');

@@ -1,7 +1,7 @@
 // attention launchers (see attention.wgsl.ts) and their float64 twins, which the CPU reference
 // backend runs in place of the WGSL. Pure: numbers in, text and layout out.
 import { attentionBackwardDkvWgsl, attentionBackwardDqWgsl, attentionForwardWgsl } from './attention.wgsl.ts';
-import { need, type FloatStorage, type KernelSource, type Launch } from './kernel-source.ts';
+import { cached, need, type FloatStorage, type KernelSource, type Launch } from './kernel-source.ts';
 
 export interface AttentionShape {
   heads: number; // product of the leading dims (B·H)
@@ -75,15 +75,12 @@ function source(kind: 'fwd' | 'dq' | 'dkv', dh: number, o: AttentionOptions, dty
   const tile = o.tile ?? DEFAULT_ATTENTION_TILE;
   const sg = (o.subgroupSize ?? 0) >= 8;
   const name = `attention_${kind}_d${dh}${kind === 'fwd' ? `_tk${tile.tk}` : ''}${sg ? '_sg' : ''}${dtype === 'f16' ? '_f16' : ''}`;
-  let wgsl = texts.get(name);
-  if (!wgsl) {
-    wgsl = kind === 'fwd' ?
+  const wgsl = cached(texts, name, () =>
+    kind === 'fwd' ?
       attentionForwardWgsl(dh / 4, tile.tk, sg, dtype)
-      : kind === 'dq'
-      ? attentionBackwardDqWgsl(dh / 4, sg, dtype)
-      : attentionBackwardDkvWgsl(dh / 4, sg, dtype);
-    texts.set(name, wgsl);
-  }
+      : kind === 'dq' ?
+      attentionBackwardDqWgsl(dh / 4, sg, dtype)
+      : attentionBackwardDkvWgsl(dh / 4, sg, dtype));
   // the subgroup kernels need whole octets: workgroups of a multiple of 8 invocations
   return { name, wgsl, overrides: { WG: sg ? Math.ceil(tile.wg / 8) * 8 : tile.wg } };
 }

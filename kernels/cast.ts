@@ -1,7 +1,7 @@
 // cast: out[i] = x[offset + i] converted between float storage types (f32 ↔ f16) over a dense
 // range, and its f64 twin (a copy: the CPU backend rounds f16 storages after every kernel). Conversion to f16 rounds to nearest even; magnitudes that round past 65504 (≥ 65520)
 // become ±Infinity explicitly, since WGSL leaves out-of-range conversions to the implementation.
-import { grid, LINEAR_ID, MAIN_1D, need, type FloatStorage, type Kernel, type KernelSource } from './kernel-source.ts';
+import { cached, grid, LINEAR_ID, MAIN_1D, need, type FloatStorage, type Kernel, type KernelSource } from './kernel-source.ts';
 
 const WG = 64;
 const castWgsl = (from: FloatStorage, to: FloatStorage) =>
@@ -35,11 +35,7 @@ export function cast(p: { n: number; offset: number; from: FloatStorage; to: Flo
     launches() {
       need('cast', p.n > 0 && p.n < 2 ** 31, `${p.n} elements: must be non-empty and fewer than 2^31`);
       const key = `cast_${p.from}_${p.to}`;
-      let source = sources.get(key);
-      if (!source) {
-        source = { name: key, wgsl: castWgsl(p.from, p.to), overrides: { WG } };
-        sources.set(key, source);
-      }
+      const source = cached(sources, key, () => ({ name: key, wgsl: castWgsl(p.from, p.to), overrides: { WG } }));
       const [x, y] = grid(p.n, WG);
       return [{ source, uniforms: new Uint32Array([p.n, p.offset, 0x7c007c00, 0]).buffer, workgroups: [x, y, 1], bindings: [0, 1] }];
     },

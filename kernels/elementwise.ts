@@ -1,7 +1,7 @@
 // elementwise launcher: op codes, dim merging and the uniform block for ELEMENTWISE_WGSL; the
 // kernel over strided operands and its f64 twin (the table's `ref`s).
 import { ELEMENTWISE_F16_VEC4_WGSL, ELEMENTWISE_F16_WGSL, ELEMENTWISE_VEC4_WGSL, ELEMENTWISE_WGSL } from './elementwise.wgsl.ts';
-import { grid, MAX_RANK, need, type Kernel, type KernelSource, type Launch } from './kernel-source.ts';
+import { cached, grid, MAX_RANK, need, type Kernel, type KernelSource, type Launch } from './kernel-source.ts';
 import { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp } from './elementwise-ops.ts';
 
 export { ELEMENTWISE, ELEMENTWISE_OPS, type ElementwiseOp, type ElementwiseOfArity, type GradFns, type Operand } from './elementwise-ops.ts';
@@ -21,12 +21,7 @@ function sourceFor(op: ElementwiseOp, f16: boolean, vec4: boolean): KernelSource
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc widens the template to string without it
   const text = `${f16 ? 'f16' : 'f32'}${vec4 ? '_v4' : ''}` as keyof typeof TEXTS;
   const key = `${op}_${text}`;
-  let s = sources.get(key);
-  if (!s) {
-    s = { name: `elementwise_${key}`, wgsl: TEXTS[text], overrides: { WG, OP: ELEMENTWISE_OPS[op] } };
-    sources.set(key, s);
-  }
-  return s;
+  return cached(sources, key, () => ({ name: `elementwise_${key}`, wgsl: TEXTS[text], overrides: { WG, OP: ELEMENTWISE_OPS[op] } }));
 }
 
 /**

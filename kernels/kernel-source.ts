@@ -10,6 +10,19 @@ export interface KernelSource {
   readonly overrides: Readonly<Record<string, number>>;
 }
 
+/**
+ * `cache`'s value for `key`, built by `build` the first time: kernel texts are pure functions of
+ * their parameters, and building one per launch would cost more than the launch's host work.
+ */
+export function cached<T>(cache: Map<string, T>, key: string, build: () => T): T {
+  let v = cache.get(key);
+  if (v === undefined) {
+    v = build();
+    cache.set(key, v);
+  }
+  return v;
+}
+
 /** Workgroups along x and y for `n` invocations: WebGPU caps each dimension at 65535. */
 export function grid(n: number, workgroupSize: number, maxPerDim = 65535): [number, number] {
   const groups = Math.max(1, Math.ceil(n / workgroupSize));

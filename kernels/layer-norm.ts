@@ -1,7 +1,7 @@
 // layer-norm launchers (see layer-norm.wgsl.ts) and their float64 twins, which the CPU
 // reference backend runs in place of the WGSL. Pure: numbers in, text and layout out.
 import { layerNormBackwardColumnsWgsl, layerNormBackwardDxWgsl, layerNormForwardWgsl } from './layer-norm.wgsl.ts';
-import { grid, need, type FloatStorage, type KernelSource, type Launch } from './kernel-source.ts';
+import { cached, grid, need, type FloatStorage, type KernelSource, type Launch } from './kernel-source.ts';
 
 export interface LayerNormShape {
   rows: number;
@@ -17,12 +17,8 @@ export const LAYER_NORM_ROWS_PER_PART = 64;
 const texts = new Map<string, string>();
 function source(kind: 'fwd' | 'dx' | 'cols', vec4: boolean, dtype: FloatStorage, overrides: Record<string, number>): KernelSource {
   const key = `${kind}${vec4 ? '_v4' : ''}${dtype === 'f16' ? '_f16' : ''}`;
-  let wgsl = texts.get(key);
-  if (!wgsl) {
-    const make = kind === 'fwd' ? layerNormForwardWgsl : kind === 'dx' ? layerNormBackwardDxWgsl : layerNormBackwardColumnsWgsl;
-    wgsl = make(vec4, dtype);
-    texts.set(key, wgsl);
-  }
+  const make = kind === 'fwd' ? layerNormForwardWgsl : kind === 'dx' ? layerNormBackwardDxWgsl : layerNormBackwardColumnsWgsl;
+  const wgsl = cached(texts, key, () => make(vec4, dtype));
   return { name: `layer_norm_${key}`, wgsl, overrides: { WG, ...overrides } };
 }
 

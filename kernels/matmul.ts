@@ -11,7 +11,7 @@
 // the epilogue's (bias, residual, pre) that are present.
 import { epilogueKey, matmulScalarWgsl, matmulSubgroupWgsl, NO_EPILOGUE, type MatmulEpilogue, type SubgroupTile } from './matmul.wgsl.ts';
 import { MATMUL_TILES, type AdapterTiles } from './matmul-tiles.ts';
-import { need, type FloatStorage, type Kernel, type Launch } from './kernel-source.ts';
+import { cached, need, type FloatStorage, type Kernel, type Launch } from './kernel-source.ts';
 import { ELEMENTWISE } from './elementwise-ops.ts';
 
 /** The shape of a batched C[batch, M, N] = op(A)·op(B) (op: an optional transpose). */
@@ -60,15 +60,6 @@ export const SUBGROUP_TILES: readonly SubgroupTile[] = [
   { tm: 16, tn4: 2 },
 ];
 const sources = new Map<string, string>();
-
-function cached(key: string, build: () => string): string {
-  let wgsl = sources.get(key);
-  if (!wgsl) {
-    wgsl = build();
-    sources.set(key, wgsl);
-  }
-  return wgsl;
-}
 
 /** Which operands the subgroup kernel may bind as vec4 for these parameters. */
 export function vec4Operands(p: MatmulParams): { a: boolean; b: boolean; } {
@@ -130,7 +121,7 @@ export function matmul(p: MatmulParams): Launch {
     const gx = Math.ceil(blocksN / octN), gy = Math.ceil(blocksM / octM);
     need('matmul', gx <= 65535 && gy <= 65535, `output [${p.M}, ${p.N}] needs ${gy}×${gx} workgroups, over the 65535 limit`);
     const variant = `${t.tm}x${32 * t.tn4}_${a ? 'a4' : 'a1'}${b ? 'b4' : 'b1'}`;
-    const wgsl = cached(`sg_${variant}${tkey}`, () => matmulSubgroupWgsl(t, a, b, epi, dtype));
+    const wgsl = cached(sources, `sg_${variant}${tkey}`, () => matmulSubgroupWgsl(t, a, b, epi, dtype));
     return {
       source: { name: `matmul_sg_${variant}${flags}`, wgsl, overrides: { ...overrides, OCT_M: octM, OCT_N: octN } },
       uniforms: u.buffer,
@@ -142,7 +133,7 @@ export function matmul(p: MatmulParams): Launch {
   const gx = Math.ceil(p.N / (t.tn * t.wgx)), gy = Math.ceil(p.M / (t.tm * t.wgy));
   need('matmul', gx <= 65535 && gy <= 65535, `output [${p.M}, ${p.N}] needs ${gy}×${gx} workgroups, over the 65535 limit; use a larger tile`);
   const key = `${t.tm}x${t.tn}`;
-  const wgsl = cached(`${key}${tkey}`, () => matmulScalarWgsl(t.tm, t.tn, epi, dtype));
+  const wgsl = cached(sources, `${key}${tkey}`, () => matmulScalarWgsl(t.tm, t.tn, epi, dtype));
   return {
     source: { name: `matmul_${key}${flags}`, wgsl, overrides: { ...overrides, WGX: t.wgx, WGY: t.wgy } },
     uniforms: u.buffer,

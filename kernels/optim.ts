@@ -1,7 +1,7 @@
 // optim launchers (see optim.wgsl.ts) and their float64 twins, which compute exactly what the
 // composed versions compute on the CPU reference backend, in the same order.
 import { adamwWgsl, emaWgsl, nonFiniteWgsl } from './optim.wgsl.ts';
-import { grid, need, type KernelSource, type Launch } from './kernel-source.ts';
+import { cached, grid, need, type KernelSource, type Launch } from './kernel-source.ts';
 
 /** One tensor's AdamW step; `step` is t, its step count including this one (t ≥ 1). */
 export interface AdamwSegment {
@@ -26,12 +26,7 @@ const sources = new Map<string, KernelSource>();
 const WGSL = { adamw: adamwWgsl, ema: emaWgsl, nonFinite: nonFiniteWgsl };
 function source(kind: keyof typeof WGSL, K: number): KernelSource {
   const name = `${kind}_x${K}`;
-  let s = sources.get(name);
-  if (!s) {
-    s = { name, wgsl: WGSL[kind](K), overrides: { WG } };
-    sources.set(name, s);
-  }
-  return s;
+  return cached(sources, name, () => ({ name, wgsl: WGSL[kind](K), overrides: { WG } }));
 }
 
 /** Segment starts (multiples of WG, so no workgroup straddles two tensors) and the invocations in all. */

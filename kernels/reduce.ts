@@ -1,7 +1,7 @@
 // reduce: plans a middle-axis reduction as one or two launches of REDUCE_WGSL; the kernel and its
 // f64 twin.
 import { reduceWgsl } from './reduce.wgsl.ts';
-import { grid, type FloatStorage, type Kernel, type KernelSource } from './kernel-source.ts';
+import { cached, grid, type FloatStorage, type Kernel, type KernelSource } from './kernel-source.ts';
 
 /** The reductions the reduce kernel implements. */
 export type ReduceOp = 'sum' | 'max';
@@ -9,12 +9,7 @@ const WG = 64;
 const sources = new Map<string, KernelSource>();
 function sourceFor(op: ReduceOp, x: FloatStorage, o: FloatStorage): KernelSource {
   const key = `reduce_${op}${x === 'f32' && o === 'f32' ? '' : `_${x}_${o}`}`;
-  let s = sources.get(key);
-  if (!s) {
-    s = { name: key, wgsl: reduceWgsl(x, o), overrides: { WG, OP: op === 'sum' ? 0 : 1 } };
-    sources.set(key, s);
-  }
-  return s;
+  return cached(sources, key, () => ({ name: key, wgsl: reduceWgsl(x, o), overrides: { WG, OP: op === 'sum' ? 0 : 1 } }));
 }
 
 /** A reduction of x[outer, len, inner] over `len`. */

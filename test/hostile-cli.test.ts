@@ -25,6 +25,14 @@ const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const t = suite('ijepa CLI, hostile inputs');
 t.after(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** A checkpoint's header and its tensors as f32 arrays, to edit and write back (encodeSafetensors). */
+function checkpointTensors(src: string) {
+  const f = decodeSafetensors(readFileSync(src), src);
+  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array; }> = {};
+  for (const [k, x] of f.tensors) tensors[k] = { dtype: 'F32', shape: x.shape, data: x.toFloat32() };
+  return { f, tensors };
+}
+
 t('a step whose update goes non-finite is never saved; no "step 0" when nothing was saved', async () => {
   // lr 1 with wd 10 blows the weights up within a few steps (the issue's repro, shortened)
   const out = join(tmp, 'nan');
@@ -43,9 +51,7 @@ t('eval and export refuse a checkpoint with non-finite weights, naming the file'
   const out = join(tmp, 'ok');
   assert.is(run(['train', ...micro, '--steps', '1', '--out', out]).status, 0);
   const src = join(out, 'ckpt-0000001.safetensors');
-  const f = decodeSafetensors(readFileSync(src), src);
-  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array; }> = {};
-  for (const [k, x] of f.tensors) tensors[k] = { dtype: 'F32', shape: x.shape, data: x.toFloat32() };
+  const { f, tensors } = checkpointTensors(src);
   const first = Object.keys(tensors).find((k) => k.startsWith('encoder/'))!;
   tensors[first]!.data[0] = NaN;
   const bad = join(tmp, 'poisoned.safetensors');
@@ -249,9 +255,7 @@ t('errors name the field, never "undefined" or a dump: a 1 MB string in --config
   const runDir = join(tmp, 'no-preset');
   assert.is(run(['train', ...micro, '--steps', '1', '--out', runDir]).status, 0);
   const src = join(runDir, 'ckpt-0000001.safetensors');
-  const f = decodeSafetensors(readFileSync(src), src);
-  const tensors: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array; }> = {};
-  for (const [k, x] of f.tensors) tensors[k] = { dtype: 'F32', shape: x.shape, data: x.toFloat32() };
+  const { f, tensors } = checkpointTensors(src);
   const { preset: _, ...config } = JSON.parse(f.metadata.config!) as Record<string, unknown>;
   const bad = join(tmp, 'no-preset.safetensors');
   writeFileSync(bad, encodeSafetensors(tensors, { ...f.metadata, config: JSON.stringify(config) }));

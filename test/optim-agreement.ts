@@ -26,13 +26,7 @@ export async function optimizerRun(): Promise<Float32Array> {
       emaUpdate(targets, params, 0.9);
     }
     const parts = await Promise.all(out.map((t) => t.data()));
-    const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      all.set(p, o);
-      o += p.length;
-    }
-    return all;
+    return Float32Array.from(parts.flatMap((p) => Array.from(p)));
   } finally {
     opt.dispose();
     for (const t of out) t.dispose();

@@ -13,7 +13,7 @@
 // fractional epoch count, and the data (the official loader reads {root_path}/{image_folder}/train/).
 import type { Preset } from '../index.ts';
 
-/** The keys src/train.py reads, by section, in the official configs' order. */
+/** The keys facebookresearch/ijepa's src/train.py reads (commit 52c1ae95), by section, in the official configs' order. */
 export const OFFICIAL_CONFIG_KEYS = {
   meta: ['use_bfloat16', 'model_name', 'load_checkpoint', 'read_checkpoint', 'copy_data', 'pred_depth', 'pred_emb_dim'],
   data: ['use_gaussian_blur', 'use_horizontal_flip', 'use_color_distortion', 'color_jitter_strength', 'batch_size', 'pin_mem', 'num_workers',

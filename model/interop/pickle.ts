@@ -131,6 +131,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
     if (v > BigInt(bytes.length)) fail(`length ${v} exceeds the pickle`);
     return Number(v);
   };
+  /** A 4-byte signed length (LONG4, BINSTRING): negative is a corrupt pickle. */
+  const length4 = (opcode: string) => {
+    const n = i32();
+    if (n < 0) fail(`negative ${opcode} length`);
+    return n;
+  };
   const take = (n: number) => {
     need(n);
     const b = bytes.subarray(pos, pos + n);
@@ -274,18 +280,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
       case 0x8a:
         stack.push(int(take(u8())));
         break; // LONG1
-      case 0x8b: {
-        const n = i32();
-        if (n < 0) fail('negative LONG4 length');
-        stack.push(int(take(n)));
+      case 0x8b:
+        stack.push(int(take(length4('LONG4'))));
+        break; // LONG4
+      case 0x47:
+        stack.push(next(8, (at) => view.getFloat64(at, false)));
         break;
-      }
-      case 0x47: {
-        need(8);
-        stack.push(view.getFloat64(pos, false));
-        pos += 8;
-        break;
-      }
       // strings and bytes
       // BINFLOAT 'G' (big-endian)
       case 0x58:
@@ -297,12 +297,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions): PyValue {
       case 0x8d:
         stack.push(utf8(take(u64())));
         break; // BINUNICODE8
-      case 0x54: {
-        const n = i32();
-        if (n < 0) fail('negative BINSTRING length');
-        stack.push(latin1.decode(take(n)));
-        break;
-      }
+      case 0x54:
+        stack.push(latin1.decode(take(length4('BINSTRING'))));
+        break; // BINSTRING 'T'
       case 0x55:
         stack.push(latin1.decode(take(u8())));
         break; // SHORT_BINSTRING 'U'
