@@ -8,7 +8,7 @@ import { listCheckpoints, makeDirs } from '../node.ts';
 import { exportCheckpoint, type ExportFormat } from '../interop/index.ts';
 import { command, OptionError, type OptionTable } from './options.ts';
 
-export const EXPORT_OPTIONS: OptionTable = {
+export const EXPORT_OPTIONS = {
   run: { type: 'string', help: 'run directory: export its newest checkpoint (and average the loss from its log.jsonl)' },
   checkpoint: { type: 'string', help: 'checkpoint file to export (instead of --run)' },
   to: { type: 'string', help: 'output format: official .pth.tar, official-name safetensors, or Hugging Face IJepaModel safetensors',
@@ -16,7 +16,7 @@ export const EXPORT_OPTIONS: OptionTable = {
   out: { type: 'string', help: 'file to write' },
   net: { type: 'string', help: 'which net (safetensors: all nets prefixed by name, or one with bare names; hf: an encoder)',
     choices: ['all', 'encoder', 'predictor', 'target_encoder'], defaultText: 'all (safetensors), encoder (hf)' },
-};
+} satisfies OptionTable;
 
 const SUMMARY = 'Export a checkpoint as an official I-JEPA .pth.tar or as safetensors.';
 const USAGE = 'ijepa export --run DIR|--checkpoint FILE --to pth|safetensors|hf --out FILE [--net NAME]';
@@ -26,7 +26,7 @@ export const exportCommand = command({ name: 'export', summary: SUMMARY, options
     if ((v.run === undefined) === (v.checkpoint === undefined)) {
       throw new OptionError("give exactly one of --run DIR and --checkpoint FILE; see 'ijepa export --help'");
     }
-    for (const k of ['to', 'out']) if (v[k] === undefined) throw new OptionError(`--${k} is required; see 'ijepa export --help'`);
+    for (const k of ['to', 'out'] as const) if (v[k] === undefined) throw new OptionError(`--${k} is required; see 'ijepa export --help'`);
     if (v.to === 'pth' && v.net !== undefined) throw new OptionError('--net: a .pth.tar always holds every net, as the official code saves it');
     let checkpoint: string;
     if (v.run !== undefined) {

@@ -14,7 +14,7 @@ import { command, OptionError, type OptionTable } from './options.ts';
 
 const FROM_PRESET = 'from the preset';
 
-export const IMPORT_OPTIONS: OptionTable = {
+export const IMPORT_OPTIONS = {
   from: { type: 'string', help: 'file to import: official .pth.tar, or safetensors (official or Hugging Face IJepaModel names)' },
   preset: { type: 'string', help: 'model shape the file must match', choices: PRESET_NAMES },
   out: { type: 'string', help: 'checkpoint to write (ijepa-webgpu train state, .safetensors)' },
@@ -27,17 +27,19 @@ export const IMPORT_OPTIONS: OptionTable = {
   'pred-depth': { ...optionRange(MODEL_FIELDS.predDepth), help: 'predictor blocks', defaultText: FROM_PRESET },
   target: { type: 'string', help: 'what the predictor regresses', default: 'features', choices: ['features', 'pixels'] },
   seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed of a fresh predictor when the file has none', default: 0 },
-};
+} satisfies OptionTable;
 
 const SUMMARY = 'Import an official I-JEPA checkpoint or safetensors file as an ijepa-webgpu checkpoint.';
 const USAGE = 'ijepa import --from FILE.pth.tar|FILE.safetensors --preset NAME --out FILE [options]';
 
 export const importCommand = command({ name: 'import', summary: SUMMARY, options: IMPORT_OPTIONS, usage: USAGE },
   async ({ values: v }): Promise<void> => {
-    for (const k of ['from', 'preset', 'out']) if (v[k] === undefined) throw new OptionError(`--${k} is required; see 'ijepa import --help'`);
+    for (const k of ['from', 'preset', 'out'] as const) {
+      if (v[k] === undefined) throw new OptionError(`--${k} is required; see 'ijepa import --help'`);
+    }
     const model: Partial<ModelConfig> = {};
-    const over: [string, keyof ModelConfig][] = [['img-size', 'imgSize'], ['patch-size', 'patchSize'], ['dim', 'dim'], ['depth', 'depth'], ['heads',
-      'heads'], ['pred-dim', 'predDim'], ['pred-depth', 'predDepth']];
+    const over: [keyof typeof IMPORT_OPTIONS, keyof ModelConfig][] = [['img-size', 'imgSize'], ['patch-size', 'patchSize'], ['dim', 'dim'], ['depth',
+      'depth'], ['heads', 'heads'], ['pred-dim', 'predDim'], ['pred-depth', 'predDepth']];
     for (const [opt, field] of over) if (v[opt] !== undefined) model[field] = Number(v[opt]);
     const base = getPreset(String(v.preset));
     const preset = Object.keys(model).length ? derivePreset(base, { name: `${base.name}+overrides`, model }) : base;

@@ -29,6 +29,11 @@ type TypeValue<T extends OptionSpec['type']> = T extends 'boolean' ? boolean : T
  */
 export type OptionValues<T extends OptionTable = OptionTable> = { [K in keyof T]: ValueOf<T[K]>; };
 
+/** The entries of `table` named in `names`: a subset of a command's options to parse on their own. */
+export function pick<T extends OptionTable, K extends keyof T & string>(table: T, names: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(names.map((k) => [k, table[k]])) as Pick<T, K>;
+}
+
 export class OptionError extends Error {
   override name = 'OptionError';
 }

@@ -21,13 +21,13 @@ import { checkpointName, listCheckpoints, loadCheckpoint, NonFiniteError, pruneC
 import { BatchLoader, fashionMnistSource, imageFolderSource, loadFashionMnist, scanImageFolder, type Batch,
   type SampleSource } from '../data/index.ts';
 import { fashionMnistSplits, folderSplits, QUICK_PROBE_BANK, QUICK_PROBE_TEST, QuickProbe } from '../eval/index.ts';
-import { command, OptionError, parseOptions, type OptionTable, type OptionValues } from './options.ts';
+import { command, OptionError, parseOptions, pick, type OptionTable, type OptionValues } from './options.ts';
 import { Progress } from './progress.ts';
 import { applyConfigFile, readConfigFile } from './config-file.ts';
 import { guardStepMemory } from './memory-guard.ts';
 import { readDataFolder } from './data-option.ts';
 
-export const TRAIN_OPTIONS: OptionTable = {
+export const TRAIN_OPTIONS = {
   preset: { type: 'string', help: 'model/recipe preset', default: 'small-recipe', choices: PRESET_NAMES },
   data: { type: 'string', help: 'folder of JPEG/PNG/WebP images (class sub-folders or flat)', defaultText: 'Fashion-MNIST train split' },
   'img-size': { ...optionRange(MODEL_FIELDS.imgSize), help: 'input side in pixels (a multiple of the patch)', defaultText: 'from the preset' },
@@ -65,7 +65,7 @@ export const TRAIN_OPTIONS: OptionTable = {
   prefetch: { type: 'integer', help: 'batches prepared ahead of the GPU', default: 2, min: 0, max: 64 },
   'max-memory': { type: 'number', help: 'GiB a step may hold (device + host); refuse a run estimated above it', min: 0.01, max: 1e6,
     defaultText: 'the host memory available now (CPU adapters share it)' },
-};
+} satisfies OptionTable;
 
 const SUMMARY = 'Pretrain I-JEPA (context encoder + predictor, EMA target encoder) on images.';
 
@@ -78,6 +78,9 @@ export interface TrainConfig extends CheckpointConfig {
 }
 
 export type RunFlags = Record<string, string | number | boolean | null>;
+/** `ijepa train`'s parsed options, typed from TRAIN_OPTIONS. */
+export type TrainValues = OptionValues<typeof TRAIN_OPTIONS>;
+type TrainOption = keyof typeof TRAIN_OPTIONS;
 
 // What a resume may change: the length (--steps, --epochs) and what only paces or paths the work.
 // Every other flag given with --resume must equal the run's: an error names it and both values.
@@ -93,7 +96,7 @@ const IN_CONFIG = new Set(['preset', 'data', 'img-size', 'batch', 'lr', 'start-l
  * The complete record of a run's flags: each option's effective value (the preset's where the
  * command line gave none). Saved in config.json and in every checkpoint's config.
  */
-export function runFlags(cfg: TrainConfig, v: OptionValues): RunFlags {
+export function runFlags(cfg: TrainConfig, v: Partial<TrainValues>): RunFlags {
   const { model, optim, mask } = cfg.preset;
   return {
     preset: cfg.preset.name,
@@ -129,7 +132,7 @@ export function runFlags(cfg: TrainConfig, v: OptionValues): RunFlags {
 }
 
 /** Refuse flags given with --resume that differ from the run's; returns the options the resume runs with. */
-function resumeOptions(cfg: TrainConfig, v: OptionValues, given: ReadonlySet<string>, ckpt: string): OptionValues {
+function resumeOptions(cfg: TrainConfig, v: TrainValues, given: ReadonlySet<string>, ckpt: string): TrainValues {
   // a checkpoint from before flags were saved: what the config holds is still checked
   const saved: RunFlags = cfg.flags ?? runFlags(cfg, { dtype: 'f32' });
   const hasFlags = cfg.flags !== undefined;
@@ -137,7 +140,8 @@ function resumeOptions(cfg: TrainConfig, v: OptionValues, given: ReadonlySet<str
     b: unknown) => (typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)) : a === b);
   for (const k of given) {
     if (RESUME_MAY_CHANGE.has(k) || (!hasFlags && !IN_CONFIG.has(k))) continue;
-    const now = k === 'data' || k === 'config' ? resolve(String(v[k])) : v[k];
+    const value = (v as Record<string, unknown>)[k]; // k is an option of this table: parseOptions set it
+    const now = k === 'data' || k === 'config' ? resolve(String(value)) : value;
     if (!same(now, saved[k])) {
       throw new OptionError(
         `--resume --${k} ${String(now)} conflicts with the run in ${dirname(ckpt)}, started with --${k} ${
@@ -147,7 +151,7 @@ function resumeOptions(cfg: TrainConfig, v: OptionValues, given: ReadonlySet<str
       );
     }
   }
-  const out: OptionValues = { ...v };
+  const out: TrainValues = { ...v };
   if (hasFlags) {
     const argv: string[] = [];
     for (const k of COME_BACK) {
@@ -157,20 +161,20 @@ function resumeOptions(cfg: TrainConfig, v: OptionValues, given: ReadonlySet<str
       else argv.push(`--${k}`, String(x));
     }
     // the saved values pass the same range checks as typed ones (a hand-edited checkpoint)
-    let back: OptionValues;
+    let back: OptionValues<Pick<typeof TRAIN_OPTIONS, (typeof COME_BACK)[number]>>;
     try {
-      back = parseOptions('train', Object.fromEntries(COME_BACK.map((k) => [k, TRAIN_OPTIONS[k]!])), argv).values;
+      back = parseOptions('train', pick(TRAIN_OPTIONS, COME_BACK), argv).values;
     } catch (e) {
       throw new Error(`load ${ckpt}: a saved flag is invalid: ${(e as Error).message}`);
     }
-    for (const k of COME_BACK) if (!given.has(k)) out[k] = back[k];
+    for (const k of COME_BACK) if (!given.has(k)) (out as Record<string, unknown>)[k] = back[k];
   }
   return out;
 }
 
 /** Apply command-line overrides on top of the preset (and config file). */
-export function resolvePreset(v: OptionValues, base: Preset): Preset {
-  const num = (k: string) => (v[k] === undefined ? undefined : Number(v[k]));
+export function resolvePreset(v: Partial<TrainValues>, base: Preset): Preset {
+  const num = (k: TrainOption) => (v[k] === undefined ? undefined : Number(v[k]));
   const model = { ...(num('img-size') !== undefined ? { imgSize: num('img-size')! } : {}) };
   const optim = {
     ...(num('batch') !== undefined ? { batch: num('batch')! } : {}),
@@ -188,7 +192,7 @@ export function resolvePreset(v: OptionValues, base: Preset): Preset {
   } catch (e) {
     // each flag passed its own range; together with the preset they break a rule that relates fields
     // (the image side a multiple of the patch, warmup within the run): a usage error naming the flags
-    const flags = ['img-size', 'batch', 'lr', 'start-lr', 'final-lr', 'wd', 'final-wd', 'ema-start', 'ema-final', 'mask-mode']
+    const flags = (['img-size', 'batch', 'lr', 'start-lr', 'final-lr', 'wd', 'final-wd', 'ema-start', 'ema-final', 'mask-mode'] as const)
       .filter((k) => v[k] !== undefined).map((k) => `--${k} ${v[k]}`);
     if (!(e instanceof RangeError) || flags.length === 0) throw e;
     throw new OptionError(`${flags.join(' ')}: ${e.message}`);
@@ -204,7 +208,7 @@ export const trainCommand = command({ name: 'train', summary: SUMMARY, options: 
       if (given.has(o) && !v.resume) throw new OptionError(`--${o} applies to --dtype f16 only`);
     }
   }
-  const out = resolve(String(v.out));
+  const out = resolve(v.out);
   await makeDirs(out).catch((e: Error) => {
     throw new OptionError(`--out: ${e.message}`);
   });
@@ -233,10 +237,10 @@ export const trainCommand = command({ name: 'train', summary: SUMMARY, options: 
     }
     // the record goes on with what this resume runs with
     cfg.flags = { ...(cfg.flags ?? runFlags(cfg, v)), steps: cfg.steps, epochs: cfg.steps / cfg.ipe };
-    for (const k of COME_BACK) cfg.flags[k] = k === 'strict' ? v[k] === true : Number(v[k]);
+    for (const k of COME_BACK) cfg.flags[k] = k === 'strict' ? v[k] === true : v[k];
   } else {
-    let base = getPreset(String(v.preset));
-    if (v.config) base = applyConfigFile(base, await readConfigFile(String(v.config)), String(v.config));
+    let base = getPreset(v.preset);
+    if (v.config) base = applyConfigFile(base, await readConfigFile(v.config), v.config);
     const preset = resolvePreset(v, base);
     // checked after the options, so their errors come first: a second run into the same folder
     // would append to its log, replace its config and mix its checkpoints with the old run's
@@ -244,8 +248,7 @@ export const trainCommand = command({ name: 'train', summary: SUMMARY, options: 
     if (existsSync(join(out, 'config.json')) || (await listCheckpoints(out)).length > 0) {
       throw new OptionError(`--out ${out} already holds a run (config.json or checkpoints); continue it with --resume, or give another --out`);
     }
-    cfg = { preset, data: v.data === undefined ? null : resolve(String(v.data)), steps: 0, ipe: 0, seed: Number(v.seed),
-      target: v.target as 'features' | 'pixels' };
+    cfg = { preset, data: v.data === undefined ? null : resolve(v.data), steps: 0, ipe: 0, seed: v.seed, target: v.target as 'features' | 'pixels' };
   }
   const { preset } = cfg;
   const B = preset.optim.batch;
@@ -288,16 +291,15 @@ export const trainCommand = command({ name: 'train', summary: SUMMARY, options: 
     cfg.ipe = ipe;
     cfg.images = source.length;
     cfg.steps = v.steps !== undefined
-      ? Number(v.steps)
-      : Math.max(1, Math.floor((v.epochs !== undefined ? Number(v.epochs) : preset.optim.epochs) * ipe));
+      ? v.steps
+      : Math.max(1, Math.floor((v.epochs !== undefined ? v.epochs : preset.optim.epochs) * ipe));
     // the schedules run over exactly cfg.steps: express the length in epochs of this data
     const epochs = cfg.steps / ipe;
-    const warmupFrac = v.warmup !== undefined ? Number(v.warmup) : preset.optim.warmupEpochs / preset.optim.epochs;
+    const warmupFrac = v.warmup !== undefined ? v.warmup : preset.optim.warmupEpochs / preset.optim.epochs;
     cfg.preset = derivePreset(preset, { optim: { epochs, warmupEpochs: warmupFrac * epochs } });
     cfg.flags = runFlags(cfg, v);
   }
-  guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : Number(v['max-memory']),
-    prefetch: Number(v.prefetch) });
+  guardStepMemory(cfg.preset, cfg.target, { limitGiB: v['max-memory'] === undefined ? undefined : v['max-memory'], prefetch: v.prefetch });
   // The schedules are fixed when the run starts (their length is the starting --steps); steps
   // past that length (a resume with a larger --steps) run at the schedules' final values.
   const sched = { ...cfg.preset.optim, ipe: cfg.ipe };
@@ -348,9 +350,9 @@ export const trainCommand = command({ name: 'train', summary: SUMMARY, options: 
   // the run's record (config, preset, every flag): written whole or not at all, as a torn one
   // would break `report`; a resume rewrites it with the flags it changed
   await writeConfigJson(join(out, 'config.json'), cfg);
-  const probeEvery = Number(v['probe-every']);
+  const probeEvery = v['probe-every'];
   const probe = probeEvery > 0 ? await prepareProbe(cfg) : null;
-  const loader = new BatchLoader(source, { batchSize: B, seed: cfg.seed, prefetch: Number(v.prefetch), start: loaderStart });
+  const loader = new BatchLoader(source, { batchSize: B, seed: cfg.seed, prefetch: v.prefetch, start: loaderStart });
 
   const checkpoint = async (at: number) => {
     const c = collator.getState();
@@ -363,7 +365,7 @@ export const trainCommand = command({ name: 'train', summary: SUMMARY, options: 
         ...(model.scaler ? { scaler: model.scaler.state() } : {}),
       },
     });
-    await pruneCheckpoints(out, Number(v.keep));
+    await pruneCheckpoints(out, v.keep);
   };
 
   // ---- 4. the loop -----------------------------------------------------------------------------
@@ -376,7 +378,7 @@ export const trainCommand = command({ name: 'train', summary: SUMMARY, options: 
   process.on('SIGINT', sigint);
   process.on('SIGTERM', sigterm);
   process.on('SIGHUP', sighup);
-  const progress = new Progress(process.stderr, Number(v['log-every']));
+  const progress = new Progress(process.stderr, v['log-every']);
   // MFU: model FLOPs (model/flops.ts) per second over the FMA peak kernel, measured once here
   const peakGflops = await measurePeakGflops(backend);
   const stepGflops = (k: MaskBatch) =>
@@ -405,7 +407,7 @@ export const trainCommand = command({ name: 'train', summary: SUMMARY, options: 
       t: number;
       scaled: AsyncStepResult | null;
     }
-    const watchEvery = Number(v['watch-every']), ckptEvery = Number(v['ckpt-every']);
+    const watchEvery = v['watch-every'], ckptEvery = v['ckpt-every'];
     const isProbeStep = (s: number) => probeEvery > 0 && (s % probeEvery === 0 || s === cfg.steps);
     // time_ms is wall time since the previous step finished: pipelined steps overlap, so a
     // step's own start-to-finish would count the overlap twice (and its sum exceed the run)
