@@ -4,7 +4,7 @@
 // class sub-folders). A usage error (an OptionError, e.g. fewer images than one batch) passes
 // through as it is.
 import { stat } from 'node:fs/promises';
-import { fsReason } from '../data/index.ts';
+import { FolderError, fsReason, ImageReadError } from '../data/index.ts';
 import { OptionError } from './options.ts';
 
 /**
@@ -21,9 +21,9 @@ export async function readDataFolder<T>(root: string, read: () => Promise<T>, wh
     return await read();
   } catch (e) {
     if (e instanceof OptionError) throw e;
-    // the readers tag their messages (image-folder:, eval:) and start with the folder they read
-    let m = (e as Error).message.replace(/^(image-folder|eval): /, '');
-    if (m.startsWith(`${root}:`) || m.startsWith(`${root} `)) m = m.slice(root.length).replace(/^:?\s*/, '');
-    throw new Error(`${flag}: ${m}`);
+    // the folder is named once, by the flag; a sub-folder of it (train/, a class) or a file in it is named too
+    if (e instanceof FolderError) throw new Error(`${flag}: ${e.folder === root ? e.reason : `${e.folder}${e.joined}${e.reason}`}`);
+    if (e instanceof ImageReadError) throw new Error(`${flag}: cannot read ${e.path}: ${e.reason}`);
+    throw new Error(`${flag}: ${(e as Error).message}`);
   }
 }

@@ -60,6 +60,19 @@ export interface ImageFolderOptions {
   concurrency?: number;
 }
 
+/**
+ * What is wrong with a folder of images (missing, unreadable, no images, none readable, no
+ * classes...): `folder` and `reason` apart, so that a caller can say which option gave the folder
+ * (model/cli/data-option.ts) without taking the message apart. The message is
+ * `TAG: FOLDER: REASON` (`TAG: FOLDER REASON` when the reason reads on from the folder, "has ...").
+ */
+export class FolderError extends Error {
+  constructor(tag: string, readonly folder: string, readonly reason: string, readonly joined: ': ' | ' ' = ': ') {
+    super(`${tag}: ${folder}${joined}${reason}`);
+    this.name = 'FolderError';
+  }
+}
+
 export class ImageReadError extends Error {
   constructor(readonly path: string, readonly reason: string) {
     super(`image-folder: cannot read ${path}: ${reason}`);
@@ -92,8 +105,8 @@ export async function scanImageFolder(root: string, opts: ImageFolderOptions = {
     }
   }
   if (found.length === 0) {
-    throw new Error(`image-folder: ${root}: no ${[...exts].join('/')} images` +
-      (classes.length > 0 ? ` in its class folders (${classes.join(', ')})` : ''));
+    throw new FolderError('image-folder', root,
+      `no ${[...exts].join('/')} images` + (classes.length > 0 ? ` in its class folders (${classes.join(', ')})` : ''));
   }
 
   const skipped: SkippedImage[] = [];
@@ -126,9 +139,8 @@ export async function scanImageFolder(root: string, opts: ImageFolderOptions = {
       }
     }
     if (entries.length === 0) {
-      throw new Error(
-        `image-folder: ${root}: none of its ${found.length} image file(s) is readable (the first, ${skipped[0]!.path}: ${skipped[0]!.reason})`,
-      );
+      throw new FolderError('image-folder', root,
+        `none of its ${found.length} image file(s) is readable (the first, ${skipped[0]!.path}: ${skipped[0]!.reason})`);
     }
   }
   return { root, classes, entries, skipped };
@@ -178,7 +190,7 @@ async function listDir(dir: string): Promise<{ files: string[]; dirs: string[]; 
   try {
     ents = await readdir(dir, { withFileTypes: true });
   } catch (e) {
-    throw new Error(`image-folder: ${dir}: ${fsReason(e as NodeJS.ErrnoException)}`);
+    throw new FolderError('image-folder', dir, fsReason(e as NodeJS.ErrnoException));
   }
   const files: string[] = [];
   const dirs: string[] = [];

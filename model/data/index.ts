@@ -7,7 +7,7 @@ export { FASHION_MNIST_DEBIAN_PACKAGE, FASHION_MNIST_DIR, FASHION_MNIST_FILES, f
   readIdx } from './fashion-mnist.ts';
 export type { FashionMnistSplit, GreyImages } from './fashion-mnist.ts';
 export { FASHION_MNIST_CLASSES, FASHION_MNIST_PADDED_MEAN, FASHION_MNIST_PADDED_STD, parseIdx } from './idx.ts';
-export { IMAGE_EXTENSIONS, ImageReadError, warnSkip, scanImageFolder, decodeShortSide, decodeRgb, fsReason } from './image-folder.ts';
+export { IMAGE_EXTENSIONS, FolderError, ImageReadError, warnSkip, scanImageFolder, decodeShortSide, decodeRgb, fsReason } from './image-folder.ts';
 export type { ImageFolderEntry, SkippedImage, ImageFolder, ImageFolderOptions, RgbBytes } from './image-folder.ts';
 export { BatchLoader, fashionMnistSource, imageFolderSource } from './loader.ts';
 export type { SampleSource, Batch, LoaderOptions, ImageFolderSourceOptions } from './loader.ts';

@@ -15,8 +15,9 @@
 
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FASHION_MNIST_CLASSES, loadFashionMnist, decodeRgb, decodeShortSide, scanImageFolder, Rng, IMAGENET_MEAN, IMAGENET_STD, SMALL_RECIPE_SIZE,
-  fromHWCBytes, normalize, resizedCrop, smallRecipeTransform, type GreyImages, type ImageFolder, type ImageFolderEntry } from '../data/index.ts';
+import { FASHION_MNIST_CLASSES, FolderError, loadFashionMnist, decodeRgb, decodeShortSide, scanImageFolder, Rng, IMAGENET_MEAN, IMAGENET_STD,
+  SMALL_RECIPE_SIZE, fromHWCBytes, normalize, resizedCrop, smallRecipeTransform, type GreyImages, type ImageFolder,
+  type ImageFolderEntry } from '../data/index.ts';
 import type { ImageBatches } from './features.ts';
 import { classBalancedSample, stratifiedSplit } from './sampling.ts';
 
@@ -116,8 +117,10 @@ async function hasSplitFolders(root: string): Promise<boolean> {
 }
 
 const needClasses = (f: ImageFolder) => {
-  if (f.classes.length === 0) throw new Error(`eval: ${f.root} has no class sub-folders; evaluation needs labels (one sub-folder per class)`);
-  if (f.classes.length < 2) throw new Error(`eval: ${f.root} has one class folder (${f.classes[0]}); classification needs at least two`);
+  if (f.classes.length === 0) {
+    throw new FolderError('eval', f.root, 'has no class sub-folders; evaluation needs labels (one sub-folder per class)', ' ');
+  }
+  if (f.classes.length < 2) throw new FolderError('eval', f.root, `has one class folder (${f.classes[0]}); classification needs at least two`, ' ');
 };
 
 export async function folderSplits(
@@ -133,7 +136,7 @@ export async function folderSplits(
     needClasses(tr);
     const byName = new Map(tr.classes.map((c, i) => [c, i]));
     const unknown = te.classes.filter((c) => !byName.has(c));
-    if (unknown.length) throw new Error(`eval: ${join(root, 'test')} has classes not in train/: ${unknown.join(', ')}`);
+    if (unknown.length) throw new FolderError('eval', join(root, 'test'), `has classes not in train/: ${unknown.join(', ')}`, ' ');
     const teEntries = te.entries.map((e) => ({ path: e.path, label: byName.get(te.classes[e.label]!)! }));
     return {
       train: folderImages(tr.entries, opts.size),
@@ -147,7 +150,7 @@ export async function folderSplits(
   needClasses(f);
   const labels = Int32Array.from(f.entries, (e) => e.label);
   const { fit, held } = stratifiedSplit(labels, 0.2, opts.seed);
-  if (held.length === 0) throw new Error(`eval: ${root} has too few images (${f.entries.length}) for an 80/20 split`);
+  if (held.length === 0) throw new FolderError('eval', root, `has too few images (${f.entries.length}) for an 80/20 split`, ' ');
   const trainEntries = Array.from(fit, (i) => f.entries[i]!), testEntries = Array.from(held, (i) => f.entries[i]!);
   return {
     train: folderImages(trainEntries, opts.size),
