@@ -4,7 +4,7 @@
 // bench's business: here only that the pairs come back as finite ratios.
 import * as assert from 'uvu/assert';
 import { abPairs, CAPTURE_CALLS, capture, Replay, SAVED, type Capture, type CapturedKernels } from '../bench/ab-guard.ts';
-import { filled, injectSlowdown } from '../bench/common.ts';
+import { filled, injectSlowdown, recordLaunch } from '../bench/common.ts';
 import type { Storage, View } from '../engine/backend/backend.ts';
 import { runElementwise } from '../engine/ops/elementwise.ts';
 import { checkLeaks, gpu, suite } from './helpers.ts';
@@ -116,6 +116,22 @@ test('abPairs gives at least 8 finite positive ratios t_saved / t_today', async 
   today.dispose();
   saved.dispose();
   release();
+});
+
+test('two kernels with the same name, overrides and text length get a pipeline each (a saved kernel beside its edit)', async () => {
+  const b = gpu();
+  const out = b.alloc(1, 'f32');
+  const text = (v: string) =>
+    `@group(0) @binding(0) var<uniform> u: vec4<u32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(1) fn main() { out[0] = ${v} + f32(u.x); }`;
+  const wrote: number[] = [];
+  for (const v of ['1.0', '2.0']) {
+    recordLaunch(b, { source: { name: 'same', wgsl: text(v), overrides: {} }, uniforms: new ArrayBuffer(16), workgroups: [1, 1, 1] }, [out]);
+    wrote.push((await b.read(out, 0, 1))[0]!);
+  }
+  assert.equal(wrote, [1, 2]);
+  b.release(out);
 });
 
 test.run();

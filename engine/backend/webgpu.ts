@@ -63,7 +63,12 @@ export class WebGPUBackend implements Backend {
   /** adapterKey() of the device, which picks its rows of the tuned matmul tiles. */
   readonly adapter: string;
   private readonly pool = new Map<number, GPUBuffer[]>();
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /**
+   * Pipelines by WGSL text, then by name and overrides. Keyed by the whole text: two kernels may
+   * share a name and a text length (an edited kernel beside its saved copy, bench/ab-guard.ts), and
+   * a Map hashes a string once per string, which the builders' text caches (kernels/) keep.
+   */
+  private readonly pipelines = new Map<string, Map<string, GPUComputePipeline>>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pending = 0;
@@ -236,8 +241,10 @@ export class WebGPUBackend implements Backend {
   // ---- recording ----------------------------------------------------------------------------
 
   private pipeline(src: KernelSource): GPUComputePipeline {
-    const key = `${src.name}|${JSON.stringify(src.overrides)}|${src.wgsl.length}`;
-    let p = this.pipelines.get(key);
+    const key = `${src.name}|${JSON.stringify(src.overrides)}`;
+    let byText = this.pipelines.get(src.wgsl);
+    if (!byText) this.pipelines.set(src.wgsl, byText = new Map());
+    let p = byText.get(key);
     if (p) return p;
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code: src.wgsl, label: src.name });
@@ -255,7 +262,7 @@ export class WebGPUBackend implements Backend {
       ).join('\n');
       this.error ??= new DeviceError(this.label, `kernel ${src.name} failed to compile: ${err.message}\n${where}`);
     });
-    this.pipelines.set(key, p);
+    byText.set(key, p);
     return p;
   }
 
