@@ -36,10 +36,12 @@ function uniforms(n: number, dim: number, dimSize: number, out: readonly number[
   return u.buffer;
 }
 
-/** One launch of n invocations binding storages 0, 1, 2. */
-function launch(source: KernelSource, n: number, u: ArrayBuffer) {
+/** The one launch of gather or scatter-add: an invocation per element of `over`, binding storages 0, 1, 2. */
+function launches(op: string, shape: readonly number[], over: readonly number[], source: KernelSource, u: (n: number) => ArrayBuffer) {
+  need(op, shape.length <= MAX_RANK, `rank ${shape.length} exceeds ${MAX_RANK}`);
+  const n = over.reduce((a, b) => a * b, 1);
   const [x, y] = grid(n, WG);
-  return { source, uniforms: u, workgroups: [x, y, 1] as [number, number, number], bindings: [0, 1, 2] };
+  return [{ source, uniforms: u(n), workgroups: [x, y, 1] as [number, number, number], bindings: [0, 1, 2] }];
 }
 
 /** Visit every coordinate of `shape` in row-major order. */
@@ -59,11 +61,9 @@ function forEachIndex(shape: readonly number[], f: (coord: number[]) => void): v
 export function gather(p: { xShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage; }): Kernel {
   return {
     name: 'gather',
-    launches() {
-      need('gather', p.xShape.length <= MAX_RANK, `rank ${p.xShape.length} exceeds ${MAX_RANK}`);
-      const n = p.indexShape.reduce((a, b) => a * b, 1);
-      return [launch(GATHER[p.dtype ?? 'f32'], n, uniforms(n, p.dim, p.xShape[p.dim]!, p.indexShape, p.indexShape, strides(p.xShape)))];
-    },
+    launches: () =>
+      launches('gather', p.xShape, p.indexShape, GATHER[p.dtype ?? 'f32'], (n) =>
+        uniforms(n, p.dim, p.xShape[p.dim]!, p.indexShape, p.indexShape, strides(p.xShape))),
     // an index out of range gives NaN (the op checks host-known indices before)
     reference(a) {
       const [x, idx, o] = a as [Float64Array, Float64Array, Float64Array];
@@ -87,11 +87,9 @@ export function gather(p: { xShape: readonly number[]; indexShape: readonly numb
 export function scatterAdd(p: { outShape: readonly number[]; indexShape: readonly number[]; dim: number; dtype?: FloatStorage; }): Kernel {
   return {
     name: 'scatterAdd',
-    launches() {
-      need('scatterAdd', p.outShape.length <= MAX_RANK, `rank ${p.outShape.length} exceeds ${MAX_RANK}`);
-      const n = p.outShape.reduce((a, b) => a * b, 1);
-      return [launch(SCATTER[p.dtype ?? 'f32'], n, uniforms(n, p.dim, p.indexShape[p.dim]!, p.outShape, p.indexShape, strides(p.indexShape)))];
-    },
+    launches: () =>
+      launches('scatterAdd', p.outShape, p.outShape, SCATTER[p.dtype ?? 'f32'], (n) =>
+        uniforms(n, p.dim, p.indexShape[p.dim]!, p.outShape, p.indexShape, strides(p.indexShape))),
     reference(a) {
       const [s, idx, o] = a as [Float64Array, Float64Array, Float64Array];
       o.fill(0);
