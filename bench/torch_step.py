@@ -13,18 +13,14 @@ Usage: torch_step.py '<json config>' STEPS [THREADS]
 import json, os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "test", "golden"))
 import torch
-import torch.nn.functional as F
-from make_step_bundle import Encoder, Predictor, apply_masks, param_groups, repeat_interleave_batch
+from make_step_bundle import Encoder, Predictor, param_groups, target_copy, train_step
 
 c = json.loads(sys.argv[1])
 steps = int(sys.argv[2])
 torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
 torch.manual_seed(0)
 enc, pred = Encoder(c), Predictor(c)
-tgt = Encoder(c)
-tgt.load_state_dict(enc.state_dict())
-for p in tgt.parameters():
-    p.requires_grad_(False)
+tgt = target_copy(enc, c)
 opt = torch.optim.AdamW(param_groups(enc, pred, 0.04), lr=1e-4)
 B, G = c["batch"], c["img"] // c["patch"]
 x = torch.randn(B, c["chans"], c["img"], c["img"])
@@ -36,18 +32,7 @@ menc = [rows(c["kc"])]
 mpred = [rows(c["kt"]) for _ in range(4)]
 
 def step():
-    with torch.no_grad():
-        h = F.layer_norm(tgt(x), (c["dim"],))
-        h = repeat_interleave_batch(apply_masks(h, mpred), B, 1)
-    z = pred(enc(x, menc), menc, mpred)
-    loss = F.smooth_l1_loss(z, h)
-    opt.zero_grad()
-    loss.backward()
-    opt.step()
-    with torch.no_grad():
-        for pt, ps in zip(tgt.parameters(), enc.parameters()):
-            pt.mul_(0.996).add_(ps.detach(), alpha=0.004)
-    return loss.item()
+    return train_step(enc, pred, tgt, opt, x, menc, mpred, 1, 0.996).item()
 
 step(); step()
 t0 = time.perf_counter()

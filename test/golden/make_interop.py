@@ -40,12 +40,11 @@ import sys
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_step_bundle import (  # noqa: E402  (the model code lives there)
-    Encoder, Predictor, apply_masks, init_weights, multiblock_masks, read_safetensors,
-    repeat_interleave_batch, write_safetensors,
+    Encoder, Predictor, init_weights, multiblock_masks, read_safetensors,
+    target_copy, train_step, write_safetensors,
 )
 
 CONFIG = dict(img=16, patch=4, chans=3, dim=16, depth=2, heads=2, pred_depth=1, pred_dim=8,
@@ -127,10 +126,7 @@ def make():
     encoder, predictor = Encoder(c), Predictor(c)
     init_weights(encoder)
     init_weights(predictor)
-    target_encoder = Encoder(c)
-    target_encoder.load_state_dict(encoder.state_dict())
-    for p in target_encoder.parameters():
-        p.requires_grad_(False)
+    target_encoder = target_copy(encoder, c)
     opt = torch.optim.AdamW(init_opt_groups(encoder, predictor), lr=LR, betas=BETAS, eps=EPS)
     losses = []
     for it in range(STEPS):
@@ -143,17 +139,8 @@ def make():
                                                  enc_scale=(0.85, 1.0), pred_scale=(0.2, 0.3),
                                                  aspect=(0.75, 1.5), min_keep=0,
                                                  allow_overlap=True)
-        with torch.no_grad():
-            h = F.layer_norm(target_encoder(imgs), (c["dim"],))
-            h = repeat_interleave_batch(apply_masks(h, masks_pred), B, c["nenc"])
-        z = predictor(encoder(imgs, masks_enc), masks_enc, masks_pred)
-        loss = F.smooth_l1_loss(z, h)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            for pq, pk in zip(encoder.parameters(), target_encoder.parameters()):
-                pk.mul_(MOMENTUM).add_((1.0 - MOMENTUM) * pq.detach())
+        loss = train_step(encoder, predictor, target_encoder, opt, imgs, masks_enc, masks_pred,
+                          c["nenc"], MOMENTUM)
         losses.append(float(loss))
 
     save_dict = {

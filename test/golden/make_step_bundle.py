@@ -377,6 +377,42 @@ def param_groups(encoder, predictor, wd):
     ]
 
 
+
+def target_copy(encoder, c):
+    """The target encoder: a frozen copy of the context encoder, moved only by the EMA."""
+    target = Encoder(c).to(next(encoder.parameters()).dtype)
+    target.load_state_dict(encoder.state_dict())
+    for p in target.parameters():
+        p.requires_grad_(False)
+    return target
+
+
+@torch.no_grad()
+def target_features(target_encoder, x, masks_pred, B, nenc):
+    """The regression targets: target-encoder tokens, layer-normed (no affine), at the target blocks."""
+    h = target_encoder(x)                                      # [B, N, D]
+    h = F.layer_norm(h, (h.size(-1),))                         # no affine, eps 1e-5
+    h = apply_masks(h, masks_pred)                             # [npred*B, Kt, D]
+    return repeat_interleave_batch(h, B, nenc)                 # [npred*nenc*B, Kt, D]
+
+
+@torch.no_grad()
+def ema_update(target_encoder, encoder, momentum):
+    for pq, pk in zip(encoder.parameters(), target_encoder.parameters()):
+        pk.mul_(momentum).add_((1.0 - momentum) * pq.detach())
+
+
+def train_step(encoder, predictor, target_encoder, opt, x, masks_enc, masks_pred, nenc, momentum):
+    """One iteration of the official train_step (fixed lr/wd/momentum): returns the loss tensor."""
+    h = target_features(target_encoder, x, masks_pred, x.shape[0], nenc)
+    z = predictor(encoder(x, masks_enc), masks_enc, masks_pred)
+    loss = F.smooth_l1_loss(z, h, beta=1.0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    ema_update(target_encoder, encoder, momentum)
+    return loss
+
 # ------------------------------------------------------------------------------------------------
 # safetensors, by hand
 
@@ -454,17 +490,10 @@ def make_bundle(spec, out_dir):
     # The step, in float64.
     encoder.double()
     predictor.double()
-    target_encoder = Encoder(c).double()
-    target_encoder.load_state_dict(encoder.state_dict())
-    for p in target_encoder.parameters():
-        p.requires_grad_(False)
+    target_encoder = target_copy(encoder, c)
     x = imgs.double()
 
-    with torch.no_grad():
-        h = target_encoder(x)                                  # [B, N, D]
-        h = F.layer_norm(h, (h.size(-1),))                     # no affine, eps 1e-5
-        h = apply_masks(h, masks_pred)                         # [npred*B, Kt, D]
-        h = repeat_interleave_batch(h, B, nenc)                # [npred*nenc*B, Kt, D]
+    h = target_features(target_encoder, x, masks_pred, B, nenc)  # [npred*nenc*B, Kt, D]
     ctx = encoder(x, masks_enc)                                # [nenc*B, Kc, D]
     z = predictor(ctx, masks_enc, masks_pred)                  # [npred*nenc*B, Kt, D]
     loss = F.smooth_l1_loss(z, h, beta=1.0)
@@ -499,9 +528,7 @@ def make_bundle(spec, out_dir):
                 err = (p.detach() - expect[id(p)]).abs().max().item()
                 assert err < 1e-15, f"AdamW cross-check failed by {err}"
 
-    with torch.no_grad():
-        for pq, pk in zip(encoder.parameters(), target_encoder.parameters()):
-            pk.mul_(momentum).add_((1.0 - momentum) * pq.detach())
+    ema_update(target_encoder, encoder, momentum)
 
     tensors = []
     tensors += [(f"init/encoder/{n}", f32(t)) for n, t in init_enc]
