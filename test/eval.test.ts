@@ -12,7 +12,7 @@ import { initWebGPU } from '../engine/device/node.ts';
 import { IJepa } from '../model/ijepa.ts';
 import { getPreset } from '../model/presets.ts';
 import { checkSourceOptions, randomEncoder } from '../model/cli/encoder-source.ts';
-import { encoderTokens, extractFeatures, type ImageBatches } from '../model/eval/features.ts';
+import { encoderTokens, extractFeatures, featureDim, type ImageBatches } from '../model/eval/features.ts';
 import { knnClassify } from '../model/eval/knn.ts';
 import { fitLogisticRegression, linearProbe } from '../model/eval/linear-probe.ts';
 import { lowShotIndices } from '../model/eval/low-shot.ts';
@@ -149,6 +149,45 @@ t('pre-norm readout is the encoder output before its final norm; batching does n
     assertClose(two, one, [3, m.dim], 'batch 2 vs batch 3', 1e-6, 1e-5);
   } finally {
     enc.dispose();
+  }
+});
+
+t("grid readout: each quadrant's mean of the final-LN tokens, concatenated to 4·D (even and odd grids)", async () => {
+  for (const [imgSize, patchSize] of [[32, 4], [24, 8]] as const) {
+    const m = { ...getPreset('micro').model, imgSize, patchSize };
+    const G = imgSize / patchSize, D = m.dim, h = Math.ceil(G / 2);
+    const enc = randomEncoder(m, 3);
+    try {
+      const g = new Generator(5);
+      const px = Float32Array.from({ length: 2 * 3 * imgSize * imgSize }, () => g.normal());
+      const tokens = await noGrad(() => tidy(() => enc.forward(fromArray(px, [2, 3, imgSize, imgSize])).data())); // [2, G·G, D]
+      const expected = new Float32Array(2 * 4 * D);
+      for (let b = 0; b < 2; b++) {
+        const quadrants: [number, number, number, number][] = [[0, h, 0, h], [0, h, h, G], [h, G, 0, h], [h, G, h, G]];
+        for (const [q, [r0, r1, c0, c1]] of quadrants.entries()) {
+          for (let d = 0; d < D; d++) {
+            let acc = 0;
+            for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) acc += tokens[(b * G * G + r * G + c) * D + d]!;
+            expected[(b * 4 + q) * D + d] = acc / ((r1 - r0) * (c1 - c0));
+          }
+        }
+      }
+      const size = imgSize * imgSize * 3;
+      const images: ImageBatches = { n: 2, chans: 3, size: imgSize, batch: async (s, c) => px.slice(s * size, (s + c) * size) };
+      assert.is(featureDim(m, 'grid'), 4 * D);
+      const got = await extractFeatures(enc, images, { kind: 'grid' });
+      assertClose(got, expected, [2, 4 * D], `grid readout, G ${G}`, 1e-5, 1e-5);
+    } finally {
+      enc.dispose();
+    }
+  }
+  const one = randomEncoder({ ...getPreset('micro').model, imgSize: 8, patchSize: 8 }, 0);
+  try {
+    const images: ImageBatches = { n: 1, chans: 3, size: 8, batch: async () => new Float32Array(3 * 64) };
+    const err = await extractFeatures(one, images, { kind: 'grid' }).then(() => null, (e: Error) => e);
+    assert.match(err?.message ?? 'resolved', /'grid' readout needs a patch grid of at least 2×2, the encoder's is 1×1/);
+  } finally {
+    one.dispose();
   }
 });
 

@@ -12,7 +12,7 @@ import { initWebGPU } from '../../engine/device/node.ts';
 import { encodeSafetensors } from '../../engine/index.ts';
 import { makeDirs, writeFileAtomic } from '../node.ts';
 import { scanImageFolder } from '../data/index.ts';
-import { folderImages, extractFeatures } from '../eval/index.ts';
+import { folderImages, extractFeatures, featureDim } from '../eval/index.ts';
 import { ENCODER_SOURCE_OPTIONS, checkSourceOptions, loadEncoder } from './encoder-source.ts';
 import { command, OptionError, type OptionTable } from './options.ts';
 import { readDataFolder } from './data-option.ts';
@@ -53,7 +53,7 @@ export const embedCommand = command({ name: 'embed', summary: SUMMARY, options: 
   const src = await loadEncoder(v);
   try {
     const images = folderImages(folder.entries, src.model.imgSize);
-    const D = src.model.dim, n = images.n;
+    const D = featureDim(src.model, src.features), n = images.n;
     process.stderr.write(`embed: ${n} images from ${root} with the ${src.label}; readout ${src.features}, D ${D}\n`);
     const t0 = performance.now();
     const features = await extractFeatures(src.encoder, images, {

@@ -33,7 +33,9 @@ export const ENCODER_SOURCE_OPTIONS = {
     default: 'context',
     choices: ENCODER_KINDS,
   },
-  features: { type: 'string', help: "readout: mean of the final-LayerNorm tokens (the paper's), or of the last block's tokens before that norm",
+  features: { type: 'string',
+    help:
+      "readout: pooled, the mean of the final-LayerNorm tokens (the paper's); prenorm, of the last block's tokens before that norm; grid, the pooled mean in each quadrant of the patch grid, concatenated (4·D)",
     default: 'pooled', choices: FEATURE_KINDS },
   seed: { ...optionRange(RUN_FIELDS.seed), help: 'seed of --random-init, and of data subsets, splits and low-shot draws', default: 0 },
   batch: { type: 'integer', help: 'images per forward pass', default: 256, min: 1, max: 65536 },

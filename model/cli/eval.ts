@@ -11,8 +11,9 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { initWebGPU } from '../../engine/device/node.ts';
 import { writeFileAtomic } from '../node.ts';
-import { fashionMnistSplits, folderSplits, extractFeatures, pixelFeatures, cachedRow, splitIdentity, evaluateFeatures, lowShotSpecs, lowShotName,
-  lowShotPerClass, EVAL_FORMAT, resultsTable, type EvalImages, type EvalSplits, type ProtocolResult, type ResultsTable } from '../eval/index.ts';
+import { fashionMnistSplits, folderSplits, extractFeatures, featureDim, pixelFeatures, cachedRow, splitIdentity, evaluateFeatures, lowShotSpecs,
+  lowShotName, lowShotPerClass, EVAL_FORMAT, resultsTable, type EvalImages, type EvalSplits, type ProtocolResult,
+  type ResultsTable } from '../eval/index.ts';
 import type { VisionTransformer } from '../index.ts';
 import { ENCODER_SOURCE_OPTIONS, loadEncoder, randomEncoder, checkSourceOptions, type EncoderSource } from './encoder-source.ts';
 import { command, OptionError, type OptionTable } from './options.ts';
@@ -95,7 +96,7 @@ export const evalCommand = command({ name: 'eval', summary: SUMMARY, options: EV
           },
         });
       };
-      const D = enc.config.dim;
+      const D = featureDim(enc.config, src.features);
       return { train: { x: await part('train', splits.train), y: splits.train.labels, D },
         test: { x: await part('test', splits.test), y: splits.test.labels, D } };
     };

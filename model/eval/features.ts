@@ -4,8 +4,11 @@
 // Readouts (docs/ijepa-step.md §7: the paper average-pools the encoder's output tokens):
 //   'pooled'   mean over the N patch tokens of the encoder output, i.e. after its final LayerNorm
 //              (the default, and what docs/small-recipe.md reports);
-//   'prenorm'  mean over the N tokens of the last block's output, before the final LayerNorm.
-// Both are [n, D]. Raw pixels (the baseline every table carries) are `pixelFeatures`.
+//   'prenorm'  mean over the N tokens of the last block's output, before the final LayerNorm;
+//   'grid'     the 'pooled' mean taken in each quadrant of the patch grid (top-left, top-right,
+//              bottom-left, bottom-right), concatenated: [n, 4D]. It keeps the coarse layout
+//              (the silhouette) that a global mean throws away and raw-pixel kNN relies on.
+// 'pooled' and 'prenorm' are [n, D]. Raw pixels (the baseline every table carries) are `pixelFeatures`.
 //
 // Memory: each batch runs under noGrad in its own tidy; only the host copy survives, so the
 // engine's live-tensor count is the same before and after. The next batch is prepared on the
@@ -14,11 +17,16 @@
 // Deliberately not here: the images themselves (datasets.ts), cls tokens (I-JEPA has none),
 // multi-layer concatenations (docs/small-recipe.md: averaging the last four layers did not help).
 
-import { fromArray, noGrad, tidy, type Tensor } from '../../engine/index.ts';
+import { concat, fromArray, mean, noGrad, tidy, type Tensor } from '../../engine/index.ts';
 import type { VisionTransformer } from '../index.ts';
 
-export const FEATURE_KINDS = ['pooled', 'prenorm'] as const;
+export const FEATURE_KINDS = ['pooled', 'prenorm', 'grid'] as const;
 export type FeatureKind = (typeof FEATURE_KINDS)[number];
+
+/** Width of one image's features under a readout: D, or 4·D for 'grid'. */
+export function featureDim(config: { dim: number; }, kind: FeatureKind): number {
+  return kind === 'grid' ? 4 * config.dim : config.dim;
+}
 
 /** Images in batches: [count, C, S, S] f32 for images start..start+count-1, in a fixed order. */
 export interface ImageBatches {
@@ -40,16 +48,33 @@ export interface FeatureOptions {
  * Encoder tokens [B, N, D] for a readout. 'prenorm' replays VisionTransformer.forward without its
  * last line (the final norm); test/eval.test.ts checks that norm(prenorm) equals forward().
  */
-export function encoderTokens(encoder: VisionTransformer, imgs: Tensor, kind: FeatureKind): Tensor {
+export function encoderTokens(encoder: VisionTransformer, imgs: Tensor, kind: 'pooled' | 'prenorm'): Tensor {
   if (kind === 'pooled') return encoder.forward(imgs); // [B, N, D]
   let x = encoder.patch_embed.forward(imgs).add(encoder.pos_embed); // [B, N, D]
   for (const blk of encoder.blocks) x = blk.forward(x);
   return x; // [B, N, D], no final LN
 }
 
-/** One batch [B, C, S, S] → [B, D] mean-pooled features, without grad. The caller disposes it. */
+/** Tokens [B, G·G, D] in row-major patch order → [B, 4D]: the mean of each quadrant (odd G: the first half is the larger). */
+function quadrantMeans(tokens: Tensor, G: number): Tensor {
+  if (G < 2) throw new RangeError(`features: the 'grid' readout needs a patch grid of at least 2×2, the encoder's is ${G}×${G}`);
+  const [B, , D] = tokens.shape as [number, number, number];
+  const grid = tokens.reshape([B, G, G, D]);
+  const h = Math.ceil(G / 2);
+  const halves: [number, number][] = [[0, h], [h, G]];
+  const parts = halves.flatMap(([r0, r1]) => halves.map(([c0, c1]) => mean(grid.slice(1, r0, r1).slice(2, c0, c1), [1, 2]))); // 4 × [B, D]
+  return concat(parts, 1); // [B, 4D]
+}
+
+/** One batch [B, C, S, S] → [B, featureDim] features, without grad. The caller disposes it. */
 export function encodeBatch(encoder: VisionTransformer, imgs: Tensor, kind: FeatureKind = 'pooled'): Tensor {
-  return noGrad(() => tidy(() => encoderTokens(encoder, imgs, kind).mean(1))); // [B, D]
+  return noGrad(() =>
+    tidy(() => {
+      const tokens = encoderTokens(encoder, imgs, kind === 'grid' ? 'pooled' : kind); // [B, N, D]
+      if (kind === 'grid') return quadrantMeans(tokens, encoder.config.imgSize / encoder.config.patchSize);
+      return tokens.mean(1); // [B, D]
+    })
+  );
 }
 
 /** Features of every image of `images`, row-major [n, D] on the host. */
@@ -58,11 +83,12 @@ export async function extractFeatures(
   images: ImageBatches,
   opts: FeatureOptions = {},
 ): Promise<Float32Array> {
-  const { chans: C, imgSize: S, dim: D } = encoder.config;
+  const { chans: C, imgSize: S } = encoder.config;
   if (images.chans !== C || images.size !== S) {
     throw new Error(`extractFeatures: images are [${images.chans}, ${images.size}, ${images.size}], the encoder wants [${C}, ${S}, ${S}]`);
   }
   const kind = opts.kind ?? 'pooled';
+  const D = featureDim(encoder.config, kind);
   const B = opts.batchSize ?? 256;
   if (!(Number.isInteger(B) && B > 0)) throw new RangeError(`extractFeatures: batchSize ${B} must be a positive integer`);
   const n = images.n;

@@ -3,7 +3,7 @@
 // control and raw pixels; `ijepa embed` writes `extractFeatures` to a file.
 export { evalView, fashionMnistImages, fashionMnistSplits, folderImages, folderSplits } from './datasets.ts';
 export type { EvalImages, EvalSplits } from './datasets.ts';
-export { FEATURE_KINDS, encodeBatch, encoderTokens, extractFeatures, pixelFeatures } from './features.ts';
+export { FEATURE_KINDS, featureDim, encodeBatch, encoderTokens, extractFeatures, pixelFeatures } from './features.ts';
 export type { FeatureKind, FeatureOptions, ImageBatches } from './features.ts';
 export { accuracyOf, knnClassify, numClassesOf } from './knn.ts';
 export type { KnnOptions, KnnResult } from './knn.ts';
