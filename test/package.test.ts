@@ -37,7 +37,7 @@ t('npm pack ships built JS, declarations, the bin, README and LICENSE, and no te
   const info = JSON.parse(out.slice(out.indexOf('['))) as { filename: string; size: number; files: { path: string; }[]; }[];
   files = info[0]!.files.map((f) => f.path);
   for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/ijepa.mjs', 'dist/model/cli/main.js']) assert.ok(files.includes(f), f);
-  for (const entry of ['engine/index', 'engine/device/node', 'engine/device/browser', 'kernels/index', 'model/index']) {
+  for (const entry of ['engine/index', 'engine/device/node', 'engine/device/browser', 'kernels/index', 'model/index', 'model/node']) {
     assert.ok(files.includes(`dist/${entry}.js`), `dist/${entry}.js`);
     assert.ok(files.includes(`dist/${entry}.d.ts`), `dist/${entry}.d.ts`);
   }
@@ -71,8 +71,9 @@ t('a .ts consumer type-checks against the installed package with skipLibCheck of
     "import { initWebGPU } from 'ijepa-webgpu/engine/browser';",
     "import { IJepa, MaskCollator, getPreset, type Preset } from 'ijepa-webgpu/model';",
     "import { matmul } from 'ijepa-webgpu/kernels';",
+    "import { readCheckpoint, saveCheckpoint } from 'ijepa-webgpu/model/node';",
     'const p: Preset = getPreset("micro");',
-    'export const used = [initWebGPU, IJepa, MaskCollator, matmul, p.name];',
+    'export const used = [initWebGPU, IJepa, MaskCollator, matmul, readCheckpoint, saveCheckpoint, p.name];',
   ].join('\n'));
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: consumer, encoding: 'utf8' });
