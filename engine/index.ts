@@ -22,6 +22,7 @@ export { /** −x elementwise. */ neg, /** eˣ elementwise. */ exp, /** Natural 
   /** The Gauss error function erf(x) = 2/√π ∫₀ˣ e^(−t²) dt, elementwise. */ erf,
   /** GELU with the exact Gaussian CDF, x·Φ(x) (Hendrycks & Gimpel 2016), as nn.GELU(). */ gelu,
   /** −1, 0 or 1 by the sign of x, elementwise (no gradient). */ sign, /** The hyperbolic tangent elementwise. */ tanh,
+  /** The logistic sigmoid 1/(1 + e⁻ˣ) elementwise, as torch.sigmoid. */ sigmoid,
   /** a + b with NumPy broadcasting; either side may be a number. */ add, /** a − b with broadcasting; either side may be a number. */ sub,
   /** a · b elementwise with broadcasting; either side may be a number. */ mul,
   /** a / b elementwise with broadcasting; either side may be a number. */ div,

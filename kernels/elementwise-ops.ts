@@ -101,6 +101,9 @@ export const ELEMENTWISE = {
   // tanh(±15) is ±1 in f32; the clamp keeps an implementation's exp-based tanh from overflowing to NaN.
   // d tanh(x) = (1 − tanh²(x)) dx: reuse the output
   tanh: unary(10, 'tanh(clamp(x, -15.0, 15.0))', Math.tanh, (f, g, _x, y) => f.mul(g, f.sub(1, f.mul(y, y)))),
+  // the clamp keeps exp(-x) finite (WGSL leaves an overflowing exp undefined); σ(±80) is 0 or 1 in f32 up to 2e-35.
+  // d σ(x) = σ(x)(1 − σ(x)) dx: reuse the output
+  sigmoid: unary(11, '1.0 / (1.0 + exp(-clamp(x, -80.0, 80.0)))', (x) => 1 / (1 + Math.exp(-x)), (f, g, _x, y) => f.mul(g, f.mul(y, f.sub(1, y)))),
   add: binary(20, 'x + y', (x, y) => x + y, (_f, g, _a, _b, _y, needs) => [needs.a ? g : null, needs.b ? g : null]),
   sub: binary(21, 'x - y', (x, y) => x - y, (f, g, _a, _b, _y, needs) => [needs.a ? g : null, needs.b ? f.neg(g) : null]),
   mul: binary(22, 'x * y', (x, y) => x * y, (f, g, a, b, _y, needs) => [needs.a ? f.mul(g, b) : null, needs.b ? f.mul(g, a) : null]),

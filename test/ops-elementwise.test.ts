@@ -34,6 +34,16 @@ unary('tanh saturates to ±1 (not NaN) at large |x| and ±Infinity on both backe
   assert.equal(Array.from(r.cpu), [1, -1, 1, -1, 1, -1]);
   assert.equal(Array.from(r.gpu), [1, -1, 1, -1, 1, -1]);
 });
+unary('sigmoid matches f64 and finite differences', async () => {
+  await checkOp('sigmoid', (x) => E.sigmoid(x), [[4, 7]], { gen: gens.normal(3) });
+});
+unary('sigmoid saturates to 0 and 1 (not NaN) at large |x| and ±Infinity on both backends', async () => {
+  const r = await checkOp('sigmoid(large)', (x) => E.sigmoid(x), [[6]], { gen: () => [200, -200, 1e30, -1e30, Infinity, -Infinity], grad: false });
+  for (const [name, v] of [['cpu', r.cpu], ['gpu', r.gpu]] as const) {
+    assert.equal(Array.from(v, (y) => Math.round(y)), [1, 0, 1, 0, 1, 0], name);
+    assert.ok(Array.from(v).every((y) => y >= 0 && y <= 1), `${name}: ${Array.from(v).join(', ')}`);
+  }
+});
 unary('abs away from 0 matches f64 and finite differences', async () => {
   await checkOp('abs', (x) => E.abs(x), [[4, 7]], { gen: gens.awayFrom([0]) });
 });

@@ -140,6 +140,7 @@ export const {
   gelu,
   sign,
   tanh,
+  sigmoid,
   add,
   sub,
   mul,
