@@ -120,6 +120,11 @@ t('presets validate image/patch and width/heads with clear errors', () => {
   throwsWith(() => getPreset('vit-enormous'), /preset 'vit-enormous' is unknown; known presets: micro, tiny/);
   assert.is(getPreset('vit-huge-14').model.predDepth, 12);
   assert.is(getPreset('small-recipe').model.patchEmbedStd, 0.08);
+  // long: small-recipe's model and masks at batch 128 for 1500 steps of Fashion-MNIST (ipe 468), warmup 10 %
+  const long = getPreset('long'), small = getPreset('small-recipe');
+  assert.equal([long.model, long.mask], [small.model, small.mask]);
+  assert.is(Math.floor(long.optim.epochs * Math.floor(60000 / long.optim.batch)), 1500);
+  assert.equal([long.optim.batch, long.optim.refLr, long.optim.warmupEpochs / long.optim.epochs], [128, small.optim.refLr, 0.1]);
 });
 
 t('micro preset: a few steps with collator masks give a finite, falling loss and flat memory', async () => {
