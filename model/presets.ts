@@ -120,7 +120,7 @@ const SMALL_EPOCHS = 1500 / 1875;
 // the longest that fits 20 minutes on a 2-core lavapipe machine.
 const RECIPE_EPOCHS = 640 / 937;
 // The long run (docs/recipe.md): the same recipe at batch 128, ipe = floor(60000 / 128) = 468, for
-// 1500 steps (192k images, 3.2 epochs), about 75 minutes here.
+// 1500 steps (192k images, 3.2 epochs), 66.5 minutes here.
 const LONG_EPOCHS = 1500 / 468;
 // docs/small-recipe.md's model (ViT 4×128, predictor 3×64, fan-in patch-embedding init), masks and
 // lr, shared by small-recipe and long

@@ -71,7 +71,7 @@ export function encodeBatch(encoder: VisionTransformer, imgs: Tensor, kind: Feat
   return noGrad(() =>
     tidy(() => {
       const tokens = encoderTokens(encoder, imgs, kind === 'grid' ? 'pooled' : kind); // [B, N, D]
-      if (kind === 'grid') return quadrantMeans(tokens, encoder.config.imgSize / encoder.config.patchSize);
+      if (kind === 'grid') return quadrantMeans(tokens, encoder.G);
       return tokens.mean(1); // [B, D]
     })
   );
